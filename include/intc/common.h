@@ -1,0 +1,218 @@
+/*
+ * libintc — common definitions: export macro, version, error codes, events,
+ * host callbacks.
+ *
+ * Thread safety: libintc is not thread-safe except where a function says so.
+ * The host serialises all calls on one machine (as QEMU's big lock does);
+ * different machines are fully independent and may be driven from different
+ * threads at once.  The one call that is safe from any thread at any time is
+ * intc_lapic_post().
+ */
+#ifndef INTC_COMMON_H
+#define INTC_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Symbols are hidden by default; only what carries INTC_API is exported. */
+#if defined(_WIN32)
+#  if defined(INTC_BUILDING) && defined(INTC_SHARED)
+#    define INTC_API __declspec(dllexport)
+#  elif defined(INTC_SHARED)
+#    define INTC_API __declspec(dllimport)
+#  else
+#    define INTC_API
+#  endif
+#elif defined(__GNUC__)
+#  define INTC_API __attribute__((visibility("default")))
+#else
+#  define INTC_API
+#endif
+
+#define INTC_VERSION_MAJOR 0
+#define INTC_VERSION_MINOR 1
+#define INTC_VERSION_PATCH 0
+#define INTC_VERSION_HEX                                                    \
+    ((INTC_VERSION_MAJOR << 16) | (INTC_VERSION_MINOR << 8) |               \
+     INTC_VERSION_PATCH)
+
+/* The version of the library actually linked, as INTC_VERSION_HEX. */
+INTC_API unsigned intc_version(void);
+/* The same as "MAJOR.MINOR.PATCH"; a static string. */
+INTC_API const char *intc_version_string(void);
+
+/*
+ * Error codes.  Every fallible call returns intc_err: INTC_OK (0) or one of
+ * the negative codes below.  Host misuse (bad arguments, wrong state) is an
+ * error code; guest misbehaviour is never an error code except INTC_ERR_GP,
+ * which tells the host to raise #GP(0) in the guest, and
+ * INTC_ERR_NOT_DECODED, which tells it the access is not the APIC's.
+ */
+#define INTC_ERRNO_MAP(X)                                                   \
+    X(OK, 0, "success")                                                     \
+    X(INVAL, -1, "invalid argument")                                        \
+    X(NOMEM, -2, "out of memory")                                           \
+    X(GP, -3, "guest general-protection fault (#GP(0))")                    \
+    X(NOT_DECODED, -4, "access not decoded by the device (treat as memory)") \
+    X(RANGE, -5, "index out of range")                                      \
+    X(BUSY, -6, "call not allowed from inside this host callback")          \
+    X(VERSION, -7, "structure or image version not supported")             \
+    X(CORRUPT, -8, "image is truncated, corrupt or inconsistent")           \
+    X(NOSPC, -9, "buffer too small")                                        \
+    X(UNSUPPORTED, -10, "not supported by this machine's configuration")    \
+    X(DMA, -11, "host memory access failed")
+
+typedef enum intc_err {
+#define INTC_ERR_ENUM_(name, val, str) INTC_ERR_##name = (val),
+    INTC_ERRNO_MAP(INTC_ERR_ENUM_)
+#undef INTC_ERR_ENUM_
+} intc_err;
+
+#define INTC_OK INTC_ERR_OK
+
+/* A static string describing err; "unknown error" for codes not listed. */
+INTC_API const char *intc_strerror(intc_err err);
+/* The code's name without prefix ("INVAL"); "UNKNOWN" for others. */
+INTC_API const char *intc_err_name(intc_err err);
+
+/* Opaque objects. */
+typedef struct intc_machine intc_machine;
+typedef struct intc_lapic intc_lapic;
+typedef struct intc_ioapic intc_ioapic;
+typedef struct intc_iommu intc_iommu;
+typedef struct intc_msix intc_msix;
+
+#define INTC_NO_CPU UINT32_MAX
+
+/*
+ * Events: every architectural event can be reported to the host's optional
+ * event callback.  Fields that do not apply hold INTC_NO_CPU / -1 / 0.
+ * The table gives, per type, what cpu, vector, unit, pin, data and data2
+ * carry.
+ */
+#define INTC_EVENT_MAP(X)                                                   \
+    /* cpu=receiver vector data=1 if level-triggered */                     \
+    X(IRR_SET, "irr_set")                                                   \
+    /* cpu vector: IRR bit already set, interrupt merged into it */         \
+    X(COALESCED, "coalesced")                                               \
+    /* cpu vector: INTA moved vector from IRR to ISR */                     \
+    X(ACK, "ack")                                                           \
+    /* cpu vector=spurious vector: INTA found nothing deliverable */        \
+    X(SPURIOUS, "spurious")                                                 \
+    /* cpu vector (-1 if ISR was empty) data=1 if level (TMR) */            \
+    X(EOI, "eoi")                                                           \
+    /* cpu=sender vector: level EOI broadcast to the IOAPICs */             \
+    X(EOI_BROADCAST, "eoi_broadcast")                                       \
+    /* cpu=sender vector data=ICR value (64-bit) data2=targets reached */   \
+    X(IPI, "ipi")                                                           \
+    /* cpu=receiver: a signal became pending */                             \
+    X(NMI, "nmi")                                                           \
+    X(SMI, "smi")                                                           \
+    X(INIT, "init")                                                         \
+    /* cpu vector=SIPI vector */                                            \
+    X(SIPI, "sipi")                                                         \
+    X(EXTINT, "extint")                                                     \
+    /* cpu: INIT taken; data=1 if the CPU now waits for SIPI */             \
+    X(INIT_RESET, "init_reset")                                             \
+    /* cpu vector (-1 if masked) data=timer mode data2=missed periods */    \
+    X(TIMER, "timer")                                                       \
+    /* cpu data=ESR bits newly logged data2=pending ESR after */            \
+    X(ESR_ERROR, "esr_error")                                               \
+    /* cpu data=new IA32_APIC_BASE data2=old */                             \
+    X(APIC_BASE, "apic_base")                                               \
+    /* cpu pin=0/1 data=electrical level */                                 \
+    X(LINT, "lint")                                                         \
+    /* cpu pin=LVT index vector data=1 set / 0 cleared: LVT Remote IRR */   \
+    X(LVT_REMOTE_IRR, "lvt_remote_irr")                                     \
+    /* cpu=receiver vector data=delivery mode: message not accepted        \
+       (software-disabled APIC, illegal vector, reserved mode...) */        \
+    X(REJECTED, "rejected")                                                 \
+    /* cpu=sender vector data=message dest data2=delivery mode:             \
+       message matched no APIC */                                           \
+    X(NO_TARGET, "no_target")                                               \
+    /* cpu pin=register offset or MSR data=size: access ignored as not     \
+       architecturally defined (odd size, misaligned write...) */           \
+    X(BAD_ACCESS, "bad_access")
+
+typedef enum intc_event_type {
+#define INTC_EV_ENUM_(name, str) INTC_EV_##name,
+    INTC_EVENT_MAP(INTC_EV_ENUM_)
+#undef INTC_EV_ENUM_
+    INTC_EV_COUNT_
+} intc_event_type;
+
+typedef struct intc_event {
+    intc_event_type type;
+    uint32_t cpu;   /* CPU index, or INTC_NO_CPU */
+    int32_t vector; /* 0..255, or -1 */
+    uint32_t unit;  /* IOAPIC index, MSI-X device... (0 if none) */
+    uint32_t pin;   /* pin, LVT index, register offset (0 if none) */
+    uint64_t data;  /* per type, see INTC_EVENT_MAP */
+    uint64_t data2;
+} intc_event;
+
+/* The event type's lower-case name ("irr_set"); "unknown" if out of range. */
+INTC_API const char *intc_event_name(intc_event_type type);
+
+/*
+ * Host callbacks.  Every member may be NULL, meaning the stated default.
+ * Set .version to INTC_HOST_OPS_VERSION; intc_machine_new() refuses any
+ * other value with INTC_ERR_VERSION, so a host built against a future
+ * header with a longer table is told, not misread.
+ *
+ * Re-entrancy:
+ *  - kick() is called after the call that caused it has completed (at the
+ *    return of the outermost libintc call), so the machine is consistent:
+ *    it may call any function on the same machine except
+ *    intc_machine_free().
+ *  - event(), timer_arm(), now_ns() and alloc() may be called in the middle
+ *    of an operation.  From inside them the host may only use the query
+ *    functions documented as "safe from any callback"; every other call on
+ *    the same machine returns INTC_ERR_BUSY and changes nothing.
+ */
+#define INTC_HOST_OPS_VERSION 1u
+
+typedef struct intc_host_ops {
+    unsigned version; /* INTC_HOST_OPS_VERSION */
+
+    /* cpu's pending set (intc_lapic_pending) may have changed: gained a
+       signal or a deliverable vector.  Default: nothing (host polls). */
+    void (*kick)(void *host, uint32_t cpu);
+
+    /* The host's clock in nanoseconds; must never go backwards.
+       Default: time stands at 0 (timers count only through the now_ns
+       argument of intc_lapic_timer_expired()). */
+    uint64_t (*now_ns)(void *host);
+
+    /* Arm the host's one-shot timer for cpu at deadline_ns (replacing any
+       earlier one); UINT64_MAX disarms.  When it fires, call
+       intc_lapic_timer_expired().  Default: the host never learns the
+       deadline (it may poll intc_lapic_timer_deadline()). */
+    void (*timer_arm)(void *host, uint32_t cpu, uint64_t deadline_ns);
+
+    /* Guest-physical memory, for IOMMU tables and posted-interrupt
+       descriptors.  Return 0 on success, non-zero on failure.
+       Default: every access fails. */
+    int (*dma_read)(void *host, uint64_t addr, void *buf, size_t len);
+    int (*dma_write)(void *host, uint64_t addr, const void *buf, size_t len);
+
+    /* Optional trace of architectural events. */
+    void (*event)(void *host, const intc_event *ev);
+
+    /* Allocator, Lua-style: new_size 0 frees ptr (returning NULL); otherwise
+       (re)allocates.  libintc allocates only inside intc_machine_new() and
+       intc_msix_new() and frees only in the matching free calls.
+       Default: the C library's realloc/free. */
+    void *(*alloc)(void *host, void *ptr, size_t old_size, size_t new_size);
+} intc_host_ops;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INTC_COMMON_H */

@@ -1,0 +1,114 @@
+/*
+ * libintc — the machine: the root object that owns every interrupt model
+ * of one emulated system.
+ */
+#ifndef INTC_MACHINE_H
+#define INTC_MACHINE_H
+
+#include "common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define INTC_MACHINE_CONFIG_VERSION 1u
+
+/* Hard limits of a configuration (host input beyond them: INTC_ERR_INVAL). */
+#define INTC_MAX_CPUS 65536u
+
+/*
+ * Machine configuration.  Fill it with intc_machine_config_init(), then
+ * change what differs.  The machine copies what it needs; the config (and
+ * the arrays it points to) may be freed after intc_machine_new() returns.
+ */
+typedef struct intc_machine_config {
+    unsigned version; /* INTC_MACHINE_CONFIG_VERSION */
+
+    uint32_t n_cpus;           /* 1..INTC_MAX_CPUS; default 1 */
+    /* Initial APIC ID of each CPU (n_cpus entries): arbitrary, sparse,
+       unique, 32-bit when x2APIC is supported, otherwise < 255.
+       NULL: CPU i has ID i. */
+    const uint32_t *apic_ids;
+    uint32_t bsp;              /* index of the bootstrap processor; 0 */
+
+    bool x2apic;               /* x2APIC mode available (CPUID.1:ECX[21]);
+                                  default true */
+    bool tsc_deadline;         /* TSC-deadline timer mode (CPUID.1:ECX[24]);
+                                  default true */
+    bool directed_eoi;         /* EOI-broadcast suppression: LVR[24] and
+                                  SVR[12]; default false */
+    bool lvt_cmci;             /* LVT CMCI present (max LVT 6, else 5);
+                                  default true */
+    bool lowest_priority_ipi;  /* ICR lowest-priority IPIs supported; when
+                                  false they set ESR[4] (redirectable IPI)
+                                  and are not sent.  Default true */
+    bool focus_processor;      /* P6/Pentium focus-processor checking for
+                                  lowest-priority delivery (11.6.2.4),
+                                  honoured where SVR[9] is 0; default false
+                                  (Xeon and later have no focus processor) */
+    bool apic_bus_errors;      /* P6/Pentium-style ESR[2] (send accept
+                                  error) when an IPI reaches no APIC;
+                                  default false (xAPIC/x2APIC have none) */
+    uint8_t lapic_version;     /* LVR[7:0]; 0x10..0x15 integrated APIC;
+                                  default 0x14 */
+    uint8_t phys_addr_bits;    /* MAXPHYADDR for IA32_APIC_BASE reserved
+                                  bits, 32..52; default 46 */
+    uint64_t apic_timer_hz;    /* APIC timer input clock before the divide
+                                  configuration; default 1 GHz */
+    uint64_t tsc_hz;           /* TSC frequency; default 1 GHz. The guest
+                                  TSC is now_ns * tsc_hz / 1e9 plus the
+                                  CPU's offset (intc_lapic_set_tsc_offset) */
+} intc_machine_config;
+
+/* Fill cfg with the defaults above. */
+INTC_API void intc_machine_config_init(intc_machine_config *cfg);
+
+/*
+ * Create a machine.  ops may be NULL (all defaults); host is passed back to
+ * every callback.  Returns NULL on failure with *err (if err is non-NULL)
+ * set: INTC_ERR_INVAL for an inconsistent config (each field is checked),
+ * INTC_ERR_VERSION for a config or ops version this library does not know,
+ * INTC_ERR_NOMEM when the allocator fails (nothing is leaked).
+ * Every CPU starts in the RESET state (xAPIC mode, enabled, SVR=0xFF).
+ */
+INTC_API intc_machine *intc_machine_new(const intc_machine_config *cfg,
+                                        const intc_host_ops *ops, void *host,
+                                        intc_err *err);
+
+/* Free the machine and everything it owns.  No callback runs during or
+   after it.  NULL is a no-op.  Not allowed from inside a callback of the
+   same machine (returns without freeing; that is a host bug). */
+INTC_API void intc_machine_free(intc_machine *m);
+
+/* RESET every model of the machine to its power-up state (11.4.7.1).
+   Host timers are disarmed through timer_arm(UINT64_MAX). */
+INTC_API intc_err intc_machine_reset(intc_machine *m);
+
+/* Number of CPUs.  Safe from any callback. */
+INTC_API uint32_t intc_machine_cpu_count(const intc_machine *m);
+
+/* The Local APIC of CPU cpu_index (0-based), or NULL if out of range.
+   Safe from any callback. */
+INTC_API intc_lapic *intc_machine_lapic(intc_machine *m, uint32_t cpu_index);
+
+/* The IOAPIC of that index, or NULL (none configured yet). */
+INTC_API intc_ioapic *intc_machine_ioapic(intc_machine *m, uint32_t index);
+
+/* The IOMMU, or NULL if the machine has none. */
+INTC_API intc_iommu *intc_machine_iommu(intc_machine *m);
+
+/*
+ * Consistency check of every internal invariant (cached priorities against
+ * the bitmaps, the routing maps against the ID/LDR/DFR registers, timer
+ * state).  Returns INTC_OK or INTC_ERR_CORRUPT, and writes a description
+ * of the first broken invariant to msg (if msg and len are non-zero).
+ * O(number of CPUs); meant for tests and fuzzers.  Safe from any callback.
+ */
+INTC_API intc_err intc_machine_check(const intc_machine *m, char *msg,
+                                     size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INTC_MACHINE_H */

@@ -1,0 +1,455 @@
+/*
+ * libintc — the system bus: which Local APICs an interrupt message reaches.
+ *
+ * Destinations are found without scanning every APIC (STYLE: KVM's APIC
+ * map, bhyve's fixed tables):
+ *  - physical, xAPIC mode: a chain per 8-bit xAPIC ID, re-filed when the
+ *    guest writes the ID or changes mode (the ID is guest-writable, so two
+ *    APICs may share one; both receive, as on a real bus);
+ *  - physical, x2APIC mode: the x2APIC ID is read-only (11.12.1), so a
+ *    hash map built at creation answers in O(1);
+ *  - logical, xAPIC mode: a chain per LDR bit (flat model) or per cluster
+ *    and bit (cluster model), re-filed when LDR, DFR or mode change; a
+ *    message visits one chain per set MDA bit;
+ *  - logical, x2APIC mode: the LDR is derived from the x2APIC ID
+ *    (11.12.10.2), so a hash map from LDR value to APIC, built at
+ *    creation, answers each MDA bit in O(1): O(popcount(MDA)).
+ * Broadcasts visit every enabled APIC: O(targets).
+ *
+ * A message's destination is read in the sender's format: 8-bit (xAPIC:
+ * 0xFF is broadcast) or 32-bit (x2APIC: 0xFFFFFFFF is broadcast).  Any
+ * other value is compared, zero-extended, against each APIC in its own
+ * mode.  The SDM does not define mixed xAPIC/x2APIC systems; this rule
+ * gives them a defined, symmetric outcome.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+
+/* ---- ID maps ---- */
+
+static uint32_t hash32(uint32_t k)
+{
+    k ^= k >> 16;
+    k *= 0x7feb352du;
+    k ^= k >> 15;
+    k *= 0x846ca68bu;
+    k ^= k >> 16;
+    return k;
+}
+
+static intc_err idmap_init(intc_machine *m, intc_idmap *map, uint32_t n)
+{
+    uint32_t size = 4;
+    while (size < 2 * n)
+        size <<= 1;
+    map->keys = intc_alloc(m, sizeof(uint32_t) * size);
+    map->vals = intc_alloc(m, sizeof(int32_t) * size);
+    if (!map->keys || !map->vals)
+        return INTC_ERR_NOMEM;
+    map->mask = size - 1;
+    for (uint32_t i = 0; i < size; i++)
+        map->vals[i] = -1;
+    return INTC_OK;
+}
+
+static void idmap_fini(intc_machine *m, intc_idmap *map)
+{
+    size_t size = map->keys ? (size_t)map->mask + 1 : 0;
+    intc_free(m, map->keys, sizeof(uint32_t) * size);
+    intc_free(m, map->vals, sizeof(int32_t) * size);
+    map->keys = NULL;
+    map->vals = NULL;
+}
+
+/* Slot holding key, or the empty slot where it would go. */
+static uint32_t idmap_slot(const intc_idmap *map, uint32_t key)
+{
+    uint32_t i = hash32(key) & map->mask;
+    while (map->vals[i] >= 0 && map->keys[i] != key)
+        i = (i + 1) & map->mask;
+    return i;
+}
+
+static inline int32_t idmap_get(const intc_idmap *map, uint32_t key)
+{
+    uint32_t i = idmap_slot(map, key);
+    return map->vals[i];
+}
+
+static inline uint32_t x2apic_ldr(uint32_t id)
+{
+    /* 11.12.10.2: LDR = ID[19:4] << 16 | 1 << ID[3:0]. */
+    return ((id >> 4) & 0xffffu) << 16 | 1u << (id & 0xf);
+}
+
+intc_err intc_bus_init(intc_machine *m)
+{
+    intc_err err;
+
+    for (unsigned i = 0; i < 256; i++)
+        m->phys8_head[i] = -1;
+    for (unsigned i = 0; i < 8; i++)
+        m->flat_head[i] = -1;
+    for (unsigned c = 0; c < 16; c++)
+        for (unsigned b = 0; b < 4; b++)
+            m->cluster_head[c][b] = -1;
+
+    err = idmap_init(m, &m->x2id, m->n_cpus);
+    if (!err)
+        err = idmap_init(m, &m->x2ldr, m->n_cpus);
+    if (err)
+        return err;
+
+    for (uint32_t i = 0; i < m->n_cpus; i++) {
+        intc_lapic *l = &m->cpus[i];
+        uint32_t id = l->initial_id;
+        uint32_t slot = idmap_slot(&m->x2id, id);
+        if (m->x2id.vals[slot] >= 0)
+            return INTC_ERR_INVAL; /* duplicate APIC ID in the config */
+        m->x2id.keys[slot] = id;
+        m->x2id.vals[slot] = (int32_t)i;
+
+        /* IDs differing only above bit 19 share an LDR: chain them. */
+        slot = idmap_slot(&m->x2ldr, x2apic_ldr(id));
+        l->rt.x2l_next = m->x2ldr.vals[slot];
+        m->x2ldr.keys[slot] = x2apic_ldr(id);
+        m->x2ldr.vals[slot] = (int32_t)i;
+    }
+    return INTC_OK;
+}
+
+void intc_bus_fini(intc_machine *m)
+{
+    idmap_fini(m, &m->x2id);
+    idmap_fini(m, &m->x2ldr);
+}
+
+/* ---- incremental filing ---- */
+
+static int32_t *lhead(intc_machine *m, unsigned kind, unsigned cluster,
+                      unsigned bit)
+{
+    return kind == 1 ? &m->flat_head[bit] : &m->cluster_head[cluster][bit];
+}
+
+static void unfile(intc_machine *m, intc_lapic *l)
+{
+    intc_lapic *c = m->cpus;
+    struct intc_lapic_rt *rt = &l->rt;
+
+    if (rt->p8_key >= 0) {
+        if (rt->p8_prev >= 0)
+            c[rt->p8_prev].rt.p8_next = rt->p8_next;
+        else
+            m->phys8_head[rt->p8_key] = rt->p8_next;
+        if (rt->p8_next >= 0)
+            c[rt->p8_next].rt.p8_prev = rt->p8_prev;
+        rt->p8_key = -1;
+    }
+    for (unsigned b = 0; rt->lkind && b < 8; b++) {
+        if (!(rt->lbits & (1u << b)))
+            continue;
+        if (rt->lprev[b] >= 0)
+            c[rt->lprev[b]].rt.lnext[b] = rt->lnext[b];
+        else
+            *lhead(m, rt->lkind, rt->lcluster, b) = rt->lnext[b];
+        if (rt->lnext[b] >= 0)
+            c[rt->lnext[b]].rt.lprev[b] = rt->lprev[b];
+    }
+    rt->lkind = 0;
+    rt->lbits = 0;
+    rt->lcluster = 0;
+}
+
+void intc_bus_update(intc_machine *m, intc_lapic *l)
+{
+    struct intc_lapic_rt *rt = &l->rt;
+    int32_t self = (int32_t)l->index;
+    int16_t key = -1;
+    unsigned kind = 0, bits = 0, cluster = 0;
+
+    if (l->mode == INTC_MODE_XAPIC) {
+        unsigned model = l->dfr >> 28;
+        unsigned ldr8 = l->ldr >> 24;
+        key = l->xapic_id;
+        /* 11.6.2.2: DFR[31:28] 1111b flat, 0000b cluster; other models
+           are reserved and match no logical destination. */
+        if (model == 0xf) {
+            kind = 1;
+            bits = ldr8;
+        } else if (model == 0) {
+            kind = 2;
+            cluster = ldr8 >> 4;
+            bits = ldr8 & 0xf;
+        }
+        if (!bits)
+            kind = 0;
+    }
+    if (rt->p8_key == key && rt->lkind == kind && rt->lbits == bits &&
+        rt->lcluster == cluster)
+        return;
+
+    unfile(m, l);
+    if (key >= 0) {
+        rt->p8_key = key;
+        rt->p8_prev = -1;
+        rt->p8_next = m->phys8_head[key];
+        if (rt->p8_next >= 0)
+            m->cpus[rt->p8_next].rt.p8_prev = self;
+        m->phys8_head[key] = self;
+    }
+    if (kind) {
+        rt->lkind = (uint8_t)kind;
+        rt->lbits = (uint8_t)bits;
+        rt->lcluster = (uint8_t)cluster;
+        for (unsigned b = 0; b < 8; b++) {
+            int32_t *head;
+            if (!(bits & (1u << b)))
+                continue;
+            head = lhead(m, kind, cluster, b);
+            rt->lprev[b] = -1;
+            rt->lnext[b] = *head;
+            if (*head >= 0)
+                m->cpus[*head].rt.lprev[b] = self;
+            *head = self;
+        }
+    }
+}
+
+/* ---- matching ---- */
+
+static inline bool is_broadcast(const intc_msg *msg)
+{
+    return msg->x2apic_format ? msg->dest == UINT32_MAX : msg->dest == 0xff;
+}
+
+static uint32_t next_stamp(intc_machine *m)
+{
+    if (++m->stamp == 0) {
+        /* Wrapped after 2^32 logical deliveries: start afresh. */
+        for (uint32_t i = 0; i < m->n_cpus; i++)
+            m->cpus[i].rt.stamp = 0;
+        m->stamp = 1;
+    }
+    return m->stamp;
+}
+
+/* Fill m->targets with the APICs msg's destination names (no
+   shorthand).  Broadcast is handled by the caller. */
+static uint32_t collect(intc_machine *m, const intc_msg *msg)
+{
+    intc_lapic *c = m->cpus;
+    uint32_t n = 0;
+    uint32_t dest = msg->dest;
+
+    if (!msg->logical) {
+        if (dest <= 0xff)
+            for (int32_t i = m->phys8_head[dest]; i >= 0;
+                 i = c[i].rt.p8_next)
+                m->targets[n++] = (uint32_t)i;
+        int32_t x = idmap_get(&m->x2id, dest);
+        if (x >= 0 && c[x].mode == INTC_MODE_X2APIC)
+            m->targets[n++] = (uint32_t)x;
+        return n;
+    }
+
+    uint32_t stamp = next_stamp(m);
+    if (dest <= 0xff) {
+        /* xAPIC-mode receivers: flat model, one chain per MDA bit... */
+        for (uint32_t bits = dest; bits; bits &= bits - 1) {
+            unsigned b = (unsigned)intc_ctz32(bits);
+            for (int32_t i = m->flat_head[b]; i >= 0; i = c[i].rt.lnext[b]) {
+                if (c[i].rt.stamp != stamp) {
+                    c[i].rt.stamp = stamp;
+                    m->targets[n++] = (uint32_t)i;
+                }
+            }
+        }
+        /* ...and cluster model: MDA[7:4] cluster, MDA[3:0] bits. */
+        for (uint32_t bits = dest & 0xf; bits; bits &= bits - 1) {
+            unsigned b = (unsigned)intc_ctz32(bits);
+            for (int32_t i = m->cluster_head[dest >> 4][b]; i >= 0;
+                 i = c[i].rt.lnext[b]) {
+                if (c[i].rt.stamp != stamp) {
+                    c[i].rt.stamp = stamp;
+                    m->targets[n++] = (uint32_t)i;
+                }
+            }
+        }
+    }
+    /* x2APIC-mode receivers: MDA[31:16] cluster, MDA[15:0] bits
+       (11.12.10.2).  Each APIC's LDR has one bit, so no duplicates. */
+    for (uint32_t bits = dest & 0xffffu; bits; bits &= bits - 1) {
+        uint32_t key = (dest & 0xffff0000u) | 1u << intc_ctz32(bits);
+        for (int32_t i = idmap_get(&m->x2ldr, key); i >= 0;
+             i = c[i].rt.x2l_next)
+            if (c[i].mode == INTC_MODE_X2APIC)
+                m->targets[n++] = (uint32_t)i;
+    }
+    return n;
+}
+
+/*
+ * Lowest-priority arbitration (11.6.2.4) among the APICs that can accept
+ * a fixed interrupt.  With focus_processor configured (P6 and Pentium),
+ * an APIC that already has the vector in IRR or ISR and has focus
+ * checking on (SVR[9] = 0) takes it.  Otherwise the lowest arbitration
+ * priority wins.  Ties go round-robin by CPU index, starting after the
+ * previous winner: deterministic, and it spreads equal-priority load as
+ * chipsets do (the SDM leaves the choice to the chipset on Pentium 4 and
+ * later).
+ */
+static int32_t lowest_priority(intc_machine *m, const intc_msg *msg,
+                               uint32_t n)
+{
+    intc_lapic *c = m->cpus;
+    int32_t best = -1;
+    uint32_t best_key = UINT32_MAX;
+
+    for (uint32_t k = 0; k < n; k++) {
+        const intc_lapic *l = &c[m->targets[k]];
+        uint32_t dist, key;
+        if (!l->sw_enabled)
+            continue;
+        if (m->cfg.focus_processor && intc_lapic_is_focus(l, msg->vector))
+            return (int32_t)l->index;
+        dist = (l->index + m->n_cpus - m->lp_last - 1) % m->n_cpus;
+        key = (uint32_t)intc_lapic_apr(l) << 24 | dist;
+        if (key < best_key) {
+            best_key = key;
+            best = (int32_t)l->index;
+        }
+    }
+    if (best >= 0)
+        m->lp_last = (uint32_t)best;
+    return best;
+}
+
+static uint32_t dispatch(intc_machine *m, const intc_msg *msg, uint32_t n)
+{
+    if (msg->dm == INTC_DM_LOWEST) {
+        int32_t w = lowest_priority(m, msg, n);
+        if (w < 0)
+            return 0;
+        intc_lapic_accept(&m->cpus[w], msg);
+        return 1;
+    }
+    for (uint32_t k = 0; k < n; k++)
+        intc_lapic_accept(&m->cpus[m->targets[k]], msg);
+    return n;
+}
+
+uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,
+                            uint32_t except_cpu)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < m->n_cpus; i++)
+        if (i != except_cpu && m->cpus[i].mode != INTC_MODE_DISABLED)
+            m->targets[n++] = i;
+    return dispatch(m, msg, n);
+}
+
+uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
+                          uint32_t except_cpu)
+{
+    uint32_t n;
+
+    if (is_broadcast(msg))
+        return intc_bus_broadcast(m, msg, except_cpu);
+    n = collect(m, msg);
+    if (except_cpu != INTC_NO_CPU) {
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < n; j++)
+            if (m->targets[j] != except_cpu)
+                m->targets[k++] = m->targets[j];
+        n = k;
+    }
+    return dispatch(m, msg, n);
+}
+
+void intc_bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector)
+{
+    INTC_EMIT(m, INTC_EV_EOI_BROADCAST, cpu, vector, 0, 0, 0);
+    /* The IOAPICs listen here (Remote IRR). */
+}
+
+/* ---- consistency ---- */
+
+#define FAIL(...)                                                           \
+    do {                                                                    \
+        if (msg && len)                                                     \
+            snprintf(msg, len, __VA_ARGS__);                                \
+        return false;                                                       \
+    } while (0)
+
+bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
+{
+    const intc_lapic *c = m->cpus;
+
+    /* Every chain is well-formed and holds exactly the APICs whose
+       registers say they belong there. */
+    for (unsigned key = 0; key < 256; key++) {
+        int32_t prev = -1;
+        for (int32_t i = m->phys8_head[key]; i >= 0; i = c[i].rt.p8_next) {
+            if ((uint32_t)i >= m->n_cpus)
+                FAIL("phys8[%u]: bad index %d", key, i);
+            if (c[i].rt.p8_prev != prev || c[i].rt.p8_key != (int)key)
+                FAIL("phys8[%u]: cpu %d badly linked", key, i);
+            prev = i;
+        }
+    }
+    for (uint32_t i = 0; i < m->n_cpus; i++) {
+        const intc_lapic *l = &c[i];
+        int want = l->mode == INTC_MODE_XAPIC ? l->xapic_id : -1;
+        if (l->rt.p8_key != want)
+            FAIL("cpu %u: filed under xAPIC ID %d, register says %d", i,
+                 l->rt.p8_key, want);
+        if (want >= 0) {
+            bool found = false;
+            for (int32_t j = m->phys8_head[want]; j >= 0; j = c[j].rt.p8_next)
+                found |= (uint32_t)j == i;
+            if (!found)
+                FAIL("cpu %u: missing from phys8[%d]", i, want);
+        }
+        unsigned kind = 0, bits = 0, cluster = 0;
+        if (l->mode == INTC_MODE_XAPIC) {
+            unsigned model = l->dfr >> 28, ldr8 = l->ldr >> 24;
+            if (model == 0xf) {
+                kind = 1;
+                bits = ldr8;
+            } else if (model == 0) {
+                kind = 2;
+                cluster = ldr8 >> 4;
+                bits = ldr8 & 0xf;
+            }
+            if (!bits)
+                kind = 0;
+        }
+        if (l->rt.lkind != kind || l->rt.lbits != bits ||
+            (kind && l->rt.lcluster != cluster))
+            FAIL("cpu %u: logical filing (%u,%#x,%u) != registers (%u,%#x,%u)",
+                 i, l->rt.lkind, l->rt.lbits, l->rt.lcluster, kind, bits,
+                 cluster);
+        for (unsigned b = 0; kind && b < 8; b++) {
+            bool found = false;
+            if (!(bits & (1u << b)))
+                continue;
+            int32_t prev = -1;
+            for (int32_t j = kind == 1 ? m->flat_head[b]
+                                       : m->cluster_head[cluster][b];
+                 j >= 0; j = c[j].rt.lnext[b]) {
+                if (c[j].rt.lprev[b] != prev)
+                    FAIL("logical chain bit %u: cpu %d badly linked", b, j);
+                found |= (uint32_t)j == i;
+                prev = j;
+            }
+            if (!found)
+                FAIL("cpu %u: missing from logical chain bit %u", i, b);
+        }
+        if (idmap_get(&m->x2id, l->initial_id) != (int32_t)i)
+            FAIL("cpu %u: x2APIC ID map does not find ID %#x", i,
+                 l->initial_id);
+    }
+    return true;
+}

@@ -1,0 +1,277 @@
+/*
+ * libintc — the Local APIC timer (11.5.4): one-shot, periodic and
+ * TSC-deadline.
+ *
+ * The counter is never ticked.  It is computed from the host's clock:
+ * counting started at timer_start (ns) from timer_count0 and decrements
+ * once per (1 << timer_shift) cycles of the apic_timer_hz clock.  The k-th
+ * expiry (k = 0, 1, ...) of a periodic timer is when count0 + k * initial
+ * count ticks have passed; computing it from the start instead of adding
+ * periods keeps the phase exact over any run length.
+ */
+#include "internal.h"
+
+#define NS_PER_S 1000000000ull
+
+static inline unsigned timer_mode(const intc_lapic *l)
+{
+    return intc_lvt_timer_mode(l->lvt[INTC_LVT_TIMER]);
+}
+
+/* 11.5.4, Figure 11-10: DCR bits 3,1,0: 000 /2 ... 110 /128, 111 /1. */
+static unsigned dcr_shift(uint32_t dcr)
+{
+    unsigned v = (dcr & 3) | ((dcr >> 1) & 4);
+    return v == 7 ? 0 : v + 1;
+}
+
+static void arm(intc_lapic *l, uint64_t deadline)
+{
+    if (deadline == l->deadline)
+        return;
+    l->deadline = deadline;
+    intc_timer_arm(l->m, l->index, deadline);
+}
+
+/* Counter ticks since timer_start. */
+static uint64_t ticks_since(const intc_lapic *l, uint64_t now)
+{
+    if (now <= l->timer_start)
+        return 0;
+    return intc_muldiv(now - l->timer_start, l->m->cfg.apic_timer_hz,
+                       NS_PER_S, false) >>
+           l->timer_shift;
+}
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Host time of the k-th expiry.  Never UINT64_MAX (that means "none"). */
+static uint64_t expiry_ns(const intc_lapic *l, uint64_t k)
+{
+    uint64_t ticks = l->timer_count0, cyc, ns;
+    if (k) {
+        uint64_t p = l->timer_icr;
+        ticks = k > (UINT64_MAX - ticks) / p ? UINT64_MAX : ticks + k * p;
+    }
+    cyc = ticks > (UINT64_MAX >> l->timer_shift) ? UINT64_MAX
+                                                 : ticks << l->timer_shift;
+    ns = intc_muldiv(cyc, NS_PER_S, l->m->cfg.apic_timer_hz, true);
+    ns = add_sat(l->timer_start, ns);
+    return ns == UINT64_MAX ? UINT64_MAX - 1 : ns;
+}
+
+static void start(intc_lapic *l, uint32_t count, uint64_t now)
+{
+    l->timer_start = now;
+    l->timer_count0 = count;
+    l->timer_periods = 0;
+    l->timer_running = true;
+    arm(l, expiry_ns(l, 0));
+}
+
+static void stop(intc_lapic *l)
+{
+    l->timer_running = false;
+    arm(l, UINT64_MAX);
+}
+
+static uint64_t guest_tsc(const intc_lapic *l, uint64_t now)
+{
+    return intc_muldiv(now, l->m->cfg.tsc_hz, NS_PER_S, false) +
+           l->tsc_offset;
+}
+
+void intc_timer_reset(intc_lapic *l)
+{
+    l->timer_icr = 0;
+    l->timer_dcr = 0;
+    l->timer_shift = (uint8_t)dcr_shift(0);
+    l->timer_count0 = 0;
+    l->timer_start = 0;
+    l->timer_periods = 0;
+    l->tsc_deadline = 0;
+    stop(l);
+}
+
+/* Raise the timer interrupt through LVT Timer (edge, 11.5.1). */
+static void fire(intc_lapic *l, uint64_t missed)
+{
+    uint32_t e = l->lvt[INTC_LVT_TIMER];
+    INTC_EMIT(l->m, INTC_EV_TIMER, l->index,
+              (e & LVT_MASKED) ? -1 : (int32_t)(e & LVT_VECTOR), 0,
+              timer_mode(l), missed);
+    intc_lapic_lvt_fire(l, INTC_LVT_TIMER);
+}
+
+void intc_timer_expire(intc_lapic *l, uint64_t now)
+{
+    if (l->deadline == UINT64_MAX)
+        return; /* nothing armed: a stale host timer */
+    if (now < l->deadline) {
+        /* Early or stale: the host's timer is one-shot, arm it again. */
+        intc_timer_arm(l->m, l->index, l->deadline);
+        return;
+    }
+    switch (timer_mode(l)) {
+    case INTC_TIMER_TSC_DEADLINE:
+        /* 11.5.4.1: on expiry the timer disarms itself and clears
+           IA32_TSC_DEADLINE. */
+        l->tsc_deadline = 0;
+        arm(l, UINT64_MAX);
+        fire(l, 0);
+        break;
+    case INTC_TIMER_PERIODIC: {
+        uint64_t t = ticks_since(l, now), k = 0, missed, next;
+        if (t >= l->timer_count0 && l->timer_icr)
+            k = (t - l->timer_count0) / l->timer_icr;
+        /* One interrupt however late: missed periods coalesce (the IRR
+           bit could hold only one of them anyway). */
+        missed = k >= l->timer_periods ? k - l->timer_periods : 0;
+        l->timer_periods = k + 1;
+        next = expiry_ns(l, l->timer_periods);
+        if (next <= now) /* only when saturated: still make progress */
+            next = now + 1 == UINT64_MAX ? UINT64_MAX - 1 : now + 1;
+        arm(l, next);
+        fire(l, missed);
+        break;
+    }
+    default: /* one-shot */
+        l->timer_running = false;
+        arm(l, UINT64_MAX);
+        fire(l, 0);
+        break;
+    }
+}
+
+void intc_timer_catch_up(intc_lapic *l)
+{
+    if (l->deadline != UINT64_MAX) {
+        uint64_t now = intc_now(l->m);
+        if (now >= l->deadline)
+            intc_timer_expire(l, now);
+    }
+}
+
+void intc_timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val)
+{
+    /* 11.5.4.1: "A write to the LVT Timer Register that changes the
+       timer mode disarms the local APIC timer."  The initial count and
+       the deadline are cleared too, so reads agree with a disarmed
+       timer (KVM clears them for TSC-deadline transitions). */
+    if (intc_lvt_timer_mode(old) != intc_lvt_timer_mode(val)) {
+        l->timer_icr = 0;
+        l->tsc_deadline = 0;
+        stop(l);
+    }
+}
+
+void intc_timer_write_icr(intc_lapic *l, uint32_t val)
+{
+    unsigned mode;
+    intc_timer_catch_up(l);
+    mode = timer_mode(l);
+    /* 11.5.4.1: ignored in TSC-deadline mode.  The reserved mode 11b
+       counts nothing. */
+    if (mode == INTC_TIMER_TSC_DEADLINE)
+        return;
+    l->timer_icr = val;
+    if (val == 0 || mode == INTC_TIMER_RESERVED) {
+        stop(l); /* 11.5.4: writing 0 stops the timer */
+        return;
+    }
+    start(l, val, intc_now(l->m));
+}
+
+static uint32_t ccr_at(const intc_lapic *l, uint64_t now)
+{
+    uint64_t t;
+    if (!l->timer_running)
+        return 0;
+    t = ticks_since(l, now);
+    if (t < l->timer_count0)
+        return (uint32_t)(l->timer_count0 - t);
+    if (timer_mode(l) != INTC_TIMER_PERIODIC || !l->timer_icr)
+        return 0;
+    return (uint32_t)(l->timer_icr - (t - l->timer_count0) % l->timer_icr);
+}
+
+void intc_timer_write_dcr(intc_lapic *l, uint32_t val)
+{
+    intc_timer_catch_up(l);
+    l->timer_dcr = val;
+    if (l->timer_running) {
+        /* The counter keeps its value and goes on at the new rate (as
+           KVM rescales the remaining time). */
+        uint64_t now = intc_now(l->m);
+        uint32_t cur = ccr_at(l, now);
+        l->timer_shift = (uint8_t)dcr_shift(val);
+        l->timer_start = now;
+        l->timer_count0 = cur;
+        l->timer_periods = 0;
+        arm(l, expiry_ns(l, 0));
+    } else {
+        l->timer_shift = (uint8_t)dcr_shift(val);
+    }
+}
+
+uint32_t intc_timer_read_ccr(intc_lapic *l)
+{
+    /* Deliver what is due first, so a CCR of 0 means the interrupt has
+       been raised. 11.5.4.1: reads 0 in TSC-deadline mode. */
+    intc_timer_catch_up(l);
+    if (timer_mode(l) >= INTC_TIMER_TSC_DEADLINE)
+        return 0;
+    return ccr_at(l, intc_now(l->m));
+}
+
+intc_err intc_timer_write_tsc_deadline(intc_lapic *l, uint64_t val)
+{
+    uint64_t now, tsc;
+    /* 11.5.4.1: outside TSC-deadline mode writes are ignored. */
+    if (timer_mode(l) != INTC_TIMER_TSC_DEADLINE)
+        return INTC_OK;
+    intc_timer_catch_up(l);
+    l->tsc_deadline = val;
+    if (val == 0) {
+        arm(l, UINT64_MAX); /* writing 0 disarms */
+        return INTC_OK;
+    }
+    now = intc_now(l->m);
+    tsc = guest_tsc(l, now);
+    if (val <= tsc) {
+        /* A deadline already passed fires at once. */
+        l->tsc_deadline = 0;
+        arm(l, UINT64_MAX);
+        fire(l, 0);
+        return INTC_OK;
+    }
+    uint64_t d = add_sat(now, intc_muldiv(val - tsc, NS_PER_S,
+                                          l->m->cfg.tsc_hz, true));
+    arm(l, d == UINT64_MAX ? UINT64_MAX - 1 : d);
+    return INTC_OK;
+}
+
+uint64_t intc_timer_read_tsc_deadline(intc_lapic *l)
+{
+    if (timer_mode(l) != INTC_TIMER_TSC_DEADLINE)
+        return 0;
+    intc_timer_catch_up(l);
+    return l->tsc_deadline;
+}
+
+intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset)
+{
+    if (!l)
+        return INTC_ERR_INVAL;
+    if (!intc_enter(l->m))
+        return INTC_ERR_BUSY;
+    l->tsc_offset = offset;
+    /* An armed TSC deadline is re-expressed in host time. */
+    if (timer_mode(l) == INTC_TIMER_TSC_DEADLINE && l->tsc_deadline)
+        intc_timer_write_tsc_deadline(l, l->tsc_deadline);
+    intc_leave(l->m);
+    return INTC_OK;
+}

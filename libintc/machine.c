@@ -1,0 +1,369 @@
+/*
+ * libintc — the machine: configuration, creation and teardown, the callback
+ * plumbing every model uses, error and event names.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- version, errors, events ---- */
+
+unsigned intc_version(void)
+{
+    return INTC_VERSION_HEX;
+}
+
+#define INTC_STR2_(x) #x
+#define INTC_STR_(x) INTC_STR2_(x)
+
+const char *intc_version_string(void)
+{
+    return INTC_STR_(INTC_VERSION_MAJOR) "." INTC_STR_(
+        INTC_VERSION_MINOR) "." INTC_STR_(INTC_VERSION_PATCH);
+}
+
+const char *intc_strerror(intc_err err)
+{
+    switch (err) {
+#define INTC_ERR_STR_(name, val, str)                                       \
+    case INTC_ERR_##name:                                                   \
+        return str;
+        INTC_ERRNO_MAP(INTC_ERR_STR_)
+#undef INTC_ERR_STR_
+    }
+    return "unknown error";
+}
+
+const char *intc_err_name(intc_err err)
+{
+    switch (err) {
+#define INTC_ERR_NAME_(name, val, str)                                      \
+    case INTC_ERR_##name:                                                   \
+        return #name;
+        INTC_ERRNO_MAP(INTC_ERR_NAME_)
+#undef INTC_ERR_NAME_
+    }
+    return "UNKNOWN";
+}
+
+static const char *const event_names[INTC_EV_COUNT_] = {
+#define INTC_EV_NAME_(name, str) str,
+    INTC_EVENT_MAP(INTC_EV_NAME_)
+#undef INTC_EV_NAME_
+};
+
+const char *intc_event_name(intc_event_type type)
+{
+    if ((unsigned)type >= (unsigned)INTC_EV_COUNT_)
+        return "unknown";
+    return event_names[type];
+}
+
+/* ---- allocation ---- */
+
+void *intc_alloc(intc_machine *m, size_t size)
+{
+    void *p;
+    if (m->ops.alloc)
+        p = m->ops.alloc(m->host, NULL, 0, size);
+    else
+        p = malloc(size);
+    if (p)
+        memset(p, 0, size);
+    return p;
+}
+
+void intc_free(intc_machine *m, void *p, size_t size)
+{
+    if (!p)
+        return;
+    if (m->ops.alloc)
+        m->ops.alloc(m->host, p, size, 0);
+    else
+        free(p);
+}
+
+/* ---- callbacks ---- */
+
+void intc_kick(intc_machine *m, uint32_t cpu)
+{
+    intc_lapic *l = &m->cpus[cpu];
+    if (!m->ops.kick || l->kick_queued)
+        return;
+    /* Each CPU is queued at most once, so n_cpus slots suffice. */
+    l->kick_queued = true;
+    m->kickq[(m->kick_head + m->n_kick) % m->n_cpus] = cpu;
+    m->n_kick++;
+}
+
+/*
+ * Kicks run after the outermost call has finished, so the host may call
+ * back into the machine from kick().  Kicks queued by such nested calls
+ * are picked up by this same loop rather than by recursion.
+ */
+void intc_flush_kicks(intc_machine *m)
+{
+    m->flushing = true;
+    while (m->n_kick) {
+        uint32_t cpu = m->kickq[m->kick_head];
+        m->kick_head = (m->kick_head + 1) % m->n_cpus;
+        m->n_kick--;
+        m->cpus[cpu].kick_queued = false;
+        m->ops.kick(m->host, cpu);
+    }
+    m->flushing = false;
+}
+
+void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
+               int32_t vector, uint32_t pin, uint64_t data, uint64_t data2)
+{
+    intc_event ev = {type, cpu, vector, 0, pin, data, data2};
+    m->in_cb++;
+    m->ops.event(m->host, &ev);
+    m->in_cb--;
+}
+
+uint64_t intc_now(intc_machine *m)
+{
+    uint64_t t;
+    if (!m->ops.now_ns)
+        return 0;
+    m->in_cb++;
+    t = m->ops.now_ns(m->host);
+    m->in_cb--;
+    return t;
+}
+
+void intc_timer_arm(intc_machine *m, uint32_t cpu, uint64_t deadline)
+{
+    if (!m->ops.timer_arm)
+        return;
+    m->in_cb++;
+    m->ops.timer_arm(m->host, cpu, deadline);
+    m->in_cb--;
+}
+
+/* ---- arithmetic ---- */
+
+uint64_t intc_muldiv(uint64_t a, uint64_t b, uint64_t c, bool round_up)
+{
+#if defined(__SIZEOF_INT128__)
+    __extension__ typedef unsigned __int128 u128;
+    u128 p = (u128)a * b;
+    u128 q = p / c;
+    if (round_up && p % c)
+        q++;
+    return q > UINT64_MAX ? UINT64_MAX : (uint64_t)q;
+#else
+    /* Portable: 128-bit product in two halves, then bitwise long
+       division (a fixed 128 steps). */
+    uint64_t al = a & 0xffffffffu, ah = a >> 32;
+    uint64_t bl = b & 0xffffffffu, bh = b >> 32;
+    uint64_t ll = al * bl, lh = al * bh, hl = ah * bl, hh = ah * bh;
+    uint64_t mid = (ll >> 32) + (lh & 0xffffffffu) + (hl & 0xffffffffu);
+    uint64_t lo = (ll & 0xffffffffu) | (mid << 32);
+    uint64_t hi = hh + (lh >> 32) + (hl >> 32) + (mid >> 32);
+    uint64_t qh = 0, ql = 0, r = 0;
+    for (int i = 127; i >= 0; i--) {
+        uint64_t bit = i >= 64 ? (hi >> (i - 64)) & 1 : (lo >> i) & 1;
+        bool carry = r >> 63;
+        r = (r << 1) | bit;
+        if (carry || r >= c) {
+            r -= c;
+            if (i >= 64)
+                qh |= 1ull << (i - 64);
+            else
+                ql |= 1ull << i;
+        }
+    }
+    if (round_up && r) {
+        if (++ql == 0)
+            qh++;
+    }
+    return qh ? UINT64_MAX : ql;
+#endif
+}
+
+/* ---- configuration ---- */
+
+void intc_machine_config_init(intc_machine_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->version = INTC_MACHINE_CONFIG_VERSION;
+    cfg->n_cpus = 1;
+    cfg->x2apic = true;
+    cfg->tsc_deadline = true;
+    cfg->lvt_cmci = true;
+    cfg->lowest_priority_ipi = true;
+    cfg->lapic_version = 0x14;
+    cfg->phys_addr_bits = 46;
+    cfg->apic_timer_hz = 1000000000ull;
+    cfg->tsc_hz = 1000000000ull;
+}
+
+static intc_err check_config(const intc_machine_config *cfg)
+{
+    if (cfg->version != INTC_MACHINE_CONFIG_VERSION)
+        return INTC_ERR_VERSION;
+    if (cfg->n_cpus == 0 || cfg->n_cpus > INTC_MAX_CPUS)
+        return INTC_ERR_INVAL;
+    if (cfg->bsp >= cfg->n_cpus)
+        return INTC_ERR_INVAL;
+    /* 11.4.8: integrated APICs report 10H-15H. */
+    if (cfg->lapic_version < 0x10 || cfg->lapic_version > 0x15)
+        return INTC_ERR_INVAL;
+    if (cfg->phys_addr_bits < 32 || cfg->phys_addr_bits > 52)
+        return INTC_ERR_INVAL;
+    if (cfg->apic_timer_hz == 0 || cfg->tsc_hz == 0)
+        return INTC_ERR_INVAL;
+    for (uint32_t i = 0; i < cfg->n_cpus; i++) {
+        uint32_t id = cfg->apic_ids ? cfg->apic_ids[i] : i;
+        /* 0xFF (xAPIC) and 0xFFFFFFFF (x2APIC) are broadcast. */
+        if (id == UINT32_MAX || (!cfg->x2apic && id >= 0xff))
+            return INTC_ERR_INVAL;
+    }
+    return INTC_OK;
+}
+
+static void machine_release(intc_machine *m)
+{
+    intc_bus_fini(m);
+    intc_free(m, m->kickq, sizeof(uint32_t) * m->n_cpus);
+    intc_free(m, m->targets, sizeof(uint32_t) * m->n_cpus);
+    intc_free(m, m->cpus, sizeof(intc_lapic) * m->n_cpus);
+    intc_free(m, m, sizeof(*m));
+}
+
+intc_machine *intc_machine_new(const intc_machine_config *cfg,
+                               const intc_host_ops *ops, void *host,
+                               intc_err *errp)
+{
+    intc_machine *m;
+    intc_machine boot;
+    intc_err err;
+    intc_err dummy;
+
+    if (!errp)
+        errp = &dummy;
+    if (!cfg) {
+        *errp = INTC_ERR_INVAL;
+        return NULL;
+    }
+    if (ops && ops->version != INTC_HOST_OPS_VERSION) {
+        *errp = INTC_ERR_VERSION;
+        return NULL;
+    }
+    err = check_config(cfg);
+    if (err) {
+        *errp = err;
+        return NULL;
+    }
+
+    /* Allocate through the host's allocator from the start. */
+    memset(&boot, 0, sizeof(boot));
+    if (ops)
+        boot.ops = *ops;
+    boot.host = host;
+    m = intc_alloc(&boot, sizeof(*m));
+    if (!m) {
+        *errp = INTC_ERR_NOMEM;
+        return NULL;
+    }
+    m->ops = boot.ops;
+    m->host = host;
+    m->cfg = *cfg;
+    m->cfg.apic_ids = NULL;
+    m->n_cpus = cfg->n_cpus;
+
+    m->cpus = intc_alloc(m, sizeof(intc_lapic) * m->n_cpus);
+    m->targets = intc_alloc(m, sizeof(uint32_t) * m->n_cpus);
+    m->kickq = intc_alloc(m, sizeof(uint32_t) * m->n_cpus);
+    if (!m->cpus || !m->targets || !m->kickq) {
+        machine_release(m);
+        *errp = INTC_ERR_NOMEM;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < m->n_cpus; i++)
+        intc_lapic_init_one(&m->cpus[i], m, i,
+                            cfg->apic_ids ? cfg->apic_ids[i] : i);
+
+    err = intc_bus_init(m); /* also refuses duplicate IDs */
+    if (err) {
+        machine_release(m);
+        *errp = err;
+        return NULL;
+    }
+    for (uint32_t i = 0; i < m->n_cpus; i++) {
+        intc_lapic_do_reset(&m->cpus[i], false);
+        intc_bus_update(m, &m->cpus[i]);
+    }
+    m->n_kick = 0; /* nothing is owed to the host at creation */
+    for (uint32_t i = 0; i < m->n_cpus; i++)
+        m->cpus[i].kick_queued = false;
+    *errp = INTC_OK;
+    return m;
+}
+
+void intc_machine_free(intc_machine *m)
+{
+    if (!m || m->in_cb || m->depth)
+        return;
+    machine_release(m);
+}
+
+intc_err intc_machine_reset(intc_machine *m)
+{
+    if (!m)
+        return INTC_ERR_INVAL;
+    if (!intc_enter(m))
+        return INTC_ERR_BUSY;
+    for (uint32_t i = 0; i < m->n_cpus; i++) {
+        intc_lapic_do_reset(&m->cpus[i], false);
+        intc_bus_update(m, &m->cpus[i]);
+    }
+    m->lp_last = 0;
+    intc_leave(m);
+    return INTC_OK;
+}
+
+uint32_t intc_machine_cpu_count(const intc_machine *m)
+{
+    return m ? m->n_cpus : 0;
+}
+
+intc_lapic *intc_machine_lapic(intc_machine *m, uint32_t cpu_index)
+{
+    if (!m || cpu_index >= m->n_cpus)
+        return NULL;
+    return &m->cpus[cpu_index];
+}
+
+intc_ioapic *intc_machine_ioapic(intc_machine *m, uint32_t index)
+{
+    (void)m;
+    (void)index;
+    return NULL;
+}
+
+intc_iommu *intc_machine_iommu(intc_machine *m)
+{
+    (void)m;
+    return NULL;
+}
+
+intc_err intc_machine_check(const intc_machine *m, char *msg, size_t len)
+{
+    if (!m)
+        return INTC_ERR_INVAL;
+    if (msg && len)
+        msg[0] = '\0';
+    for (uint32_t i = 0; i < m->n_cpus; i++)
+        if (!intc_lapic_check(&m->cpus[i], msg, len))
+            return INTC_ERR_CORRUPT;
+    if (!intc_bus_check(m, msg, len))
+        return INTC_ERR_CORRUPT;
+    return INTC_OK;
+}
