@@ -43,11 +43,11 @@ static intc_err idmap_init(intc_machine *m, intc_idmap *map, uint32_t n)
     uint32_t size = 4;
     while (size < 2 * n)
         size <<= 1;
+    map->mask = size - 1; /* first: idmap_fini needs it on failure */
     map->keys = intc_alloc(m, sizeof(uint32_t) * size);
     map->vals = intc_alloc(m, sizeof(int32_t) * size);
     if (!map->keys || !map->vals)
         return INTC_ERR_NOMEM;
-    map->mask = size - 1;
     for (uint32_t i = 0; i < size; i++)
         map->vals[i] = -1;
     return INTC_OK;
@@ -55,7 +55,7 @@ static intc_err idmap_init(intc_machine *m, intc_idmap *map, uint32_t n)
 
 static void idmap_fini(intc_machine *m, intc_idmap *map)
 {
-    size_t size = map->keys ? (size_t)map->mask + 1 : 0;
+    size_t size = (size_t)map->mask + 1;
     intc_free(m, map->keys, sizeof(uint32_t) * size);
     intc_free(m, map->vals, sizeof(int32_t) * size);
     map->keys = NULL;
@@ -371,7 +371,10 @@ uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
 void intc_bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector)
 {
     INTC_EMIT(m, INTC_EV_EOI_BROADCAST, cpu, vector, 0, 0, 0);
-    /* The IOAPICs listen here (Remote IRR). */
+    /* Every IOAPIC hears it; only the vector matters, not which CPU sent
+       it or where an entry points now (DESIGN: lessons). */
+    for (uint32_t i = 0; i < m->n_ioapics; i++)
+        intc_ioapic_eoi(&m->ioapics[i], vector);
 }
 
 /* ---- consistency ---- */

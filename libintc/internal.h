@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "lapic_priv.h"
+#include "ioapic_priv.h"
 
 /* Delivery modes of an interrupt message (ICR, LVT, IOAPIC RTE, MSI). */
 enum intc_dm {
@@ -78,6 +79,21 @@ struct intc_machine {
                            outermost call */
     uint32_t kick_head;
     uint32_t n_kick;
+    /* resample notifications owed: (ioapic << 16 | pin), a ring */
+    uint32_t *resampleq;
+    uint32_t resample_head;
+    uint32_t n_resample;
+    uint32_t total_pins;
+
+    /* --- devices --- */
+    intc_ioapic *ioapics;
+    uint32_t n_ioapics;
+    intc_msix *msix;       /* list of MSI-X functions */
+    struct intc_msi *msi;  /* list of MSI capabilities */
+    uint32_t next_unit;    /* event unit numbers of devices */
+    /* interrupt remapping, when an IOMMU is configured and enabled */
+    intc_err (*iommu_remap)(intc_machine *m, uint64_t addr, uint32_t data,
+                            uint16_t sid, uint32_t *n);
 };
 
 /* ---- allocation (creation paths only) ---- */
@@ -100,7 +116,7 @@ void intc_flush_kicks(intc_machine *m);
 
 static inline void intc_leave(intc_machine *m)
 {
-    if (--m->depth == 0 && m->n_kick && !m->flushing)
+    if (--m->depth == 0 && (m->n_kick | m->n_resample) && !m->flushing)
         intc_flush_kicks(m);
 }
 
@@ -108,6 +124,12 @@ void intc_kick(intc_machine *m, uint32_t cpu);
 
 void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
                int32_t vector, uint32_t pin, uint64_t data, uint64_t data2);
+void intc_emit_unit(intc_machine *m, intc_event_type type, uint32_t cpu,
+                    int32_t vector, uint32_t unit, uint32_t pin,
+                    uint64_t data, uint64_t data2);
+void intc_queue_resample(intc_machine *m, uint32_t ioapic, uint32_t pin);
+void intc_ioapic_timer_arm(intc_machine *m, uint32_t ioapic,
+                           uint64_t deadline);
 
 static inline bool intc_tracing(const intc_machine *m)
 {
@@ -183,6 +205,19 @@ uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,
                             uint32_t except_cpu);
 /* EOI broadcast for a level-triggered vector (to the IOAPICs). */
 void intc_bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector);
+/* ---- msi.c ---- */
+/* Route an interrupt message (through remapping if enabled); *n is the
+   number of APICs reached. */
+intc_err intc_msi_route(intc_machine *m, uint64_t addr, uint32_t data,
+                        uint16_t sid, uint32_t *n);
+/* Decode and deliver a compatibility-format message. */
+intc_err intc_msi_deliver_compat(intc_machine *m, uint64_t addr,
+                                 uint32_t data, uint16_t sid, uint32_t *n);
+void intc_msix_free_all(intc_machine *m);
+void intc_msix_reset_all(intc_machine *m);
+void intc_msi_free_all(intc_machine *m);
+void intc_msi_reset_all(intc_machine *m);
+
 /* Validate the routing maps against the registers (intc_machine_check). */
 bool intc_bus_check(const intc_machine *m, char *msg, size_t len);
 

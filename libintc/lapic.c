@@ -160,7 +160,9 @@ static inline void update_ppr(intc_lapic *l)
 static int16_t highest_irr_with_pir(const intc_lapic *l)
 {
     int16_t v = l->irrv;
-    if (atomic_load_explicit(&l->pir_on, memory_order_acquire)) {
+    /* A software-disabled APIC will reject them when folded (11.4.7.2). */
+    if (l->sw_enabled &&
+        atomic_load_explicit(&l->pir_on, memory_order_acquire)) {
         uint64_t w[4];
         for (int i = 0; i < 4; i++)
             w[i] = atomic_load_explicit(&((intc_lapic *)l)->pir[i],
@@ -310,14 +312,18 @@ void intc_lapic_accept(intc_lapic *l, const intc_msg *msg)
 /*
  * Errors accumulate in esr_pending; a write to ESR latches them into the
  * readable ESR and re-arms the error interrupt.  The error interrupt
- * (LVT Error) is signalled by the first error after a re-arm, so a guest
+ * (LVT Error) is signalled by the first error after a re-arm ("this write
+ * also rearms the APIC error interrupt triggering mechanism"), so a guest
  * whose error handler itself errs cannot loop.
  */
 void intc_lapic_error(intc_lapic *l, uint32_t bits)
 {
     l->esr_pending |= bits;
     INTC_EMIT(l->m, INTC_EV_ESR_ERROR, l->index, -1, 0, bits, l->esr_pending);
-    if (l->esr_armed) {
+    /* The arm is used up only by an error interrupt actually raised: a
+       masked LVT Error leaves it armed, so unmasking and erring again
+       interrupts. */
+    if (l->esr_armed && !(l->lvt[INTC_LVT_ERROR] & LVT_MASKED)) {
         l->esr_armed = false;
         intc_lapic_lvt_fire(l, INTC_LVT_ERROR);
     }
@@ -517,6 +523,13 @@ static void send_ipi(intc_lapic *l, uint64_t icr, bool x2)
         return;
     }
 
+    /* Delivery mode 011b is reserved in the ICR: nothing is sent. */
+    if (dm == INTC_DM_RESERVED3) {
+        INTC_EMIT(m, INTC_EV_REJECTED, l->index, v, 0, dm, sh);
+        INTC_EMIT(m, INTC_EV_IPI, l->index, v, 0, icr, 0);
+        return;
+    }
+
     msg.dest = x2 ? (uint32_t)(icr >> 32) : (uint32_t)(icr >> 56);
     msg.src_cpu = l->index;
     msg.vector = v;
@@ -531,8 +544,6 @@ static void send_ipi(intc_lapic *l, uint64_t icr, bool x2)
 
     switch (sh) {
     case SH_NONE:
-        if (dm == INTC_DM_RESERVED3)
-            break;
         n = intc_bus_deliver(m, &msg, INTC_NO_CPU);
         if (n == 0) {
             INTC_EMIT(m, INTC_EV_NO_TARGET, l->index, v, 0, msg.dest, dm);
@@ -555,8 +566,7 @@ static void send_ipi(intc_lapic *l, uint64_t icr, bool x2)
             n = intc_bus_broadcast(m, &msg, INTC_NO_CPU);
         break;
     case SH_OTHERS:
-        if (dm != INTC_DM_RESERVED3)
-            n = intc_bus_broadcast(m, &msg, l->index);
+        n = intc_bus_broadcast(m, &msg, l->index);
         break;
     }
     if (n == 0 && sh != SH_NONE && !(msg.level && !msg.assert))
@@ -1195,6 +1205,19 @@ intc_err intc_lapic_set_lint(intc_lapic *l, unsigned pin, bool level)
     } else {
         lint_eval(l, pin, was);
     }
+    intc_leave(l->m);
+    return INTC_OK;
+}
+
+intc_err intc_lapic_raise_lvt(intc_lapic *l, unsigned lvt)
+{
+    if (!l || (lvt != INTC_LVT_THERMAL && lvt != INTC_LVT_PERF &&
+               (lvt != INTC_LVT_CMCI || !l->m->cfg.lvt_cmci)))
+        return INTC_ERR_INVAL;
+    if (!lapic_enter(l))
+        return INTC_ERR_BUSY;
+    if (l->mode != INTC_MODE_DISABLED)
+        intc_lapic_lvt_fire(l, lvt);
     intc_leave(l->m);
     return INTC_OK;
 }

@@ -117,6 +117,11 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
     }
     switch (timer_mode(l)) {
     case INTC_TIMER_TSC_DEADLINE:
+        if (guest_tsc(l, now) < l->tsc_deadline) {
+            /* Saturated deadline (beyond the clock): not due yet. */
+            intc_timer_arm(l->m, l->index, l->deadline);
+            return;
+        }
         /* 11.5.4.1: on expiry the timer disarms itself and clears
            IA32_TSC_DEADLINE. */
         l->tsc_deadline = 0;
@@ -127,6 +132,12 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
         uint64_t t = ticks_since(l, now), k = 0, missed, next;
         if (t >= l->timer_count0 && l->timer_icr)
             k = (t - l->timer_count0) / l->timer_icr;
+        if (t < l->timer_count0 || k < l->timer_periods) {
+            /* Saturated deadline (the next expiry is beyond the clock):
+               nothing is due; never interrupt before the count is 0. */
+            intc_timer_arm(l->m, l->index, l->deadline);
+            return;
+        }
         /* One interrupt however late: missed periods coalesce (the IRR
            bit could hold only one of them anyway). */
         missed = k >= l->timer_periods ? k - l->timer_periods : 0;
@@ -139,6 +150,11 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
         break;
     }
     default: /* one-shot */
+        if (ticks_since(l, now) < l->timer_count0) {
+            /* Saturated deadline: the count has not reached 0. */
+            intc_timer_arm(l->m, l->index, l->deadline);
+            return;
+        }
         l->timer_running = false;
         arm(l, UINT64_MAX);
         fire(l, 0);
@@ -248,8 +264,16 @@ intc_err intc_timer_write_tsc_deadline(intc_lapic *l, uint64_t val)
         fire(l, 0);
         return INTC_OK;
     }
-    uint64_t d = add_sat(now, intc_muldiv(val - tsc, NS_PER_S,
-                                          l->m->cfg.tsc_hz, true));
+    /* The first ns at which the host part of the TSC, floor(ns * tsc_hz
+       / 1e9), reaches val - offset.  Computed from that absolute value:
+       adding the remaining ticks to now would count now's fraction of a
+       tick again and arm up to 1 ns late. */
+    uint64_t d = intc_muldiv(add_sat(intc_muldiv(now, l->m->cfg.tsc_hz,
+                                                 NS_PER_S, false),
+                                     val - tsc),
+                             NS_PER_S, l->m->cfg.tsc_hz, true);
+    if (d <= now) /* only when saturated */
+        d = add_sat(now, 1);
     arm(l, d == UINT64_MAX ? UINT64_MAX - 1 : d);
     return INTC_OK;
 }

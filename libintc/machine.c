@@ -105,7 +105,20 @@ void intc_kick(intc_machine *m, uint32_t cpu)
 void intc_flush_kicks(intc_machine *m)
 {
     m->flushing = true;
-    while (m->n_kick) {
+    while (m->n_kick || m->n_resample) {
+        if (m->n_resample) {
+            uint32_t e = m->resampleq[m->resample_head];
+            intc_ioapic *io = &m->ioapics[e >> 16];
+            uint32_t pin = e & 0xffff;
+            m->resample_head = (m->resample_head + 1) % m->total_pins;
+            m->n_resample--;
+            io->pins[pin].resample_queued = false;
+            if (intc_tracing(m))
+                intc_emit_unit(m, INTC_EV_RESAMPLE, INTC_NO_CPU, -1,
+                               io->index, pin, io->gsi_base + pin, 0);
+            m->ops.eoi(m->host, io->gsi_base + pin);
+            continue;
+        }
         uint32_t cpu = m->kickq[m->kick_head];
         m->kick_head = (m->kick_head + 1) % m->n_cpus;
         m->n_kick--;
@@ -113,6 +126,35 @@ void intc_flush_kicks(intc_machine *m)
         m->ops.kick(m->host, cpu);
     }
     m->flushing = false;
+}
+
+void intc_emit_unit(intc_machine *m, intc_event_type type, uint32_t cpu,
+                    int32_t vector, uint32_t unit, uint32_t pin,
+                    uint64_t data, uint64_t data2)
+{
+    intc_event ev = {type, cpu, vector, unit, pin, data, data2};
+    m->in_cb++;
+    m->ops.event(m->host, &ev);
+    m->in_cb--;
+}
+
+void intc_queue_resample(intc_machine *m, uint32_t ioapic, uint32_t pin)
+{
+    /* Each pin is queued at most once (its resample_queued flag), so
+       total_pins slots suffice. */
+    m->resampleq[(m->resample_head + m->n_resample) % m->total_pins] =
+        ioapic << 16 | pin;
+    m->n_resample++;
+}
+
+void intc_ioapic_timer_arm(intc_machine *m, uint32_t ioapic,
+                           uint64_t deadline)
+{
+    if (!m->ops.ioapic_timer_arm)
+        return;
+    m->in_cb++;
+    m->ops.ioapic_timer_arm(m->host, ioapic, deadline);
+    m->in_cb--;
 }
 
 void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
@@ -202,6 +244,8 @@ void intc_machine_config_init(intc_machine_config *cfg)
     cfg->phys_addr_bits = 46;
     cfg->apic_timer_hz = 1000000000ull;
     cfg->tsc_hz = 1000000000ull;
+    cfg->msi_ext_dest = true;
+    cfg->storm_threshold = 1000;
 }
 
 static intc_err check_config(const intc_machine_config *cfg)
@@ -219,6 +263,29 @@ static intc_err check_config(const intc_machine_config *cfg)
         return INTC_ERR_INVAL;
     if (cfg->apic_timer_hz == 0 || cfg->tsc_hz == 0)
         return INTC_ERR_INVAL;
+    if (cfg->n_ioapics > INTC_IOAPIC_MAX ||
+        (cfg->n_ioapics && !cfg->ioapics))
+        return INTC_ERR_INVAL;
+    for (uint32_t i = 0; i < cfg->n_ioapics; i++) {
+        const intc_ioapic_config *io = &cfg->ioapics[i];
+        if ((io->version != 0x11 && io->version != 0x20) ||
+            io->n_pins == 0 || io->n_pins > INTC_IOAPIC_MAX_PINS ||
+            io->id > 15 || io->gsi_base > UINT32_MAX - io->n_pins)
+            return INTC_ERR_INVAL;
+        /* 11.8.5: directed EOI is written to an IOAPIC EOI register. */
+        if (cfg->directed_eoi && io->version < 0x20)
+            return INTC_ERR_INVAL;
+        for (uint32_t p = 0; io->pin_wiring && p < io->n_pins; p++)
+            if (io->pin_wiring[p] & ~(INTC_PIN_ACTIVE_LOW | INTC_PIN_LEVEL))
+                return INTC_ERR_INVAL;
+        for (uint32_t j = 0; j < i; j++) {
+            const intc_ioapic_config *o = &cfg->ioapics[j];
+            if (o->id == io->id ||
+                (io->gsi_base < o->gsi_base + o->n_pins &&
+                 o->gsi_base < io->gsi_base + io->n_pins))
+                return INTC_ERR_INVAL;
+        }
+    }
     for (uint32_t i = 0; i < cfg->n_cpus; i++) {
         uint32_t id = cfg->apic_ids ? cfg->apic_ids[i] : i;
         /* 0xFF (xAPIC) and 0xFFFFFFFF (x2APIC) are broadcast. */
@@ -230,6 +297,12 @@ static intc_err check_config(const intc_machine_config *cfg)
 
 static void machine_release(intc_machine *m)
 {
+    intc_msix_free_all(m);
+    intc_msi_free_all(m);
+    for (uint32_t i = 0; m->ioapics && i < m->n_ioapics; i++)
+        intc_ioapic_fini(&m->ioapics[i]);
+    intc_free(m, m->ioapics, sizeof(intc_ioapic) * m->n_ioapics);
+    intc_free(m, m->resampleq, sizeof(uint32_t) * m->total_pins);
     intc_bus_fini(m);
     intc_free(m, m->kickq, sizeof(uint32_t) * m->n_cpus);
     intc_free(m, m->targets, sizeof(uint32_t) * m->n_cpus);
@@ -281,7 +354,15 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
     m->cpus = intc_alloc(m, sizeof(intc_lapic) * m->n_cpus);
     m->targets = intc_alloc(m, sizeof(uint32_t) * m->n_cpus);
     m->kickq = intc_alloc(m, sizeof(uint32_t) * m->n_cpus);
-    if (!m->cpus || !m->targets || !m->kickq) {
+    m->n_ioapics = cfg->n_ioapics;
+    m->total_pins = 1;
+    for (uint32_t i = 0; i < cfg->n_ioapics; i++)
+        m->total_pins += cfg->ioapics[i].n_pins;
+    m->resampleq = intc_alloc(m, sizeof(uint32_t) * m->total_pins);
+    if (m->n_ioapics)
+        m->ioapics = intc_alloc(m, sizeof(intc_ioapic) * m->n_ioapics);
+    if (!m->cpus || !m->targets || !m->kickq || !m->resampleq ||
+        (m->n_ioapics && !m->ioapics)) {
         machine_release(m);
         *errp = INTC_ERR_NOMEM;
         return NULL;
@@ -289,6 +370,17 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
     for (uint32_t i = 0; i < m->n_cpus; i++)
         intc_lapic_init_one(&m->cpus[i], m, i,
                             cfg->apic_ids ? cfg->apic_ids[i] : i);
+
+    for (uint32_t i = 0; i < m->n_ioapics; i++) {
+        err = intc_ioapic_init(&m->ioapics[i], m, i, &cfg->ioapics[i]);
+        if (err) {
+            /* Only the IOAPICs initialised so far own memory. */
+            m->n_ioapics = i + 1;
+            machine_release(m);
+            *errp = err;
+            return NULL;
+        }
+    }
 
     err = intc_bus_init(m); /* also refuses duplicate IDs */
     if (err) {
@@ -325,6 +417,10 @@ intc_err intc_machine_reset(intc_machine *m)
         intc_bus_update(m, &m->cpus[i]);
     }
     m->lp_last = 0;
+    for (uint32_t i = 0; i < m->n_ioapics; i++)
+        intc_ioapic_do_reset(&m->ioapics[i]);
+    intc_msix_reset_all(m);
+    intc_msi_reset_all(m);
     intc_leave(m);
     return INTC_OK;
 }
@@ -343,9 +439,9 @@ intc_lapic *intc_machine_lapic(intc_machine *m, uint32_t cpu_index)
 
 intc_ioapic *intc_machine_ioapic(intc_machine *m, uint32_t index)
 {
-    (void)m;
-    (void)index;
-    return NULL;
+    if (!m || index >= m->n_ioapics)
+        return NULL;
+    return &m->ioapics[index];
 }
 
 intc_iommu *intc_machine_iommu(intc_machine *m)
@@ -365,5 +461,8 @@ intc_err intc_machine_check(const intc_machine *m, char *msg, size_t len)
             return INTC_ERR_CORRUPT;
     if (!intc_bus_check(m, msg, len))
         return INTC_ERR_CORRUPT;
+    for (uint32_t i = 0; i < m->n_ioapics; i++)
+        if (!intc_ioapic_check(&m->ioapics[i], msg, len))
+            return INTC_ERR_CORRUPT;
     return INTC_OK;
 }

@@ -137,7 +137,33 @@ typedef struct intc_msix intc_msix;
     X(NO_TARGET, "no_target")                                               \
     /* cpu pin=register offset or MSR data=size: access ignored as not     \
        architecturally defined (odd size, misaligned write...) */           \
-    X(BAD_ACCESS, "bad_access")
+    X(BAD_ACCESS, "bad_access")                                             \
+    /* vector pin=source-id data=address data2=reached << 32 | data:       \
+       an interrupt message was decoded and delivered */                    \
+    X(MSI, "msi")                                                           \
+    /* vector pin=source-id data=address data2=reason << 32 | data          \
+       (enum intc_msi_drop): message not delivered */                       \
+    X(MSI_DROPPED, "msi_dropped")                                           \
+    /* unit=IOAPIC pin vector data=RTE data2=1 if a re-delivery after EOI */ \
+    X(IOAPIC_SEND, "ioapic_send")                                           \
+    /* unit pin data=asserted data2=electrical level: input changed */      \
+    X(IOAPIC_LINE, "ioapic_line")                                           \
+    /* unit pin vector data=RTE: an edge on a masked pin was lost */        \
+    X(IOAPIC_MASKED, "ioapic_masked")                                       \
+    /* unit vector: write to the IOAPIC's EOI register (directed EOI) */    \
+    X(IOAPIC_EOI, "ioapic_eoi")                                             \
+    /* unit pin vector data=1 set / 0 cleared: IOAPIC Remote IRR */         \
+    X(REMOTE_IRR, "remote_irr")                                             \
+    /* unit pin vector data=programmed active-low data2=wired active-low:  \
+       an unmasked entry's polarity disagrees with the wiring */            \
+    X(POLARITY_MISMATCH, "polarity_mismatch")                               \
+    /* unit pin vector data=re-deliveries: a level line keeps coming back  \
+       after EOI with the cause never cleared */                            \
+    X(STORM, "storm")                                                       \
+    /* unit=MSI-X device pin=vector: masked, pending bit set */             \
+    X(MSIX_PENDING, "msix_pending")                                         \
+    /* unit pin data=GSI: resample notification sent to the host */         \
+    X(RESAMPLE, "resample")
 
 typedef enum intc_event_type {
 #define INTC_EV_ENUM_(name, str) INTC_EV_##name,
@@ -145,6 +171,16 @@ typedef enum intc_event_type {
 #undef INTC_EV_ENUM_
     INTC_EV_COUNT_
 } intc_event_type;
+
+/* Why an interrupt message was dropped (INTC_EV_MSI_DROPPED data2 >> 32). */
+enum intc_msi_drop {
+    INTC_MSI_DROP_NOT_INTERRUPT = 1, /* address outside 0xFEExxxxx */
+    INTC_MSI_DROP_RESERVED_DATA,     /* data bits 31:16 set */
+    INTC_MSI_DROP_RESERVED_MODE,     /* delivery mode 011b or 110b */
+    INTC_MSI_DROP_DEASSERT,          /* level-triggered de-assert message */
+    INTC_MSI_DROP_RESERVED_ADDR,     /* address bits 11:5 without ext. dest */
+    INTC_MSI_DROP_NO_REMAPPING       /* remappable format, no remapping */
+};
 
 typedef struct intc_event {
     intc_event_type type;
@@ -209,6 +245,19 @@ typedef struct intc_host_ops {
        intc_msix_new() and frees only in the matching free calls.
        Default: the C library's realloc/free. */
     void *(*alloc)(void *host, void *ptr, size_t old_size, size_t new_size);
+
+    /* A level-triggered IOAPIC entry's Remote IRR was cleared by an EOI
+       (resample): a pass-through device whose line is still pending
+       should assert it again.  Called like kick(), after the operation,
+       so the host may call back in.  Default: nothing. */
+    void (*eoi)(void *host, uint32_t gsi);
+
+    /* Arm (UINT64_MAX: disarm) the host timer of IOAPIC ioapic's storm
+       throttle; when it fires call intc_ioapic_timer_expired().  Like
+       timer_arm(), a restricted callback.  Default: none (a throttled
+       line is then re-examined only on the next EOI or line change). */
+    void (*ioapic_timer_arm)(void *host, uint32_t ioapic,
+                             uint64_t deadline_ns);
 } intc_host_ops;
 
 #ifdef __cplusplus

@@ -12,5 +12,7 @@
 #include "common.h"
 #include "machine.h"
 #include "lapic.h"
+#include "ioapic.h"
+#include "msi.h"
 
 #endif /* INTC_INTC_H */

@@ -174,6 +174,16 @@ INTC_API intc_err intc_lapic_set_lint(intc_lapic *l, unsigned pin,
                                       bool level);
 
 /*
+ * A local interrupt source other than the timer and the LINT pins fired:
+ * lvt is INTC_LVT_CMCI (if configured), INTC_LVT_THERMAL or INTC_LVT_PERF
+ * (the host's machine-check, thermal or PMU model).  Delivered as the LVT
+ * entry says, if unmasked; a performance-monitoring interrupt also sets
+ * the LVT's mask bit, as Intel processors do.  INTC_ERR_INVAL for other
+ * lvt values.
+ */
+INTC_API intc_err intc_lapic_raise_lvt(intc_lapic *l, unsigned lvt);
+
+/*
  * The host timer armed through timer_arm() fired.  now_ns is the current
  * time.  A call before the deadline (a stale timer) just re-arms it.
  * One-shot and TSC-deadline expiries raise one interrupt and disarm;

@@ -6,6 +6,7 @@
 #define INTC_MACHINE_H
 
 #include "common.h"
+#include "ioapic.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,6 +59,22 @@ typedef struct intc_machine_config {
     uint64_t tsc_hz;           /* TSC frequency; default 1 GHz. The guest
                                   TSC is now_ns * tsc_hz / 1e9 plus the
                                   CPU's offset (intc_lapic_set_tsc_offset) */
+
+    /* IOAPICs (0..INTC_IOAPIC_MAX): distinct IDs, GSI ranges that do not
+       overlap.  directed_eoi needs every IOAPIC at version 0x20 (only
+       they have the EOI register that directed EOI writes). */
+    const intc_ioapic_config *ioapics;
+    uint32_t n_ioapics;
+    bool msi_ext_dest;         /* MSI address bits 11:5 are destination
+                                  bits 14:8 (IDs up to 32767); default
+                                  true.  When false they must be 0 */
+    uint32_t storm_threshold;  /* level re-deliveries after EOI, with the
+                                  line never dropping, that make a storm
+                                  (INTC_EV_STORM); 0 disables; default
+                                  1000 */
+    uint64_t storm_throttle_ns; /* once storming, hold each re-delivery
+                                  this long in virtual time; 0 (default):
+                                  no throttle */
 } intc_machine_config;
 
 /* Fill cfg with the defaults above. */

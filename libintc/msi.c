@@ -1,0 +1,671 @@
+/*
+ * libintc — message-signalled interrupts: the decode of an interrupt
+ * message (SDM vol. 3A 11.11), the MSI-X table and PBA (PCIe base spec
+ * 7.7.2) and the MSI capability (PCI Local Bus 3.0 6.8.1).
+ */
+#include "internal.h"
+
+/* ---- message decode ---- */
+
+static void dropped(intc_machine *m, uint64_t addr, uint32_t data,
+                    uint16_t sid, enum intc_msi_drop why)
+{
+    if (intc_tracing(m))
+        intc_emit_unit(m, INTC_EV_MSI_DROPPED, INTC_NO_CPU,
+                       (int32_t)(data & 0xff), 0, sid, addr,
+                       (uint64_t)why << 32 | data);
+}
+
+/*
+ * Decode a compatibility-format message and put it on the bus.  *n is
+ * the number of APICs it reached (0 when dropped).
+ */
+intc_err intc_msi_deliver_compat(intc_machine *m, uint64_t addr,
+                                 uint32_t data, uint16_t sid, uint32_t *n)
+{
+    unsigned dm = (data >> INTC_MSI_DATA_DM_SHIFT) & 7;
+    bool level = data & INTC_MSI_DATA_LEVEL;
+    uint32_t dest;
+    intc_msg msg;
+
+    *n = 0;
+    /* Data bits 31:16 are reserved (Figure 11-25). */
+    if (data & 0xffff0000u) {
+        dropped(m, addr, data, sid, INTC_MSI_DROP_RESERVED_DATA);
+        return INTC_OK;
+    }
+    /* 011b and 110b are reserved delivery modes for messages. */
+    if (dm == INTC_DM_RESERVED3 || dm == INTC_DM_SIPI) {
+        dropped(m, addr, data, sid, INTC_MSI_DROP_RESERVED_MODE);
+        return INTC_OK;
+    }
+    /* 11.11.2: for a level-triggered message, level 0 is a de-assert,
+       which the APICs ignore. */
+    if (level && !(data & INTC_MSI_DATA_ASSERT)) {
+        dropped(m, addr, data, sid, INTC_MSI_DROP_DEASSERT);
+        return INTC_OK;
+    }
+    dest = (uint32_t)(addr >> INTC_MSI_ADDR_DEST_SHIFT) & 0xff;
+    if (m->cfg.msi_ext_dest) {
+        /* Bits 11:5 as destination bits 14:8: the extended destination
+           ID that hypervisors offer for APIC IDs up to 32767. */
+        dest |= (uint32_t)((addr >> INTC_MSI_ADDR_EXT_DEST_SHIFT) & 0x7f) << 8;
+    } else if (addr & 0xfe0u) {
+        dropped(m, addr, data, sid, INTC_MSI_DROP_RESERVED_ADDR);
+        return INTC_OK;
+    }
+
+    msg.dest = dest;
+    /* An 8-bit destination keeps the xAPIC meaning of 0xFF (broadcast);
+       a wider one is an x2APIC-style ID. */
+    msg.x2apic_format = dest > 0xff;
+    msg.src_cpu = INTC_NO_CPU;
+    msg.vector = (uint8_t)(data & INTC_MSI_DATA_VECTOR);
+    msg.logical = addr & INTC_MSI_ADDR_LOGICAL;
+    /* 11.11.1: RH=1 sends the interrupt to the lowest-priority processor
+       of the destination set; DM alone says physical or logical. */
+    msg.dm = (uint8_t)((addr & INTC_MSI_ADDR_RH) && dm == INTC_DM_FIXED
+                           ? INTC_DM_LOWEST
+                           : dm);
+    msg.level = level && (dm == INTC_DM_FIXED || dm == INTC_DM_LOWEST);
+    msg.assert = true;
+
+    *n = intc_bus_deliver(m, &msg, INTC_NO_CPU);
+    if (intc_tracing(m)) {
+        intc_emit_unit(m, INTC_EV_MSI, INTC_NO_CPU, msg.vector, 0, sid, addr,
+                       (uint64_t)*n << 32 | data);
+        if (!*n)
+            intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, msg.vector, 0,
+                           sid, dest, msg.dm);
+    }
+    return INTC_OK;
+}
+
+intc_err intc_msi_route(intc_machine *m, uint64_t addr, uint32_t data,
+                        uint16_t sid, uint32_t *n)
+{
+    *n = 0;
+    if ((addr & ~0xfffffull) != INTC_MSI_ADDR_BASE) {
+        dropped(m, addr, data, sid, INTC_MSI_DROP_NOT_INTERRUPT);
+        return INTC_ERR_NOT_DECODED;
+    }
+    if (m->iommu_remap)
+        return m->iommu_remap(m, addr, data, sid, n);
+    if (addr & INTC_MSI_ADDR_REMAPPABLE) {
+        /* Remappable format with no remapping hardware to read it. */
+        dropped(m, addr, data, sid, INTC_MSI_DROP_NO_REMAPPING);
+        return INTC_OK;
+    }
+    return intc_msi_deliver_compat(m, addr, data, sid, n);
+}
+
+intc_err intc_msi_send(intc_machine *m, uint64_t addr, uint32_t data,
+                       uint16_t source_id)
+{
+    uint32_t n;
+    intc_err err;
+    if (!m)
+        return INTC_ERR_INVAL;
+    if (!intc_enter(m))
+        return INTC_ERR_BUSY;
+    err = intc_msi_route(m, addr, data, source_id, &n);
+    intc_leave(m);
+    return err;
+}
+
+/* ---- MSI-X ---- */
+
+struct intc_msix_entry {
+    uint32_t addr_lo, addr_hi, data, ctrl;
+};
+
+struct intc_msix {
+    intc_machine *m;
+    intc_msix *next;
+    uint32_t unit;
+    uint16_t nvec;
+    uint16_t sid;
+    bool enabled;
+    bool fmask;
+    struct intc_msix_entry *table;
+    uint64_t *pba;
+};
+
+#define MSIX_CTRL_MASK 1u
+
+static size_t pba_words(uint16_t nvec)
+{
+    return ((size_t)nvec + 63) / 64;
+}
+
+static void msix_send(intc_msix *x, uint16_t v)
+{
+    const struct intc_msix_entry *e = &x->table[v];
+    uint32_t n;
+    (void)intc_msi_route(x->m, (uint64_t)e->addr_hi << 32 | e->addr_lo,
+                         e->data, x->sid, &n);
+}
+
+static inline bool msix_masked(const intc_msix *x, uint16_t v)
+{
+    return x->fmask || (x->table[v].ctrl & MSIX_CTRL_MASK);
+}
+
+static void msix_flush_pending(intc_msix *x, uint16_t from, uint16_t to)
+{
+    if (!x->enabled || x->fmask)
+        return;
+    for (uint32_t v = from; v < to; v++) {
+        uint64_t b = 1ull << (v & 63);
+        if ((x->pba[v >> 6] & b) && !msix_masked(x, (uint16_t)v)) {
+            /* PCIe 7.7.2: a pending message is sent on unmask, with the
+               entry's contents at that time, and its bit cleared. */
+            x->pba[v >> 6] &= ~b;
+            msix_send(x, (uint16_t)v);
+        }
+    }
+}
+
+static void msix_reset(intc_msix *x)
+{
+    x->enabled = false;
+    x->fmask = false;
+    for (uint32_t v = 0; v < x->nvec; v++) {
+        x->table[v].addr_lo = 0;
+        x->table[v].addr_hi = 0;
+        x->table[v].data = 0;
+        x->table[v].ctrl = MSIX_CTRL_MASK; /* every vector masked */
+    }
+    memset(x->pba, 0, sizeof(uint64_t) * pba_words(x->nvec));
+}
+
+intc_msix *intc_msix_new(intc_machine *m, uint16_t nvec, uint16_t source_id,
+                         intc_err *errp)
+{
+    intc_msix *x;
+    intc_err dummy;
+    if (!errp)
+        errp = &dummy;
+    if (!m || nvec == 0 || nvec > INTC_MSIX_MAX_VECTORS) {
+        *errp = INTC_ERR_INVAL;
+        return NULL;
+    }
+    if (m->in_cb) {
+        *errp = INTC_ERR_BUSY;
+        return NULL;
+    }
+    x = intc_alloc(m, sizeof(*x));
+    if (!x) {
+        *errp = INTC_ERR_NOMEM;
+        return NULL;
+    }
+    x->m = m;
+    x->nvec = nvec;
+    x->sid = source_id;
+    x->table = intc_alloc(m, sizeof(*x->table) * nvec);
+    x->pba = intc_alloc(m, sizeof(uint64_t) * pba_words(nvec));
+    if (!x->table || !x->pba) {
+        intc_free(m, x->table, sizeof(*x->table) * nvec);
+        intc_free(m, x->pba, sizeof(uint64_t) * pba_words(nvec));
+        intc_free(m, x, sizeof(*x));
+        *errp = INTC_ERR_NOMEM;
+        return NULL;
+    }
+    msix_reset(x);
+    x->unit = m->next_unit++;
+    x->next = m->msix;
+    m->msix = x;
+    *errp = INTC_OK;
+    return x;
+}
+
+static void msix_release(intc_msix *x)
+{
+    intc_machine *m = x->m;
+    intc_free(m, x->table, sizeof(*x->table) * x->nvec);
+    intc_free(m, x->pba, sizeof(uint64_t) * pba_words(x->nvec));
+    intc_free(m, x, sizeof(*x));
+}
+
+void intc_msix_free(intc_msix *x)
+{
+    intc_machine *m;
+    if (!x)
+        return;
+    m = x->m;
+    if (m->in_cb || m->depth)
+        return; /* host bug: not from inside a callback */
+    for (intc_msix **pp = &m->msix; *pp; pp = &(*pp)->next) {
+        if (*pp == x) {
+            *pp = x->next;
+            break;
+        }
+    }
+    msix_release(x);
+}
+
+void intc_msix_free_all(intc_machine *m)
+{
+    while (m->msix) {
+        intc_msix *x = m->msix;
+        m->msix = x->next;
+        msix_release(x);
+    }
+}
+
+void intc_msix_reset_all(intc_machine *m)
+{
+    for (intc_msix *x = m->msix; x; x = x->next)
+        msix_reset(x);
+}
+
+static inline bool size_ok(unsigned size)
+{
+    return size == 1 || size == 2 || size == 4 || size == 8;
+}
+
+static uint32_t entry_dword(const intc_msix *x, uint32_t off)
+{
+    const struct intc_msix_entry *e = &x->table[off >> 4];
+    switch ((off >> 2) & 3) {
+    case 0:
+        return e->addr_lo;
+    case 1:
+        return e->addr_hi;
+    case 2:
+        return e->data;
+    default:
+        return e->ctrl;
+    }
+}
+
+intc_err intc_msix_table_read(intc_msix *x, uint32_t off, unsigned size,
+                              uint64_t *val)
+{
+    if (!x || !val || !size_ok(size))
+        return INTC_ERR_INVAL;
+    if (!intc_enter(x->m))
+        return INTC_ERR_BUSY;
+    *val = 0;
+    if ((size == 4 || size == 8) && !(off & (size - 1)) &&
+        (uint64_t)off + size <= 16ull * x->nvec) {
+        *val = entry_dword(x, off);
+        if (size == 8)
+            *val |= (uint64_t)entry_dword(x, off + 4) << 32;
+    }
+    intc_leave(x->m);
+    return INTC_OK;
+}
+
+static void write_dword(intc_msix *x, uint32_t off, uint32_t val)
+{
+    uint16_t v = (uint16_t)(off >> 4);
+    struct intc_msix_entry *e = &x->table[v];
+    switch ((off >> 2) & 3) {
+    case 0:
+        e->addr_lo = val;
+        break;
+    case 1:
+        e->addr_hi = val;
+        break;
+    case 2:
+        e->data = val;
+        break;
+    default: {
+        /* Vector Control: bit 0 Mask; bits 31:1 reserved (read 0). */
+        bool was = e->ctrl & MSIX_CTRL_MASK;
+        e->ctrl = val & MSIX_CTRL_MASK;
+        if (was && !(e->ctrl & MSIX_CTRL_MASK))
+            msix_flush_pending(x, v, (uint16_t)(v + 1));
+        break;
+    }
+    }
+}
+
+intc_err intc_msix_table_write(intc_msix *x, uint32_t off, unsigned size,
+                               uint64_t val)
+{
+    if (!x || !size_ok(size))
+        return INTC_ERR_INVAL;
+    if (!intc_enter(x->m))
+        return INTC_ERR_BUSY;
+    if ((size == 4 || size == 8) && !(off & (size - 1)) &&
+        (uint64_t)off + size <= 16ull * x->nvec) {
+        write_dword(x, off, (uint32_t)val);
+        if (size == 8)
+            write_dword(x, off + 4, (uint32_t)(val >> 32));
+    } else if (intc_tracing(x->m)) {
+        intc_emit_unit(x->m, INTC_EV_BAD_ACCESS, INTC_NO_CPU, -1, x->unit, off,
+                       size, val);
+    }
+    intc_leave(x->m);
+    return INTC_OK;
+}
+
+intc_err intc_msix_pba_read(intc_msix *x, uint32_t off, unsigned size,
+                            uint64_t *val)
+{
+    if (!x || !val || !size_ok(size))
+        return INTC_ERR_INVAL;
+    *val = 0;
+    if ((size == 4 || size == 8) && !(off & (size - 1)) &&
+        off / 8 < pba_words(x->nvec)) {
+        uint64_t w = x->pba[off / 8];
+        *val = size == 8 ? w : (uint32_t)(w >> (8 * (off & 4)));
+    }
+    return INTC_OK;
+}
+
+intc_err intc_msix_set_control(intc_msix *x, bool enable, bool function_mask)
+{
+    if (!x)
+        return INTC_ERR_INVAL;
+    if (!intc_enter(x->m))
+        return INTC_ERR_BUSY;
+    x->enabled = enable;
+    x->fmask = function_mask;
+    msix_flush_pending(x, 0, x->nvec);
+    intc_leave(x->m);
+    return INTC_OK;
+}
+
+intc_err intc_msix_notify(intc_msix *x, uint16_t vector)
+{
+    if (!x)
+        return INTC_ERR_INVAL;
+    if (vector >= x->nvec)
+        return INTC_ERR_RANGE;
+    if (!intc_enter(x->m))
+        return INTC_ERR_BUSY;
+    if (!x->enabled) {
+        /* PCIe 7.7.2.2: with MSI-X disabled the function may not send
+           MSI-X messages; nothing is recorded. */
+    } else if (msix_masked(x, vector)) {
+        x->pba[vector >> 6] |= 1ull << (vector & 63);
+        if (intc_tracing(x->m))
+            intc_emit_unit(x->m, INTC_EV_MSIX_PENDING, INTC_NO_CPU, -1,
+                           x->unit, vector, 1, 0);
+    } else {
+        msix_send(x, vector);
+    }
+    intc_leave(x->m);
+    return INTC_OK;
+}
+
+intc_err intc_msix_reset(intc_msix *x)
+{
+    if (!x)
+        return INTC_ERR_INVAL;
+    if (!intc_enter(x->m))
+        return INTC_ERR_BUSY;
+    msix_reset(x);
+    intc_leave(x->m);
+    return INTC_OK;
+}
+
+bool intc_msix_pending(const intc_msix *x, uint16_t vector)
+{
+    return x && vector < x->nvec &&
+           ((x->pba[vector >> 6] >> (vector & 63)) & 1);
+}
+
+/* ---- MSI capability ---- */
+
+/*
+ * The capability is kept as its configuration-space bytes; a write goes
+ * through a per-byte writable mask, then its effects are applied.
+ * Layouts (PCI 3.0 Figure 6-9):
+ *   32-bit:          0 ID/next, 2 control, 4 address, 8 data
+ *   64-bit:          ..., 8 upper address, 12 data
+ *   with per-vector masking, mask bits and pending bits follow the data
+ *   at the next dword: 12/16 (32-bit) or 16/20 (64-bit).
+ */
+struct intc_msi {
+    intc_machine *m;
+    intc_msi *next;
+    uint32_t unit;
+    uint16_t sid;
+    uint8_t size;
+    uint8_t off_data, off_mask, off_pend; /* 0 when absent */
+    uint8_t regs[24];
+    uint8_t wmask[24];
+};
+
+#define MSI_CTL_ENABLE 0x0001u
+#define MSI_CTL_MMC_SHIFT 1
+#define MSI_CTL_MME_SHIFT 4
+#define MSI_CTL_64BIT 0x0080u
+#define MSI_CTL_PVM 0x0100u
+
+static uint32_t rd32(const intc_msi *c, unsigned off)
+{
+    return (uint32_t)c->regs[off] | (uint32_t)c->regs[off + 1] << 8 |
+           (uint32_t)c->regs[off + 2] << 16 | (uint32_t)c->regs[off + 3] << 24;
+}
+
+static uint16_t rd16(const intc_msi *c, unsigned off)
+{
+    return (uint16_t)(c->regs[off] | c->regs[off + 1] << 8);
+}
+
+static void wr32(intc_msi *c, unsigned off, uint32_t v)
+{
+    for (unsigned i = 0; i < 4; i++)
+        c->regs[off + i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Number of messages the function may use: 2^MME, never above 2^MMC. */
+static unsigned msi_nvec(const intc_msi *c)
+{
+    uint16_t ctl = rd16(c, 2);
+    unsigned mmc = (ctl >> MSI_CTL_MMC_SHIFT) & 7;
+    unsigned mme = (ctl >> MSI_CTL_MME_SHIFT) & 7;
+    if (mme > mmc)
+        mme = mmc; /* software must not; use what the function has */
+    return 1u << mme;
+}
+
+static void msi_send(intc_msi *c, unsigned v)
+{
+    uint16_t ctl = rd16(c, 2);
+    uint64_t addr = rd32(c, 4);
+    uint32_t data = rd16(c, c->off_data);
+    uint32_t n;
+    if (ctl & MSI_CTL_64BIT)
+        addr |= (uint64_t)rd32(c, 8) << 32;
+    /* PCI 3.0 6.8.1.6: the function puts the vector number in the low
+       bits of Message Data that multiple-message enable frees. */
+    data = (data & ~(msi_nvec(c) - 1)) | v;
+    (void)intc_msi_route(c->m, addr, data, c->sid, &n);
+}
+
+static void msi_flush_pending(intc_msi *c)
+{
+    uint32_t pend, mask;
+    if (!c->off_mask || !(rd16(c, 2) & MSI_CTL_ENABLE))
+        return;
+    pend = rd32(c, c->off_pend);
+    mask = rd32(c, c->off_mask);
+    for (unsigned v = 0; v < msi_nvec(c); v++) {
+        if ((pend >> v & 1) && !(mask >> v & 1)) {
+            pend &= ~(1u << v);
+            wr32(c, c->off_pend, pend);
+            msi_send(c, v);
+        }
+    }
+}
+
+static void msi_reset(intc_msi *c)
+{
+    uint16_t keep = rd16(c, 2) & (0x7u << MSI_CTL_MMC_SHIFT | MSI_CTL_64BIT |
+                                  MSI_CTL_PVM);
+    memset(c->regs, 0, sizeof(c->regs));
+    c->regs[0] = 0x05; /* capability ID: MSI */
+    c->regs[2] = (uint8_t)keep;
+    c->regs[3] = (uint8_t)(keep >> 8);
+}
+
+intc_msi *intc_msi_new(intc_machine *m, unsigned log2_vectors, bool addr64,
+                       bool per_vector_mask, uint16_t source_id,
+                       intc_err *errp)
+{
+    intc_msi *c;
+    intc_err dummy;
+    uint16_t ctl;
+    if (!errp)
+        errp = &dummy;
+    if (!m || log2_vectors > 5) {
+        *errp = INTC_ERR_INVAL;
+        return NULL;
+    }
+    if (m->in_cb) {
+        *errp = INTC_ERR_BUSY;
+        return NULL;
+    }
+    c = intc_alloc(m, sizeof(*c));
+    if (!c) {
+        *errp = INTC_ERR_NOMEM;
+        return NULL;
+    }
+    c->m = m;
+    c->sid = source_id;
+    c->off_data = addr64 ? 12 : 8;
+    if (per_vector_mask) {
+        c->off_mask = addr64 ? 16 : 12;
+        c->off_pend = (uint8_t)(c->off_mask + 4);
+        c->size = (uint8_t)(c->off_pend + 4);
+    } else {
+        c->size = (uint8_t)(c->off_data + 2);
+    }
+    ctl = (uint16_t)(log2_vectors << MSI_CTL_MMC_SHIFT |
+                     (addr64 ? MSI_CTL_64BIT : 0) |
+                     (per_vector_mask ? MSI_CTL_PVM : 0));
+    c->regs[2] = (uint8_t)ctl;
+    c->regs[3] = (uint8_t)(ctl >> 8);
+    msi_reset(c);
+    /* Writable bits: enable and MME; address bits 31:2; upper address;
+       data; mask bits for the vectors the function has. */
+    c->wmask[2] = 0x71;
+    c->wmask[4] = 0xfc;
+    c->wmask[5] = c->wmask[6] = c->wmask[7] = 0xff;
+    if (addr64)
+        for (unsigned i = 8; i < 12; i++)
+            c->wmask[i] = 0xff;
+    c->wmask[c->off_data] = c->wmask[c->off_data + 1] = 0xff;
+    if (per_vector_mask) {
+        uint32_t mbits = log2_vectors == 5
+                             ? 0xffffffffu
+                             : (1u << (1u << log2_vectors)) - 1;
+        for (unsigned i = 0; i < 4; i++)
+            c->wmask[c->off_mask + i] = (uint8_t)(mbits >> (8 * i));
+    }
+    c->unit = m->next_unit++;
+    c->next = m->msi;
+    m->msi = c;
+    *errp = INTC_OK;
+    return c;
+}
+
+static void msi_release(intc_msi *c)
+{
+    intc_free(c->m, c, sizeof(*c));
+}
+
+void intc_msi_free(intc_msi *c)
+{
+    intc_machine *m;
+    if (!c)
+        return;
+    m = c->m;
+    if (m->in_cb || m->depth)
+        return;
+    for (intc_msi **pp = &m->msi; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    msi_release(c);
+}
+
+void intc_msi_free_all(intc_machine *m)
+{
+    while (m->msi) {
+        intc_msi *c = m->msi;
+        m->msi = c->next;
+        msi_release(c);
+    }
+}
+
+void intc_msi_reset_all(intc_machine *m)
+{
+    for (intc_msi *c = m->msi; c; c = c->next)
+        msi_reset(c);
+}
+
+unsigned intc_msi_config_size(const intc_msi *c)
+{
+    return c ? c->size : 0;
+}
+
+intc_err intc_msi_config_read(intc_msi *c, uint32_t off, unsigned size,
+                              uint32_t *val)
+{
+    if (!c || !val || (size != 1 && size != 2 && size != 4))
+        return INTC_ERR_INVAL;
+    *val = 0;
+    for (unsigned i = 0; i < size; i++)
+        if (off + i < c->size)
+            *val |= (uint32_t)c->regs[off + i] << (8 * i);
+    return INTC_OK;
+}
+
+intc_err intc_msi_config_write(intc_msi *c, uint32_t off, unsigned size,
+                               uint32_t val)
+{
+    if (!c || (size != 1 && size != 2 && size != 4))
+        return INTC_ERR_INVAL;
+    if (!intc_enter(c->m))
+        return INTC_ERR_BUSY;
+    for (unsigned i = 0; i < size; i++) {
+        uint32_t a = off + i;
+        uint8_t b = (uint8_t)(val >> (8 * i));
+        if (a >= c->size)
+            continue;
+        c->regs[a] = (uint8_t)((c->regs[a] & ~c->wmask[a]) |
+                               (b & c->wmask[a]));
+    }
+    /* Clearing a mask bit, or enabling, sends what is pending. */
+    msi_flush_pending(c);
+    intc_leave(c->m);
+    return INTC_OK;
+}
+
+intc_err intc_msi_notify(intc_msi *c, unsigned vector)
+{
+    if (!c)
+        return INTC_ERR_INVAL;
+    if (!intc_enter(c->m))
+        return INTC_ERR_BUSY;
+    if ((rd16(c, 2) & MSI_CTL_ENABLE) && vector < msi_nvec(c)) {
+        if (c->off_mask && (rd32(c, c->off_mask) >> vector & 1)) {
+            /* PCI 3.0 6.8.1.7-8: masked: the pending bit is set. */
+            wr32(c, c->off_pend, rd32(c, c->off_pend) | 1u << vector);
+        } else {
+            msi_send(c, vector);
+        }
+    }
+    intc_leave(c->m);
+    return INTC_OK;
+}
+
+intc_err intc_msi_reset(intc_msi *c)
+{
+    if (!c)
+        return INTC_ERR_INVAL;
+    if (!intc_enter(c->m))
+        return INTC_ERR_BUSY;
+    msi_reset(c);
+    intc_leave(c->m);
+    return INTC_OK;
+}

@@ -1,0 +1,38 @@
+#!/bin/bash
+# Set up a Debian 12 machine, then build and test libintc twice:
+#  1. build/werror:   default compiler, warnings are errors, RelWithDebInfo
+#                     (optimisation enables gcc's flow-based warnings);
+#  2. build/sanitize: ASan + UBSan, clang if present (a second compiler's
+#                     warnings), else gcc; warnings are errors there too.
+# Stops at the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/deps.sh
+
+intc_need_packages "${INTC_BUILD_PACKAGES[@]}" libcmocka-dev
+
+jobs=$(intc_jobs)
+
+build_and_test()
+{
+    local dir=$1
+    shift
+    echo "=== $dir: configure $*"
+    cmake -S . -B "$dir" -G Ninja -DINTC_WERROR=ON -DINTC_BUILD_TESTS=ON \
+        -DINTC_BUILD_EXAMPLES=ON "$@"
+    echo "=== $dir: build"
+    cmake --build "$dir" --parallel "$jobs"
+    echo "=== $dir: test"
+    ctest --test-dir "$dir" --output-on-failure --parallel "$jobs"
+}
+
+build_and_test build/werror -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+san_cc=${INTC_SANITIZE_CC:-}
+if [ -z "$san_cc" ]; then
+    if command -v clang >/dev/null; then san_cc=clang; else san_cc=gcc; fi
+fi
+build_and_test build/sanitize -DCMAKE_BUILD_TYPE=Debug -DINTC_SANITIZE=ON \
+    -DCMAKE_C_COMPILER="$san_cc"
+
+echo "=== all tests passed"

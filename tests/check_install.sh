@@ -1,0 +1,56 @@
+#!/bin/bash
+# Install/consumer check (registered in ctest as "install_consumer").
+#
+# Installs the build tree into a scratch prefix, then builds the consumer
+# project two ways a user would: CMake's find_package(intc) and a plain
+# compiler call with `pkg-config --cflags --libs libintc`.  Both programs
+# run and must print the library version.
+#
+# usage: check_install.sh BUILD_DIR CONSUMER_SRC WORK_DIR LIBDIR CC
+#                         GENERATOR VERSION "SANITIZER_FLAGS"
+set -euo pipefail
+
+if [ $# -ne 8 ]; then
+    echo "usage: $0 BUILD_DIR CONSUMER_SRC WORK_DIR LIBDIR CC GENERATOR" \
+        "VERSION SANITIZER_FLAGS" >&2
+    exit 2
+fi
+build=$1 src=$2 work=$3 libdir=$4 cc=$5 generator=$6 version=$7 san=$8
+prefix=$work/prefix
+
+rm -rf "$work"
+mkdir -p "$work"
+cmake --install "$build" --prefix "$prefix" >"$work/install.log"
+
+for f in include/intc/intc.h "$libdir/libintc.so" "$libdir/libintc.a" \
+    "$libdir/pkgconfig/libintc.pc" "$libdir/cmake/intc/intcConfig.cmake"; do
+    if [ ! -e "$prefix/$f" ]; then
+        echo "FAIL: $f not installed" >&2
+        exit 1
+    fi
+done
+
+# The consumer links the shared library, which is instrumented in a
+# sanitized build: the consumer must then carry the same runtime.
+export LD_LIBRARY_PATH="$prefix/$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+echo "== find_package(intc)"
+cmake -S "$src" -B "$work/cmake-build" -G "$generator" \
+    -DCMAKE_PREFIX_PATH="$prefix" -DCMAKE_C_COMPILER="$cc" \
+    -DCMAKE_C_FLAGS="$san" -DCMAKE_EXE_LINKER_FLAGS="$san" \
+    >"$work/configure.log"
+cmake --build "$work/cmake-build"
+out=$("$work/cmake-build/consumer")
+echo "$out"
+[ "$out" = "libintc $version" ]
+
+echo "== pkg-config libintc"
+export PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig"
+[ "$(pkg-config --modversion libintc)" = "$version" ]
+# shellcheck disable=SC2046,SC2086  # word splitting of the flags is wanted
+"$cc" -std=c11 $san -o "$work/consumer-pc" "$src/main.c" \
+    $(pkg-config --cflags --libs libintc)
+out=$("$work/consumer-pc")
+echo "$out"
+[ "$out" = "libintc $version" ]
+echo "install/consumer check passed"
