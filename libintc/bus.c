@@ -162,30 +162,37 @@ static void unfile(intc_machine *m, intc_lapic *l)
     rt->lcluster = 0;
 }
 
+/* Where an xAPIC-mode APIC's LDR files it (11.6.2.2): DFR[31:28] 1111b
+   flat (kind 1, the 8 LDR bits), 0000b cluster (kind 2, cluster LDR[31:28]
+   and bits LDR[27:24]).  Other models are reserved and match no logical
+   destination (kind 0), as does an LDR with no bit set. */
+static void ldr_filing(const intc_lapic *l, unsigned *kind, unsigned *bits,
+                       unsigned *cluster)
+{
+    unsigned model = l->dfr >> 28, ldr8 = l->ldr >> 24;
+    *kind = *bits = *cluster = 0;
+    if (l->mode != INTC_MODE_XAPIC)
+        return;
+    if (model == 0xf) {
+        *kind = 1;
+        *bits = ldr8;
+    } else if (model == 0) {
+        *kind = 2;
+        *cluster = ldr8 >> 4;
+        *bits = ldr8 & 0xf;
+    }
+    if (!*bits)
+        *kind = 0;
+}
+
 void intc_bus_update(intc_machine *m, intc_lapic *l)
 {
     struct intc_lapic_rt *rt = &l->rt;
     int32_t self = (int32_t)l->index;
-    int16_t key = -1;
-    unsigned kind = 0, bits = 0, cluster = 0;
+    int16_t key = l->mode == INTC_MODE_XAPIC ? l->xapic_id : -1;
+    unsigned kind, bits, cluster;
 
-    if (l->mode == INTC_MODE_XAPIC) {
-        unsigned model = l->dfr >> 28;
-        unsigned ldr8 = l->ldr >> 24;
-        key = l->xapic_id;
-        /* 11.6.2.2: DFR[31:28] 1111b flat, 0000b cluster; other models
-           are reserved and match no logical destination. */
-        if (model == 0xf) {
-            kind = 1;
-            bits = ldr8;
-        } else if (model == 0) {
-            kind = 2;
-            cluster = ldr8 >> 4;
-            bits = ldr8 & 0xf;
-        }
-        if (!bits)
-            kind = 0;
-    }
+    ldr_filing(l, &kind, &bits, &cluster);
     if (rt->p8_key == key && rt->lkind == kind && rt->lbits == bits &&
         rt->lcluster == cluster)
         return;
@@ -379,13 +386,6 @@ void intc_bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector)
 
 /* ---- consistency ---- */
 
-#define FAIL(...)                                                           \
-    do {                                                                    \
-        if (msg && len)                                                     \
-            snprintf(msg, len, __VA_ARGS__);                                \
-        return false;                                                       \
-    } while (0)
-
 bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
 {
     const intc_lapic *c = m->cpus;
@@ -396,9 +396,9 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
         int32_t prev = -1;
         for (int32_t i = m->phys8_head[key]; i >= 0; i = c[i].rt.p8_next) {
             if ((uint32_t)i >= m->n_cpus)
-                FAIL("phys8[%u]: bad index %d", key, i);
+                INTC_FAIL("phys8[%u]: bad index %d", key, i);
             if (c[i].rt.p8_prev != prev || c[i].rt.p8_key != (int)key)
-                FAIL("phys8[%u]: cpu %d badly linked", key, i);
+                INTC_FAIL("phys8[%u]: cpu %d badly linked", key, i);
             prev = i;
         }
     }
@@ -406,32 +406,20 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
         const intc_lapic *l = &c[i];
         int want = l->mode == INTC_MODE_XAPIC ? l->xapic_id : -1;
         if (l->rt.p8_key != want)
-            FAIL("cpu %u: filed under xAPIC ID %d, register says %d", i,
+            INTC_FAIL("cpu %u: filed under xAPIC ID %d, register says %d", i,
                  l->rt.p8_key, want);
         if (want >= 0) {
             bool found = false;
             for (int32_t j = m->phys8_head[want]; j >= 0; j = c[j].rt.p8_next)
                 found |= (uint32_t)j == i;
             if (!found)
-                FAIL("cpu %u: missing from phys8[%d]", i, want);
+                INTC_FAIL("cpu %u: missing from phys8[%d]", i, want);
         }
-        unsigned kind = 0, bits = 0, cluster = 0;
-        if (l->mode == INTC_MODE_XAPIC) {
-            unsigned model = l->dfr >> 28, ldr8 = l->ldr >> 24;
-            if (model == 0xf) {
-                kind = 1;
-                bits = ldr8;
-            } else if (model == 0) {
-                kind = 2;
-                cluster = ldr8 >> 4;
-                bits = ldr8 & 0xf;
-            }
-            if (!bits)
-                kind = 0;
-        }
+        unsigned kind, bits, cluster;
+        ldr_filing(l, &kind, &bits, &cluster);
         if (l->rt.lkind != kind || l->rt.lbits != bits ||
             (kind && l->rt.lcluster != cluster))
-            FAIL("cpu %u: logical filing (%u,%#x,%u) != registers (%u,%#x,%u)",
+            INTC_FAIL("cpu %u: logical filing (%u,%#x,%u) != registers (%u,%#x,%u)",
                  i, l->rt.lkind, l->rt.lbits, l->rt.lcluster, kind, bits,
                  cluster);
         for (unsigned b = 0; kind && b < 8; b++) {
@@ -443,15 +431,15 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
                                        : m->cluster_head[cluster][b];
                  j >= 0; j = c[j].rt.lnext[b]) {
                 if (c[j].rt.lprev[b] != prev)
-                    FAIL("logical chain bit %u: cpu %d badly linked", b, j);
+                    INTC_FAIL("logical chain bit %u: cpu %d badly linked", b, j);
                 found |= (uint32_t)j == i;
                 prev = j;
             }
             if (!found)
-                FAIL("cpu %u: missing from logical chain bit %u", i, b);
+                INTC_FAIL("cpu %u: missing from logical chain bit %u", i, b);
         }
         if (idmap_get(&m->x2id, l->initial_id) != (int32_t)i)
-            FAIL("cpu %u: x2APIC ID map does not find ID %#x", i,
+            INTC_FAIL("cpu %u: x2APIC ID map does not find ID %#x", i,
                  l->initial_id);
     }
     return true;

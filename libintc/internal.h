@@ -8,6 +8,7 @@
 #include "intc/intc.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lapic_priv.h"
@@ -144,6 +145,15 @@ static inline bool intc_tracing(const intc_machine *m)
 
 uint64_t intc_now(intc_machine *m);
 void intc_timer_arm(intc_machine *m, uint32_t cpu, uint64_t deadline);
+
+/* For the *_check() functions: describe the broken invariant in msg (if
+   given) and return false. */
+#define INTC_FAIL(...)                                                      \
+    do {                                                                    \
+        if (msg && len)                                                     \
+            snprintf(msg, len, __VA_ARGS__);                                \
+        return false;                                                       \
+    } while (0)
 
 /* ---- 64-bit helpers ---- */
 

@@ -491,24 +491,17 @@ void intc_ioapic_do_reset(intc_ioapic *io)
     }
 }
 
-#define FAIL(...)                                                           \
-    do {                                                                    \
-        if (msg && len)                                                     \
-            snprintf(msg, len, __VA_ARGS__);                                \
-        return false;                                                       \
-    } while (0)
-
 bool intc_ioapic_check(const intc_ioapic *io, char *msg, size_t len)
 {
     for (uint32_t i = 0; i < io->n_pins; i++) {
         const struct intc_ioapic_pin *p = &io->pins[i];
         if ((p->rte & INTC_RTE_REMOTE_IRR) && !entry_is_level(p->rte))
-            FAIL("ioapic %u pin %u: Remote IRR on an edge entry", io->index,
+            INTC_FAIL("ioapic %u pin %u: Remote IRR on an edge entry", io->index,
                  i);
         if (p->rte & INTC_RTE_DELIVS)
-            FAIL("ioapic %u pin %u: stored delivery status", io->index, i);
+            INTC_FAIL("ioapic %u pin %u: stored delivery status", io->index, i);
         if (p->throttle_until && io->timer_deadline > p->throttle_until)
-            FAIL("ioapic %u pin %u: throttled with no timer", io->index, i);
+            INTC_FAIL("ioapic %u pin %u: throttled with no timer", io->index, i);
     }
     return true;
 }

@@ -883,11 +883,13 @@ intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off, unsigned size,
     if (!slot_present(l, slot, RX) ||
         !slot_present(l, (off + size - 1) >> 4, RX)) {
         intc_lapic_error(l, INTC_ESR_ILLEGAL_REGISTER);
-    } else if (size != 4 || (off & 15)) {
+    }
+    if (size != 4 || (off & 15)) {
         /* 11.4.1: registers are written with aligned 32-bit stores;
-           other stores are model specific.  Here: ignored, reported. */
+           other stores are model specific.  Here: ignored, reported
+           (also when they touch a reserved slot, lapic.h). */
         INTC_EMIT(l->m, INTC_EV_BAD_ACCESS, l->index, -1, off, size, val);
-    } else {
+    } else if (slot_present(l, slot, RX)) {
         write_reg(l, slot, val & 0xffffffffu, false);
     }
     intc_leave(l->m);
@@ -1266,13 +1268,6 @@ uint32_t intc_lapic_initial_id(const intc_lapic *l)
 
 /* ---- consistency (intc_machine_check) ---- */
 
-#define FAIL(...)                                                           \
-    do {                                                                    \
-        if (msg && len)                                                     \
-            snprintf(msg, len, __VA_ARGS__);                                \
-        return false;                                                       \
-    } while (0)
-
 bool intc_lapic_check(const intc_lapic *l, char *msg, size_t len)
 {
     uint8_t ppr;
@@ -1280,20 +1275,20 @@ bool intc_lapic_check(const intc_lapic *l, char *msg, size_t len)
     unsigned want_mode;
 
     if (l->irrv != highest(l->irr))
-        FAIL("cpu %u: cached IRRV %d != IRR %d", l->index, l->irrv,
+        INTC_FAIL("cpu %u: cached IRRV %d != IRR %d", l->index, l->irrv,
              highest(l->irr));
     if (l->isrv != highest(l->isr))
-        FAIL("cpu %u: cached ISRV %d != ISR %d", l->index, l->isrv,
+        INTC_FAIL("cpu %u: cached ISRV %d != ISR %d", l->index, l->isrv,
              highest(l->isr));
     if ((l->irr[0] | l->isr[0]) & 0xffffu)
-        FAIL("cpu %u: illegal vector 0-15 in IRR/ISR", l->index);
+        INTC_FAIL("cpu %u: illegal vector 0-15 in IRR/ISR", l->index);
     isrc = l->isrv >= 0 ? (uint8_t)(l->isrv & 0xf0) : 0;
     ppr = (l->tpr & 0xf0) >= isrc ? l->tpr : isrc;
     if (ppr != l->ppr)
-        FAIL("cpu %u: PPR %#x, TPR %#x and ISRV %d give %#x", l->index,
+        INTC_FAIL("cpu %u: PPR %#x, TPR %#x and ISRV %d give %#x", l->index,
              l->ppr, l->tpr, l->isrv, ppr);
     if (l->sw_enabled != !!(l->svr & SVR_ENABLE))
-        FAIL("cpu %u: software enable out of step with SVR", l->index);
+        INTC_FAIL("cpu %u: software enable out of step with SVR", l->index);
     if (!(l->apic_base & INTC_APIC_BASE_EN))
         want_mode = INTC_MODE_DISABLED;
     else if (l->apic_base & INTC_APIC_BASE_EXTD)
@@ -1301,17 +1296,17 @@ bool intc_lapic_check(const intc_lapic *l, char *msg, size_t len)
     else
         want_mode = INTC_MODE_XAPIC;
     if (l->mode != want_mode)
-        FAIL("cpu %u: mode %u but IA32_APIC_BASE %#llx", l->index, l->mode,
+        INTC_FAIL("cpu %u: mode %u but IA32_APIC_BASE %#llx", l->index, l->mode,
              (unsigned long long)l->apic_base);
     if (l->mode == INTC_MODE_X2APIC && l->ldr != x2apic_ldr(l->initial_id))
-        FAIL("cpu %u: x2APIC LDR %#x not derived from ID %#x", l->index,
+        INTC_FAIL("cpu %u: x2APIC LDR %#x not derived from ID %#x", l->index,
              l->ldr, l->initial_id);
     for (unsigned i = 0; i < INTC_LVT_COUNT; i++)
         if (!l->sw_enabled && !(l->lvt[i] & LVT_MASKED))
-            FAIL("cpu %u: LVT %u unmasked while software-disabled", l->index,
+            INTC_FAIL("cpu %u: LVT %u unmasked while software-disabled", l->index,
                  i);
     if (l->timer_running && l->deadline == UINT64_MAX &&
         intc_lvt_timer_mode(l->lvt[INTC_LVT_TIMER]) < INTC_TIMER_TSC_DEADLINE)
-        FAIL("cpu %u: timer counting but no deadline armed", l->index);
+        INTC_FAIL("cpu %u: timer counting but no deadline armed", l->index);
     return true;
 }

@@ -241,7 +241,8 @@ typedef struct intc_host_ops {
     void (*event)(void *host, const intc_event *ev);
 
     /* Allocator, Lua-style: new_size 0 frees ptr (returning NULL); otherwise
-       (re)allocates.  libintc allocates only inside intc_machine_new() and
+       (re)allocates.  old_size is the size ptr was allocated with (0 for
+       a new block).  libintc allocates only inside intc_machine_new() and
        intc_msix_new() and frees only in the matching free calls.
        Default: the C library's realloc/free. */
     void *(*alloc)(void *host, void *ptr, size_t old_size, size_t new_size);

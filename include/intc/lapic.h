@@ -189,7 +189,8 @@ INTC_API intc_err intc_lapic_raise_lvt(intc_lapic *l, unsigned lvt);
  * One-shot and TSC-deadline expiries raise one interrupt and disarm;
  * a periodic timer raises one interrupt however many periods were missed
  * (they coalesce, counted in the event's data2) and re-arms with its phase
- * kept; the next deadline is always later than now_ns.
+ * kept; the next deadline is later than now_ns (deadlines saturate at
+ * UINT64_MAX - 1, the end of the host's clock).
  */
 INTC_API intc_err intc_lapic_timer_expired(intc_lapic *l, uint64_t now_ns);
 

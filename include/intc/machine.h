@@ -27,7 +27,8 @@ typedef struct intc_machine_config {
 
     uint32_t n_cpus;           /* 1..INTC_MAX_CPUS; default 1 */
     /* Initial APIC ID of each CPU (n_cpus entries): arbitrary, sparse,
-       unique, 32-bit when x2APIC is supported, otherwise < 255.
+       unique, 32-bit when x2APIC is supported, otherwise < 255 (0xFF and
+       0xFFFFFFFF are the broadcast IDs and are refused).
        NULL: CPU i has ID i. */
     const uint32_t *apic_ids;
     uint32_t bsp;              /* index of the bootstrap processor; 0 */
@@ -55,8 +56,9 @@ typedef struct intc_machine_config {
     uint8_t phys_addr_bits;    /* MAXPHYADDR for IA32_APIC_BASE reserved
                                   bits, 32..52; default 46 */
     uint64_t apic_timer_hz;    /* APIC timer input clock before the divide
-                                  configuration; default 1 GHz */
-    uint64_t tsc_hz;           /* TSC frequency; default 1 GHz. The guest
+                                  configuration; default 1 GHz; 0 is
+                                  refused */
+    uint64_t tsc_hz;           /* TSC frequency, non-zero; default 1 GHz. The guest
                                   TSC is now_ns * tsc_hz / 1e9 plus the
                                   CPU's offset (intc_lapic_set_tsc_offset) */
 
