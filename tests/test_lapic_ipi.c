@@ -269,11 +269,9 @@ static void test_phys_x2apic_sparse_ids(void **state)
     }
     /* Near misses reach nobody: a neighbouring ID, the low byte of an
        x2APIC ID, the same ID with a high bit flipped. */
-    static const uint32_t miss[] = {0x12344, 0x45, 0x00, 0x7fffffffu,
+    static const uint32_t miss[] = {0x12344, 0x45, 0x7fffffffu,
                                     0x80000100u};
-    for (unsigned k = 0; k < 5; k++) {
-        if (miss[k] == 0)
-            continue;
+    for (unsigned k = 0; k < 4; k++) {
         th_clear_events(h);
         send(L(m, 0), miss[k], ICR_FIXED | ICR_ASSERT | 0x90);
         assert_int_equal(irr_mask(m, 0x90), 0);
@@ -540,7 +538,7 @@ static void test_logical_cluster_mda_match(void **state)
         uint8_t mda;
         uint32_t want;
     } cases[] = {
-        {0x11, 0x9}, {0x12, 0x2}, {0x13, 0xb}, {0x1f, 0xb}, {0x21, 0x4},
+        {0x11, 0x9}, {0x12, 0xa}, {0x13, 0xb}, {0x1f, 0xb}, {0x21, 0x4},
         {0x22, 0x0}, {0x31, 0x0}, {0x01, 0x0}, {0x10, 0x0}, {0xf1, 0x0},
     };
 
@@ -859,12 +857,14 @@ static void run_mode_shorthand(th_host *h, unsigned dm, unsigned sh)
     assert_non_null(ev);
     assert_int_equal(ev->cpu, 0);
     assert_int_equal(ev->data2, __builtin_popcount(want));
-    /* An invalid shorthand combination is reported, not sent. */
-    if (sh != SH_NONE && !want)
+    /* An invalid shorthand combination or the reserved mode is reported,
+       not sent. */
+    if ((sh != SH_NONE || dm == 3) && !want)
         assert_non_null(th_find_event(h, INTC_EV_REJECTED, 0, VEC));
-    else
-        assert_null(th_find_event(h, INTC_EV_REJECTED, TH_ANY_CPU,
-                                  TH_ANY_VECTOR));
+    else if (th_find_event(h, INTC_EV_REJECTED, TH_ANY_CPU, TH_ANY_VECTOR)) {
+        th_dump_events(h);
+        fail_msg("%s sh=%u: unexpected REJECTED", dm_names[dm], sh);
+    }
     /* Invalid combinations are not errors in the ESR. */
     assert_int_equal(esr(L(m, 0)), 0);
     check_ok(m);
@@ -1128,11 +1128,11 @@ static void test_ipi_event_carries_icr(void **state)
     x2_enable(L(m, 0));
     x2_enable(L(m, 2));
     th_clear_events(h);
-    mw(L(m, 0), X2MSR(INTC_LAPIC_ICR_LO), 0x0001234500004842ull);
+    mw(L(m, 0), X2MSR(INTC_LAPIC_ICR_LO), 0x0001234500004042ull);
     ev = last_ev(h, INTC_EV_IPI);
     assert_non_null(ev);
     assert_int_equal(ev->vector, 0x42);
-    assert_int_equal(ev->data, 0x0001234500004842ull);
+    assert_int_equal(ev->data, 0x0001234500004042ull);
     assert_int_equal(ev->data2, 1);
     assert_int_equal(irr(L(m, 2), 0x42), 1);
     check_ok(m);
@@ -1262,6 +1262,14 @@ static int lp_send(th_host *h, intc_machine *m, unsigned v)
     return irr_set_cpu(h, (int32_t)v);
 }
 
+/* The winner runs its handler (INTA + EOI): idle again. */
+static void lp_handle(intc_machine *m, int w, unsigned v)
+{
+    assert_true(w >= 0 && w < 4);
+    assert_int_equal(intc_lapic_ack(L(m, (uint32_t)w)), (int)v);
+    eoi(L(m, (uint32_t)w));
+}
+
 /* SDM 11.6.2.4: the APIC with the lowest arbitration priority accepts a
    lowest-priority message; exactly one does. */
 static void test_lp_lowest_tpr_wins(void **state)
@@ -1276,10 +1284,13 @@ static void test_lp_lowest_tpr_wins(void **state)
     }
     assert_int_equal(lp_send(h, m, 0x90), 1);
     assert_int_equal(irr_mask(m, 0x90), 0x2);
+    lp_handle(m, 1, 0x90);
     lw(L(m, 1), INTC_LAPIC_TPR, 0x60);
     assert_int_equal(lp_send(h, m, 0x91), 0);
+    lp_handle(m, 0, 0x91);
     lw(L(m, 0), INTC_LAPIC_TPR, 0x70);
     assert_int_equal(lp_send(h, m, 0x92), 3);
+    lp_handle(m, 3, 0x92);
     /* TPR[3:0] counts too (APR = TPR). */
     lw(L(m, 2), INTC_LAPIC_TPR, 0x3f);
     lw(L(m, 3), INTC_LAPIC_TPR, 0x3e);
@@ -1349,12 +1360,9 @@ static void test_lp_ties_round_robin(void **state)
 
     for (unsigned k = 0; k < 8; k++) {
         int w = lp_send(h, m, 0x50);
-        assert_true(w >= 0 && w < 4);
+        lp_handle(m, w, 0x50);
         seq[k] = w;
         count[w]++;
-        /* The winner handles it: idle again. */
-        assert_int_equal(intc_lapic_ack(L(m, (uint32_t)w)), 0x50);
-        eoi(L(m, (uint32_t)w));
         if (k > 0 && seq[k] != (seq[k - 1] + 1) % 4)
             fail_msg("winner %u was cpu %d after cpu %d", k, seq[k],
                      seq[k - 1]);
@@ -1377,8 +1385,7 @@ static void test_lp_round_robin_only_among_lowest(void **state)
     for (unsigned k = 0; k < 6; k++) {
         seq[k] = lp_send(h, m, 0x50);
         assert_true(seq[k] == 0 || seq[k] == 3);
-        assert_int_equal(intc_lapic_ack(L(m, (uint32_t)seq[k])), 0x50);
-        eoi(L(m, (uint32_t)seq[k]));
+        lp_handle(m, seq[k], 0x50);
         if (k > 0)
             assert_int_not_equal(seq[k], seq[k - 1]);
     }
@@ -1401,8 +1408,7 @@ static void test_lp_excludes_software_disabled(void **state)
         assert_int_equal(lp_send(h, m, 0x60 + k), 2);
         assert_null(th_find_event(h, INTC_EV_REJECTED, TH_ANY_CPU,
                                   TH_ANY_VECTOR));
-        assert_int_equal(intc_lapic_ack(L(m, 2)), (int)(0x60 + k));
-        eoi(L(m, 2));
+        lp_handle(m, 2, 0x60 + k);
     }
     /* Through the all-excluding-self shorthand as well. */
     th_clear_events(h);
@@ -1822,7 +1828,8 @@ static void scale_run(th_host *h, uint32_t n)
 
     th_clear_events(h);
     send(L(m, s), 0xffffffffu, ICR_FIXED | ICR_ASSERT | 0x30);
-    assert_int_equal(last_ev(h, INTC_EV_IPI)->data2, n);
+    if (!h->n_events_lost) /* 4096 IRR_SETs fill the event log */
+        assert_int_equal(last_ev(h, INTC_EV_IPI)->data2, n);
     expect_irr_set(m, 0x30, all_ids, NULL);
 
     th_clear_events(h);
@@ -1830,9 +1837,9 @@ static void scale_run(th_host *h, uint32_t n)
     assert_int_equal(last_ev(h, INTC_EV_IPI)->data2, 1);
     expect_irr_set(m, 0x31, one_id, &target);
 
-    /* Two CPUs of the last full cluster and a partial bitmap of the
+    /* Three CPUs of the target's cluster, then a partial bitmap of the
        cluster holding the highest IDs. */
-    mda = ((target >> 4) << 16) | 0x8001u;
+    mda = ((target >> 4) << 16) | 0x0081u | 1u << (target & 0xf);
     send(L(m, s), mda, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | 0x32);
     expect_irr_set(m, 0x32, in_mda, &mda);
     mda = (((n - 1) >> 4) << 16) | 0x0fffu;
@@ -1850,7 +1857,8 @@ static void scale_run(th_host *h, uint32_t n)
     expect_irr_set(m, 0x34, all_ids, NULL);
     th_clear_events(h);
     send(L(m, s), 0, ICR_OTHERS | ICR_NMI | ICR_ASSERT);
-    assert_int_equal(last_ev(h, INTC_EV_IPI)->data2, n - 1);
+    if (!h->n_events_lost)
+        assert_int_equal(last_ev(h, INTC_EV_IPI)->data2, n - 1);
     for (uint32_t i = 0; i < n; i++)
         assert_int_equal(!!(intc_lapic_pending(L(m, i)) & INTC_PEND_NMI),
                          i != s);
@@ -2024,9 +2032,11 @@ static void test_routing_random_rewrites_match_reference(void **state)
                 dest = (dest & 0xf0) | (1u << rnd(4));
         } else if (k < 16) {
             dest = rnd(256);
+        } else if (rnd(2)) {
+            dest = ids[pick];
         } else {
-            dest = rnd(2) ? ids[pick] : (uint32_t)rnd(0x10000) << 16 |
-                                            rnd(0x10000);
+            dest = (uint32_t)rnd(0x10000) << 16;
+            dest |= rnd(0x10000);
         }
         if (!sx2)
             dest &= 0xff;

@@ -48,7 +48,7 @@ static bool x_present(unsigned slot, bool cmci)
     if (slot == 0x2f)
         return cmci;
     if (slot >= 0x30 && slot <= 0x39)
-        return true; /* ICR .. current count */
+        return true;     /* ICR .. current count */
     return slot == 0x3e; /* divide configuration */
 }
 
@@ -149,7 +149,7 @@ static bool x2_readable(uint32_t msr, bool cmci)
     if (s == 0x30)
         return true; /* ICR */
     if (s >= 0x32 && s <= 0x39)
-        return true; /* LVTs, initial count, current count */
+        return true;  /* LVTs, initial count, current count */
     return s == 0x3e; /* DCR */
 }
 
@@ -194,7 +194,7 @@ static uint64_t x2_allowed_bits(uint32_t msr, const intc_machine_config *cfg)
     case 0x0b:
     case 0x28:
         return 0; /* EOI, ESR: only 0 (11.12.1.2) */
-    case 0x0f: /* SVR (Figure 11-23): vector, enable, focus, EOI-suppress */
+    case 0x0f:    /* SVR (Figure 11-23): vector, enable, focus, EOI-suppress */
         return 0x3ff | (cfg->directed_eoi ? BIT(12) : 0);
     case 0x2f: /* CMCI */
     case 0x33: /* thermal */
@@ -439,10 +439,9 @@ static void test_x2apic_id_is_32bit_initial_id(void **state)
 static void test_x2apic_ldr_derivation(void **state)
 {
     th_host *h = *state;
-    static const uint32_t ids[] = {0,         1,          0xf,
-                                   0x10,      0x1f,       0x12345,
-                                   0xffffe,   0x100003u,  0xabc12345u,
-                                   0xfffffffeu};
+    static const uint32_t ids[] = {0,           1,          0xf,     0x10,
+                                   0x1f,        0x12345,    0xffffe, 0x100003u,
+                                   0xabc12345u, 0xfffffffeu};
     const uint32_t n = sizeof(ids) / sizeof(ids[0]);
     static const uint32_t want[] = {
         0x00000001, 0x00000002, 0x00008000, 0x00010001, 0x00018000,
@@ -585,8 +584,8 @@ static uint32_t lvt_stored_bits(uint32_t off, const intc_machine_config *cfg)
 }
 
 static const uint32_t lvt_offs[] = {
-    INTC_LAPIC_LVT_CMCI,  INTC_LAPIC_LVT_TIMER, INTC_LAPIC_LVT_THERMAL,
-    INTC_LAPIC_LVT_PERF,  INTC_LAPIC_LVT_LINT0, INTC_LAPIC_LVT_LINT1,
+    INTC_LAPIC_LVT_CMCI, INTC_LAPIC_LVT_TIMER, INTC_LAPIC_LVT_THERMAL,
+    INTC_LAPIC_LVT_PERF, INTC_LAPIC_LVT_LINT0, INTC_LAPIC_LVT_LINT1,
     INTC_LAPIC_LVT_ERROR};
 
 /* SDM 11.5.1 (Figure 11-8): each LVT's writable bits, for every bit. */
@@ -951,8 +950,7 @@ static void test_mmio_bad_writes_change_nothing(void **state)
             size_t esr_ev = th_count_events(h, INTC_EV_ESR_ERROR);
             if (h->n_events != bad + esr_ev) {
                 th_dump_events(h);
-                fail_msg("write off %#x size %u: unexpected events", off,
-                         size);
+                fail_msg("write off %#x size %u: unexpected events", off, size);
             }
             if (!arch) {
                 const intc_event *ev =
@@ -981,6 +979,34 @@ static void test_mmio_bad_writes_change_nothing(void **state)
     intc_machine_free(m);
 }
 
+/* SDM 11.5.3 + lapic.h: an illegal register access signals the LVT Error
+   interrupt (once until the ESR is written again). */
+static void test_mmio_reserved_access_signals_lvt_error(void **state)
+{
+    th_host *h = *state;
+    intc_machine *m = th_machine(h, NULL);
+    intc_lapic *l = intc_machine_lapic(m, 0);
+    uint64_t v;
+
+    sw_enable(l);
+    lw(l, INTC_LAPIC_LVT_ERROR, 0xe5);
+    assert_int_equal(intc_lapic_mmio_write(l, 0x400, 4, 1), INTC_OK);
+    assert_int_equal(lbit(l, INTC_LAPIC_IRR0, 0xe5), 1);
+    assert_int_equal(intc_lapic_ack(l), 0xe5);
+    lw(l, INTC_LAPIC_EOI, 0);
+    /* Not re-armed: a second illegal access raises nothing. */
+    assert_int_equal(intc_lapic_mmio_read(l, 0x010, 1, &v), INTC_OK);
+    assert_int_equal(lbit(l, INTC_LAPIC_IRR0, 0xe5), 0);
+    /* The ESR write re-arms it. */
+    lw(l, INTC_LAPIC_ESR, 0);
+    assert_int_equal(lr(l, INTC_LAPIC_ESR), INTC_ESR_ILLEGAL_REGISTER);
+    assert_int_equal(intc_lapic_mmio_read(l, 0xff8, 8, &v), INTC_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(lbit(l, INTC_LAPIC_IRR0, 0xe5), 1);
+    check(m);
+    intc_machine_free(m);
+}
+
 /* lapic.h: host misuse (size not 1/2/4/8, offset outside the page, an
    access crossing its end, NULL) is INTC_ERR_INVAL and does nothing. */
 static void test_mmio_host_misuse_is_inval(void **state)
@@ -991,10 +1017,10 @@ static void test_mmio_host_misuse_is_inval(void **state)
     static const struct {
         uint32_t off;
         unsigned size;
-    } bad[] = {{0x80, 0},    {0x80, 3},    {0x80, 5},   {0x80, 16},
-               {0x80, 7},    {4096, 1},    {4096, 4},   {4094, 4},
-               {4095, 2},    {4089, 8},    {0xffffffffu, 1},
-               {0xfffffffcu, 4}, {0x1000000u, 4}};
+    } bad[] = {{0x80, 0},      {0x80, 3}, {0x80, 5},        {0x80, 16},
+               {0x80, 7},      {4096, 1}, {4096, 4},        {4094, 4},
+               {4095, 2},      {4089, 8}, {0xffffffffu, 1}, {0xfffffffcu, 4},
+               {0x1000000u, 4}};
     uint32_t before[256], after[256];
 
     sw_enable(l);
@@ -1006,13 +1032,14 @@ static void test_mmio_host_misuse_is_inval(void **state)
         assert_int_equal(intc_lapic_mmio_read(l, bad[i].off, bad[i].size, &v),
                          INTC_ERR_INVAL);
         assert_int_equal(v, 0x1234);
-        assert_int_equal(
-            intc_lapic_mmio_write(l, bad[i].off, bad[i].size, 0), INTC_ERR_INVAL);
+        assert_int_equal(intc_lapic_mmio_write(l, bad[i].off, bad[i].size, 0),
+                         INTC_ERR_INVAL);
     }
     assert_int_equal(intc_lapic_mmio_read(l, INTC_LAPIC_TPR, 4, NULL),
                      INTC_ERR_INVAL);
-    assert_int_equal(intc_lapic_mmio_read(NULL, INTC_LAPIC_TPR, 4, &(uint64_t){0}),
-                     INTC_ERR_INVAL);
+    assert_int_equal(
+        intc_lapic_mmio_read(NULL, INTC_LAPIC_TPR, 4, &(uint64_t){0}),
+        INTC_ERR_INVAL);
     assert_int_equal(intc_lapic_mmio_write(NULL, INTC_LAPIC_TPR, 4, 0),
                      INTC_ERR_INVAL);
     assert_int_equal(h->n_events, 0);
@@ -1312,9 +1339,9 @@ static void test_msr_outside_range_not_decoded(void **state)
     th_host *h = *state;
     intc_machine *m = th_machine(h, NULL);
     intc_lapic *l = intc_machine_lapic(m, 0);
-    static const uint32_t msrs[] = {0x0,   0x10,  0x1a,  0x1c,  0x6df, 0x6e1,
-                                    0x7ff, 0x900, 0x9ff, 0xc0000080u,
-                                    0xffffffffu};
+    static const uint32_t msrs[] = {0x0,   0x10,        0x1a,       0x1c,
+                                    0x6df, 0x6e1,       0x7ff,      0x900,
+                                    0x9ff, 0xc0000080u, 0xffffffffu};
 
     for (int mode = 0; mode < 3; mode++) {
         if (mode == 1)
@@ -1353,8 +1380,7 @@ static void test_msr_tsc_deadline_needs_feature(void **state)
                 assert_int_equal(e, INTC_OK);
                 assert_int_equal(v, 0);
                 assert_int_equal(
-                    intc_lapic_msr_write(l, INTC_MSR_TSC_DEADLINE, 0),
-                    INTC_OK);
+                    intc_lapic_msr_write(l, INTC_MSR_TSC_DEADLINE, 0), INTC_OK);
             } else {
                 assert_int_equal(e, INTC_ERR_GP);
                 assert_int_equal(
@@ -1422,8 +1448,8 @@ static void back_to_xapic(intc_lapic *l, uint64_t base)
 {
     uint64_t cur = mr(l, INTC_MSR_APIC_BASE);
     if (cur & INTC_APIC_BASE_EXTD)
-        mw(l, INTC_MSR_APIC_BASE, cur & ~(INTC_APIC_BASE_EN |
-                                          INTC_APIC_BASE_EXTD));
+        mw(l, INTC_MSR_APIC_BASE,
+           cur & ~(INTC_APIC_BASE_EN | INTC_APIC_BASE_EXTD));
     mw(l, INTC_MSR_APIC_BASE, base);
 }
 
@@ -1441,8 +1467,8 @@ static void apic_base_bits(th_host *h, uint8_t phys, bool x2apic)
 
     for (unsigned b = 0; b < 64; b++) {
         uint64_t val = base ^ BIT(b);
-        bool ok = b == 8 || b == 11 || (b >= 12 && b < phys) ||
-                  (b == 10 && x2apic);
+        bool ok =
+            b == 8 || b == 11 || (b >= 12 && b < phys) || (b == 10 && x2apic);
         intc_err e = intc_lapic_msr_write(l, INTC_MSR_APIC_BASE, val);
         if (e != (ok ? INTC_OK : INTC_ERR_GP))
             fail_msg("phys %u x2apic %d: IA32_APIC_BASE bit %u: %s", phys,
@@ -1476,10 +1502,10 @@ static void test_apic_base_extd_without_x2apic_gp(void **state)
     assert_int_equal(intc_lapic_msr_write(l, INTC_MSR_APIC_BASE,
                                           BASE_X2APIC | INTC_APIC_BASE_BSP),
                      INTC_ERR_GP);
-    assert_int_equal(intc_lapic_msr_write(l, INTC_MSR_APIC_BASE,
-                                          INTC_APIC_BASE_DEFAULT |
-                                              INTC_APIC_BASE_EXTD),
-                     INTC_ERR_GP);
+    assert_int_equal(
+        intc_lapic_msr_write(l, INTC_MSR_APIC_BASE,
+                             INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_EXTD),
+        INTC_ERR_GP);
     assert_int_equal(mr(l, INTC_MSR_APIC_BASE), 0xfee00900ull);
     assert_int_equal(probe_mode(l), M_XAPIC);
     check(m);
@@ -1501,9 +1527,9 @@ static void test_apic_base_mode_transitions(void **state)
     static const char *name[4] = {"disabled", "xAPIC", "x2APIC", "invalid"};
     /* legal[from][to] */
     static const bool legal[3][4] = {
-        {true, true, false, false},  /* disabled -> x2APIC: #GP */
-        {true, true, true, false},   /* xAPIC */
-        {true, false, true, false},  /* x2APIC -> xAPIC: #GP */
+        {true, true, false, false}, /* disabled -> x2APIC: #GP */
+        {true, true, true, false},  /* xAPIC */
+        {true, false, true, false}, /* x2APIC -> xAPIC: #GP */
     };
 
     for (int from = 0; from < 3; from++)
@@ -1606,8 +1632,8 @@ static void test_apic_base_relocation_and_bsp_flag(void **state)
 
     mw(l, INTC_MSR_APIC_BASE, 0xfed00000ull | INTC_APIC_BASE_EN);
     assert_int_equal(mr(l, INTC_MSR_APIC_BASE), 0xfed00800ull);
-    mw(l, INTC_MSR_APIC_BASE, 0x3ffffffff000ull | INTC_APIC_BASE_EN |
-                                  INTC_APIC_BASE_BSP);
+    mw(l, INTC_MSR_APIC_BASE,
+       0x3ffffffff000ull | INTC_APIC_BASE_EN | INTC_APIC_BASE_BSP);
     assert_int_equal(mr(l, INTC_MSR_APIC_BASE), 0x3ffffffff900ull);
     mw(l, INTC_MSR_APIC_BASE, 0x1000ull | INTC_APIC_BASE_EN);
     assert_int_equal(mr(l, INTC_MSR_APIC_BASE), 0x1800ull);
@@ -1641,8 +1667,8 @@ static void test_apic_base_event(void **state)
     th_clear_events(h);
     mw(l, INTC_MSR_APIC_BASE, 0xfed00800ull);
     assert_int_equal(th_count_events(h, INTC_EV_APIC_BASE), 1);
-    const intc_event *ev = th_find_event(h, INTC_EV_APIC_BASE, 1,
-                                         TH_ANY_VECTOR);
+    const intc_event *ev =
+        th_find_event(h, INTC_EV_APIC_BASE, 1, TH_ANY_VECTOR);
     assert_non_null(ev);
     assert_int_equal(ev->data, 0xfed00800ull);
     assert_int_equal(ev->data2, 0xfee00800ull);
@@ -1795,14 +1821,13 @@ static void test_init_keeps_x2apic_mode(void **state)
                 continue;
             uint64_t want = msr == 0x802   ? ids[c]
                             : msr == 0x803 ? version_value(&cfg)
-                            : msr == 0x80d ? x2_ldr_of(ids[c])
-                                           : x_reset_value((msr - 0x800) << 4,
-                                                           &cfg, 0);
+                            : msr == 0x80d
+                                ? x2_ldr_of(ids[c])
+                                : x_reset_value((msr - 0x800) << 4, &cfg, 0);
             uint64_t got = mr(l, msr);
             if (got != want)
-                fail_msg("cpu %u MSR %#x after INIT: %#llx, want %#llx", c,
-                         msr, (unsigned long long)got,
-                         (unsigned long long)want);
+                fail_msg("cpu %u MSR %#x after INIT: %#llx, want %#llx", c, msr,
+                         (unsigned long long)got, (unsigned long long)want);
         }
         assert_int_equal(intc_lapic_timer_deadline(l), UINT64_MAX);
         assert_false(intc_lapic_waiting_for_sipi(l));
@@ -1860,6 +1885,7 @@ int main(void)
         T(test_mmio_reserved_slots_set_esr7_on_read),
         T(test_mmio_cmci_slot_reserved_without_cmci),
         T(test_mmio_bad_writes_change_nothing),
+        T(test_mmio_reserved_access_signals_lvt_error),
         T(test_mmio_host_misuse_is_inval),
         T(test_mmio_not_decoded_in_x2apic_mode),
         T(test_mmio_not_decoded_when_globally_disabled),
