@@ -13,6 +13,7 @@
 
 #include "lapic_priv.h"
 #include "ioapic_priv.h"
+#include "iommu_priv.h"
 
 /* Delivery modes of an interrupt message (ICR, LVT, IOAPIC RTE, MSI). */
 enum intc_dm {
@@ -92,6 +93,7 @@ struct intc_machine {
     intc_msix *msix;       /* list of MSI-X functions */
     struct intc_msi *msi;  /* list of MSI capabilities */
     uint32_t next_unit;    /* event unit numbers of devices */
+    intc_iommu *iommu;     /* NULL if none */
     /* interrupt remapping, when an IOMMU is configured and enabled */
     intc_err (*iommu_remap)(intc_machine *m, uint64_t addr, uint32_t data,
                             uint16_t sid, uint32_t *n);

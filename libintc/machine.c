@@ -246,6 +246,11 @@ void intc_machine_config_init(intc_machine_config *cfg)
     cfg->tsc_hz = 1000000000ull;
     cfg->msi_ext_dest = true;
     cfg->storm_threshold = 1000;
+    cfg->iommu.kind = INTC_IOMMU_NONE;
+    cfg->iommu.x2apic = true;
+    cfg->iommu.posted = true;
+    cfg->iommu.n_fault_regs = 8;
+    cfg->iommu.cache_entries = 64;
 }
 
 static intc_err check_config(const intc_machine_config *cfg)
@@ -263,6 +268,16 @@ static intc_err check_config(const intc_machine_config *cfg)
         return INTC_ERR_INVAL;
     if (cfg->apic_timer_hz == 0 || cfg->tsc_hz == 0)
         return INTC_ERR_INVAL;
+    if (cfg->iommu.kind > INTC_IOMMU_AMDVI)
+        return INTC_ERR_INVAL;
+    if (cfg->iommu.kind == INTC_IOMMU_AMDVI && !intc_amdvi_available())
+        return INTC_ERR_UNSUPPORTED;
+    if (cfg->iommu.kind != INTC_IOMMU_NONE) {
+        uint32_t c = cfg->iommu.cache_entries;
+        if (c == 0 || c > 65536 || (c & (c - 1)) ||
+            cfg->iommu.n_fault_regs == 0 || cfg->iommu.n_fault_regs > 256)
+            return INTC_ERR_INVAL;
+    }
     if (cfg->n_ioapics > INTC_IOAPIC_MAX ||
         (cfg->n_ioapics && !cfg->ioapics))
         return INTC_ERR_INVAL;
@@ -297,6 +312,10 @@ static intc_err check_config(const intc_machine_config *cfg)
 
 static void machine_release(intc_machine *m)
 {
+    if (m->iommu) {
+        intc_iommu_fini(m->iommu);
+        intc_free(m, m->iommu, sizeof(*m->iommu));
+    }
     intc_msix_free_all(m);
     intc_msi_free_all(m);
     for (uint32_t i = 0; m->ioapics && i < m->n_ioapics; i++)
@@ -382,6 +401,18 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
         }
     }
 
+    if (cfg->iommu.kind != INTC_IOMMU_NONE) {
+        m->iommu = intc_alloc(m, sizeof(*m->iommu));
+        err = m->iommu ? intc_iommu_init(m->iommu, m, &cfg->iommu)
+                       : INTC_ERR_NOMEM;
+        if (err) {
+            machine_release(m);
+            *errp = err;
+            return NULL;
+        }
+        m->iommu_remap = intc_iommu_route;
+    }
+
     err = intc_bus_init(m); /* also refuses duplicate IDs */
     if (err) {
         machine_release(m);
@@ -421,6 +452,8 @@ intc_err intc_machine_reset(intc_machine *m)
         intc_ioapic_do_reset(&m->ioapics[i]);
     intc_msix_reset_all(m);
     intc_msi_reset_all(m);
+    if (m->iommu)
+        intc_iommu_do_reset(m->iommu);
     intc_leave(m);
     return INTC_OK;
 }
@@ -446,8 +479,7 @@ intc_ioapic *intc_machine_ioapic(intc_machine *m, uint32_t index)
 
 intc_iommu *intc_machine_iommu(intc_machine *m)
 {
-    (void)m;
-    return NULL;
+    return m ? m->iommu : NULL;
 }
 
 intc_err intc_machine_check(const intc_machine *m, char *msg, size_t len)
@@ -464,5 +496,7 @@ intc_err intc_machine_check(const intc_machine *m, char *msg, size_t len)
     for (uint32_t i = 0; i < m->n_ioapics; i++)
         if (!intc_ioapic_check(&m->ioapics[i], msg, len))
             return INTC_ERR_CORRUPT;
+    if (m->iommu && !intc_iommu_check(m->iommu, msg, len))
+        return INTC_ERR_CORRUPT;
     return INTC_OK;
 }

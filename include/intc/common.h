@@ -163,7 +163,23 @@ typedef struct intc_msix intc_msix;
     /* unit=MSI-X device pin=vector: masked, pending bit set */             \
     X(MSIX_PENDING, "msix_pending")                                         \
     /* unit pin data=GSI: resample notification sent to the host */         \
-    X(RESAMPLE, "resample")
+    X(RESAMPLE, "resample")                                                 \
+    /* pin=source-id vector data=IRTE index data2=reached << 32 | dest:    \
+       an interrupt was remapped through an IRTE and delivered */           \
+    X(IR_REMAPPED, "ir_remapped")                                           \
+    /* pin=source-id data=reason | recorded << 8 data2=index: blocked by   \
+       interrupt remapping (recorded=0 when FPD or overflow suppressed it) */ \
+    X(IR_FAULT, "ir_fault")                                                 \
+    /* pin=source-id vector=posted vector data=descriptor address          \
+       data2=1 if a notification event was sent */                          \
+    X(IR_POSTED, "ir_posted")                                               \
+    /* data=index data2=index mask, or INTC_IOMMU_INV_ALL: entry cache     \
+       invalidation */                                                      \
+    X(IR_INVALIDATE, "ir_invalidate")                                       \
+    /* data=head data2=tail: invalidation queue / command buffer error */   \
+    X(IR_QUEUE_ERROR, "ir_queue_error")                                     \
+    /* data=new status (VT-d GSTS, AMD-Vi control) data2=command written */ \
+    X(IR_STATUS, "ir_status")
 
 typedef enum intc_event_type {
 #define INTC_EV_ENUM_(name, str) INTC_EV_##name,

@@ -14,5 +14,6 @@
 #include "lapic.h"
 #include "ioapic.h"
 #include "msi.h"
+#include "iommu.h"
 
 #endif /* INTC_INTC_H */

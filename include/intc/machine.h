@@ -7,6 +7,7 @@
 
 #include "common.h"
 #include "ioapic.h"
+#include "iommu.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +78,11 @@ typedef struct intc_machine_config {
     uint64_t storm_throttle_ns; /* once storming, hold each re-delivery
                                   this long in virtual time; 0 (default):
                                   no throttle */
+
+    /* The IOMMU, if any (kind INTC_IOMMU_NONE: none).  Interrupt
+       messages, IOAPIC ones included, pass through its remapping when
+       enabled; give each IOAPIC its source_id. */
+    intc_iommu_config iommu;
 } intc_machine_config;
 
 /* Fill cfg with the defaults above. */
