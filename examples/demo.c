@@ -5,6 +5,9 @@
  * virtual clock advanced by hand, one timer deadline per CPU, and a loop
  * that lets every CPU take its pending interrupts (INTA, handler, EOI).
  * Every architectural event libintc reports is printed, one per line.
+ *
+ * Two devices show an interrupt travelling the whole way: a PCI INTx line
+ * (level, active low) into IOAPIC pin 16, and an MSI-X function.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,6 +32,15 @@
 #define BROADCAST_VECTOR 0x41
 #define TIMER_VECTOR 0x30
 #define TIMER_PERIOD 1000u /* APIC timer ticks = ns at the default 1 GHz */
+#define NIC_PIN 16u         /* IOAPIC pin of the INTx device */
+#define NIC_VECTOR 0x50
+#define MSIX_VECTOR 0x60
+
+/* IOAPIC redirection entry and MSI fields (82093AA 3.2.4; SDM 11.11). */
+#define RTE_LEVEL (1u << 15)
+#define RTE_ACTIVE_LOW (1u << 13)
+#define RTE_MASKED (1u << 16)
+#define MSI_ADDR(apic_id) (0xfee00000u | (uint32_t)(apic_id) << 12)
 
 typedef struct demo_host {
     uint64_t now;              /* virtual time, ns */
@@ -37,6 +49,11 @@ typedef struct demo_host {
     unsigned handled[N_CPUS]; /* vectors taken through INTA */
     unsigned nmis[N_CPUS];
     unsigned events[INTC_EV_COUNT_];
+    /* The INTx device: its interrupt cause, and whether its driver clears
+       it before the EOI (right) or after (wrong). */
+    intc_ioapic *ioapic;
+    bool nic_cause;
+    bool driver_clears_first;
 } demo_host;
 
 static uint64_t host_now_ns(void *host)
@@ -117,7 +134,21 @@ static void run_cpus(intc_machine *m, demo_host *h)
             printf("  cpu%" PRIu32 ": handler for vector 0x%02x, EOI\n", cpu,
                    (unsigned)v);
             h->handled[cpu]++;
+            if (v == NIC_VECTOR && h->nic_cause && h->driver_clears_first) {
+                printf("  cpu%" PRIu32 ": driver clears the device cause\n",
+                       cpu);
+                h->nic_cause = false;
+                check(intc_ioapic_set_irq(h->ioapic, NIC_PIN, false),
+                      "set_irq");
+            }
             wr(m, cpu, INTC_LAPIC_EOI, 0);
+            if (v == NIC_VECTOR && h->nic_cause && !h->driver_clears_first) {
+                printf("  cpu%" PRIu32 ": driver clears the cause after EOI "
+                       "(too late: the line was still up)\n", cpu);
+                h->nic_cause = false;
+                check(intc_ioapic_set_irq(h->ioapic, NIC_PIN, false),
+                      "set_irq");
+            }
         }
     }
 }
@@ -145,11 +176,20 @@ int main(void)
     };
     intc_machine_config cfg;
     intc_err err = INTC_OK;
+    /* One ICH-style IOAPIC, 24 pins; pins 16-23 are PCI INTx lines:
+       level sources, electrically active low. */
+    uint8_t wiring[24] = {0};
+    intc_ioapic_config io = {.id = 8, .version = 0x20, .n_pins = 24,
+                             .gsi_base = 0, .pin_wiring = wiring};
+    for (unsigned p = 16; p < 24; p++)
+        wiring[p] = INTC_PIN_LEVEL | INTC_PIN_ACTIVE_LOW;
 
     for (unsigned i = 0; i < N_CPUS; i++)
         h.deadline[i] = UINT64_MAX;
     intc_machine_config_init(&cfg);
     cfg.n_cpus = N_CPUS;
+    cfg.ioapics = &io;
+    cfg.n_ioapics = 1;
     intc_machine *m = intc_machine_new(&cfg, &ops, &h, &err);
     check(err, "intc_machine_new");
     if (!m)
@@ -194,6 +234,52 @@ int main(void)
     printf("\n== stop the timer (initial count 0), run to 10000 ns\n");
     wr(m, 1, INTC_LAPIC_TIMER_ICR, 0);
     advance(m, &h, 10000);
+
+    printf("\n== PCI INTx: IOAPIC pin %u, level, active low -> CPU 2, "
+           "vector 0x%02x\n", NIC_PIN, NIC_VECTOR);
+    h.ioapic = intc_machine_ioapic(m, 0);
+    {
+        intc_ioapic *ioa = h.ioapic;
+        uint32_t sel = 0x10 + 2 * NIC_PIN;
+        check(intc_ioapic_mmio_write(ioa, INTC_IOAPIC_IOREGSEL, 4, sel + 1),
+              "ioregsel");
+        check(intc_ioapic_mmio_write(ioa, INTC_IOAPIC_IOWIN, 4, 2u << 24),
+              "rte high");
+        check(intc_ioapic_mmio_write(ioa, INTC_IOAPIC_IOREGSEL, 4, sel),
+              "ioregsel");
+        check(intc_ioapic_mmio_write(ioa, INTC_IOAPIC_IOWIN, 4,
+                                     RTE_LEVEL | RTE_ACTIVE_LOW | NIC_VECTOR),
+              "rte low");
+    }
+    printf("-- a driver that clears the cause, then EOIs: one interrupt\n");
+    h.driver_clears_first = true;
+    h.nic_cause = true;
+    check(intc_ioapic_set_irq(h.ioapic, NIC_PIN, true), "set_irq");
+    run_cpus(m, &h);
+    printf("-- a driver that EOIs first: the line is still up, so the "
+           "IOAPIC sends it again\n");
+    h.driver_clears_first = false;
+    h.nic_cause = true;
+    check(intc_ioapic_set_irq(h.ioapic, NIC_PIN, true), "set_irq");
+    run_cpus(m, &h);
+
+    printf("\n== MSI-X function, 4 vectors: entry 0 -> CPU 3, vector 0x%02x\n",
+           MSIX_VECTOR);
+    {
+        intc_msix *x = intc_msix_new(m, 4, 0x0100 /* 01:00.0 */, &err);
+        check(err, "intc_msix_new");
+        check(intc_msix_table_write(x, 0, 4, MSI_ADDR(3)), "table");
+        check(intc_msix_table_write(x, 8, 4, MSIX_VECTOR), "table");
+        check(intc_msix_set_control(x, true, false), "control");
+        printf("-- raised while its vector is masked: the PBA holds it\n");
+        check(intc_msix_notify(x, 0), "notify");
+        printf("-- the driver unmasks the vector: the pending message goes\n");
+        check(intc_msix_table_write(x, 12, 4, 0), "unmask");
+        run_cpus(m, &h);
+        printf("-- raised again, unmasked: straight to the LAPIC\n");
+        check(intc_msix_notify(x, 0), "notify");
+        run_cpus(m, &h);
+    }
 
     printf("\n== summary\n");
     for (unsigned t = 0; t < INTC_EV_COUNT_; t++)

@@ -475,6 +475,7 @@ static void gcmd(intc_iommu *u, uint32_t val)
         v->gsts |= GSTS_QIES;
     } else if (!(val & INTC_VTD_GCMD_QIE)) {
         v->gsts &= ~GSTS_QIES;
+        v->iqh = 0; /* IQH reads 0 while the queue is off */
     }
     v->gsts = (val & INTC_VTD_GCMD_IRE) ? v->gsts | GSTS_IRES
                                         : v->gsts & ~GSTS_IRES;
@@ -623,6 +624,9 @@ static void write32(intc_iommu *u, uint32_t off, uint32_t val)
     case INTC_VTD_IQA + 4:
         v->iqa = hiword ? (v->iqa & 0xffffffffull) | (uint64_t)val << 32
                         : (v->iqa & ~0xffffffffull) | (val & 0xfffff807u);
+        /* 11.4.21: writing IQA resets head and tail. */
+        v->iqh = 0;
+        v->iqt = 0;
         break;
     case INTC_VTD_ICS:
         v->ics &= ~(val & ICS_IWC);
