@@ -335,16 +335,14 @@ static int32_t lowest_priority(intc_machine *m, const intc_msg *msg,
 
 static uint32_t dispatch(intc_machine *m, const intc_msg *msg, uint32_t n)
 {
+    uint32_t accepted = 0;
     if (msg->dm == INTC_DM_LOWEST) {
         int32_t w = lowest_priority(m, msg, n);
-        if (w < 0)
-            return 0;
-        intc_lapic_accept(&m->cpus[w], msg);
-        return 1;
+        return w >= 0 && intc_lapic_accept(&m->cpus[w], msg);
     }
     for (uint32_t k = 0; k < n; k++)
-        intc_lapic_accept(&m->cpus[m->targets[k]], msg);
-    return n;
+        accepted += intc_lapic_accept(&m->cpus[m->targets[k]], msg);
+    return accepted;
 }
 
 uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,

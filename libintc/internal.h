@@ -209,7 +209,8 @@ void intc_bus_fini(intc_machine *m);
 void intc_bus_update(intc_machine *m, intc_lapic *l);
 /* Deliver a message to every APIC its destination matches (or to the one
    lowest-priority winner); except_cpu is skipped (INTC_NO_CPU: none).
-   Returns the number of APICs that received it. */
+   Returns the number of APICs that accepted it (a software-disabled APIC
+   refuses fixed messages, any APIC an illegal vector). */
 uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
                           uint32_t except_cpu);
 /* Deliver to all hardware-enabled APICs (broadcast / shorthands). */

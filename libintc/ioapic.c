@@ -105,11 +105,16 @@ static void send(intc_ioapic *io, uint32_t pin, bool redelivery)
     emit(io, INTC_EV_IOAPIC_SEND, pin, (int32_t)(rte & 0xff), rte,
          redelivery);
     intc_msi_route(io->m, addr, data, io->source_id, &n);
-    /* Remote IRR: set when a level interrupt is accepted (82093AA
-       3.2.4).  A message no APIC matched cannot be EOIed, so (as KVM
-       does) it leaves Remote IRR clear rather than wedging the pin. */
-    if (level && n)
-        set_remote_irr(io, pin, true);
+    /* Remote IRR: "set to 1 when local APIC(s) accept the level
+       interrupt" (82093AA 3.2.4).  One nobody accepted (no APIC matched,
+       or they refused it) cannot be EOIed: it stays pending (Delivery
+       Status "send pending") and is sent again at the pin's next event
+       or the next EOI broadcast. */
+    if (level) {
+        p->send_pending = n == 0;
+        if (n)
+            set_remote_irr(io, pin, true);
+    }
 }
 
 /* Deliver a level entry if the line is active and nothing blocks it. */
@@ -147,6 +152,7 @@ static void line_changed(intc_ioapic *io, uint32_t pin, bool was_active,
              asserted != !!(p->wiring & INTC_PIN_ACTIVE_LOW));
     if (!asserted && was_asserted) {
         /* The device let go: whatever storm there was is over. */
+        p->send_pending = false;
         p->redeliveries = 0;
         p->storming = false;
         if (p->throttle_until) {
@@ -185,6 +191,10 @@ static void eoi_vector(intc_ioapic *io, uint8_t vector)
     intc_machine *m = io->m;
     for (uint32_t i = 0; i < io->n_pins; i++) {
         struct intc_ioapic_pin *p = &io->pins[i];
+        if (p->send_pending) {
+            eval_level(io, i, false); /* retry what nobody accepted */
+            continue;
+        }
         if (!(p->rte & INTC_RTE_REMOTE_IRR) || (p->rte & 0xff) != vector)
             continue;
         set_remote_irr(io, i, false);
@@ -235,12 +245,12 @@ static uint32_t read_ind(const intc_ioapic *io, uint8_t reg)
         if (n < io->n_pins) {
             const struct intc_ioapic_pin *p = &io->pins[n];
             uint64_t rte = p->rte;
-            /* Delivery status: an interrupt the IOAPIC holds and cannot
-               send yet, i.e. an active level line waiting for the EOI
-               (or throttled). */
+            /* Delivery status, "send pending" (82093AA 3.2.4): an
+               interrupt injected but held up because no APIC could
+               accept it, or held by the storm throttle. */
             if (entry_is_level(rte) && pin_active(p) &&
-                !(rte & INTC_RTE_MASKED) &&
-                ((rte & INTC_RTE_REMOTE_IRR) || p->throttle_until))
+                !(rte & (INTC_RTE_MASKED | INTC_RTE_REMOTE_IRR)) &&
+                (p->send_pending || p->throttle_until))
                 rte |= INTC_RTE_DELIVS;
             return (uint32_t)(reg & 1 ? rte >> 32 : rte);
         }
@@ -305,7 +315,7 @@ intc_err intc_ioapic_mmio_read(intc_ioapic *io, uint32_t off, unsigned size,
 {
     uint64_t out = 0;
     if (!io || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
-        off + size > 256)
+        off >= 256 || off + size > 256)
         return INTC_ERR_INVAL;
     if (!enter(io))
         return INTC_ERR_BUSY;
@@ -331,7 +341,7 @@ intc_err intc_ioapic_mmio_write(intc_ioapic *io, uint32_t off, unsigned size,
                                 uint64_t val)
 {
     if (!io || (size != 1 && size != 2 && size != 4 && size != 8) ||
-        off + size > 256)
+        off >= 256 || off + size > 256)
         return INTC_ERR_INVAL;
     if (!enter(io))
         return INTC_ERR_BUSY;
@@ -460,6 +470,7 @@ intc_err intc_ioapic_init(intc_ioapic *io, intc_machine *m, uint32_t index,
     for (uint32_t i = 0; i < io->n_pins; i++)
         io->pins[i].wiring = cfg->pin_wiring ? cfg->pin_wiring[i] : 0;
     io->id = cfg->id & 0xf;
+    io->reset_id = io->id;
     intc_ioapic_do_reset(io);
     io->id = cfg->id & 0xf;
     return INTC_OK;
@@ -478,10 +489,12 @@ void intc_ioapic_do_reset(intc_ioapic *io)
        are undefined, here 0.  The lines (outside the chip) keep their
        state. */
     io->ioregsel = 0;
+    io->id = io->reset_id; /* power-up value: the configured ID */
     for (uint32_t i = 0; i < io->n_pins; i++) {
         struct intc_ioapic_pin *p = &io->pins[i];
         p->rte = INTC_RTE_MASKED;
         p->storming = false;
+        p->send_pending = false;
         p->redeliveries = 0;
         p->throttle_until = 0;
     }

@@ -11,6 +11,7 @@ struct intc_ioapic_pin {
     uint32_t sources;       /* asserted sources (wired-OR) */
     uint8_t wiring;         /* INTC_PIN_* */
     bool storming;
+    bool send_pending;      /* level message nobody accepted (DS) */
     bool resample_queued;
     uint32_t redeliveries;  /* EOI re-deliveries since the line last fell */
     uint64_t throttle_until; /* 0: not throttled */
@@ -20,6 +21,7 @@ struct intc_ioapic {
     intc_machine *m;
     uint32_t index;
     uint8_t id;             /* ID register [27:24] */
+    uint8_t reset_id;       /* the configured ID, restored by reset */
     uint8_t version;
     uint8_t ioregsel;
     uint16_t n_pins;

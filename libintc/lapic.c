@@ -244,30 +244,31 @@ static void raise_signal(intc_lapic *l, unsigned sig, intc_event_type ev,
     intc_kick(l->m, l->index);
 }
 
-/* A fixed-mode interrupt from any source: IPI, MSI, IOAPIC, LVT, post. */
-static void accept_fixed(intc_lapic *l, uint8_t v, bool level, unsigned dm)
+/* A fixed-mode interrupt from any source: IPI, MSI, IOAPIC, LVT, post.
+   Returns whether the APIC accepted it. */
+static bool accept_fixed(intc_lapic *l, uint8_t v, bool level, unsigned dm)
 {
     /* 11.4.7.2: a software-disabled APIC accepts no fixed interrupts
        (IRR contents already there are held). */
     if (!l->sw_enabled) {
         INTC_EMIT(l->m, INTC_EV_REJECTED, l->index, v, 0, dm, 0);
-        return;
+        return false;
     }
     /* 11.5.3 / 11.5.2: vectors 0-15 are illegal; never set in IRR. */
     if (v < 16) {
         intc_lapic_error(l, INTC_ESR_RECV_ILLEGAL_VECTOR);
-        return;
+        return false;
     }
     set_irr(l, v, level);
+    return true;
 }
 
-void intc_lapic_accept(intc_lapic *l, const intc_msg *msg)
+bool intc_lapic_accept(intc_lapic *l, const intc_msg *msg)
 {
     switch (msg->dm) {
     case INTC_DM_FIXED:
     case INTC_DM_LOWEST:
-        accept_fixed(l, msg->vector, msg->level, msg->dm);
-        break;
+        return accept_fixed(l, msg->vector, msg->level, msg->dm);
     case INTC_DM_SMI:
         raise_signal(l, INTC_PEND_SMI, INTC_EV_SMI, -1);
         break;
@@ -292,7 +293,7 @@ void intc_lapic_accept(intc_lapic *l, const intc_msg *msg)
             (l->sig & INTC_PEND_SIPI)) {
             INTC_EMIT(l->m, INTC_EV_REJECTED, l->index, msg->vector, 0,
                       msg->dm, 0);
-            break;
+            return false;
         }
         l->sipi_vector = msg->vector;
         raise_signal(l, INTC_PEND_SIPI, INTC_EV_SIPI, msg->vector);
@@ -303,8 +304,9 @@ void intc_lapic_accept(intc_lapic *l, const intc_msg *msg)
     default: /* 011b reserved */
         INTC_EMIT(l->m, INTC_EV_REJECTED, l->index, msg->vector, 0, msg->dm,
                   0);
-        break;
+        return false;
     }
+    return true;
 }
 
 /* ---- errors (11.5.3) ---- */
@@ -554,10 +556,8 @@ static void send_ipi(intc_lapic *l, uint64_t icr, bool x2)
         break;
     case SH_SELF:
         /* Table 11-3: only Fixed is valid with the self shorthand. */
-        if (dm == INTC_DM_FIXED) {
-            intc_lapic_accept(l, &msg);
-            n = 1;
-        }
+        if (dm == INTC_DM_FIXED)
+            n = intc_lapic_accept(l, &msg);
         break;
     case SH_ALL:
         /* Table 11-3: only Fixed is valid with all-including-self (and

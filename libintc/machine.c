@@ -393,8 +393,9 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
     for (uint32_t i = 0; i < m->n_ioapics; i++) {
         err = intc_ioapic_init(&m->ioapics[i], m, i, &cfg->ioapics[i]);
         if (err) {
-            /* Only the IOAPICs initialised so far own memory. */
-            m->n_ioapics = i + 1;
+            /* Only the IOAPICs initialised so far own memory; the rest
+               are zeroed (pins NULL), so fini skips them.  n_ioapics
+               stays: it sizes the ioapics block being freed. */
             machine_release(m);
             *errp = err;
             return NULL;
