@@ -280,6 +280,14 @@ static void write_rte(intc_ioapic *io, uint32_t n, bool high, uint32_t val)
         emit(io, INTC_EV_POLARITY_MISMATCH, n, (int32_t)(p->rte & 0xff),
              !!(p->rte & INTC_RTE_ACTIVE_LOW),
              !!(p->wiring & INTC_PIN_ACTIVE_LOW));
+    /* A level source programmed edge loses every assertion after the
+       first while the line stays up; an edge source programmed level
+       wedges Remote IRR between pulses.  Say so when it matters. */
+    if (((old ^ p->rte) & (INTC_RTE_LEVEL | INTC_RTE_MASKED)) &&
+        !(p->rte & INTC_RTE_MASKED) &&
+        !!(p->rte & INTC_RTE_LEVEL) != !!(p->wiring & INTC_PIN_LEVEL))
+        emit(io, INTC_EV_TRIGGER_MISMATCH, n, (int32_t)(p->rte & 0xff),
+             !!(p->rte & INTC_RTE_LEVEL), !!(p->wiring & INTC_PIN_LEVEL));
     (void)was_active;
     /* A level line is looked at as it is now: unmasking (or any change)
        with the line active delivers with the current entry.  Edges are

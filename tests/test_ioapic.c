@@ -921,6 +921,34 @@ static void test_edge_wrong_polarity_falling_edge(void **state)
     finish(m);
 }
 
+/* The wiring declares a PCI INTx source (level); an entry programmed
+   edge for it (or level for an ISA edge source) is reported when it is
+   unmasked with the wrong trigger mode, and not when it matches. */
+static void test_trigger_mismatch_event(void **state)
+{
+    io_host x;
+    intc_machine_config cfg;
+    intc_ioapic_config ioc;
+    io_init(&x, *state);
+    cfg_one(&cfg, &ioc, 0x20, 24, pci_wiring, 1);
+    intc_machine *m = io_machine(&x, &cfg);
+    intc_ioapic *io = intc_machine_ioapic(m, 0);
+
+    rte_set(io, 3, LVL(0x43, 0)); /* as wired: silent */
+    assert_int_equal(x.ev[INTC_EV_TRIGGER_MISMATCH], 0);
+    rte_set(io, 4, RTE_VEC(0x44) | RTE_ACTIVE_LOW | RTE_DEST(0)); /* edge */
+    const intc_event *e =
+        th_find_event(x.h, INTC_EV_TRIGGER_MISMATCH, TH_ANY_CPU, 0x44);
+    assert_non_null(e);
+    assert_int_equal(e->pin, 4);
+    assert_int_equal(e->data, 0);  /* programmed edge */
+    assert_int_equal(e->data2, 1); /* wired level */
+    /* Masked entries are not reported. */
+    rte_set(io, 5, RTE_VEC(0x45) | RTE_ACTIVE_LOW | RTE_MASKED);
+    assert_null(th_find_event(x.h, INTC_EV_TRIGGER_MISMATCH, TH_ANY_CPU, 0x45));
+    finish(m);
+}
+
 /* The same with correct polarity on an active-low wired edge pin: the
    assertion is the active edge, no mismatch; IOAPIC_LINE reports the
    electrical level (low) in data2. */
@@ -2254,6 +2282,7 @@ int main(void)
         T(test_level_delivery_status),
         T(test_level_no_target_remote_irr_clear),
         T(test_level_wrong_polarity_storms),
+        T(test_trigger_mismatch_event),
         /* 5. shared */
         T(test_shared_level_wired_or),
         T(test_shared_edge_or_transition),

@@ -179,7 +179,10 @@ typedef struct intc_msix intc_msix;
     /* data=head data2=tail: invalidation queue / command buffer error */   \
     X(IR_QUEUE_ERROR, "ir_queue_error")                                     \
     /* data=new status (VT-d GSTS, AMD-Vi control) data2=command written */ \
-    X(IR_STATUS, "ir_status")
+    X(IR_STATUS, "ir_status")                                               \
+    /* unit pin vector data=programmed level data2=wired level: an         \
+       unmasked entry's trigger mode disagrees with the wiring */           \
+    X(TRIGGER_MISMATCH, "trigger_mismatch")
 
 typedef enum intc_event_type {
 #define INTC_EV_ENUM_(name, str) INTC_EV_##name,
