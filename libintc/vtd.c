@@ -482,8 +482,8 @@ static void gcmd(intc_iommu *u, uint32_t val)
     v->gsts = (val & INTC_VTD_GCMD_CFI) ? v->gsts | GSTS_CFIS
                                         : v->gsts & ~GSTS_CFIS;
     if (intc_tracing(u->m))
-        intc_emit_unit(u->m, INTC_EV_IR_STATUS, INTC_NO_CPU, -1, 0, 0,
-                       v->gsts, val);
+        intc_emit_unit(u->m, INTC_EV_IR_STATUS, INTC_NO_CPU, -1, 0,
+                       INTC_VTD_GCMD, v->gsts, val);
 }
 
 /* ---- registers ---- */

@@ -178,7 +178,9 @@ typedef struct intc_msix intc_msix;
     X(IR_INVALIDATE, "ir_invalidate")                                       \
     /* data=head data2=tail: invalidation queue / command buffer error */   \
     X(IR_QUEUE_ERROR, "ir_queue_error")                                     \
-    /* data=new status (VT-d GSTS, AMD-Vi control) data2=command written */ \
+    /* pin=register offset data=new value data2=value written or, for     \
+       AMD-Vi status (pin 0x2020), the bit that raised the IOMMU's own     \
+       interrupt (the host owns its PCI MSI and delivers it) */             \
     X(IR_STATUS, "ir_status")                                               \
     /* unit pin vector data=programmed level data2=wired level: an         \
        unmasked entry's trigger mode disagrees with the wiring */           \

@@ -86,6 +86,31 @@ enum intc_vtd_fault {
     INTC_VTD_FR_RESERVED_PID = 0x28    /* reserved field set in the PID */
 };
 
+/* AMD-Vi register offsets (AMD IOMMU spec, MMIO registers). */
+#define INTC_AMDVI_DEVTAB 0x0000u     /* device table base, Size 8:0 */
+#define INTC_AMDVI_CMDBUF 0x0008u     /* command buffer base, ComLen */
+#define INTC_AMDVI_EVTLOG 0x0010u     /* event log base, EventLen */
+#define INTC_AMDVI_CONTROL 0x0018u
+#define INTC_AMDVI_EXCL_BASE 0x0020u
+#define INTC_AMDVI_EXCL_LIMIT 0x0028u
+#define INTC_AMDVI_EFR 0x0030u        /* extended features (RO) */
+#define INTC_AMDVI_CMD_HEAD 0x2000u
+#define INTC_AMDVI_CMD_TAIL 0x2008u
+#define INTC_AMDVI_EVT_HEAD 0x2010u
+#define INTC_AMDVI_EVT_TAIL 0x2018u
+#define INTC_AMDVI_STATUS 0x2020u
+
+/* AMD-Vi event codes (event log entry bits 63:60; intc_irq.fault). */
+enum intc_amdvi_event {
+    INTC_AMDVI_ILLEGAL_DEV_TABLE_ENTRY = 1,
+    INTC_AMDVI_IO_PAGE_FAULT = 2,
+    INTC_AMDVI_DEV_TAB_HW_ERROR = 3,
+    INTC_AMDVI_PAGE_TAB_HW_ERROR = 4,
+    INTC_AMDVI_ILLEGAL_COMMAND = 5,
+    INTC_AMDVI_CMD_HW_ERROR = 6,
+    INTC_AMDVI_INVALID_DEVICE_REQUEST = 8
+};
+
 /* VT-d MMIO page (4 KiB) or AMD-Vi MMIO (16 KiB).  32- and 64-bit
    naturally aligned accesses; anything else reads 0 and writes are
    ignored (INTC_EV_BAD_ACCESS); off + size beyond the page or a size
