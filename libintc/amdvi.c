@@ -548,7 +548,7 @@ static void control_write(intc_iommu *u, uint64_t val, uint64_t wmask)
 }
 
 /* The 64-bit register at aligned offset off, or false if none. */
-static bool reg_get(intc_iommu *u, uint32_t off, uint64_t *val)
+bool intc_amdvi_reg_get(intc_iommu *u, uint32_t off, uint64_t *val)
 {
     struct intc_amdvi *a = A(u);
     switch (off) {
@@ -591,15 +591,6 @@ static bool reg_get(intc_iommu *u, uint32_t off, uint64_t *val)
     default:
         return false;
     }
-}
-
-intc_err intc_amdvi_mmio_read(intc_iommu *u, uint32_t off, unsigned size,
-                              uint64_t *val)
-{
-    uint64_t q = 0;
-    (void)reg_get(u, off & ~7u, &q); /* absent registers read 0 */
-    *val = size == 8 ? q : (uint32_t)(q >> (8 * (off & 4)));
-    return INTC_OK;
 }
 
 /* Merge the written bytes of a read/write register. */

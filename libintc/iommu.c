@@ -214,12 +214,17 @@ intc_err intc_iommu_mmio_read(intc_iommu *u, uint32_t off, unsigned size,
     if (!intc_enter(u->m))
         return INTC_ERR_BUSY;
     *val = 0;
-    if (size < 4 || (off & (size - 1)))
-        err = INTC_OK; /* not an architectural access: reads 0 */
-    else if (u->kind == INTC_IOMMU_VTD)
-        err = intc_vtd_mmio_read(u, off, size, val);
-    else
-        err = intc_amdvi_mmio_read(u, off, size, val);
+    err = INTC_OK;
+    if (size >= 4 && !(off & (size - 1))) {
+        /* Registers are 64-bit (or 32-bit pairs) at 8-aligned offsets;
+           a 32-bit read takes its half.  Absent registers read 0. */
+        uint64_t q = 0;
+        if (u->kind == INTC_IOMMU_VTD)
+            (void)intc_vtd_reg_get(u, off & ~7u, &q);
+        else
+            (void)intc_amdvi_reg_get(u, off & ~7u, &q);
+        *val = size == 8 ? q : (uint32_t)(q >> (8 * (off & 4)));
+    } /* else not an architectural access: reads 0 */
     intc_leave(u->m);
     return err;
 }

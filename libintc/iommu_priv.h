@@ -70,8 +70,8 @@ void intc_irq_send(intc_machine *m, const intc_irq *irq, uint32_t *n);
 
 /* vtd.c */
 void intc_vtd_reset(intc_iommu *u);
-intc_err intc_vtd_mmio_read(intc_iommu *u, uint32_t off, unsigned size,
-                            uint64_t *val);
+/* The 64-bit register (or 32-bit pair) at 8-aligned off; false if none. */
+bool intc_vtd_reg_get(intc_iommu *u, uint32_t off, uint64_t *val);
 intc_err intc_vtd_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
                              uint64_t val);
 void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
@@ -82,8 +82,7 @@ void intc_vtd_set_table(intc_iommu *u, uint64_t irta, bool en, bool cfi);
 /* amdvi.c */
 bool intc_amdvi_available(void);
 void intc_amdvi_reset(intc_iommu *u);
-intc_err intc_amdvi_mmio_read(intc_iommu *u, uint32_t off, unsigned size,
-                              uint64_t *val);
+bool intc_amdvi_reg_get(intc_iommu *u, uint32_t off, uint64_t *val);
 intc_err intc_amdvi_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
                                uint64_t val);
 void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,

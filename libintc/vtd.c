@@ -86,11 +86,24 @@ bool intc_vtd_enabled(const intc_iommu *u)
 
 /* ---- event interrupts (7.3, 6.5.2.11) ---- */
 
-/* Interrupts the remapping hardware itself generates are not remapped. */
+static void decode_compat(uint64_t addr, uint32_t data, intc_irq *out);
+
+/* Interrupts the remapping hardware itself generates are not remapped.
+   5.1.6: with EIM the upper address register (FEUADDR, IEUADDR) holds
+   destination ID bits 31:8, making a 32-bit x2APIC destination. */
 static void send_event_msg(intc_iommu *u, uint32_t addr_lo, uint32_t addr_hi,
                            uint32_t data)
 {
     uint32_t n;
+    if (u->cfg.x2apic && (addr_hi & 0xffffff00u)) {
+        intc_irq irq = {0};
+        decode_compat(addr_lo, data, &irq);
+        irq.dest |= addr_hi & 0xffffff00u;
+        irq.x2apic = true;
+        if (!(data & 0xffff0000u))
+            intc_irq_send(u->m, &irq, &n);
+        return;
+    }
     (void)intc_msi_deliver_compat(u->m, (uint64_t)addr_hi << 32 | addr_lo,
                                   data, 0, &n);
 }
@@ -293,6 +306,15 @@ void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
     uint32_t index;
     uint64_t lo, hi;
 
+    if (!(v->gsts & GSTS_IRES)) {
+        /* Remapping disabled (engine path): compatibility requests pass
+           as they are, remappable ones are not delivered; no fault. */
+        if (addr & INTC_MSI_ADDR_REMAPPABLE)
+            out->blocked = true;
+        else
+            decode_compat(addr, data, out);
+        return;
+    }
     if (!(addr & INTC_MSI_ADDR_REMAPPABLE)) {
         /* 5.1.4.1: compatibility format is blocked in x2APIC mode (EIME)
            and, otherwise, unless CFI is set. */
@@ -490,7 +512,7 @@ static void gcmd(intc_iommu *u, uint32_t val)
 
 /* The 64-bit register at aligned offset off (a 32-bit register pair is
    composed), or false if nothing is there. */
-static bool reg_get(intc_iommu *u, uint32_t off, uint64_t *val)
+bool intc_vtd_reg_get(intc_iommu *u, uint32_t off, uint64_t *val)
 {
     struct intc_vtd *v = V(u);
     if (off >= INTC_VTD_FRR && off < INTC_VTD_FRR + 16u * v->nfr) {
@@ -549,15 +571,6 @@ static bool reg_get(intc_iommu *u, uint32_t off, uint64_t *val)
     default:
         return false;
     }
-}
-
-intc_err intc_vtd_mmio_read(intc_iommu *u, uint32_t off, unsigned size,
-                            uint64_t *val)
-{
-    uint64_t q = 0;
-    (void)reg_get(u, off & ~7u, &q); /* absent registers read 0 */
-    *val = size == 8 ? q : (uint32_t)(q >> (8 * (off & 4)));
-    return INTC_OK;
 }
 
 /* Apply a write of the dword at off (4-aligned). */

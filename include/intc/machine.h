@@ -123,6 +123,32 @@ INTC_API intc_ioapic *intc_machine_ioapic(intc_machine *m, uint32_t index);
 INTC_API intc_iommu *intc_machine_iommu(intc_machine *m);
 
 /*
+ * Snapshots.  intc_machine_save() writes the whole architectural state of
+ * the machine (every APIC, IOAPIC, MSI-X and MSI device, the IOMMU and its
+ * caches, armed deadlines) into buf: a versioned, checksummed image.  With
+ * buf NULL or len too small it returns INTC_ERR_NOSPC; *used (if non-NULL)
+ * always receives the size needed.  Posted vectors are folded into IRR
+ * first.  The image is portable across hosts (little-endian, fixed
+ * widths) but only loads into a machine of the same configuration (same
+ * CPUs and IDs, IOAPICs, IOMMU, and MSI-X/MSI devices created in the same
+ * order with the same sizes).
+ *
+ * intc_machine_load() validates the entire image before it changes
+ * anything: INTC_ERR_VERSION for an unknown format version,
+ * INTC_ERR_INVAL for an image of a differently configured machine,
+ * INTC_ERR_CORRUPT for a truncated, damaged or inconsistent one (any
+ * field out of range, a register value no guest could produce).  On any
+ * error the machine is unchanged.  On success the host's timers are
+ * re-armed through timer_arm()/ioapic_timer_arm() with the restored
+ * deadlines, and CPUs with something pending are kicked.
+ * Neither may be called from inside a callback (INTC_ERR_BUSY).
+ */
+INTC_API intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
+                                    size_t *used);
+INTC_API intc_err intc_machine_load(intc_machine *m, const void *buf,
+                                    size_t len);
+
+/*
  * Consistency check of every internal invariant (cached priorities against
  * the bitmaps, the routing maps against the ID/LDR/DFR registers, timer
  * state).  Returns INTC_OK or INTC_ERR_CORRUPT, and writes a description
