@@ -155,7 +155,8 @@ INTC_API intc_err intc_irq_deliver(intc_machine *m, const intc_irq *irq);
 /*
  * Engine state, for hosts with their own register model.  VT-d: irta is
  * the IRTA_REG value (address, EIME, S) latched as by SIRTP; enabled and
- * cfi are GSTS.IRES and GSTS.CFIS.  AMD-Vi: irta is the device table base
+ * cfi are GSTS.IRES and GSTS.CFIS (EIME reads back as written but has no
+ * effect unless the unit supports x2APIC).  AMD-Vi: irta is the device table base
  * register value (address, size), enabled is IOMMUEn, cfi is unused.
  */
 INTC_API intc_err intc_iommu_set_table(intc_iommu *u, uint64_t irta,
