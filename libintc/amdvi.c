@@ -650,3 +650,31 @@ intc_err intc_amdvi_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
     }
     return INTC_OK;
 }
+
+/* Stored bits of the 64-bit register at off, for snapshot validation
+   (the masks the write path applies); 0 for a register with no state. */
+uint64_t intc_amdvi_reg_mask(const intc_iommu *u, uint32_t off)
+{
+    switch (off) {
+    case INTC_AMDVI_DEVTAB:
+        return DEVTAB_MASK;
+    case INTC_AMDVI_CMDBUF:
+    case INTC_AMDVI_EVTLOG:
+        return RING_MASK;
+    case INTC_AMDVI_CONTROL:
+        return control_writable(u);
+    case INTC_AMDVI_EXCL_BASE:
+        return EXCL_BASE_MASK;
+    case INTC_AMDVI_EXCL_LIMIT:
+        return ADDR_51_12;
+    case INTC_AMDVI_CMD_HEAD:
+    case INTC_AMDVI_CMD_TAIL:
+    case INTC_AMDVI_EVT_HEAD:
+    case INTC_AMDVI_EVT_TAIL:
+        return PTR_MASK;
+    case INTC_AMDVI_STATUS:
+        return ST_RW1C | ST_EVT_LOG_RUN | ST_CMDBUF_RUN;
+    default:
+        return 0;
+    }
+}

@@ -442,3 +442,31 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
     }
     return true;
 }
+
+/*
+ * Re-file every APIC from scratch (snapshot save and load).  Chain order
+ * decides the order in which the APICs of one multi-destination message
+ * accept it (events, kicks); incremental filing makes it depend on
+ * history, so it is made canonical here: every chain in ascending CPU
+ * index (head insertion, highest index first).  Then a machine restored
+ * from an image and the machine that wrote it behave identically.
+ */
+void intc_bus_rebuild(intc_machine *m)
+{
+    for (unsigned i = 0; i < 256; i++)
+        m->phys8_head[i] = -1;
+    for (unsigned i = 0; i < 8; i++)
+        m->flat_head[i] = -1;
+    for (unsigned c = 0; c < 16; c++)
+        for (unsigned b = 0; b < 4; b++)
+            m->cluster_head[c][b] = -1;
+    for (uint32_t i = 0; i < m->n_cpus; i++) {
+        struct intc_lapic_rt *rt = &m->cpus[i].rt;
+        rt->p8_key = -1;
+        rt->lkind = 0;
+        rt->lbits = 0;
+        rt->lcluster = 0;
+    }
+    for (uint32_t i = m->n_cpus; i-- > 0;)
+        intc_bus_update(m, &m->cpus[i]);
+}

@@ -207,6 +207,8 @@ void intc_bus_fini(intc_machine *m);
 /* Re-file a CPU in the routing maps after its mode, ID, LDR or DFR
    changed.  O(1) (O(LDR bits) for xAPIC logical). */
 void intc_bus_update(intc_machine *m, intc_lapic *l);
+/* Re-file every CPU in canonical order (ascending index in each chain). */
+void intc_bus_rebuild(intc_machine *m);
 /* Deliver a message to every APIC its destination matches (or to the one
    lowest-priority winner); except_cpu is skipped (INTC_NO_CPU: none).
    Returns the number of APICs that accepted it (a software-disabled APIC

@@ -526,3 +526,17 @@ bool intc_ioapic_check(const intc_ioapic *io, char *msg, size_t len)
     }
     return true;
 }
+
+/* ---- snapshots (snapshot.c) ---- */
+
+/* Bits of a redirection entry that can be stored: the writable ones and
+   Remote IRR (delivery status is computed on read). */
+uint64_t intc_ioapic_rte_mask(void)
+{
+    return RTE_LO_WRITABLE | INTC_RTE_REMOTE_IRR | RTE_HI_WRITABLE << 32;
+}
+
+bool intc_ioapic_rte_is_level(uint64_t rte)
+{
+    return entry_is_level(rte);
+}

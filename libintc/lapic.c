@@ -1310,3 +1310,42 @@ bool intc_lapic_check(const intc_lapic *l, char *msg, size_t len)
         INTC_FAIL("cpu %u: timer counting but no deadline armed", l->index);
     return true;
 }
+
+/* ---- snapshots (snapshot.c) ---- */
+
+/* Bits of LVT idx that a register write can store (Figure 11-8). */
+uint32_t intc_lapic_lvt_mask(const intc_lapic *l, unsigned idx)
+{
+    return lvt_writable(l, idx);
+}
+
+/* Bits of SVR that a register write can store. */
+uint32_t intc_lapic_svr_mask(const intc_lapic *l)
+{
+    return svr_writable(l);
+}
+
+/* The x2APIC logical ID derived from the x2APIC ID (11.12.10.2). */
+uint32_t intc_lapic_x2apic_ldr(uint32_t id)
+{
+    return x2apic_ldr(id);
+}
+
+/* Recompute every cached value from the registers after they were
+   restored (KVM set_state style): mode from IA32_APIC_BASE, software
+   enable from SVR, highest IRR/ISR vectors, PPR.  Routing is the
+   caller's (intc_bus_update). */
+void intc_lapic_rebuild_caches(intc_lapic *l)
+{
+    if (!(l->apic_base & INTC_APIC_BASE_EN))
+        l->mode = INTC_MODE_DISABLED;
+    else if (l->apic_base & INTC_APIC_BASE_EXTD)
+        l->mode = INTC_MODE_X2APIC;
+    else
+        l->mode = INTC_MODE_XAPIC;
+    l->sw_enabled = l->svr & SVR_ENABLE;
+    l->irrv = highest(l->irr);
+    l->isrv = highest(l->isr);
+    update_ppr(l);
+    intc_timer_rebuild(l);
+}

@@ -299,3 +299,9 @@ intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset)
     intc_leave(l->m);
     return INTC_OK;
 }
+
+/* Snapshot load: recompute the divider shift from the restored DCR. */
+void intc_timer_rebuild(intc_lapic *l)
+{
+    l->timer_shift = (uint8_t)dcr_shift(l->timer_dcr);
+}

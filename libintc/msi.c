@@ -4,6 +4,7 @@
  * 7.7.2) and the MSI capability (PCI Local Bus 3.0 6.8.1).
  */
 #include "internal.h"
+#include "msi_priv.h"
 
 /* ---- message decode ---- */
 
@@ -115,23 +116,7 @@ intc_err intc_msi_send(intc_machine *m, uint64_t addr, uint32_t data,
 
 /* ---- MSI-X ---- */
 
-struct intc_msix_entry {
-    uint32_t addr_lo, addr_hi, data, ctrl;
-};
-
-struct intc_msix {
-    intc_machine *m;
-    intc_msix *next;
-    uint32_t unit;
-    uint16_t nvec;
-    uint16_t sid;
-    bool enabled;
-    bool fmask;
-    struct intc_msix_entry *table;
-    uint64_t *pba;
-};
-
-#define MSIX_CTRL_MASK 1u
+/* struct intc_msix, MSIX_CTRL_MASK: msi_priv.h */
 
 static size_t pba_words(uint16_t nvec)
 {
@@ -420,16 +405,7 @@ bool intc_msix_pending(const intc_msix *x, uint16_t vector)
  *   with per-vector masking, mask bits and pending bits follow the data
  *   at the next dword: 12/16 (32-bit) or 16/20 (64-bit).
  */
-struct intc_msi {
-    intc_machine *m;
-    intc_msi *next;
-    uint32_t unit;
-    uint16_t sid;
-    uint8_t size;
-    uint8_t off_data, off_mask, off_pend; /* 0 when absent */
-    uint8_t regs[24];
-    uint8_t wmask[24];
-};
+/* struct intc_msi: msi_priv.h */
 
 #define MSI_CTL_ENABLE 0x0001u
 #define MSI_CTL_MMC_SHIFT 1

@@ -41,6 +41,13 @@
 #define ICS_IWC 1u
 /* Fault recording register, high qword. */
 #define FRR_F (1ull << 63)
+/* Stored bits of the writable registers (shared by the write path and
+   the snapshot validator). */
+#define RTADDR_MASK (~0x3ffull)
+#define CCMD_ICC (1ull << 63)      /* completes at once: reads back 0 */
+#define EVADDR_MASK 0xfffffffcull  /* FEADDR/IEADDR: MA, bits 31:2 */
+#define IQ_PTR_MASK 0x7fff0ull     /* IQH/IQT: bits 18:4 */
+#define IQA_MASK 0xfffffffffffff807ull /* IQA 63:12, DW 11, QS 2:0 */
 
 /* IRTE (9.10, remapped; 9.11 posted). */
 #define IRTE_P (1ull << 0)
@@ -597,14 +604,15 @@ static void write32(intc_iommu *u, uint32_t off, uint32_t val)
     case INTC_VTD_RTADDR:
     case INTC_VTD_RTADDR + 4:
         v->rtaddr = hiword ? (v->rtaddr & 0xffffffffull) | (uint64_t)val << 32
-                           : (v->rtaddr & ~0xffffffffull) | (val & ~0x3ffu);
+                           : (v->rtaddr & ~0xffffffffull) |
+                                 (val & (uint32_t)RTADDR_MASK);
         break;
     case INTC_VTD_CCMD:
     case INTC_VTD_CCMD + 4:
         /* Register-based context invalidation completes at once (ICC,
            bit 63, reads back 0). */
         v->ccmd = hiword ? (v->ccmd & 0xffffffffull) |
-                               ((uint64_t)val << 32 & ~(1ull << 63))
+                               ((uint64_t)val << 32 & ~CCMD_ICC)
                          : (v->ccmd & ~0xffffffffull) | val;
         break;
     case INTC_VTD_FSTS:
@@ -623,20 +631,21 @@ static void write32(intc_iommu *u, uint32_t off, uint32_t val)
         v->fedata = val;
         break;
     case INTC_VTD_FEADDR:
-        v->feaddr = val & ~3u;
+        v->feaddr = val & (uint32_t)EVADDR_MASK;
         break;
     case INTC_VTD_FEUADDR:
         v->feuaddr = val;
         break;
     case INTC_VTD_IQT:
         /* QT, bits 18:4; writing the tail makes hardware fetch. */
-        v->iqt = val & 0x7fff0u;
+        v->iqt = val & IQ_PTR_MASK;
         process_queue(u);
         break;
     case INTC_VTD_IQA:
     case INTC_VTD_IQA + 4:
         v->iqa = hiword ? (v->iqa & 0xffffffffull) | (uint64_t)val << 32
-                        : (v->iqa & ~0xffffffffull) | (val & 0xfffff807u);
+                        : (v->iqa & ~0xffffffffull) |
+                              (val & (uint32_t)IQA_MASK);
         /* 11.4.21: writing IQA resets head and tail. */
         v->iqh = 0;
         v->iqt = 0;
@@ -657,7 +666,7 @@ static void write32(intc_iommu *u, uint32_t off, uint32_t val)
         v->iedata = val;
         break;
     case INTC_VTD_IEADDR:
-        v->ieaddr = val & ~3u;
+        v->ieaddr = val & (uint32_t)EVADDR_MASK;
         break;
     case INTC_VTD_IEUADDR:
         v->ieuaddr = val;
@@ -687,4 +696,42 @@ intc_err intc_vtd_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
         write32(u, off, (uint32_t)val);
     }
     return INTC_OK;
+}
+
+/* Stored bits of the register at off, for snapshot validation: what
+   write32() and the hardware-side updates can leave there (keep in step
+   with them).  For FRR offsets, the low or high qword of a record. */
+uint64_t intc_vtd_reg_mask(const intc_iommu *u, uint32_t off)
+{
+    (void)u;
+    if (off >= INTC_VTD_FRR)
+        return (off & 8) ? FRR_F | 0xffull << 32 | 0xffffull /* F, FR, SID */
+                         : 0xffffull << 48;                  /* FI */
+    switch (off) {
+    case INTC_VTD_GSTS:
+        return GSTS_TES | GSTS_RTPS | GSTS_QIES | GSTS_IRES | GSTS_IRTPS |
+               GSTS_CFIS;
+    case INTC_VTD_RTADDR:
+        return RTADDR_MASK;
+    case INTC_VTD_CCMD:
+        return ~CCMD_ICC;
+    case INTC_VTD_FSTS:
+        return FSTS_RW1C | FSTS_PPF | 0xffu << FSTS_FRI_SHIFT;
+    case INTC_VTD_FECTL:
+    case INTC_VTD_IECTL:
+        return CTL_IM | CTL_IP;
+    case INTC_VTD_FEADDR:
+    case INTC_VTD_IEADDR:
+        return EVADDR_MASK;
+    case INTC_VTD_IQH:
+    case INTC_VTD_IQT:
+        return IQ_PTR_MASK;
+    case INTC_VTD_IQA:
+        return IQA_MASK;
+    case INTC_VTD_ICS:
+        return ICS_IWC;
+    default: /* data and upper address registers; IRTA (the engine call
+                intc_iommu_set_table() stores any value) */
+        return UINT64_MAX;
+    }
 }
