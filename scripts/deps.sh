@@ -28,9 +28,11 @@ intc_need_packages()
         apt-get install -y --no-install-recommends "${missing[@]}"
 }
 
-# Packages every build needs; tests add libcmocka-dev.
+# Packages every build needs (libyaml-dev: the intc-sim tool, built by
+# default; -DINTC_BUILD_TOOLS=OFF does without); tests add libcmocka-dev.
 # shellcheck disable=SC2034  # used by the sourcing scripts
-INTC_BUILD_PACKAGES=(build-essential binutils cmake ninja-build pkg-config)
+INTC_BUILD_PACKAGES=(build-essential binutils cmake ninja-build pkg-config
+    libyaml-dev)
 
 intc_jobs()
 {

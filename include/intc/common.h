@@ -139,7 +139,8 @@ typedef struct intc_msix intc_msix;
        architecturally defined (odd size, misaligned write...) */           \
     X(BAD_ACCESS, "bad_access")                                             \
     /* vector pin=source-id data=address data2=reached << 32 | data:       \
-       an interrupt message was decoded and delivered */                    \
+       an interrupt message was decoded and delivered; emitted after the   \
+       delivery (so after its irr_set), reporting how many APICs took it */ \
     X(MSI, "msi")                                                           \
     /* vector pin=source-id data=address data2=reason << 32 | data          \
        (enum intc_msi_drop): message not delivered */                       \

@@ -1,0 +1,2156 @@
+/*
+ * intc-sim — scenario files: YAML (libyaml document API) to a validated
+ * sim_scenario (docs/scenario.md).
+ *
+ * Every check happens here, before anything runs: unknown keys, wrong
+ * types, out-of-range values, unknown names, times in the past, duplicate
+ * names.  The first problem is reported as "FILE:LINE:COL: error: ..." from
+ * the node's mark.  The walk is driven by the schema, so its depth is
+ * bounded by the schema's; aliases may make the YAML graph a DAG or even a
+ * cycle, so every node visit is counted against SIM_MAX_NODE_VISITS.
+ */
+#include "sim.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+typedef struct pctx {
+    const char *file;
+    yaml_document_t *doc;
+    sim_scenario *s;
+    unsigned long visits;
+    bool failed;
+    uint64_t now; /* static virtual time while walking the steps */
+} pctx;
+
+#if defined(__GNUC__)
+#  define SIM_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define SIM_PRINTF(a, b)
+#endif
+
+/* Report the first error at n's position; always returns false. */
+SIM_PRINTF(3, 4)
+static bool perr(pctx *p, const yaml_node_t *n, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (p->failed)
+        return false;
+    p->failed = true;
+    fprintf(stderr, "%s:%lu:%lu: error: ", p->file,
+            n ? (unsigned long)n->start_mark.line + 1 : 1ul,
+            n ? (unsigned long)n->start_mark.column + 1 : 1ul);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return false;
+}
+
+/* Fetch node idx, counting the visit. */
+static yaml_node_t *get(pctx *p, int idx, const yaml_node_t *from)
+{
+    yaml_node_t *n = yaml_document_get_node(p->doc, idx);
+
+    if (!n) {
+        perr(p, from, "internal: dangling YAML node");
+        return NULL;
+    }
+    if (++p->visits > SIM_MAX_NODE_VISITS) {
+        perr(p, n, "document too large (more than %u nodes, counting "
+                   "each use of an alias)", SIM_MAX_NODE_VISITS);
+        return NULL;
+    }
+    return n;
+}
+
+/* ---- scalars ---- */
+
+static bool is_scalar(const yaml_node_t *n)
+{
+    return n->type == YAML_SCALAR_NODE;
+}
+
+static bool is_plain(const yaml_node_t *n)
+{
+    return is_scalar(n) && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+/* Scalar text and length (may hold NUL bytes: "\0" escapes). */
+static const char *stext(const yaml_node_t *n, size_t *len)
+{
+    *len = n->data.scalar.length;
+    return (const char *)n->data.scalar.value;
+}
+
+static bool seq(const yaml_node_t *n, const char *what, pctx *p)
+{
+    if (n->type != YAML_SEQUENCE_NODE)
+        return perr(p, n, "%s: expected a list", what);
+    return true;
+}
+
+static size_t seq_len(const yaml_node_t *n)
+{
+    return (size_t)(n->data.sequence.items.top -
+                    n->data.sequence.items.start);
+}
+
+static bool seq_item(pctx *p, yaml_node_t *n, size_t i, yaml_node_t **out)
+{
+    *out = get(p, n->data.sequence.items.start[i], n);
+    return *out != NULL;
+}
+
+/* Does scalar n spell exactly word? */
+static bool sis(const yaml_node_t *n, const char *word)
+{
+    size_t len;
+    const char *t;
+
+    if (!is_scalar(n))
+        return false;
+    t = stext(n, &len);
+    return len == strlen(word) && memcmp(t, word, len) == 0;
+}
+
+/* Copy a scalar for messages: printable, truncated. */
+static const char *show(const yaml_node_t *n, char *buf, size_t blen)
+{
+    size_t len, j = 0;
+    const char *t;
+
+    if (!is_scalar(n))
+        return n->type == YAML_MAPPING_NODE ? "(a mapping)" : "(a list)";
+    t = stext(n, &len);
+    for (size_t i = 0; i < len && j + 4 < blen; i++) {
+        unsigned char c = (unsigned char)t[i];
+        buf[j++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    if (len > 0 && j + 4 >= blen)
+        memcpy(buf + j, "...", 4), j += 3;
+    buf[j] = 0;
+    return buf;
+}
+
+/* 0 ok, 1 not a number, 2 too large. */
+static int parse_uint(const char *t, size_t len, uint64_t *out)
+{
+    unsigned base = 10;
+    size_t i = 0;
+    uint64_t v = 0;
+
+    if (len > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X'))
+        base = 16, i = 2;
+    else if (len > 2 && t[0] == '0' && (t[1] == 'b' || t[1] == 'B'))
+        base = 2, i = 2;
+    if (i >= len)
+        return 1;
+    for (; i < len; i++) {
+        unsigned d;
+        char c = t[i];
+
+        if (c >= '0' && c <= '9')
+            d = (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            d = (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            d = (unsigned)(c - 'A' + 10);
+        else
+            return 1;
+        if (d >= base)
+            return 1;
+        if (v > (UINT64_MAX - d) / base)
+            return 2;
+        v = v * base + d;
+    }
+    *out = v;
+    return 0;
+}
+
+static bool get_uint(pctx *p, const yaml_node_t *n, const char *what,
+                     uint64_t min, uint64_t max, uint64_t *out)
+{
+    size_t len;
+    const char *t;
+    char b[64];
+    int r;
+
+    if (!is_scalar(n))
+        return perr(p, n, "%s: expected an integer, got %s", what,
+                    show(n, b, sizeof b));
+    if (!is_plain(n))
+        return perr(p, n, "%s: expected an integer, got a quoted string",
+                    what);
+    t = stext(n, &len);
+    r = parse_uint(t, len, out);
+    if (r == 1 && len > 0 && t[0] == '-')
+        r = 2;
+    if (r == 1)
+        return perr(p, n, "%s: expected an integer, got '%s'", what,
+                    show(n, b, sizeof b));
+    if (r == 2 || *out < min || *out > max)
+        return perr(p, n,
+                    "%s: value '%s' out of range (%" PRIu64 "..%" PRIu64
+                    ")", what, show(n, b, sizeof b), min, max);
+    return true;
+}
+
+static bool get_u32(pctx *p, const yaml_node_t *n, const char *what,
+                    uint32_t min, uint32_t max, uint32_t *out)
+{
+    uint64_t v;
+
+    if (!get_uint(p, n, what, min, max, &v))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static bool get_bool(pctx *p, const yaml_node_t *n, const char *what,
+                     bool *out)
+{
+    char b[64];
+
+    if (is_plain(n) && sis(n, "true"))
+        return *out = true, true;
+    if (is_plain(n) && sis(n, "false"))
+        return *out = false, true;
+    return perr(p, n, "%s: expected true or false, got %s", what,
+                show(n, b, sizeof b));
+}
+
+/* Durations: an integer (ns) or "<decimal><unit>", unit ns/us/ms/s. */
+static bool get_duration(pctx *p, const yaml_node_t *n, const char *what,
+                         uint64_t *out)
+{
+    static const struct {
+        const char *unit;
+        uint64_t mult;
+    } units[] = {{"ns", 1}, {"us", 1000}, {"ms", 1000000},
+                 {"s", 1000000000}};
+    size_t len, i = 0, ip_end, fr_start, fr_end;
+    const char *t;
+    char b[64];
+    uint64_t ip = 0, fr = 0, pow10 = 1, mult = 0, v;
+
+    if (!is_scalar(n))
+        return perr(p, n, "%s: expected a duration, got %s", what,
+                    show(n, b, sizeof b));
+    t = stext(n, &len);
+    if (is_plain(n) && parse_uint(t, len, &v) == 0)
+        return *out = v, true;
+    while (i < len && t[i] >= '0' && t[i] <= '9')
+        i++;
+    ip_end = i;
+    fr_start = fr_end = i;
+    if (i < len && t[i] == '.') {
+        fr_start = ++i;
+        while (i < len && t[i] >= '0' && t[i] <= '9')
+            i++;
+        fr_end = i;
+        if (fr_end == fr_start)
+            goto bad;
+    }
+    if (ip_end == 0)
+        goto bad;
+    for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
+        if (len - i == strlen(units[u].unit) &&
+            memcmp(t + i, units[u].unit, len - i) == 0)
+            mult = units[u].mult;
+    if (!mult)
+        goto bad;
+    if (fr_end - fr_start > 18)
+        return perr(p, n, "%s: '%s' has too many decimals", what,
+                    show(n, b, sizeof b));
+    if (ip_end > 19)
+        goto range;
+    for (size_t k = 0; k < ip_end; k++)
+        ip = ip * 10 + (uint64_t)(t[k] - '0');
+    for (size_t k = fr_start; k < fr_end; k++) {
+        fr = fr * 10 + (uint64_t)(t[k] - '0');
+        pow10 *= 10;
+    }
+    /* ip * mult + fr * mult / pow10, exactly. */
+    if (ip > UINT64_MAX / mult)
+        goto range;
+    v = ip * mult;
+    {
+        /* fr < pow10 <= 1e18 and mult <= 1e9: split to avoid overflow. */
+        uint64_t g = pow10, m = mult, f = fr;
+        while (g % 10 == 0 && m % 10 == 0)
+            g /= 10, m /= 10;
+        if (f % g != 0)
+            return perr(p, n, "%s: '%s' is not a whole number of "
+                              "nanoseconds", what, show(n, b, sizeof b));
+        f = f / g;
+        if (m && f > UINT64_MAX / m)
+            goto range;
+        f *= m;
+        if (v > UINT64_MAX - f)
+            goto range;
+        v += f;
+    }
+    *out = v;
+    return true;
+bad:
+    return perr(p, n, "%s: expected a duration (ns, or \"80us\", "
+                      "\"1.5ms\", \"2s\"), got '%s'", what,
+                show(n, b, sizeof b));
+range:
+    return perr(p, n, "%s: duration '%s' out of range", what,
+                show(n, b, sizeof b));
+}
+
+/* A name: non-empty scalar without control characters, <= 200 bytes. */
+static bool get_name(pctx *p, const yaml_node_t *n, const char *what,
+                     char **out)
+{
+    size_t len;
+    const char *t;
+
+    if (!is_scalar(n))
+        return perr(p, n, "%s: expected a string", what);
+    t = stext(n, &len);
+    if (len == 0 || len > 200)
+        return perr(p, n, "%s: names must be 1 to 200 bytes long", what);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)t[i] < 0x20 || t[i] == 0x7f)
+            return perr(p, n, "%s: control character in name", what);
+    *out = malloc(len + 1);
+    if (!*out)
+        return perr(p, n, "out of memory");
+    memcpy(*out, t, len);
+    (*out)[len] = 0;
+    return true;
+}
+
+/* One of a fixed list of words; index in *out. */
+static bool get_enum(pctx *p, const yaml_node_t *n, const char *what,
+                     const char *const *words, unsigned *out)
+{
+    char b[64], list[256] = "";
+
+    if (is_scalar(n))
+        for (unsigned i = 0; words[i]; i++)
+            if (sis(n, words[i]))
+                return *out = i, true;
+    for (unsigned i = 0; words[i]; i++) {
+        if (i)
+            strncat(list, ", ", sizeof list - strlen(list) - 1);
+        strncat(list, words[i], sizeof list - strlen(list) - 1);
+    }
+    return perr(p, n, "%s: expected one of %s, got %s", what, list,
+                show(n, b, sizeof b));
+}
+
+/* ---- mappings ---- */
+
+#define MV_MAX 40
+
+typedef struct mapview {
+    const char *const *keys;
+    yaml_node_t *node;
+    yaml_node_t *key[MV_MAX];
+    yaml_node_t *val[MV_MAX];
+} mapview;
+
+static bool map_open(pctx *p, yaml_node_t *n, const char *what,
+                     const char *const *keys, mapview *mv)
+{
+    char b[64];
+
+    memset(mv, 0, sizeof *mv);
+    mv->keys = keys;
+    mv->node = n;
+    if (n->type != YAML_MAPPING_NODE)
+        return perr(p, n, "%s: expected a mapping, got %s", what,
+                    show(n, b, sizeof b));
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+         pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = get(p, pr->key, n), *v;
+        unsigned i;
+
+        if (!k)
+            return false;
+        if (!is_scalar(k))
+            return perr(p, k, "%s: keys must be plain words", what);
+        for (i = 0; keys[i]; i++)
+            if (sis(k, keys[i]))
+                break;
+        if (!keys[i])
+            return perr(p, k, "unknown key '%s' in %s", show(k, b, sizeof b),
+                        what);
+        if (mv->val[i])
+            return perr(p, k, "duplicate key '%s' in %s",
+                        show(k, b, sizeof b), what);
+        v = get(p, pr->value, n);
+        if (!v)
+            return false;
+        mv->key[i] = k;
+        mv->val[i] = v;
+    }
+    return true;
+}
+
+static unsigned mv_index(const mapview *mv, const char *key)
+{
+    for (unsigned i = 0; mv->keys[i]; i++)
+        if (strcmp(mv->keys[i], key) == 0)
+            return i;
+    abort(); /* a key not in the list: a bug in this file */
+}
+
+static yaml_node_t *mv_get(const mapview *mv, const char *key)
+{
+    return mv->val[mv_index(mv, key)];
+}
+
+static yaml_node_t *mv_key(const mapview *mv, const char *key)
+{
+    return mv->key[mv_index(mv, key)];
+}
+
+/* Required key: error at the mapping if missing. */
+static yaml_node_t *mv_need(pctx *p, const mapview *mv, const char *key,
+                            const char *what)
+{
+    yaml_node_t *v = mv_get(mv, key);
+
+    if (!v)
+        perr(p, mv->node, "%s: missing key '%s'", what, key);
+    return v;
+}
+
+/* Optional helpers: leave *out alone when the key is absent. */
+static bool opt_uint(pctx *p, const mapview *mv, const char *key,
+                     const char *what, uint64_t min, uint64_t max,
+                     uint64_t *out)
+{
+    yaml_node_t *v = mv_get(mv, key);
+    char w[96];
+
+    if (!v)
+        return true;
+    snprintf(w, sizeof w, "%s %s", what, key);
+    return get_uint(p, v, w, min, max, out);
+}
+
+static bool opt_u32(pctx *p, const mapview *mv, const char *key,
+                    const char *what, uint32_t min, uint32_t max,
+                    uint32_t *out)
+{
+    uint64_t v = *out;
+
+    if (!opt_uint(p, mv, key, what, min, max, &v))
+        return false;
+    *out = (uint32_t)v;
+    return true;
+}
+
+static bool opt_bool(pctx *p, const mapview *mv, const char *key,
+                     const char *what, bool *out)
+{
+    yaml_node_t *v = mv_get(mv, key);
+    char w[96];
+
+    if (!v)
+        return true;
+    snprintf(w, sizeof w, "%s %s", what, key);
+    return get_bool(p, v, w, out);
+}
+
+static bool need_uint(pctx *p, const mapview *mv, const char *key,
+                      const char *what, uint64_t min, uint64_t max,
+                      uint64_t *out)
+{
+    return mv_need(p, mv, key, what) &&
+           opt_uint(p, mv, key, what, min, max, out);
+}
+
+static bool need_u32(pctx *p, const mapview *mv, const char *key,
+                     const char *what, uint32_t min, uint32_t max,
+                     uint32_t *out)
+{
+    return mv_need(p, mv, key, what) &&
+           opt_u32(p, mv, key, what, min, max, out);
+}
+
+static bool need_bool(pctx *p, const mapview *mv, const char *key,
+                      const char *what, bool *out)
+{
+    return mv_need(p, mv, key, what) && opt_bool(p, mv, key, what, out);
+}
+
+/* ---- tables ---- */
+
+static const struct {
+    const char *name;
+    uint32_t off;
+} reg_names[] = {
+    {"id", 0x020},          {"version", 0x030},     {"tpr", 0x080},
+    {"apr", 0x090},         {"ppr", 0x0a0},         {"eoi", 0x0b0},
+    {"rrd", 0x0c0},         {"ldr", 0x0d0},         {"dfr", 0x0e0},
+    {"svr", 0x0f0},         {"isr0", 0x100},        {"isr1", 0x110},
+    {"isr2", 0x120},        {"isr3", 0x130},        {"isr4", 0x140},
+    {"isr5", 0x150},        {"isr6", 0x160},        {"isr7", 0x170},
+    {"tmr0", 0x180},        {"tmr1", 0x190},        {"tmr2", 0x1a0},
+    {"tmr3", 0x1b0},        {"tmr4", 0x1c0},        {"tmr5", 0x1d0},
+    {"tmr6", 0x1e0},        {"tmr7", 0x1f0},        {"irr0", 0x200},
+    {"irr1", 0x210},        {"irr2", 0x220},        {"irr3", 0x230},
+    {"irr4", 0x240},        {"irr5", 0x250},        {"irr6", 0x260},
+    {"irr7", 0x270},        {"esr", 0x280},         {"lvt_cmci", 0x2f0},
+    {"icr_lo", 0x300},      {"icr_hi", 0x310},      {"lvt_timer", 0x320},
+    {"lvt_thermal", 0x330}, {"lvt_perf", 0x340},    {"lvt_lint0", 0x350},
+    {"lvt_lint1", 0x360},   {"lvt_error", 0x370},   {"timer_icr", 0x380},
+    {"timer_ccr", 0x390},   {"timer_dcr", 0x3e0},   {"self_ipi", 0x3f0},
+    {"icr", SIM_REG_ICR64},
+};
+
+const char *sim_reg_name(uint32_t reg, char *buf, size_t len)
+{
+    for (size_t i = 0; i < sizeof reg_names / sizeof reg_names[0]; i++)
+        if (reg_names[i].off == reg)
+            return reg_names[i].name;
+    snprintf(buf, len, "0x%03" PRIx32, reg);
+    return buf;
+}
+
+static bool get_reg(pctx *p, const yaml_node_t *n, const char *what,
+                    uint32_t *out)
+{
+    char b[64];
+    uint64_t v;
+
+    for (size_t i = 0; i < sizeof reg_names / sizeof reg_names[0]; i++)
+        if (sis(n, reg_names[i].name))
+            return *out = reg_names[i].off, true;
+    if (is_plain(n)) {
+        size_t len;
+        const char *t = stext(n, &len);
+        if (parse_uint(t, len, &v) == 0) {
+            if (v > 0xff0 || (v & 0xf))
+                return perr(p, n, "%s: register offset 0x%" PRIx64
+                                  " is not a 16-byte aligned offset in "
+                                  "0..0xff0", what, v);
+            return *out = (uint32_t)v, true;
+        }
+    }
+    return perr(p, n, "%s: unknown register '%s'", what,
+                show(n, b, sizeof b));
+}
+
+static const char *const action_names[ACT_COUNT_] = {
+    [ACT_ADVANCE] = "advance",         [ACT_WRITE] = "write",
+    [ACT_READ] = "read",               [ACT_MMIO_WRITE] = "mmio_write",
+    [ACT_MMIO_READ] = "mmio_read",     [ACT_WRMSR] = "wrmsr",
+    [ACT_RDMSR] = "rdmsr",             [ACT_IPI] = "ipi",
+    [ACT_TPR] = "tpr",                 [ACT_LINT] = "lint",
+    [ACT_ACK] = "ack",                 [ACT_EOI] = "eoi",
+    [ACT_TAKE] = "take",               [ACT_RUN] = "run",
+    [ACT_RAISE_LVT] = "raise_lvt",     [ACT_BLOCK] = "block",
+    [ACT_IOAPIC_RTE] = "ioapic_write", [ACT_IOAPIC_REG] = "ioapic_write",
+    [ACT_IOAPIC_EOI] = "ioapic_eoi",   [ACT_IRQ] = "irq",
+    [ACT_IRQ_GSI] = "irq",             [ACT_MSI] = "msi",
+    [ACT_MSIX_TABLE] = "msix_table",   [ACT_MSIX_CONTROL] = "msix_control",
+    [ACT_MSIX_NOTIFY] = "msix_notify", [ACT_MSI_CONFIG] = "msi_config",
+    [ACT_MSI_NOTIFY] = "msi_notify",   [ACT_IOMMU_WRITE] = "iommu_write",
+    [ACT_IOMMU_READ] = "iommu_read",   [ACT_MEMORY_WRITE] = "memory_write",
+    [ACT_MEMORY_READ] = "memory_read", [ACT_SNAPSHOT] = "snapshot",
+    [ACT_RESTORE] = "restore",         [ACT_EXPECT] = "expect",
+};
+
+const char *sim_action_name(enum sim_action a)
+{
+    return (unsigned)a < ACT_COUNT_ ? action_names[a] : "?";
+}
+
+static bool get_event_type(pctx *p, const yaml_node_t *n, const char *what,
+                           int *out)
+{
+    char b[64];
+
+    for (int t = 0; t < (int)INTC_EV_COUNT_; t++)
+        if (sis(n, intc_event_name((intc_event_type)t)))
+            return *out = t, true;
+    return perr(p, n, "%s: unknown event type '%s'", what,
+                show(n, b, sizeof b));
+}
+
+static const char *const err_words[] = {"gp", "not_decoded", "inval", NULL};
+static const intc_err err_codes[] = {INTC_ERR_GP, INTC_ERR_NOT_DECODED,
+                                     INTC_ERR_INVAL};
+
+static bool opt_expect_error(pctx *p, const mapview *mv, const char *what,
+                             int *out)
+{
+    yaml_node_t *v = mv_get(mv, "expect_error");
+    unsigned i;
+
+    if (!v)
+        return true;
+    if (!get_enum(p, v, what, err_words, &i))
+        return false;
+    *out = err_codes[i];
+    return true;
+}
+
+/* ---- machine ---- */
+
+static const char *const wiring_words[] = {"edge-high", "edge-low",
+                                           "level-high", "level-low", NULL};
+static const uint8_t wiring_flags[] = {
+    0, INTC_PIN_ACTIVE_LOW, INTC_PIN_LEVEL,
+    INTC_PIN_LEVEL | INTC_PIN_ACTIVE_LOW};
+
+static bool parse_wiring(pctx *p, yaml_node_t *n, uint32_t pins,
+                         uint8_t *w)
+{
+    bool seen[INTC_IOAPIC_MAX_PINS] = {false};
+    char b[64];
+
+    if (n->type != YAML_MAPPING_NODE)
+        return perr(p, n, "wiring: expected a mapping of pins to "
+                          "edge-high/edge-low/level-high/level-low");
+    for (yaml_node_pair_t *pr = n->data.mapping.pairs.start;
+         pr < n->data.mapping.pairs.top; pr++) {
+        yaml_node_t *k = get(p, pr->key, n), *v;
+        uint64_t lo, hi;
+        unsigned kind;
+        size_t len;
+        const char *t;
+
+        if (!k)
+            return false;
+        if (!is_scalar(k))
+            return perr(p, k, "wiring: keys are pins or ranges \"16-23\"");
+        t = stext(k, &len);
+        {
+            const char *dash = memchr(t, '-', len);
+            if (dash) {
+                if (parse_uint(t, (size_t)(dash - t), &lo) ||
+                    parse_uint(dash + 1, len - (size_t)(dash - t) - 1, &hi))
+                    return perr(p, k, "wiring: bad pin range '%s'",
+                                show(k, b, sizeof b));
+            } else if (parse_uint(t, len, &lo)) {
+                return perr(p, k, "wiring: bad pin '%s'",
+                            show(k, b, sizeof b));
+            } else {
+                hi = lo;
+            }
+        }
+        if (lo > hi || hi >= pins)
+            return perr(p, k, "wiring: pins '%s' out of range (0..%" PRIu32
+                              ")", show(k, b, sizeof b), pins - 1);
+        v = get(p, pr->value, n);
+        if (!v || !get_enum(p, v, "wiring", wiring_words, &kind))
+            return false;
+        for (uint64_t i = lo; i <= hi; i++) {
+            if (seen[i])
+                return perr(p, k, "wiring: pin %" PRIu64 " wired twice", i);
+            seen[i] = true;
+            w[i] = wiring_flags[kind];
+        }
+    }
+    return true;
+}
+
+static bool parse_ioapics(pctx *p, yaml_node_t *n)
+{
+    static const char *const keys[] = {"id",        "version",   "pins",
+                                       "gsi_base",  "source_id", "wiring",
+                                       NULL};
+    sim_scenario *s = p->s;
+    size_t cnt;
+
+    if (!seq(n, "ioapics", p))
+        return false;
+    cnt = seq_len(n);
+    if (cnt > INTC_IOAPIC_MAX)
+        return perr(p, n, "ioapics: at most %u", INTC_IOAPIC_MAX);
+    if (cnt == 0)
+        return true;
+    s->ioapics = calloc(cnt, sizeof *s->ioapics);
+    s->wiring = calloc(cnt, sizeof *s->wiring);
+    if (!s->ioapics || !s->wiring)
+        return perr(p, n, "out of memory");
+    s->cfg.ioapics = s->ioapics;
+    s->cfg.n_ioapics = (uint32_t)cnt;
+    for (size_t i = 0; i < cnt; i++) {
+        intc_ioapic_config *io = &s->ioapics[i];
+        yaml_node_t *it, *v;
+        mapview mv;
+        uint32_t id = 0, ver = 0x20, pins = 24, base = 0, sid = 0;
+
+        if (!seq_item(p, n, i, &it) ||
+            !map_open(p, it, "ioapic", keys, &mv) ||
+            !need_u32(p, &mv, "id", "ioapic", 0, 15, &id) ||
+            !opt_u32(p, &mv, "version", "ioapic", 0, 0xff, &ver) ||
+            !opt_u32(p, &mv, "pins", "ioapic", 1, INTC_IOAPIC_MAX_PINS,
+                     &pins) ||
+            !opt_u32(p, &mv, "gsi_base", "ioapic", 0, UINT32_MAX - 120,
+                     &base) ||
+            !opt_u32(p, &mv, "source_id", "ioapic", 0, 0xffff, &sid))
+            return false;
+        if (ver != 0x11 && ver != 0x20)
+            return perr(p, mv_get(&mv, "version"),
+                        "ioapic version: 0x11 or 0x20");
+        for (size_t j = 0; j < i; j++) {
+            const intc_ioapic_config *o = &s->ioapics[j];
+            if (o->id == id)
+                return perr(p, mv_get(&mv, "id"),
+                            "duplicate IOAPIC id %" PRIu32, id);
+            if (base < o->gsi_base + o->n_pins &&
+                o->gsi_base < base + pins)
+                return perr(p, it, "ioapic %zu: GSIs %" PRIu32 "-%" PRIu32
+                                   " overlap ioapic %zu's", i, base,
+                            base + pins - 1, j);
+        }
+        io->id = (uint8_t)id;
+        io->version = (uint8_t)ver;
+        io->n_pins = (uint16_t)pins;
+        io->gsi_base = base;
+        io->source_id = (uint16_t)sid;
+        s->wiring[i] = calloc(pins, 1);
+        if (!s->wiring[i])
+            return perr(p, it, "out of memory");
+        io->pin_wiring = s->wiring[i];
+        v = mv_get(&mv, "wiring");
+        if (v && !parse_wiring(p, v, pins, s->wiring[i]))
+            return false;
+    }
+    return true;
+}
+
+static const sim_device *find_device(const sim_scenario *s, const char *name,
+                                     size_t *idx)
+{
+    for (size_t i = 0; i < s->n_devices; i++)
+        if (strcmp(s->devices[i].name, name) == 0)
+            return *idx = i, &s->devices[i];
+    return NULL;
+}
+
+static bool parse_devices(pctx *p, yaml_node_t *n, bool msix)
+{
+    static const char *const xkeys[] = {"name", "vectors", "source_id",
+                                        NULL};
+    static const char *const mkeys[] = {"name", "vectors_log2", "addr64",
+                                        "mask", "source_id",    NULL};
+    const char *what = msix ? "msix" : "msi";
+    sim_scenario *s = p->s;
+    size_t cnt;
+    sim_device *d;
+
+    if (!seq(n, what, p))
+        return false;
+    cnt = seq_len(n);
+    if (cnt > 4096)
+        return perr(p, n, "%s: at most 4096 devices", what);
+    if (cnt == 0)
+        return true;
+    d = realloc(s->devices, (s->n_devices + cnt) * sizeof *d);
+    if (!d)
+        return perr(p, n, "out of memory");
+    s->devices = d;
+    for (size_t i = 0; i < cnt; i++) {
+        sim_device *dv = &s->devices[s->n_devices];
+        yaml_node_t *it;
+        mapview mv;
+        uint32_t vec = 1, sid = 0, log2 = 0;
+        size_t dummy;
+        char *name = NULL;
+
+        memset(dv, 0, sizeof *dv);
+        if (!seq_item(p, n, i, &it) ||
+            !map_open(p, it, what, msix ? xkeys : mkeys, &mv) ||
+            !mv_need(p, &mv, "name", what) ||
+            !get_name(p, mv_get(&mv, "name"), "device name", &name))
+            return false;
+        if (find_device(s, name, &dummy)) {
+            free(name);
+            return perr(p, mv_get(&mv, "name"), "duplicate device name");
+        }
+        dv->name = name;
+        s->n_devices++;
+        dv->is_msix = msix;
+        if (!opt_u32(p, &mv, "source_id", what, 0, 0xffff, &sid))
+            return false;
+        dv->source_id = (uint16_t)sid;
+        if (msix) {
+            if (!need_u32(p, &mv, "vectors", what, 1, INTC_MSIX_MAX_VECTORS,
+                          &vec))
+                return false;
+            dv->vectors = (uint16_t)vec;
+        } else {
+            if (!opt_u32(p, &mv, "vectors_log2", what, 0, 5, &log2) ||
+                !opt_bool(p, &mv, "addr64", what, &dv->addr64) ||
+                !opt_bool(p, &mv, "mask", what, &dv->mask))
+                return false;
+            dv->log2 = log2;
+        }
+    }
+    return true;
+}
+
+static bool parse_iommu(pctx *p, yaml_node_t *n)
+{
+    static const char *const keys[] = {"kind",       "x2apic", "posted",
+                                       "fault_regs", "cache",  NULL};
+    static const char *const kinds[] = {"vtd", "amdvi", NULL};
+    intc_iommu_config *c = &p->s->cfg.iommu;
+    mapview mv;
+    unsigned k;
+    uint32_t fr = c->n_fault_regs, cache = c->cache_entries;
+
+    if (!map_open(p, n, "iommu", keys, &mv) ||
+        !mv_need(p, &mv, "kind", "iommu") ||
+        !get_enum(p, mv_get(&mv, "kind"), "iommu kind", kinds, &k) ||
+        !opt_bool(p, &mv, "x2apic", "iommu", &c->x2apic) ||
+        !opt_bool(p, &mv, "posted", "iommu", &c->posted) ||
+        !opt_u32(p, &mv, "fault_regs", "iommu", 1, 256, &fr) ||
+        !opt_u32(p, &mv, "cache", "iommu", 1, 65536, &cache))
+        return false;
+    if (cache & (cache - 1))
+        return perr(p, mv_get(&mv, "cache"),
+                    "iommu cache: must be a power of two");
+    c->kind = k == 0 ? INTC_IOMMU_VTD : INTC_IOMMU_AMDVI;
+    c->n_fault_regs = (uint16_t)fr;
+    c->cache_entries = cache;
+    return true;
+}
+
+static bool parse_memory(pctx *p, yaml_node_t *n)
+{
+    static const char *const keys[] = {"addr", "size", NULL};
+    sim_scenario *s = p->s;
+    uint64_t total = 0;
+    size_t cnt;
+
+    if (!seq(n, "memory", p))
+        return false;
+    cnt = seq_len(n);
+    if (cnt > 1024)
+        return perr(p, n, "memory: at most 1024 regions");
+    if (cnt == 0)
+        return true;
+    s->regions = calloc(cnt, sizeof *s->regions);
+    if (!s->regions)
+        return perr(p, n, "out of memory");
+    for (size_t i = 0; i < cnt; i++) {
+        yaml_node_t *it;
+        mapview mv;
+        uint64_t a = 0, sz = 0;
+
+        if (!seq_item(p, n, i, &it) ||
+            !map_open(p, it, "memory region", keys, &mv) ||
+            !need_uint(p, &mv, "addr", "memory region", 0, UINT64_MAX, &a) ||
+            !need_uint(p, &mv, "size", "memory region", 1,
+                       SIM_MAX_MEMORY_BYTES, &sz))
+            return false;
+        if (a + sz - 1 < a)
+            return perr(p, it, "memory region: wraps around the address "
+                               "space");
+        total += sz;
+        if (total > SIM_MAX_MEMORY_BYTES)
+            return perr(p, it, "memory: more than %u bytes in all",
+                        SIM_MAX_MEMORY_BYTES);
+        for (size_t j = 0; j < i; j++) {
+            const sim_region *r = &s->regions[j];
+            if (a <= r->addr + r->size - 1 && r->addr <= a + sz - 1)
+                return perr(p, it, "memory region overlaps region %zu", j);
+        }
+        s->regions[i].addr = a;
+        s->regions[i].size = sz;
+        s->n_regions++;
+    }
+    return true;
+}
+
+static bool parse_machine(pctx *p, yaml_node_t *n)
+{
+    static const char *const keys[] = {
+        "cpus",         "apic_ids",        "bsp",
+        "x2apic",       "tsc_deadline",    "directed_eoi",
+        "focus_processor", "lapic_version", "timer_hz",
+        "tsc_hz",       "msi_ext_dest",    "storm_threshold",
+        "storm_throttle", "ioapics",       "msix",
+        "msi",          "iommu",           "memory",
+        NULL};
+    sim_scenario *s = p->s;
+    intc_machine_config *c = &s->cfg;
+    mapview mv;
+    yaml_node_t *v;
+    uint32_t ver = c->lapic_version;
+
+    s->machine_line = (int)n->start_mark.line + 1;
+    s->machine_col = (int)n->start_mark.column + 1;
+    if (!map_open(p, n, "machine", keys, &mv) ||
+        !opt_u32(p, &mv, "cpus", "machine", 1, INTC_MAX_CPUS, &c->n_cpus) ||
+        !opt_bool(p, &mv, "x2apic", "machine", &c->x2apic) ||
+        !opt_bool(p, &mv, "tsc_deadline", "machine", &c->tsc_deadline) ||
+        !opt_bool(p, &mv, "directed_eoi", "machine", &c->directed_eoi) ||
+        !opt_bool(p, &mv, "focus_processor", "machine",
+                  &c->focus_processor) ||
+        !opt_u32(p, &mv, "lapic_version", "machine", 0, 0xff, &ver) ||
+        !opt_uint(p, &mv, "timer_hz", "machine", 1, UINT64_MAX,
+                  &c->apic_timer_hz) ||
+        !opt_uint(p, &mv, "tsc_hz", "machine", 1, UINT64_MAX, &c->tsc_hz) ||
+        !opt_bool(p, &mv, "msi_ext_dest", "machine", &c->msi_ext_dest) ||
+        !opt_u32(p, &mv, "storm_threshold", "machine", 0, UINT32_MAX,
+                 &c->storm_threshold))
+        return false;
+    c->lapic_version = (uint8_t)ver;
+    if ((v = mv_get(&mv, "storm_throttle")) &&
+        !get_duration(p, v, "storm_throttle", &c->storm_throttle_ns))
+        return false;
+    if ((v = mv_get(&mv, "apic_ids"))) {
+        size_t cnt;
+        uint32_t max = c->x2apic ? UINT32_MAX - 1 : 254;
+
+        if (!seq(v, "apic_ids", p))
+            return false;
+        cnt = seq_len(v);
+        if (!mv_get(&mv, "cpus")) {
+            if (cnt < 1 || cnt > INTC_MAX_CPUS)
+                return perr(p, v, "apic_ids: 1 to %u entries",
+                            INTC_MAX_CPUS);
+            c->n_cpus = (uint32_t)cnt;
+        } else if (cnt != c->n_cpus) {
+            return perr(p, v, "apic_ids: %zu entries for %" PRIu32 " cpus",
+                        cnt, c->n_cpus);
+        }
+        s->apic_ids = calloc(cnt, sizeof *s->apic_ids);
+        if (!s->apic_ids)
+            return perr(p, v, "out of memory");
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_t *it;
+            if (!seq_item(p, v, i, &it) ||
+                !get_u32(p, it, "apic_ids entry", 0, max, &s->apic_ids[i]))
+                return false;
+        }
+        /* Uniqueness: sort a copy. */
+        {
+            uint32_t *tmp = malloc(cnt * sizeof *tmp);
+            int dup = -1;
+            if (!tmp)
+                return perr(p, v, "out of memory");
+            memcpy(tmp, s->apic_ids, cnt * sizeof *tmp);
+            for (size_t gap = cnt / 2; gap > 0; gap /= 2) /* shell sort */
+                for (size_t i = gap; i < cnt; i++)
+                    for (size_t j = i; j >= gap && tmp[j - gap] > tmp[j];
+                         j -= gap) {
+                        uint32_t t = tmp[j];
+                        tmp[j] = tmp[j - gap];
+                        tmp[j - gap] = t;
+                    }
+            for (size_t i = 1; i < cnt; i++)
+                if (tmp[i] == tmp[i - 1])
+                    dup = (int)i;
+            if (dup >= 0) {
+                uint32_t d = tmp[dup];
+                free(tmp);
+                return perr(p, v, "apic_ids: duplicate ID %" PRIu32, d);
+            }
+            free(tmp);
+        }
+        c->apic_ids = s->apic_ids;
+    }
+    if (!opt_u32(p, &mv, "bsp", "machine", 0, c->n_cpus - 1, &c->bsp))
+        return false;
+    if ((v = mv_get(&mv, "ioapics")) && !parse_ioapics(p, v))
+        return false;
+    if ((v = mv_get(&mv, "msix")) && !parse_devices(p, v, true))
+        return false;
+    if ((v = mv_get(&mv, "msi")) && !parse_devices(p, v, false))
+        return false;
+    if ((v = mv_get(&mv, "iommu")) && !parse_iommu(p, v))
+        return false;
+    if ((v = mv_get(&mv, "memory")) && !parse_memory(p, v))
+        return false;
+    if (c->directed_eoi)
+        for (uint32_t i = 0; i < c->n_ioapics; i++)
+            if (s->ioapics[i].version != 0x20)
+                return perr(p, mv_get(&mv, "directed_eoi"),
+                            "directed_eoi needs every IOAPIC at version "
+                            "0x20");
+    return true;
+}
+
+/* ---- steps ---- */
+
+static bool get_vecset(pctx *p, yaml_node_t *n, const char *what,
+                       sim_vecset *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!seq(n, what, p))
+        return false;
+    for (size_t i = 0; i < seq_len(n); i++) {
+        yaml_node_t *it;
+        uint32_t v;
+        if (!seq_item(p, n, i, &it) || !get_u32(p, it, what, 0, 255, &v))
+            return false;
+        out->w[v / 64] |= 1ull << (v % 64);
+    }
+    return true;
+}
+
+static bool get_counts(pctx *p, yaml_node_t *n, const char *what,
+                       sim_count **out, size_t *nout)
+{
+    bool seen[INTC_EV_COUNT_] = {false};
+    size_t cnt;
+
+    if (n->type != YAML_MAPPING_NODE)
+        return perr(p, n, "%s: expected a mapping of event types to "
+                          "counts", what);
+    cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (cnt > INTC_EV_COUNT_)
+        return perr(p, n, "%s: more keys than event types", what);
+    *out = calloc(cnt ? cnt : 1, sizeof **out);
+    if (!*out)
+        return perr(p, n, "out of memory");
+    for (size_t i = 0; i < cnt; i++) {
+        yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
+        yaml_node_t *k = get(p, pr->key, n), *v;
+        int t;
+        if (!k || !get_event_type(p, k, what, &t))
+            return false;
+        if (seen[t])
+            return perr(p, k, "%s: duplicate key", what);
+        seen[t] = true;
+        v = get(p, pr->value, n);
+        if (!v || !get_uint(p, v, what, 0, UINT64_MAX, &(*out)[i].n))
+            return false;
+        (*out)[i].type = t;
+        (*nout)++;
+    }
+    return true;
+}
+
+static bool get_patterns(pctx *p, yaml_node_t *n, const char *what,
+                         sim_pattern **out, size_t *nout)
+{
+    static const char *const keys[] = {"type", "cpu",  "vector", "unit",
+                                       "pin",  "data", "data2",  NULL};
+    size_t cnt;
+
+    if (!seq(n, what, p))
+        return false;
+    cnt = seq_len(n);
+    *out = calloc(cnt ? cnt : 1, sizeof **out);
+    if (!*out)
+        return perr(p, n, "out of memory");
+    for (size_t i = 0; i < cnt; i++) {
+        sim_pattern *pt = &(*out)[i];
+        yaml_node_t *it, *v;
+        mapview mv;
+
+        if (!seq_item(p, n, i, &it) ||
+            !map_open(p, it, "event pattern", keys, &mv))
+            return false;
+        pt->line = (int)it->start_mark.line + 1;
+        pt->col = (int)it->start_mark.column + 1;
+        if ((v = mv_get(&mv, "type"))) {
+            if (!get_event_type(p, v, "event type", &pt->type))
+                return false;
+            pt->fields |= PAT_TYPE;
+        }
+        if ((v = mv_get(&mv, "cpu"))) {
+            if (!get_u32(p, v, "event cpu", 0, p->s->cfg.n_cpus - 1,
+                         &pt->cpu))
+                return false;
+            pt->fields |= PAT_CPU;
+        }
+        if ((v = mv_get(&mv, "vector"))) {
+            uint32_t x;
+            if (sis(v, "none")) {
+                pt->vector = -1;
+            } else {
+                if (!get_u32(p, v, "event vector", 0, 255, &x))
+                    return false;
+                pt->vector = (int32_t)x;
+            }
+            pt->fields |= PAT_VECTOR;
+        }
+        if (mv_get(&mv, "unit")) {
+            if (!opt_u32(p, &mv, "unit", "event", 0, UINT32_MAX, &pt->unit))
+                return false;
+            pt->fields |= PAT_UNIT;
+        }
+        if (mv_get(&mv, "pin")) {
+            if (!opt_u32(p, &mv, "pin", "event", 0, UINT32_MAX, &pt->pin))
+                return false;
+            pt->fields |= PAT_PIN;
+        }
+        if (mv_get(&mv, "data")) {
+            if (!opt_uint(p, &mv, "data", "event", 0, UINT64_MAX,
+                          &pt->data))
+                return false;
+            pt->fields |= PAT_DATA;
+        }
+        if (mv_get(&mv, "data2")) {
+            if (!opt_uint(p, &mv, "data2", "event", 0, UINT64_MAX,
+                          &pt->data2))
+                return false;
+            pt->fields |= PAT_DATA2;
+        }
+        (*nout)++;
+    }
+    return true;
+}
+
+static const char *const pend_words[] = {"intr", "nmi",  "smi",   "init",
+                                         "sipi", "extint", NULL};
+static const unsigned pend_bits[] = {INTC_PEND_INTR, INTC_PEND_NMI,
+                                     INTC_PEND_SMI,  INTC_PEND_INIT,
+                                     INTC_PEND_SIPI, INTC_PEND_EXTINT};
+
+static bool parse_expect(pctx *p, yaml_node_t *n, sim_step *st)
+{
+    static const char *const keys[] = {
+        "cpu",        "irr",       "isr",          "tmr",
+        "irr_has",    "irr_lacks", "isr_has",      "isr_lacks",
+        "tmr_has",    "tmr_lacks", "ppr",          "tpr",
+        "pending",    "reg",       "waiting_for_sipi", "ioapic",
+        "pin",        "remote_irr", "delivery_status", "line",
+        "msix_pending", "events",  "no_events",    "count",
+        "total",      "time",      NULL};
+    static const char *const vr[VR_COUNT] = {"irr", "isr", "tmr"};
+    const sim_scenario *s = p->s;
+    sim_expect *e;
+    mapview mv;
+    yaml_node_t *v;
+    uint32_t u;
+
+    e = calloc(1, sizeof *e);
+    if (!e)
+        return perr(p, n, "out of memory");
+    st->exp = e;
+    if (!map_open(p, n, "expect", keys, &mv) ||
+        !opt_u32(p, &mv, "cpu", "expect", 0, s->cfg.n_cpus - 1, &e->cpu))
+        return false;
+    for (int r = 0; r < VR_COUNT; r++) {
+        char k[16];
+        if ((v = mv_get(&mv, vr[r]))) {
+            if (!get_vecset(p, v, vr[r], &e->exact[r]))
+                return false;
+            e->has_exact[r] = e->has_cpu_keys = true;
+        }
+        snprintf(k, sizeof k, "%s_has", vr[r]);
+        if ((v = mv_get(&mv, k))) {
+            if (!get_vecset(p, v, k, &e->has[r]))
+                return false;
+            e->has_has[r] = e->has_cpu_keys = true;
+        }
+        snprintf(k, sizeof k, "%s_lacks", vr[r]);
+        if ((v = mv_get(&mv, k))) {
+            if (!get_vecset(p, v, k, &e->lacks[r]))
+                return false;
+            e->has_lacks[r] = e->has_cpu_keys = true;
+        }
+    }
+    if ((v = mv_get(&mv, "ppr"))) {
+        if (!get_u32(p, v, "ppr", 0, 255, &u))
+            return false;
+        e->ppr = (uint8_t)u;
+        e->has_ppr = e->has_cpu_keys = true;
+    }
+    if ((v = mv_get(&mv, "tpr"))) {
+        if (!get_u32(p, v, "tpr", 0, 255, &u))
+            return false;
+        e->tpr = (uint8_t)u;
+        e->has_tpr = e->has_cpu_keys = true;
+    }
+    if ((v = mv_get(&mv, "pending"))) {
+        if (!seq(v, "pending", p))
+            return false;
+        for (size_t i = 0; i < seq_len(v); i++) {
+            yaml_node_t *it;
+            unsigned w;
+            if (!seq_item(p, v, i, &it) ||
+                !get_enum(p, it, "pending", pend_words, &w))
+                return false;
+            e->pending |= pend_bits[w];
+        }
+        e->has_pending = e->has_cpu_keys = true;
+    }
+    if ((v = mv_get(&mv, "waiting_for_sipi"))) {
+        if (!get_bool(p, v, "waiting_for_sipi", &e->wfs))
+            return false;
+        e->has_wfs = e->has_cpu_keys = true;
+    }
+    if ((v = mv_get(&mv, "reg"))) {
+        size_t cnt;
+        if (v->type != YAML_MAPPING_NODE)
+            return perr(p, v, "reg: expected a mapping of registers to "
+                              "values");
+        cnt = (size_t)(v->data.mapping.pairs.top -
+                       v->data.mapping.pairs.start);
+        if (cnt > 512)
+            return perr(p, v, "reg: too many registers");
+        e->regs = calloc(cnt ? cnt : 1, sizeof *e->regs);
+        if (!e->regs)
+            return perr(p, v, "out of memory");
+        for (size_t i = 0; i < cnt; i++) {
+            yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
+            yaml_node_t *k = get(p, pr->key, v), *x;
+            sim_regcheck *rc = &e->regs[i];
+            if (!k || !get_reg(p, k, "reg", &rc->reg))
+                return false;
+            for (size_t j = 0; j < i; j++)
+                if (e->regs[j].reg == rc->reg)
+                    return perr(p, k, "reg: duplicate register");
+            x = get(p, pr->value, v);
+            if (!x || !get_uint(p, x, "reg value", 0,
+                                rc->reg == SIM_REG_ICR64 ? UINT64_MAX
+                                                         : UINT32_MAX,
+                                &rc->value))
+                return false;
+            e->n_regs++;
+        }
+        e->has_cpu_keys = true;
+    }
+    if (mv_get(&mv, "remote_irr") || mv_get(&mv, "delivery_status") ||
+        mv_get(&mv, "line") || mv_get(&mv, "pin")) {
+        const intc_ioapic_config *io;
+        if (s->cfg.n_ioapics == 0)
+            return perr(p, n, "expect: the machine has no IOAPIC");
+        if (!opt_u32(p, &mv, "ioapic", "expect", 0, s->cfg.n_ioapics - 1,
+                     &e->ioapic))
+            return false;
+        io = &s->ioapics[e->ioapic];
+        if (!need_u32(p, &mv, "pin", "expect", 0, io->n_pins - 1, &e->pin))
+            return false;
+        e->has_pin = true;
+        if ((v = mv_get(&mv, "remote_irr"))) {
+            if (!get_bool(p, v, "remote_irr", &e->remote_irr))
+                return false;
+            e->has_remote_irr = true;
+        }
+        if ((v = mv_get(&mv, "delivery_status"))) {
+            if (!get_bool(p, v, "delivery_status", &e->delivs))
+                return false;
+            e->has_delivs = true;
+        }
+        if ((v = mv_get(&mv, "line"))) {
+            if (!get_bool(p, v, "line", &e->line))
+                return false;
+            e->has_line = true;
+        }
+    } else if ((v = mv_get(&mv, "ioapic"))) {
+        return perr(p, mv_key(&mv, "ioapic"),
+                    "expect: 'ioapic' needs 'pin' and a pin state "
+                    "(remote_irr, delivery_status, line)");
+    }
+    if ((v = mv_get(&mv, "msix_pending"))) {
+        static const char *const mk[] = {"device", "vectors", NULL};
+        mapview m2;
+        char *name = NULL;
+        const sim_device *d;
+        size_t di;
+        yaml_node_t *vl;
+
+        if (!map_open(p, v, "msix_pending", mk, &m2) ||
+            !mv_need(p, &m2, "device", "msix_pending") ||
+            !(vl = mv_need(p, &m2, "vectors", "msix_pending")) ||
+            !get_name(p, mv_get(&m2, "device"), "device", &name))
+            return false;
+        d = find_device(s, name, &di);
+        free(name);
+        if (!d || !d->is_msix)
+            return perr(p, mv_get(&m2, "device"), "no MSI-X device of that "
+                                                  "name");
+        if (!seq(vl, "vectors", p))
+            return false;
+        for (size_t i = 0; i < seq_len(vl); i++) {
+            yaml_node_t *it;
+            if (!seq_item(p, vl, i, &it) ||
+                !get_u32(p, it, "msix_pending vector", 0, d->vectors - 1,
+                         &u))
+                return false;
+            e->msix_bits[u / 64] |= 1ull << (u % 64);
+        }
+        e->msix_dev = (uint32_t)di;
+        e->has_msix = true;
+    }
+    if ((v = mv_get(&mv, "events"))) {
+        if (!get_patterns(p, v, "events", &e->events, &e->n_events))
+            return false;
+        e->has_events_key = true;
+    }
+    if ((v = mv_get(&mv, "no_events"))) {
+        if (!get_patterns(p, v, "no_events", &e->no_events,
+                          &e->n_no_events))
+            return false;
+        e->has_events_key = true;
+    }
+    if ((v = mv_get(&mv, "count"))) {
+        if (!get_counts(p, v, "count", &e->count, &e->n_count))
+            return false;
+        e->has_events_key = true;
+    }
+    if ((v = mv_get(&mv, "total")) &&
+        !get_counts(p, v, "total", &e->total, &e->n_total))
+        return false;
+    if ((v = mv_get(&mv, "time"))) {
+        if (!get_duration(p, v, "time", &e->time))
+            return false;
+        e->has_time = true;
+    }
+    if (!e->has_cpu_keys && mv_get(&mv, "cpu"))
+        return perr(p, mv_key(&mv, "cpu"),
+                    "expect: 'cpu' without anything to check on it");
+    return true;
+}
+
+/* memory_write / memory_read: {addr, qwords|dwords|bytes}. */
+static bool parse_memory_op(pctx *p, yaml_node_t *n, sim_step *st,
+                            const char *what)
+{
+    static const char *const keys[] = {"addr", "qwords", "dwords", "bytes",
+                                       NULL};
+    static const char *const widths[] = {"qwords", "dwords", "bytes"};
+    static const unsigned wbytes[] = {8, 4, 1};
+    const sim_scenario *s = p->s;
+    mapview mv;
+    yaml_node_t *list = NULL;
+    unsigned w = 0;
+    size_t cnt;
+    uint64_t end;
+    bool inside = false;
+
+    if (!map_open(p, n, what, keys, &mv) ||
+        !need_uint(p, &mv, "addr", what, 0, UINT64_MAX, &st->off))
+        return false;
+    for (unsigned i = 0; i < 3; i++) {
+        yaml_node_t *v = mv_get(&mv, widths[i]);
+        if (!v)
+            continue;
+        if (list)
+            return perr(p, v, "%s: give only one of qwords, dwords, bytes",
+                        what);
+        list = v;
+        w = wbytes[i];
+    }
+    if (!list)
+        return perr(p, n, "%s: missing qwords, dwords or bytes", what);
+    if (!seq(list, what, p))
+        return false;
+    cnt = seq_len(list);
+    if (cnt == 0)
+        return perr(p, list, "%s: empty list", what);
+    if (cnt > SIM_MAX_MEMORY_BYTES / w)
+        return perr(p, list, "%s: too long", what);
+    st->n_bytes = cnt * w;
+    end = st->off + st->n_bytes - 1;
+    if (end < st->off)
+        return perr(p, n, "%s: wraps around the address space", what);
+    for (size_t i = 0; i < s->n_regions; i++)
+        if (st->off >= s->regions[i].addr &&
+            end <= s->regions[i].addr + s->regions[i].size - 1)
+            inside = true;
+    if (!inside)
+        return perr(p, n, "%s: 0x%" PRIx64 "-0x%" PRIx64
+                          " is not inside one memory region", what, st->off,
+                    end);
+    st->bytes = malloc(st->n_bytes);
+    if (!st->bytes)
+        return perr(p, n, "out of memory");
+    for (size_t i = 0; i < cnt; i++) {
+        yaml_node_t *it;
+        uint64_t v;
+        if (!seq_item(p, list, i, &it) ||
+            !get_uint(p, it, what, 0,
+                      w == 8 ? UINT64_MAX : (1ull << (8 * w)) - 1, &v))
+            return false;
+        for (unsigned b = 0; b < w; b++)
+            st->bytes[i * w + b] = (uint8_t)(v >> (8 * b));
+    }
+    st->value = w; /* element width, for messages */
+    return true;
+}
+
+static bool get_device(pctx *p, const mapview *mv, const char *what,
+                       bool msix, const sim_device **out, uint32_t *idx)
+{
+    yaml_node_t *v = mv_need(p, mv, "device", what);
+    char *name = NULL;
+    size_t i;
+
+    if (!v || !get_name(p, v, "device", &name))
+        return false;
+    *out = find_device(p->s, name, &i);
+    free(name);
+    if (!*out || (*out)->is_msix != msix)
+        return perr(p, v, "%s: no %s device of that name", what,
+                    msix ? "MSI-X" : "MSI");
+    *idx = (uint32_t)i;
+    return true;
+}
+
+/* Snapshot names: index in s->snap_names, added if define. */
+static bool snap_name(pctx *p, yaml_node_t *v, bool define, int *out)
+{
+    sim_scenario *s = p->s;
+    char *name = NULL;
+
+    if (!get_name(p, v, "snapshot name", &name))
+        return false;
+    for (size_t i = 0; i < s->n_snap_names; i++)
+        if (strcmp(s->snap_names[i], name) == 0) {
+            free(name);
+            return *out = (int)i, true;
+        }
+    if (!define) {
+        free(name);
+        return perr(p, v, "restore: no earlier snapshot of that name");
+    }
+    {
+        char **nn = realloc(s->snap_names,
+                            (s->n_snap_names + 1) * sizeof *nn);
+        if (!nn) {
+            free(name);
+            return perr(p, v, "out of memory");
+        }
+        s->snap_names = nn;
+        nn[s->n_snap_names] = name;
+        *out = (int)s->n_snap_names++;
+    }
+    return true;
+}
+
+static const char *const ipi_modes[] = {"fixed", "lowest", "smi",    "nmi",
+                                        "init",  "sipi",   "extint", NULL};
+static const unsigned ipi_mode_bits[] = {0, 1, 2, 4, 5, 6, 7};
+static const char *const shorthands[] = {"none", "self", "all", "others",
+                                         NULL};
+static const char *const take_words[] = {"nmi", "smi", "init", "sipi",
+                                         "extint", NULL};
+static const unsigned take_bits[] = {INTC_PEND_NMI, INTC_PEND_SMI,
+                                     INTC_PEND_INIT, INTC_PEND_SIPI,
+                                     INTC_PEND_EXTINT};
+static const char *const lvt_words[] = {"cmci", "thermal", "perf", NULL};
+static const unsigned lvt_ids[] = {INTC_LVT_CMCI, INTC_LVT_THERMAL,
+                                   INTC_LVT_PERF};
+
+/* Step keys: the common ones first, then the actions. */
+static const char *const step_keys[] = {
+    "name",         "at",           "after",       "cpu",
+    "expect",       "vector",       /* take's options; expect also an action */
+    "advance",      "write",        "read",        "mmio_write",
+    "mmio_read",    "wrmsr",        "rdmsr",       "ipi",
+    "tpr",          "lint",         "ack",         "eoi",
+    "take",         "run",          "raise_lvt",   "block",
+    "ioapic_write", "ioapic_eoi",   "irq",         "msi",
+    "msix_table",   "msix_control", "msix_notify", "msi_config",
+    "msi_notify",   "iommu_write",  "iommu_read",  "memory_write",
+    "memory_read",  "snapshot",     "restore",     NULL};
+#define FIRST_ACTION_KEY 6u
+
+static bool needs_cpu(const char *key)
+{
+    static const char *const cpu_keys[] = {
+        "write", "read", "mmio_write", "mmio_read", "wrmsr", "rdmsr",
+        "ipi",   "tpr",  "lint",       "ack",       "eoi",   "take",
+        "run",   "raise_lvt", "block", NULL};
+    for (unsigned i = 0; cpu_keys[i]; i++)
+        if (strcmp(cpu_keys[i], key) == 0)
+            return true;
+    return false;
+}
+
+static bool parse_access(pctx *p, yaml_node_t *v, sim_step *st,
+                         const char *what, bool is_read, uint64_t off_max,
+                         uint64_t size_max, bool has_size)
+{
+    static const char *const wkeys[] = {"offset", "size", "value",
+                                        "expect_error", NULL};
+    static const char *const rkeys[] = {"offset", "size", "expect", "mask",
+                                        "expect_error", NULL};
+    mapview mv;
+
+    if (!map_open(p, v, what, is_read ? rkeys : wkeys, &mv) ||
+        !need_uint(p, &mv, "offset", what, 0, off_max, &st->off) ||
+        (has_size && !need_uint(p, &mv, "size", what, 0, size_max,
+                                &st->size)) ||
+        !opt_expect_error(p, &mv, "expect_error", &st->expect_error))
+        return false;
+    if (!is_read)
+        return need_uint(p, &mv, "value", what, 0, UINT64_MAX, &st->value);
+    if (mv_get(&mv, "expect")) {
+        if (!opt_uint(p, &mv, "expect", what, 0, UINT64_MAX, &st->expect))
+            return false;
+        st->opt |= OPT_EXPECT;
+    }
+    if (mv_get(&mv, "mask")) {
+        if (!opt_uint(p, &mv, "mask", what, 0, UINT64_MAX, &st->mask))
+            return false;
+        st->opt |= OPT_MASK;
+    }
+    return true;
+}
+
+static bool parse_action(pctx *p, const char *key, yaml_node_t *v,
+                         sim_step *st, const mapview *smv)
+{
+    const sim_scenario *s = p->s;
+    const intc_machine_config *c = &s->cfg;
+    mapview mv;
+    unsigned w;
+    uint64_t d;
+
+    if (strcmp(key, "advance") == 0 || strcmp(key, "block") == 0) {
+        st->action = key[0] == 'a' ? ACT_ADVANCE : ACT_BLOCK;
+        if (!get_duration(p, v, key, &d))
+            return false;
+        if (d > UINT64_MAX - 1 - st->t_action)
+            return perr(p, v, "%s: virtual time overflows", key);
+        st->t_end = st->t_action + d;
+        return true;
+    }
+    if (strcmp(key, "write") == 0 || strcmp(key, "read") == 0) {
+        static const char *const wk[] = {"reg", "value", "expect_error",
+                                         NULL};
+        static const char *const rk[] = {"reg", "expect", "mask",
+                                         "expect_error", NULL};
+        bool rd = key[0] == 'r';
+        uint32_t reg;
+        uint64_t max;
+
+        st->action = rd ? ACT_READ : ACT_WRITE;
+        if (!map_open(p, v, key, rd ? rk : wk, &mv) ||
+            !mv_need(p, &mv, "reg", key) ||
+            !get_reg(p, mv_get(&mv, "reg"), key, &reg) ||
+            !opt_expect_error(p, &mv, "expect_error", &st->expect_error))
+            return false;
+        st->off = reg;
+        max = reg == SIM_REG_ICR64 ? UINT64_MAX : UINT32_MAX;
+        if (!rd)
+            return need_uint(p, &mv, "value", key, 0, max, &st->value);
+        if (mv_get(&mv, "expect")) {
+            if (!opt_uint(p, &mv, "expect", key, 0, max, &st->expect))
+                return false;
+            st->opt |= OPT_EXPECT;
+        }
+        if (mv_get(&mv, "mask")) {
+            if (!opt_uint(p, &mv, "mask", key, 0, max, &st->mask))
+                return false;
+            st->opt |= OPT_MASK;
+        }
+        return true;
+    }
+    if (strcmp(key, "mmio_write") == 0 || strcmp(key, "mmio_read") == 0) {
+        bool rd = key[5] == 'r';
+        st->action = rd ? ACT_MMIO_READ : ACT_MMIO_WRITE;
+        return parse_access(p, v, st, key, rd, UINT32_MAX, 16, true);
+    }
+    if (strcmp(key, "wrmsr") == 0 || strcmp(key, "rdmsr") == 0) {
+        static const char *const wk[] = {"msr", "value", "expect_error",
+                                         NULL};
+        static const char *const rk[] = {"msr", "expect", "mask",
+                                         "expect_error", NULL};
+        bool rd = key[0] == 'r';
+        st->action = rd ? ACT_RDMSR : ACT_WRMSR;
+        if (!map_open(p, v, key, rd ? rk : wk, &mv) ||
+            !need_uint(p, &mv, "msr", key, 0, UINT32_MAX, &st->off) ||
+            !opt_expect_error(p, &mv, "expect_error", &st->expect_error))
+            return false;
+        if (st->expect_error == INTC_ERR_INVAL)
+            return perr(p, mv_get(&mv, "expect_error"),
+                        "%s expect_error: gp or not_decoded", key);
+        if (!rd)
+            return need_uint(p, &mv, "value", key, 0, UINT64_MAX,
+                             &st->value);
+        if (mv_get(&mv, "expect")) {
+            if (!opt_uint(p, &mv, "expect", key, 0, UINT64_MAX,
+                          &st->expect))
+                return false;
+            st->opt |= OPT_EXPECT;
+        }
+        if (mv_get(&mv, "mask")) {
+            if (!opt_uint(p, &mv, "mask", key, 0, UINT64_MAX, &st->mask))
+                return false;
+            st->opt |= OPT_MASK;
+        }
+        return true;
+    }
+    if (strcmp(key, "ipi") == 0) {
+        static const char *const k[] = {"dest",  "vector",    "mode",
+                                        "logical", "shorthand", "level",
+                                        "assert", NULL};
+        bool logical = false, level = false, assert_ = true;
+        yaml_node_t *x;
+
+        st->action = ACT_IPI;
+        st->what = 0;
+        if (!map_open(p, v, "ipi", k, &mv) ||
+            !opt_uint(p, &mv, "dest", "ipi", 0, UINT32_MAX, &st->value) ||
+            !opt_uint(p, &mv, "vector", "ipi", 0, 255, &st->value2) ||
+            !opt_bool(p, &mv, "logical", "ipi", &logical) ||
+            !opt_bool(p, &mv, "level", "ipi", &level) ||
+            !opt_bool(p, &mv, "assert", "ipi", &assert_))
+            return false;
+        if ((x = mv_get(&mv, "mode"))) {
+            if (!get_enum(p, x, "ipi mode", ipi_modes, &w))
+                return false;
+            st->what = ipi_mode_bits[w];
+        }
+        if ((x = mv_get(&mv, "shorthand"))) {
+            if (!get_enum(p, x, "ipi shorthand", shorthands, &w))
+                return false;
+            st->shorthand = w;
+        }
+        if (!mv_get(&mv, "dest") && st->shorthand == 0)
+            return perr(p, v, "ipi: missing key 'dest' (or a shorthand)");
+        st->opt |= (logical ? OPT_LOGICAL : 0) | (level ? OPT_LEVEL : 0) |
+                   (assert_ ? 0 : OPT_DEASSERT);
+        return true;
+    }
+    if (strcmp(key, "tpr") == 0) {
+        st->action = ACT_TPR;
+        return get_uint(p, v, "tpr", 0, 255, &st->value);
+    }
+    if (strcmp(key, "lint") == 0) {
+        static const char *const k[] = {"pin", "level", NULL};
+        bool lv = false;
+        st->action = ACT_LINT;
+        if (!map_open(p, v, "lint", k, &mv) ||
+            !need_u32(p, &mv, "pin", "lint", 0, 1, &st->pin) ||
+            !need_bool(p, &mv, "level", "lint", &lv))
+            return false;
+        st->value = lv;
+        return true;
+    }
+    if (strcmp(key, "ack") == 0) {
+        static const char *const k[] = {"expect", NULL};
+        yaml_node_t *x = v;
+        st->action = ACT_ACK;
+        st->what = ACK_ANY;
+        if (v->type == YAML_MAPPING_NODE) {
+            if (!map_open(p, v, "ack", k, &mv))
+                return false;
+            x = mv_get(&mv, "expect");
+            if (!x)
+                return true;
+        }
+        if (sis(x, "spurious"))
+            st->what = ACK_SPURIOUS;
+        else if (sis(x, "none"))
+            st->what = ACK_NONE;
+        else if (!get_uint(p, x, "ack (a vector, spurious or none)", 0, 255,
+                           &st->expect))
+            return false;
+        else
+            st->what = ACK_VECTOR;
+        return true;
+    }
+    if (strcmp(key, "eoi") == 0 || strcmp(key, "run") == 0) {
+        bool b;
+        st->action = key[0] == 'e' ? ACT_EOI : ACT_RUN;
+        if (!get_bool(p, v, key, &b))
+            return false;
+        if (!b)
+            return perr(p, v, "%s: only 'true' is meaningful", key);
+        if (st->action == ACT_RUN && !mv_get(smv, "cpu"))
+            st->opt |= OPT_ALL_CPUS;
+        return true;
+    }
+    if (strcmp(key, "take") == 0) {
+        yaml_node_t *x;
+        bool ex = true;
+        st->action = ACT_TAKE;
+        if (!get_enum(p, v, "take", take_words, &w))
+            return false;
+        st->what = take_bits[w];
+        if ((x = mv_get(smv, "expect"))) {
+            if (!get_bool(p, x, "take expect", &ex))
+                return false;
+        }
+        if (ex)
+            st->opt |= OPT_EXPECT;
+        if ((x = mv_get(smv, "vector"))) {
+            if (st->what != INTC_PEND_SIPI)
+                return perr(p, mv_key(smv, "vector"),
+                            "take: 'vector' applies only to sipi");
+            if (!ex)
+                return perr(p, mv_key(smv, "vector"),
+                            "take: 'vector' with 'expect: false'");
+            if (!get_uint(p, x, "take vector", 0, 255, &st->expect))
+                return false;
+            st->opt |= OPT_VECTOR;
+        }
+        return true;
+    }
+    if (strcmp(key, "raise_lvt") == 0) {
+        st->action = ACT_RAISE_LVT;
+        if (!get_enum(p, v, "raise_lvt", lvt_words, &w))
+            return false;
+        st->what = lvt_ids[w];
+        return true;
+    }
+    if (strcmp(key, "ioapic_write") == 0 || strcmp(key, "ioapic_eoi") == 0 ||
+        strcmp(key, "irq") == 0) {
+        static const char *const wk[] = {"ioapic", "pin", "rte", "reg",
+                                         "value", NULL};
+        static const char *const ek[] = {"ioapic", "vector", NULL};
+        static const char *const ik[] = {"ioapic", "pin", "level", "source",
+                                         "gsi", NULL};
+        const char *const *keys = key[0] == 'i' && key[1] == 'r' ? ik
+                                  : key[7] == 'w'                ? wk
+                                                                 : ek;
+        bool lv = false;
+
+        if (c->n_ioapics == 0)
+            return perr(p, v, "%s: the machine has no IOAPIC", key);
+        if (!map_open(p, v, key, keys, &mv))
+            return false;
+        if (keys == ik && mv_get(&mv, "gsi")) {
+            bool found = false;
+            st->action = ACT_IRQ_GSI;
+            if (mv_get(&mv, "ioapic") || mv_get(&mv, "pin") ||
+                mv_get(&mv, "source"))
+                return perr(p, mv_key(&mv, "gsi"),
+                            "irq: give either gsi or ioapic/pin/source");
+            if (!need_u32(p, &mv, "gsi", key, 0, UINT32_MAX, &st->pin) ||
+                !need_bool(p, &mv, "level", key, &lv))
+                return false;
+            for (uint32_t i = 0; i < c->n_ioapics; i++)
+                if (st->pin >= s->ioapics[i].gsi_base &&
+                    st->pin - s->ioapics[i].gsi_base < s->ioapics[i].n_pins)
+                    found = true;
+            if (!found)
+                return perr(p, mv_get(&mv, "gsi"),
+                            "irq: no IOAPIC has GSI %" PRIu32, st->pin);
+            st->value = lv;
+            return true;
+        }
+        if (!opt_u32(p, &mv, "ioapic", key, 0, c->n_ioapics - 1, &st->unit))
+            return false;
+        if (keys == ek) {
+            st->action = ACT_IOAPIC_EOI;
+            return need_uint(p, &mv, "vector", key, 0, 255, &st->value);
+        }
+        if (keys == ik) {
+            st->action = ACT_IRQ;
+            if (!need_u32(p, &mv, "pin", key, 0,
+                          s->ioapics[st->unit].n_pins - 1u, &st->pin) ||
+                !need_bool(p, &mv, "level", key, &lv) ||
+                !opt_u32(p, &mv, "source", key, 0,
+                         INTC_IOAPIC_MAX_SOURCES - 1, &st->source))
+                return false;
+            st->value = lv;
+            return true;
+        }
+        if (mv_get(&mv, "rte") || mv_get(&mv, "pin")) {
+            st->action = ACT_IOAPIC_RTE;
+            if (mv_get(&mv, "reg") || mv_get(&mv, "value"))
+                return perr(p, v, "ioapic_write: give either pin/rte or "
+                                  "reg/value");
+            return need_u32(p, &mv, "pin", key, 0,
+                            s->ioapics[st->unit].n_pins - 1u, &st->pin) &&
+                   need_uint(p, &mv, "rte", key, 0, UINT64_MAX, &st->value);
+        }
+        st->action = ACT_IOAPIC_REG;
+        return need_uint(p, &mv, "reg", key, 0, 255, &st->off) &&
+               need_uint(p, &mv, "value", key, 0, UINT32_MAX, &st->value);
+    }
+    if (strcmp(key, "msi") == 0) {
+        static const char *const k[] = {"addr", "data", "source_id", NULL};
+        st->action = ACT_MSI;
+        return map_open(p, v, "msi", k, &mv) &&
+               need_uint(p, &mv, "addr", "msi", 0, UINT64_MAX, &st->off) &&
+               need_uint(p, &mv, "data", "msi", 0, UINT32_MAX, &st->value) &&
+               opt_u32(p, &mv, "source_id", "msi", 0, 0xffff, &st->source);
+    }
+    if (strncmp(key, "msix_", 5) == 0 || strncmp(key, "msi_", 4) == 0) {
+        static const char *const tk[] = {"device", "entry", "addr", "data",
+                                         "masked", NULL};
+        static const char *const ck[] = {"device", "enable", "mask", NULL};
+        static const char *const nk[] = {"device", "vector", NULL};
+        static const char *const gk[] = {"device", "offset", "size",
+                                         "value", NULL};
+        bool msix = key[3] == 'x';
+        const char *const *keys = strstr(key, "table")     ? tk
+                                  : strstr(key, "control") ? ck
+                                  : strstr(key, "notify")  ? nk
+                                                           : gk;
+        const sim_device *dv;
+        bool b1 = false, b2 = false;
+
+        if (!map_open(p, v, key, keys, &mv) ||
+            !get_device(p, &mv, key, msix, &dv, &st->unit))
+            return false;
+        if (keys == tk) {
+            st->action = ACT_MSIX_TABLE;
+            if (!need_u32(p, &mv, "entry", key, 0, dv->vectors - 1u,
+                          &st->pin))
+                return false;
+            if (mv_get(&mv, "addr")) {
+                if (!opt_uint(p, &mv, "addr", key, 0, UINT64_MAX, &st->off))
+                    return false;
+                st->opt |= OPT_ADDR;
+            }
+            if (mv_get(&mv, "data")) {
+                if (!opt_uint(p, &mv, "data", key, 0, UINT32_MAX,
+                              &st->value))
+                    return false;
+                st->opt |= OPT_DATA;
+            }
+            if (mv_get(&mv, "masked")) {
+                if (!opt_bool(p, &mv, "masked", key, &b1))
+                    return false;
+                st->opt |= OPT_MASKED;
+                st->value2 = b1;
+            }
+            return true;
+        }
+        if (keys == ck) {
+            st->action = ACT_MSIX_CONTROL;
+            if (!opt_bool(p, &mv, "enable", key, &b1) ||
+                !opt_bool(p, &mv, "mask", key, &b2))
+                return false;
+            st->value = b1;
+            st->value2 = b2;
+            return true;
+        }
+        if (keys == nk) {
+            st->action = msix ? ACT_MSIX_NOTIFY : ACT_MSI_NOTIFY;
+            return need_uint(p, &mv, "vector", key, 0,
+                             msix ? dv->vectors - 1u : 31u, &st->value);
+        }
+        st->action = ACT_MSI_CONFIG;
+        return need_uint(p, &mv, "offset", key, 0, 255, &st->off) &&
+               need_uint(p, &mv, "size", key, 0, 8, &st->size) &&
+               need_uint(p, &mv, "value", key, 0, UINT32_MAX, &st->value);
+    }
+    if (strncmp(key, "iommu_", 6) == 0) {
+        bool rd = key[6] == 'r';
+        if (c->iommu.kind == INTC_IOMMU_NONE)
+            return perr(p, v, "%s: the machine has no IOMMU", key);
+        st->action = rd ? ACT_IOMMU_READ : ACT_IOMMU_WRITE;
+        return parse_access(p, v, st, key, rd, UINT32_MAX, 16, true);
+    }
+    if (strncmp(key, "memory_", 7) == 0) {
+        st->action = key[7] == 'w' ? ACT_MEMORY_WRITE : ACT_MEMORY_READ;
+        return parse_memory_op(p, v, st, key);
+    }
+    if (strcmp(key, "snapshot") == 0 || strcmp(key, "restore") == 0) {
+        st->action = key[0] == 's' ? ACT_SNAPSHOT : ACT_RESTORE;
+        return snap_name(p, v, st->action == ACT_SNAPSHOT, &st->snap);
+    }
+    if (strcmp(key, "expect") == 0) {
+        st->action = ACT_EXPECT;
+        return parse_expect(p, v, st);
+    }
+    return perr(p, v, "internal: unhandled action '%s'", key);
+}
+
+static bool parse_step(pctx *p, yaml_node_t *n, sim_step *st, size_t index)
+{
+    sim_scenario *s = p->s;
+    mapview mv;
+    yaml_node_t *v, *act = NULL;
+    const char *key = NULL;
+    bool has_take;
+
+    st->line = (int)n->start_mark.line + 1;
+    st->col = (int)n->start_mark.column + 1;
+    st->snap = -1;
+    if (!map_open(p, n, "step", step_keys, &mv))
+        return false;
+    has_take = mv_get(&mv, "take") != NULL;
+    for (unsigned i = FIRST_ACTION_KEY - 2; step_keys[i]; i++) {
+        if (!mv.val[i])
+            continue;
+        if (i == FIRST_ACTION_KEY - 1) /* vector: take's */
+            continue;
+        if (i == FIRST_ACTION_KEY - 2 && has_take) /* expect: take's */
+            continue;
+        if (act)
+            return perr(p, mv.key[i], "step has two actions ('%s' and "
+                                      "'%s')", key, step_keys[i]);
+        act = mv.val[i];
+        key = step_keys[i];
+    }
+    if (!act)
+        return perr(p, n, "step %zu has no action", index + 1);
+    if ((v = mv_get(&mv, "vector")) && !has_take)
+        return perr(p, mv_key(&mv, "vector"),
+                    "unknown key 'vector' in step (only with take)");
+    if ((v = mv_get(&mv, "name"))) {
+        if (!get_name(p, v, "step name", &st->name))
+            return false;
+        for (size_t i = 0; i < index; i++)
+            if (s->steps[i].name && strcmp(s->steps[i].name, st->name) == 0)
+                return perr(p, v, "duplicate step name (step %zu)", i + 1);
+    }
+    if ((v = mv_get(&mv, "cpu"))) {
+        if (!needs_cpu(key))
+            return perr(p, mv_key(&mv, "cpu"),
+                        "key 'cpu' does not apply to '%s'", key);
+        if (!get_u32(p, v, "cpu", 0, s->cfg.n_cpus - 1, &st->cpu))
+            return false;
+    }
+    st->t_start = p->now;
+    if (mv_get(&mv, "at") && mv_get(&mv, "after"))
+        return perr(p, mv_key(&mv, "after"), "give 'at' or 'after', not "
+                                             "both");
+    if ((v = mv_get(&mv, "at"))) {
+        uint64_t t;
+        if (!get_duration(p, v, "at", &t))
+            return false;
+        if (t < p->now)
+            return perr(p, v, "at: time %" PRIu64 " ns is in the past (the "
+                              "scenario is at %" PRIu64 " ns)", t, p->now);
+        if (t == UINT64_MAX)
+            return perr(p, v, "at: virtual time overflows");
+        p->now = t;
+    }
+    if ((v = mv_get(&mv, "after"))) {
+        uint64_t d;
+        if (!get_duration(p, v, "after", &d))
+            return false;
+        if (d > UINT64_MAX - 1 - p->now)
+            return perr(p, v, "after: virtual time overflows");
+        p->now += d;
+    }
+    st->t_action = st->t_end = p->now;
+    if (!parse_action(p, key, act, st, &mv))
+        return false;
+    p->now = st->t_end;
+    return true;
+}
+
+static bool parse_root(pctx *p, yaml_node_t *root)
+{
+    static const char *const keys[] = {"name", "machine", "steps", NULL};
+    sim_scenario *s = p->s;
+    mapview mv;
+    yaml_node_t *v;
+
+    if (!map_open(p, root, "the scenario", keys, &mv))
+        return false;
+    if ((v = mv_get(&mv, "name")) &&
+        !get_name(p, v, "scenario name", &s->title))
+        return false;
+    if ((v = mv_get(&mv, "machine"))) {
+        if (!parse_machine(p, v))
+            return false;
+    } else {
+        s->machine_line = (int)root->start_mark.line + 1;
+        s->machine_col = (int)root->start_mark.column + 1;
+    }
+    v = mv_need(p, &mv, "steps", "the scenario");
+    if (!v || !seq(v, "steps", p))
+        return false;
+    s->n_steps = seq_len(v);
+    if (s->n_steps == 0)
+        return perr(p, v, "steps: empty list");
+    s->steps = calloc(s->n_steps, sizeof *s->steps);
+    if (!s->steps) {
+        s->n_steps = 0;
+        return perr(p, v, "out of memory");
+    }
+    for (size_t i = 0; i < s->n_steps; i++) {
+        yaml_node_t *it;
+        if (!seq_item(p, v, i, &it) || !parse_step(p, it, &s->steps[i], i))
+            return false;
+    }
+    return true;
+}
+
+static uint64_t fnv1a(const unsigned char *b, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* Read the whole file (bounded).  NULL with a message on failure. */
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    unsigned char *buf;
+    size_t n = 0, cap = 65536;
+
+    if (!f) {
+        fprintf(stderr, "intc-sim: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    buf = malloc(cap);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+        if (n == cap) {
+            unsigned char *nb;
+            if (cap >= SIM_MAX_FILE_BYTES) {
+                fprintf(stderr, "intc-sim: %s: larger than %u bytes\n", path,
+                        SIM_MAX_FILE_BYTES);
+                free(buf);
+                fclose(f);
+                return NULL;
+            }
+            cap *= 2;
+            nb = realloc(buf, cap + 1);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            } else {
+                buf = nb;
+            }
+        }
+    }
+    if (!buf || ferror(f)) {
+        fprintf(stderr, "intc-sim: %s: %s\n", path,
+                buf ? "read error" : "out of memory");
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+int sim_scenario_load(const char *path, sim_scenario **out)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    sim_scenario *s;
+    unsigned char *buf;
+    size_t len = 0;
+    pctx p = {.file = path};
+    int rc = SIM_EXIT_MALFORMED;
+
+    *out = NULL;
+    buf = slurp(path, &len);
+    if (!buf)
+        return SIM_EXIT_HOST;
+    s = calloc(1, sizeof *s);
+    if (!s || !(s->file = malloc(strlen(path) + 1))) {
+        free(s);
+        free(buf);
+        fprintf(stderr, "intc-sim: out of memory\n");
+        return SIM_EXIT_HOST;
+    }
+    strcpy(s->file, path);
+    s->hash = fnv1a(buf, len);
+    intc_machine_config_init(&s->cfg);
+    p.s = s;
+
+    if (!yaml_parser_initialize(&parser)) {
+        fprintf(stderr, "intc-sim: out of memory\n");
+        free(buf);
+        sim_scenario_free(s);
+        return SIM_EXIT_HOST;
+    }
+    yaml_parser_set_input_string(&parser, buf, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        fprintf(stderr, "%s:%lu:%lu: error: YAML: %s%s%s\n", path,
+                (unsigned long)parser.problem_mark.line + 1,
+                (unsigned long)parser.problem_mark.column + 1,
+                parser.problem ? parser.problem : "parse error",
+                parser.context ? " " : "",
+                parser.context ? parser.context : "");
+        goto out_parser;
+    }
+    p.doc = &doc;
+    {
+        yaml_node_t *root = yaml_document_get_root_node(&doc);
+        if (!root) {
+            fprintf(stderr, "%s:1:1: error: empty file\n", path);
+        } else if (parse_root(&p, root)) {
+            /* Only one document: a second one is an error. */
+            yaml_document_t doc2;
+            if (!yaml_parser_load(&parser, &doc2)) {
+                fprintf(stderr, "%s:%lu:%lu: error: YAML: %s\n", path,
+                        (unsigned long)parser.problem_mark.line + 1,
+                        (unsigned long)parser.problem_mark.column + 1,
+                        parser.problem ? parser.problem : "parse error");
+            } else {
+                yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
+                if (r2)
+                    fprintf(stderr, "%s:%lu:%lu: error: more than one YAML "
+                                    "document\n", path,
+                            (unsigned long)r2->start_mark.line + 1,
+                            (unsigned long)r2->start_mark.column + 1);
+                else
+                    rc = SIM_EXIT_OK;
+                yaml_document_delete(&doc2);
+            }
+        }
+    }
+    yaml_document_delete(&doc);
+out_parser:
+    yaml_parser_delete(&parser);
+    free(buf);
+    if (rc != SIM_EXIT_OK) {
+        sim_scenario_free(s);
+        return rc;
+    }
+    *out = s;
+    return SIM_EXIT_OK;
+}
+
+static void free_expect(sim_expect *e)
+{
+    if (!e)
+        return;
+    free(e->regs);
+    free(e->events);
+    free(e->no_events);
+    free(e->count);
+    free(e->total);
+    free(e);
+}
+
+void sim_scenario_free(sim_scenario *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_steps; i++) {
+        free(s->steps[i].name);
+        free(s->steps[i].bytes);
+        free_expect(s->steps[i].exp);
+    }
+    free(s->steps);
+    for (size_t i = 0; i < s->n_snap_names; i++)
+        free(s->snap_names[i]);
+    free(s->snap_names);
+    for (size_t i = 0; i < s->n_devices; i++)
+        free(s->devices[i].name);
+    free(s->devices);
+    free(s->regions);
+    if (s->wiring)
+        for (uint32_t i = 0; i < s->cfg.n_ioapics; i++)
+            free(s->wiring[i]);
+    free(s->wiring);
+    free(s->ioapics);
+    free(s->apic_ids);
+    free(s->title);
+    free(s->file);
+    free(s);
+}
+
+long sim_step_lookup(const sim_scenario *s, const char *spec)
+{
+    uint64_t v;
+
+    if (parse_uint(spec, strlen(spec), &v) == 0)
+        return (v >= 1 && v <= s->n_steps) ? (long)(v - 1) : -1;
+    for (size_t i = 0; i < s->n_steps; i++)
+        if (s->steps[i].name && strcmp(s->steps[i].name, spec) == 0)
+            return (long)i;
+    return -1;
+}
