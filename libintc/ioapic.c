@@ -523,6 +523,14 @@ bool intc_ioapic_check(const intc_ioapic *io, char *msg, size_t len)
             INTC_FAIL("ioapic %u pin %u: stored delivery status", io->index, i);
         if (p->throttle_until && io->timer_deadline > p->throttle_until)
             INTC_FAIL("ioapic %u pin %u: throttled with no timer", io->index, i);
+        /* An active level line that nothing holds back (mask, Remote IRR,
+           throttle) must be a message nobody accepted yet: otherwise the
+           interrupt was lost. */
+        if (entry_is_level(p->rte) && pin_active(p) &&
+            !(p->rte & (INTC_RTE_MASKED | INTC_RTE_REMOTE_IRR)) &&
+            !p->throttle_until && !p->send_pending)
+            INTC_FAIL("ioapic %u pin %u: active level line neither sent nor "
+                      "pending", io->index, i);
     }
     return true;
 }

@@ -657,9 +657,10 @@ static void self_ipi(intc_lapic *l, uint8_t v)
                                 INTC_ESR_RECV_ILLEGAL_VECTOR);
         return;
     }
-    accept_fixed(l, v, false, INTC_DM_FIXED);
+    /* data2 counts the APICs that accepted it: 0 when software-disabled */
+    bool ok = accept_fixed(l, v, false, INTC_DM_FIXED);
     INTC_EMIT(l->m, INTC_EV_IPI, l->index, v, 0,
-              (uint64_t)v | (uint64_t)SH_SELF << ICR_SH_SHIFT, 1);
+              (uint64_t)v | (uint64_t)SH_SELF << ICR_SH_SHIFT, ok);
 }
 
 /* The architectural write of a (present, writable) register.  For x2APIC

@@ -34,6 +34,11 @@ intc_need_packages()
 INTC_BUILD_PACKAGES=(build-essential binutils cmake ninja-build pkg-config
     libyaml-dev)
 
+# The fuzz build (scripts/test.sh, -DINTC_FUZZ=ON): clang with the
+# libFuzzer and sanitizer runtimes, llvm-symbolizer for readable reports.
+# shellcheck disable=SC2034
+INTC_FUZZ_PACKAGES=(clang libclang-rt-14-dev llvm)
+
 intc_jobs()
 {
     nproc 2>/dev/null || echo 2

@@ -1,15 +1,22 @@
 #!/bin/bash
-# Set up a Debian 12 machine, then build and test libintc twice:
+# Set up a Debian 12 machine, then build and test libintc three times:
 #  1. build/werror:   default compiler, warnings are errors, RelWithDebInfo
 #                     (optimisation enables gcc's flow-based warnings);
 #  2. build/sanitize: ASan + UBSan, clang if present (a second compiler's
-#                     warnings), else gcc; warnings are errors there too.
+#                     warnings), else gcc; warnings are errors there too;
+#  3. build/fuzz:     clang, -DINTC_FUZZ=ON: the libFuzzer targets replay
+#                     their seed corpora and regression inputs and fuzz
+#                     briefly (ctest label "fuzz", fuzz/CMakeLists.txt).
+#                     INTC_SKIP_FUZZ=1 skips it.
 # Stops at the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
 intc_need_packages "${INTC_BUILD_PACKAGES[@]}" libcmocka-dev
+if [ "${INTC_SKIP_FUZZ:-0}" != 1 ]; then
+    intc_need_packages "${INTC_FUZZ_PACKAGES[@]}"
+fi
 
 jobs=$(intc_jobs)
 
@@ -34,5 +41,16 @@ if [ -z "$san_cc" ]; then
 fi
 build_and_test build/sanitize -DCMAKE_BUILD_TYPE=Debug -DINTC_SANITIZE=ON \
     -DCMAKE_C_COMPILER="$san_cc"
+
+if [ "${INTC_SKIP_FUZZ:-0}" != 1 ]; then
+    echo "=== build/fuzz: configure"
+    cmake -S . -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang \
+        -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINTC_FUZZ=ON -DINTC_WERROR=ON \
+        -DINTC_BUILD_TESTS=OFF -DINTC_BUILD_EXAMPLES=OFF
+    echo "=== build/fuzz: build"
+    cmake --build build/fuzz --parallel "$jobs"
+    echo "=== build/fuzz: test (label fuzz)"
+    ctest --test-dir build/fuzz -L fuzz --output-on-failure --parallel "$jobs"
+fi
 
 echo "=== all tests passed"

@@ -2025,22 +2025,32 @@ static unsigned char *slurp(const char *path, size_t *len)
 
 int sim_scenario_load(const char *path, sim_scenario **out)
 {
-    yaml_parser_t parser;
-    yaml_document_t doc;
-    sim_scenario *s;
     unsigned char *buf;
     size_t len = 0;
-    pctx p = {.file = path};
-    int rc = SIM_EXIT_MALFORMED;
+    int rc;
 
     *out = NULL;
     buf = slurp(path, &len);
     if (!buf)
         return SIM_EXIT_HOST;
+    rc = sim_scenario_parse(path, buf, len, out);
+    free(buf);
+    return rc;
+}
+
+int sim_scenario_parse(const char *path, const unsigned char *buf,
+                       size_t len, sim_scenario **out)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    sim_scenario *s;
+    pctx p = {.file = path};
+    int rc = SIM_EXIT_MALFORMED;
+
+    *out = NULL;
     s = calloc(1, sizeof *s);
     if (!s || !(s->file = malloc(strlen(path) + 1))) {
         free(s);
-        free(buf);
         fprintf(stderr, "intc-sim: out of memory\n");
         return SIM_EXIT_HOST;
     }
@@ -2051,7 +2061,6 @@ int sim_scenario_load(const char *path, sim_scenario **out)
 
     if (!yaml_parser_initialize(&parser)) {
         fprintf(stderr, "intc-sim: out of memory\n");
-        free(buf);
         sim_scenario_free(s);
         return SIM_EXIT_HOST;
     }
@@ -2094,7 +2103,6 @@ int sim_scenario_load(const char *path, sim_scenario **out)
     yaml_document_delete(&doc);
 out_parser:
     yaml_parser_delete(&parser);
-    free(buf);
     if (rc != SIM_EXIT_OK) {
         sim_scenario_free(s);
         return rc;

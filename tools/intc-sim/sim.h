@@ -22,15 +22,31 @@
 #define SIM_EXIT_MALFORMED 2
 #define SIM_EXIT_HOST 3
 
-/* Bounds that keep any input's cost finite (the tool is fuzzed). */
+/* Bounds that keep any input's cost finite (the tool is fuzzed; the fuzz
+   target compiles scenario.c and run.c with tighter values, hence the
+   #ifndef). */
+#ifndef SIM_MAX_FILE_BYTES
 #define SIM_MAX_FILE_BYTES (16u << 20)     /* scenario file size */
+#endif
+#ifndef SIM_MAX_NODE_VISITS
 #define SIM_MAX_NODE_VISITS 4000000u       /* YAML nodes examined, aliases
                                               counted once per use */
+#endif
+#ifndef SIM_MAX_MEMORY_BYTES
 #define SIM_MAX_MEMORY_BYTES (64u << 20)   /* guest memory, all regions */
+#endif
+#ifndef SIM_MAX_FIRES_PER_ADVANCE
 #define SIM_MAX_FIRES_PER_ADVANCE 100000u  /* then due timers coalesce */
+#endif
+#ifndef SIM_MAX_FIRES_TOTAL
 #define SIM_MAX_FIRES_TOTAL 2000000u
+#endif
+#ifndef SIM_MAX_WINDOW_EVENTS
 #define SIM_MAX_WINDOW_EVENTS 1000000u     /* stored for `events:` checks */
+#endif
+#ifndef SIM_MAX_STEP_TRACE
 #define SIM_MAX_STEP_TRACE 100000u         /* trace lines kept per step */
+#endif
 
 /* Register operand of write/read/expect reg: an xAPIC offset, or the
    64-bit ICR (x2APIC MSR 0x830; hi:lo in xAPIC mode). */
@@ -224,6 +240,10 @@ typedef struct sim_scenario {
    "FILE:LINE:COL: error: ..." to stderr and return SIM_EXIT_MALFORMED;
    SIM_EXIT_HOST if it cannot be read.  *out is NULL on failure. */
 int sim_scenario_load(const char *path, sim_scenario **out);
+/* The same on the len bytes at buf (need not be NUL-terminated); path
+   names the input in messages.  For the fuzz target and embedders. */
+int sim_scenario_parse(const char *path, const unsigned char *buf,
+                       size_t len, sim_scenario **out);
 void sim_scenario_free(sim_scenario *s);
 /* Register name for messages ("tpr", "0x2c0"); buf for unnamed ones. */
 const char *sim_reg_name(uint32_t reg, char *buf, size_t len);

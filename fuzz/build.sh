@@ -1,0 +1,136 @@
+#!/bin/bash -eu
+# Build the fuzz targets the OSS-Fuzz way (also for AFL++ and ClusterFuzz):
+#
+#   CC=clang CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
+#   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out fuzz/build.sh
+#
+#   CC=afl-clang-fast LIB_FUZZING_ENGINE=/usr/lib/afl/libAFLDriver.a \
+#   OUT=/tmp/out-afl fuzz/build.sh        (AFL++; or -fsanitize=fuzzer)
+#
+# Inputs (environment, OSS-Fuzz names): CC, CFLAGS, LIB_FUZZING_ENGINE,
+# OUT; SRC (optional, the checkout; default: this script's parent).
+# Outputs in $OUT: one binary per fuzz/fuzz_*.c, and per target its
+# .options, .dict and <target>_seed_corpus.zip.
+#
+# Recipe (the same as fuzz/CMakeLists.txt): every fuzz/fuzz_<name>.c is
+# linked with the library and, when present, fuzz/<name>_ops.c (e.g. the
+# whole-machine target fuzz_machine.c + machine_ops.c).  fuzz_scenario
+# also compiles tools/intc-sim/{scenario,run,trace}.c with the tight
+# SIM_MAX_* bounds and needs libyaml (pkg-config yaml-0.1); it is skipped
+# with a message when libyaml is missing.
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+SRC_DIR=${INTC_SRC:-$here}
+: "${CC:=clang}"
+: "${CFLAGS:=-fsanitize=fuzzer-no-link,address,undefined}"
+: "${LIB_FUZZING_ENGINE:=-fsanitize=fuzzer}"
+: "${OUT:?set OUT to the output directory}"
+
+mkdir -p "$OUT"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# shellcheck disable=SC2206  # word splitting of the flag strings is meant
+cflags=(-std=c11 -g -O1 ${CFLAGS})
+inc=(-I"$SRC_DIR/include" -I"$SRC_DIR/fuzz")
+
+echo "libintc: compiling with $CC ${CFLAGS}"
+objs=()
+for f in "$SRC_DIR"/libintc/*.c; do
+    o="$work/lib_$(basename "$f" .c).o"
+    "$CC" "${cflags[@]}" "${inc[@]}" -I"$SRC_DIR/libintc" -DINTC_BUILDING \
+        -c "$f" -o "$o"
+    objs+=("$o")
+done
+ar rcs "$work/libintc.a" "${objs[@]}"
+
+# The libFuzzer flags the CMake build passes at link time: targets written
+# against libFuzzer need its link flag unless LIB_FUZZING_ENGINE is a
+# driver library (AFL's libAFLDriver.a, OSS-Fuzz's engines).
+# shellcheck disable=SC2206
+engine=(${LIB_FUZZING_ENGINE})
+
+yaml_cflags=""
+yaml_libs=""
+have_yaml=0
+if pkg-config --exists yaml-0.1 2>/dev/null; then
+    yaml_cflags=$(pkg-config --cflags yaml-0.1)
+    yaml_libs=$(pkg-config --libs yaml-0.1)
+    have_yaml=1
+fi
+
+sim_defs=(-DSIM_MAX_NODE_VISITS=20000u -DSIM_MAX_MEMORY_BYTES=0x100000u
+    -DSIM_MAX_FIRES_PER_ADVANCE=200u -DSIM_MAX_FIRES_TOTAL=2000u
+    -DSIM_MAX_WINDOW_EVENTS=2000u -DSIM_MAX_STEP_TRACE=200u)
+
+built=()
+for src in "$SRC_DIR"/fuzz/fuzz_*.c; do
+    t=$(basename "$src" .c)
+    short=${t#fuzz_}
+    extra=()
+    extra_flags=()
+    libs=()
+    [ -f "$SRC_DIR/fuzz/${short}_ops.c" ] &&
+        extra+=("$SRC_DIR/fuzz/${short}_ops.c")
+    # --- per-target additions (the same list as fuzz/CMakeLists.txt) ---
+    if [ "$t" = fuzz_scenario ]; then
+        if [ $have_yaml = 0 ]; then
+            echo "$t: skipped (libyaml not found)"
+            continue
+        fi
+        extra+=("$SRC_DIR/tools/intc-sim/scenario.c"
+            "$SRC_DIR/tools/intc-sim/run.c"
+            "$SRC_DIR/tools/intc-sim/trace.c")
+        # shellcheck disable=SC2206
+        extra_flags+=(-I"$SRC_DIR/tools/intc-sim" "${sim_defs[@]}"
+            $yaml_cflags)
+        # shellcheck disable=SC2206
+        libs+=($yaml_libs)
+    fi
+    echo "$t: building"
+    tobjs=()
+    for f in "$src" "${extra[@]}"; do
+        o="$work/${t}_$(basename "$f" .c).o"
+        "$CC" "${cflags[@]}" "${inc[@]}" "${extra_flags[@]}" -c "$f" -o "$o"
+        tobjs+=("$o")
+    done
+    # C++ linker as OSS-Fuzz does ($CXX), falling back to $CC.
+    "${CXX:-$CC}" "${cflags[@]}" "${tobjs[@]}" "$work/libintc.a" \
+        "${engine[@]}" "${libs[@]}" -o "$OUT/$t"
+    [ -f "$SRC_DIR/fuzz/$t.options" ] && cp "$SRC_DIR/fuzz/$t.options" "$OUT/"
+    [ -f "$SRC_DIR/fuzz/$t.dict" ] && cp "$SRC_DIR/fuzz/$t.dict" "$OUT/"
+    # Seed corpus: fuzz/corpus/<t>/ (plus the scenario files for
+    # fuzz_scenario), flattened into one zip.
+    seeds=("$SRC_DIR/fuzz/corpus/$t")
+    if [ "$t" = fuzz_scenario ]; then
+        seeds+=("$SRC_DIR/tests/sim" "$SRC_DIR/examples"
+            "$SRC_DIR/tests/regressions")
+    fi
+    sdir="$work/seeds_$t"
+    mkdir -p "$sdir"
+    for d in "${seeds[@]}"; do
+        [ -d "$d" ] || continue
+        find "$d" -type f ! -name '*.cmake' ! -name '*.c' ! -name '*.md' \
+            ! -name 'CMakeLists.txt' -print0 |
+            while IFS= read -r -d '' f; do
+                rel=${f#"$SRC_DIR"/}
+                cp "$f" "$sdir/${rel//\//_}"
+            done
+    done
+    rm -f "$OUT/${t}_seed_corpus.zip"
+    if [ -n "$(ls -A "$sdir")" ]; then
+        if command -v zip >/dev/null; then
+            (cd "$sdir" && zip -q -X "$OUT/${t}_seed_corpus.zip" ./*)
+        else
+            python3 - "$sdir" "$OUT/${t}_seed_corpus.zip" <<'EOF'
+import os, sys, zipfile
+d, z = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as f:
+    for n in sorted(os.listdir(d)):
+        f.write(os.path.join(d, n), n)
+EOF
+        fi
+    fi
+    built+=("$t")
+done
+echo "built ${#built[@]} targets in $OUT: ${built[*]}"

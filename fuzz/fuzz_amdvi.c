@@ -1,0 +1,14 @@
+/*
+ * libFuzzer target: AMD-Vi interrupt remapping (device table, IRTEs, command
+ * buffer, event log, guest virtual APIC mode).  The operations and the
+ * guest-memory layout are in fuzz_iommu.h; byte 0 picks one of the two
+ * configurations with this unit.
+ */
+#include "fuzz_iommu.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fz_iommu_one(INTC_IOMMU_AMDVI, data, size);
+}
