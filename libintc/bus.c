@@ -255,7 +255,11 @@ static uint32_t collect(intc_machine *m, const intc_msg *msg)
             for (int32_t i = m->phys8_head[dest]; i >= 0;
                  i = c[i].rt.p8_next)
                 m->targets[n++] = (uint32_t)i;
-        int32_t x = idmap_get(&m->x2id, dest);
+        /* x2APIC IDs are unique and fixed: when CPU dest has ID dest
+           (the usual dense numbering) it is the one, without hashing. */
+        int32_t x = dest < m->n_cpus && c[dest].initial_id == dest
+                        ? (int32_t)dest
+                        : idmap_get(&m->x2id, dest);
         if (x >= 0 && c[x].mode == INTC_MODE_X2APIC)
             m->targets[n++] = (uint32_t)x;
         return n;
