@@ -5,7 +5,8 @@
 #
 #   ./scripts/fuzz-report.sh [SECONDS] [CORPUS_ROOT]
 #
-# SECONDS (default 60) is the length of each target's speed run.
+# SECONDS (default 60) is the length of each target's speed run; 0 skips
+# the speed runs (coverage only).
 # CORPUS_ROOT (default fuzz/corpus) holds one directory per target, named
 # like the target (fuzz_lapic/ ...); point it at a grown corpus (e.g. the
 # directories of a long run) to measure what that run reached.
@@ -54,11 +55,14 @@ for bin in "$bdir"/fuzz/fuzz_*; do
     LLVM_PROFILE_FILE="$prof/$t.profraw" "$bin" "${opts[@]}" -runs=0 \
         "$corpus" >/dev/null 2>&1 || true
     # Speed: a fresh run from the corpus into a scratch copy.
-    work=$bdir/work/$t
-    rm -rf "$work" && mkdir -p "$work" && cp -r "$corpus"/. "$work"/
-    eps=$(LLVM_PROFILE_FILE=/dev/null "$bin" "${opts[@]}" -seed=1 \
-        -max_total_time="$secs" -print_final_stats=1 "$work" 2>&1 |
-        sed -n 's/^stat::average_exec_per_sec: *//p' | tail -1)
+    eps=-
+    if [ "$secs" != 0 ]; then
+        work=$bdir/work/$t
+        rm -rf "$work" && mkdir -p "$work" && cp -r "$corpus"/. "$work"/
+        eps=$(LLVM_PROFILE_FILE=/dev/null "$bin" "${opts[@]}" -seed=1 \
+            -max_total_time="$secs" -print_final_stats=1 "$work" 2>&1 |
+            sed -n 's/^stat::average_exec_per_sec: *//p' | tail -1)
+    fi
     llvm-profdata merge -sparse "$prof/$t.profraw" -o "$prof/$t.profdata"
     cov=$(llvm-cov report "$bin" -instr-profile="$prof/$t.profdata" \
         "$(pwd)/libintc" 2>/dev/null | awk '/^TOTAL/ {print $(NF-3)}')
