@@ -353,6 +353,24 @@ uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,
                             uint32_t except_cpu)
 {
     uint32_t n = 0;
+    if (msg->dm == INTC_DM_FIXED && !msg->level && msg->vector >= 16 &&
+        !intc_tracing(m)) {
+        /* The common broadcast, accepted inline in CPU order, as
+           dispatch() and accept_fixed() would: a software-disabled APIC
+           refuses it (the REJECTED event is not traced), every other
+           enabled one takes the vector (set_irr's untraced edge case). */
+        intc_lapic *c = m->cpus;
+        for (uint32_t i = 0; i < m->n_cpus; i++) {
+            intc_lapic *l = &c[i];
+            if (i == except_cpu || l->mode == INTC_MODE_DISABLED ||
+                !l->sw_enabled)
+                continue;
+            if (intc_lapic_irr_edge_quiet(l, msg->vector))
+                intc_kick(m, i);
+            n++;
+        }
+        return n;
+    }
     for (uint32_t i = 0; i < m->n_cpus; i++)
         if (i != except_cpu && m->cpus[i].mode != INTC_MODE_DISABLED)
             m->targets[n++] = i;

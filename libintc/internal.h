@@ -123,7 +123,70 @@ static inline void intc_leave(intc_machine *m)
         intc_flush_kicks(m);
 }
 
-void intc_kick(intc_machine *m, uint32_t cpu);
+#if defined(__GNUC__)
+#define INTC_COLD __attribute__((cold, noinline))
+#define INTC_LIKELY(x) __builtin_expect(!!(x), 1)
+#define INTC_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define INTC_COLD
+#define INTC_LIKELY(x) (x)
+#define INTC_UNLIKELY(x) (x)
+#endif
+
+/* Queue a kick of cpu for the end of the outermost call. */
+static inline void intc_kick(intc_machine *m, uint32_t cpu)
+{
+    intc_lapic *l = &m->cpus[cpu];
+    if (!m->ops.kick || l->kick_queued)
+        return;
+    /* Each CPU is queued at most once, so n_cpus slots suffice. */
+    l->kick_queued = true;
+    m->kickq[(m->kick_head + m->n_kick) % m->n_cpus] = cpu;
+    m->n_kick++;
+}
+
+/*
+ * For a public call that changed state without intc_enter (a fast path,
+ * after the in_cb check): what intc_kick(m, cpu) (if want) followed by
+ * intc_leave would do.  When nothing else is queued and this is the
+ * outermost call, the one kick goes to the host directly, without the
+ * queue; the host sees the same call in the same state (flushing set,
+ * depth 0), and kicks queued by its nested calls are flushed after it.
+ */
+static inline void intc_kick_outer(intc_machine *m, intc_lapic *l, bool want)
+{
+    bool outer = m->depth == 0 && !m->flushing;
+    if (want && m->ops.kick && !l->kick_queued) {
+        if (outer && !(m->n_kick | m->n_resample)) {
+            m->flushing = true;
+            m->ops.kick(m->host, l->index);
+            m->flushing = false;
+            if (INTC_UNLIKELY(m->n_kick | m->n_resample))
+                intc_flush_kicks(m);
+            return;
+        }
+        intc_kick(m, l->index);
+    }
+    if (outer && (m->n_kick | m->n_resample))
+        intc_flush_kicks(m);
+}
+
+/*
+ * The untraced, edge-triggered case of accepting fixed vector v (>= 16)
+ * into a software-enabled APIC (lapic.c set_irr): IRR, IRRV, TMR.
+ * Returns whether the APIC should be kicked (the vector is deliverable).
+ */
+static inline bool intc_lapic_irr_edge_quiet(intc_lapic *l, uint8_t v)
+{
+    unsigned w = v >> 6;
+    uint64_t b = 1ull << (v & 63);
+    l->irr[w] |= b;
+    if (v > l->irrv)
+        l->irrv = v;
+    /* TMR follows the trigger mode of the last accepted (11.8.4). */
+    l->tmr[w] &= ~b;
+    return !l->wait_sipi && (v & 0xf0) > (l->ppr & 0xf0);
+}
 
 void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
                int32_t vector, uint32_t pin, uint64_t data, uint64_t data2);

@@ -144,6 +144,16 @@ static inline int16_t highest(const uint64_t b[4])
     return -1;
 }
 
+/* Highest set bit in words w..0 of b (the caller knows the words above
+   are clear), -1 if none. */
+static inline int16_t highest_upto(const uint64_t b[4], unsigned w)
+{
+    for (int i = (int)w; i >= 0; i--)
+        if (b[i])
+            return (int16_t)(i * 64 + intc_fls64(b[i]));
+    return -1;
+}
+
 static inline bool test_bit(const uint64_t b[4], unsigned v)
 {
     return (b[v >> 6] >> (v & 63)) & 1;
@@ -212,7 +222,8 @@ bool intc_lapic_is_focus(const intc_lapic *l, uint8_t vector)
 
 /* ---- acceptance ---- */
 
-static void set_irr(intc_lapic *l, uint8_t v, bool level)
+/* set_irr with tracing or a level trigger (out of the common path). */
+static INTC_COLD void set_irr_slow(intc_lapic *l, uint8_t v, bool level)
 {
     unsigned w = v >> 6;
     uint64_t b = 1ull << (v & 63);
@@ -234,6 +245,14 @@ static void set_irr(intc_lapic *l, uint8_t v, bool level)
         l->tmr[w] &= ~b;
     if (!l->wait_sipi && (v & 0xf0) > (l->ppr & 0xf0))
         intc_kick(m, l->index);
+}
+
+static inline void set_irr(intc_lapic *l, uint8_t v, bool level)
+{
+    if (INTC_UNLIKELY(level || intc_tracing(l->m)))
+        set_irr_slow(l, v, level);
+    else if (intc_lapic_irr_edge_quiet(l, v))
+        intc_kick(l->m, l->index);
 }
 
 static void raise_signal(intc_lapic *l, unsigned sig, intc_event_type ev,
@@ -465,7 +484,27 @@ static void write_lvt(intc_lapic *l, unsigned idx, uint32_t val)
 
 /* ---- EOI ---- */
 
+static INTC_COLD void do_eoi_slow(intc_lapic *l);
+
 static void do_eoi(intc_lapic *l)
+{
+    int16_t v = l->isrv;
+
+    /* The common case: an edge-triggered vector in service, no tracing.
+       v is the highest ISR bit, so the next one is in its word or
+       below. */
+    if (INTC_UNLIKELY(v < 0 || test_bit(l->tmr, (unsigned)v) ||
+                      intc_tracing(l->m))) {
+        do_eoi_slow(l);
+        return;
+    }
+    l->isr[v >> 6] &= ~(1ull << (v & 63));
+    l->isrv = highest_upto(l->isr, (unsigned)v >> 6);
+    update_ppr(l);
+    maybe_kick(l);
+}
+
+static void do_eoi_slow(intc_lapic *l)
 {
     int16_t v = l->isrv;
     bool level;
@@ -475,7 +514,7 @@ static void do_eoi(intc_lapic *l)
         return;
     }
     l->isr[v >> 6] &= ~(1ull << (v & 63));
-    l->isrv = highest(l->isr);
+    l->isrv = highest_upto(l->isr, (unsigned)v >> 6);
     update_ppr(l);
     level = test_bit(l->tmr, (unsigned)v);
     INTC_EMIT(l->m, INTC_EV_EOI, l->index, v, 0, level, 0);
@@ -769,10 +808,8 @@ static uint64_t x2_allowed(const intc_lapic *l, unsigned slot)
 /* Fold posted vectors into IRR.  Only the bits taken from pir have their
    trigger read (and cleared) from pir_level, so a post racing this fold
    keeps its trigger mode. */
-static void fold_pir(intc_lapic *l)
+static INTC_COLD void fold_pir_slow(intc_lapic *l)
 {
-    if (!atomic_load_explicit(&l->pir_on, memory_order_acquire))
-        return;
     atomic_store_explicit(&l->pir_on, 0, memory_order_seq_cst);
     for (unsigned w = 0; w < 4; w++) {
         uint64_t bits = atomic_exchange(&l->pir[w], 0);
@@ -789,7 +826,13 @@ static void fold_pir(intc_lapic *l)
     }
 }
 
-static bool lapic_enter(intc_lapic *l)
+static inline void fold_pir(intc_lapic *l)
+{
+    if (INTC_UNLIKELY(atomic_load_explicit(&l->pir_on, memory_order_acquire)))
+        fold_pir_slow(l);
+}
+
+static inline bool lapic_enter(intc_lapic *l)
 {
     if (!intc_enter(l->m))
         return false;
@@ -879,6 +922,12 @@ intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off, unsigned size,
     if (l->mode != INTC_MODE_XAPIC) {
         intc_leave(l->m);
         return INTC_ERR_NOT_DECODED;
+    }
+    if (off == S_EOI << 4 && size == 4) {
+        /* EOI, the hot write: present, aligned, any value. */
+        do_eoi(l);
+        intc_leave(l->m);
+        return INTC_OK;
     }
     unsigned slot = off >> 4;
     if (!slot_present(l, slot, RX) ||
@@ -1049,6 +1098,13 @@ intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr, uint64_t val)
         return INTC_ERR_INVAL;
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
+    if (msr == INTC_MSR_X2APIC_FIRST + S_EOI && val == 0 &&
+        l->mode == INTC_MODE_X2APIC) {
+        /* EOI, the hot WRMSR (only 0 is accepted, 11.12.1.3). */
+        do_eoi(l);
+        intc_leave(l->m);
+        return INTC_OK;
+    }
     if (msr == INTC_MSR_APIC_BASE) {
         err = write_apic_base(l, val);
     } else if (msr == INTC_MSR_TSC_DEADLINE) {
@@ -1120,7 +1176,8 @@ int intc_lapic_ack(intc_lapic *l)
         INTC_EMIT(l->m, INTC_EV_SPURIOUS, l->index, ret, 0, 0, 0);
     } else {
         l->irr[v >> 6] &= ~(1ull << (v & 63));
-        l->irrv = highest(l->irr);
+        /* v was the highest IRR bit: the next is in its word or below. */
+        l->irrv = highest_upto(l->irr, (unsigned)v >> 6);
         l->isr[v >> 6] |= 1ull << (v & 63);
         l->isrv = v; /* its class is above PPR, so above every ISR bit */
         update_ppr(l);

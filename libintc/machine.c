@@ -86,17 +86,6 @@ void intc_free(intc_machine *m, void *p, size_t size)
 
 /* ---- callbacks ---- */
 
-void intc_kick(intc_machine *m, uint32_t cpu)
-{
-    intc_lapic *l = &m->cpus[cpu];
-    if (!m->ops.kick || l->kick_queued)
-        return;
-    /* Each CPU is queued at most once, so n_cpus slots suffice. */
-    l->kick_queued = true;
-    m->kickq[(m->kick_head + m->n_kick) % m->n_cpus] = cpu;
-    m->n_kick++;
-}
-
 /*
  * Kicks run after the outermost call has finished, so the host may call
  * back into the machine from kick().  Kicks queued by such nested calls
