@@ -889,7 +889,14 @@ intc_err intc_lapic_mmio_read(intc_lapic *l, uint32_t off, unsigned size,
         intc_leave(l->m);
         return INTC_ERR_NOT_DECODED;
     }
-    /* The register view: each slot's register in its bytes 0-3. */
+    /* The architectural access: an aligned 32-bit load of a register. */
+    if (size == 4 && !(off & 15) && slot_present(l, off >> 4, RX)) {
+        *val = read_reg(l, off >> 4);
+        intc_leave(l->m);
+        return INTC_OK;
+    }
+    /* Any other shape: the register view, each slot's register in its
+       bytes 0-3. */
     unsigned first = off >> 4, last = (off + size - 1) >> 4;
     for (unsigned slot = first; slot <= last; slot++) {
         uint32_t r;
