@@ -83,10 +83,9 @@ static inline uint32_t x2apic_ldr(uint32_t id)
     return ((id >> 4) & 0xffffu) << 16 | 1u << (id & 0xf);
 }
 
-intc_err intc_bus_init(intc_machine *m)
+/* Empty every xAPIC routing chain. */
+static void clear_heads(intc_machine *m)
 {
-    intc_err err;
-
     for (unsigned i = 0; i < 256; i++)
         m->phys8_head[i] = -1;
     for (unsigned i = 0; i < 8; i++)
@@ -94,6 +93,13 @@ intc_err intc_bus_init(intc_machine *m)
     for (unsigned c = 0; c < 16; c++)
         for (unsigned b = 0; b < 4; b++)
             m->cluster_head[c][b] = -1;
+}
+
+intc_err intc_bus_init(intc_machine *m)
+{
+    intc_err err;
+
+    clear_heads(m);
 
     err = idmap_init(m, &m->x2id, m->n_cpus);
     if (!err)
@@ -475,13 +481,7 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
  */
 void intc_bus_rebuild(intc_machine *m)
 {
-    for (unsigned i = 0; i < 256; i++)
-        m->phys8_head[i] = -1;
-    for (unsigned i = 0; i < 8; i++)
-        m->flat_head[i] = -1;
-    for (unsigned c = 0; c < 16; c++)
-        for (unsigned b = 0; b < 4; b++)
-            m->cluster_head[c][b] = -1;
+    clear_heads(m);
     for (uint32_t i = 0; i < m->n_cpus; i++) {
         struct intc_lapic_rt *rt = &m->cpus[i].rt;
         rt->p8_key = -1;
