@@ -124,6 +124,7 @@ typedef struct fz_host {
     uint64_t io_deadline[FZ_MAX_IOAPICS];
     uint8_t *mem; /* FZ_GM_SIZE bytes, or NULL: every DMA fails */
     int fail_dma; /* make DMA fail (input-controlled) */
+    int untraced; /* no event callback: the untraced fast paths run */
     unsigned long n_events, n_kicks, n_eoi_cb;
 } fz_host;
 
@@ -342,15 +343,26 @@ static inline intc_host_ops fz_ops(void)
     return ops;
 }
 
+/* Bit of a target's configuration byte (FZ_UNTRACED, in targets that
+   offer it) that builds the machine without an event callback, so the
+   untraced fast paths (msi.c, lapic.c EOI/INTA, bus.c broadcast) run;
+   only the checks in the event callback (event shape, re-entry refused)
+   are skipped. */
+#define FZ_UNTRACED 0x80u
+
 /* Create the machine of configuration sel for h; aborts on failure (every
-   configuration in the table is valid). */
-static inline intc_machine *fz_new_machine(fz_host *h, unsigned sel)
+   configuration in the table is valid).  untraced: no event callback. */
+static inline intc_machine *fz_new_machine_opt(fz_host *h, unsigned sel,
+                                               int untraced)
 {
     intc_machine_config cfg;
     intc_ioapic_config io[2];
     intc_host_ops ops = fz_ops();
     intc_err e = INTC_OK;
 
+    h->untraced = untraced != 0;
+    if (h->untraced)
+        ops.event = NULL;
     fz_config(sel, &cfg, io);
     h->m = intc_machine_new(&cfg, &ops, h, &e);
     if (!h->m)
@@ -360,6 +372,11 @@ static inline intc_machine *fz_new_machine(fz_host *h, unsigned sel)
     h->n_ioapics = cfg.n_ioapics;
     fz_check(h->m, "intc_machine_new");
     return h->m;
+}
+
+static inline intc_machine *fz_new_machine(fz_host *h, unsigned sel)
+{
+    return fz_new_machine_opt(h, sel, 0);
 }
 
 static inline void fz_host_fini(fz_host *h)

@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: the Local APIC surface.  Input: byte 0 picks the
- * machine configuration (fuzz_common.h), then a list of operations, each
+ * machine configuration (fuzz_common.h; bit 7, FZ_UNTRACED: no event
+ * callback, the untraced fast paths), then a list of operations, each
  * an opcode byte and its operands: xAPIC MMIO of any offset, size and
  * value; x2APIC MSRs, IA32_APIC_BASE transitions and IA32_TSC_DEADLINE;
  * CR8; LINT pins; ack/EOI/take; IPIs; posted interrupts; resets; time
@@ -109,13 +110,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_host h;
     fz_in in;
+    uint8_t b0;
     unsigned ops = 0;
 
     if (size < 1)
         return 0;
     fz_init(&in, data, size);
     fz_host_init(&h, 1);
-    fz_new_machine(&h, fz_u8(&in));
+    b0 = fz_u8(&in);
+    fz_new_machine_opt(&h, b0, b0 & FZ_UNTRACED);
 
     while (!in.done && fz_left(&in) > 0 && ops++ < FZ_MAX_OPS) {
         uint8_t op = fz_u8(&in) % OP_COUNT;

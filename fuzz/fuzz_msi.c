@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: message-signalled interrupts.  Input: byte 0 picks the
- * machine configuration, then operations: intc_msi_send of arbitrary
+ * machine configuration (bits 2:0) and, with bit 7 (FZ_UNTRACED), a
+ * machine without an event callback (the untraced fast paths), then operations: intc_msi_send of arbitrary
  * address/data/source-id; MSI-X functions (up to 4, created and freed by
  * the input) with table, PBA, control, notify and reset of any shape; MSI
  * capabilities (up to 4, any layout) with configuration reads/writes,
@@ -69,6 +70,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fz_host h;
     fz_in in;
+    uint8_t b0;
     devs d;
     unsigned ops = 0;
 
@@ -77,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&d, 0, sizeof d);
     fz_init(&in, data, size);
     fz_host_init(&h, 0);
-    fz_new_machine(&h, fz_u8(&in));
+    b0 = fz_u8(&in);
+    fz_new_machine_opt(&h, b0, b0 & FZ_UNTRACED);
 
     while (!in.done && fz_left(&in) > 0 && ops++ < FZ_MAX_OPS) {
         uint8_t op = fz_u8(&in) % OP_COUNT;

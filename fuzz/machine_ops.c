@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../libintc/internal.h" /* ack(): the ISR, read-only */
+
 /* ---- byte reader ---- */
 
 typedef struct mo_rd {
@@ -852,6 +854,10 @@ bool mo_host_init(mo_host *h, const mo_config *cfg, const mo_observer *obs)
     h->cfg = cfg;
     if (obs)
         h->obs = *obs;
+    if (obs && obs->untraced) {
+        ops.event = NULL;
+        h->untraced = true;
+    }
     for (unsigned i = 0; i < MO_MAX_CPUS + MO_MAX_IOAPICS; i++)
         h->deadline[i] = UINT64_MAX;
     mo_machine_config(cfg, &mc, io, w0, w1);
@@ -1012,6 +1018,20 @@ static void advance(mo_host *h, uint64_t d, mo_result *r)
     r->advanced = h->now - start;
 }
 
+/* INTA; *spurious: it returned the spurious vector (11.9).  Traced, the
+   spurious event says so; untraced (no events), an acknowledged vector
+   always becomes the new highest ISR bit (its class is above PPR), while
+   the spurious vector leaves ISR untouched. */
+static int ack(mo_host *h, intc_lapic *l, bool *spurious)
+{
+    uint64_t spur = h->totals[INTC_EV_SPURIOUS];
+    int16_t isrv = l->isrv;
+    int v = intc_lapic_ack(l);
+    *spurious = h->untraced ? v >= 0 && l->isrv == isrv
+                            : h->totals[INTC_EV_SPURIOUS] != spur;
+    return v;
+}
+
 static void run_cpu(mo_host *h, uint32_t cpu)
 {
     static const unsigned order[] = {INTC_PEND_INIT, INTC_PEND_SIPI,
@@ -1040,10 +1060,10 @@ static void run_cpu(mo_host *h, uint32_t cpu)
         if (took)
             continue;
         if (p & INTC_PEND_INTR) {
-            uint64_t spur = h->totals[INTC_EV_SPURIOUS];
-            int v = intc_lapic_ack(l);
+            bool spurious;
+            int v = ack(h, l, &spurious);
             acks++;
-            if (v < 0 || h->totals[INTC_EV_SPURIOUS] != spur)
+            if (v < 0 || spurious)
                 break;
             if (lapic_write(l, INTC_LAPIC_EOI, 0) != INTC_OK)
                 break;
@@ -1160,12 +1180,9 @@ void mo_exec(mo_host *h, const mo_step *s, mo_result *r)
     case MO_LINT:
         e = intc_lapic_set_lint(l, s->reg, s->value != 0);
         break;
-    case MO_ACK: {
-        uint64_t spur = h->totals[INTC_EV_SPURIOUS];
-        r->ack = intc_lapic_ack(l);
-        r->spurious = h->totals[INTC_EV_SPURIOUS] != spur;
+    case MO_ACK:
+        r->ack = ack(h, l, &r->spurious);
         break;
-    }
     case MO_EOI:
         e = lapic_write(l, INTC_LAPIC_EOI, 0);
         break;

@@ -131,6 +131,9 @@ typedef struct mo_observer {
     /* called by mo_exec once the timers due at the step's start fired */
     void (*mark)(void *ctx);
     void *ctx;
+    /* The machine gets no event callback (ops.event == NULL), so it runs
+       the untraced fast paths; event is never called (O10, oracles.c). */
+    bool untraced;
 } mo_observer;
 
 typedef struct mo_snap {
@@ -152,6 +155,7 @@ typedef struct mo_host {
     uint64_t totals[INTC_EV_COUNT_];
     mo_observer obs;
     bool quiet;               /* callbacks not forwarded (during load) */
+    bool untraced;            /* built without an event callback */
     /* Oracle state saved with named snapshots (restored by restore). */
     void *shadow;
     size_t shadow_size;

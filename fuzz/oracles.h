@@ -28,6 +28,7 @@ typedef struct mo_shadow {
 
 #define MO_EVBUF 1024u
 #define MO_DLOG 4096u
+#define MO_KLOG 256u
 
 typedef struct mo_oracle {
     mo_host *h;
@@ -59,6 +60,9 @@ typedef struct mo_oracle {
     uint32_t dlog[MO_DLOG];
     unsigned n_dlog;
     bool dlog_overflow;
+    /* kicks of the current step, in order (O10) */
+    uint32_t kicks[MO_KLOG];
+    unsigned n_kicks;
     unsigned step;
     bool failed;
     char msg[768];
@@ -74,7 +78,8 @@ bool mo_oracle_post(mo_oracle *o, const mo_step *s, const mo_result *r);
 
 /*
  * Every oracle on one input: the per-step checks, determinism, the
- * snapshot round trip, and for differential inputs xAPIC vs x2APIC.
+ * snapshot round trip, traced vs untraced (O10), and for differential
+ * inputs xAPIC vs x2APIC.
  * Returns 0 if all hold, 1 with msg filled if one fails.
  */
 int mo_check_input(const uint8_t *data, size_t size, char *msg, size_t len);
