@@ -203,29 +203,44 @@ void intc_bus_update(intc_machine *m, intc_lapic *l)
         rt->lcluster == cluster)
         return;
 
+    /* Chains are kept in ascending CPU index, so the order in which the
+       APICs of one message accept it never depends on the history of ID
+       and LDR writes (a restored machine, or one that was saved, behaves
+       like the original).  The walk is as long as the chain; these
+       writes are rare. */
+    intc_lapic *c = m->cpus;
     unfile(m, l);
     if (key >= 0) {
+        int32_t *link = &m->phys8_head[key], prev = -1;
+        while (*link >= 0 && *link < self) {
+            prev = *link;
+            link = &c[*link].rt.p8_next;
+        }
         rt->p8_key = key;
-        rt->p8_prev = -1;
-        rt->p8_next = m->phys8_head[key];
-        if (rt->p8_next >= 0)
-            m->cpus[rt->p8_next].rt.p8_prev = self;
-        m->phys8_head[key] = self;
+        rt->p8_prev = prev;
+        rt->p8_next = *link;
+        if (*link >= 0)
+            c[*link].rt.p8_prev = self;
+        *link = self;
     }
     if (kind) {
         rt->lkind = (uint8_t)kind;
         rt->lbits = (uint8_t)bits;
         rt->lcluster = (uint8_t)cluster;
         for (unsigned b = 0; b < 8; b++) {
-            int32_t *head;
+            int32_t *link, prev = -1;
             if (!(bits & (1u << b)))
                 continue;
-            head = lhead(m, kind, cluster, b);
-            rt->lprev[b] = -1;
-            rt->lnext[b] = *head;
-            if (*head >= 0)
-                m->cpus[*head].rt.lprev[b] = self;
-            *head = self;
+            link = lhead(m, kind, cluster, b);
+            while (*link >= 0 && *link < self) {
+                prev = *link;
+                link = &c[*link].rt.lnext[b];
+            }
+            rt->lprev[b] = prev;
+            rt->lnext[b] = *link;
+            if (*link >= 0)
+                c[*link].rt.lprev[b] = self;
+            *link = self;
         }
     }
 }
@@ -425,6 +440,8 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
                 INTC_FAIL("phys8[%u]: bad index %d", key, i);
             if (c[i].rt.p8_prev != prev || c[i].rt.p8_key != (int)key)
                 INTC_FAIL("phys8[%u]: cpu %d badly linked", key, i);
+            if (prev >= i)
+                INTC_FAIL("phys8[%u]: cpu %d after cpu %d", key, i, prev);
             prev = i;
         }
     }
@@ -456,7 +473,7 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
             for (int32_t j = kind == 1 ? m->flat_head[b]
                                        : m->cluster_head[cluster][b];
                  j >= 0; j = c[j].rt.lnext[b]) {
-                if (c[j].rt.lprev[b] != prev)
+                if (c[j].rt.lprev[b] != prev || prev >= j)
                     INTC_FAIL("logical chain bit %u: cpu %d badly linked", b, j);
                 found |= (uint32_t)j == i;
                 prev = j;
@@ -472,12 +489,11 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
 }
 
 /*
- * Re-file every APIC from scratch (snapshot save and load).  Chain order
- * decides the order in which the APICs of one multi-destination message
- * accept it (events, kicks); incremental filing makes it depend on
- * history, so it is made canonical here: every chain in ascending CPU
- * index (head insertion, highest index first).  Then a machine restored
- * from an image and the machine that wrote it behave identically.
+ * Re-file every CPU from its registers (after a snapshot load).  Chains
+ * are always in ascending CPU index (intc_bus_update inserts in order),
+ * so the result does not depend on the order CPUs are re-filed in, and a
+ * restored machine delivers multi-destination messages in the same order
+ * as the one that saved the image.
  */
 void intc_bus_rebuild(intc_machine *m)
 {

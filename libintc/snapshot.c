@@ -580,12 +580,13 @@ intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
         return INTC_ERR_INVAL;
     if (!intc_enter(m))
         return INTC_ERR_BUSY;
-    /* Posted vectors become IRR bits (the image holds no PIR), and the
-       routing chains are put in canonical order, so the machine that
-       saved and every machine that loads the image continue alike. */
+    /* Posted vectors become IRR bits (the image holds no PIR), as the
+       APIC's next operation on its own thread would do anyway.  Nothing
+       else changes: routing chains are always in canonical order (bus.c),
+       so the machine that saved and every machine that loads the image
+       continue alike. */
     for (uint32_t i = 0; i < m->n_cpus; i++)
         intc_lapic_sync_pir(&m->cpus[i], NULL);
-    intc_bus_rebuild(m);
     size = sn_measure(m);
     if (used)
         *used = size;
