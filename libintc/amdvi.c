@@ -228,12 +228,7 @@ static void fault(intc_iommu *u, intc_irq *out, unsigned code, uint16_t sid,
 static void forward(uint64_t addr, uint32_t data, intc_irq *out)
 {
     out->remapped = false;
-    out->vector = (uint8_t)data;
-    out->dm = (uint8_t)((data >> 8) & 7);
-    out->level = data & INTC_MSI_DATA_LEVEL;
-    out->logical = addr & INTC_MSI_ADDR_LOGICAL;
-    out->rh = addr & INTC_MSI_ADDR_RH;
-    out->dest = (uint32_t)(addr >> 12) & 0xff;
+    intc_irq_decode_compat(addr, data, out);
 }
 
 /* The DTE's interrupt qword (cached).  False: faulted. */

@@ -74,6 +74,18 @@ bool intc_dma_write(intc_machine *m, uint64_t addr, const void *buf,
 
 /* ---- delivery ---- */
 
+/* The fields of a compatibility-format message, for engine users of a
+   message the IOMMU lets through unremapped (8-bit destination). */
+void intc_irq_decode_compat(uint64_t addr, uint32_t data, intc_irq *out)
+{
+    out->vector = (uint8_t)data;
+    out->dm = (uint8_t)((data >> 8) & 7);
+    out->level = data & INTC_MSI_DATA_LEVEL;
+    out->logical = addr & INTC_MSI_ADDR_LOGICAL;
+    out->rh = addr & INTC_MSI_ADDR_RH;
+    out->dest = (uint32_t)(addr >> 12) & 0xff;
+}
+
 void intc_irq_send(intc_machine *m, const intc_irq *irq, uint32_t *n)
 {
     intc_msg msg;

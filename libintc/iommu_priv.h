@@ -65,6 +65,8 @@ void intc_iec_drop(intc_iommu *u, uint64_t first, uint64_t count);
 bool intc_dma_read(intc_machine *m, uint64_t addr, void *buf, size_t len);
 bool intc_dma_write(intc_machine *m, uint64_t addr, const void *buf,
                     size_t len);
+/* Fill the message fields of a compatibility-format request. */
+void intc_irq_decode_compat(uint64_t addr, uint32_t data, intc_irq *out);
 /* Deliver a remapped interrupt; *n = APICs reached. */
 void intc_irq_send(intc_machine *m, const intc_irq *irq, uint32_t *n);
 

@@ -93,8 +93,6 @@ bool intc_vtd_enabled(const intc_iommu *u)
 
 /* ---- event interrupts (7.3, 6.5.2.11) ---- */
 
-static void decode_compat(uint64_t addr, uint32_t data, intc_irq *out);
-
 /* Interrupts the remapping hardware itself generates are not remapped.
    5.1.6: with EIM the upper address register (FEUADDR, IEUADDR) holds
    destination ID bits 31:8, making a 32-bit x2APIC destination. */
@@ -104,7 +102,7 @@ static void send_event_msg(intc_iommu *u, uint32_t addr_lo, uint32_t addr_hi,
     uint32_t n;
     if (u->cfg.x2apic && (addr_hi & 0xffffff00u)) {
         intc_irq irq = {0};
-        decode_compat(addr_lo, data, &irq);
+        intc_irq_decode_compat(addr_lo, data, &irq);
         irq.dest |= addr_hi & 0xffffff00u;
         irq.x2apic = true;
         if (!(data & 0xffff0000u))
@@ -196,16 +194,6 @@ static void record_fault(intc_iommu *u, intc_irq *out, unsigned reason,
 }
 
 /* ---- remapping (5.1.4) ---- */
-
-static void decode_compat(uint64_t addr, uint32_t data, intc_irq *out)
-{
-    out->vector = (uint8_t)data;
-    out->dm = (uint8_t)((data >> 8) & 7);
-    out->level = data & INTC_MSI_DATA_LEVEL;
-    out->logical = addr & INTC_MSI_ADDR_LOGICAL;
-    out->rh = addr & INTC_MSI_ADDR_RH;
-    out->dest = (uint32_t)(addr >> 12) & 0xff;
-}
 
 /* 9.10: SQ masks requester-id bits 2, 2:1 or 2:0 (function number);
    SVT 10b checks the bus against a [start, end] range. */
@@ -319,7 +307,7 @@ void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
         if (addr & INTC_MSI_ADDR_REMAPPABLE)
             out->blocked = true;
         else
-            decode_compat(addr, data, out);
+            intc_irq_decode_compat(addr, data, out);
         return;
     }
     if (!(addr & INTC_MSI_ADDR_REMAPPABLE)) {
@@ -329,7 +317,7 @@ void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
             record_fault(u, out, INTC_VTD_FR_COMPAT_BLOCKED, sid, 0, false);
             return;
         }
-        decode_compat(addr, data, out);
+        intc_irq_decode_compat(addr, data, out);
         return;
     }
     index = (uint32_t)((addr >> 5) & 0x7fff) | (uint32_t)((addr >> 2) & 1)
