@@ -79,6 +79,7 @@ struct intc_machine {
     bool flushing;
     uint32_t *kickq;    /* ring of CPUs to kick at the end of the
                            outermost call */
+    uint32_t kick_mask;  /* ring size - 1: a power of two >= n_cpus */
     uint32_t kick_head;
     uint32_t n_kick;
     /* resample notifications owed: (ioapic << 16 | pin), a ring */
@@ -141,34 +142,8 @@ static inline void intc_kick(intc_machine *m, uint32_t cpu)
         return;
     /* Each CPU is queued at most once, so n_cpus slots suffice. */
     l->kick_queued = true;
-    m->kickq[(m->kick_head + m->n_kick) % m->n_cpus] = cpu;
+    m->kickq[(m->kick_head + m->n_kick) & m->kick_mask] = cpu;
     m->n_kick++;
-}
-
-/*
- * For a public call that changed state without intc_enter (a fast path,
- * after the in_cb check): what intc_kick(m, cpu) (if want) followed by
- * intc_leave would do.  When nothing else is queued and this is the
- * outermost call, the one kick goes to the host directly, without the
- * queue; the host sees the same call in the same state (flushing set,
- * depth 0), and kicks queued by its nested calls are flushed after it.
- */
-static inline void intc_kick_outer(intc_machine *m, intc_lapic *l, bool want)
-{
-    bool outer = m->depth == 0 && !m->flushing;
-    if (want && m->ops.kick && !l->kick_queued) {
-        if (outer && !(m->n_kick | m->n_resample)) {
-            m->flushing = true;
-            m->ops.kick(m->host, l->index);
-            m->flushing = false;
-            if (INTC_UNLIKELY(m->n_kick | m->n_resample))
-                intc_flush_kicks(m);
-            return;
-        }
-        intc_kick(m, l->index);
-    }
-    if (outer && (m->n_kick | m->n_resample))
-        intc_flush_kicks(m);
 }
 
 /*

@@ -223,35 +223,18 @@ bool intc_lapic_is_focus(const intc_lapic *l, uint8_t vector)
 /* ---- acceptance ---- */
 
 /* set_irr with tracing or a level trigger (out of the common path). */
-static INTC_COLD void set_irr_slow(intc_lapic *l, uint8_t v, bool level)
-{
-    unsigned w = v >> 6;
-    uint64_t b = 1ull << (v & 63);
-    intc_machine *m = l->m;
-
-    if (l->irr[w] & b) {
-        INTC_EMIT(m, INTC_EV_COALESCED, l->index, v, 0, level, 0);
-    } else {
-        l->irr[w] |= b;
-        if (v > l->irrv)
-            l->irrv = v;
-        INTC_EMIT(m, INTC_EV_IRR_SET, l->index, v, 0, level, 0);
-    }
-    /* TMR follows the trigger mode of the interrupt last accepted for
-       the vector; EOI does not touch it (11.8.4). */
-    if (level)
-        l->tmr[w] |= b;
-    else
-        l->tmr[w] &= ~b;
-    if (!l->wait_sipi && (v & 0xf0) > (l->ppr & 0xf0))
-        intc_kick(m, l->index);
-}
-
+/* Accept fixed vector v: IRR, IRRV and TMR (11.8.4: TMR follows the
+   trigger mode of the interrupt last accepted for the vector; EOI does
+   not touch it), then report and kick. */
 static inline void set_irr(intc_lapic *l, uint8_t v, bool level)
 {
-    if (INTC_UNLIKELY(level || intc_tracing(l->m)))
-        set_irr_slow(l, v, level);
-    else if (intc_lapic_irr_edge_quiet(l, v))
+    bool was = test_bit(l->irr, v);
+    bool kick = intc_lapic_irr_edge_quiet(l, v);
+    if (INTC_UNLIKELY(level))
+        l->tmr[v >> 6] |= 1ull << (v & 63);
+    INTC_EMIT(l->m, was ? INTC_EV_COALESCED : INTC_EV_IRR_SET, l->index, v,
+              0, level, 0);
+    if (kick)
         intc_kick(l->m, l->index);
 }
 

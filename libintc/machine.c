@@ -109,7 +109,7 @@ void intc_flush_kicks(intc_machine *m)
             continue;
         }
         uint32_t cpu = m->kickq[m->kick_head];
-        m->kick_head = (m->kick_head + 1) % m->n_cpus;
+        m->kick_head = (m->kick_head + 1) & m->kick_mask;
         m->n_kick--;
         m->cpus[cpu].kick_queued = false;
         m->ops.kick(m->host, cpu);
@@ -312,7 +312,7 @@ static void machine_release(intc_machine *m)
     intc_free(m, m->ioapics, sizeof(intc_ioapic) * m->n_ioapics);
     intc_free(m, m->resampleq, sizeof(uint32_t) * m->total_pins);
     intc_bus_fini(m);
-    intc_free(m, m->kickq, sizeof(uint32_t) * m->n_cpus);
+    intc_free(m, m->kickq, sizeof(uint32_t) * (m->kick_mask + 1ull));
     intc_free(m, m->targets, sizeof(uint32_t) * m->n_cpus);
     intc_free(m, m->cpus, sizeof(intc_lapic) * m->n_cpus);
     intc_free(m, m, sizeof(*m));
@@ -361,7 +361,10 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
 
     m->cpus = intc_alloc(m, sizeof(intc_lapic) * m->n_cpus);
     m->targets = intc_alloc(m, sizeof(uint32_t) * m->n_cpus);
-    m->kickq = intc_alloc(m, sizeof(uint32_t) * m->n_cpus);
+    m->kick_mask = 1;
+    while (m->kick_mask < m->n_cpus - 1)
+        m->kick_mask = m->kick_mask << 1 | 1;
+    m->kickq = intc_alloc(m, sizeof(uint32_t) * (m->kick_mask + 1ull));
     m->n_ioapics = cfg->n_ioapics;
     m->total_pins = 1;
     for (uint32_t i = 0; i < cfg->n_ioapics; i++)

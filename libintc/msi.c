@@ -82,9 +82,50 @@ intc_err intc_msi_deliver_compat(intc_machine *m, uint64_t addr,
     return INTC_OK;
 }
 
+/*
+ * The common message, decided in O(1) with the general path's outcome:
+ * with no remapping and no tracing, a compatibility-format message
+ * (address 0xFEExx000: RH=0, physical, no extended destination bits;
+ * data[31:16]=0) that is fixed and edge-triggered with a legal vector, to
+ * one 8-bit physical destination (not 0xFF) that exactly one APIC
+ * answers: a single xAPIC-mode APIC filed under that ID and no
+ * x2APIC-mode APIC with it (looked up densely: CPU dest has x2APIC ID
+ * dest), software-enabled.  Returns false for everything else.
+ */
+static inline bool deliver_fast(intc_machine *m, uint64_t addr, uint32_t data)
+{
+    uint32_t dest;
+    intc_lapic *c = m->cpus, *l = NULL;
+    int32_t i;
+    bool x2;
+
+    if (m->iommu_remap || intc_tracing(m) ||
+        (addr & ~(uint64_t)0xff003u) != INTC_MSI_ADDR_BASE ||
+        (data & 0xffff8700u) || !(data & 0xf0u))
+        return false;
+    dest = (uint32_t)(addr >> INTC_MSI_ADDR_DEST_SHIFT) & 0xff;
+    if (dest == 0xff || dest >= m->n_cpus || c[dest].initial_id != dest)
+        return false;
+    i = m->phys8_head[dest];
+    x2 = c[dest].mode == INTC_MODE_X2APIC;
+    if (i >= 0 && !x2 && c[i].rt.p8_next < 0)
+        l = &c[i];
+    else if (i < 0 && x2)
+        l = &c[dest];
+    if (!l || !l->sw_enabled)
+        return false;
+    if (intc_lapic_irr_edge_quiet(l, (uint8_t)data))
+        intc_kick(m, l->index);
+    return true;
+}
+
 intc_err intc_msi_route(intc_machine *m, uint64_t addr, uint32_t data,
                         uint16_t sid, uint32_t *n)
 {
+    if (deliver_fast(m, addr, data)) {
+        *n = 1;
+        return INTC_OK;
+    }
     *n = 0;
     if ((addr & ~0xfffffull) != INTC_MSI_ADDR_BASE) {
         dropped(m, addr, data, sid, INTC_MSI_DROP_NOT_INTERRUPT);
@@ -109,37 +150,6 @@ intc_err intc_msi_send(intc_machine *m, uint64_t addr, uint32_t data,
         return INTC_ERR_INVAL;
     if (m->in_cb)
         return INTC_ERR_BUSY;
-    /*
-     * Fast path, the same outcome as the general one below: with no
-     * remapping and no tracing, a compatibility-format message (address
-     * 0xFEExx000: RH=0, physical, no extended destination bits;
-     * data[31:16]=0) that is fixed and edge-triggered, to one 8-bit
-     * physical destination (not 0xFF) that exactly one APIC answers: a
-     * single xAPIC-mode APIC filed under that ID and no x2APIC-mode APIC
-     * with it (looked up densely: CPU dest has x2APIC ID dest), and the
-     * APIC is software-enabled and the vector legal.  Everything else,
-     * including when the lookup is not O(1), takes the general path.
-     */
-    if (!m->iommu_remap && !intc_tracing(m) &&
-        (addr & ~(uint64_t)0xff003u) == INTC_MSI_ADDR_BASE &&
-        !(data & 0xffff8700u) && (data & 0xf0u)) {
-        uint32_t dest = (uint32_t)(addr >> INTC_MSI_ADDR_DEST_SHIFT) & 0xff;
-        intc_lapic *c = m->cpus;
-        if (dest != 0xff && dest < m->n_cpus && c[dest].initial_id == dest) {
-            int32_t i = m->phys8_head[dest];
-            intc_lapic *l = NULL;
-            bool x2 = c[dest].mode == INTC_MODE_X2APIC;
-            if (i >= 0 && !x2 && c[i].rt.p8_next < 0)
-                l = &c[i];
-            else if (i < 0 && x2)
-                l = &c[dest];
-            if (l && l->sw_enabled) {
-                intc_kick_outer(m, l,
-                                intc_lapic_irr_edge_quiet(l, (uint8_t)data));
-                return INTC_OK;
-            }
-        }
-    }
     if (!intc_enter(m))
         return INTC_ERR_BUSY;
     err = intc_msi_route(m, addr, data, source_id, &n);

@@ -337,7 +337,7 @@ static void test_reg_rte_writable_masks(void **state)
 }
 
 /* 82093AA 3.1: indirect addresses other than ID, VER, ARB and the
-   redirection table are not implemented: read 0, writes do nothing.
+   redirection table do not exist on the chip: they read 0 and writes do nothing.
    Entries beyond n_pins likewise. */
 static void test_reg_unimplemented_indirect(void **state)
 {
