@@ -630,6 +630,30 @@ static void check_expect(sim_host *h, const sim_expect *e, strbuf *f)
                 shown++;
             }
     }
+    /* events_in_order: the patterns match window events in this order
+     * (other events may come between them); the first pattern that finds
+     * no match after the previous one's is reported. */
+    for (size_t i = 0, j = 0; i < e->n_in_order; i++, j++) {
+        const sim_pattern *p = &e->in_order[i];
+        while (j < h->n_window && !pat_match(p, &h->window[j]))
+            j++;
+        if (j < h->n_window)
+            continue;
+        sb_printf(f, "  events_in_order: expected ");
+        pat_text(f, p);
+        sb_printf(f, " (line %d) ", p->line);
+        if (i) {
+            sb_printf(f, "after ");
+            pat_text(f, &e->in_order[i - 1]);
+        } else {
+            sb_printf(f, "in the window");
+        }
+        sb_printf(f, ", not seen among %zu events", h->n_window);
+        if (h->window_lost)
+            sb_printf(f, " (%zu more not recorded)", h->window_lost);
+        sb_printf(f, "\n");
+        break;
+    }
     for (size_t i = 0; i < e->n_no_events; i++) {
         const sim_pattern *p = &e->no_events[i];
         for (size_t j = 0; j < h->n_window; j++)

@@ -1121,7 +1121,7 @@ static bool parse_expect(pctx *p, yaml_node_t *n, sim_step *st)
         "pending",    "reg",       "waiting_for_sipi", "ioapic",
         "pin",        "remote_irr", "delivery_status", "line",
         "msix_pending", "events",  "no_events",    "count",
-        "total",      "time",      NULL};
+        "total",      "time",      "events_in_order", NULL};
     static const char *const vr[VR_COUNT] = {"irr", "isr", "tmr"};
     const sim_scenario *s = p->s;
     sim_expect *e;
@@ -1282,6 +1282,12 @@ static bool parse_expect(pctx *p, yaml_node_t *n, sim_step *st)
     }
     if ((v = mv_get(&mv, "events"))) {
         if (!get_patterns(p, v, "events", &e->events, &e->n_events))
+            return false;
+        e->has_events_key = true;
+    }
+    if ((v = mv_get(&mv, "events_in_order"))) {
+        if (!get_patterns(p, v, "events_in_order", &e->in_order,
+                          &e->n_in_order))
             return false;
         e->has_events_key = true;
     }
@@ -2118,6 +2124,7 @@ static void free_expect(sim_expect *e)
     free(e->regs);
     free(e->events);
     free(e->no_events);
+    free(e->in_order);
     free(e->count);
     free(e->total);
     free(e);

@@ -113,9 +113,9 @@ typedef struct sim_expect {
     uint32_t msix_dev;
     uint64_t msix_bits[INTC_MSIX_MAX_VECTORS / 64];
     /* Events. */
-    sim_pattern *events, *no_events;
-    size_t n_events, n_no_events;
-    bool has_events_key; /* events/no_events/count given: resets window */
+    sim_pattern *events, *no_events, *in_order;
+    size_t n_events, n_no_events, n_in_order;
+    bool has_events_key; /* any event key given: resets window */
     sim_count *count, *total;
     size_t n_count, n_total;
     bool has_time;
