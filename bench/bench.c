@@ -364,7 +364,7 @@ static void lib_msi(bench *b, const bcase *c)
     b->toggled = true;
     begin(b);
     for (uint64_t i = 0; i < b->n; i++) {
-        intc_msi_send(m, MSI_TO(1), 0x41, 0);
+        intc_msi_send(m, MSI_TO(1), 0x41, 0, NULL);
         UNTIMED(lib_ack_eoi(l1));
     }
     end(b);
@@ -399,7 +399,7 @@ static void lib_msi_ack_eoi(bench *b, const bcase *c)
         lib_x2(m, 1);
     begin(b);
     for (uint64_t i = 0; i < b->n; i++) {
-        intc_msi_send(m, MSI_TO(1), 0x41, 0);
+        intc_msi_send(m, MSI_TO(1), 0x41, 0, NULL);
         bad |= intc_lapic_ack(l1) != 0x41;
         if (x2)
             intc_lapic_msr_write(l1, 0x80b, 0);
@@ -445,7 +445,7 @@ static void lib_remap(bench *b, const bcase *c)
     lib_enable(m, 2);
     vtd_tables(b);
     intc_iommu_set_table(u, IRT_A | 7 /* 256 entries */, true, false);
-    intc_msi_send(m, addr, 0, 0); /* warm the cache */
+    intc_msi_send(m, addr, 0, 0, NULL); /* warm the cache */
     if (posted)
         pid_clear(b);
     lib_ack_eoi(l1);
@@ -453,7 +453,7 @@ static void lib_remap(bench *b, const bcase *c)
     b->host.kicks = 0;
     begin(b);
     for (uint64_t i = 0; i < b->n; i++) {
-        intc_msi_send(m, addr, 0, 0);
+        intc_msi_send(m, addr, 0, 0, NULL);
         if (posted)
             UNTIMED(pid_clear(b); lib_ack_eoi(l1));
         else if (cold)
@@ -648,7 +648,7 @@ static void lib_bcast(bench *b, const bcase *c)
     b->host.kicks = 0;
     begin(b);
     for (uint64_t i = 0; i < b->n; i++) {
-        intc_msi_send(m, MSI_TO(0xff), 0x41, 0);
+        intc_msi_send(m, MSI_TO(0xff), 0x41, 0, NULL);
         UNTIMED(for (uint32_t k = 0; k < n; k++) lib_ack_eoi(cpu(m, k)));
     }
     end(b);
@@ -872,7 +872,7 @@ static void lib_restore(bench *b, const bcase *c)
     void *img;
     int bad = 0;
     lib_enable(m, 4);
-    intc_msi_send(m, MSI_TO(1), 0x41, 0);
+    intc_msi_send(m, MSI_TO(1), 0x41, 0, NULL);
     intc_machine_save(m, NULL, 0, &len);
     img = malloc(len);
     if (!img || intc_machine_save(m, img, len, &len) != INTC_OK)

@@ -272,12 +272,12 @@ int main(void)
         check(intc_msix_table_write(x, 8, 4, MSIX_VECTOR), "table");
         check(intc_msix_set_control(x, true, false), "control");
         printf("-- raised while its vector is masked: the PBA holds it\n");
-        check(intc_msix_notify(x, 0), "notify");
+        check(intc_msix_notify(x, 0, NULL), "notify");
         printf("-- the driver unmasks the vector: the pending message goes\n");
         check(intc_msix_table_write(x, 12, 4, 0), "unmask");
         run_cpus(m, &h);
         printf("-- raised again, unmasked: straight to the LAPIC\n");
-        check(intc_msix_notify(x, 0), "notify");
+        check(intc_msix_notify(x, 0, NULL), "notify");
         run_cpus(m, &h);
     }
 

@@ -159,7 +159,7 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
                       "intc_iommu_remap");
             fz_check(h.m, "intc_iommu_remap");
             if (e == INTC_OK && (b & 1)) {
-                fz_ok(intc_irq_deliver(h.m, &irq), "intc_irq_deliver");
+                fz_ok(intc_irq_deliver(h.m, &irq, NULL), "intc_irq_deliver");
                 fz_check(h.m, "intc_irq_deliver");
             }
             break;
@@ -182,14 +182,14 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
             irq.dm = fz_u8(&in);
             if (!(f & 128))
                 irq.dm &= 7;
-            fz_ok(intc_irq_deliver(h.m, &irq), "intc_irq_deliver");
+            fz_ok(intc_irq_deliver(h.m, &irq, NULL), "intc_irq_deliver");
             fz_check(h.m, "intc_irq_deliver");
             break;
         }
         case IO_SEND: {
             uint16_t sid = fz_u16(&in);
             uint64_t addr = fz_iommu_addr(&in);
-            fz_ok(intc_msi_send(h.m, addr, fz_u32(&in), sid),
+            fz_ok(intc_msi_send(h.m, addr, fz_u32(&in), sid, NULL),
                   "intc_msi_send");
             fz_check(h.m, "intc_msi_send");
             break;

@@ -93,7 +93,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case OP_SEND: {
             uint64_t addr = pick_addr(&in);
             uint32_t dt = pick_data(&in);
-            fz_ok(intc_msi_send(h.m, addr, dt, fz_u16(&in)),
+            fz_ok(intc_msi_send(h.m, addr, dt, fz_u16(&in), NULL),
                   "intc_msi_send");
             fz_check(h.m, "intc_msi_send");
             break;
@@ -182,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!x)
                 break;
             v = (v & 0x8000) ? v & 0x7fff : v % (d.nvec[k] + 1u);
-            e = fz_ok(intc_msix_notify(x, v), "intc_msix_notify");
+            e = fz_ok(intc_msix_notify(x, v, NULL), "intc_msix_notify");
             if ((v < d.nvec[k]) != (e == INTC_OK))
                 FZ_ABORT("intc_msix_notify(%u of %u): %s", v, d.nvec[k],
                          intc_err_name(e));
@@ -243,7 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case OP_MSI_NOTIFY:
             if (c) {
-                fz_ok(intc_msi_notify(c, fz_u8(&in) % 40), "intc_msi_notify");
+                fz_ok(intc_msi_notify(c, fz_u8(&in) % 40, NULL), "intc_msi_notify");
                 fz_check(h.m, "intc_msi_notify");
                 (void)intc_msi_config_size(c);
             }

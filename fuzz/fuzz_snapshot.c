@@ -169,7 +169,7 @@ static void drive(fz_host *h, fz_in *in, unsigned n)
         case 7: {
             uint32_t a = fz_u32(in) & 0xfffffu;
             fz_ok(intc_msi_send(h->m, INTC_MSI_ADDR_BASE | a,
-                                fz_u16(in), fz_u16(in)), "msi");
+                                fz_u16(in), fz_u16(in), NULL), "msi");
             break;
         }
         case 8:

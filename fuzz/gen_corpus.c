@@ -588,8 +588,8 @@ static void gen_snapshot(void)
             intc_lapic_mmio_write(l, INTC_LAPIC_LVT_TIMER, 4, 0x20040);
             intc_lapic_mmio_write(l, INTC_LAPIC_TIMER_ICR, 4, 5000 + c);
         }
-        intc_msi_send(m, INTC_MSI_ADDR_BASE, 0x61, 0);
-        intc_msi_send(m, INTC_MSI_ADDR_BASE, 0x71, 0);
+        intc_msi_send(m, INTC_MSI_ADDR_BASE, 0x61, 0, NULL);
+        intc_msi_send(m, INTC_MSI_ADDR_BASE, 0x71, 0, NULL);
         intc_lapic_ack(l0);
         intc_lapic_set_tpr(l0, 0x20);
         intc_lapic_post(l0, 0x91, true);

@@ -1244,7 +1244,7 @@ void mo_exec(mo_host *h, const mo_step *s, mo_result *r)
         break;
     case MO_MSI:
         e = intc_msi_send(h->m, s->value, (uint32_t)s->v[0],
-                          (uint16_t)s->aux);
+                          (uint16_t)s->aux, NULL);
         break;
     case MO_MSIX_TABLE: {
         intc_msix *x = h->msix[s->unit];
@@ -1265,7 +1265,7 @@ void mo_exec(mo_host *h, const mo_step *s, mo_result *r)
                                   s->v[0] != 0);
         break;
     case MO_MSIX_NOTIFY:
-        e = intc_msix_notify(h->msix[s->unit], (uint16_t)s->value);
+        e = intc_msix_notify(h->msix[s->unit], (uint16_t)s->value, NULL);
         break;
     case MO_IOMMU_WRITE:
         e = intc_iommu_mmio_write(intc_machine_iommu(h->m), s->reg, s->aux,

@@ -223,12 +223,11 @@ static void fault(intc_iommu *u, intc_irq *out, unsigned code, uint16_t sid,
 
 /* ---- remapping (2.2.5) ---- */
 
-/* "Forwarded unmapped": the original message goes on, decoded here for
-   engine users (intc_irq_deliver); iommu.c delivers the message itself. */
-static void forward(uint64_t addr, uint32_t data, intc_irq *out)
+/* "Forwarded unmapped": the original message goes on as it is (iommu.c
+   decodes and delivers it). */
+static void forward(intc_irq *out)
 {
     out->remapped = false;
-    intc_irq_decode_compat(addr, data, out);
 }
 
 /* The DTE's interrupt qword (cached).  False: faulted. */
@@ -306,7 +305,7 @@ void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
     if (!read_dte(u, sid, addr, out, &dte))
         return;
     if (!(dte & DTE_IV)) { /* interrupt fields not valid: unmapped */
-        forward(addr, data, out);
+        forward(out);
         return;
     }
     tablen = (unsigned)(dte >> 1) & 0xf;
@@ -328,7 +327,7 @@ void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
                         : dm == INTC_DM_INIT ? DTE_INIT_PASS
                                              : DTE_EINT_PASS;
         if (dte & pass)
-            forward(addr, data, out);
+            forward(out);
         else /* target abort */
             fault(u, out, INTC_AMDVI_IO_PAGE_FAULT, sid, 0, 0, addr, ig);
         return;
@@ -342,7 +341,7 @@ void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
         return;
     }
     if (intctl == 1) {
-        forward(addr, data, out);
+        forward(out);
         return;
     }
     /* IntCtl 10b: remap through the table; the index is data[10:0]. */
@@ -412,8 +411,9 @@ void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
     out->x2apic = xt;
 }
 
-void intc_amdvi_set_table(intc_iommu *u, uint64_t devtab, bool en)
+void intc_amdvi_set_table(intc_iommu *u, uint64_t devtab, bool en, bool cfi)
 {
+    (void)cfi; /* VT-d only */
     struct intc_amdvi *a = A(u);
     a->devtab = devtab & DEVTAB_MASK;
     a->control = en ? a->control | CTL_IOMMU_EN : a->control & ~CTL_IOMMU_EN;
@@ -673,3 +673,25 @@ uint64_t intc_amdvi_reg_mask(const intc_iommu *u, uint32_t off)
         return 0;
     }
 }
+
+/* ---- the remap stage's table (iommu_priv.h) ---- */
+
+static void amdvi_invalidate(intc_iommu *u, uint32_t index,
+                             unsigned index_mask)
+{
+    /* INVALIDATE_INTERRUPT_TABLE names a device: its whole table (keys
+       device << 16 | index). */
+    (void)index_mask;
+    intc_iec_drop(u, (uint64_t)(index & 0xffff) << 16, 0x10000);
+}
+
+const struct intc_iommu_ops intc__amdvi_ops = {
+    .mmio_span = 0x4000,
+    .reset = intc_amdvi_reset,
+    .enabled = intc_amdvi_enabled,
+    .reg_get = intc_amdvi_reg_get,
+    .mmio_write = intc_amdvi_mmio_write,
+    .remap = intc_amdvi_remap,
+    .set_table = intc_amdvi_set_table,
+    .invalidate = amdvi_invalidate,
+};

@@ -363,39 +363,29 @@ static uint32_t dispatch(intc_machine *m, const intc_msg *msg, uint32_t n)
     uint32_t accepted = 0;
     if (msg->dm == INTC_DM_LOWEST) {
         int32_t w = lowest_priority(m, msg, n);
-        return w >= 0 && intc_lapic_accept(&m->cpus[w], msg);
+        return w >= 0 && intc__lapic_accept(&m->cpus[w], msg);
     }
     for (uint32_t k = 0; k < n; k++)
-        accepted += intc_lapic_accept(&m->cpus[m->targets[k]], msg);
+        accepted += intc__lapic_accept(&m->cpus[m->targets[k]], msg);
     return accepted;
 }
 
 uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,
                             uint32_t except_cpu)
 {
+    intc_lapic *c = m->cpus;
     uint32_t n = 0;
-    if (msg->dm == INTC_DM_FIXED && !msg->level && msg->vector >= 16 &&
-        !intc_tracing(m)) {
-        /* The common broadcast, accepted inline in CPU order, as
-           dispatch() and accept_fixed() would: a software-disabled APIC
-           refuses it (the REJECTED event is not traced), every other
-           enabled one takes the vector (set_irr's untraced edge case). */
-        intc_lapic *c = m->cpus;
-        for (uint32_t i = 0; i < m->n_cpus; i++) {
-            intc_lapic *l = &c[i];
-            if (i == except_cpu || l->mode == INTC_MODE_DISABLED ||
-                !l->sw_enabled)
-                continue;
-            if (intc_lapic_irr_edge_quiet(l, msg->vector))
-                intc_kick(m, i);
-            n++;
-        }
-        return n;
+    if (msg->dm == INTC_DM_LOWEST) {
+        for (uint32_t i = 0; i < m->n_cpus; i++)
+            if (i != except_cpu && c[i].mode != INTC_MODE_DISABLED)
+                m->targets[n++] = i;
+        return dispatch(m, msg, n);
     }
+    /* Every hardware-enabled APIC, in CPU order. */
     for (uint32_t i = 0; i < m->n_cpus; i++)
-        if (i != except_cpu && m->cpus[i].mode != INTC_MODE_DISABLED)
-            m->targets[n++] = i;
-    return dispatch(m, msg, n);
+        if (i != except_cpu && c[i].mode != INTC_MODE_DISABLED)
+            n += intc__lapic_accept(&c[i], msg);
+    return n;
 }
 
 uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
@@ -414,6 +404,115 @@ uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
         n = k;
     }
     return dispatch(m, msg, n);
+}
+
+/* ---- the pipeline: decode, route, send ---- */
+
+unsigned intc__msg_decode(const intc_machine *m, uint64_t addr,
+                          uint32_t data, intc_msg *msg)
+{
+    unsigned dm = (data >> INTC_MSI_DATA_DM_SHIFT) & 7;
+    bool level = data & INTC_MSI_DATA_LEVEL;
+    uint32_t dest;
+
+    /* 11.11.1: only a write to 0xFEExxxxx is an interrupt message; any
+       other is an ordinary memory write (this also holds for the
+       IOMMU's own event messages, whose address registers the guest may
+       not have programmed yet). */
+    if (INTC_UNLIKELY((addr & ~0xfffffull) != INTC_MSI_ADDR_BASE))
+        return INTC_MSI_DROP_NOT_INTERRUPT;
+    /* The remappable format (VT-d 5.1.2.2) is not for the APICs. */
+    if (INTC_UNLIKELY(addr & INTC_MSI_ADDR_REMAPPABLE))
+        return INTC_MSI_DROP_NO_REMAPPING;
+    /* Data bits 31:16 are reserved (Figure 11-25). */
+    if (INTC_UNLIKELY(data & 0xffff0000u))
+        return INTC_MSI_DROP_RESERVED_DATA;
+    /* 011b and 110b are reserved delivery modes for messages. */
+    if (INTC_UNLIKELY(dm == INTC_DM_RESERVED3 || dm == INTC_DM_SIPI))
+        return INTC_MSI_DROP_RESERVED_MODE;
+    /* 11.11.2: for a level-triggered message, level 0 is a de-assert,
+       which the APICs ignore. */
+    if (INTC_UNLIKELY(level && !(data & INTC_MSI_DATA_ASSERT)))
+        return INTC_MSI_DROP_DEASSERT;
+    dest = (uint32_t)(addr >> INTC_MSI_ADDR_DEST_SHIFT) & 0xff;
+    if (addr & 0xfe0u) {
+        /* Bits 11:5 as destination bits 14:8: the extended destination
+           ID that hypervisors offer for APIC IDs up to 32767. */
+        if (!m->cfg.msi_ext_dest)
+            return INTC_MSI_DROP_RESERVED_ADDR;
+        dest |= (uint32_t)((addr >> INTC_MSI_ADDR_EXT_DEST_SHIFT) & 0x7f)
+                << 8;
+    }
+    msg->dest = dest;
+    /* An 8-bit destination keeps the xAPIC meaning of 0xFF (broadcast);
+       a wider one is an x2APIC-style ID. */
+    msg->x2apic_format = dest > 0xff;
+    msg->src_cpu = INTC_NO_CPU;
+    msg->vector = (uint8_t)data;
+    msg->logical = addr & INTC_MSI_ADDR_LOGICAL;
+    /* 11.11.1: RH=1 sends the interrupt to the lowest-priority processor
+       of the destination set; DM alone says physical or logical. */
+    msg->dm = (uint8_t)((addr & INTC_MSI_ADDR_RH) && dm == INTC_DM_FIXED
+                            ? INTC_DM_LOWEST
+                            : dm);
+    msg->level = level && (dm == INTC_DM_FIXED || dm == INTC_DM_LOWEST);
+    msg->assert = true;
+    return 0;
+}
+
+void intc__dropped(intc_machine *m, uint64_t addr, uint32_t data,
+                   uint16_t sid, unsigned why, intc_delivery *res)
+{
+    res->status = INTC_DELIVERY_DROPPED;
+    res->reason = why;
+    res->n_cpus = 0;
+    res->irte = UINT32_MAX;
+    if (intc_tracing(m))
+        intc_emit_unit(m, INTC_EV_MSI_DROPPED, INTC_NO_CPU,
+                       (int32_t)(data & 0xff), 0, sid, addr,
+                       (uint64_t)why << 32 | data);
+}
+
+void intc__send(intc_machine *m, const intc_msg *msg, uint64_t addr,
+                uint32_t data, uint16_t sid, intc_delivery *res)
+{
+    uint32_t n = intc_bus_deliver(m, msg, INTC_NO_CPU);
+    res->status = n ? INTC_DELIVERY_ACCEPTED : INTC_DELIVERY_NO_TARGET;
+    res->reason = 0;
+    res->n_cpus = n;
+    res->irte = UINT32_MAX;
+    if (intc_tracing(m)) {
+        intc_emit_unit(m, INTC_EV_MSI, INTC_NO_CPU, msg->vector, 0, sid,
+                       addr, (uint64_t)n << 32 | data);
+        if (!n)
+            intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, msg->vector,
+                           0, sid, msg->dest, msg->dm);
+    }
+}
+
+intc_err intc__route(intc_machine *m, uint64_t addr, uint32_t data,
+                     uint16_t sid, intc_delivery *res)
+{
+    intc_msg msg;
+    unsigned why;
+
+    if (INTC_UNLIKELY(m->remap != NULL)) {
+        if ((addr & ~0xfffffull) != INTC_MSI_ADDR_BASE) {
+            intc__dropped(m, addr, data, sid, INTC_MSI_DROP_NOT_INTERRUPT,
+                          res);
+            return INTC_ERR_NOT_DECODED;
+        }
+        intc__iommu_route(m->remap, addr, data, sid, res);
+        return INTC_OK;
+    }
+    why = intc__msg_decode(m, addr, data, &msg);
+    if (INTC_UNLIKELY(why)) {
+        intc__dropped(m, addr, data, sid, why, res);
+        return why == INTC_MSI_DROP_NOT_INTERRUPT ? INTC_ERR_NOT_DECODED
+                                                  : INTC_OK;
+    }
+    intc__send(m, &msg, addr, data, sid, res);
+    return INTC_OK;
 }
 
 void intc_bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector)

@@ -11,9 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "lapic_priv.h"
-#include "ioapic_priv.h"
-#include "iommu_priv.h"
 
 /* Delivery modes of an interrupt message (ICR, LVT, IOAPIC RTE, MSI). */
 enum intc_dm {
@@ -43,6 +40,10 @@ typedef struct intc_msg {
     bool assert;         /* level: asserted (INIT de-assert has 0) */
     bool x2apic_format;  /* dest is a 32-bit x2APIC destination */
 } intc_msg;
+
+#include "lapic_priv.h"
+#include "ioapic_priv.h"
+#include "iommu_priv.h"
 
 /* Open-addressing map from a 32-bit key to a CPU index, built once. */
 typedef struct intc_idmap {
@@ -95,9 +96,9 @@ struct intc_machine {
     struct intc_msi *msi;  /* list of MSI capabilities */
     uint32_t next_unit;    /* event unit numbers of devices */
     intc_iommu *iommu;     /* NULL if none */
-    /* interrupt remapping, when an IOMMU is configured and enabled */
-    intc_err (*iommu_remap)(intc_machine *m, uint64_t addr, uint32_t data,
-                            uint16_t sid, uint32_t *n);
+    /* The IOMMU while its interrupt remapping is enabled, else NULL: the
+       remap stage of the pipeline (iommu.c keeps it current). */
+    intc_iommu *remap;
 };
 
 /* ---- allocation (creation paths only) ---- */
@@ -144,23 +145,6 @@ static inline void intc_kick(intc_machine *m, uint32_t cpu)
     l->kick_queued = true;
     m->kickq[(m->kick_head + m->n_kick) & m->kick_mask] = cpu;
     m->n_kick++;
-}
-
-/*
- * The untraced, edge-triggered case of accepting fixed vector v (>= 16)
- * into a software-enabled APIC (lapic.c set_irr): IRR, IRRV, TMR.
- * Returns whether the APIC should be kicked (the vector is deliverable).
- */
-static inline bool intc_lapic_irr_edge_quiet(intc_lapic *l, uint8_t v)
-{
-    unsigned w = v >> 6;
-    uint64_t b = 1ull << (v & 63);
-    l->irr[w] |= b;
-    if (v > l->irrv)
-        l->irrv = v;
-    /* TMR follows the trigger mode of the last accepted (11.8.4). */
-    l->tmr[w] &= ~b;
-    return !l->wait_sipi && (v & 0xf0) > (l->ppr & 0xf0);
 }
 
 void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
@@ -239,7 +223,43 @@ static inline int intc_ctz32(uint32_t x)
 #endif
 }
 
-/* ---- bus.c ---- */
+/* ---- the message pipeline (bus.c) ----
+ *
+ * Every interrupt message, whatever its source, takes one path:
+ *
+ *   wire (address/data)  --intc__route-->  [remap stage: iommu.c]
+ *        |                                    | delivered / blocked / posted
+ *        v                                    v
+ *   intc__msg_decode (the only decoder)    intc_msg
+ *        \_______________ intc_msg ___________/
+ *                           |
+ *                intc__send / intc__bus_deliver: destinations (bus.c)
+ *                           |
+ *                intc__lapic_accept: the only writer of IRR/TMR
+ *
+ * Sources that are not on the wire build their intc_msg directly: an ICR
+ * (lapic.c), an IOAPIC entry when no IOMMU remaps (ioapic.c), a posted-
+ * interrupt notification (vtd.c).  Events are raised inside this one path
+ * behind intc_tracing(); no code runs only when tracing is off.
+ */
+
+/* Decode a compatibility-format interrupt message (SDM 11.11): fill msg
+   and return 0, or return why it is dropped (enum intc_msi_drop). */
+unsigned intc__msg_decode(const intc_machine *m, uint64_t addr,
+                          uint32_t data, intc_msg *msg);
+/* A device's write of data to addr from requester sid: the interrupt
+   window check, the remap stage when enabled, decode, delivery.  Fills
+   *res; INTC_ERR_NOT_DECODED for an address outside 0xFEExxxxx. */
+intc_err intc__route(intc_machine *m, uint64_t addr, uint32_t data,
+                     uint16_t sid, intc_delivery *res);
+/* Deliver a decoded message (whose wire form addr/data, from sid, only
+   the trace shows) and report it: ACCEPTED or NO_TARGET. */
+void intc__send(intc_machine *m, const intc_msg *msg, uint64_t addr,
+                uint32_t data, uint16_t sid, intc_delivery *res);
+/* Report a message dropped for reason why (enum intc_msi_drop). */
+void intc__dropped(intc_machine *m, uint64_t addr, uint32_t data,
+                   uint16_t sid, unsigned why, intc_delivery *res);
+
 intc_err intc_bus_init(intc_machine *m);
 void intc_bus_fini(intc_machine *m);
 /* Re-file a CPU in the routing maps after its mode, ID, LDR or DFR
@@ -259,13 +279,6 @@ uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,
 /* EOI broadcast for a level-triggered vector (to the IOAPICs). */
 void intc_bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector);
 /* ---- msi.c ---- */
-/* Route an interrupt message (through remapping if enabled); *n is the
-   number of APICs reached. */
-intc_err intc_msi_route(intc_machine *m, uint64_t addr, uint32_t data,
-                        uint16_t sid, uint32_t *n);
-/* Decode and deliver a compatibility-format message. */
-intc_err intc_msi_deliver_compat(intc_machine *m, uint64_t addr,
-                                 uint32_t data, uint16_t sid, uint32_t *n);
 void intc_msix_free_all(intc_machine *m);
 void intc_msix_reset_all(intc_machine *m);
 void intc_msi_free_all(intc_machine *m);
@@ -273,5 +286,58 @@ void intc_msi_reset_all(intc_machine *m);
 
 /* Validate the routing maps against the registers (intc_machine_check). */
 bool intc_bus_check(const intc_machine *m, char *msg, size_t len);
+
+/* ---- acceptance: the Local APIC's (lapic.c); inline for the bus ----
+ * intc__lapic_set_irr is the only writer of IRR and TMR outside INTA,
+ * EOI and reset (and snapshot load), for every source: the bus, the
+ * LVTs, posted vectors. */
+
+/* Out of line (lapic.c): the refusal of a fixed message (software-
+   disabled APIC, illegal vector), and the non-fixed delivery modes. */
+void intc__lapic_refuse(intc_lapic *l, uint8_t v, unsigned dm);
+bool intc__lapic_accept_other(intc_lapic *l, const intc_msg *msg);
+
+/* Accept fixed vector v: IRR, IRRV and TMR (11.8.4: TMR follows the
+   trigger mode of the interrupt last accepted for the vector; EOI does
+   not touch it), then report and kick if it is deliverable now. */
+static inline void intc__lapic_set_irr(intc_lapic *l, uint8_t v, bool level)
+{
+    unsigned w = v >> 6;
+    uint64_t b = 1ull << (v & 63), old = l->irr[w];
+    l->irr[w] = old | b;
+    if (v > l->irrv)
+        l->irrv = v;
+    if (INTC_UNLIKELY(level))
+        l->tmr[w] |= b;
+    else
+        l->tmr[w] &= ~b;
+    INTC_EMIT(l->m, (old & b) ? INTC_EV_COALESCED : INTC_EV_IRR_SET,
+              l->index, v, 0, level, 0);
+    if (!l->wait_sipi && (v & 0xf0) > (l->ppr & 0xf0))
+        intc_kick(l->m, l->index);
+}
+
+/* A fixed or lowest-priority interrupt from any source.  Returns whether
+   the APIC accepted it. */
+static inline bool intc__lapic_accept_fixed(intc_lapic *l, uint8_t v,
+                                            bool level, unsigned dm)
+{
+    /* 11.4.7.2: a software-disabled APIC accepts no fixed interrupts;
+       11.5.3: vectors 0-15 are illegal and never set in IRR. */
+    if (INTC_UNLIKELY(!l->sw_enabled || v < 16)) {
+        intc__lapic_refuse(l, v, dm);
+        return false;
+    }
+    intc__lapic_set_irr(l, v, level);
+    return true;
+}
+
+/* Accept a message that matched this APIC (11.6: by delivery mode). */
+static inline bool intc__lapic_accept(intc_lapic *l, const intc_msg *msg)
+{
+    if (INTC_LIKELY(msg->dm <= INTC_DM_LOWEST))
+        return intc__lapic_accept_fixed(l, msg->vector, msg->level, msg->dm);
+    return intc__lapic_accept_other(l, msg);
+}
 
 #endif /* INTC_INTERNAL_H */

@@ -58,6 +58,23 @@ static void emit(intc_ioapic *io, intc_event_type type, uint32_t pin,
                        data, data2);
 }
 
+/* Keep eoi_pins in step with the pin's Remote IRR and send_pending. */
+static inline void track(intc_ioapic *io, uint32_t pin)
+{
+    const struct intc_ioapic_pin *p = &io->pins[pin];
+    uint64_t b = 1ull << (pin & 63);
+    if ((p->rte & INTC_RTE_REMOTE_IRR) || p->send_pending)
+        io->eoi_pins[pin >> 6] |= b;
+    else
+        io->eoi_pins[pin >> 6] &= ~b;
+}
+
+void intc__ioapic_sync(intc_ioapic *io)
+{
+    for (uint32_t i = 0; i < io->n_pins; i++)
+        track(io, i);
+}
+
 static void set_remote_irr(intc_ioapic *io, uint32_t pin, bool on)
 {
     struct intc_ioapic_pin *p = &io->pins[pin];
@@ -66,21 +83,28 @@ static void set_remote_irr(intc_ioapic *io, uint32_t pin, bool on)
         p->rte |= INTC_RTE_REMOTE_IRR;
     else
         p->rte &= ~INTC_RTE_REMOTE_IRR;
+    track(io, pin);
     if (old != p->rte)
         emit(io, INTC_EV_REMOTE_IRR, pin, (int32_t)(p->rte & 0xff), on, 0);
 }
 
-/* Turn the entry into an interrupt message and send it.  82093AA: the
-   physical destination is the 4-bit APIC ID in bits 59:56 (all ones is
-   broadcast); version 0x20 uses all of bits 63:56. */
+/*
+ * Send the entry's interrupt.  82093AA: the physical destination is the
+ * 4-bit APIC ID in bits 59:56 (all ones is broadcast); version 0x20 uses
+ * all of bits 63:56.  The message goes out in its wire form (address/
+ * data from the IOAPIC's source-id, as on chipsets where the IOAPIC
+ * writes to 0xFEExxxxx) when an IOMMU remaps interrupts; otherwise it is
+ * built straight from the entry.
+ */
 static void send(intc_ioapic *io, uint32_t pin, bool redelivery)
 {
+    intc_machine *m = io->m;
     struct intc_ioapic_pin *p = &io->pins[pin];
     uint64_t rte = p->rte;
     unsigned dm = rte_dm(rte);
     bool level = entry_is_level(rte);
     uint32_t addr, data, dest;
-    uint32_t n = 0;
+    intc_delivery res;
 
     dest = (uint32_t)(rte >> INTC_RTE_DEST_SHIFT);
     if (io->version < 0x20 && !(rte & INTC_RTE_LOGICAL)) {
@@ -97,23 +121,50 @@ static void send(intc_ioapic *io, uint32_t pin, bool redelivery)
         addr = INTC_MSI_ADDR_BASE | (handle & 0x7fff) << 5 |
                INTC_MSI_ADDR_REMAPPABLE | (handle >> 15) << 2;
     } else {
-        addr = INTC_MSI_ADDR_BASE | (dest & 0xff) << INTC_MSI_ADDR_DEST_SHIFT |
+        addr = INTC_MSI_ADDR_BASE | dest << INTC_MSI_ADDR_DEST_SHIFT |
                ((rte & INTC_RTE_LOGICAL) ? INTC_MSI_ADDR_LOGICAL : 0);
     }
     data = (uint32_t)(rte & 0xff) | dm << INTC_MSI_DATA_DM_SHIFT |
            INTC_MSI_DATA_ASSERT | (level ? INTC_MSI_DATA_LEVEL : 0);
     emit(io, INTC_EV_IOAPIC_SEND, pin, (int32_t)(rte & 0xff), rte,
          redelivery);
-    intc_msi_route(io->m, addr, data, io->source_id, &n);
+    if (m->remap) {
+        (void)intc__route(m, addr, data, io->source_id, &res);
+    } else if (rte & INTC_RTE_REMAPPABLE) {
+        intc__dropped(m, addr, data, io->source_id,
+                      INTC_MSI_DROP_NO_REMAPPING, &res);
+    } else if (dm == INTC_DM_RESERVED3 || dm == INTC_DM_SIPI) {
+        /* Reserved in an entry as in a message (82093AA 3.2.4). */
+        intc__dropped(m, addr, data, io->source_id,
+                      INTC_MSI_DROP_RESERVED_MODE, &res);
+    } else {
+        intc_msg msg = {
+            .dest = dest,
+            .src_cpu = INTC_NO_CPU,
+            .vector = (uint8_t)rte,
+            .dm = (uint8_t)dm,
+            .logical = rte & INTC_RTE_LOGICAL,
+            .level = level,
+            .assert = true,
+        };
+        intc__send(m, &msg, addr, data, io->source_id, &res);
+    }
     /* Remote IRR: "set to 1 when local APIC(s) accept the level
-       interrupt" (82093AA 3.2.4).  One nobody accepted (no APIC matched,
-       or they refused it) cannot be EOIed: it stays pending (Delivery
-       Status "send pending") and is sent again at the pin's next event
-       or the next EOI broadcast. */
+       interrupt" (82093AA 3.2.4); with remapping, posting it to a
+       descriptor is the acceptance (VT-d 5.2.3: the remapping hardware
+       takes the interrupt; the EOI of the posted vector comes back as
+       usual).  One nobody accepted (no APIC matched, or they refused
+       it; or remapping blocked it) cannot be EOIed: it stays pending
+       (Delivery Status "send pending") and is sent again at the pin's
+       next event or the next EOI broadcast. */
     if (level) {
-        p->send_pending = n == 0;
-        if (n)
+        bool taken = res.status == INTC_DELIVERY_ACCEPTED ||
+                     res.status == INTC_DELIVERY_POSTED;
+        p->send_pending = !taken;
+        if (taken)
             set_remote_irr(io, pin, true);
+        else
+            track(io, pin);
     }
 }
 
@@ -153,6 +204,7 @@ static void line_changed(intc_ioapic *io, uint32_t pin, bool was_active,
     if (!asserted && was_asserted) {
         /* The device let go: whatever storm there was is over. */
         p->send_pending = false;
+        track(io, pin);
         p->redeliveries = 0;
         p->storming = false;
         if (p->throttle_until) {
@@ -189,7 +241,12 @@ static void queue_resample(intc_ioapic *io, uint32_t pin)
 static void eoi_vector(intc_ioapic *io, uint8_t vector)
 {
     intc_machine *m = io->m;
-    for (uint32_t i = 0; i < io->n_pins; i++) {
+    /* Only the pins with Remote IRR or a pending send (eoi_pins), in
+       ascending order; each visit may clear its own bit, never set
+       another's. */
+    for (uint32_t k = 0; k < 2 * 64; k += 64)
+    for (uint64_t bits = io->eoi_pins[k >> 6]; bits; bits &= bits - 1) {
+        uint32_t i = k + (uint32_t)intc_fls64(bits & -bits);
         struct intc_ioapic_pin *p = &io->pins[i];
         if (p->send_pending) {
             eval_level(io, i, false); /* retry what nobody accepted */
@@ -506,6 +563,7 @@ void intc_ioapic_do_reset(intc_ioapic *io)
         p->redeliveries = 0;
         p->throttle_until = 0;
     }
+    io->eoi_pins[0] = io->eoi_pins[1] = 0;
     if (io->timer_deadline != UINT64_MAX) {
         io->timer_deadline = UINT64_MAX;
         intc_ioapic_timer_arm(io->m, io->index, UINT64_MAX);
@@ -531,6 +589,9 @@ bool intc_ioapic_check(const intc_ioapic *io, char *msg, size_t len)
             !p->throttle_until && !p->send_pending)
             INTC_FAIL("ioapic %u pin %u: active level line neither sent nor "
                       "pending", io->index, i);
+        if (!(io->eoi_pins[i >> 6] >> (i & 63) & 1) !=
+            !((p->rte & INTC_RTE_REMOTE_IRR) || p->send_pending))
+            INTC_FAIL("ioapic %u pin %u: EOI index out of step", io->index, i);
     }
     return true;
 }

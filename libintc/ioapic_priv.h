@@ -29,6 +29,9 @@ struct intc_ioapic {
     uint32_t gsi_base;
     uint64_t timer_deadline; /* throttle timer, UINT64_MAX none */
     struct intc_ioapic_pin *pins;
+    /* Pins an EOI broadcast must look at: Remote IRR set, or a level
+       message nobody accepted yet (derived; INTC_IOAPIC_MAX_PINS bits). */
+    uint64_t eoi_pins[2];
 };
 
 intc_err intc_ioapic_init(intc_ioapic *io, intc_machine *m, uint32_t index,
@@ -39,6 +42,8 @@ void intc_ioapic_do_reset(intc_ioapic *io);
    Remote IRR is reset when an EOI with a matching vector is received). */
 void intc_ioapic_eoi(intc_ioapic *io, uint8_t vector);
 bool intc_ioapic_check(const intc_ioapic *io, char *msg, size_t len);
+/* Rebuild the derived state from the entries (after a snapshot load). */
+void intc__ioapic_sync(intc_ioapic *io);
 /* snapshot.c: stored bits of an RTE; level semantics of an entry. */
 uint64_t intc_ioapic_rte_mask(void);
 bool intc_ioapic_rte_is_level(uint64_t rte);

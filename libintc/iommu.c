@@ -72,90 +72,142 @@ bool intc_dma_write(intc_machine *m, uint64_t addr, const void *buf,
     return r == 0;
 }
 
-/* ---- delivery ---- */
+/* ---- the remap stage ---- */
 
-/* The fields of a compatibility-format message, for engine users of a
-   message the IOMMU lets through unremapped (8-bit destination). */
-void intc_irq_decode_compat(uint64_t addr, uint32_t data, intc_irq *out)
+void intc__iommu_raise(intc_iommu *u, uint32_t addr_lo, uint32_t addr_hi,
+                       uint32_t data)
 {
-    out->vector = (uint8_t)data;
-    out->dm = (uint8_t)((data >> 8) & 7);
-    out->level = data & INTC_MSI_DATA_LEVEL;
-    out->logical = addr & INTC_MSI_ADDR_LOGICAL;
-    out->rh = addr & INTC_MSI_ADDR_RH;
-    out->dest = (uint32_t)(addr >> 12) & 0xff;
+    /* At most a fault event, a completion event and a notification are
+       raised per operation, and every public call that can raise one
+       flushes before it returns, so the outbox never fills. */
+    if (u->n_out < INTC_IOMMU_OUTBOX) {
+        struct intc_iommu_out *o = &u->outbox[u->n_out++];
+        o->built = false;
+        o->addr_lo = addr_lo;
+        o->addr_hi = addr_hi;
+        o->data = data;
+    }
 }
 
-void intc_irq_send(intc_machine *m, const intc_irq *irq, uint32_t *n)
+void intc__iommu_raise_msg(intc_iommu *u, const intc_msg *msg)
 {
-    intc_msg msg;
-    *n = 0;
-    if (irq->blocked || irq->posted)
-        return;
-    msg.dest = irq->dest;
-    msg.x2apic_format = irq->x2apic;
-    msg.src_cpu = INTC_NO_CPU;
-    msg.vector = irq->vector;
-    msg.logical = irq->logical;
+    if (u->n_out < INTC_IOMMU_OUTBOX) {
+        struct intc_iommu_out *o = &u->outbox[u->n_out++];
+        o->built = true;
+        o->msg = *msg;
+    }
+}
+
+/* The message a remapped (or posted-notification) intc_irq stands for. */
+static void irq_to_msg(const intc_irq *irq, intc_msg *msg)
+{
+    msg->dest = irq->dest;
+    msg->x2apic_format = irq->x2apic;
+    msg->src_cpu = INTC_NO_CPU;
+    msg->vector = irq->vector;
+    msg->logical = irq->logical;
     /* RH as in a compatibility message (SDM 11.11.1; VT-d 9.10 IRTE.RH):
        lowest priority among the destinations. */
-    msg.dm = irq->rh && irq->dm == INTC_DM_FIXED ? INTC_DM_LOWEST : irq->dm;
-    msg.level = irq->level &&
-                (irq->dm == INTC_DM_FIXED || irq->dm == INTC_DM_LOWEST);
-    msg.assert = true;
-    if (irq->dm == INTC_DM_RESERVED3 || irq->dm == INTC_DM_SIPI)
-        return; /* never produced by a checked IRTE */
-    *n = intc_bus_deliver(m, &msg, INTC_NO_CPU);
-    if (!*n && intc_tracing(m))
-        intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, irq->vector, 0, 0,
-                       irq->dest, msg.dm);
+    msg->dm = irq->rh && irq->dm == INTC_DM_FIXED ? INTC_DM_LOWEST : irq->dm;
+    msg->level = irq->level &&
+                 (irq->dm == INTC_DM_FIXED || irq->dm == INTC_DM_LOWEST);
+    msg->assert = true;
+}
+
+/* Interrupts the remapping hardware itself generates are not remapped
+   (VT-d 5.1.6); they are decoded like any message, so an address
+   register still outside 0xFEExxxxx is a memory write, not an interrupt
+   (SDM 11.11.1).  With EIM the upper address register holds destination
+   bits 31:8. */
+static void send_out(intc_iommu *u, const struct intc_iommu_out *o)
+{
+    intc_machine *m = u->m;
+    intc_delivery res;
+    intc_msg msg;
+    uint64_t addr = (uint64_t)o->addr_hi << 32 | o->addr_lo;
+    unsigned why;
+
+    if (o->built) {
+        /* A notification: INTC_EV_IR_POSTED already told the story. */
+        if (!intc_bus_deliver(m, &o->msg, INTC_NO_CPU) && intc_tracing(m))
+            intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, o->msg.vector,
+                           0, 0, o->msg.dest, o->msg.dm);
+        return;
+    }
+    if (u->cfg.x2apic && (o->addr_hi & 0xffffff00u)) {
+        why = intc__msg_decode(m, o->addr_lo, o->data, &msg);
+        msg.dest = (msg.dest & 0xff) | (o->addr_hi & 0xffffff00u);
+        msg.x2apic_format = true;
+    } else {
+        why = intc__msg_decode(m, addr, o->data, &msg);
+    }
+    if (why)
+        intc__dropped(m, addr, o->data, 0, why, &res);
+    else
+        intc__send(m, &msg, addr, o->data, 0, &res);
+}
+
+void intc__iommu_flush(intc_iommu *u)
+{
+    intc_machine *m = u->m;
+    /* Sending may raise nothing new (the unit's own messages are not
+       remapped), but index so that it could. */
+    for (unsigned i = 0; i < u->n_out; i++)
+        send_out(u, &u->outbox[i]);
+    u->n_out = 0;
+    m->remap = u->ops->enabled(u) ? u : NULL;
 }
 
 static void remap(intc_iommu *u, uint16_t sid, uint64_t addr, uint32_t data,
                   intc_irq *out)
 {
     memset(out, 0, sizeof(*out));
-    if (u->kind == INTC_IOMMU_VTD)
-        intc_vtd_remap(u, sid, addr, data, out);
-    else
-        intc_amdvi_remap(u, sid, addr, data, out);
+    u->ops->remap(u, sid, addr, data, out);
 }
 
-static bool remapping_on(const intc_iommu *u)
+void intc__iommu_route(intc_iommu *u, uint64_t addr, uint32_t data,
+                       uint16_t sid, intc_delivery *res)
 {
-    return u->kind == INTC_IOMMU_VTD ? intc_vtd_enabled(u)
-                                     : intc_amdvi_enabled(u);
-}
-
-/* The machine's route hook: every interrupt message passes here. */
-intc_err intc_iommu_route(intc_machine *m, uint64_t addr, uint32_t data,
-                          uint16_t sid, uint32_t *n)
-{
-    intc_iommu *u = m->iommu;
+    intc_machine *m = u->m;
     intc_irq irq;
+    intc_msg msg;
 
-    *n = 0;
-    if (!remapping_on(u)) {
-        if (addr & INTC_MSI_ADDR_REMAPPABLE) {
-            if (intc_tracing(m))
-                intc_emit_unit(m, INTC_EV_MSI_DROPPED, INTC_NO_CPU,
-                               (int32_t)(data & 0xff), 0, sid, addr,
-                               (uint64_t)INTC_MSI_DROP_NO_REMAPPING << 32 |
-                                   data);
-            return INTC_OK;
-        }
-        return intc_msi_deliver_compat(m, addr, data, sid, n);
-    }
     remap(u, sid, addr, data, &irq);
-    if (irq.blocked || irq.posted)
-        return INTC_OK;
-    if (!irq.remapped) /* a compatibility message allowed through */
-        return intc_msi_deliver_compat(m, addr, data, sid, n);
-    intc_irq_send(m, &irq, n);
-    if (intc_tracing(m))
-        intc_emit_unit(m, INTC_EV_IR_REMAPPED, INTC_NO_CPU, irq.vector, 0,
-                       sid, irq.index, (uint64_t)*n << 32 | irq.dest);
-    return INTC_OK;
+    if (irq.blocked) {
+        res->status = INTC_DELIVERY_BLOCKED;
+        res->reason = irq.fault;
+        res->n_cpus = 0;
+        res->irte = irq.index;
+    } else if (irq.posted) {
+        res->status = INTC_DELIVERY_POSTED;
+        res->reason = 0;
+        res->n_cpus = 0;
+        res->irte = irq.index;
+    } else if (!irq.remapped) {
+        /* Passed through: the original message, decoded as any other. */
+        unsigned why = intc__msg_decode(m, addr, data, &msg);
+        if (why)
+            intc__dropped(m, addr, data, sid, why, res);
+        else
+            intc__send(m, &msg, addr, data, sid, res);
+    } else {
+        uint32_t n;
+        irq_to_msg(&irq, &msg);
+        n = intc_bus_deliver(m, &msg, INTC_NO_CPU);
+        res->status = n ? INTC_DELIVERY_ACCEPTED : INTC_DELIVERY_NO_TARGET;
+        res->reason = 0;
+        res->n_cpus = n;
+        res->irte = irq.index;
+        if (intc_tracing(m)) {
+            if (!n)
+                intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, irq.vector,
+                               0, 0, irq.dest, msg.dm);
+            intc_emit_unit(m, INTC_EV_IR_REMAPPED, INTC_NO_CPU, irq.vector, 0,
+                           sid, irq.index, (uint64_t)n << 32 | irq.dest);
+        }
+    }
+    if (INTC_UNLIKELY(u->n_out))
+        intc__iommu_flush(u);
 }
 
 /* ---- life cycle ---- */
@@ -166,6 +218,7 @@ intc_err intc_iommu_init(intc_iommu *u, intc_machine *m,
     memset(u, 0, sizeof(*u));
     u->m = m;
     u->kind = cfg->kind;
+    u->ops = cfg->kind == INTC_IOMMU_VTD ? &intc__vtd_ops : &intc__amdvi_ops;
     u->cfg = *cfg;
     u->iec_mask = cfg->cache_entries - 1;
     u->iec = intc_alloc(m, sizeof(*u->iec) * cfg->cache_entries);
@@ -192,14 +245,19 @@ void intc_iommu_fini(intc_iommu *u)
 void intc_iommu_do_reset(intc_iommu *u)
 {
     iec_clear(u);
-    if (u->kind == INTC_IOMMU_VTD)
-        intc_vtd_reset(u);
-    else
-        intc_amdvi_reset(u);
+    u->ops->reset(u);
+    u->n_out = 0;
+    u->m->remap = NULL; /* remapping comes up disabled */
 }
 
 bool intc_iommu_check(const intc_iommu *u, char *msg, size_t len)
 {
+    if (u->n_out)
+        INTC_FAIL("IOMMU outbox holds %u unsent messages", u->n_out);
+    if ((u->m->remap == u) != u->ops->enabled(u))
+        INTC_FAIL("remap stage %s but remapping is %s",
+                  u->m->remap ? "installed" : "absent",
+                  u->ops->enabled(u) ? "enabled" : "disabled");
     for (uint32_t i = 0; i <= u->iec_mask; i++) {
         uint64_t k = u->iec[i].key;
         if (k != UINT64_MAX && (k & u->iec_mask) != i)
@@ -219,34 +277,29 @@ static inline bool size_ok(unsigned size)
 intc_err intc_iommu_mmio_read(intc_iommu *u, uint32_t off, unsigned size,
                               uint64_t *val)
 {
-    intc_err err;
-    uint32_t span = u && u->kind == INTC_IOMMU_AMDVI ? 0x4000u : 0x1000u;
-    if (!u || !val || !size_ok(size) || off >= span || size > span - off)
+    if (!u || !val || !size_ok(size) || off >= u->ops->mmio_span ||
+        size > u->ops->mmio_span - off)
         return INTC_ERR_INVAL;
     if (!intc_enter(u->m))
         return INTC_ERR_BUSY;
     *val = 0;
-    err = INTC_OK;
     if (size >= 4 && !(off & (size - 1))) {
         /* Registers are 64-bit (or 32-bit pairs) at 8-aligned offsets;
            a 32-bit read takes its half.  Absent registers read 0. */
         uint64_t q = 0;
-        if (u->kind == INTC_IOMMU_VTD)
-            (void)intc_vtd_reg_get(u, off & ~7u, &q);
-        else
-            (void)intc_amdvi_reg_get(u, off & ~7u, &q);
+        (void)u->ops->reg_get(u, off & ~7u, &q);
         *val = size == 8 ? q : (uint32_t)(q >> (8 * (off & 4)));
     } /* else not an architectural access: reads 0 */
     intc_leave(u->m);
-    return err;
+    return INTC_OK;
 }
 
 intc_err intc_iommu_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
                                uint64_t val)
 {
     intc_err err = INTC_OK;
-    uint32_t span = u && u->kind == INTC_IOMMU_AMDVI ? 0x4000u : 0x1000u;
-    if (!u || !size_ok(size) || off >= span || size > span - off)
+    if (!u || !size_ok(size) || off >= u->ops->mmio_span ||
+        size > u->ops->mmio_span - off)
         return INTC_ERR_INVAL;
     if (!intc_enter(u->m))
         return INTC_ERR_BUSY;
@@ -254,13 +307,33 @@ intc_err intc_iommu_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
         if (intc_tracing(u->m))
             intc_emit_unit(u->m, INTC_EV_BAD_ACCESS, INTC_NO_CPU, -1, 0, off,
                            size, val);
-    } else if (u->kind == INTC_IOMMU_VTD) {
-        err = intc_vtd_mmio_write(u, off, size, val);
     } else {
-        err = intc_amdvi_mmio_write(u, off, size, val);
+        err = u->ops->mmio_write(u, off, size, val);
     }
+    intc__iommu_flush(u);
     intc_leave(u->m);
     return err;
+}
+
+/* The engine's view of a request the unit let through unremapped: the
+   original message's fields, from the one decoder.  One the decoder
+   drops is reported blocked without a fault. */
+static void passthrough_fields(intc_iommu *u, uint64_t addr, uint32_t data,
+                               intc_irq *out)
+{
+    intc_msg msg;
+    if (intc__msg_decode(u->m, addr, data, &msg)) {
+        out->blocked = true;
+        return;
+    }
+    out->dest = msg.dest;
+    out->vector = msg.vector;
+    /* RH is reported as such, not folded into the delivery mode. */
+    out->dm = (uint8_t)((data >> INTC_MSI_DATA_DM_SHIFT) & 7);
+    out->logical = msg.logical;
+    out->rh = addr & INTC_MSI_ADDR_RH;
+    out->level = data & INTC_MSI_DATA_LEVEL;
+    out->x2apic = msg.x2apic_format;
 }
 
 intc_err intc_iommu_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
@@ -271,20 +344,48 @@ intc_err intc_iommu_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
     if (!intc_enter(u->m))
         return INTC_ERR_BUSY;
     remap(u, sid, addr, data, out);
+    if (!out->blocked && !out->posted && !out->remapped)
+        passthrough_fields(u, addr, data, out);
+    intc__iommu_flush(u);
     intc_leave(u->m);
     return INTC_OK;
 }
 
-intc_err intc_irq_deliver(intc_machine *m, const intc_irq *irq)
+intc_err intc_irq_deliver(intc_machine *m, const intc_irq *irq,
+                          intc_delivery *out)
 {
-    uint32_t n;
+    intc_delivery res;
+    intc_msg msg;
     if (!m || !irq)
         return INTC_ERR_INVAL;
+    if (!out)
+        out = &res;
     if (!intc_enter(m))
         return INTC_ERR_BUSY;
-    /* A compatibility-format pass-through carries its decoded fields
-       too (8-bit destination), so it is sent the same way. */
-    intc_irq_send(m, irq, &n);
+    out->reason = 0;
+    out->n_cpus = 0;
+    out->irte = irq->remapped || irq->posted || irq->blocked ? irq->index
+                                                             : UINT32_MAX;
+    if (irq->blocked) {
+        out->status = INTC_DELIVERY_BLOCKED;
+        out->reason = irq->fault;
+    } else if (irq->posted) {
+        out->status = INTC_DELIVERY_POSTED;
+    } else if (irq->dm == INTC_DM_RESERVED3 || irq->dm == INTC_DM_SIPI) {
+        /* Never produced by a checked IRTE or a decoded message. */
+        out->status = INTC_DELIVERY_DROPPED;
+        out->reason = INTC_MSI_DROP_RESERVED_MODE;
+    } else {
+        /* A compatibility-format pass-through carries its decoded
+           fields too, so it is sent the same way. */
+        irq_to_msg(irq, &msg);
+        out->n_cpus = intc_bus_deliver(m, &msg, INTC_NO_CPU);
+        out->status = out->n_cpus ? INTC_DELIVERY_ACCEPTED
+                                  : INTC_DELIVERY_NO_TARGET;
+        if (!out->n_cpus && intc_tracing(m))
+            intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, irq->vector, 0,
+                           0, irq->dest, msg.dm);
+    }
     intc_leave(m);
     return INTC_OK;
 }
@@ -296,10 +397,8 @@ intc_err intc_iommu_set_table(intc_iommu *u, uint64_t irta, bool enabled,
         return INTC_ERR_INVAL;
     if (!intc_enter(u->m))
         return INTC_ERR_BUSY;
-    if (u->kind == INTC_IOMMU_VTD)
-        intc_vtd_set_table(u, irta, enabled, cfi);
-    else
-        intc_amdvi_set_table(u, irta, enabled);
+    u->ops->set_table(u, irta, enabled, cfi);
+    intc__iommu_flush(u);
     intc_leave(u->m);
     return INTC_OK;
 }
@@ -311,15 +410,10 @@ intc_err intc_iommu_invalidate(intc_iommu *u, uint32_t index,
         return INTC_ERR_INVAL;
     if (!intc_enter(u->m))
         return INTC_ERR_BUSY;
-    if (index == INTC_IOMMU_INV_ALL) {
+    if (index == INTC_IOMMU_INV_ALL)
         iec_clear(u);
-    } else if (u->kind == INTC_IOMMU_VTD) {
-        uint64_t count = index_mask >= 16 ? 0x10000ull : 1ull << index_mask;
-        intc_iec_drop(u, index & ~(count - 1), count);
-    } else {
-        /* AMD-Vi: a device's whole table (keys device << 16 | index). */
-        intc_iec_drop(u, (uint64_t)(index & 0xffff) << 16, 0x10000);
-    }
+    else
+        u->ops->invalidate(u, index, index_mask);
     intc_leave(u->m);
     return INTC_OK;
 }

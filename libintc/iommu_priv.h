@@ -36,14 +36,58 @@ struct intc_amdvi {
     uint64_t excl_base, excl_limit;
 };
 
+/*
+ * The remap stage: what VT-d and AMD-Vi each provide, instead of branches
+ * on the kind.  remap() decides one request and never delivers anything:
+ * it fills *out (blocked with the fault recorded, posted, remapped, or
+ * neither: pass the original message through), and puts the interrupt
+ * messages the unit itself raises (fault and completion events, posted-
+ * interrupt notifications) in the outbox, which iommu.c sends when the
+ * stage has returned.
+ */
+struct intc_iommu_ops {
+    uint32_t mmio_span;  /* bytes of the register page */
+    void (*reset)(intc_iommu *u);
+    bool (*enabled)(const intc_iommu *u);  /* remapping on */
+    /* The 64-bit register (or 32-bit pair) at 8-aligned off; false if
+       none. */
+    bool (*reg_get)(intc_iommu *u, uint32_t off, uint64_t *val);
+    intc_err (*mmio_write)(intc_iommu *u, uint32_t off, unsigned size,
+                           uint64_t val);
+    void (*remap)(intc_iommu *u, uint16_t sid, uint64_t addr, uint32_t data,
+                  intc_irq *out);
+    void (*set_table)(intc_iommu *u, uint64_t irta, bool en, bool cfi);
+    /* Drop cached entries: index/index_mask as intc_iommu_invalidate. */
+    void (*invalidate)(intc_iommu *u, uint32_t index, unsigned index_mask);
+};
+
+extern const struct intc_iommu_ops intc__vtd_ops;
+extern const struct intc_iommu_ops intc__amdvi_ops;
+
+/* A message the unit raised while deciding (see struct intc_iommu_ops):
+   an event message in its wire form (VT-d 5.1.6: with EIM the upper
+   address register carries destination bits 31:8), or an already built
+   message (a posted-interrupt notification). */
+struct intc_iommu_out {
+    bool built;
+    uint32_t addr_lo, addr_hi, data;
+    intc_msg msg;
+};
+#define INTC_IOMMU_OUTBOX 4
+
 struct intc_iommu {
     intc_machine *m;
+    const struct intc_iommu_ops *ops;
     unsigned kind;
     intc_iommu_config cfg;
     struct intc_iec_line *iec;
     uint32_t iec_mask;
     struct intc_vtd vtd;
     struct intc_amdvi amd;
+    /* Messages owed (at most a fault event, a completion event and a
+       notification per operation), sent by intc__iommu_flush(). */
+    struct intc_iommu_out outbox[INTC_IOMMU_OUTBOX];
+    unsigned n_out;
 };
 
 /* iommu.c (common) */
@@ -52,9 +96,17 @@ intc_err intc_iommu_init(intc_iommu *u, intc_machine *m,
 void intc_iommu_fini(intc_iommu *u);
 void intc_iommu_do_reset(intc_iommu *u);
 bool intc_iommu_check(const intc_iommu *u, char *msg, size_t len);
-/* Route hook installed in the machine: remap and deliver. */
-intc_err intc_iommu_route(intc_machine *m, uint64_t addr, uint32_t data,
-                          uint16_t sid, uint32_t *n);
+/* The remap stage of the pipeline (intc__route, while remapping is
+   enabled): remap, then deliver, and send what the unit raised. */
+void intc__iommu_route(intc_iommu *u, uint64_t addr, uint32_t data,
+                       uint16_t sid, intc_delivery *res);
+/* Owe an event message (wire form) / a built message (outbox). */
+void intc__iommu_raise(intc_iommu *u, uint32_t addr_lo, uint32_t addr_hi,
+                       uint32_t data);
+void intc__iommu_raise_msg(intc_iommu *u, const intc_msg *msg);
+/* Send what the outbox holds, and refresh the machine's remap stage
+   pointer (after anything that may enable or disable remapping). */
+void intc__iommu_flush(intc_iommu *u);
 /* Interrupt entry cache. */
 bool intc_iec_lookup(intc_iommu *u, uint64_t key, uint64_t *lo,
                      uint64_t *hi);
@@ -65,10 +117,6 @@ void intc_iec_drop(intc_iommu *u, uint64_t first, uint64_t count);
 bool intc_dma_read(intc_machine *m, uint64_t addr, void *buf, size_t len);
 bool intc_dma_write(intc_machine *m, uint64_t addr, const void *buf,
                     size_t len);
-/* Fill the message fields of a compatibility-format request. */
-void intc_irq_decode_compat(uint64_t addr, uint32_t data, intc_irq *out);
-/* Deliver a remapped interrupt; *n = APICs reached. */
-void intc_irq_send(intc_machine *m, const intc_irq *irq, uint32_t *n);
 
 /* vtd.c */
 void intc_vtd_reset(intc_iommu *u);
@@ -92,6 +140,7 @@ intc_err intc_amdvi_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
 void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
                       uint32_t data, intc_irq *out);
 bool intc_amdvi_enabled(const intc_iommu *u);
-void intc_amdvi_set_table(intc_iommu *u, uint64_t devtab, bool en);
+void intc_amdvi_set_table(intc_iommu *u, uint64_t devtab, bool en,
+                          bool cfi);
 
 #endif /* INTC_IOMMU_PRIV_H */

@@ -220,23 +220,7 @@ bool intc_lapic_is_focus(const intc_lapic *l, uint8_t vector)
            (test_bit(l->irr, vector) || test_bit(l->isr, vector));
 }
 
-/* ---- acceptance ---- */
-
-/* set_irr with tracing or a level trigger (out of the common path). */
-/* Accept fixed vector v: IRR, IRRV and TMR (11.8.4: TMR follows the
-   trigger mode of the interrupt last accepted for the vector; EOI does
-   not touch it), then report and kick. */
-static inline void set_irr(intc_lapic *l, uint8_t v, bool level)
-{
-    bool was = test_bit(l->irr, v);
-    bool kick = intc_lapic_irr_edge_quiet(l, v);
-    if (INTC_UNLIKELY(level))
-        l->tmr[v >> 6] |= 1ull << (v & 63);
-    INTC_EMIT(l->m, was ? INTC_EV_COALESCED : INTC_EV_IRR_SET, l->index, v,
-              0, level, 0);
-    if (kick)
-        intc_kick(l->m, l->index);
-}
+/* ---- acceptance (the inline part is in internal.h) ---- */
 
 static void raise_signal(intc_lapic *l, unsigned sig, intc_event_type ev,
                          int32_t vector)
@@ -246,31 +230,19 @@ static void raise_signal(intc_lapic *l, unsigned sig, intc_event_type ev,
     intc_kick(l->m, l->index);
 }
 
-/* A fixed-mode interrupt from any source: IPI, MSI, IOAPIC, LVT, post.
-   Returns whether the APIC accepted it. */
-static bool accept_fixed(intc_lapic *l, uint8_t v, bool level, unsigned dm)
+void intc__lapic_refuse(intc_lapic *l, uint8_t v, unsigned dm)
 {
     /* 11.4.7.2: a software-disabled APIC accepts no fixed interrupts
        (IRR contents already there are held). */
-    if (!l->sw_enabled) {
+    if (!l->sw_enabled)
         INTC_EMIT(l->m, INTC_EV_REJECTED, l->index, v, 0, dm, 0);
-        return false;
-    }
-    /* 11.5.3 / 11.5.2: vectors 0-15 are illegal; never set in IRR. */
-    if (v < 16) {
+    else /* 11.5.3 / 11.5.2: an illegal vector (0-15) */
         intc_lapic_error(l, INTC_ESR_RECV_ILLEGAL_VECTOR);
-        return false;
-    }
-    set_irr(l, v, level);
-    return true;
 }
 
-bool intc_lapic_accept(intc_lapic *l, const intc_msg *msg)
+bool intc__lapic_accept_other(intc_lapic *l, const intc_msg *msg)
 {
     switch (msg->dm) {
-    case INTC_DM_FIXED:
-    case INTC_DM_LOWEST:
-        return accept_fixed(l, msg->vector, msg->level, msg->dm);
     case INTC_DM_SMI:
         raise_signal(l, INTC_PEND_SMI, INTC_EV_SMI, -1);
         break;
@@ -352,7 +324,7 @@ void intc_lapic_lvt_fire(intc_lapic *l, unsigned idx)
         return;
     switch (dm) {
     case INTC_DM_FIXED:
-        accept_fixed(l, v, false, dm);
+        intc__lapic_accept_fixed(l, v, false, dm);
         break;
     case INTC_DM_SMI:
         raise_signal(l, INTC_PEND_SMI, INTC_EV_SMI, -1);
@@ -416,11 +388,11 @@ static void lint_eval(intc_lapic *l, unsigned pin, bool was)
             if (!asserted || (e & LVT_REMOTE_IRR))
                 break;
             if (!l->sw_enabled || v < 16) {
-                accept_fixed(l, v, true, dm); /* rejects and reports */
+                intc__lapic_accept_fixed(l, v, true, dm); /* rejects and reports */
                 break;
             }
             set_remote_irr(l, idx, true);
-            set_irr(l, v, true);
+            intc__lapic_set_irr(l, v, true);
         } else if (rising) {
             intc_lapic_lvt_fire(l, idx);
         }
@@ -467,56 +439,43 @@ static void write_lvt(intc_lapic *l, unsigned idx, uint32_t val)
 
 /* ---- EOI ---- */
 
-static INTC_COLD void do_eoi_slow(intc_lapic *l);
+/* The EOI of a level-triggered vector v. */
+static INTC_COLD void eoi_level(intc_lapic *l, uint8_t v)
+{
+    /* Local level sources: LINT Remote IRR (11.5.1), then look at the
+       line as it is now. */
+    for (unsigned pin = 0; pin < 2; pin++) {
+        unsigned idx = INTC_LVT_LINT0 + pin;
+        if ((l->lvt[idx] & LVT_REMOTE_IRR) &&
+            (l->lvt[idx] & LVT_VECTOR) == v) {
+            set_remote_irr(l, idx, false);
+            lint_eval(l, pin, l->lint_level[pin]);
+        }
+    }
+    /* 11.8.5: with SVR[12] set the EOI is not broadcast; software sends
+       a directed EOI to the IOAPIC's EOI register instead. */
+    if (!(l->svr & SVR_EOI_SUPPRESS))
+        intc_bus_eoi(l->m, l->index, v);
+}
 
 static void do_eoi(intc_lapic *l)
 {
     int16_t v = l->isrv;
-
-    /* The common case: an edge-triggered vector in service, no tracing.
-       v is the highest ISR bit, so the next one is in its word or
-       below. */
-    if (INTC_UNLIKELY(v < 0 || test_bit(l->tmr, (unsigned)v) ||
-                      intc_tracing(l->m))) {
-        do_eoi_slow(l);
-        return;
-    }
-    l->isr[v >> 6] &= ~(1ull << (v & 63));
-    l->isrv = highest_upto(l->isr, (unsigned)v >> 6);
-    update_ppr(l);
-    maybe_kick(l);
-}
-
-static void do_eoi_slow(intc_lapic *l)
-{
-    int16_t v = l->isrv;
     bool level;
 
-    if (v < 0) {
+    if (INTC_UNLIKELY(v < 0)) {
         INTC_EMIT(l->m, INTC_EV_EOI, l->index, -1, 0, 0, 0);
         return;
     }
+    /* v is the highest ISR bit, so the next one is in its word or
+       below. */
     l->isr[v >> 6] &= ~(1ull << (v & 63));
     l->isrv = highest_upto(l->isr, (unsigned)v >> 6);
     update_ppr(l);
     level = test_bit(l->tmr, (unsigned)v);
     INTC_EMIT(l->m, INTC_EV_EOI, l->index, v, 0, level, 0);
-    if (level) {
-        /* Local level sources: LINT Remote IRR (11.5.1), then look at
-           the line as it is now. */
-        for (unsigned pin = 0; pin < 2; pin++) {
-            unsigned idx = INTC_LVT_LINT0 + pin;
-            if ((l->lvt[idx] & LVT_REMOTE_IRR) &&
-                (l->lvt[idx] & LVT_VECTOR) == (uint32_t)v) {
-                set_remote_irr(l, idx, false);
-                lint_eval(l, pin, l->lint_level[pin]);
-            }
-        }
-        /* 11.8.5: with SVR[12] set the EOI is not broadcast; software
-           sends a directed EOI to the IOAPIC's EOI register instead. */
-        if (!(l->svr & SVR_EOI_SUPPRESS))
-            intc_bus_eoi(l->m, l->index, (uint8_t)v);
-    }
+    if (INTC_UNLIKELY(level))
+        eoi_level(l, (uint8_t)v);
     maybe_kick(l);
 }
 
@@ -579,7 +538,7 @@ static void send_ipi(intc_lapic *l, uint64_t icr, bool x2)
     case SH_SELF:
         /* Table 11-3: only Fixed is valid with the self shorthand. */
         if (dm == INTC_DM_FIXED)
-            n = intc_lapic_accept(l, &msg);
+            n = intc__lapic_accept(l, &msg);
         break;
     case SH_ALL:
         /* Table 11-3: only Fixed is valid with all-including-self (and
@@ -680,7 +639,7 @@ static void self_ipi(intc_lapic *l, uint8_t v)
         return;
     }
     /* data2 counts the APICs that accepted it: 0 when software-disabled */
-    bool ok = accept_fixed(l, v, false, INTC_DM_FIXED);
+    bool ok = intc__lapic_accept_fixed(l, v, false, INTC_DM_FIXED);
     INTC_EMIT(l->m, INTC_EV_IPI, l->index, v, 0,
               (uint64_t)v | (uint64_t)SH_SELF << ICR_SH_SHIFT, ok);
 }
@@ -803,7 +762,7 @@ static INTC_COLD void fold_pir_slow(intc_lapic *l)
         while (bits) {
             unsigned b = (unsigned)intc_fls64(bits);
             bits &= ~(1ull << b);
-            accept_fixed(l, (uint8_t)(w * 64 + b), (lv >> b) & 1,
+            intc__lapic_accept_fixed(l, (uint8_t)(w * 64 + b), (lv >> b) & 1,
                          INTC_DM_FIXED);
         }
     }
@@ -847,7 +806,7 @@ intc_err intc_lapic_sync_pir(intc_lapic *l, const uint64_t pir[4])
             while (bits) {
                 unsigned b = (unsigned)intc_fls64(bits);
                 bits &= ~(1ull << b);
-                accept_fixed(l, (uint8_t)(w * 64 + b), false, INTC_DM_FIXED);
+                intc__lapic_accept_fixed(l, (uint8_t)(w * 64 + b), false, INTC_DM_FIXED);
             }
         }
     }

@@ -111,9 +111,6 @@ struct intc_lapic {
 void intc_lapic_init_one(intc_lapic *l, intc_machine *m, uint32_t index,
                          uint32_t id);
 void intc_lapic_do_reset(intc_lapic *l, bool init_only);
-/* Accept a message that matched this APIC (11.6, delivery modes). */
-struct intc_msg;
-bool intc_lapic_accept(intc_lapic *l, const struct intc_msg *msg);
 /* Arbitration priority (for lowest-priority delivery). */
 uint8_t intc_lapic_apr(const intc_lapic *l);
 /* Focus processor for vector (IRR or ISR bit set, focus checking on). */

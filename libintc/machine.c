@@ -403,7 +403,6 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
             *errp = err;
             return NULL;
         }
-        m->iommu_remap = intc_iommu_route;
     }
 
     err = intc_bus_init(m); /* also refuses duplicate IDs */

@@ -6,155 +6,31 @@
 #include "internal.h"
 #include "msi_priv.h"
 
-/* ---- message decode ---- */
-
-static void dropped(intc_machine *m, uint64_t addr, uint32_t data,
-                    uint16_t sid, enum intc_msi_drop why)
-{
-    if (intc_tracing(m))
-        intc_emit_unit(m, INTC_EV_MSI_DROPPED, INTC_NO_CPU,
-                       (int32_t)(data & 0xff), 0, sid, addr,
-                       (uint64_t)why << 32 | data);
-}
-
-/*
- * Decode a compatibility-format message and put it on the bus.  *n is
- * the number of APICs it reached (0 when dropped).
- */
-intc_err intc_msi_deliver_compat(intc_machine *m, uint64_t addr,
-                                 uint32_t data, uint16_t sid, uint32_t *n)
-{
-    unsigned dm = (data >> INTC_MSI_DATA_DM_SHIFT) & 7;
-    bool level = data & INTC_MSI_DATA_LEVEL;
-    uint32_t dest;
-    intc_msg msg;
-
-    *n = 0;
-    /* Data bits 31:16 are reserved (Figure 11-25). */
-    if (data & 0xffff0000u) {
-        dropped(m, addr, data, sid, INTC_MSI_DROP_RESERVED_DATA);
-        return INTC_OK;
-    }
-    /* 011b and 110b are reserved delivery modes for messages. */
-    if (dm == INTC_DM_RESERVED3 || dm == INTC_DM_SIPI) {
-        dropped(m, addr, data, sid, INTC_MSI_DROP_RESERVED_MODE);
-        return INTC_OK;
-    }
-    /* 11.11.2: for a level-triggered message, level 0 is a de-assert,
-       which the APICs ignore. */
-    if (level && !(data & INTC_MSI_DATA_ASSERT)) {
-        dropped(m, addr, data, sid, INTC_MSI_DROP_DEASSERT);
-        return INTC_OK;
-    }
-    dest = (uint32_t)(addr >> INTC_MSI_ADDR_DEST_SHIFT) & 0xff;
-    if (m->cfg.msi_ext_dest) {
-        /* Bits 11:5 as destination bits 14:8: the extended destination
-           ID that hypervisors offer for APIC IDs up to 32767. */
-        dest |= (uint32_t)((addr >> INTC_MSI_ADDR_EXT_DEST_SHIFT) & 0x7f) << 8;
-    } else if (addr & 0xfe0u) {
-        dropped(m, addr, data, sid, INTC_MSI_DROP_RESERVED_ADDR);
-        return INTC_OK;
-    }
-
-    msg.dest = dest;
-    /* An 8-bit destination keeps the xAPIC meaning of 0xFF (broadcast);
-       a wider one is an x2APIC-style ID. */
-    msg.x2apic_format = dest > 0xff;
-    msg.src_cpu = INTC_NO_CPU;
-    msg.vector = (uint8_t)(data & INTC_MSI_DATA_VECTOR);
-    msg.logical = addr & INTC_MSI_ADDR_LOGICAL;
-    /* 11.11.1: RH=1 sends the interrupt to the lowest-priority processor
-       of the destination set; DM alone says physical or logical. */
-    msg.dm = (uint8_t)((addr & INTC_MSI_ADDR_RH) && dm == INTC_DM_FIXED
-                           ? INTC_DM_LOWEST
-                           : dm);
-    msg.level = level && (dm == INTC_DM_FIXED || dm == INTC_DM_LOWEST);
-    msg.assert = true;
-
-    *n = intc_bus_deliver(m, &msg, INTC_NO_CPU);
-    if (intc_tracing(m)) {
-        intc_emit_unit(m, INTC_EV_MSI, INTC_NO_CPU, msg.vector, 0, sid, addr,
-                       (uint64_t)*n << 32 | data);
-        if (!*n)
-            intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, msg.vector, 0,
-                           sid, dest, msg.dm);
-    }
-    return INTC_OK;
-}
-
-/*
- * The common message, decided in O(1) with the general path's outcome:
- * with no remapping and no tracing, a compatibility-format message
- * (address 0xFEExx000: RH=0, physical, no extended destination bits;
- * data[31:16]=0) that is fixed and edge-triggered with a legal vector, to
- * one 8-bit physical destination (not 0xFF) that exactly one APIC
- * answers: a single xAPIC-mode APIC filed under that ID and no
- * x2APIC-mode APIC with it (looked up densely: CPU dest has x2APIC ID
- * dest), software-enabled.  Returns false for everything else.
- */
-static inline bool deliver_fast(intc_machine *m, uint64_t addr, uint32_t data)
-{
-    uint32_t dest;
-    intc_lapic *c = m->cpus, *l = NULL;
-    int32_t i;
-    bool x2;
-
-    if (m->iommu_remap || intc_tracing(m) ||
-        (addr & ~(uint64_t)0xff003u) != INTC_MSI_ADDR_BASE ||
-        (data & 0xffff8700u) || !(data & 0xf0u))
-        return false;
-    dest = (uint32_t)(addr >> INTC_MSI_ADDR_DEST_SHIFT) & 0xff;
-    if (dest == 0xff || dest >= m->n_cpus || c[dest].initial_id != dest)
-        return false;
-    i = m->phys8_head[dest];
-    x2 = c[dest].mode == INTC_MODE_X2APIC;
-    if (i >= 0 && !x2 && c[i].rt.p8_next < 0)
-        l = &c[i];
-    else if (i < 0 && x2)
-        l = &c[dest];
-    if (!l || !l->sw_enabled)
-        return false;
-    if (intc_lapic_irr_edge_quiet(l, (uint8_t)data))
-        intc_kick(m, l->index);
-    return true;
-}
-
-intc_err intc_msi_route(intc_machine *m, uint64_t addr, uint32_t data,
-                        uint16_t sid, uint32_t *n)
-{
-    if (deliver_fast(m, addr, data)) {
-        *n = 1;
-        return INTC_OK;
-    }
-    *n = 0;
-    if ((addr & ~0xfffffull) != INTC_MSI_ADDR_BASE) {
-        dropped(m, addr, data, sid, INTC_MSI_DROP_NOT_INTERRUPT);
-        return INTC_ERR_NOT_DECODED;
-    }
-    if (m->iommu_remap)
-        return m->iommu_remap(m, addr, data, sid, n);
-    if (addr & INTC_MSI_ADDR_REMAPPABLE) {
-        /* Remappable format with no remapping hardware to read it. */
-        dropped(m, addr, data, sid, INTC_MSI_DROP_NO_REMAPPING);
-        return INTC_OK;
-    }
-    return intc_msi_deliver_compat(m, addr, data, sid, n);
-}
+/* ---- messages (the decode is the pipeline's: bus.c) ---- */
 
 intc_err intc_msi_send(intc_machine *m, uint64_t addr, uint32_t data,
-                       uint16_t source_id)
+                       uint16_t source_id, intc_delivery *out)
 {
-    uint32_t n;
+    intc_delivery res;
     intc_err err;
     if (!m)
         return INTC_ERR_INVAL;
-    if (m->in_cb)
-        return INTC_ERR_BUSY;
     if (!intc_enter(m))
         return INTC_ERR_BUSY;
-    err = intc_msi_route(m, addr, data, source_id, &n);
+    err = intc__route(m, addr, data, source_id, out ? out : &res);
     intc_leave(m);
     return err;
+}
+
+/* Nothing sent: status DISABLED or PENDING. */
+static void not_sent(intc_delivery *out, intc_delivery_status status)
+{
+    if (out) {
+        out->status = status;
+        out->reason = 0;
+        out->n_cpus = 0;
+        out->irte = UINT32_MAX;
+    }
 }
 
 /* ---- MSI-X ---- */
@@ -166,12 +42,14 @@ static size_t pba_words(uint16_t nvec)
     return ((size_t)nvec + 63) / 64;
 }
 
-static void msix_send(intc_msix *x, uint16_t v)
+static void msix_send(intc_msix *x, uint16_t v, intc_delivery *out)
 {
     const struct intc_msix_entry *e = &x->table[v];
-    uint32_t n;
-    (void)intc_msi_route(x->m, (uint64_t)e->addr_hi << 32 | e->addr_lo,
-                         e->data, x->sid, &n);
+    intc_delivery res;
+    /* A table address outside the interrupt window is an ordinary
+       memory write the device makes; nothing for the APICs. */
+    (void)intc__route(x->m, (uint64_t)e->addr_hi << 32 | e->addr_lo,
+                      e->data, x->sid, out ? out : &res);
 }
 
 static inline bool msix_masked(const intc_msix *x, uint16_t v)
@@ -189,7 +67,7 @@ static void msix_flush_pending(intc_msix *x, uint16_t from, uint16_t to)
             /* PCIe 7.7.2: a pending message is sent on unmask, with the
                entry's contents at that time, and its bit cleared. */
             x->pba[v >> 6] &= ~b;
-            msix_send(x, (uint16_t)v);
+            msix_send(x, (uint16_t)v, NULL);
         }
     }
 }
@@ -397,7 +275,7 @@ intc_err intc_msix_set_control(intc_msix *x, bool enable, bool function_mask)
     return INTC_OK;
 }
 
-intc_err intc_msix_notify(intc_msix *x, uint16_t vector)
+intc_err intc_msix_notify(intc_msix *x, uint16_t vector, intc_delivery *out)
 {
     if (!x)
         return INTC_ERR_INVAL;
@@ -408,13 +286,15 @@ intc_err intc_msix_notify(intc_msix *x, uint16_t vector)
     if (!x->enabled) {
         /* PCIe 7.7.2.2: with MSI-X disabled the function may not send
            MSI-X messages; nothing is recorded. */
+        not_sent(out, INTC_DELIVERY_DISABLED);
     } else if (msix_masked(x, vector)) {
         x->pba[vector >> 6] |= 1ull << (vector & 63);
+        not_sent(out, INTC_DELIVERY_PENDING);
         if (intc_tracing(x->m))
             intc_emit_unit(x->m, INTC_EV_MSIX_PENDING, INTC_NO_CPU, -1,
                            x->unit, vector, 1, 0);
     } else {
-        msix_send(x, vector);
+        msix_send(x, vector, out);
     }
     intc_leave(x->m);
     return INTC_OK;
@@ -484,18 +364,18 @@ static unsigned msi_nvec(const intc_msi *c)
     return 1u << mme;
 }
 
-static void msi_send(intc_msi *c, unsigned v)
+static void msi_send(intc_msi *c, unsigned v, intc_delivery *out)
 {
     uint16_t ctl = rd16(c, 2);
     uint64_t addr = rd32(c, 4);
     uint32_t data = rd16(c, c->off_data);
-    uint32_t n;
+    intc_delivery res;
     if (ctl & MSI_CTL_64BIT)
         addr |= (uint64_t)rd32(c, 8) << 32;
     /* PCI 3.0 6.8.1.6: the function puts the vector number in the low
        bits of Message Data that multiple-message enable frees. */
     data = (data & ~(msi_nvec(c) - 1)) | v;
-    (void)intc_msi_route(c->m, addr, data, c->sid, &n);
+    (void)intc__route(c->m, addr, data, c->sid, out ? out : &res);
 }
 
 static void msi_flush_pending(intc_msi *c)
@@ -509,7 +389,7 @@ static void msi_flush_pending(intc_msi *c)
         if ((pend >> v & 1) && !(mask >> v & 1)) {
             pend &= ~(1u << v);
             wr32(c, c->off_pend, pend);
-            msi_send(c, v);
+            msi_send(c, v, NULL);
         }
     }
 }
@@ -660,19 +540,22 @@ intc_err intc_msi_config_write(intc_msi *c, uint32_t off, unsigned size,
     return INTC_OK;
 }
 
-intc_err intc_msi_notify(intc_msi *c, unsigned vector)
+intc_err intc_msi_notify(intc_msi *c, unsigned vector, intc_delivery *out)
 {
     if (!c)
         return INTC_ERR_INVAL;
     if (!intc_enter(c->m))
         return INTC_ERR_BUSY;
-    if ((rd16(c, 2) & MSI_CTL_ENABLE) && vector < msi_nvec(c)) {
-        if (c->off_mask && (rd32(c, c->off_mask) >> vector & 1)) {
-            /* PCI 3.0 6.8.1.7-8: masked: the pending bit is set. */
-            wr32(c, c->off_pend, rd32(c, c->off_pend) | 1u << vector);
-        } else {
-            msi_send(c, vector);
-        }
+    if (!(rd16(c, 2) & MSI_CTL_ENABLE) || vector >= msi_nvec(c)) {
+        /* Disabled, or a vector beyond those enabled: the function
+           cannot signal it. */
+        not_sent(out, INTC_DELIVERY_DISABLED);
+    } else if (c->off_mask && (rd32(c, c->off_mask) >> vector & 1)) {
+        /* PCI 3.0 6.8.1.7-8: masked: the pending bit is set. */
+        wr32(c, c->off_pend, rd32(c, c->off_pend) | 1u << vector);
+        not_sent(out, INTC_DELIVERY_PENDING);
+    } else {
+        msi_send(c, vector, out);
     }
     intc_leave(c->m);
     return INTC_OK;

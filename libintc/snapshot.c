@@ -675,8 +675,12 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
     }
     /* Every IOAPIC's throttle timer, disarmed (UINT64_MAX) where the
        image has none, so a timer of the replaced state cannot fire. */
-    for (uint32_t i = 0; i < m->n_ioapics; i++)
+    for (uint32_t i = 0; i < m->n_ioapics; i++) {
+        intc__ioapic_sync(&m->ioapics[i]);
         intc_ioapic_timer_arm(m, i, m->ioapics[i].timer_deadline);
+    }
+    if (m->iommu)
+        intc__iommu_flush(m->iommu); /* the remap stage, as restored */
     intc_leave(m);
     return INTC_OK;
 }

@@ -93,24 +93,12 @@ bool intc_vtd_enabled(const intc_iommu *u)
 
 /* ---- event interrupts (7.3, 6.5.2.11) ---- */
 
-/* Interrupts the remapping hardware itself generates are not remapped.
-   5.1.6: with EIM the upper address register (FEUADDR, IEUADDR) holds
-   destination ID bits 31:8, making a 32-bit x2APIC destination. */
+/* The event message goes out when the operation has returned (iommu.c
+   decodes and sends it, not remapped: 5.1.6). */
 static void send_event_msg(intc_iommu *u, uint32_t addr_lo, uint32_t addr_hi,
                            uint32_t data)
 {
-    uint32_t n;
-    if (u->cfg.x2apic && (addr_hi & 0xffffff00u)) {
-        intc_irq irq = {0};
-        intc_irq_decode_compat(addr_lo, data, &irq);
-        irq.dest |= addr_hi & 0xffffff00u;
-        irq.x2apic = true;
-        if (!(data & 0xffff0000u))
-            intc_irq_send(u->m, &irq, &n);
-        return;
-    }
-    (void)intc_msi_deliver_compat(u->m, (uint64_t)addr_hi << 32 | addr_lo,
-                                  data, 0, &n);
+    intc__iommu_raise(u, addr_lo, addr_hi, data);
 }
 
 /*
@@ -279,15 +267,18 @@ static void post(intc_iommu *u, uint16_t sid, uint32_t index, uint64_t lo,
         intc_emit_unit(m, INTC_EV_IR_POSTED, INTC_NO_CPU, vv, 0, sid, pda,
                        notify);
     if (notify) {
-        intc_irq n = {0};
-        uint32_t reached;
+        /* The notification event, built from the descriptor: NV, NDST
+           (xAPIC mode: NDST[15:8]), physical, fixed, edge. */
         uint32_t ndst = (uint32_t)(ctl >> 32);
-        n.vector = (uint8_t)(ctl >> 16);
-        n.dm = INTC_DM_FIXED;
-        n.dest = eime ? ndst : (ndst >> 8) & 0xff;
-        n.x2apic = eime;
-        n.remapped = true;
-        intc_irq_send(m, &n, &reached);
+        intc_msg n = {
+            .dest = eime ? ndst : (ndst >> 8) & 0xff,
+            .src_cpu = INTC_NO_CPU,
+            .vector = (uint8_t)(ctl >> 16),
+            .dm = INTC_DM_FIXED,
+            .assert = true,
+            .x2apic_format = eime,
+        };
+        intc__iommu_raise_msg(u, &n);
     }
 }
 
@@ -306,8 +297,6 @@ void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
            as they are, remappable ones are not delivered; no fault. */
         if (addr & INTC_MSI_ADDR_REMAPPABLE)
             out->blocked = true;
-        else
-            intc_irq_decode_compat(addr, data, out);
         return;
     }
     if (!(addr & INTC_MSI_ADDR_REMAPPABLE)) {
@@ -317,8 +306,7 @@ void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
             record_fault(u, out, INTC_VTD_FR_COMPAT_BLOCKED, sid, 0, false);
             return;
         }
-        intc_irq_decode_compat(addr, data, out);
-        return;
+        return; /* passed through as it is */
     }
     index = (uint32_t)((addr >> 5) & 0x7fff) | (uint32_t)((addr >> 2) & 1)
                                                    << 15;
@@ -723,3 +711,24 @@ uint64_t intc_vtd_reg_mask(const intc_iommu *u, uint32_t off)
         return UINT64_MAX;
     }
 }
+
+/* ---- the remap stage's table (iommu_priv.h) ---- */
+
+static void vtd_invalidate(intc_iommu *u, uint32_t index, unsigned index_mask)
+{
+    /* 6.5.2.7: index_mask is the IM field, 2^IM entries from an aligned
+       index. */
+    uint64_t count = index_mask >= 16 ? 0x10000ull : 1ull << index_mask;
+    intc_iec_drop(u, index & ~(count - 1), count);
+}
+
+const struct intc_iommu_ops intc__vtd_ops = {
+    .mmio_span = 0x1000,
+    .reset = intc_vtd_reset,
+    .enabled = intc_vtd_enabled,
+    .reg_get = intc_vtd_reg_get,
+    .mmio_write = intc_vtd_mmio_write,
+    .remap = intc_vtd_remap,
+    .set_table = intc_vtd_set_table,
+    .invalidate = vtd_invalidate,
+};

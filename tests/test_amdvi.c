@@ -322,7 +322,7 @@ static bool any_irr(intc_machine *m)
 
 static void msi(intc_machine *m, uint16_t devid, uint32_t dest, uint32_t data)
 {
-    assert_int_equal(intc_msi_send(m, MSI_ADDR(dest), data, devid), INTC_OK);
+    assert_int_equal(intc_msi_send(m, MSI_ADDR(dest), data, devid, NULL), INTC_OK);
 }
 
 static const intc_event *last_fault(th_host *h)
@@ -1242,7 +1242,7 @@ static void test_msix_end_to_end(void **state)
     assert_int_equal(intc_msix_table_write(x, 24, 4, 2), INTC_OK);
     assert_int_equal(intc_msix_table_write(x, 28, 4, 0), INTC_OK);
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 1), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 1, NULL), INTC_OK);
     assert_true(irr(m, 3, 0xa2));
     assert_int_equal(th_count_events(h, INTC_EV_IR_REMAPPED), 1);
     assert_int_equal(n_logged(u), 0);

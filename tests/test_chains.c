@@ -235,7 +235,7 @@ static void test_msix_to_lapic_ack_eoi(void **state)
     th_clear_events(h);
     unsigned kicks = h->kicks[1];
 
-    assert_int_equal(intc_msix_notify(x, 2), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 2, NULL), INTC_OK);
     assert_int_equal(irr(l1, 0x55), 1);
     assert_int_equal(isr(l1, 0x55), 0);
     assert_int_equal(tmr(l1, 0x55), 0);
@@ -274,7 +274,7 @@ static void test_msix_to_lapic_ack_eoi(void **state)
     assert_int_equal(count(h, INTC_EV_IRR_SET, TH_ANY_VECTOR), 1);
     assert_int_equal(count(h, INTC_EV_EOI_BROADCAST, TH_ANY_VECTOR), 0);
     /* Raised again after the EOI: delivered again. */
-    assert_int_equal(intc_msix_notify(x, 2), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 2, NULL), INTC_OK);
     assert_int_equal(irr(l1, 0x55), 1);
     check(m);
     intc_machine_free(m);
@@ -534,7 +534,7 @@ static void test_x2apic_ext_dest_msi_msr_eoi(void **state)
     assert_int_equal(mr(l1, X2MSR(INTC_LAPIC_ID)), 0x345);
 
     /* The 8-bit destination 0x45 names no APIC. */
-    assert_int_equal(intc_msi_send(m, 0xfee45000u, 0x70, SID), INTC_OK);
+    assert_int_equal(intc_msi_send(m, 0xfee45000u, 0x70, SID, NULL), INTC_OK);
     assert_int_equal(irr(l1, 0x70), 0);
     assert_int_equal(intc_lapic_pending(l0), 0);
     assert_non_null(
@@ -542,7 +542,7 @@ static void test_x2apic_ext_dest_msi_msr_eoi(void **state)
 
     th_clear_events(h);
     unsigned kicks = h->kicks[1];
-    assert_int_equal(intc_msi_send(m, addr, 0x70, SID), INTC_OK);
+    assert_int_equal(intc_msi_send(m, addr, 0x70, SID, NULL), INTC_OK);
     assert_int_equal(irr(l1, 0x70), 1);
     assert_int_equal(tmr(l1, 0x70), 0);
     assert_int_equal(intc_lapic_pending(l1), INTC_PEND_INTR);
@@ -567,7 +567,7 @@ static void test_x2apic_ext_dest_msi_msr_eoi(void **state)
     assert_int_equal(intc_msi_send(m, addr,
                                    INTC_MSI_DATA_LEVEL |
                                        INTC_MSI_DATA_ASSERT | 0x71,
-                                   SID),
+                                   SID, NULL),
                      INTC_OK);
     assert_int_equal(tmr(l1, 0x71), 1);
     assert_int_equal(intc_lapic_ack(l1), 0x71);
@@ -599,7 +599,7 @@ static void test_x2apic_msix_ext_dest(void **state)
     assert_int_equal(intc_msix_table_write(x, 0, 8, addr), INTC_OK);
     assert_int_equal(intc_msix_table_write(x, 8, 8, 0xa3), INTC_OK);
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 0), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 0, NULL), INTC_OK);
     assert_int_equal(irr(l1, 0xa3), 1);
     assert_int_equal(intc_lapic_ack(l1), 0xa3);
     mw(l1, X2_EOI_MSR, 0);

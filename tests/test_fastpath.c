@@ -42,7 +42,7 @@ static void fp_kick(void *host, uint32_t cpu)
     h->n_kicks++;
     if (h->nest && h->n_kicks % h->nest == 0) {
         (void)intc_msi_send(h->m, 0xfee00000u | ((cpu + 1) % NCPU) << 12,
-                            0x30 + cpu, 0);
+                            0x30 + cpu, 0, NULL);
         /* Also log the return, so a kick nested inside this one (rather
            than after it) shows up as a different sequence. */
         if (h->n_kicks < MAX_KICKS)
@@ -132,7 +132,7 @@ static void step(intc_machine *m[2], long res[2])
         intc_lapic *l = intc_machine_lapic(m[k], cpu);
         uint64_t base = 0;
         if (op < 35) {
-            res[k] = intc_msi_send(m[k], a, d, 0);
+            res[k] = intc_msi_send(m[k], a, d, 0, NULL);
         } else if (op < 50) {
             res[k] = intc_lapic_ack(l);
         } else if (op < 62) {

@@ -1114,7 +1114,7 @@ static void test_level_eoi_matches_vector_only(void **state)
     assert_int_equal(intc_msi_send(m, INTC_MSI_ADDR_BASE | 1u << 12,
                                    0x41 | INTC_MSI_DATA_LEVEL |
                                        INTC_MSI_DATA_ASSERT,
-                                   0),
+                                   0, NULL),
                      INTC_OK);
     assert_true(tmr(l1, 0x41));
     assert_true(remote_irr(io, 1));

@@ -93,7 +93,7 @@ static void set_flat(intc_lapic *l, uint8_t bits)
 
 static void send_ok(intc_machine *m, uint64_t addr, uint32_t data)
 {
-    assert_int_equal(intc_msi_send(m, addr, data, SID), INTC_OK);
+    assert_int_equal(intc_msi_send(m, addr, data, SID, NULL), INTC_OK);
 }
 
 /* No CPU of m has anything in IRR for v nor any pending signal. */
@@ -180,13 +180,13 @@ static void mx_event(void *host, const intc_event *ev)
     if (ev->type != INTC_EV_IRR_SET || c->tried || !c->m)
         return;
     c->tried = true;
-    c->err[0] = intc_msi_send(c->m, ADDR_DEST(0), D_FIXED | 0x77, SID);
-    c->err[1] = intc_msix_notify(c->x, 0);
+    c->err[0] = intc_msi_send(c->m, ADDR_DEST(0), D_FIXED | 0x77, SID, NULL);
+    c->err[1] = intc_msix_notify(c->x, 0, NULL);
     c->err[2] = intc_msix_table_write(c->x, 0, 4, 0xfee00000u);
     c->err[3] = intc_msix_table_read(c->x, 0, 4, &v);
     c->err[4] = intc_msix_set_control(c->x, false, false);
     c->err[5] = intc_msix_reset(c->x);
-    c->err[6] = intc_msi_notify(c->c, 0);
+    c->err[6] = intc_msi_notify(c->c, 0, NULL);
     c->err[7] = intc_msi_config_write(c->c, 4, 4, 0xfee01000u);
     c->err[8] = intc_msi_reset(c->c);
     c->x_new = intc_msix_new(c->m, 4, SID, &c->err[9]);
@@ -226,7 +226,7 @@ static intc_machine *mx_machine(mctx *c, th_host *h,
 static void test_send_null_machine_inval(void **state)
 {
     (void)state;
-    assert_int_equal(intc_msi_send(NULL, ADDR_DEST(0), 0x40, SID),
+    assert_int_equal(intc_msi_send(NULL, ADDR_DEST(0), 0x40, SID, NULL),
                      INTC_ERR_INVAL);
 }
 
@@ -727,7 +727,7 @@ static void test_send_non_fee_address_not_decoded(void **state)
                               0x8000000000000000ull | INTC_MSI_ADDR_BASE};
     for (size_t i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++) {
         th_clear_events(h);
-        assert_int_equal(intc_msi_send(m, addrs[i], D_FIXED | 0x88, SID),
+        assert_int_equal(intc_msi_send(m, addrs[i], D_FIXED | 0x88, SID, NULL),
                          INTC_ERR_NOT_DECODED);
         assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
         assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 0);
@@ -937,7 +937,7 @@ static void test_send_random_sweep(void **state)
         }
         if ((r1 >> 61) < 4 && (r1 & 0x100))
             data &= 0xffff;
-        intc_err err = intc_msi_send(m, addr, data, (uint16_t)r1);
+        intc_err err = intc_msi_send(m, addr, data, (uint16_t)r1, NULL);
         bool window = (addr & ~0xfffffull) == INTC_MSI_ADDR_BASE;
         if (err != (window ? INTC_OK : INTC_ERR_NOT_DECODED))
             fail_msg("iteration %u: addr %#llx data %#x -> %s", i,
@@ -1037,9 +1037,9 @@ static void test_msix_new_limits(void **state)
     xw(big, ENTRY(2047) + E_DATA, 4, 0x1234);
     assert_int_equal(xr(big, ENTRY(2047) + E_DATA, 4), 0x1234);
     assert_int_equal(pba(big, 255 * 8, 8), 0);
-    assert_int_equal(intc_msix_notify(big, 2047), INTC_OK);
-    assert_int_equal(intc_msix_notify(big, 2048), INTC_ERR_RANGE);
-    assert_int_equal(intc_msix_notify(one, 1), INTC_ERR_RANGE);
+    assert_int_equal(intc_msix_notify(big, 2047, NULL), INTC_OK);
+    assert_int_equal(intc_msix_notify(big, 2048, NULL), INTC_ERR_RANGE);
+    assert_int_equal(intc_msix_notify(one, 1, NULL), INTC_ERR_RANGE);
     intc_msix_free(one);
     intc_msix_free(big);
     check(m);
@@ -1065,7 +1065,7 @@ static void test_msix_reset_state(void **state)
     assert_int_equal(pba(x, 0, 8), 0);
     assert_int_equal(pba(x, 8, 8), 0);
     /* Disabled: a notify does nothing, not even a pending bit. */
-    assert_int_equal(intc_msix_notify(x, 3), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 3, NULL), INTC_OK);
     assert_false(intc_msix_pending(x, 3));
     check(m);
     intc_machine_free(m);
@@ -1212,7 +1212,7 @@ static void test_msix_pba_reads(void **state)
     /* Every vector masked (reset): notifies set pending bits. */
     const uint16_t vs[] = {0, 31, 32, 63, 64, 99};
     for (size_t i = 0; i < 6; i++)
-        assert_int_equal(intc_msix_notify(x, vs[i]), INTC_OK);
+        assert_int_equal(intc_msix_notify(x, vs[i], NULL), INTC_OK);
     uint64_t w0 = 1ull | 1ull << 31 | 1ull << 32 | 1ull << 63;
     uint64_t w1 = 1ull | 1ull << 35;
     assert_int_equal(pba(x, 0, 8), w0);
@@ -1248,8 +1248,8 @@ static void test_msix_notify_disabled_nothing(void **state)
     xprog(x, 0, ADDR_DEST(0), 0x41, false);
     xprog(x, 1, ADDR_DEST(0), 0x42, true);
     th_clear_events(h);
-    assert_int_equal(intc_msix_notify(x, 0), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 1), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 0, NULL), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 1, NULL), INTC_OK);
     assert_false(intc_msix_pending(x, 0));
     assert_false(intc_msix_pending(x, 1));
     assert_int_equal(pba(x, 0, 8), 0);
@@ -1259,7 +1259,7 @@ static void test_msix_notify_disabled_nothing(void **state)
     assert_int_equal(th_count_events(h, INTC_EV_MSIX_PENDING), 0);
     /* Function mask while disabled: still nothing. */
     assert_int_equal(intc_msix_set_control(x, false, true), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 0), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 0, NULL), INTC_OK);
     assert_int_equal(pba(x, 0, 8), 0);
     check(m);
     intc_machine_free(m);
@@ -1275,7 +1275,7 @@ static void test_msix_notify_unmasked_sends(void **state)
     enable_all(m);
     xprog(x, 2, ADDR_DEST(1), 0x4a, false);
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 2), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 2, NULL), INTC_OK);
     assert_int_equal(irr(cpu(m, 1), 0x4a), 1);
     assert_int_equal(irr(cpu(m, 0), 0x4a), 0);
     assert_false(intc_msix_pending(x, 2));
@@ -1299,7 +1299,7 @@ static void test_msix_masked_sets_pba(void **state)
     xprog(x, 5, ADDR_DEST(0), 0x4b, true);
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
     th_clear_events(h);
-    assert_int_equal(intc_msix_notify(x, 5), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 5, NULL), INTC_OK);
     assert_true(intc_msix_pending(x, 5));
     assert_int_equal(pba(x, 0, 8), 1u << 5);
     assert_int_equal(irr(cpu(m, 0), 0x4b), 0);
@@ -1309,7 +1309,7 @@ static void test_msix_masked_sets_pba(void **state)
     assert_non_null(e);
     assert_int_equal(e->pin, 5);
     /* A second notify while pending: still one bit, still nothing sent. */
-    assert_int_equal(intc_msix_notify(x, 5), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 5, NULL), INTC_OK);
     assert_int_equal(pba(x, 0, 8), 1u << 5);
     assert_int_equal(irr(cpu(m, 0), 0x4b), 0);
     check(m);
@@ -1328,7 +1328,7 @@ static void test_msix_unmask_sends_current_message(void **state)
     enable_all(m);
     xprog(x, 1, ADDR_DEST(0), 0x50, true);
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 1), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 1, NULL), INTC_OK);
     assert_true(intc_msix_pending(x, 1));
     /* The driver retargets the vector while it is masked. */
     xw(x, ENTRY(1) + E_ADDR_LO, 4, (uint32_t)ADDR_DEST(1));
@@ -1349,7 +1349,7 @@ static void test_msix_unmask_sends_current_message(void **state)
     assert_int_equal(th_count_events(h, INTC_EV_MSI), 1);
     /* A QWORD write that clears the mask works the same way. */
     xw(x, ENTRY(1) + E_CTRL, 4, 1);
-    assert_int_equal(intc_msix_notify(x, 1), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 1, NULL), INTC_OK);
     xw(x, ENTRY(1) + E_DATA, 8, 0x52);
     assert_false(intc_msix_pending(x, 1));
     assert_int_equal(irr(cpu(m, 1), 0x52), 1);
@@ -1375,7 +1375,7 @@ static void test_msix_function_mask_several_pending(void **state)
     assert_int_equal(intc_msix_set_control(x, true, true), INTC_OK);
     const uint16_t vs[] = {0, 1, 2, 65};
     for (size_t i = 0; i < 4; i++)
-        assert_int_equal(intc_msix_notify(x, vs[i]), INTC_OK);
+        assert_int_equal(intc_msix_notify(x, vs[i], NULL), INTC_OK);
     assert_int_equal(pba(x, 0, 8), 0x7);
     assert_int_equal(pba(x, 8, 8), 0x2);
     assert_int_equal(th_count_events(h, INTC_EV_MSIX_PENDING), 4);
@@ -1409,7 +1409,7 @@ static void test_msix_vector_unmask_under_function_mask(void **state)
     sw_enable(l);
     xprog(x, 0, ADDR_DEST(0), 0x64, true);
     assert_int_equal(intc_msix_set_control(x, true, true), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 0), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 0, NULL), INTC_OK);
     xw(x, ENTRY(0) + E_CTRL, 4, 0);
     assert_int_equal(irr(l, 0x64), 0);
     assert_true(intc_msix_pending(x, 0));
@@ -1433,8 +1433,8 @@ static void test_msix_reset(void **state)
     for (uint16_t v = 0; v < 4; v++)
         xprog(x, v, ADDR_DEST(0), 0x40u + v, v & 1);
     assert_int_equal(intc_msix_set_control(x, true, true), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 1), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 2), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 1, NULL), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 2, NULL), INTC_OK);
     assert_int_equal(intc_msix_reset(x), INTC_OK);
     assert_int_equal(intc_msix_reset(NULL), INTC_ERR_INVAL);
     for (uint16_t v = 0; v < 4; v++) {
@@ -1443,13 +1443,13 @@ static void test_msix_reset(void **state)
     }
     assert_int_equal(pba(x, 0, 8), 0);
     /* Disabled again: notify does nothing. */
-    assert_int_equal(intc_msix_notify(x, 0), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 0, NULL), INTC_OK);
     assert_int_equal(pba(x, 0, 8), 0);
     assert_int_equal(lr(l, INTC_LAPIC_IRR0 + 0x20), 0);
     /* Machine reset resets MSI-X too. */
     xprog(x, 0, ADDR_DEST(0), 0x40, true);
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 0), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 0, NULL), INTC_OK);
     assert_int_equal(intc_machine_reset(m), INTC_OK);
     assert_int_equal(pba(x, 0, 8), 0);
     assert_int_equal(xr(x, ENTRY(0) + E_DATA, 8), 1ull << 32);
@@ -1468,7 +1468,7 @@ static void test_msix_non_interrupt_address(void **state)
     sw_enable(cpu(m, 0));
     xprog(x, 0, 0x12345000u, 0x44, false);
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 0), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 0, NULL), INTC_OK);
     assert_nothing_delivered(m, 0x44);
     assert_false(intc_msix_pending(x, 0));
     check(m);
@@ -1483,9 +1483,9 @@ static void test_msix_notify_range(void **state)
     intc_msix *x = xnew(m, 16);
 
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
-    assert_int_equal(intc_msix_notify(x, 16), INTC_ERR_RANGE);
-    assert_int_equal(intc_msix_notify(x, 0xffff), INTC_ERR_RANGE);
-    assert_int_equal(intc_msix_notify(NULL, 0), INTC_ERR_INVAL);
+    assert_int_equal(intc_msix_notify(x, 16, NULL), INTC_ERR_RANGE);
+    assert_int_equal(intc_msix_notify(x, 0xffff, NULL), INTC_ERR_RANGE);
+    assert_int_equal(intc_msix_notify(NULL, 0, NULL), INTC_ERR_INVAL);
     assert_int_equal(intc_msix_set_control(NULL, true, false),
                      INTC_ERR_INVAL);
     assert_int_equal(pba(x, 0, 8), 0);
@@ -1782,11 +1782,11 @@ static void test_msicap_single_message(void **state)
     enable_all(m);
     cw(c, 4, 4, (uint32_t)ADDR_DEST(1));
     cw(c, 8, 2, 0x4045);
-    assert_int_equal(intc_msi_notify(c, 0), INTC_OK); /* disabled */
+    assert_int_equal(intc_msi_notify(c, 0, NULL), INTC_OK); /* disabled */
     assert_nothing_delivered(m, 0x45);
     assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
     cw(c, 2, 2, CTL_ENABLE);
-    assert_int_equal(intc_msi_notify(c, 0), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 0, NULL), INTC_OK);
     assert_int_equal(irr(cpu(m, 1), 0x45), 1);
     assert_int_equal(tmr(cpu(m, 1), 0x45), 0);
     const intc_event *e = th_find_event(h, INTC_EV_MSI, TH_ANY_CPU, 0x45);
@@ -1794,9 +1794,9 @@ static void test_msicap_single_message(void **state)
     assert_int_equal(e->pin, SID);
     assert_int_equal(e->data, ADDR_DEST(1));
     /* Only vector 0 exists. */
-    assert_int_equal(intc_msi_notify(c, 1), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 1, NULL), INTC_OK);
     assert_int_equal(th_count_events(h, INTC_EV_MSI), 1);
-    assert_int_equal(intc_msi_notify(NULL, 0), INTC_ERR_INVAL);
+    assert_int_equal(intc_msi_notify(NULL, 0, NULL), INTC_ERR_INVAL);
     check(m);
     intc_machine_free(m);
 }
@@ -1813,23 +1813,23 @@ static void test_msicap_multiple_message(void **state)
 
     sw_enable(l);
     cprog(c, true, ADDR_DEST(0), 0x47, 3);
-    assert_int_equal(intc_msi_notify(c, 5), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 5, NULL), INTC_OK);
     assert_int_equal(irr(l, 0x45), 1);
     assert_int_equal(irr(l, 0x47), 0);
     assert_int_equal(irr(l, 0x4d), 0);
-    assert_int_equal(intc_msi_notify(c, 0), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 0, NULL), INTC_OK);
     assert_int_equal(irr(l, 0x40), 1);
-    assert_int_equal(intc_msi_notify(c, 7), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 7, NULL), INTC_OK);
     assert_int_equal(irr(l, 0x47), 1);
     th_clear_events(h);
-    assert_int_equal(intc_msi_notify(c, 8), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 8, NULL), INTC_OK);
     assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
     /* MME = 1: only bit 0 replaced; vector 2 not sent. */
     cw(c, 12, 2, 0x56);
     cw(c, 2, 2, CTL_ENABLE | CTL_MME(1));
-    assert_int_equal(intc_msi_notify(c, 1), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 1, NULL), INTC_OK);
     assert_int_equal(irr(l, 0x57), 1);
-    assert_int_equal(intc_msi_notify(c, 2), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 2, NULL), INTC_OK);
     assert_int_equal(irr(l, 0x54), 0);
     assert_int_equal(irr(l, 0x56), 0);
     check(m);
@@ -1848,14 +1848,14 @@ static void test_msicap_mme_above_mmc(void **state)
 
     sw_enable(l);
     cprog(c, false, ADDR_DEST(0), 0x5c, 5);
-    assert_int_equal(intc_msi_notify(c, 1), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 1, NULL), INTC_OK);
     assert_int_equal(irr(l, 0x5d), 1); /* not 0x41 (5 bits replaced) */
-    assert_int_equal(intc_msi_notify(c, 3), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 3, NULL), INTC_OK);
     assert_int_equal(irr(l, 0x5f), 1);
     th_clear_events(h);
-    assert_int_equal(intc_msi_notify(c, 4), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 4, NULL), INTC_OK);
     assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
-    assert_int_equal(intc_msi_notify(c, 31), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 31, NULL), INTC_OK);
     assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
     check(m);
     intc_machine_free(m);
@@ -1879,11 +1879,11 @@ static void test_msicap_per_vector_mask(void **state)
     cw(c, om, 4, 0x2);                   /* mask vector 1 only */
     cprog(c, false, ADDR_DEST(0), 0x60, 2);
     th_clear_events(h);
-    assert_int_equal(intc_msi_notify(c, 1), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 1, NULL), INTC_OK);
     assert_int_equal(irr(l0, 0x61), 0);
     assert_int_equal(cr(c, op, 4), 0x2);
     assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
-    assert_int_equal(intc_msi_notify(c, 0), INTC_OK); /* unmasked */
+    assert_int_equal(intc_msi_notify(c, 0, NULL), INTC_OK); /* unmasked */
     assert_int_equal(irr(l0, 0x60), 1);
     assert_int_equal(cr(c, op, 4), 0x2);
     /* Pending bits are read-only. */
@@ -1915,8 +1915,8 @@ static void test_msicap_disabled_nothing(void **state)
     cw(c, 2, 2, CTL_MME(1)); /* disable */
     cw(c, off_mask(true), 4, 0x1);
     th_clear_events(h);
-    assert_int_equal(intc_msi_notify(c, 0), INTC_OK);
-    assert_int_equal(intc_msi_notify(c, 1), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 0, NULL), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 1, NULL), INTC_OK);
     assert_int_equal(cr(c, off_mask(true) + 4, 4), 0);
     assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
     assert_nothing_delivered(m, 0x62);
@@ -1938,7 +1938,7 @@ static void test_msicap_reset(void **state)
     sw_enable(cpu(m, 0));
     cprog(c, true, 0x1fee01000ull, 0x4040, 3);
     cw(c, off_mask(true), 4, 0xff);
-    assert_int_equal(intc_msi_notify(c, 2), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 2, NULL), INTC_OK);
     assert_int_equal(cr(c, 20, 4), 0x4);
     assert_int_equal(intc_msi_reset(c), INTC_OK);
     assert_int_equal(intc_msi_reset(NULL), INTC_ERR_INVAL);
@@ -1965,7 +1965,7 @@ static void test_msicap_level_data(void **state)
 
     sw_enable(l);
     cprog(c, false, ADDR_DEST(0), D_FIXED | D_LEVEL | D_ASSERT | 0x91, 0);
-    assert_int_equal(intc_msi_notify(c, 0), INTC_OK);
+    assert_int_equal(intc_msi_notify(c, 0, NULL), INTC_OK);
     assert_int_equal(irr(l, 0x91), 1);
     assert_int_equal(tmr(l, 0x91), 1);
     assert_int_equal(th_count_events(h, INTC_EV_MSI_DROPPED), 0);

@@ -464,12 +464,12 @@ static void one_op(sh *s, uint64_t *st)
                                 0xfee00000ull | rn(st, 8) << 12 |
                                     rn(st, 2) << 2 | rn(st, 2) << 3,
                                 vec(st) | (rn(st, 6) ? 0 : rn(st, 8) << 8),
-                                rn(st, 2) ? 0x10 : 0x20);
+                                rn(st, 2) ? 0x10 : 0x20, NULL);
         else
             (void)intc_msi_send(m,
                                 0xfee00010ull | rn(st, 48) << 5 |
                                     rn(st, 2) << 3,
-                                rn(st, 16), rn(st, 2) ? 0x10 : 0x20);
+                                rn(st, 16), rn(st, 2) ? 0x10 : 0x20, NULL);
         break;
     case 23: { /* MSI-X */
         uint32_t v = rn(st, 70), k = rn(st, 4);
@@ -484,7 +484,7 @@ static void one_op(sh *s, uint64_t *st)
                 (uint64_t)0 << 32 | 0xfee00000u | rn(st, 8) << 12);
         else
             (void)intc_msix_table_write(s->msix, 16 * v + 8, 4, vec(st));
-        (void)intc_msix_notify(s->msix, (uint16_t)rn(st, 70));
+        (void)intc_msix_notify(s->msix, (uint16_t)rn(st, 70), NULL);
         break;
     }
     case 24: { /* MSI */
@@ -495,7 +495,7 @@ static void one_op(sh *s, uint64_t *st)
                        : off == 12 ? vec(st)
                                    : rn(st, 256);
         (void)intc_msi_config_write(s->msi, off, off == 2 ? 2 : 4, val);
-        (void)intc_msi_notify(s->msi, rn(st, 8));
+        (void)intc_msi_notify(s->msi, rn(st, 8), NULL);
         break;
     }
     case 25:

@@ -468,8 +468,8 @@ static void test_host_misuse_inval(void **state)
                      INTC_ERR_INVAL);
     assert_int_equal(intc_iommu_remap(e.u, 0, rmsi(0, false), 0, NULL),
                      INTC_ERR_INVAL);
-    assert_int_equal(intc_irq_deliver(NULL, &irq), INTC_ERR_INVAL);
-    assert_int_equal(intc_irq_deliver(e.m, NULL), INTC_ERR_INVAL);
+    assert_int_equal(intc_irq_deliver(NULL, &irq, NULL), INTC_ERR_INVAL);
+    assert_int_equal(intc_irq_deliver(e.m, NULL, NULL), INTC_ERR_INVAL);
     assert_int_equal(intc_iommu_set_table(NULL, 0, true, false),
                      INTC_ERR_INVAL);
     assert_int_equal(intc_iommu_invalidate(NULL, 0, 0), INTC_ERR_INVAL);

@@ -808,7 +808,7 @@ static void test_e2e_msix_remapped_ack_eoi(void **state)
     assert_int_equal(intc_msix_table_write(x, 28, 4, 0), INTC_OK);
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
 
-    assert_int_equal(intc_msix_notify(x, 0), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 0, NULL), INTC_OK);
     intc_lapic *l = cpu(e.m, 1);
     assert_true(intc_lapic_pending(l) & INTC_PEND_INTR);
     assert_int_equal(intc_lapic_ack(l), 0x71);
@@ -817,7 +817,7 @@ static void test_e2e_msix_remapped_ack_eoi(void **state)
     eoi(l);
     assert_false(isr(l, 0x71));
 
-    assert_int_equal(intc_msix_notify(x, 1), INTC_OK);
+    assert_int_equal(intc_msix_notify(x, 1, NULL), INTC_OK);
     assert_int_equal(intc_lapic_ack(cpu(e.m, 0)), 0x72);
     eoi(cpu(e.m, 0));
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
@@ -975,7 +975,7 @@ static void test_engine_remapped_xapic(void **state)
     assert_false(irq.x2apic);
     assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 0);
 
-    assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
+    assert_int_equal(intc_irq_deliver(e.m, &irq, NULL), INTC_OK);
     assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 1);
     assert_true(irr(cpu(e.m, 1), 0x99) || irr(cpu(e.m, 2), 0x99));
     assert_false(irr(cpu(e.m, 0), 0x99));
@@ -1006,7 +1006,7 @@ static void test_engine_remapped_x2apic(void **state)
     assert_false(irq.logical);
     assert_false(irq.level);
     assert_int_equal(irq.dm, DLM_FIXED);
-    assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
+    assert_int_equal(intc_irq_deliver(e.m, &irq, NULL), INTC_OK);
     assert_true(irr(cpu(e.m, 2), 0x9a));
     env_end(&e);
 }
@@ -1044,7 +1044,7 @@ static void test_engine_compat_pass_and_blocked(void **state)
 
     assert_int_equal(intc_iommu_remap(e.u, SID_DEV, cmsi(1), 0x3d, &irq),
                      INTC_OK);
-    assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
+    assert_int_equal(intc_irq_deliver(e.m, &irq, NULL), INTC_OK);
     assert_true(irr(cpu(e.m, 1), 0x3d));
 
     assert_int_equal(intc_iommu_set_table(e.u, IRT_A | 7, true, false),
@@ -1056,7 +1056,7 @@ static void test_engine_compat_pass_and_blocked(void **state)
     assert_false(irq.remapped);
     assert_true(frr_hi(e.u, 0) & FRR_F);
     assert_int_equal(FRR_FR(frr_hi(e.u, 0)), 0x25);
-    assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
+    assert_int_equal(intc_irq_deliver(e.m, &irq, NULL), INTC_OK);
     assert_false(irr(cpu(e.m, 0), 0x3e));
     assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 1);
 
@@ -1091,14 +1091,14 @@ static void test_engine_disabled_passes_compat(void **state)
     assert_false(irq.remapped);
     assert_int_equal(irq.vector, 0x3d);
     assert_int_equal(irq.dest, 1);
-    assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
+    assert_int_equal(intc_irq_deliver(e.m, &irq, NULL), INTC_OK);
     assert_true(irr(cpu(e.m, 1), 0x3d));
 
     assert_int_equal(intc_iommu_remap(e.u, SID_DEV, rmsi(1, false), 0, &irq),
                      INTC_OK);
     assert_true(irq.blocked);
     assert_false(irq.remapped);
-    assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
+    assert_int_equal(intc_irq_deliver(e.m, &irq, NULL), INTC_OK);
     assert_false(irr(cpu(e.m, 0), 0x41));
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     assert_int_equal(th_count_events(e.h, INTC_EV_IR_FAULT), 0);
@@ -1129,7 +1129,7 @@ static void test_engine_posted(void **state)
     assert_true(pir_bit(&e.x, PID_A, 0x51));
     assert_true(irr(cpu(e.m, 1), NV));
     size_t n = th_count_events(e.h, INTC_EV_IRR_SET);
-    assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
+    assert_int_equal(intc_irq_deliver(e.m, &irq, NULL), INTC_OK);
     assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), n);
     assert_false(irr(cpu(e.m, 0), 0x51));
     assert_false(irr(cpu(e.m, 1), 0x51));

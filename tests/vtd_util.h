@@ -487,7 +487,7 @@ static inline void env_end(vt_env *e)
 static inline void send(vt_env *e, uint64_t addr, uint32_t data,
                         uint16_t sid)
 {
-    assert_int_equal(intc_msi_send(e->m, addr, data, sid), INTC_OK);
+    assert_int_equal(intc_msi_send(e->m, addr, data, sid, NULL), INTC_OK);
 }
 
 /* Send and return the vector of the IR_REMAPPED event it produced (-1 if

@@ -204,6 +204,44 @@ enum intc_msi_drop {
     INTC_MSI_DROP_NO_REMAPPING       /* remappable format, no remapping */
 };
 
+/*
+ * What became of one interrupt message: the outcome intc_msi_send(),
+ * intc_msix_notify(), intc_msi_notify() and intc_irq_deliver() report
+ * through their optional intc_delivery argument, with or without an
+ * event callback.
+ */
+typedef enum intc_delivery_status {
+    /* accepted by n_cpus >= 1 Local APICs (the lowest-priority winner,
+       or every APIC a fixed/NMI/INIT... message named) */
+    INTC_DELIVERY_ACCEPTED = 1,
+    /* a valid message that no APIC accepted: none matched the
+       destination, or every one that did refused it (software-disabled
+       APIC, illegal vector) */
+    INTC_DELIVERY_NO_TARGET,
+    /* not a valid interrupt message: reason is an enum intc_msi_drop */
+    INTC_DELIVERY_DROPPED,
+    /* blocked by interrupt remapping: reason is the fault reason (VT-d
+       enum intc_vtd_fault, AMD-Vi INTC_AMDVI_* event code) */
+    INTC_DELIVERY_BLOCKED,
+    /* remapped to a posted-interrupt descriptor (VT-d) or a guest
+       vAPIC page (AMD-Vi): the remapping hardware accepted it */
+    INTC_DELIVERY_POSTED,
+    /* MSI-X / MSI: the vector is masked; its pending bit is now set */
+    INTC_DELIVERY_PENDING,
+    /* MSI-X / MSI: not enabled, so the function may not signal;
+       nothing was sent or recorded */
+    INTC_DELIVERY_DISABLED
+} intc_delivery_status;
+
+typedef struct intc_delivery {
+    intc_delivery_status status;
+    unsigned reason;  /* DROPPED, BLOCKED: why (see above); else 0 */
+    uint32_t n_cpus;  /* ACCEPTED: how many Local APICs accepted it */
+    uint32_t irte;    /* the interrupt index that remapped or posted it,
+                         or that a BLOCKED fault names (0 when the fault
+                         concerns no entry); UINT32_MAX otherwise */
+} intc_delivery;
+
 typedef struct intc_event {
     intc_event_type type;
     uint32_t cpu;   /* CPU index, or INTC_NO_CPU */

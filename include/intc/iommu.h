@@ -148,9 +148,10 @@ typedef struct intc_irq {
 INTC_API intc_err intc_iommu_remap(intc_iommu *u, uint16_t sid,
                                    uint64_t addr, uint32_t data,
                                    intc_irq *out);
-/* Deliver a remapped interrupt to the Local APICs (no-op if blocked or
-   posted). */
-INTC_API intc_err intc_irq_deliver(intc_machine *m, const intc_irq *irq);
+/* Deliver a remapped interrupt to the Local APICs (nothing if blocked or
+   posted).  *out (if non-NULL) receives the outcome. */
+INTC_API intc_err intc_irq_deliver(intc_machine *m, const intc_irq *irq,
+                                   intc_delivery *out);
 
 /*
  * Engine state, for hosts with their own register model.  VT-d: irta is

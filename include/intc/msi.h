@@ -36,13 +36,17 @@ extern "C" {
  *    level-triggered de-assert message, a remappable-format message with
  *    no remapping: dropped, INTC_EV_MSI_DROPPED says why, INTC_OK;
  *  - otherwise delivered (INTC_EV_MSI) and INTC_OK.
+ * *out (if non-NULL) receives the outcome in every case: accepted by how
+ * many APICs, no target, dropped and why, blocked by remapping with the
+ * fault reason, or posted.
  * Destination: address bits 19:12, and with the machine's msi_ext_dest
  * bits 11:5 as destination bits 14:8 (IDs up to 32767).  RH=1 makes a
  * fixed message lowest-priority among the destinations (SDM 11.11.1);
  * DM chooses physical or logical independently of RH.
  */
 INTC_API intc_err intc_msi_send(intc_machine *m, uint64_t addr,
-                                uint32_t data, uint16_t source_id);
+                                uint32_t data, uint16_t source_id,
+                                intc_delivery *out);
 
 /* ---- MSI-X (PCIe 7.7.2) ---- */
 
@@ -85,9 +89,11 @@ INTC_API intc_err intc_msix_set_control(intc_msix *x, bool enable,
  * The function raises vector.  Disabled: nothing (the function may not
  * signal).  Masked (function or vector): its PBA bit is set.  Otherwise
  * the entry's message is sent (intc_msi_send).  INTC_ERR_RANGE if vector
- * >= nvec.
+ * >= nvec.  *out (if non-NULL) receives the outcome: DISABLED, PENDING,
+ * or what became of the message.
  */
-INTC_API intc_err intc_msix_notify(intc_msix *x, uint16_t vector);
+INTC_API intc_err intc_msix_notify(intc_msix *x, uint16_t vector,
+                                   intc_delivery *out);
 /* Back to the reset state (function-level reset). */
 INTC_API intc_err intc_msix_reset(intc_msix *x);
 /* Whether vector's pending bit is set; safe from any callback. */
@@ -125,8 +131,11 @@ INTC_API unsigned intc_msi_config_size(const intc_msi *c);
  * function has only the enabled messages).  Masked: the pending bit is
  * set, and the message is sent when the mask bit is cleared.  The vector
  * number replaces the low MME bits of Message Data (PCI 3.0 6.8.1.6).
+ * *out (if non-NULL) receives the outcome: DISABLED (MSI disabled, or a
+ * vector beyond the enabled ones), PENDING, or what became of the message.
  */
-INTC_API intc_err intc_msi_notify(intc_msi *c, unsigned vector);
+INTC_API intc_err intc_msi_notify(intc_msi *c, unsigned vector,
+                                  intc_delivery *out);
 INTC_API intc_err intc_msi_reset(intc_msi *c);
 
 #ifdef __cplusplus

@@ -1161,7 +1161,7 @@ static void do_step(sim_host *h, const sim_step *st, strbuf *d, strbuf *f)
         sb_printf(d, "msi addr 0x%" PRIx64 " data 0x%" PRIx64 " sid 0x%04" PRIx32,
                   st->off, st->value, st->source);
         e = intc_msi_send(h->m, st->off, (uint32_t)st->value,
-                          (uint16_t)st->source);
+                          (uint16_t)st->source, NULL);
         if (e == INTC_ERR_NOT_DECODED) {
             sb_printf(d, " (not an interrupt: an ordinary memory write)");
             e = INTC_OK;
@@ -1201,7 +1201,7 @@ static void do_step(sim_host *h, const sim_step *st, strbuf *d, strbuf *f)
     case ACT_MSIX_NOTIFY:
         sb_printf(d, "msix %s notify vector %" PRIu64,
                   h->s->devices[st->unit].name, st->value);
-        e = intc_msix_notify(h->dev[st->unit], (uint16_t)st->value);
+        e = intc_msix_notify(h->dev[st->unit], (uint16_t)st->value, NULL);
         check_err(f, e, 0, "msix_notify");
         break;
     case ACT_MSI_CONFIG:
@@ -1214,7 +1214,7 @@ static void do_step(sim_host *h, const sim_step *st, strbuf *d, strbuf *f)
     case ACT_MSI_NOTIFY:
         sb_printf(d, "msi %s notify vector %" PRIu64,
                   h->s->devices[st->unit].name, st->value);
-        e = intc_msi_notify(h->dev[st->unit], (unsigned)st->value);
+        e = intc_msi_notify(h->dev[st->unit], (unsigned)st->value, NULL);
         check_err(f, e, 0, "msi_notify");
         break;
     case ACT_MEMORY_WRITE:
