@@ -263,6 +263,17 @@ static uint32_t next_stamp(intc_machine *m)
     return m->stamp;
 }
 
+/* The x2APIC-mode APIC whose (fixed, unique) ID is id, or -1.  With
+   the usual dense numbering CPU id has ID id: no hashing. */
+INTC_INLINE int32_t x2apic_by_id(const intc_machine *m, uint32_t id)
+{
+    const intc_lapic *c = m->cpus;
+    int32_t x = id < m->n_cpus && c[id].initial_id == id
+                    ? (int32_t)id
+                    : idmap_get(&m->x2id, id);
+    return x >= 0 && c[x].mode == INTC_MODE_X2APIC ? x : -1;
+}
+
 /* Fill m->targets with the APICs msg's destination names (no
    shorthand).  Broadcast is handled by the caller. */
 static uint32_t collect(intc_machine *m, const intc_msg *msg)
@@ -276,12 +287,8 @@ static uint32_t collect(intc_machine *m, const intc_msg *msg)
             for (int32_t i = m->phys8_head[dest]; i >= 0;
                  i = c[i].rt.p8_next)
                 m->targets[n++] = (uint32_t)i;
-        /* x2APIC IDs are unique and fixed: when CPU dest has ID dest
-           (the usual dense numbering) it is the one, without hashing. */
-        int32_t x = dest < m->n_cpus && c[dest].initial_id == dest
-                        ? (int32_t)dest
-                        : idmap_get(&m->x2id, dest);
-        if (x >= 0 && c[x].mode == INTC_MODE_X2APIC)
+        int32_t x = x2apic_by_id(m, dest);
+        if (x >= 0)
             m->targets[n++] = (uint32_t)x;
         return n;
     }
@@ -388,13 +395,31 @@ uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,
     return n;
 }
 
-uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
-                          uint32_t except_cpu)
+INTC_INLINE uint32_t deliver(intc_machine *m, const intc_msg *msg,
+                             uint32_t except_cpu)
 {
+    intc_lapic *c = m->cpus;
     uint32_t n;
 
-    if (is_broadcast(msg))
+    if (INTC_UNLIKELY(is_broadcast(msg)))
         return intc_bus_broadcast(m, msg, except_cpu);
+    if (!msg->logical && msg->dm != INTC_DM_LOWEST) {
+        /* Physical: the xAPIC-mode APICs filed under an 8-bit ID (the
+           ID is guest-writable, so several may share it; all receive),
+           then the x2APIC-mode APIC with that ID; each accepts as it is
+           found, in the order collect() would list them. */
+        int32_t x;
+        n = 0;
+        if (msg->dest <= 0xff)
+            for (int32_t i = m->phys8_head[msg->dest]; i >= 0;
+                 i = c[i].rt.p8_next)
+                if ((uint32_t)i != except_cpu)
+                    n += intc__lapic_accept(&c[i], msg);
+        x = x2apic_by_id(m, msg->dest);
+        if (x >= 0 && (uint32_t)x != except_cpu)
+            n += intc__lapic_accept(&c[x], msg);
+        return n;
+    }
     n = collect(m, msg);
     if (except_cpu != INTC_NO_CPU) {
         uint32_t k = 0;
@@ -406,47 +431,73 @@ uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
     return dispatch(m, msg, n);
 }
 
+uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
+                          uint32_t except_cpu)
+{
+    return deliver(m, msg, except_cpu);
+}
+
 /* ---- the pipeline: decode, route, send ---- */
 
-unsigned intc__msg_decode(const intc_machine *m, uint64_t addr,
-                          uint32_t data, intc_msg *msg)
+/* Why a message decode() refused is dropped: the checks in the order
+   the reasons are reported. */
+static INTC_COLD unsigned drop_reason(const intc_machine *m, uint64_t addr,
+                                      uint32_t data)
 {
     unsigned dm = (data >> INTC_MSI_DATA_DM_SHIFT) & 7;
-    bool level = data & INTC_MSI_DATA_LEVEL;
-    uint32_t dest;
-
     /* 11.11.1: only a write to 0xFEExxxxx is an interrupt message; any
        other is an ordinary memory write (this also holds for the
        IOMMU's own event messages, whose address registers the guest may
        not have programmed yet). */
-    if (INTC_UNLIKELY((addr & ~0xfffffull) != INTC_MSI_ADDR_BASE))
+    if ((addr & ~0xfffffull) != INTC_MSI_ADDR_BASE)
         return INTC_MSI_DROP_NOT_INTERRUPT;
     /* The remappable format (VT-d 5.1.2.2) is not for the APICs. */
-    if (INTC_UNLIKELY(addr & INTC_MSI_ADDR_REMAPPABLE))
+    if (addr & INTC_MSI_ADDR_REMAPPABLE)
         return INTC_MSI_DROP_NO_REMAPPING;
     /* Data bits 31:16 are reserved (Figure 11-25). */
-    if (INTC_UNLIKELY(data & 0xffff0000u))
+    if (data & 0xffff0000u)
         return INTC_MSI_DROP_RESERVED_DATA;
     /* 011b and 110b are reserved delivery modes for messages. */
-    if (INTC_UNLIKELY(dm == INTC_DM_RESERVED3 || dm == INTC_DM_SIPI))
+    if (dm == INTC_DM_RESERVED3 || dm == INTC_DM_SIPI)
         return INTC_MSI_DROP_RESERVED_MODE;
     /* 11.11.2: for a level-triggered message, level 0 is a de-assert,
        which the APICs ignore. */
-    if (INTC_UNLIKELY(level && !(data & INTC_MSI_DATA_ASSERT)))
+    if ((data & (INTC_MSI_DATA_LEVEL | INTC_MSI_DATA_ASSERT)) ==
+        INTC_MSI_DATA_LEVEL)
         return INTC_MSI_DROP_DEASSERT;
-    dest = (uint32_t)(addr >> INTC_MSI_ADDR_DEST_SHIFT) & 0xff;
-    if (addr & 0xfe0u) {
-        /* Bits 11:5 as destination bits 14:8: the extended destination
-           ID that hypervisors offer for APIC IDs up to 32767. */
-        if (!m->cfg.msi_ext_dest)
-            return INTC_MSI_DROP_RESERVED_ADDR;
-        dest |= (uint32_t)((addr >> INTC_MSI_ADDR_EXT_DEST_SHIFT) & 0x7f)
-                << 8;
+    (void)m;
+    return INTC_MSI_DROP_RESERVED_ADDR; /* bits 11:5 without ext. dest */
+}
+
+/* Delivery modes a message may not carry: 011b, 110b (bit mask). */
+#define DM_RESERVED_SET (1u << INTC_DM_RESERVED3 | 1u << INTC_DM_SIPI)
+
+INTC_INLINE unsigned decode(const intc_machine *m, uint64_t addr,
+                            uint32_t data, intc_msg *msg)
+{
+    unsigned dm = (data >> INTC_MSI_DATA_DM_SHIFT) & 7;
+    bool level = data & INTC_MSI_DATA_LEVEL;
+    /* Everything that makes it no (deliverable) interrupt message, in
+       one test; drop_reason() says which. */
+    uint64_t odd = ((addr & ~0xfffffull) ^ INTC_MSI_ADDR_BASE) |
+                   (addr & INTC_MSI_ADDR_REMAPPABLE) |
+                   (data & 0xffff0000u) | (DM_RESERVED_SET >> dm & 1) |
+                   (level && !(data & INTC_MSI_DATA_ASSERT)) |
+                   (!m->cfg.msi_ext_dest && (addr & 0xfe0u));
+
+    if (INTC_UNLIKELY(odd)) {
+        unsigned why = drop_reason(m, addr, data);
+        return why ? why : INTC_MSI_DROP_RESERVED_ADDR;
     }
-    msg->dest = dest;
-    /* An 8-bit destination keeps the xAPIC meaning of 0xFF (broadcast);
-       a wider one is an x2APIC-style ID. */
-    msg->x2apic_format = dest > 0xff;
+    /* Destination: bits 19:12, and with msi_ext_dest bits 11:5 as
+       destination bits 14:8 (the extended destination ID hypervisors
+       offer for APIC IDs up to 32767).  An 8-bit destination keeps the
+       xAPIC meaning of 0xFF (broadcast); a wider one is an x2APIC-style
+       ID. */
+    msg->dest = (uint32_t)(addr >> INTC_MSI_ADDR_DEST_SHIFT) & 0xff;
+    msg->dest |= (uint32_t)(addr >> INTC_MSI_ADDR_EXT_DEST_SHIFT << 8) &
+                 0x7f00u;
+    msg->x2apic_format = msg->dest > 0xff;
     msg->src_cpu = INTC_NO_CPU;
     msg->vector = (uint8_t)data;
     msg->logical = addr & INTC_MSI_ADDR_LOGICAL;
@@ -455,9 +506,15 @@ unsigned intc__msg_decode(const intc_machine *m, uint64_t addr,
     msg->dm = (uint8_t)((addr & INTC_MSI_ADDR_RH) && dm == INTC_DM_FIXED
                             ? INTC_DM_LOWEST
                             : dm);
-    msg->level = level && (dm == INTC_DM_FIXED || dm == INTC_DM_LOWEST);
+    msg->level = level && dm <= INTC_DM_LOWEST;
     msg->assert = true;
     return 0;
+}
+
+unsigned intc__msg_decode(const intc_machine *m, uint64_t addr,
+                          uint32_t data, intc_msg *msg)
+{
+    return decode(m, addr, data, msg);
 }
 
 void intc__dropped(intc_machine *m, uint64_t addr, uint32_t data,
@@ -473,10 +530,10 @@ void intc__dropped(intc_machine *m, uint64_t addr, uint32_t data,
                        (uint64_t)why << 32 | data);
 }
 
-void intc__send(intc_machine *m, const intc_msg *msg, uint64_t addr,
-                uint32_t data, uint16_t sid, intc_delivery *res)
+INTC_INLINE void send(intc_machine *m, const intc_msg *msg, uint64_t addr,
+                      uint32_t data, uint16_t sid, intc_delivery *res)
 {
-    uint32_t n = intc_bus_deliver(m, msg, INTC_NO_CPU);
+    uint32_t n = deliver(m, msg, INTC_NO_CPU);
     res->status = n ? INTC_DELIVERY_ACCEPTED : INTC_DELIVERY_NO_TARGET;
     res->reason = 0;
     res->n_cpus = n;
@@ -490,8 +547,14 @@ void intc__send(intc_machine *m, const intc_msg *msg, uint64_t addr,
     }
 }
 
-intc_err intc__route(intc_machine *m, uint64_t addr, uint32_t data,
-                     uint16_t sid, intc_delivery *res)
+void intc__send(intc_machine *m, const intc_msg *msg, uint64_t addr,
+                uint32_t data, uint16_t sid, intc_delivery *res)
+{
+    send(m, msg, addr, data, sid, res);
+}
+
+INTC_INLINE intc_err route(intc_machine *m, uint64_t addr, uint32_t data,
+                           uint16_t sid, intc_delivery *res)
 {
     intc_msg msg;
     unsigned why;
@@ -505,14 +568,36 @@ intc_err intc__route(intc_machine *m, uint64_t addr, uint32_t data,
         intc__iommu_route(m->remap, addr, data, sid, res);
         return INTC_OK;
     }
-    why = intc__msg_decode(m, addr, data, &msg);
+    why = decode(m, addr, data, &msg);
     if (INTC_UNLIKELY(why)) {
         intc__dropped(m, addr, data, sid, why, res);
         return why == INTC_MSI_DROP_NOT_INTERRUPT ? INTC_ERR_NOT_DECODED
                                                   : INTC_OK;
     }
-    intc__send(m, &msg, addr, data, sid, res);
+    send(m, &msg, addr, data, sid, res);
     return INTC_OK;
+}
+
+intc_err intc__route(intc_machine *m, uint64_t addr, uint32_t data,
+                     uint16_t sid, intc_delivery *res)
+{
+    return route(m, addr, data, sid, res);
+}
+
+/* msi.h: the pipeline's own entry point (here, so that it is one
+   function from the call to IRR). */
+intc_err intc_msi_send(intc_machine *m, uint64_t addr, uint32_t data,
+                       uint16_t source_id, intc_delivery *out)
+{
+    intc_delivery res;
+    intc_err err;
+    if (INTC_UNLIKELY(!m))
+        return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(!intc_enter(m)))
+        return INTC_ERR_BUSY;
+    err = route(m, addr, data, source_id, out ? out : &res);
+    intc_leave(m);
+    return err;
 }
 
 void intc_bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector)

@@ -77,7 +77,6 @@ struct intc_machine {
     /* --- callback plumbing --- */
     unsigned depth;     /* nesting of public calls */
     unsigned in_cb;     /* inside an event/timer_arm/now_ns callback */
-    bool flushing;
     uint32_t *kickq;    /* ring of CPUs to kick at the end of the
                            outermost call */
     uint32_t kick_mask;  /* ring size - 1: a power of two >= n_cpus */
@@ -119,24 +118,30 @@ static inline bool intc_enter(intc_machine *m)
 
 void intc_flush_kicks(intc_machine *m);
 
+/* Leave a public call; the outermost one delivers what is owed.  While
+   intc_flush_kicks() runs, depth stays 1, so calls the host makes from
+   kick() or eoi() do not flush in turn: the running loop picks their
+   kicks up. */
 static inline void intc_leave(intc_machine *m)
 {
-    if (--m->depth == 0 && (m->n_kick | m->n_resample) && !m->flushing)
+    if (--m->depth == 0 && (m->n_kick | m->n_resample))
         intc_flush_kicks(m);
 }
 
 #if defined(__GNUC__)
 #define INTC_COLD __attribute__((cold, noinline))
+#define INTC_INLINE static inline __attribute__((always_inline))
 #define INTC_LIKELY(x) __builtin_expect(!!(x), 1)
 #define INTC_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define INTC_COLD
+#define INTC_INLINE static inline
 #define INTC_LIKELY(x) (x)
 #define INTC_UNLIKELY(x) (x)
 #endif
 
 /* Queue a kick of cpu for the end of the outermost call. */
-static inline void intc_kick(intc_machine *m, uint32_t cpu)
+INTC_INLINE void intc_kick(intc_machine *m, uint32_t cpu)
 {
     intc_lapic *l = &m->cpus[cpu];
     if (!m->ops.kick || l->kick_queued)
@@ -300,7 +305,7 @@ bool intc__lapic_accept_other(intc_lapic *l, const intc_msg *msg);
 /* Accept fixed vector v: IRR, IRRV and TMR (11.8.4: TMR follows the
    trigger mode of the interrupt last accepted for the vector; EOI does
    not touch it), then report and kick if it is deliverable now. */
-static inline void intc__lapic_set_irr(intc_lapic *l, uint8_t v, bool level)
+INTC_INLINE void intc__lapic_set_irr(intc_lapic *l, uint8_t v, bool level)
 {
     unsigned w = v >> 6;
     uint64_t b = 1ull << (v & 63), old = l->irr[w];
@@ -319,7 +324,7 @@ static inline void intc__lapic_set_irr(intc_lapic *l, uint8_t v, bool level)
 
 /* A fixed or lowest-priority interrupt from any source.  Returns whether
    the APIC accepted it. */
-static inline bool intc__lapic_accept_fixed(intc_lapic *l, uint8_t v,
+INTC_INLINE bool intc__lapic_accept_fixed(intc_lapic *l, uint8_t v,
                                             bool level, unsigned dm)
 {
     /* 11.4.7.2: a software-disabled APIC accepts no fixed interrupts;
@@ -333,7 +338,7 @@ static inline bool intc__lapic_accept_fixed(intc_lapic *l, uint8_t v,
 }
 
 /* Accept a message that matched this APIC (11.6: by delivery mode). */
-static inline bool intc__lapic_accept(intc_lapic *l, const intc_msg *msg)
+INTC_INLINE bool intc__lapic_accept(intc_lapic *l, const intc_msg *msg)
 {
     if (INTC_LIKELY(msg->dm <= INTC_DM_LOWEST))
         return intc__lapic_accept_fixed(l, msg->vector, msg->level, msg->dm);

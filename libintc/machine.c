@@ -93,9 +93,9 @@ void intc_free(intc_machine *m, void *p, size_t size)
  */
 void intc_flush_kicks(intc_machine *m)
 {
-    m->flushing = true;
-    while (m->n_kick || m->n_resample) {
-        if (m->n_resample) {
+    m->depth = 1; /* see intc_leave() */
+    do {
+        if (INTC_UNLIKELY(m->n_resample)) {
             uint32_t e = m->resampleq[m->resample_head];
             intc_ioapic *io = &m->ioapics[e >> 16];
             uint32_t pin = e & 0xffff;
@@ -113,8 +113,8 @@ void intc_flush_kicks(intc_machine *m)
         m->n_kick--;
         m->cpus[cpu].kick_queued = false;
         m->ops.kick(m->host, cpu);
-    }
-    m->flushing = false;
+    } while (m->n_kick | m->n_resample);
+    m->depth = 0;
 }
 
 void intc_emit_unit(intc_machine *m, intc_event_type type, uint32_t cpu,

@@ -8,19 +8,7 @@
 
 /* ---- messages (the decode is the pipeline's: bus.c) ---- */
 
-intc_err intc_msi_send(intc_machine *m, uint64_t addr, uint32_t data,
-                       uint16_t source_id, intc_delivery *out)
-{
-    intc_delivery res;
-    intc_err err;
-    if (!m)
-        return INTC_ERR_INVAL;
-    if (!intc_enter(m))
-        return INTC_ERR_BUSY;
-    err = intc__route(m, addr, data, source_id, out ? out : &res);
-    intc_leave(m);
-    return err;
-}
+/* intc_msi_send() is the pipeline's entry point: bus.c. */
 
 /* Nothing sent: status DISABLED or PENDING. */
 static void not_sent(intc_delivery *out, intc_delivery_status status)
