@@ -503,7 +503,7 @@ static void test_iv0_forwards_unmapped(void **state)
     dte_set(DEV_A, 0 | INTCTL(2) | TABLEN(9) | IRT_A);
     msi(m, DEV_A, 2, 0x42);
     assert_true(irr(m, 2, 0x42));
-    assert_int_equal(th_count_events(h, INTC_EV_IR_REMAPPED), 0);
+    th_assert_event_count(h, INTC_EV_IR_REMAPPED, 0);
     assert_int_equal(n_logged(u), 0);
     finish(m);
 }
@@ -1079,7 +1079,7 @@ static void test_illegal_command(void **state)
     assert_int_equal(ar(u, R_STATUS) & S_CMDBUF_RUN, 0);
     assert_int_equal(ev_code(0), EV_ILLEGAL_COMMAND);
     assert_int_equal(peek64(EVTLOG + 8), CMDBUF + 16);
-    assert_int_equal(th_count_events(h, INTC_EV_IR_QUEUE_ERROR), 1);
+    th_assert_event_count(h, INTC_EV_IR_QUEUE_ERROR, 1);
     finish(m);
 }
 
@@ -1244,7 +1244,7 @@ static void test_msix_end_to_end(void **state)
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
     assert_int_equal(intc_msix_notify(x, 1), INTC_OK);
     assert_true(irr(m, 3, 0xa2));
-    assert_int_equal(th_count_events(h, INTC_EV_IR_REMAPPED), 1);
+    th_assert_event_count(h, INTC_EV_IR_REMAPPED, 1);
     assert_int_equal(n_logged(u), 0);
     intc_msix_free(x);
     finish(m);

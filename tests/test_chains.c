@@ -325,7 +325,7 @@ static void test_level_pin_eoi_line_still_up_redelivers(void **state)
     size_t mark = h->n_events;
     eoi(l0); /* the line is still up */
     assert_int_equal(isr(l0, VEC), 0);
-    assert_non_null(th_find_event(h, INTC_EV_EOI_BROADCAST, 0, (int)VEC));
+    th_assert_event(h, INTC_EV_EOI_BROADCAST, 0, (int)VEC);
     size_t i_send = find_from(h, mark, INTC_EV_IOAPIC_SEND, VEC);
     assert_true(i_send != SIZE_MAX);
     assert_int_equal(h->events[i_send].data2, 1); /* re-delivery */
@@ -537,8 +537,7 @@ static void test_x2apic_ext_dest_msi_msr_eoi(void **state)
     assert_int_equal(intc_msi_send(m, 0xfee45000u, 0x70, SID), INTC_OK);
     assert_int_equal(irr(l1, 0x70), 0);
     assert_int_equal(intc_lapic_pending(l0), 0);
-    assert_non_null(
-        th_find_event(h, INTC_EV_NO_TARGET, TH_ANY_CPU, TH_ANY_VECTOR));
+    th_assert_event(h, INTC_EV_NO_TARGET, TH_ANY_CPU, TH_ANY_VECTOR);
 
     th_clear_events(h);
     unsigned kicks = h->kicks[1];
@@ -559,9 +558,8 @@ static void test_x2apic_ext_dest_msi_msr_eoi(void **state)
     mw(l1, X2_EOI_MSR, 0);
     assert_int_equal(isr(l1, 0x70), 0);
     assert_int_equal(intc_lapic_pending(l1), 0);
-    assert_non_null(th_find_event(h, INTC_EV_EOI, 1, 0x70));
-    assert_null(
-        th_find_event(h, INTC_EV_EOI_BROADCAST, TH_ANY_CPU, TH_ANY_VECTOR));
+    th_assert_event(h, INTC_EV_EOI, 1, 0x70);
+    th_assert_no_event(h, INTC_EV_EOI_BROADCAST, TH_ANY_CPU, TH_ANY_VECTOR);
 
     /* Level-triggered: TMR set, the MSR EOI is broadcast. */
     assert_int_equal(intc_msi_send(m, addr,
@@ -572,7 +570,7 @@ static void test_x2apic_ext_dest_msi_msr_eoi(void **state)
     assert_int_equal(tmr(l1, 0x71), 1);
     assert_int_equal(intc_lapic_ack(l1), 0x71);
     mw(l1, X2_EOI_MSR, 0);
-    assert_non_null(th_find_event(h, INTC_EV_EOI_BROADCAST, 1, 0x71));
+    th_assert_event(h, INTC_EV_EOI_BROADCAST, 1, 0x71);
     assert_int_equal(isr(l1, 0x71), 0);
     check(m);
     intc_machine_free(m);

@@ -484,7 +484,7 @@ static void test_mmio_every_offset_write_ignored(void **state)
                 assert_int_equal(
                     intc_ioapic_mmio_write(io, off, size, UINT64_MAX), INTC_OK);
                 n_bad++;
-                assert_int_equal(th_count_events(x.h, INTC_EV_BAD_ACCESS), 1);
+                th_assert_event_count(x.h, INTC_EV_BAD_ACCESS, 1);
                 snapshot(io, s1);
                 if (memcmp(s0, s1, sizeof(s0)) != 0)
                     fail_msg("v%#x write off %#x size %u changed state",
@@ -616,7 +616,7 @@ static void test_machine_reset_keeps_lines(void **state)
     th_clear_events(x.h);
     sw_enable(l);
     rte_set(io, 2, LVL(0x53, 0));
-    assert_int_equal(th_count_events(x.h, INTC_EV_IOAPIC_SEND), 1);
+    th_assert_event_count(x.h, INTC_EV_IOAPIC_SEND, 1);
     assert_true(irr(l, 0x53));
     assert_true(remote_irr(io, 2));
     finish(m);
@@ -945,7 +945,7 @@ static void test_trigger_mismatch_event(void **state)
     assert_int_equal(e->data2, 1); /* wired level */
     /* Masked entries are not reported. */
     rte_set(io, 5, RTE_VEC(0x45) | RTE_ACTIVE_LOW | RTE_MASKED);
-    assert_null(th_find_event(x.h, INTC_EV_TRIGGER_MISMATCH, TH_ANY_CPU, 0x45));
+    th_assert_no_event(x.h, INTC_EV_TRIGGER_MISMATCH, TH_ANY_CPU, 0x45);
     finish(m);
 }
 
@@ -1230,10 +1230,10 @@ static void test_level_to_edge_clears_remote_irr(void **state)
     const intc_event *e = th_find_event(x.h, INTC_EV_REMOTE_IRR, TH_ANY_CPU, 0x40);
     assert_non_null(e);
     assert_int_equal(e->data, 0);
-    assert_int_equal(th_count_events(x.h, INTC_EV_IOAPIC_SEND), 0);
+    th_assert_event_count(x.h, INTC_EV_IOAPIC_SEND, 0);
     assert_int_equal(intc_lapic_ack(l), 0x40);
     rte_set_lo(io, 5, (uint32_t)LVL(0x40, 0));
-    assert_int_equal(th_count_events(x.h, INTC_EV_IOAPIC_SEND), 1);
+    th_assert_event_count(x.h, INTC_EV_IOAPIC_SEND, 1);
     assert_true(remote_irr(io, 5));
     finish(m);
 }

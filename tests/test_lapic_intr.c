@@ -156,7 +156,7 @@ static void test_self_ipi_sets_irr_and_kicks(void **state)
     assert_int_equal(irr(l, 0x40), 1);
     assert_int_equal(intc_lapic_pending(l), INTC_PEND_INTR);
     assert_true(h->kicks[0] > k);
-    assert_non_null(th_find_event(h, INTC_EV_IRR_SET, 0, 0x40));
+    th_assert_event(h, INTC_EV_IRR_SET, 0, 0x40);
     check(m);
     intc_machine_free(m);
 }
@@ -177,7 +177,7 @@ static void test_ack_moves_irr_to_isr(void **state)
     assert_int_equal(isr(l, 0x9a), 1);
     assert_int_equal(irr(l, 0x40), 1);
     assert_int_equal(isr(l, 0x40), 0);
-    assert_non_null(th_find_event(h, INTC_EV_ACK, 0, 0x9a));
+    th_assert_event(h, INTC_EV_ACK, 0, 0x9a);
     /* 0x40 is of a lower class than the one in service. */
     assert_false(intc_lapic_pending(l) & INTC_PEND_INTR);
     check(m);
@@ -306,7 +306,7 @@ static void test_illegal_vectors_never_set_irr(void **state)
         assert_true(reg256_empty(l, INTC_LAPIC_IRR0));
         assert_int_equal(esr_latch(l), INTC_ESR_RECV_ILLEGAL_VECTOR);
     }
-    assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(h, INTC_EV_IRR_SET, 0);
     assert_false(intc_lapic_pending(l) & INTC_PEND_INTR);
     check(m);
     intc_machine_free(m);
@@ -447,7 +447,7 @@ static void test_ack_spurious_when_tpr_masks(void **state)
     assert_int_equal(intc_lapic_ack(l), 0xff);
     assert_true(reg256_empty(l, INTC_LAPIC_ISR0));
     assert_int_equal(irr(l, 0x45), 1);
-    assert_non_null(th_find_event(h, INTC_EV_SPURIOUS, 0, 0xff));
+    th_assert_event(h, INTC_EV_SPURIOUS, 0, 0xff);
 
     /* The vector follows SVR[7:0]. */
     lw(l, INTC_LAPIC_SVR, 0x100 | 0xa7);
@@ -456,7 +456,7 @@ static void test_ack_spurious_when_tpr_masks(void **state)
     assert_int_equal(intc_lapic_ack(l), 0x30);
     assert_true(reg256_empty(l, INTC_LAPIC_ISR0));
     assert_int_equal(irr(l, 0x45), 1);
-    assert_int_equal(th_count_events(h, INTC_EV_ACK), 0);
+    th_assert_event_count(h, INTC_EV_ACK, 0);
 
     /* Nothing in IRR at all: spurious too. */
     lw(l, INTC_LAPIC_TPR, 0);
@@ -595,8 +595,8 @@ static void test_eoi_with_empty_isr_harmless(void **state)
     assert_true(reg256_empty(l, INTC_LAPIC_ISR0));
     assert_int_equal(irr(l, 0x25), 1);
     assert_int_equal(lr(l, INTC_LAPIC_PPR), 0x20);
-    assert_int_equal(th_count_events(h, INTC_EV_EOI_BROADCAST), 0);
-    assert_non_null(th_find_event(h, INTC_EV_EOI, 0, -1));
+    th_assert_event_count(h, INTC_EV_EOI_BROADCAST, 0);
+    th_assert_event(h, INTC_EV_EOI, 0, -1);
     check(m);
     intc_machine_free(m);
 }
@@ -613,7 +613,7 @@ static void test_eoi_level_broadcasts_vector(void **state)
     level_irq(l, 0x61);
     assert_int_equal(intc_lapic_ack(l), 0x61);
     eoi(l);
-    assert_int_equal(th_count_events(h, INTC_EV_EOI_BROADCAST), 1);
+    th_assert_event_count(h, INTC_EV_EOI_BROADCAST, 1);
     const intc_event *ev = th_find_event(h, INTC_EV_EOI_BROADCAST, 0, 0x61);
     assert_non_null(ev);
     ev = th_find_event(h, INTC_EV_EOI, 0, 0x61);
@@ -634,7 +634,7 @@ static void test_eoi_edge_no_broadcast(void **state)
     in_service(l, 0x62);
     eoi(l);
     assert_int_equal(isr(l, 0x62), 0);
-    assert_int_equal(th_count_events(h, INTC_EV_EOI_BROADCAST), 0);
+    th_assert_event_count(h, INTC_EV_EOI_BROADCAST, 0);
     const intc_event *ev = th_find_event(h, INTC_EV_EOI, 0, 0x62);
     assert_non_null(ev);
     assert_int_equal(ev->data, 0);
@@ -659,15 +659,15 @@ static void test_directed_eoi_suppresses_broadcast(void **state)
     assert_int_equal(intc_lapic_ack(l), 0x63);
     eoi(l);
     assert_int_equal(isr(l, 0x63), 0);
-    assert_non_null(th_find_event(h, INTC_EV_EOI, 0, 0x63));
-    assert_int_equal(th_count_events(h, INTC_EV_EOI_BROADCAST), 0);
+    th_assert_event(h, INTC_EV_EOI, 0, 0x63);
+    th_assert_event_count(h, INTC_EV_EOI_BROADCAST, 0);
 
     /* SVR[12] = 0 again: broadcast as usual. */
     lw(l, INTC_LAPIC_SVR, 0x1ff);
     level_irq(l, 0x63);
     assert_int_equal(intc_lapic_ack(l), 0x63);
     eoi(l);
-    assert_non_null(th_find_event(h, INTC_EV_EOI_BROADCAST, 0, 0x63));
+    th_assert_event(h, INTC_EV_EOI_BROADCAST, 0, 0x63);
     check(m);
     intc_machine_free(m);
 }
@@ -686,7 +686,7 @@ static void test_svr12_reserved_without_directed_eoi(void **state)
     level_irq(l, 0x64);
     assert_int_equal(intc_lapic_ack(l), 0x64);
     eoi(l);
-    assert_non_null(th_find_event(h, INTC_EV_EOI_BROADCAST, 0, 0x64));
+    th_assert_event(h, INTC_EV_EOI_BROADCAST, 0, 0x64);
     check(m);
     intc_machine_free(m);
 }
@@ -725,16 +725,16 @@ static void test_sw_disabled_rejects_fixed(void **state)
 
     sw_enable(l0);
     ipi(l0, 1, ICR_FIXED | 0x50); /* l1 is still at its reset SVR 0xFF */
-    assert_non_null(th_find_event(h, INTC_EV_REJECTED, 1, 0x50));
+    th_assert_event(h, INTC_EV_REJECTED, 1, 0x50);
     assert_int_equal(irr(l1, 0x50), 0);
     assert_false(intc_lapic_pending(l1) & INTC_PEND_INTR);
 
     sw_enable(l1);
     lw(l1, INTC_LAPIC_SVR, 0x0ff);
     ipi(l0, 1, ICR_FIXED | 0x52);
-    assert_non_null(th_find_event(h, INTC_EV_REJECTED, 1, 0x52));
+    th_assert_event(h, INTC_EV_REJECTED, 1, 0x52);
     assert_true(reg256_empty(l1, INTC_LAPIC_IRR0));
-    assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(h, INTC_EV_IRR_SET, 0);
     check(m);
     intc_machine_free(m);
 }
@@ -755,7 +755,7 @@ static void test_sw_disabled_latches_nmi_smi_init(void **state)
     ipi(l0, 1, ICR_INIT | ICR_ASSERT);
     assert_int_equal(intc_lapic_pending(l1),
                      INTC_PEND_NMI | INTC_PEND_SMI | INTC_PEND_INIT);
-    assert_int_equal(th_count_events(h, INTC_EV_REJECTED), 0);
+    th_assert_event_count(h, INTC_EV_REJECTED, 0);
     check(m);
     intc_machine_free(m);
 }
@@ -865,9 +865,9 @@ static void test_lvt_masked_delivers_nothing(void **state)
     }
     assert_true(reg256_empty(l, INTC_LAPIC_IRR0));
     assert_int_equal(h->n_events_lost, 0);
-    assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 0);
-    assert_int_equal(th_count_events(h, INTC_EV_NMI), 0);
-    assert_int_equal(th_count_events(h, INTC_EV_SMI), 0);
+    th_assert_event_count(h, INTC_EV_IRR_SET, 0);
+    th_assert_event_count(h, INTC_EV_NMI, 0);
+    th_assert_event_count(h, INTC_EV_SMI, 0);
     check(m);
     intc_machine_free(m);
 }
@@ -911,13 +911,13 @@ static void test_lvt_init_extint_rejected_for_cmci_thermal_perf(void **state)
         lw(l, lvt_off[raisable[i]], DM_INIT | 0x90);
         assert_int_equal(intc_lapic_raise_lvt(l, raisable[i]), INTC_OK);
         assert_int_equal(intc_lapic_pending(l), 0);
-        assert_int_equal(th_count_events(h, INTC_EV_REJECTED), 1);
+        th_assert_event_count(h, INTC_EV_REJECTED, 1);
 
         th_clear_events(h);
         lw(l, lvt_off[raisable[i]], DM_EXTINT | 0x90);
         assert_int_equal(intc_lapic_raise_lvt(l, raisable[i]), INTC_OK);
         assert_int_equal(intc_lapic_pending(l), 0);
-        assert_int_equal(th_count_events(h, INTC_EV_REJECTED), 1);
+        th_assert_event_count(h, INTC_EV_REJECTED, 1);
     }
     assert_false(intc_lapic_waiting_for_sipi(l));
     assert_true(reg256_empty(l, INTC_LAPIC_IRR0));
@@ -949,8 +949,8 @@ static void test_lvt_reserved_modes_deliver_nothing(void **state)
         }
     }
     assert_true(reg256_empty(l, INTC_LAPIC_IRR0));
-    assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 0);
-    assert_int_equal(th_count_events(h, INTC_EV_SIPI), 0);
+    th_assert_event_count(h, INTC_EV_IRR_SET, 0);
+    th_assert_event_count(h, INTC_EV_SIPI, 0);
     check(m);
     intc_machine_free(m);
 }
@@ -1155,7 +1155,7 @@ static void test_esr_send_accept_error(void **state)
 
     sw_enable(l0);
     ipi(l0, 7, ICR_FIXED | 0x50);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, 0x50));
+    th_assert_event(h, INTC_EV_NO_TARGET, 0, 0x50);
     assert_int_equal(esr_latch(l0), INTC_ESR_SEND_ACCEPT);
     check(m);
     intc_machine_free(m);
@@ -1166,7 +1166,7 @@ static void test_esr_send_accept_error(void **state)
     l0 = intc_machine_lapic(m, 0);
     sw_enable(l0);
     ipi(l0, 7, ICR_FIXED | 0x50);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, 0x50));
+    th_assert_event(h, INTC_EV_NO_TARGET, 0, 0x50);
     assert_int_equal(esr_latch(l0), 0);
     check(m);
     intc_machine_free(m);
@@ -1245,7 +1245,7 @@ static void test_esr_masked_error_lvt_still_logs(void **state)
     assert_int_equal(intc_lapic_mmio_read(l, 0x010, 4, &v), INTC_OK);
     assert_true(reg256_empty(l, INTC_LAPIC_IRR0));
     assert_int_equal(esr_latch(l), INTC_ESR_ILLEGAL_REGISTER);
-    assert_non_null(th_find_event(h, INTC_EV_ESR_ERROR, 0, TH_ANY_VECTOR));
+    th_assert_event(h, INTC_EV_ESR_ERROR, 0, TH_ANY_VECTOR);
     check(m);
     intc_machine_free(m);
 }
@@ -1435,7 +1435,7 @@ static void test_lint1_level_treated_as_edge(void **state)
     /* Still high after EOI: no re-delivery, no EOI broadcast. */
     assert_int_equal(irr(l, 0x53), 0);
     assert_int_equal(count_vec(h, INTC_EV_IRR_SET, 0x53), 1);
-    assert_int_equal(th_count_events(h, INTC_EV_EOI_BROADCAST), 0);
+    th_assert_event_count(h, INTC_EV_EOI_BROADCAST, 0);
     check(m);
     intc_machine_free(m);
 }
@@ -1462,7 +1462,7 @@ static void test_lint1_nmi_rising_edge(void **state)
     assert_int_equal(intc_lapic_pending(l), 0);
     assert_int_equal(intc_lapic_set_lint(l, 1, true), INTC_OK);
     assert_int_equal(intc_lapic_pending(l), INTC_PEND_NMI);
-    assert_int_equal(th_count_events(h, INTC_EV_NMI), 2);
+    th_assert_event_count(h, INTC_EV_NMI, 2);
     check(m);
     intc_machine_free(m);
 }
@@ -1759,7 +1759,7 @@ static void test_post_to_sw_disabled_not_pending(void **state)
     assert_false(intc_lapic_pending(l) & INTC_PEND_INTR);
     assert_int_equal(intc_lapic_sync_pir(l, NULL), INTC_OK);
     assert_true(reg256_empty(l, INTC_LAPIC_IRR0));
-    assert_non_null(th_find_event(h, INTC_EV_REJECTED, 0, 0x50));
+    th_assert_event(h, INTC_EV_REJECTED, 0, 0x50);
     check(m);
     intc_machine_free(m);
 }
@@ -1897,8 +1897,8 @@ static void test_event_callback_mutating_calls_busy(void **state)
                                                     INTC_APIC_BASE_BSP);
     assert_int_equal(irr(l, 0x40), 1);
     assert_true(reg256_empty(l, INTC_LAPIC_ISR0));
-    assert_null(th_find_event(h, INTC_EV_LINT, TH_ANY_CPU, TH_ANY_VECTOR));
-    assert_null(th_find_event(h, INTC_EV_ACK, TH_ANY_CPU, TH_ANY_VECTOR));
+    th_assert_no_event(h, INTC_EV_LINT, TH_ANY_CPU, TH_ANY_VECTOR);
+    th_assert_no_event(h, INTC_EV_ACK, TH_ANY_CPU, TH_ANY_VECTOR);
     assert_int_equal(intc_lapic_pending(l), INTC_PEND_INTR);
     /* The post made from the callback was folded by the reads above. */
     assert_int_equal(irr(l, 0x33), 1);
@@ -1926,7 +1926,7 @@ static void test_kick_callback_may_ack(void **state)
     assert_int_equal(c.kick_check, INTC_OK);
     assert_int_equal(isr(l, 0x40), 1);
     assert_int_equal(irr(l, 0x40), 0);
-    assert_non_null(th_find_event(h, INTC_EV_ACK, 0, 0x40));
+    th_assert_event(h, INTC_EV_ACK, 0, 0x40);
     check(m);
     intc_machine_free(m);
 }

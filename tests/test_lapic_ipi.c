@@ -275,7 +275,7 @@ static void test_phys_x2apic_sparse_ids(void **state)
         th_clear_events(h);
         send(L(m, 0), miss[k], ICR_FIXED | ICR_ASSERT | 0x90);
         assert_int_equal(irr_mask(m, 0x90), 0);
-        assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, 0x90));
+        th_assert_event(h, INTC_EV_NO_TARGET, 0, 0x90);
     }
     check_ok(m);
     intc_machine_free(m);
@@ -297,7 +297,7 @@ static void test_phys_x2apic_broadcast(void **state)
     th_clear_events(h);
     send(L(m, 3), 0xff, ICR_FIXED | ICR_ASSERT | 0x50);
     assert_int_equal(irr_mask(m, 0x50), 0);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 3, 0x50));
+    th_assert_event(h, INTC_EV_NO_TARGET, 3, 0x50);
     check_ok(m);
     intc_machine_free(m);
 }
@@ -317,7 +317,7 @@ static void test_phys_xapic_id_rewrite_reroutes(void **state)
     th_clear_events(h);
     send(L(m, 0), 1, ICR_FIXED | ICR_ASSERT | VEC);
     assert_int_equal(irr_mask(m, VEC), 0);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, VEC));
+    th_assert_event(h, INTC_EV_NO_TARGET, 0, VEC);
 
     send(L(m, 0), 0x30, ICR_FIXED | ICR_ASSERT | VEC);
     assert_int_equal(irr_mask(m, VEC), 1u << 1);
@@ -378,7 +378,7 @@ static void test_phys_switched_cpu_reached_by_x2apic_id(void **state)
     th_clear_events(h);
     send(L(m, 2), 0x05, ICR_FIXED | ICR_ASSERT | 0x50);
     assert_int_equal(irr(L(m, 1), 0x50), 0);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 2, 0x50));
+    th_assert_event(h, INTC_EV_NO_TARGET, 2, 0x50);
     /* ...its x2APIC ID does (from an x2APIC sender). */
     send(L(m, 0), 0x105, ICR_FIXED | ICR_ASSERT | 0x60);
     assert_int_equal(irr(L(m, 1), 0x60), 1);
@@ -439,7 +439,7 @@ static void test_phys_x2apic_globally_disabled_receives_nothing(void **state)
     send(L(m, 0), 0xffffffffu, ICR_NMI | ICR_ASSERT);
     assert_int_equal(nev(h, INTC_EV_NMI, 1, TH_ANY_VECTOR), 0);
     assert_int_equal(intc_lapic_pending(L(m, 1)), 0);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, TH_ANY_VECTOR));
+    th_assert_event(h, INTC_EV_NO_TARGET, 0, TH_ANY_VECTOR);
     check_ok(m);
     intc_machine_free(m);
 }
@@ -492,7 +492,7 @@ static void test_logical_flat_mda_match(void **state)
         assert_int_equal(last_ev(h, INTC_EV_IPI)->data2,
                          __builtin_popcount(cases[k].want));
         if (!cases[k].want)
-            assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, (int)v));
+            th_assert_event(h, INTC_EV_NO_TARGET, 0, (int)v);
     }
     check_ok(m);
     intc_machine_free(m);
@@ -523,7 +523,7 @@ static void test_logical_flat_ldr_rewrite_reroutes(void **state)
     th_clear_events(h);
     send(L(m, 0), 0x7f, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | 0x33);
     assert_int_equal(irr_mask(m, 0x33), 0);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, 0x33));
+    th_assert_event(h, INTC_EV_NO_TARGET, 0, 0x33);
     check_ok(m);
     intc_machine_free(m);
 }
@@ -700,7 +700,7 @@ static void test_x2apic_logical_cluster_16_cpus(void **state)
     th_clear_events(h);
     send(L(m, 0), 0x00020100u, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | 0x33);
     assert_int_equal(irr_mask64(m, 0x33), 0);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, 0x33));
+    th_assert_event(h, INTC_EV_NO_TARGET, 0, 0x33);
 
     /* Cluster with all 16 bits: every CPU of cluster 1. */
     send(L(m, 0), 0x0001ffffu, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | 0x34);
@@ -860,7 +860,7 @@ static void run_mode_shorthand(th_host *h, unsigned dm, unsigned sh)
     /* An invalid shorthand combination or the reserved mode is reported,
        not sent. */
     if ((sh != SH_NONE || dm == 3) && !want)
-        assert_non_null(th_find_event(h, INTC_EV_REJECTED, 0, VEC));
+        th_assert_event(h, INTC_EV_REJECTED, 0, VEC);
     else if (th_find_event(h, INTC_EV_REJECTED, TH_ANY_CPU, TH_ANY_VECTOR)) {
         th_dump_events(h);
         fail_msg("%s sh=%u: unexpected REJECTED", dm_names[dm], sh);
@@ -1093,7 +1093,7 @@ static void test_ipi_no_target_apic_bus_errors_esr2(void **state)
     sw_enable_all(m);
     th_clear_events(h);
     send(L(m, 0), 0x20, ICR_FIXED | ICR_ASSERT | VEC);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, VEC));
+    th_assert_event(h, INTC_EV_NO_TARGET, 0, VEC);
     assert_int_equal(esr(L(m, 0)), INTC_ESR_SEND_ACCEPT);
     send(L(m, 0), 0x04, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | VEC);
     assert_int_equal(esr(L(m, 0)), INTC_ESR_SEND_ACCEPT);
@@ -1406,8 +1406,8 @@ static void test_lp_excludes_software_disabled(void **state)
     lw(L(m, 1), INTC_LAPIC_SVR, 0xff); /* TPR 0 but disabled */
     for (unsigned k = 0; k < 4; k++) {
         assert_int_equal(lp_send(h, m, 0x60 + k), 2);
-        assert_null(th_find_event(h, INTC_EV_REJECTED, TH_ANY_CPU,
-                                  TH_ANY_VECTOR));
+        th_assert_no_event(h, INTC_EV_REJECTED, TH_ANY_CPU,
+                                  TH_ANY_VECTOR);
         lp_handle(m, 2, 0x60 + k);
     }
     /* Through the all-excluding-self shorthand as well. */
@@ -1431,7 +1431,7 @@ static void test_lp_focus_processor_wins(void **state)
     send(L(m, 0), 2, ICR_FIXED | ICR_ASSERT | 0x61);
     th_clear_events(h);
     send(L(m, 0), 0x0f, ICR_LOGICAL | ICR_LOWEST | ICR_ASSERT | 0x61);
-    assert_non_null(th_find_event(h, INTC_EV_COALESCED, 2, 0x61));
+    th_assert_event(h, INTC_EV_COALESCED, 2, 0x61);
     assert_int_equal(nev(h, INTC_EV_IRR_SET, TH_ANY_CPU, 0x61), 0);
 
     /* cpu3: 0x72 in service, TPR 0x80. */
@@ -1498,7 +1498,7 @@ static void test_init_pends_init(void **state)
     send(L(m, 0), 1, ICR_INIT | ICR_ASSERT);
     assert_int_equal(intc_lapic_pending(L(m, 1)), INTC_PEND_INIT);
     assert_int_equal(intc_lapic_pending(L(m, 0)), 0);
-    assert_non_null(th_find_event(h, INTC_EV_INIT, 1, TH_ANY_VECTOR));
+    th_assert_event(h, INTC_EV_INIT, 1, TH_ANY_VECTOR);
     assert_false(intc_lapic_waiting_for_sipi(L(m, 1)));
     assert_int_equal(lr(L(m, 1), INTC_LAPIC_SVR), 0x1ff);
     check_ok(m);
@@ -1614,7 +1614,7 @@ static void test_sipi_take_gives_vector(void **state)
     take_init(ap);
     th_clear_events(h);
     send(L(m, 0), 1, ICR_SIPI | ICR_ASSERT | 0x9a);
-    assert_non_null(th_find_event(h, INTC_EV_SIPI, 1, 0x9a));
+    th_assert_event(h, INTC_EV_SIPI, 1, 0x9a);
     assert_int_equal(intc_lapic_pending(ap), INTC_PEND_SIPI);
     assert_true(intc_lapic_waiting_for_sipi(ap));
     assert_int_equal(intc_lapic_take(ap, INTC_PEND_SIPI, &vec), 1);
@@ -1643,8 +1643,8 @@ static void test_second_sipi_while_pending_ignored(void **state)
     send(L(m, 0), 1, ICR_SIPI | ICR_ASSERT | 0x10);
     th_clear_events(h);
     send(L(m, 0), 1, ICR_SIPI | ICR_ASSERT | 0x20);
-    assert_non_null(th_find_event(h, INTC_EV_REJECTED, 1, 0x20));
-    assert_null(th_find_event(h, INTC_EV_SIPI, TH_ANY_CPU, TH_ANY_VECTOR));
+    th_assert_event(h, INTC_EV_REJECTED, 1, 0x20);
+    th_assert_no_event(h, INTC_EV_SIPI, TH_ANY_CPU, TH_ANY_VECTOR);
     assert_int_equal(intc_lapic_take(ap, INTC_PEND_SIPI, &vec), 1);
     assert_int_equal(vec, 0x10);
     check_ok(m);
@@ -1662,12 +1662,12 @@ static void test_sipi_not_waiting_ignored(void **state)
     th_clear_events(h);
     send(L(m, 0), 1, ICR_SIPI | ICR_ASSERT | 0x10);
     assert_int_equal(intc_lapic_pending(L(m, 1)), 0);
-    assert_non_null(th_find_event(h, INTC_EV_REJECTED, 1, 0x10));
+    th_assert_event(h, INTC_EV_REJECTED, 1, 0x10);
     /* The BSP even with an INIT latched: INIT does not make it wait. */
     send(L(m, 1), 0, ICR_INIT | ICR_ASSERT);
     th_clear_events(h);
     send(L(m, 1), 0, ICR_SIPI | ICR_ASSERT | 0x11);
-    assert_non_null(th_find_event(h, INTC_EV_REJECTED, 0, 0x11));
+    th_assert_event(h, INTC_EV_REJECTED, 0, 0x11);
     assert_int_equal(intc_lapic_pending(L(m, 0)), INTC_PEND_INIT);
     /* Broadcast SIPI to others: only the waiting AP takes it. */
     send(L(m, 0), 2, ICR_INIT | ICR_ASSERT);
@@ -1701,14 +1701,14 @@ static void test_init_sipi_sipi_before_take(void **state)
     assert_int_equal(intc_lapic_pending(ap), INTC_PEND_SIPI);
     th_clear_events(h);
     send(L(m, 0), 1, ICR_SIPI | ICR_ASSERT | 0x9c); /* pending: ignored */
-    assert_non_null(th_find_event(h, INTC_EV_REJECTED, 1, 0x9c));
+    th_assert_event(h, INTC_EV_REJECTED, 1, 0x9c);
     assert_int_equal(intc_lapic_take(ap, INTC_PEND_SIPI, &vec), 1);
     assert_int_equal(vec, 0x9a);
     assert_false(intc_lapic_waiting_for_sipi(ap));
     /* Running now: a late SIPI is ignored. */
     th_clear_events(h);
     send(L(m, 0), 1, ICR_SIPI | ICR_ASSERT | 0x9d);
-    assert_non_null(th_find_event(h, INTC_EV_REJECTED, 1, 0x9d));
+    th_assert_event(h, INTC_EV_REJECTED, 1, 0x9d);
     assert_int_equal(intc_lapic_pending(ap), 0);
     check_ok(m);
     intc_machine_free(m);
@@ -2100,7 +2100,7 @@ static void test_mixed_physical_zero_extended(void **state)
     th_clear_events(h);
     send(x2, 0x103, ICR_FIXED | ICR_ASSERT | 0x32);
     assert_int_equal(irr_mask(m, 0x32), 0);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, 0x32));
+    th_assert_event(h, INTC_EV_NO_TARGET, 0, 0x32);
     /* 0xFF is no broadcast in x2APIC format... */
     th_clear_events(h);
     send(x2, 0xff, ICR_FIXED | ICR_ASSERT | 0x33);
@@ -2156,7 +2156,7 @@ static void test_mixed_logical_zero_extended(void **state)
     th_clear_events(h);
     send(x2, 0x00010002u, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | 0x33);
     assert_int_equal(irr_mask(m, 0x33), 0);
-    assert_non_null(th_find_event(h, INTC_EV_NO_TARGET, 0, 0x33));
+    th_assert_event(h, INTC_EV_NO_TARGET, 0, 0x33);
     send(x2, 0xffffffffu, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | 0x34);
     assert_int_equal(irr_mask(m, 0x34), 0xf);
     send(L(m, 2), 0xff, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | 0x35);

@@ -1042,7 +1042,7 @@ static void test_mmio_host_misuse_is_inval(void **state)
         INTC_ERR_INVAL);
     assert_int_equal(intc_lapic_mmio_write(NULL, INTC_LAPIC_TPR, 4, 0),
                      INTC_ERR_INVAL);
-    assert_int_equal(h->n_events, 0);
+    th_assert_no_events(h);
     /* Nothing was logged or changed. */
     lw(l, INTC_LAPIC_ESR, 0);
     assert_int_equal(lr(l, INTC_LAPIC_ESR), 0);
@@ -1072,7 +1072,7 @@ static void test_mmio_not_decoded_in_x2apic_mode(void **state)
             assert_int_equal(intc_lapic_mmio_write(l, off, sizes[si], 0),
                              INTC_ERR_NOT_DECODED);
         }
-    assert_int_equal(h->n_events, 0);
+    th_assert_no_events(h);
     assert_int_equal(mr(l, X2MSR(INTC_LAPIC_TPR)), 0x20);
     assert_int_equal(mr(l, X2MSR(INTC_LAPIC_SVR)), 0x1ff);
     mw(l, X2MSR(INTC_LAPIC_ESR), 0);
@@ -1099,7 +1099,7 @@ static void test_mmio_not_decoded_when_globally_disabled(void **state)
             assert_int_equal(intc_lapic_mmio_write(l, off, sizes[si], ~0ull),
                              INTC_ERR_NOT_DECODED);
         }
-    assert_int_equal(h->n_events, 0);
+    th_assert_no_events(h);
     /* Re-enabled, it is still in its power-up state. */
     mw(l, INTC_MSR_APIC_BASE,
        INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_BSP | INTC_APIC_BASE_EN);
@@ -1552,8 +1552,7 @@ static void test_apic_base_mode_transitions(void **state)
                              legal[from][to] ? enc[to] : enc[from]);
             assert_int_equal(probe_mode(l),
                              (enum mode)(legal[from][to] ? to : from));
-            assert_int_equal(th_count_events(h, INTC_EV_APIC_BASE),
-                             legal[from][to] ? 1 : 0);
+            th_assert_event_count(h, INTC_EV_APIC_BASE, legal[from][to] ? 1 : 0);
             check(m);
             intc_machine_free(m);
         }
@@ -1666,7 +1665,7 @@ static void test_apic_base_event(void **state)
 
     th_clear_events(h);
     mw(l, INTC_MSR_APIC_BASE, 0xfed00800ull);
-    assert_int_equal(th_count_events(h, INTC_EV_APIC_BASE), 1);
+    th_assert_event_count(h, INTC_EV_APIC_BASE, 1);
     const intc_event *ev =
         th_find_event(h, INTC_EV_APIC_BASE, 1, TH_ANY_VECTOR);
     assert_non_null(ev);
@@ -1683,7 +1682,7 @@ static void test_apic_base_event(void **state)
                      INTC_ERR_GP);
     assert_int_equal(intc_lapic_msr_write(l, INTC_MSR_APIC_BASE, 0xfed00c01ull),
                      INTC_ERR_GP);
-    assert_int_equal(th_count_events(h, INTC_EV_APIC_BASE), 0);
+    th_assert_event_count(h, INTC_EV_APIC_BASE, 0);
     check(m);
     intc_machine_free(m);
 }

@@ -302,7 +302,7 @@ static void test_oneshot_counts_down_and_fires_once(void **state)
     host_fire(h, l);
     assert_int_equal(n_timer(h), 1);
     expect_last_timer(h, VEC, 0, 0);
-    assert_non_null(th_find_event(h, INTC_EV_IRR_SET, 0, VEC));
+    th_assert_event(h, INTC_EV_IRR_SET, 0, VEC);
     assert_int_equal(lbit(l, INTC_LAPIC_IRR0, VEC), 1);
     assert_true(intc_lapic_pending(l) & INTC_PEND_INTR);
     assert_int_equal(h->deadline[0], UINT64_MAX);
@@ -391,7 +391,7 @@ static void test_oneshot_masked_expires_without_interrupt(void **state)
     host_fire(h, l);
     assert_int_equal(n_timer(h), 1);
     expect_last_timer(h, -1, 0, 0);
-    assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(h, INTC_EV_IRR_SET, 0);
     assert_int_equal(lbit(l, INTC_LAPIC_IRR0, VEC), 0);
     assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
     assert_int_equal(h->deadline[0], UINT64_MAX);
@@ -432,7 +432,7 @@ static void test_periodic_every_period_phase_kept(void **state)
         assert_true(h->deadline[0] > h->now);
         ack_eoi(l, VEC);
     }
-    assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 6);
+    th_assert_event_count(h, INTC_EV_IRR_SET, 6);
     finish(m);
 }
 
@@ -455,7 +455,7 @@ static void test_periodic_late_host_coalesces(void **state)
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
     assert_int_equal(n_timer(h), 1);
     expect_last_timer(h, VEC, 1, 3);
-    assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 1);
+    th_assert_event_count(h, INTC_EV_IRR_SET, 1);
     assert_int_equal(h->deadline[0], 500);
     assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 50);
 
@@ -1203,14 +1203,14 @@ static void test_early_expiry_rearms_same_deadline(void **state)
     th_clear_events(h);
     h->now = 500;
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
-    assert_int_equal(h->n_events, 0);
+    th_assert_no_events(h);
     assert_int_equal(h->arms[0], arms + 1);
     assert_int_equal(h->deadline[0], 1000);
     assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 500);
     /* A now_ns argument behind the host clock is early too. */
     h->now = 999;
     assert_int_equal(intc_lapic_timer_expired(l, 3), INTC_OK);
-    assert_int_equal(h->n_events, 0);
+    th_assert_no_events(h);
     assert_int_equal(h->deadline[0], 1000);
     host_fire(h, l);
     assert_int_equal(n_timer(h), 1);
@@ -1231,7 +1231,7 @@ static void test_expiry_with_nothing_armed_ignored(void **state)
     th_clear_events(h);
     h->now = 100;
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
-    assert_int_equal(h->n_events, 0);
+    th_assert_no_events(h);
     assert_int_equal(h->n_arms, arms);
     lw(l, INTC_LAPIC_TIMER_ICR, 10);
     host_fire(h, l);
@@ -1241,7 +1241,7 @@ static void test_expiry_with_nothing_armed_ignored(void **state)
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
     h->now += 1000;
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
-    assert_int_equal(h->n_events, 0);
+    th_assert_no_events(h);
     assert_int_equal(h->n_arms, arms);
     assert_int_equal(h->deadline[0], UINT64_MAX);
     finish(m);

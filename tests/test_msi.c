@@ -120,13 +120,13 @@ static void assert_dropped(intc_machine *m, th_host *h, uint64_t addr,
         fail_msg("no MSI_DROPPED event for addr %#llx data %#x",
                  (unsigned long long)addr, data);
     }
-    assert_int_equal(th_count_events(h, INTC_EV_MSI_DROPPED), 1);
+    th_assert_event_count(h, INTC_EV_MSI_DROPPED, 1);
     assert_int_equal(e->data2 >> 32, why);
     assert_int_equal((uint32_t)e->data2, data);
     assert_int_equal(e->data, addr);
     assert_int_equal(e->pin, SID);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
-    assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(h, INTC_EV_MSI, 0);
+    th_assert_event_count(h, INTC_EV_IRR_SET, 0);
     assert_nothing_delivered(m, data & 0xff);
 }
 
@@ -248,8 +248,8 @@ static void test_send_physical_8bit_dest(void **state)
     assert_int_equal(e->pin, SID);
     assert_int_equal(e->data, ADDR_DEST(2));
     assert_int_equal(e->data2, (1ull << 32) | (D_FIXED | 0x41));
-    assert_null(th_find_event(h, INTC_EV_MSI_DROPPED, TH_ANY_CPU,
-                              TH_ANY_VECTOR));
+    th_assert_no_event(h, INTC_EV_MSI_DROPPED, TH_ANY_CPU,
+                              TH_ANY_VECTOR);
     check(m);
     intc_machine_free(m);
 }
@@ -281,8 +281,7 @@ static void test_send_physical_no_target(void **state)
     send_ok(m, ADDR_DEST(7), D_FIXED | 0x43);
     assert_nothing_delivered(m, 0x43);
     assert_int_equal(msi_reached(h), 0);
-    assert_non_null(
-        th_find_event(h, INTC_EV_NO_TARGET, TH_ANY_CPU, TH_ANY_VECTOR));
+    th_assert_event(h, INTC_EV_NO_TARGET, TH_ANY_CPU, TH_ANY_VECTOR);
     check(m);
     intc_machine_free(m);
 }
@@ -590,7 +589,7 @@ static void test_send_each_delivery_mode(void **state)
         send_ok(m, ADDR_DEST(1), sig[i].dm);
         assert_int_equal(intc_lapic_pending(l1), sig[i].pend);
         assert_int_equal(intc_lapic_pending(l0), 0);
-        assert_non_null(th_find_event(h, sig[i].ev, 1, TH_ANY_VECTOR));
+        th_assert_event(h, sig[i].ev, 1, TH_ANY_VECTOR);
         assert_int_equal(msi_reached(h), 1);
         assert_int_equal(intc_lapic_take(l1, sig[i].pend, NULL), 1);
         if (sig[i].pend == INTC_PEND_INIT) {
@@ -642,7 +641,7 @@ static void test_send_level_sets_tmr_eoi_broadcast(void **state)
     assert_int_equal(intc_lapic_ack(l1), 0x84);
     lw(l1, INTC_LAPIC_EOI, 0);
     assert_int_equal(isr(l1, 0x84), 0);
-    assert_non_null(th_find_event(h, INTC_EV_EOI_BROADCAST, 1, 0x84));
+    th_assert_event(h, INTC_EV_EOI_BROADCAST, 1, 0x84);
     check(m);
     intc_machine_free(m);
 }
@@ -660,8 +659,7 @@ static void test_send_edge_no_eoi_broadcast(void **state)
     assert_int_equal(tmr(l, 0x85), 0);
     assert_int_equal(intc_lapic_ack(l), 0x85);
     lw(l, INTC_LAPIC_EOI, 0);
-    assert_null(
-        th_find_event(h, INTC_EV_EOI_BROADCAST, TH_ANY_CPU, TH_ANY_VECTOR));
+    th_assert_no_event(h, INTC_EV_EOI_BROADCAST, TH_ANY_CPU, TH_ANY_VECTOR);
     check(m);
     intc_machine_free(m);
 }
@@ -729,8 +727,8 @@ static void test_send_non_fee_address_not_decoded(void **state)
         th_clear_events(h);
         assert_int_equal(intc_msi_send(m, addrs[i], D_FIXED | 0x88, SID),
                          INTC_ERR_NOT_DECODED);
-        assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
-        assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 0);
+        th_assert_event_count(h, INTC_EV_MSI, 0);
+        th_assert_event_count(h, INTC_EV_IRR_SET, 0);
         assert_nothing_delivered(m, 0x88);
         const intc_event *e = th_find_event(h, INTC_EV_MSI_DROPPED,
                                             TH_ANY_CPU, TH_ANY_VECTOR);
@@ -774,10 +772,10 @@ static void test_send_low_vectors_rejected_by_lapic(void **state)
     for (unsigned v = 0; v < 16; v++) {
         th_clear_events(h);
         send_ok(m, ADDR_DEST(0), D_FIXED | v);
-        assert_int_equal(th_count_events(h, INTC_EV_MSI_DROPPED), 0);
-        assert_int_equal(th_count_events(h, INTC_EV_IRR_SET), 0);
-        assert_non_null(th_find_event(h, INTC_EV_ESR_ERROR, 0,
-                                      TH_ANY_VECTOR));
+        th_assert_event_count(h, INTC_EV_MSI_DROPPED, 0);
+        th_assert_event_count(h, INTC_EV_IRR_SET, 0);
+        th_assert_event(h, INTC_EV_ESR_ERROR, 0,
+                                      TH_ANY_VECTOR);
         assert_int_equal(esr_latch(l), INTC_ESR_RECV_ILLEGAL_VECTOR);
         assert_int_equal(lr(l, INTC_LAPIC_IRR0), 0);
         assert_int_equal(intc_lapic_pending(l), 0);
@@ -1148,8 +1146,8 @@ static void test_msix_odd_accesses_harmless(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         th_clear_events(h);
         xw(x, bad[i].off, bad[i].size, 0ull);
-        assert_non_null(th_find_event(h, INTC_EV_BAD_ACCESS, TH_ANY_CPU,
-                                      TH_ANY_VECTOR));
+        th_assert_event(h, INTC_EV_BAD_ACCESS, TH_ANY_CPU,
+                                      TH_ANY_VECTOR);
         xw(x, bad[i].off, bad[i].size, ~0ull);
         assert_int_equal(xr(x, bad[i].off, bad[i].size), 0);
     }
@@ -1255,8 +1253,8 @@ static void test_msix_notify_disabled_nothing(void **state)
     assert_int_equal(pba(x, 0, 8), 0);
     assert_nothing_delivered(m, 0x41);
     assert_int_equal(irr(cpu(m, 0), 0x42), 0);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
-    assert_int_equal(th_count_events(h, INTC_EV_MSIX_PENDING), 0);
+    th_assert_event_count(h, INTC_EV_MSI, 0);
+    th_assert_event_count(h, INTC_EV_MSIX_PENDING, 0);
     /* Function mask while disabled: still nothing. */
     assert_int_equal(intc_msix_set_control(x, false, true), INTC_OK);
     assert_int_equal(intc_msix_notify(x, 0), INTC_OK);
@@ -1303,7 +1301,7 @@ static void test_msix_masked_sets_pba(void **state)
     assert_true(intc_msix_pending(x, 5));
     assert_int_equal(pba(x, 0, 8), 1u << 5);
     assert_int_equal(irr(cpu(m, 0), 0x4b), 0);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
+    th_assert_event_count(h, INTC_EV_MSI, 0);
     const intc_event *e = th_find_event(h, INTC_EV_MSIX_PENDING,
                                         TH_ANY_CPU, TH_ANY_VECTOR);
     assert_non_null(e);
@@ -1342,11 +1340,11 @@ static void test_msix_unmask_sends_current_message(void **state)
     assert_int_equal(irr(cpu(m, 0), 0x50), 0);
     assert_int_equal(irr(cpu(m, 1), 0x50), 0);
     assert_int_equal(irr(cpu(m, 0), 0x51), 0);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 1);
+    th_assert_event_count(h, INTC_EV_MSI, 1);
     /* Masking and unmasking again sends nothing more. */
     xw(x, ENTRY(1) + E_CTRL, 4, 1);
     xw(x, ENTRY(1) + E_CTRL, 4, 0);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 1);
+    th_assert_event_count(h, INTC_EV_MSI, 1);
     /* A QWORD write that clears the mask works the same way. */
     xw(x, ENTRY(1) + E_CTRL, 4, 1);
     assert_int_equal(intc_msix_notify(x, 1), INTC_OK);
@@ -1378,7 +1376,7 @@ static void test_msix_function_mask_several_pending(void **state)
         assert_int_equal(intc_msix_notify(x, vs[i]), INTC_OK);
     assert_int_equal(pba(x, 0, 8), 0x7);
     assert_int_equal(pba(x, 8, 8), 0x2);
-    assert_int_equal(th_count_events(h, INTC_EV_MSIX_PENDING), 4);
+    th_assert_event_count(h, INTC_EV_MSIX_PENDING, 4);
     assert_int_equal(lr(l, INTC_LAPIC_IRR0 + 0x30), 0); /* 0x60-0x7f */
 
     /* Function unmask: 0, 1 and 65 sent, 2 stays pending. */
@@ -1784,7 +1782,7 @@ static void test_msicap_single_message(void **state)
     cw(c, 8, 2, 0x4045);
     assert_int_equal(intc_msi_notify(c, 0), INTC_OK); /* disabled */
     assert_nothing_delivered(m, 0x45);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
+    th_assert_event_count(h, INTC_EV_MSI, 0);
     cw(c, 2, 2, CTL_ENABLE);
     assert_int_equal(intc_msi_notify(c, 0), INTC_OK);
     assert_int_equal(irr(cpu(m, 1), 0x45), 1);
@@ -1795,7 +1793,7 @@ static void test_msicap_single_message(void **state)
     assert_int_equal(e->data, ADDR_DEST(1));
     /* Only vector 0 exists. */
     assert_int_equal(intc_msi_notify(c, 1), INTC_OK);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 1);
+    th_assert_event_count(h, INTC_EV_MSI, 1);
     assert_int_equal(intc_msi_notify(NULL, 0), INTC_ERR_INVAL);
     check(m);
     intc_machine_free(m);
@@ -1823,7 +1821,7 @@ static void test_msicap_multiple_message(void **state)
     assert_int_equal(irr(l, 0x47), 1);
     th_clear_events(h);
     assert_int_equal(intc_msi_notify(c, 8), INTC_OK);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
+    th_assert_event_count(h, INTC_EV_MSI, 0);
     /* MME = 1: only bit 0 replaced; vector 2 not sent. */
     cw(c, 12, 2, 0x56);
     cw(c, 2, 2, CTL_ENABLE | CTL_MME(1));
@@ -1854,9 +1852,9 @@ static void test_msicap_mme_above_mmc(void **state)
     assert_int_equal(irr(l, 0x5f), 1);
     th_clear_events(h);
     assert_int_equal(intc_msi_notify(c, 4), INTC_OK);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
+    th_assert_event_count(h, INTC_EV_MSI, 0);
     assert_int_equal(intc_msi_notify(c, 31), INTC_OK);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
+    th_assert_event_count(h, INTC_EV_MSI, 0);
     check(m);
     intc_machine_free(m);
 }
@@ -1882,7 +1880,7 @@ static void test_msicap_per_vector_mask(void **state)
     assert_int_equal(intc_msi_notify(c, 1), INTC_OK);
     assert_int_equal(irr(l0, 0x61), 0);
     assert_int_equal(cr(c, op, 4), 0x2);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
+    th_assert_event_count(h, INTC_EV_MSI, 0);
     assert_int_equal(intc_msi_notify(c, 0), INTC_OK); /* unmasked */
     assert_int_equal(irr(l0, 0x60), 1);
     assert_int_equal(cr(c, op, 4), 0x2);
@@ -1918,7 +1916,7 @@ static void test_msicap_disabled_nothing(void **state)
     assert_int_equal(intc_msi_notify(c, 0), INTC_OK);
     assert_int_equal(intc_msi_notify(c, 1), INTC_OK);
     assert_int_equal(cr(c, off_mask(true) + 4, 4), 0);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI), 0);
+    th_assert_event_count(h, INTC_EV_MSI, 0);
     assert_nothing_delivered(m, 0x62);
     assert_int_equal(irr(cpu(m, 0), 0x63), 0);
     check(m);
@@ -1968,7 +1966,7 @@ static void test_msicap_level_data(void **state)
     assert_int_equal(intc_msi_notify(c, 0), INTC_OK);
     assert_int_equal(irr(l, 0x91), 1);
     assert_int_equal(tmr(l, 0x91), 1);
-    assert_int_equal(th_count_events(h, INTC_EV_MSI_DROPPED), 0);
+    th_assert_event_count(h, INTC_EV_MSI_DROPPED, 0);
     check(m);
     intc_machine_free(m);
 }

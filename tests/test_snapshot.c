@@ -1007,7 +1007,7 @@ static void test_load_rearms_timers(void **state)
     h->now = d;
     assert_int_equal(intc_lapic_timer_expired(intc_machine_lapic(f, 0), d),
                      INTC_OK);
-    assert_non_null(th_find_event(h, INTC_EV_TIMER, 0, 0x40));
+    th_assert_event(h, INTC_EV_TIMER, 0, 0x40);
     free(img);
     intc_machine_free(f);
 }

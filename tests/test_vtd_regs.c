@@ -389,7 +389,7 @@ static void test_non_architectural_accesses(void **state)
     assert_int_equal(intc_iommu_mmio_write(e.u, INTC_VTD_GCMD + 2, 4,
                                            INTC_VTD_GCMD_IRE),
                      INTC_OK);
-    assert_int_equal(th_count_events(e.h, INTC_EV_BAD_ACCESS), 3);
+    th_assert_event_count(e.h, INTC_EV_BAD_ACCESS, 3);
     const intc_event *ev = th_find_event(e.h, INTC_EV_BAD_ACCESS, TH_ANY_CPU,
                                          TH_ANY_VECTOR);
     assert_int_equal(ev->pin, INTC_VTD_FEDATA);
@@ -573,7 +573,7 @@ static void assert_recorded(vt_env *e, unsigned rec, unsigned reason,
     assert_int_equal(ev->pin, sid);
     if (check_fi)
         assert_int_equal(ev->data2, idx);
-    assert_int_equal(th_count_events(e->h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(e->h, INTC_EV_IRR_SET, 0);
     assert_no_irr(e->m);
 }
 
@@ -653,7 +653,7 @@ static void test_fpd_suppresses_qualified_faults(void **state)
         assert_int_equal(ev->data, q[i]); /* recorded = 0 */
         assert_int_equal(ev->data2, idx);
         assert_int_equal(r32(e.u, INTC_VTD_FECTL), 0); /* no event */
-        assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 0);
+        th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
         assert_no_irr(e.m);
         env_end(&e);
     }
@@ -950,7 +950,7 @@ static void iq_error_case(void **state, uint64_t bad_lo, uint64_t bad_hi)
     assert_int_equal(gm_r32(&e.x, STATUS_A + 8), 0);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), FS_IQE);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 16);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IR_QUEUE_ERROR), 1);
+    th_assert_event_count(e.h, INTC_EV_IR_QUEUE_ERROR, 1);
     assert_true(irr(cpu(e.m, 1), 0xe5));
 
     /* Stuck: a new tail write processes nothing. */

@@ -197,7 +197,7 @@ static void test_remap_rh_lowest_priority(void **state)
     assert_false(irr(cpu(e.m, 0), 0x90));
     assert_true(irr(cpu(e.m, 1), 0x90));
     assert_false(irr(cpu(e.m, 2), 0x90));
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 1);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 1);
     env_end(&e);
 }
 
@@ -216,7 +216,7 @@ static void test_remap_level_sets_tmr_and_broadcasts_eoi(void **state)
     assert_int_equal(intc_lapic_ack(l), 0x66);
     th_clear_events(e.h);
     eoi(l);
-    assert_non_null(th_find_event(e.h, INTC_EV_EOI_BROADCAST, 0, 0x66));
+    th_assert_event(e.h, INTC_EV_EOI_BROADCAST, 0, 0x66);
     assert_false(isr(l, 0x66));
     env_end(&e);
 }
@@ -295,7 +295,7 @@ static void test_irte_reserved_fields_fault_24(void **state)
                      (unsigned long long)ev->data,
                      (unsigned long long)ev->data2);
     }
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
     assert_no_irr(e.m);
     env_end(&e);
 }
@@ -309,7 +309,7 @@ static void test_irte_dst_high_bits_not_reserved_in_x2apic_mode(void **state)
     irte_put(&e.x, IRT_A, 1, irte_lo(0x47, IRTE_DST(0x00ff0000u)), 0);
     send(&e, rmsi(1, false), 0, SID_DEV);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IR_FAULT), 0);
+    th_assert_event_count(e.h, INTC_EV_IR_FAULT, 0);
     assert_non_null(last_event(e.h, INTC_EV_IR_REMAPPED));
     env_end(&e);
 }
@@ -328,7 +328,7 @@ static bool sv_try(vt_env *e, uint32_t idx, unsigned svt, unsigned sq,
     size_t f = th_count_events(e->h, INTC_EV_IR_FAULT);
     int v = remapped_vec(e, rmsi(idx, false), 0, sid);
     if (v < 0) {
-        assert_int_equal(th_count_events(e->h, INTC_EV_IR_FAULT), f + 1);
+        th_assert_event_count(e->h, INTC_EV_IR_FAULT, f + 1);
         assert_fault(e, INTC_VTD_FR_SOURCE_ID, true);
         unsigned rec = FS_FRI(r32(e->u, INTC_VTD_FSTS));
         assert_int_equal(FRR_FR(frr_hi(e->u, rec)), 0x26);
@@ -426,8 +426,8 @@ static void test_compat_passes_with_cfi(void **state)
     send(&e, cmsi(1), 0x33, SID_DEV);
     assert_true(irr(cpu(e.m, 1), 0x33));
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IR_REMAPPED), 0);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IR_FAULT), 0);
+    th_assert_event_count(e.h, INTC_EV_IR_REMAPPED, 0);
+    th_assert_event_count(e.h, INTC_EV_IR_FAULT, 0);
     assert_non_null(last_event(e.h, INTC_EV_MSI));
     env_end(&e);
 }
@@ -441,7 +441,7 @@ static void test_compat_blocked_without_cfi(void **state)
     assert_fault(&e, INTC_VTD_FR_COMPAT_BLOCKED, true);
     assert_int_equal(FRR_FR(frr_hi(e.u, 0)), 0x25);
     assert_int_equal(FRR_SID(frr_hi(e.u, 0)), SID_DEV);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
     assert_no_irr(e.m);
     env_end(&e);
 }
@@ -455,7 +455,7 @@ static void test_compat_blocked_in_eime_even_with_cfi(void **state)
     assert_true(r32(e.u, INTC_VTD_GSTS) & GS_CFIS);
     send(&e, cmsi(1), 0x33, SID_DEV);
     assert_fault(&e, INTC_VTD_FR_COMPAT_BLOCKED, true);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
     assert_no_irr(e.m);
     env_end(&e);
 }
@@ -483,7 +483,7 @@ static void test_ir_disabled_passes_compat(void **state)
     assert_non_null(ev);
     assert_int_equal(ev->data2 >> 32, INTC_MSI_DROP_NO_REMAPPING);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IR_FAULT), 0);
+    th_assert_event_count(e.h, INTC_EV_IR_FAULT, 0);
     env_end(&e);
 }
 
@@ -518,14 +518,14 @@ static void test_posted_sets_pir_and_notifies(void **state)
     assert_true(irr(cpu(e.m, 1), NV));
     assert_false(irr(cpu(e.m, 0), NV));
     assert_false(irr(cpu(e.m, 1), 0x51));
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 1);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 1);
     const intc_event *ev = last_event(e.h, INTC_EV_IR_POSTED);
     assert_non_null(ev);
     assert_int_equal(ev->vector, 0x51);
     assert_int_equal(ev->data, PID_A);
     assert_int_equal(ev->data2, 1);
     assert_int_equal(ev->pin, SID_DEV);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IR_REMAPPED), 0);
+    th_assert_event_count(e.h, INTC_EV_IR_REMAPPED, 0);
     /* The rest of the descriptor is untouched. */
     assert_int_equal(gm_r64(&e.x, PID_A + 32),
                      pid_ctl(NV, 1u << 8) | PID_ON);
@@ -546,7 +546,7 @@ static void test_posted_no_notify_when_on_set(void **state)
     assert_true(pir_bit(&e.x, PID_A, 0x51));
     assert_true(pir_bit(&e.x, PID_A, 0x92));
     assert_false(irr(cpu(e.m, 1), NV));
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 1);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 1);
     assert_int_equal(last_event(e.h, INTC_EV_IR_POSTED)->data2, 0);
     env_end(&e);
 }
@@ -560,7 +560,7 @@ static void test_posted_sn_suppresses_unless_urgent(void **state)
     send(&e, rmsi(7, false), 0, SID_DEV);
     assert_true(pir_bit(&e.x, PID_A, 0x51));
     assert_false(gm_r64(&e.x, PID_A + 32) & PID_ON);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
     assert_int_equal(last_event(e.h, INTC_EV_IR_POSTED)->data2, 0);
 
     send(&e, rmsi(9, false), 0, SID_DEV); /* URG */
@@ -613,7 +613,7 @@ static void test_posted_reserved_pid_fault_28(void **state)
         assert_int_equal(FRR_FI(frr_lo(e.u, 0)), 7);
         assert_false(pir_bit(&e.x, PID_A, 0x51));
         assert_false(gm_r64(&e.x, PID_A + 32) & PID_ON);
-        assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 0);
+        th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
         env_end(&e);
     }
 }
@@ -633,7 +633,7 @@ static void test_posted_pid_access_fault_27(void **state)
     e.x.fail_writes = true; /* readable but not writable */
     send(&e, rmsi(7, false), 0, SID_DEV);
     assert_fault(&e, INTC_VTD_FR_PID_ACCESS, true);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
     e.x.fail_writes = false;
     env_end(&e);
 }
@@ -750,8 +750,8 @@ static void test_security_hostile_device_never_reaches_lapic(void **state)
         size_t faults = th_count_events(e.h, INTC_EV_IR_FAULT);
         size_t irrs = th_count_events(e.h, INTC_EV_IRR_SET);
         send(&e, addrs[i], datas[i], i == 0 ? SID_EVIL : (uint16_t)(0x0700 + i));
-        assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), irrs);
-        assert_int_equal(th_count_events(e.h, INTC_EV_IR_FAULT), faults + 1);
+        th_assert_event_count(e.h, INTC_EV_IRR_SET, irrs);
+        th_assert_event_count(e.h, INTC_EV_IR_FAULT, faults + 1);
         const intc_event *ev = last_event(e.h, INTC_EV_IR_FAULT);
         if ((ev->data & 0xff) != reason[i])
             fail_msg("attack %u: fault %#llx, want %#x", i,
@@ -821,7 +821,7 @@ static void test_e2e_msix_remapped_ack_eoi(void **state)
     assert_int_equal(intc_lapic_ack(cpu(e.m, 0)), 0x72);
     eoi(cpu(e.m, 0));
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IR_REMAPPED), 2);
+    th_assert_event_count(e.h, INTC_EV_IR_REMAPPED, 2);
     intc_msix_free(x);
     env_end(&e);
 }
@@ -973,10 +973,10 @@ static void test_engine_remapped_xapic(void **state)
     assert_true(irq.level);
     assert_true(irq.rh);
     assert_false(irq.x2apic);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 0);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
 
     assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 1);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 1);
     assert_true(irr(cpu(e.m, 1), 0x99) || irr(cpu(e.m, 2), 0x99));
     assert_false(irr(cpu(e.m, 0), 0x99));
     env_end(&e);
@@ -1058,7 +1058,7 @@ static void test_engine_compat_pass_and_blocked(void **state)
     assert_int_equal(FRR_FR(frr_hi(e.u, 0)), 0x25);
     assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
     assert_false(irr(cpu(e.m, 0), 0x3e));
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), 1);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, 1);
 
     /* A remappable request that faults (not present): same. */
     assert_int_equal(intc_iommu_remap(e.u, SID_DEV, rmsi(9, false), 0, &irq),
@@ -1101,7 +1101,7 @@ static void test_engine_disabled_passes_compat(void **state)
     assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
     assert_false(irr(cpu(e.m, 0), 0x41));
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IR_FAULT), 0);
+    th_assert_event_count(e.h, INTC_EV_IR_FAULT, 0);
     env_end(&e);
 }
 
@@ -1130,7 +1130,7 @@ static void test_engine_posted(void **state)
     assert_true(irr(cpu(e.m, 1), NV));
     size_t n = th_count_events(e.h, INTC_EV_IRR_SET);
     assert_int_equal(intc_irq_deliver(e.m, &irq), INTC_OK);
-    assert_int_equal(th_count_events(e.h, INTC_EV_IRR_SET), n);
+    th_assert_event_count(e.h, INTC_EV_IRR_SET, n);
     assert_false(irr(cpu(e.m, 0), 0x51));
     assert_false(irr(cpu(e.m, 1), 0x51));
     env_end(&e);
