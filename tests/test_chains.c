@@ -136,7 +136,7 @@ static intc_machine *ch_machine(chost *c, th_host *h,
     ops.now_ns = ch_now;
     ops.timer_arm = ch_timer_arm;
     ops.alloc = ch_alloc;
-    ops.event = ch_event;
+    ops.event = th_traced(h) ? ch_event : NULL; /* forwards to h */
     ops.eoi = ch_eoi;
     ops.ioapic_timer_arm = ch_ioapic_timer_arm;
     m = intc_machine_new(cfg, &ops, c, &err);

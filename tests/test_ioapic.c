@@ -106,7 +106,7 @@ static void io_init(io_host *x, th_host *h)
     x->ops.kick = x_kick;
     x->ops.now_ns = x_now;
     x->ops.timer_arm = x_timer_arm;
-    x->ops.event = x_event;
+    x->ops.event = th_traced(h) ? x_event : NULL; /* counts, forwards */
     x->ops.alloc = x_alloc;
     x->ops.eoi = x_eoi;
     x->ops.ioapic_timer_arm = x_ioapic_timer_arm;

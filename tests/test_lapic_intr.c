@@ -1803,7 +1803,8 @@ static void rx_event(void *host, const intc_event *ev)
     rctx *c = host;
     uint64_t v;
 
-    c->h->ops.event(c->h, ev); /* record as usual */
+    if (th_traced(c->h))
+        c->h->ops.event(c->h, ev); /* record as usual */
     if (ev->type != INTC_EV_IRR_SET || c->tried || !c->l)
         return;
     c->tried = true;

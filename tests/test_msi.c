@@ -176,7 +176,8 @@ static void mx_event(void *host, const intc_event *ev)
     mctx *c = host;
     uint64_t v;
 
-    c->h->ops.event(c->h, ev);
+    if (th_traced(c->h))
+        c->h->ops.event(c->h, ev); /* record as usual */
     if (ev->type != INTC_EV_IRR_SET || c->tried || !c->m)
         return;
     c->tried = true;

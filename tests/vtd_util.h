@@ -100,7 +100,7 @@ static inline void vt_init(vt_host *x, th_host *h)
     x->ops.kick = vt_kick;
     x->ops.now_ns = vt_now;
     x->ops.timer_arm = vt_timer_arm;
-    x->ops.event = vt_event;
+    x->ops.event = th_traced(h) ? vt_event : NULL; /* forwards to h */
     x->ops.alloc = vt_alloc;
     x->ops.dma_read = vt_dma_read;
     x->ops.dma_write = vt_dma_write;
