@@ -225,6 +225,14 @@ const intc_event *th_find_event(const th_host *h, intc_event_type type,
     return NULL;
 }
 
+const intc_event *th_last_event(const th_host *h, intc_event_type type)
+{
+    for (size_t i = h->n_events; i-- > 0;)
+        if (h->events[i].type == type)
+            return &h->events[i];
+    return NULL;
+}
+
 void th_clear_events(th_host *h)
 {
     h->n_events = 0;

@@ -144,6 +144,18 @@ size_t th_count_events(const th_host *h, intc_event_type type);
    TH_ANY_VECTOR match anything), or NULL. */
 const intc_event *th_find_event(const th_host *h, intc_event_type type,
                                 uint32_t cpu, int32_t vector);
+/* The last recorded event of that type, or NULL. */
+const intc_event *th_last_event(const th_host *h, intc_event_type type);
+/* The last recorded event of that type exists and its field (a member of
+   intc_event) equals want; a no-op on an untraced host. */
+#define th_assert_last_event(h, type, field, want)                           \
+    do {                                                                     \
+        TH_IF_TRACED(h) {                                                    \
+            const intc_event *th_le_ = th_last_event((h), (type));           \
+            assert_non_null(th_le_);                                         \
+            assert_int_equal(th_le_->field, (want));                         \
+        }                                                                    \
+    } while (0)
 /* Forget recorded events (not timers, kicks or allocator counts). */
 void th_clear_events(th_host *h);
 /* Print the recorded events to stderr, to explain a failing assertion. */

@@ -817,7 +817,8 @@ static void test_edge_rising_delivers_once(void **state)
     assert_int_equal(intc_ioapic_set_irq(io, 3, true), INTC_OK);
     assert_true(intc_ioapic_line(io, 3));
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_IOAPIC_SEND, TH_ANY_CPU, 0x33);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_IOAPIC_SEND, TH_ANY_CPU, 0x33);
         assert_non_null(e);
         assert_int_equal(e->unit, 0);
         assert_int_equal(e->pin, 3);
@@ -883,7 +884,8 @@ static void test_edge_masked_lost(void **state)
     rte_set(io, 4, RTE_VEC(0x44) | RTE_MASKED | RTE_DEST(0));
     assert_int_equal(intc_ioapic_set_irq(io, 4, true), INTC_OK);
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_IOAPIC_MASKED, TH_ANY_CPU, 0x44);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_IOAPIC_MASKED, TH_ANY_CPU, 0x44);
         assert_non_null(e);
         assert_int_equal(e->pin, 4);
     }
@@ -920,7 +922,8 @@ static void test_edge_wrong_polarity_falling_edge(void **state)
 
     rte_set(io, 1, RTE_VEC(0x41) | RTE_ACTIVE_LOW | RTE_DEST(0));
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_POLARITY_MISMATCH, TH_ANY_CPU, 0x41);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_POLARITY_MISMATCH, TH_ANY_CPU, 0x41);
         assert_non_null(e);
         assert_int_equal(e->pin, 1);
         assert_int_equal(e->data, 1);
@@ -987,7 +990,8 @@ static void test_edge_active_low_wiring(void **state)
     assert_ev(x, INTC_EV_POLARITY_MISMATCH, 0);
     assert_int_equal(intc_ioapic_set_irq(io, 1, true), INTC_OK);
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_IOAPIC_LINE, TH_ANY_CPU, TH_ANY_VECTOR);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_IOAPIC_LINE, TH_ANY_CPU, TH_ANY_VECTOR);
         assert_non_null(e);
         assert_int_equal(e->pin, 1);
         assert_int_equal(e->data, 1);
@@ -1026,7 +1030,8 @@ static void test_level_remote_irr_blocks(void **state)
     assert_true(irr(l, 0x40));
     assert_true(tmr(l, 0x40));
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_REMOTE_IRR, TH_ANY_CPU, 0x40);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_REMOTE_IRR, TH_ANY_CPU, 0x40);
         assert_non_null(e);
         assert_int_equal(e->pin, 9);
         assert_int_equal(e->data, 1);
@@ -1252,7 +1257,8 @@ static void test_level_to_edge_clears_remote_irr(void **state)
     rte_set_lo(io, 5, (uint32_t)(LVL(0x40, 0) & ~RTE_LEVEL));
     assert_false(remote_irr(io, 5));
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_REMOTE_IRR, TH_ANY_CPU, 0x40);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_REMOTE_IRR, TH_ANY_CPU, 0x40);
         assert_non_null(e);
         assert_int_equal(e->data, 0);
     }
@@ -1368,7 +1374,8 @@ static void test_level_wrong_polarity_storms(void **state)
     assert_ev(x, INTC_EV_IOAPIC_SEND, 0);
     rte_set_lo(io, 1, (uint32_t)LVL(0x61, 0));
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_POLARITY_MISMATCH, TH_ANY_CPU, 0x61);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_POLARITY_MISMATCH, TH_ANY_CPU, 0x61);
         assert_non_null(e);
         assert_int_equal(e->data, 1);  /* programmed active low */
         assert_int_equal(e->data2, 0); /* wired active high */
@@ -1741,7 +1748,8 @@ static void test_eoi_register_this_ioapic_only(void **state)
     assert_true(remote_irr(a, 0));
     iomw(a, INTC_IOAPIC_EOI, 0xffffff40u); /* only bits 7:0 count */
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_IOAPIC_EOI, TH_ANY_CPU, 0x40);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_IOAPIC_EOI, TH_ANY_CPU, 0x40);
         assert_non_null(e);
         assert_int_equal(e->unit, 0);
     }
@@ -1775,7 +1783,8 @@ static void test_eoi_register_absent_on_v11(void **state)
     assert_int_equal(intc_ioapic_set_irq(io, 0, false), INTC_OK);
     iomw(io, INTC_IOAPIC_EOI, 0x40);
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_BAD_ACCESS, TH_ANY_CPU, TH_ANY_VECTOR);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_BAD_ACCESS, TH_ANY_CPU, TH_ANY_VECTOR);
         assert_non_null(e);
         assert_int_equal(e->pin, 0x40);
         assert_int_equal(e->data, 4);
@@ -2003,7 +2012,8 @@ static void test_storm_event_once(void **state)
     ack_eoi(l, 0x47);
     assert_ev(x, INTC_EV_STORM, 1);
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_STORM, TH_ANY_CPU, 0x47);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_STORM, TH_ANY_CPU, 0x47);
         assert_non_null(e);
         assert_int_equal(e->pin, 7);
         assert_int_equal(e->data, 5);
@@ -2212,7 +2222,8 @@ static void test_remappable_without_iommu_dropped(void **state)
                      INTC_RTE_REMAPPABLE);
     assert_int_equal(intc_ioapic_set_irq(io, 8, true), INTC_OK);
     TH_IF_TRACED(x.h) {
-        const intc_event *e = th_find_event(x.h, INTC_EV_MSI_DROPPED, TH_ANY_CPU, TH_ANY_VECTOR);
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_MSI_DROPPED, TH_ANY_CPU, TH_ANY_VECTOR);
         assert_non_null(e);
         assert_int_equal(e->data2 >> 32, INTC_MSI_DROP_NO_REMAPPING);
         assert_int_equal(e->pin, 0x00f8);

@@ -1344,7 +1344,8 @@ static void test_lint0_level_remote_irr_and_redelivery(void **state)
     assert_int_equal(tmr(l, 0x62), 1);
     assert_int_equal(lr(l, INTC_LAPIC_LVT_LINT0) & LVT_RIRR, LVT_RIRR);
     TH_IF_TRACED(h) {
-        const intc_event *ev = th_find_event(h, INTC_EV_LVT_REMOTE_IRR, 0, 0x62);
+        const intc_event *ev =
+            th_find_event(h, INTC_EV_LVT_REMOTE_IRR, 0, 0x62);
         assert_non_null(ev);
         assert_int_equal(ev->pin, INTC_LVT_LINT0);
         assert_int_equal(ev->data, 1);

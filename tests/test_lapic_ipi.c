@@ -140,15 +140,6 @@ static size_t nev(const th_host *h, intc_event_type type, uint32_t cpu,
             assert_int_equal(nev((h), (type), (cpu), (vector)), (n));        \
     } while (0)
 
-/* The last event of that type, or NULL. */
-static const intc_event *last_ev(const th_host *h, intc_event_type type)
-{
-    for (size_t i = h->n_events; i-- > 0;)
-        if (h->events[i].type == type)
-            return &h->events[i];
-    return NULL;
-}
-
 /* Bitmask (CPUs < 32) of CPUs whose IRR holds v. */
 static uint32_t irr_mask(intc_machine *m, unsigned v)
 {
@@ -162,16 +153,6 @@ static uint32_t irr_mask(intc_machine *m, unsigned v)
     }
     return mask;
 }
-
-/* The last event of type has field == want; traced hosts only. */
-#define assert_last_ev(h, type, field, want)                                 \
-    do {                                                                     \
-        TH_IF_TRACED(h) {                                                    \
-            const intc_event *le_ = last_ev((h), (type));                    \
-            assert_non_null(le_);                                            \
-            assert_int_equal(le_->field, (want));                            \
-        }                                                                    \
-    } while (0)
 
 /* The only CPU that accepted v since the last clear (-1 if none, fails if
    several): from the IRR_SET events when traced, else from the IRRs (the
@@ -249,7 +230,7 @@ static void test_phys_xapic_unicast(void **state)
         send(L(m, 0), t, ICR_FIXED | ICR_ASSERT | v);
         assert_int_equal(irr_mask(m, v), 1u << t);
         assert_nev(h, INTC_EV_IRR_SET, TH_ANY_CPU, (int32_t)v, 1);
-        assert_last_ev(h, INTC_EV_IPI, data2, 1);
+        th_assert_last_event(h, INTC_EV_IPI, data2, 1);
     }
     check_ok(m);
     intc_machine_free(m);
@@ -267,7 +248,7 @@ static void test_phys_xapic_broadcast(void **state)
     send(L(m, 2), 0xff, ICR_FIXED | ICR_ASSERT | VEC);
     assert_int_equal(irr_mask(m, VEC), 0xf);
     assert_nev(h, INTC_EV_IRR_SET, TH_ANY_CPU, VEC, 4);
-    assert_last_ev(h, INTC_EV_IPI, data2, 4);
+    th_assert_last_event(h, INTC_EV_IPI, data2, 4);
     check_ok(m);
     intc_machine_free(m);
 }
@@ -315,7 +296,7 @@ static void test_phys_x2apic_broadcast(void **state)
     th_clear_events(h);
     send(L(m, 3), 0xffffffffu, ICR_FIXED | ICR_ASSERT | VEC);
     assert_int_equal(irr_mask(m, VEC), 0x1f);
-    assert_last_ev(h, INTC_EV_IPI, data2, 5);
+    th_assert_last_event(h, INTC_EV_IPI, data2, 5);
     /* 0xFF is not a broadcast in x2APIC format. */
     th_clear_events(h);
     send(L(m, 3), 0xff, ICR_FIXED | ICR_ASSERT | 0x50);
@@ -370,7 +351,7 @@ static void test_phys_xapic_duplicate_id_both_receive(void **state)
     send(L(m, 0), 1, ICR_FIXED | ICR_ASSERT | VEC);
     assert_int_equal(irr_mask(m, VEC), 0xe);
     assert_nev(h, INTC_EV_IRR_SET, TH_ANY_CPU, VEC, 3);
-    assert_last_ev(h, INTC_EV_IPI, data2, 3);
+    th_assert_last_event(h, INTC_EV_IPI, data2, 3);
     /* ID 2 and 3 are now unused. */
     send(L(m, 0), 2, ICR_FIXED | ICR_ASSERT | 0x50);
     send(L(m, 0), 3, ICR_FIXED | ICR_ASSERT | 0x50);
@@ -426,7 +407,7 @@ static void test_phys_globally_disabled_receives_nothing(void **state)
     send(L(m, 0), 1, ICR_FIXED | ICR_ASSERT | VEC);
     send(L(m, 0), 1, ICR_NMI | ICR_ASSERT);
     send(L(m, 0), 0xff, ICR_FIXED | ICR_ASSERT | VEC);
-    assert_last_ev(h, INTC_EV_IPI, data2, 3);
+    th_assert_last_event(h, INTC_EV_IPI, data2, 3);
     send(L(m, 0), 0xff, ICR_NMI | ICR_ASSERT);
     send(L(m, 0), 0, ICR_OTHERS | ICR_NMI | ICR_ASSERT);
     send(L(m, 0), 0, ICR_OTHERS | ICR_INIT | ICR_ASSERT);
@@ -508,9 +489,11 @@ static void test_logical_flat_mda_match(void **state)
                      irr_mask(m, v), cases[k].want);
         /* No duplicate delivery: one IRR_SET per receiver, nothing
            coalesced. */
-        assert_nev(h, INTC_EV_IRR_SET, TH_ANY_CPU, (int32_t)v, __builtin_popcount(cases[k].want));
+        assert_nev(h, INTC_EV_IRR_SET, TH_ANY_CPU, (int32_t)v,
+                   __builtin_popcount(cases[k].want));
         assert_nev(h, INTC_EV_COALESCED, TH_ANY_CPU, TH_ANY_VECTOR, 0);
-        assert_last_ev(h, INTC_EV_IPI, data2, __builtin_popcount(cases[k].want));
+        th_assert_last_event(h, INTC_EV_IPI, data2,
+                             __builtin_popcount(cases[k].want));
         if (!cases[k].want)
             th_assert_event(h, INTC_EV_NO_TARGET, 0, (int)v);
     }
@@ -579,8 +562,10 @@ static void test_logical_cluster_mda_match(void **state)
         if (irr_mask(m, v) != cases[k].want)
             fail_msg("MDA %#x: receivers %#x, want %#x", cases[k].mda,
                      irr_mask(m, v), cases[k].want);
-        assert_nev(h, INTC_EV_IRR_SET, TH_ANY_CPU, (int32_t)v, __builtin_popcount(cases[k].want));
-        assert_last_ev(h, INTC_EV_IPI, data2, __builtin_popcount(cases[k].want));
+        assert_nev(h, INTC_EV_IRR_SET, TH_ANY_CPU, (int32_t)v,
+                   __builtin_popcount(cases[k].want));
+        th_assert_last_event(h, INTC_EV_IPI, data2,
+                             __builtin_popcount(cases[k].want));
     }
     check_ok(m);
     intc_machine_free(m);
@@ -707,7 +692,7 @@ static void test_x2apic_logical_cluster_16_cpus(void **state)
     send(L(m, 39), 0x0000ffffu, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | 0x30);
     assert_int_equal(irr_mask64(m, 0x30), 0xffffull);
     assert_nev(h, INTC_EV_IRR_SET, TH_ANY_CPU, 0x30, 16);
-    assert_last_ev(h, INTC_EV_IPI, data2, 16);
+    th_assert_last_event(h, INTC_EV_IPI, data2, 16);
 
     send(L(m, 0), 0x00010005u, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | 0x31);
     assert_int_equal(irr_mask64(m, 0x31), (1ull << 16) | (1ull << 18));
@@ -872,7 +857,7 @@ static void run_mode_shorthand(th_host *h, unsigned dm, unsigned sh)
                  got_mask, want);
     }
     TH_IF_TRACED(h) {
-        const intc_event *ev = last_ev(h, INTC_EV_IPI);
+        const intc_event *ev = th_last_event(h, INTC_EV_IPI);
         assert_non_null(ev);
         assert_int_equal(ev->cpu, 0);
         assert_int_equal(ev->data2, __builtin_popcount(want));
@@ -1084,14 +1069,14 @@ static void test_ipi_no_target_event(void **state)
     th_clear_events(h);
     send(L(m, 0), 0x20, ICR_NMI | ICR_ASSERT | 0x33);
     TH_IF_TRACED(h) {
-        const intc_event *ev = last_ev(h, INTC_EV_NO_TARGET);
+        const intc_event *ev = th_last_event(h, INTC_EV_NO_TARGET);
         assert_non_null(ev);
         assert_int_equal(ev->cpu, 0);
         assert_int_equal(ev->vector, 0x33);
         assert_int_equal(ev->data, 0x20);
         assert_int_equal(ev->data2, 4);
     }
-    assert_last_ev(h, INTC_EV_IPI, data2, 0);
+    th_assert_last_event(h, INTC_EV_IPI, data2, 0);
     assert_int_equal(esr(L(m, 0)), 0);
     /* A matched message is not reported. */
     th_clear_events(h);
@@ -1139,7 +1124,7 @@ static void test_ipi_event_carries_icr(void **state)
     th_clear_events(h);
     send(L(m, 0), 1, ICR_FIXED | ICR_LEVEL | ICR_ASSERT | 0x41);
     TH_IF_TRACED(h) {
-        const intc_event *ev = last_ev(h, INTC_EV_IPI);
+        const intc_event *ev = th_last_event(h, INTC_EV_IPI);
         assert_non_null(ev);
         assert_int_equal(ev->cpu, 0);
         assert_int_equal(ev->vector, 0x41);
@@ -1155,7 +1140,7 @@ static void test_ipi_event_carries_icr(void **state)
     th_clear_events(h);
     mw(L(m, 0), X2MSR(INTC_LAPIC_ICR_LO), 0x0001234500004042ull);
     TH_IF_TRACED(h) {
-        const intc_event *ev = last_ev(h, INTC_EV_IPI);
+        const intc_event *ev = th_last_event(h, INTC_EV_IPI);
         assert_non_null(ev);
         assert_int_equal(ev->vector, 0x42);
         assert_int_equal(ev->data, 0x0001234500004042ull);
@@ -1220,7 +1205,7 @@ static void test_x2apic_self_ipi_msr(void **state)
     mw(L(m, 0), 0x83f, 0x55);
     assert_int_equal(irr_mask(m, 0x55), 0x1);
     TH_IF_TRACED(h) {
-        const intc_event *ev = last_ev(h, INTC_EV_IPI);
+        const intc_event *ev = th_last_event(h, INTC_EV_IPI);
         assert_non_null(ev);
         assert_int_equal(ev->cpu, 0);
         assert_int_equal(ev->vector, 0x55);
@@ -1287,7 +1272,7 @@ static int lp_send(th_host *h, intc_machine *m, unsigned v)
 {
     th_clear_events(h);
     send(L(m, 0), 0x0f, ICR_LOGICAL | ICR_LOWEST | ICR_ASSERT | v);
-    assert_last_ev(h, INTC_EV_IPI, data2, 1);
+    th_assert_last_event(h, INTC_EV_IPI, data2, 1);
     return irr_set_cpu(h, m, (int32_t)v);
 }
 
@@ -1435,8 +1420,7 @@ static void test_lp_excludes_software_disabled(void **state)
     lw(L(m, 1), INTC_LAPIC_SVR, 0xff); /* TPR 0 but disabled */
     for (unsigned k = 0; k < 4; k++) {
         assert_int_equal(lp_send(h, m, 0x60 + k), 2);
-        th_assert_no_event(h, INTC_EV_REJECTED, TH_ANY_CPU,
-                                  TH_ANY_VECTOR);
+        th_assert_no_event(h, INTC_EV_REJECTED, TH_ANY_CPU, TH_ANY_VECTOR);
         lp_handle(m, 2, 0x60 + k);
     }
     /* Through the all-excluding-self shorthand as well. */
@@ -1862,12 +1846,12 @@ static void scale_run(th_host *h, uint32_t n)
     th_clear_events(h);
     send(L(m, s), 0xffffffffu, ICR_FIXED | ICR_ASSERT | 0x30);
     if (!h->n_events_lost) /* 4096 IRR_SETs fill the event log */
-        assert_last_ev(h, INTC_EV_IPI, data2, n);
+        th_assert_last_event(h, INTC_EV_IPI, data2, n);
     expect_irr_set(m, 0x30, all_ids, NULL);
 
     th_clear_events(h);
     send(L(m, s), target, ICR_FIXED | ICR_ASSERT | 0x31);
-    assert_last_ev(h, INTC_EV_IPI, data2, 1);
+    th_assert_last_event(h, INTC_EV_IPI, data2, 1);
     expect_irr_set(m, 0x31, one_id, &target);
 
     /* Three CPUs of the target's cluster, then a partial bitmap of the
@@ -1883,7 +1867,7 @@ static void scale_run(th_host *h, uint32_t n)
         uint32_t want = 0;
         for (uint32_t id = 0; id < n; id++)
             want += in_mda(id, &mda);
-        assert_last_ev(h, INTC_EV_IPI, data2, want);
+        th_assert_last_event(h, INTC_EV_IPI, data2, want);
     }
     /* Logical broadcast and NMI to all others. */
     send(L(m, s), 0xffffffffu, ICR_LOGICAL | ICR_FIXED | ICR_ASSERT | 0x34);
@@ -1891,7 +1875,7 @@ static void scale_run(th_host *h, uint32_t n)
     th_clear_events(h);
     send(L(m, s), 0, ICR_OTHERS | ICR_NMI | ICR_ASSERT);
     if (!h->n_events_lost)
-        assert_last_ev(h, INTC_EV_IPI, data2, n - 1);
+        th_assert_last_event(h, INTC_EV_IPI, data2, n - 1);
     for (uint32_t i = 0; i < n; i++)
         assert_int_equal(!!(intc_lapic_pending(L(m, i)) & INTC_PEND_NMI),
                          i != s);
@@ -2098,7 +2082,7 @@ static void test_routing_random_rewrites_match_reference(void **state)
                          logical ? "logical" : "physical", dest, s, want);
             }
         }
-        assert_last_ev(h, INTC_EV_IPI, data2, want_n);
+        th_assert_last_event(h, INTC_EV_IPI, data2, want_n);
         assert_nev(h, INTC_EV_NO_TARGET, s, TH_ANY_VECTOR, want_n == 0);
         sent++;
         matched += want_n != 0;

@@ -1556,7 +1556,8 @@ static void test_apic_base_mode_transitions(void **state)
                              legal[from][to] ? enc[to] : enc[from]);
             assert_int_equal(probe_mode(l),
                              (enum mode)(legal[from][to] ? to : from));
-            th_assert_event_count(h, INTC_EV_APIC_BASE, legal[from][to] ? 1 : 0);
+            th_assert_event_count(h, INTC_EV_APIC_BASE,
+                                  legal[from][to] ? 1 : 0);
             check(m);
             intc_machine_free(m);
         }

@@ -113,21 +113,12 @@ static size_t n_timer(const th_host *h)
         TH_IF_TRACED(h) assert_int_equal(n_timer(h), (n));                   \
     } while (0)
 
-/* The most recent event of a type, or NULL. */
-static const intc_event *last_ev(const th_host *h, intc_event_type t)
-{
-    for (size_t i = h->n_events; i > 0; i--)
-        if (h->events[i - 1].type == t)
-            return &h->events[i - 1];
-    return NULL;
-}
-
 /* The last TIMER event must be for vector v (-1: masked), mode, missed
    (traced hosts; a no-op untraced). */
 static void expect_last_timer(const th_host *h, int32_t v, unsigned mode,
                               uint64_t missed)
 {
-    const intc_event *e = last_ev(h, INTC_EV_TIMER);
+    const intc_event *e = th_last_event(h, INTC_EV_TIMER);
 
     if (!th_traced(h))
         return;

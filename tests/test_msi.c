@@ -259,8 +259,7 @@ static void test_send_physical_8bit_dest(void **state)
         assert_int_equal(e->data, ADDR_DEST(2));
         assert_int_equal(e->data2, (1ull << 32) | (D_FIXED | 0x41));
     }
-    th_assert_no_event(h, INTC_EV_MSI_DROPPED, TH_ANY_CPU,
-                              TH_ANY_VECTOR);
+    th_assert_no_event(h, INTC_EV_MSI_DROPPED, TH_ANY_CPU, TH_ANY_VECTOR);
     check(m);
     intc_machine_free(m);
 }
@@ -789,8 +788,7 @@ static void test_send_low_vectors_rejected_by_lapic(void **state)
         send_ok(m, ADDR_DEST(0), D_FIXED | v);
         th_assert_event_count(h, INTC_EV_MSI_DROPPED, 0);
         th_assert_event_count(h, INTC_EV_IRR_SET, 0);
-        th_assert_event(h, INTC_EV_ESR_ERROR, 0,
-                                      TH_ANY_VECTOR);
+        th_assert_event(h, INTC_EV_ESR_ERROR, 0, TH_ANY_VECTOR);
         assert_int_equal(esr_latch(l), INTC_ESR_RECV_ILLEGAL_VECTOR);
         assert_int_equal(lr(l, INTC_LAPIC_IRR0), 0);
         assert_int_equal(intc_lapic_pending(l), 0);
@@ -1162,8 +1160,7 @@ static void test_msix_odd_accesses_harmless(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         th_clear_events(h);
         xw(x, bad[i].off, bad[i].size, 0ull);
-        th_assert_event(h, INTC_EV_BAD_ACCESS, TH_ANY_CPU,
-                                      TH_ANY_VECTOR);
+        th_assert_event(h, INTC_EV_BAD_ACCESS, TH_ANY_CPU, TH_ANY_VECTOR);
         xw(x, bad[i].off, bad[i].size, ~0ull);
         assert_int_equal(xr(x, bad[i].off, bad[i].size), 0);
     }

@@ -150,7 +150,7 @@ static void test_gcmd_persistent_bits_follow_write(void **state)
         assert_int_equal(r32(e.u, INTC_VTD_GSTS), bits[i]);
         assert_int_equal(r32(e.u, INTC_VTD_GCMD), 0);
         TH_IF_TRACED(e.h) {
-            const intc_event *ev = last_event(e.h, INTC_EV_IR_STATUS);
+            const intc_event *ev = th_last_event(e.h, INTC_EV_IR_STATUS);
             assert_non_null(ev);
             assert_int_equal(ev->data, bits[i]);
             assert_int_equal(ev->data2, bits[i]);
@@ -393,8 +393,8 @@ static void test_non_architectural_accesses(void **state)
                      INTC_OK);
     th_assert_event_count(e.h, INTC_EV_BAD_ACCESS, 3);
     TH_IF_TRACED(e.h) {
-        const intc_event *ev = th_find_event(e.h, INTC_EV_BAD_ACCESS, TH_ANY_CPU,
-                                             TH_ANY_VECTOR);
+        const intc_event *ev = th_find_event(e.h, INTC_EV_BAD_ACCESS,
+                                             TH_ANY_CPU, TH_ANY_VECTOR);
         assert_int_equal(ev->pin, INTC_VTD_FEDATA);
         assert_int_equal(ev->data, 2);
     }
@@ -574,7 +574,7 @@ static void assert_recorded(vt_env *e, unsigned rec, unsigned reason,
         assert_int_equal(FRR_FI(lo), idx & 0xffff);
     assert_true(r32(e->u, INTC_VTD_FSTS) & FS_PPF);
     TH_IF_TRACED(e->h) {
-        const intc_event *ev = last_event(e->h, INTC_EV_IR_FAULT);
+        const intc_event *ev = th_last_event(e->h, INTC_EV_IR_FAULT);
         assert_non_null(ev);
         assert_int_equal(ev->data, reason | 1u << 8);
         assert_int_equal(ev->pin, sid);
@@ -657,7 +657,7 @@ static void test_fpd_suppresses_qualified_faults(void **state)
         assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
         assert_false(frr_hi(e.u, 0) & FRR_F);
         TH_IF_TRACED(e.h) {
-            const intc_event *ev = last_event(e.h, INTC_EV_IR_FAULT);
+            const intc_event *ev = th_last_event(e.h, INTC_EV_IR_FAULT);
             assert_non_null(ev);
             assert_int_equal(ev->data, q[i]); /* recorded = 0 */
             assert_int_equal(ev->data2, idx);
@@ -705,7 +705,7 @@ static void test_fault_overflow_pfo(void **state)
 
     send(&e, rmsi(3, false), 0, 0x0103);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), FS_PPF | FS_PFO);
-    assert_last_event(e.h, INTC_EV_IR_FAULT, data, 0x22);
+    th_assert_last_event(e.h, INTC_EV_IR_FAULT, data, 0x22);
     assert_int_equal(FRR_SID(frr_hi(e.u, 0)), 0x0101); /* unchanged */
     assert_int_equal(FRR_SID(frr_hi(e.u, 1)), 0x0102);
 
@@ -713,14 +713,14 @@ static void test_fault_overflow_pfo(void **state)
     frr_clear(e.u, 0);
     send(&e, rmsi(4, false), 0, 0x0104);
     assert_false(frr_hi(e.u, 0) & FRR_F);
-    assert_last_event(e.h, INTC_EV_IR_FAULT, data, 0x22);
+    th_assert_last_event(e.h, INTC_EV_IR_FAULT, data, 0x22);
 
     w32(e.u, INTC_VTD_FSTS, FS_PFO);
     send(&e, rmsi(5, false), 0, 0x0105);
     assert_true(frr_hi(e.u, 0) & FRR_F);
     assert_int_equal(FRR_SID(frr_hi(e.u, 0)), 0x0105);
     assert_int_equal(FRR_FI(frr_lo(e.u, 0)), 5);
-    assert_last_event(e.h, INTC_EV_IR_FAULT, data, 0x22 | 1u << 8);
+    th_assert_last_event(e.h, INTC_EV_IR_FAULT, data, 0x22 | 1u << 8);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS) & FS_PFO, 0);
     assert_no_irr(e.m);
     env_end(&e);
@@ -1163,7 +1163,7 @@ static void test_iec_global_invalidation_via_queue(void **state)
     th_clear_events(e.h);
     w64(e.u, INTC_VTD_IQT, 16);
     TH_IF_TRACED(e.h) {
-        const intc_event *ev = last_event(e.h, INTC_EV_IR_INVALIDATE);
+        const intc_event *ev = th_last_event(e.h, INTC_EV_IR_INVALIDATE);
         assert_non_null(ev);
         assert_int_equal(ev->data2, INTC_IOMMU_INV_ALL);
     }

@@ -46,7 +46,7 @@ static void x2env(vt_env *e, void **state, bool cfi)
 static void assert_fault(vt_env *e, unsigned reason, bool recorded)
 {
     TH_IF_TRACED(e->h) {
-        const intc_event *ev = last_event(e->h, INTC_EV_IR_FAULT);
+        const intc_event *ev = th_last_event(e->h, INTC_EV_IR_FAULT);
         assert_non_null(ev);
         assert_int_equal(ev->data, reason | (recorded ? 1u << 8 : 0));
     }
@@ -71,7 +71,7 @@ static void test_remap_xapic_fixed_physical(void **state)
     assert_false(irr(cpu(e.m, 1), 0x77));
     assert_false(tmr(cpu(e.m, 1), 0x41));
     TH_IF_TRACED(e.h) {
-        const intc_event *ev = last_event(e.h, INTC_EV_IR_REMAPPED);
+        const intc_event *ev = th_last_event(e.h, INTC_EV_IR_REMAPPED);
         assert_non_null(ev);
         assert_int_equal(ev->vector, 0x41);
         assert_int_equal(ev->pin, SID_DEV);
@@ -234,7 +234,7 @@ static void test_remap_shv_subhandle(void **state)
     irte_put(&e.x, IRT_A, 0x10, irte_lo(0x70, IRTE_XDST(0)), 0);
     irte_put(&e.x, IRT_A, 0x13, irte_lo(0x73, IRTE_XDST(0)), 0);
     assert_int_equal(remapped_vec(&e, rmsi(0x10, true), 3, SID_DEV), 0x73);
-    assert_last_event(e.h, INTC_EV_IR_REMAPPED, data, 0x13);
+    th_assert_last_event(e.h, INTC_EV_IR_REMAPPED, data, 0x13);
     assert_int_equal(remapped_vec(&e, rmsi(0x10, false), 3, SID_DEV),
                      0x70);
     /* Brief: data[31:16] matters only with SHV. */
@@ -257,7 +257,7 @@ static void test_remap_handle_bit15(void **state)
     irte_put(&e.x, IRT_A, 0x8005, irte_lo(0x85, IRTE_XDST(1)), 0);
     assert_int_equal(remapped_vec(&e, rmsi(0x8005, false), 0, SID_DEV),
                      0x85);
-    assert_last_event(e.h, INTC_EV_IR_REMAPPED, data, 0x8005);
+    th_assert_last_event(e.h, INTC_EV_IR_REMAPPED, data, 0x8005);
     assert_true(irr(cpu(e.m, 1), 0x85));
     assert_int_equal(remapped_vec(&e, rmsi(5, false), 0, SID_DEV), 0x75);
     /* With a 256-entry table, index 0x8005 is out of range (21h). */
@@ -293,7 +293,7 @@ static void test_irte_reserved_fields_fault_24(void **state)
                  rsv[i].hi);
         send(&e, rmsi(idx, false), 0, SID_DEV);
         TH_IF_TRACED(e.h) {
-            const intc_event *ev = last_event(e.h, INTC_EV_IR_FAULT);
+            const intc_event *ev = th_last_event(e.h, INTC_EV_IR_FAULT);
             assert_non_null(ev);
             if (ev->data2 != idx || (ev->data & 0xff) != 0x24)
                 fail_msg("case %u: fault %#llx at %llu", i,
@@ -486,7 +486,7 @@ static void test_ir_disabled_passes_compat(void **state)
     send(&e, rmsi(1, false), 0, SID_DEV);
     assert_false(irr(cpu(e.m, 0), 0x41));
     TH_IF_TRACED(e.h) {
-        const intc_event *ev = last_event(e.h, INTC_EV_MSI_DROPPED);
+        const intc_event *ev = th_last_event(e.h, INTC_EV_MSI_DROPPED);
         assert_non_null(ev);
         assert_int_equal(ev->data2 >> 32, INTC_MSI_DROP_NO_REMAPPING);
     }
@@ -528,7 +528,7 @@ static void test_posted_sets_pir_and_notifies(void **state)
     assert_false(irr(cpu(e.m, 1), 0x51));
     th_assert_event_count(e.h, INTC_EV_IRR_SET, 1);
     TH_IF_TRACED(e.h) {
-        const intc_event *ev = last_event(e.h, INTC_EV_IR_POSTED);
+        const intc_event *ev = th_last_event(e.h, INTC_EV_IR_POSTED);
         assert_non_null(ev);
         assert_int_equal(ev->vector, 0x51);
         assert_int_equal(ev->data, PID_A);
@@ -557,7 +557,7 @@ static void test_posted_no_notify_when_on_set(void **state)
     assert_true(pir_bit(&e.x, PID_A, 0x92));
     assert_false(irr(cpu(e.m, 1), NV));
     th_assert_event_count(e.h, INTC_EV_IRR_SET, 1);
-    assert_last_event(e.h, INTC_EV_IR_POSTED, data2, 0);
+    th_assert_last_event(e.h, INTC_EV_IR_POSTED, data2, 0);
     env_end(&e);
 }
 
@@ -571,14 +571,14 @@ static void test_posted_sn_suppresses_unless_urgent(void **state)
     assert_true(pir_bit(&e.x, PID_A, 0x51));
     assert_false(gm_r64(&e.x, PID_A + 32) & PID_ON);
     th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
-    assert_last_event(e.h, INTC_EV_IR_POSTED, data2, 0);
+    th_assert_last_event(e.h, INTC_EV_IR_POSTED, data2, 0);
 
     send(&e, rmsi(9, false), 0, SID_DEV); /* URG */
     assert_true(pir_bit(&e.x, PID_A, 0x30));
     assert_true(gm_r64(&e.x, PID_A + 32) & PID_ON);
     assert_true(gm_r64(&e.x, PID_A + 32) & PID_SN);
     assert_true(irr(cpu(e.m, 1), NV));
-    assert_last_event(e.h, INTC_EV_IR_POSTED, data2, 1);
+    th_assert_last_event(e.h, INTC_EV_IR_POSTED, data2, 1);
     env_end(&e);
 }
 
@@ -618,8 +618,8 @@ static void test_posted_reserved_pid_fault_28(void **state)
                gm_r64(&e.x, PID_A + 8 * rsv[i].q) | rsv[i].bits);
         send(&e, rmsi(7, false), 0, SID_DEV);
         TH_IF_TRACED(e.h) {
-            if ((last_event(e.h, INTC_EV_IR_FAULT) == NULL) ||
-                last_event(e.h, INTC_EV_IR_FAULT)->data != (0x28 | 1u << 8))
+            if ((th_last_event(e.h, INTC_EV_IR_FAULT) == NULL) ||
+                th_last_event(e.h, INTC_EV_IR_FAULT)->data != (0x28 | 1u << 8))
                 fail_msg("case %u: no fault 28h", i);
         }
         assert_int_equal(FRR_FI(frr_lo(e.u, 0)), 7);
@@ -668,7 +668,7 @@ static void test_posted_irte_reserved_fault_24(void **state)
                  pirte_hi(PID_A) | rsv[i].hi);
         send(&e, rmsi(idx, false), 0, SID_DEV);
         TH_IF_TRACED(e.h) {
-            const intc_event *ev = last_event(e.h, INTC_EV_IR_FAULT);
+            const intc_event *ev = th_last_event(e.h, INTC_EV_IR_FAULT);
             if (!ev || ev->data2 != idx || (ev->data & 0xff) != 0x24)
                 fail_msg("case %u: no fault 24h", i);
         }
@@ -767,7 +767,7 @@ static void test_security_hostile_device_never_reaches_lapic(void **state)
         th_assert_event_count(e.h, INTC_EV_IRR_SET, irrs);
         th_assert_event_count(e.h, INTC_EV_IR_FAULT, faults + 1);
         TH_IF_TRACED(e.h) {
-            const intc_event *ev = last_event(e.h, INTC_EV_IR_FAULT);
+            const intc_event *ev = th_last_event(e.h, INTC_EV_IR_FAULT);
             if ((ev->data & 0xff) != reason[i])
                 fail_msg("attack %u: fault %#llx, want %#x", i,
                          (unsigned long long)ev->data, reason[i]);
@@ -880,7 +880,7 @@ static void ioapic_e2e(void **state, bool x2)
     assert_true(tmr(l, 0x81));
     assert_true(remote_irr(io, 5));
     TH_IF_TRACED(e.h) {
-        const intc_event *ev = last_event(e.h, INTC_EV_IR_REMAPPED);
+        const intc_event *ev = th_last_event(e.h, INTC_EV_IR_REMAPPED);
         assert_non_null(ev);
         assert_int_equal(ev->data, idx);
         assert_int_equal(ev->pin, 0x00f8);

@@ -442,25 +442,6 @@ static inline void x2_enable_all(intc_machine *m)
         x2_enable(cpu(m, c));
 }
 
-/* The last event of a type, or NULL. */
-static inline const intc_event *last_event(const th_host *h, intc_event_type t)
-{
-    for (size_t i = h->n_events; i-- > 0;)
-        if (h->events[i].type == t)
-            return &h->events[i];
-    return NULL;
-}
-
-/* The last event of type t has field == want; traced hosts only. */
-#define assert_last_event(h, t, field, want)                                 \
-    do {                                                                     \
-        TH_IF_TRACED(h) {                                                    \
-            const intc_event *le_ = last_event((h), (t));                    \
-            assert_non_null(le_);                                            \
-            assert_int_equal(le_->field, (want));                            \
-        }                                                                    \
-    } while (0)
-
 /* ------------------------------------------------------------------ */
 /* A test environment: host, machine, unit.                            */
 /* ------------------------------------------------------------------ */
@@ -519,7 +500,7 @@ static inline int remapped_vec(vt_env *e, uint64_t addr, uint32_t data,
     send(e, addr, data, sid);
     if (th_count_events(e->h, INTC_EV_IR_REMAPPED) != before + 1)
         return -1;
-    return last_event(e->h, INTC_EV_IR_REMAPPED)->vector;
+    return th_last_event(e->h, INTC_EV_IR_REMAPPED)->vector;
 }
 
 #endif /* INTC_TESTS_VTD_UTIL_H */
