@@ -106,6 +106,23 @@ static void th_event(void *host, const intc_event *ev)
         h->n_events_lost++;
 }
 
+bool th_events_enabled(void)
+{
+    /* Test binaries are single-threaded: a plain cache is enough. */
+    static int enabled = -1;
+
+    if (enabled < 0) {
+        const char *v = getenv("INTC_TEST_EVENTS");
+        enabled = !(v && strcmp(v, "0") == 0);
+    }
+    return enabled != 0;
+}
+
+bool th_traced(const th_host *h)
+{
+    return h->ops.event != NULL;
+}
+
 th_host *th_host_new(void)
 {
     th_host *h = calloc(1, sizeof(*h));
@@ -118,7 +135,7 @@ th_host *th_host_new(void)
     h->ops.kick = th_kick;
     h->ops.now_ns = th_now_ns;
     h->ops.timer_arm = th_timer_arm;
-    h->ops.event = th_event;
+    h->ops.event = th_events_enabled() ? th_event : NULL;
     h->ops.alloc = th_alloc;
     /* dma_read/dma_write stay NULL: every access fails, the default. */
     return h;
@@ -204,6 +221,14 @@ const intc_event *th_find_event(const th_host *h, intc_event_type type,
 {
     for (size_t i = 0; i < h->n_events; i++)
         if (th_match(&h->events[i], type, cpu, vector))
+            return &h->events[i];
+    return NULL;
+}
+
+const intc_event *th_last_event(const th_host *h, intc_event_type type)
+{
+    for (size_t i = h->n_events; i-- > 0;)
+        if (h->events[i].type == type)
             return &h->events[i];
     return NULL;
 }

@@ -19,6 +19,15 @@
  *     cmocka_unit_test_setup_teardown(test_x, th_setup, th_teardown),
  *
  * th_teardown fails the test if any allocated byte is still live.
+ *
+ * Traced and untraced runs: the environment variable INTC_TEST_EVENTS
+ * (read once) selects whether a th_host installs its event callback.
+ * Unset or "1": it does and records every event.  "0": ops.event stays
+ * NULL, so the library runs the code of a host without tracing, and
+ * nothing is recorded.  ctest runs every test binary both ways
+ * (tests/CMakeLists.txt).  Assertions about recorded events go through
+ * th_assert_event() and friends or sit under TH_IF_TRACED(h) { ... }; all
+ * other assertions hold in both modes.
  */
 #ifndef INTC_TESTS_HARNESS_H
 #define INTC_TESTS_HARNESS_H
@@ -26,6 +35,7 @@
 /* cmocka.h needs these first. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,7 +82,8 @@ typedef struct th_host {
     size_t live_blocks;
     size_t peak_bytes;
 
-    /* Every callback above, version set; pass &h->ops, h. */
+    /* Every callback above, version set; pass &h->ops, h.  ops.event is
+       NULL when the host is untraced (th_traced). */
     intc_host_ops ops;
 } th_host;
 
@@ -92,12 +103,59 @@ intc_machine *th_machine(th_host *h, const intc_machine_config *cfg);
 /* Shorthand: defaults with n_cpus CPUs. */
 intc_machine *th_machine_n(th_host *h, uint32_t n_cpus);
 
+/* INTC_TEST_EVENTS from the environment: false when it is "0", true
+   otherwise.  Read on the first call. */
+bool th_events_enabled(void);
+/* Whether h records events (its ops.event is installed).  Untraced hosts
+   record nothing: th_count_events() is 0, th_find_event() NULL. */
+bool th_traced(const th_host *h);
+
+/* Run the following statement (a block) only when h records events: for
+   assertions that read h->events or a value computed from them. */
+#define TH_IF_TRACED(h) if (th_traced(h))
+
+/* Event assertions, no-ops on an untraced host.  Macros, so cmocka reports
+   the caller's line. */
+#define th_assert_event(h, type, cpu, vector)                                \
+    do {                                                                     \
+        if (th_traced(h))                                                    \
+            assert_non_null(th_find_event((h), (type), (cpu), (vector)));    \
+    } while (0)
+#define th_assert_no_event(h, type, cpu, vector)                             \
+    do {                                                                     \
+        if (th_traced(h))                                                    \
+            assert_null(th_find_event((h), (type), (cpu), (vector)));        \
+    } while (0)
+#define th_assert_event_count(h, type, n)                                    \
+    do {                                                                     \
+        if (th_traced(h))                                                    \
+            assert_int_equal(th_count_events((h), (type)), (n));             \
+    } while (0)
+/* No event at all was recorded. */
+#define th_assert_no_events(h)                                               \
+    do {                                                                     \
+        if (th_traced(h))                                                    \
+            assert_int_equal((h)->n_events, 0);                              \
+    } while (0)
+
 /* Number of recorded events of that type. */
 size_t th_count_events(const th_host *h, intc_event_type type);
 /* The first recorded event of that type for cpu and vector (TH_ANY_CPU,
    TH_ANY_VECTOR match anything), or NULL. */
 const intc_event *th_find_event(const th_host *h, intc_event_type type,
                                 uint32_t cpu, int32_t vector);
+/* The last recorded event of that type, or NULL. */
+const intc_event *th_last_event(const th_host *h, intc_event_type type);
+/* The last recorded event of that type exists and its field (a member of
+   intc_event) equals want; a no-op on an untraced host. */
+#define th_assert_last_event(h, type, field, want)                           \
+    do {                                                                     \
+        TH_IF_TRACED(h) {                                                    \
+            const intc_event *th_le_ = th_last_event((h), (type));           \
+            assert_non_null(th_le_);                                         \
+            assert_int_equal(th_le_->field, (want));                         \
+        }                                                                    \
+    } while (0)
 /* Forget recorded events (not timers, kicks or allocator counts). */
 void th_clear_events(th_host *h);
 /* Print the recorded events to stderr, to explain a failing assertion. */

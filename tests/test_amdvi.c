@@ -325,15 +325,6 @@ static void msi(intc_machine *m, uint16_t devid, uint32_t dest, uint32_t data)
     assert_int_equal(intc_msi_send(m, MSI_ADDR(dest), data, devid, NULL), INTC_OK);
 }
 
-static const intc_event *last_fault(th_host *h)
-{
-    const intc_event *e = NULL;
-    for (size_t i = 0; i < h->n_events; i++)
-        if (h->events[i].type == INTC_EV_IR_FAULT)
-            e = &h->events[i];
-    return e;
-}
-
 /* The IOMMU's own interrupt: INTC_EV_IR_STATUS reported at the Status
    register's offset (model choice: the host owns the IOMMU's MSI). */
 static const intc_event *status_irq(const th_host *h)
@@ -503,7 +494,7 @@ static void test_iv0_forwards_unmapped(void **state)
     dte_set(DEV_A, 0 | INTCTL(2) | TABLEN(9) | IRT_A);
     msi(m, DEV_A, 2, 0x42);
     assert_true(irr(m, 2, 0x42));
-    assert_int_equal(th_count_events(h, INTC_EV_IR_REMAPPED), 0);
+    th_assert_event_count(h, INTC_EV_IR_REMAPPED, 0);
     assert_int_equal(n_logged(u), 0);
     finish(m);
 }
@@ -521,7 +512,7 @@ static void test_intctl_00_target_abort(void **state)
     assert_false(any_irr(m));
     assert_int_equal(n_logged(u), 1);
     assert_int_equal(ev_code(0), EV_IO_PAGE_FAULT);
-    assert_int_equal(last_fault(h)->data, EV_IO_PAGE_FAULT | 1u << 8);
+    th_assert_last_event(h, INTC_EV_IR_FAULT, data, EV_IO_PAGE_FAULT | 1u << 8);
     finish(m);
 }
 
@@ -551,12 +542,14 @@ static void test_intctl_10_remaps(void **state)
     msi(m, DEV_A, 1, 0x42);
     assert_true(irr(m, 2, 0x55));
     assert_false(irr(m, 1, 0x42));
-    const intc_event *e = th_find_event(h, INTC_EV_IR_REMAPPED, INTC_NO_CPU,
-                                        0x55);
-    assert_non_null(e);
-    assert_int_equal(e->pin, DEV_A);
-    assert_int_equal(e->data, 0x42);
-    assert_int_equal(e->data2, 1ull << 32 | 2);
+    TH_IF_TRACED(h) {
+        const intc_event *e = th_find_event(h, INTC_EV_IR_REMAPPED, INTC_NO_CPU,
+                                            0x55);
+        assert_non_null(e);
+        assert_int_equal(e->pin, DEV_A);
+        assert_int_equal(e->data, 0x42);
+        assert_int_equal(e->data2, 1ull << 32 | 2);
+    }
     assert_int_equal(n_logged(u), 0);
     finish(m);
 }
@@ -658,7 +651,9 @@ static void test_smi_blocked(void **state)
     msi(m, DEV_A, 1, 2u << 8);
     assert_false(pending(m, 1) & INTC_PEND_SMI);
     assert_int_equal(ev_code(0), EV_INVALID_DEV_REQ);
-    assert_int_equal(last_fault(h)->data & 0xff, EV_INVALID_DEV_REQ);
+    TH_IF_TRACED(h)
+        assert_int_equal(th_last_event(h, INTC_EV_IR_FAULT)->data & 0xff,
+                         EV_INVALID_DEV_REQ);
     assert_int_equal(n_logged(u), 1);
     finish(m);
 }
@@ -675,7 +670,7 @@ static void test_index_beyond_inttablen(void **state)
     msi(m, DEV_A, 0, 16);
     assert_false(any_irr(m));
     assert_int_equal(ev_code(0), EV_IO_PAGE_FAULT);
-    assert_int_equal(last_fault(h)->data2, 16);
+    th_assert_last_event(h, INTC_EV_IR_FAULT, data2, 16);
     msi(m, DEV_A, 0, 15);
     assert_true(irr(m, 1, 0x51));
     assert_int_equal(n_logged(u), 1);
@@ -692,7 +687,8 @@ static void test_ig_suppresses_unmapped_log(void **state)
     msi(m, DEV_A, 0, 16);
     assert_false(any_irr(m));
     assert_int_equal(n_logged(u), 0);
-    assert_int_equal(last_fault(h)->data, EV_IO_PAGE_FAULT); /* recorded 0 */
+    /* recorded 0 */
+    th_assert_last_event(h, INTC_EV_IR_FAULT, data, EV_IO_PAGE_FAULT);
     finish(m);
 }
 
@@ -741,7 +737,7 @@ static void test_remapen0_io_page_fault(void **state)
     assert_false(any_irr(m));
     assert_int_equal(n_logged(u), 1);
     assert_int_equal(ev_code(0), EV_IO_PAGE_FAULT);
-    assert_int_equal(last_fault(h)->data, EV_IO_PAGE_FAULT | 1u << 8);
+    th_assert_last_event(h, INTC_EV_IR_FAULT, data, EV_IO_PAGE_FAULT | 1u << 8);
     finish(m);
 }
 
@@ -756,7 +752,7 @@ static void test_remapen0_supiopf_silent(void **state)
     msi(m, DEV_A, 0, 7);
     assert_false(any_irr(m));
     assert_int_equal(n_logged(u), 0);
-    assert_int_equal(last_fault(h)->data, EV_IO_PAGE_FAULT);
+    th_assert_last_event(h, INTC_EV_IR_FAULT, data, EV_IO_PAGE_FAULT);
     finish(m);
 }
 
@@ -891,11 +887,13 @@ static void test_guest_mode_running(void **state)
     assert_int_equal(peek32(VAPIC + 0x200 + 0x10 * 3),
                      0x1u | 1u << (0x6b % 32));
     assert_false(any_irr(m));
-    const intc_event *e = th_find_event(h, INTC_EV_IR_POSTED, INTC_NO_CPU,
-                                        0x6b);
-    assert_non_null(e);
-    assert_int_equal(e->data, VAPIC);
-    assert_int_equal(e->data2, 1);
+    TH_IF_TRACED(h) {
+        const intc_event *e = th_find_event(h, INTC_EV_IR_POSTED, INTC_NO_CPU,
+                                            0x6b);
+        assert_non_null(e);
+        assert_int_equal(e->data, VAPIC);
+        assert_int_equal(e->data2, 1);
+    }
     assert_int_equal(intc_iommu_remap(u, DEV_A, MSI_ADDR(0), 6, &irq),
                      INTC_OK);
     assert_true(irq.posted);
@@ -916,10 +914,12 @@ static void test_guest_mode_not_running(void **state)
     msi(m, DEV_A, 0, 6);
     assert_int_equal(peek32(VAPIC + 0x210), 1u << 1);
     assert_false(any_irr(m));
-    const intc_event *e = th_find_event(h, INTC_EV_IR_POSTED, INTC_NO_CPU,
-                                        0x21);
-    assert_non_null(e);
-    assert_int_equal(e->data2, 0);
+    TH_IF_TRACED(h) {
+        const intc_event *e = th_find_event(h, INTC_EV_IR_POSTED, INTC_NO_CPU,
+                                            0x21);
+        assert_non_null(e);
+        assert_int_equal(e->data2, 0);
+    }
     assert_int_equal(n_logged(u), 0);
     finish(m);
 }
@@ -980,10 +980,12 @@ static void test_invalidate_all(void **state)
     cmd(u, OP(8), 0);
     msi(m, DEV_A, 0, 4);
     assert_true(irr(m, 2, 0x52));
-    const intc_event *e = th_find_event(h, INTC_EV_IR_INVALIDATE,
-                                        INTC_NO_CPU, TH_ANY_VECTOR);
-    assert_non_null(e);
-    assert_int_equal(e->data2, INTC_IOMMU_INV_ALL);
+    TH_IF_TRACED(h) {
+        const intc_event *e = th_find_event(h, INTC_EV_IR_INVALIDATE,
+                                            INTC_NO_CPU, TH_ANY_VECTOR);
+        assert_non_null(e);
+        assert_int_equal(e->data2, INTC_IOMMU_INV_ALL);
+    }
     finish(m);
 }
 
@@ -1048,15 +1050,18 @@ static void test_completion_wait_interrupt(void **state)
     intc_iommu *u = amd_enable(m, 0);
     cmd(u, OP(1) | 2, 0);
     assert_int_equal(ar(u, R_STATUS) & S_COMWAIT_INT, S_COMWAIT_INT);
-    assert_null(status_irq(h)); /* ComWaitIntEn clear: no interrupt */
+    TH_IF_TRACED(h)
+        assert_null(status_irq(h)); /* ComWaitIntEn clear: no interrupt */
     aw(u, R_STATUS, S_COMWAIT_INT);
     aw(u, R_CONTROL, C_IOMMU_EN | C_EVT_LOG_EN | C_CMDBUF_EN |
                          C_COMWAIT_INT_EN);
     cmd(u, OP(1) | 2, 0);
-    const intc_event *e = status_irq(h);
-    assert_non_null(e);
-    assert_int_equal(e->pin, R_STATUS);
-    assert_int_equal(e->data2, S_COMWAIT_INT);
+    TH_IF_TRACED(h) {
+        const intc_event *e = status_irq(h);
+        assert_non_null(e);
+        assert_int_equal(e->pin, R_STATUS);
+        assert_int_equal(e->data2, S_COMWAIT_INT);
+    }
     finish(m);
 }
 
@@ -1079,7 +1084,7 @@ static void test_illegal_command(void **state)
     assert_int_equal(ar(u, R_STATUS) & S_CMDBUF_RUN, 0);
     assert_int_equal(ev_code(0), EV_ILLEGAL_COMMAND);
     assert_int_equal(peek64(EVTLOG + 8), CMDBUF + 16);
-    assert_int_equal(th_count_events(h, INTC_EV_IR_QUEUE_ERROR), 1);
+    th_assert_event_count(h, INTC_EV_IR_QUEUE_ERROR, 1);
     finish(m);
 }
 
@@ -1174,7 +1179,7 @@ static void test_event_log_disabled(void **state)
     msi(m, DEV_A, 0, 1);
     assert_int_equal(ar(u, R_EVT_TAIL), 0);
     assert_int_equal(peek64(EVTLOG), 0);
-    assert_int_equal(last_fault(h)->data, EV_IO_PAGE_FAULT);
+    th_assert_last_event(h, INTC_EV_IR_FAULT, data, EV_IO_PAGE_FAULT);
     finish(m);
 }
 
@@ -1188,9 +1193,11 @@ static void test_event_log_interrupt(void **state)
     dte_set(DEV_A, IV | INTCTL(0));
     msi(m, DEV_A, 0, 1);
     assert_int_equal(ar(u, R_STATUS) & S_EVT_LOG_INT, S_EVT_LOG_INT);
-    const intc_event *e = status_irq(h);
-    assert_non_null(e);
-    assert_int_equal(e->data2, S_EVT_LOG_INT);
+    TH_IF_TRACED(h) {
+        const intc_event *e = status_irq(h);
+        assert_non_null(e);
+        assert_int_equal(e->data2, S_EVT_LOG_INT);
+    }
     finish(m);
 }
 
@@ -1244,7 +1251,7 @@ static void test_msix_end_to_end(void **state)
     assert_int_equal(intc_msix_set_control(x, true, false), INTC_OK);
     assert_int_equal(intc_msix_notify(x, 1, NULL), INTC_OK);
     assert_true(irr(m, 3, 0xa2));
-    assert_int_equal(th_count_events(h, INTC_EV_IR_REMAPPED), 1);
+    th_assert_event_count(h, INTC_EV_IR_REMAPPED, 1);
     assert_int_equal(n_logged(u), 0);
     intc_msix_free(x);
     finish(m);

@@ -106,7 +106,7 @@ static void io_init(io_host *x, th_host *h)
     x->ops.kick = x_kick;
     x->ops.now_ns = x_now;
     x->ops.timer_arm = x_timer_arm;
-    x->ops.event = x_event;
+    x->ops.event = th_traced(h) ? x_event : NULL; /* counts, forwards */
     x->ops.alloc = x_alloc;
     x->ops.eoi = x_eoi;
     x->ops.ioapic_timer_arm = x_ioapic_timer_arm;
@@ -175,6 +175,16 @@ static void ack_eoi(intc_lapic *l, int want)
     assert_int_equal(intc_lapic_ack(l), want);
     lw(l, INTC_LAPIC_EOI, 0);
 }
+
+/* x counted n events of type t (n re-deliveries); traced hosts only. */
+#define assert_ev(x, t, n)                                                   \
+    do {                                                                     \
+        TH_IF_TRACED((x).h) assert_int_equal((x).ev[t], (n));                \
+    } while (0)
+#define assert_redeliv(x, n)                                                 \
+    do {                                                                     \
+        TH_IF_TRACED((x).h) assert_int_equal((x).n_redeliv, (n));            \
+    } while (0)
 
 /* Events of a type with a given data2 value. */
 static size_t count_ev2(const th_host *h, intc_event_type t, uint64_t data2)
@@ -430,7 +440,7 @@ static void test_mmio_every_offset_read(void **state)
         }
         /* Reads have no side effect. */
         assert_int_equal(iomr(io, INTC_IOAPIC_IOREGSEL), 0x10);
-        assert_int_equal(x.ev[INTC_EV_BAD_ACCESS], 0);
+        assert_ev(x, INTC_EV_BAD_ACCESS, 0);
         finish(m);
     }
 }
@@ -484,16 +494,16 @@ static void test_mmio_every_offset_write_ignored(void **state)
                 assert_int_equal(
                     intc_ioapic_mmio_write(io, off, size, UINT64_MAX), INTC_OK);
                 n_bad++;
-                assert_int_equal(th_count_events(x.h, INTC_EV_BAD_ACCESS), 1);
+                th_assert_event_count(x.h, INTC_EV_BAD_ACCESS, 1);
                 snapshot(io, s1);
                 if (memcmp(s0, s1, sizeof(s0)) != 0)
                     fail_msg("v%#x write off %#x size %u changed state",
                              vers[a], off, size);
             }
         }
-        assert_int_equal(x.ev[INTC_EV_BAD_ACCESS], n_bad);
+        assert_ev(x, INTC_EV_BAD_ACCESS, n_bad);
         assert_true(remote_irr(io, 0));
-        assert_int_equal(x.ev[INTC_EV_IOAPIC_EOI], 0);
+        assert_ev(x, INTC_EV_IOAPIC_EOI, 0);
         finish(m);
     }
 }
@@ -538,7 +548,7 @@ static void test_mmio_host_misuse(void **state)
             fail_msg("write off %#x size %u: %s", off, size, intc_err_name(e));
     }
     assert_int_equal(iomr(io, INTC_IOAPIC_IOREGSEL), 0x10);
-    assert_int_equal(x.ev[INTC_EV_BAD_ACCESS], 0);
+    assert_ev(x, INTC_EV_BAD_ACCESS, 0);
 
     /* Line and query calls. */
     assert_int_equal(intc_ioapic_set_irq(io, 24, true), INTC_ERR_INVAL);
@@ -553,7 +563,7 @@ static void test_mmio_host_misuse(void **state)
     assert_int_equal(intc_ioapic_timer_expired(NULL, 0), INTC_ERR_INVAL);
     assert_null(intc_machine_ioapic(m, 1));
     assert_int_equal(intc_machine_set_gsi(NULL, 0, true), INTC_ERR_INVAL);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_LINE], 0);
+    assert_ev(x, INTC_EV_IOAPIC_LINE, 0);
     finish(m);
 }
 
@@ -579,7 +589,7 @@ static void test_reset_state_all_masked(void **state)
     }
     /* A masked pin delivers nothing. */
     assert_int_equal(intc_ioapic_set_irq(io, 3, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 0);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 0);
     finish(m);
 }
 
@@ -616,7 +626,7 @@ static void test_machine_reset_keeps_lines(void **state)
     th_clear_events(x.h);
     sw_enable(l);
     rte_set(io, 2, LVL(0x53, 0));
-    assert_int_equal(th_count_events(x.h, INTC_EV_IOAPIC_SEND), 1);
+    th_assert_event_count(x.h, INTC_EV_IOAPIC_SEND, 1);
     assert_true(irr(l, 0x53));
     assert_true(remote_irr(io, 2));
     finish(m);
@@ -803,20 +813,23 @@ static void test_edge_rising_delivers_once(void **state)
     sw_enable(l);
 
     rte_set(io, 3, RTE_VEC(0x33) | RTE_DEST(0));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 0); /* writes make no edge */
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 0); /* writes make no edge */
     assert_int_equal(intc_ioapic_set_irq(io, 3, true), INTC_OK);
     assert_true(intc_ioapic_line(io, 3));
-    const intc_event *e = th_find_event(x.h, INTC_EV_IOAPIC_SEND, TH_ANY_CPU, 0x33);
-    assert_non_null(e);
-    assert_int_equal(e->unit, 0);
-    assert_int_equal(e->pin, 3);
-    assert_int_equal(e->data2, 0);
-    assert_int_equal(e->data, RTE_VEC(0x33));
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_IOAPIC_SEND, TH_ANY_CPU, 0x33);
+        assert_non_null(e);
+        assert_int_equal(e->unit, 0);
+        assert_int_equal(e->pin, 3);
+        assert_int_equal(e->data2, 0);
+        assert_int_equal(e->data, RTE_VEC(0x33));
+    }
     assert_true(irr(l, 0x33));
     assert_false(tmr(l, 0x33));
     assert_true(intc_lapic_pending(l) & INTC_PEND_INTR);
     assert_false(remote_irr(io, 3)); /* edge: no Remote IRR */
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     finish(m);
 }
 
@@ -842,13 +855,13 @@ static void test_edge_held_line_no_redelivery(void **state)
     rte_set(io, 3, RTE_VEC(0x34) | RTE_DEST(0)); /* an RTE write: no edge */
     assert_false(irr(l, 0x33));
     assert_false(irr(l, 0x34));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
-    assert_int_equal(x.ev[INTC_EV_EOI_BROADCAST], 0); /* edge: no broadcast */
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
+    assert_ev(x, INTC_EV_EOI_BROADCAST, 0); /* edge: no broadcast */
     /* Falling edge: nothing; next rising edge: one more. */
     assert_int_equal(intc_ioapic_set_irq(io, 3, false), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     assert_int_equal(intc_ioapic_set_irq(io, 3, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 2);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 2);
     assert_true(irr(l, 0x34));
     finish(m);
 }
@@ -870,20 +883,23 @@ static void test_edge_masked_lost(void **state)
 
     rte_set(io, 4, RTE_VEC(0x44) | RTE_MASKED | RTE_DEST(0));
     assert_int_equal(intc_ioapic_set_irq(io, 4, true), INTC_OK);
-    const intc_event *e = th_find_event(x.h, INTC_EV_IOAPIC_MASKED, TH_ANY_CPU, 0x44);
-    assert_non_null(e);
-    assert_int_equal(e->pin, 4);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_MASKED], 1);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 0);
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_IOAPIC_MASKED, TH_ANY_CPU, 0x44);
+        assert_non_null(e);
+        assert_int_equal(e->pin, 4);
+    }
+    assert_ev(x, INTC_EV_IOAPIC_MASKED, 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 0);
     /* Unmask with the line still high: the lost edge stays lost. */
     rte_set_lo(io, 4, 0x44);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 0);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 0);
     assert_false(irr(l, 0x44));
     assert_false(delivs(io, 4));
     /* A new edge is delivered. */
     assert_int_equal(intc_ioapic_set_irq(io, 4, false), INTC_OK);
     assert_int_equal(intc_ioapic_set_irq(io, 4, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     assert_true(irr(l, 0x44));
     finish(m);
 }
@@ -905,18 +921,21 @@ static void test_edge_wrong_polarity_falling_edge(void **state)
     sw_enable(l);
 
     rte_set(io, 1, RTE_VEC(0x41) | RTE_ACTIVE_LOW | RTE_DEST(0));
-    const intc_event *e = th_find_event(x.h, INTC_EV_POLARITY_MISMATCH, TH_ANY_CPU, 0x41);
-    assert_non_null(e);
-    assert_int_equal(e->pin, 1);
-    assert_int_equal(e->data, 1);
-    assert_int_equal(e->data2, 0);
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_POLARITY_MISMATCH, TH_ANY_CPU, 0x41);
+        assert_non_null(e);
+        assert_int_equal(e->pin, 1);
+        assert_int_equal(e->data, 1);
+        assert_int_equal(e->data2, 0);
+    }
     /* Idle device looks active, but an RTE write makes no edge. */
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 0);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 0);
     assert_int_equal(intc_ioapic_set_irq(io, 1, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 0);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 0);
     assert_false(irr(l, 0x41));
     assert_int_equal(intc_ioapic_set_irq(io, 1, false), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     assert_true(irr(l, 0x41));
     finish(m);
 }
@@ -935,17 +954,19 @@ static void test_trigger_mismatch_event(void **state)
     intc_ioapic *io = intc_machine_ioapic(m, 0);
 
     rte_set(io, 3, LVL(0x43, 0)); /* as wired: silent */
-    assert_int_equal(x.ev[INTC_EV_TRIGGER_MISMATCH], 0);
+    assert_ev(x, INTC_EV_TRIGGER_MISMATCH, 0);
     rte_set(io, 4, RTE_VEC(0x44) | RTE_ACTIVE_LOW | RTE_DEST(0)); /* edge */
-    const intc_event *e =
-        th_find_event(x.h, INTC_EV_TRIGGER_MISMATCH, TH_ANY_CPU, 0x44);
-    assert_non_null(e);
-    assert_int_equal(e->pin, 4);
-    assert_int_equal(e->data, 0);  /* programmed edge */
-    assert_int_equal(e->data2, 1); /* wired level */
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_TRIGGER_MISMATCH, TH_ANY_CPU, 0x44);
+        assert_non_null(e);
+        assert_int_equal(e->pin, 4);
+        assert_int_equal(e->data, 0);  /* programmed edge */
+        assert_int_equal(e->data2, 1); /* wired level */
+    }
     /* Masked entries are not reported. */
     rte_set(io, 5, RTE_VEC(0x45) | RTE_ACTIVE_LOW | RTE_MASKED);
-    assert_null(th_find_event(x.h, INTC_EV_TRIGGER_MISMATCH, TH_ANY_CPU, 0x45));
+    th_assert_no_event(x.h, INTC_EV_TRIGGER_MISMATCH, TH_ANY_CPU, 0x45);
     finish(m);
 }
 
@@ -966,17 +987,20 @@ static void test_edge_active_low_wiring(void **state)
     sw_enable(l);
 
     rte_set(io, 1, RTE_VEC(0x41) | RTE_ACTIVE_LOW | RTE_DEST(0));
-    assert_int_equal(x.ev[INTC_EV_POLARITY_MISMATCH], 0);
+    assert_ev(x, INTC_EV_POLARITY_MISMATCH, 0);
     assert_int_equal(intc_ioapic_set_irq(io, 1, true), INTC_OK);
-    const intc_event *e = th_find_event(x.h, INTC_EV_IOAPIC_LINE, TH_ANY_CPU, TH_ANY_VECTOR);
-    assert_non_null(e);
-    assert_int_equal(e->pin, 1);
-    assert_int_equal(e->data, 1);
-    assert_int_equal(e->data2, 0);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_IOAPIC_LINE, TH_ANY_CPU, TH_ANY_VECTOR);
+        assert_non_null(e);
+        assert_int_equal(e->pin, 1);
+        assert_int_equal(e->data, 1);
+        assert_int_equal(e->data2, 0);
+    }
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     assert_true(irr(l, 0x41));
     assert_int_equal(intc_ioapic_set_irq(io, 1, false), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     finish(m);
 }
 
@@ -1005,16 +1029,19 @@ static void test_level_remote_irr_blocks(void **state)
     assert_true(remote_irr(io, 9));
     assert_true(irr(l, 0x40));
     assert_true(tmr(l, 0x40));
-    const intc_event *e = th_find_event(x.h, INTC_EV_REMOTE_IRR, TH_ANY_CPU, 0x40);
-    assert_non_null(e);
-    assert_int_equal(e->pin, 9);
-    assert_int_equal(e->data, 1);
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_REMOTE_IRR, TH_ANY_CPU, 0x40);
+        assert_non_null(e);
+        assert_int_equal(e->pin, 9);
+        assert_int_equal(e->data, 1);
+    }
     /* Still asserted, serviced but not EOIed: nothing more. */
     assert_int_equal(intc_ioapic_set_irq(io, 9, true), INTC_OK);
     assert_int_equal(intc_lapic_ack(l), 0x40);
     assert_int_equal(intc_ioapic_set_irq(io, 9, true), INTC_OK);
     assert_false(irr(l, 0x40));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     assert_true(remote_irr(io, 9));
     finish(m);
 }
@@ -1037,14 +1064,16 @@ static void test_level_eoi_asserted_redelivers(void **state)
     rte_set(io, 9, LVL(0x40, 0));
     assert_int_equal(intc_ioapic_set_irq(io, 9, true), INTC_OK);
     ack_eoi(l, 0x40);
-    assert_int_equal(x.ev[INTC_EV_EOI_BROADCAST], 1);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 2);
-    assert_int_equal(x.n_redeliv, 1);
-    assert_int_equal(count_ev2(x.h, INTC_EV_IOAPIC_SEND, 1), 1);
+    assert_ev(x, INTC_EV_EOI_BROADCAST, 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 2);
+    assert_redeliv(x, 1);
+    TH_IF_TRACED(x.h) {
+        assert_int_equal(count_ev2(x.h, INTC_EV_IOAPIC_SEND, 1), 1);
+    }
     assert_true(irr(l, 0x40));
     assert_true(remote_irr(io, 9));
     /* The REMOTE_IRR trace: set, cleared, set. */
-    assert_int_equal(x.ev[INTC_EV_REMOTE_IRR], 3);
+    assert_ev(x, INTC_EV_REMOTE_IRR, 3);
     finish(m);
 }
 
@@ -1069,8 +1098,8 @@ static void test_level_deassert_then_eoi_once(void **state)
     assert_true(remote_irr(io, 9)); /* line fell; Remote IRR waits for EOI */
     lw(l, INTC_LAPIC_EOI, 0);
     assert_false(remote_irr(io, 9));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
-    assert_int_equal(x.n_redeliv, 0);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
+    assert_redeliv(x, 0);
     assert_false(irr(l, 0x40));
     assert_false(isr(l, 0x40));
     assert_false(intc_lapic_pending(l) & INTC_PEND_INTR);
@@ -1161,14 +1190,14 @@ static void test_level_unmask_delivers_current_entry(void **state)
 
     rte_set(io, 5, LVL(0x40, 0) | RTE_MASKED);
     assert_int_equal(intc_ioapic_set_irq(io, 5, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 0);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_MASKED], 0); /* level: not lost */
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 0);
+    assert_ev(x, INTC_EV_IOAPIC_MASKED, 0); /* level: not lost */
     assert_false(remote_irr(io, 5));
     assert_false(delivs(io, 5)); /* masked: idle */
     rte_set_lo(io, 5, (uint32_t)(LVL(0x50, 0) | RTE_MASKED));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 0);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 0);
     rte_set_lo(io, 5, (uint32_t)LVL(0x50, 0));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     assert_true(irr(l, 0x50));
     assert_false(irr(l, 0x40));
     assert_true(remote_irr(io, 5));
@@ -1196,10 +1225,10 @@ static void test_level_masked_at_eoi_then_unmask(void **state)
     rte_set_lo(io, 5, (uint32_t)(LVL(0x40, 0) | RTE_MASKED));
     lw(l, INTC_LAPIC_EOI, 0);
     assert_false(remote_irr(io, 5));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     assert_int_equal(x.n_eoi, 1); /* resample: the entry was cleared */
     rte_set_lo(io, 5, (uint32_t)LVL(0x40, 0));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 2);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 2);
     assert_true(irr(l, 0x40));
     assert_true(remote_irr(io, 5));
     finish(m);
@@ -1227,13 +1256,16 @@ static void test_level_to_edge_clears_remote_irr(void **state)
     th_clear_events(x.h);
     rte_set_lo(io, 5, (uint32_t)(LVL(0x40, 0) & ~RTE_LEVEL));
     assert_false(remote_irr(io, 5));
-    const intc_event *e = th_find_event(x.h, INTC_EV_REMOTE_IRR, TH_ANY_CPU, 0x40);
-    assert_non_null(e);
-    assert_int_equal(e->data, 0);
-    assert_int_equal(th_count_events(x.h, INTC_EV_IOAPIC_SEND), 0);
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_REMOTE_IRR, TH_ANY_CPU, 0x40);
+        assert_non_null(e);
+        assert_int_equal(e->data, 0);
+    }
+    th_assert_event_count(x.h, INTC_EV_IOAPIC_SEND, 0);
     assert_int_equal(intc_lapic_ack(l), 0x40);
     rte_set_lo(io, 5, (uint32_t)LVL(0x40, 0));
-    assert_int_equal(th_count_events(x.h, INTC_EV_IOAPIC_SEND), 1);
+    th_assert_event_count(x.h, INTC_EV_IOAPIC_SEND, 1);
     assert_true(remote_irr(io, 5));
     finish(m);
 }
@@ -1306,8 +1338,8 @@ static void test_level_no_target_remote_irr_clear(void **state)
 
     rte_set(io, 7, LVL(0x40, 5)); /* APIC ID 5: nobody */
     assert_int_equal(intc_ioapic_set_irq(io, 7, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
-    assert_int_equal(x.ev[INTC_EV_NO_TARGET], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
+    assert_ev(x, INTC_EV_NO_TARGET, 1);
     assert_false(remote_irr(io, 7));
     assert_true(delivs(io, 7));
     assert_false(irr(l, 0x40));
@@ -1338,22 +1370,25 @@ static void test_level_wrong_polarity_storms(void **state)
     sw_enable(l);
 
     rte_set(io, 1, LVL(0x61, 0) | RTE_MASKED);
-    assert_int_equal(x.ev[INTC_EV_POLARITY_MISMATCH], 0); /* masked */
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 0);
+    assert_ev(x, INTC_EV_POLARITY_MISMATCH, 0); /* masked */
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 0);
     rte_set_lo(io, 1, (uint32_t)LVL(0x61, 0));
-    const intc_event *e = th_find_event(x.h, INTC_EV_POLARITY_MISMATCH, TH_ANY_CPU, 0x61);
-    assert_non_null(e);
-    assert_int_equal(e->data, 1);  /* programmed active low */
-    assert_int_equal(e->data2, 0); /* wired active high */
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_POLARITY_MISMATCH, TH_ANY_CPU, 0x61);
+        assert_non_null(e);
+        assert_int_equal(e->data, 1);  /* programmed active low */
+        assert_int_equal(e->data2, 0); /* wired active high */
+    }
     assert_false(intc_ioapic_line(io, 1)); /* the device is idle */
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     assert_true(irr(l, 0x61));
     for (unsigned i = 1; i <= 3; i++) {
         ack_eoi(l, 0x61);
-        assert_int_equal(x.n_redeliv, i);
+        assert_redeliv(x, i);
         assert_true(irr(l, 0x61));
     }
-    assert_int_equal(x.ev[INTC_EV_STORM], 1);
+    assert_ev(x, INTC_EV_STORM, 1);
     finish(m);
 }
 
@@ -1378,22 +1413,22 @@ static void test_shared_level_wired_or(void **state)
     rte_set(io, 11, LVL(0x4b, 0));
     assert_int_equal(intc_ioapic_set_irq_source(io, 11, 0, true), INTC_OK);
     assert_int_equal(intc_ioapic_set_irq_source(io, 11, 31, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_LINE], 1); /* one input change */
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
+    assert_ev(x, INTC_EV_IOAPIC_LINE, 1); /* one input change */
     /* The handler services device 0 only. */
     assert_int_equal(intc_lapic_ack(l), 0x4b);
     assert_int_equal(intc_ioapic_set_irq_source(io, 11, 0, false), INTC_OK);
     assert_true(intc_ioapic_line(io, 11));
     lw(l, INTC_LAPIC_EOI, 0);
-    assert_int_equal(x.n_redeliv, 1); /* device 31 still asserts */
+    assert_redeliv(x, 1); /* device 31 still asserts */
     /* Next round services device 31: now the line falls. */
     assert_int_equal(intc_lapic_ack(l), 0x4b);
     assert_int_equal(intc_ioapic_set_irq_source(io, 11, 31, false), INTC_OK);
     assert_false(intc_ioapic_line(io, 11));
     lw(l, INTC_LAPIC_EOI, 0);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 2);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 2);
     assert_false(remote_irr(io, 11));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_LINE], 2);
+    assert_ev(x, INTC_EV_IOAPIC_LINE, 2);
     finish(m);
 }
 
@@ -1412,16 +1447,16 @@ static void test_shared_edge_or_transition(void **state)
 
     rte_set(io, 12, RTE_VEC(0x4c) | RTE_DEST(0));
     assert_int_equal(intc_ioapic_set_irq_source(io, 12, 1, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     assert_int_equal(intc_ioapic_set_irq_source(io, 12, 2, true), INTC_OK);
     assert_int_equal(intc_ioapic_set_irq_source(io, 12, 1, false), INTC_OK);
     assert_int_equal(intc_ioapic_set_irq_source(io, 12, 1, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     assert_int_equal(intc_ioapic_set_irq_source(io, 12, 1, false), INTC_OK);
     assert_int_equal(intc_ioapic_set_irq_source(io, 12, 2, false), INTC_OK);
     assert_false(intc_ioapic_line(io, 12));
     assert_int_equal(intc_ioapic_set_irq_source(io, 12, 2, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 2);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 2);
     finish(m);
 }
 
@@ -1560,7 +1595,7 @@ static void test_dm_signals(void **state)
         if (intc_lapic_pending(l) != modes[i].pend)
             fail_msg("mode %u: pending %#x, want %#x", modes[i].dm,
                      intc_lapic_pending(l), modes[i].pend);
-        assert_int_equal(x.ev[modes[i].ev], 1);
+        assert_ev(x, modes[i].ev, 1);
         assert_false(irr(l, 0x70 + i)); /* no vector */
         assert_int_equal(intc_lapic_take(l, modes[i].pend, NULL), 1);
         assert_int_equal(intc_ioapic_set_irq(io, i, false), INTC_OK);
@@ -1593,12 +1628,12 @@ static void test_dm_nmi_level_acts_as_edge(void **state)
     assert_int_equal(intc_ioapic_set_irq(io, 2, true), INTC_OK);
     rte_set_lo(io, 2, (uint32_t)(RTE_DM(4) | RTE_LEVEL));
     assert_int_equal(intc_lapic_pending(l), 0);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
     /* Next rising edge: another. */
     assert_int_equal(intc_ioapic_set_irq(io, 2, false), INTC_OK);
     assert_int_equal(intc_ioapic_set_irq(io, 2, true), INTC_OK);
     assert_int_equal(intc_lapic_pending(l), INTC_PEND_NMI);
-    assert_int_equal(x.ev[INTC_EV_NMI], 2);
+    assert_ev(x, INTC_EV_NMI, 2);
     assert_false(remote_irr(io, 2));
     finish(m);
 }
@@ -1659,7 +1694,7 @@ static void test_v11_physical_dest_4bit(void **state)
     assert_int_equal(intc_ioapic_set_irq(v20, 1, true), INTC_OK);
     for (uint32_t c = 0; c < 3; c++)
         assert_false(irr(l[c], 0x64));
-    assert_int_equal(x.ev[INTC_EV_NO_TARGET], 1);
+    assert_ev(x, INTC_EV_NO_TARGET, 1);
     /* Logical on the 82093AA: all 8 bits (CPU 2's LDR bit 4). */
     lw(l[2], INTC_LAPIC_LDR, 0x10u << 24);
     rte_set(v11, 3, RTE_VEC(0x65) | RTE_LOGICAL | RTE_DEST(0x10));
@@ -1712,17 +1747,20 @@ static void test_eoi_register_this_ioapic_only(void **state)
     iomw(a, INTC_IOAPIC_EOI, 0x41); /* other vector: nothing */
     assert_true(remote_irr(a, 0));
     iomw(a, INTC_IOAPIC_EOI, 0xffffff40u); /* only bits 7:0 count */
-    const intc_event *e = th_find_event(x.h, INTC_EV_IOAPIC_EOI, TH_ANY_CPU, 0x40);
-    assert_non_null(e);
-    assert_int_equal(e->unit, 0);
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_IOAPIC_EOI, TH_ANY_CPU, 0x40);
+        assert_non_null(e);
+        assert_int_equal(e->unit, 0);
+    }
     assert_false(remote_irr(a, 0));
     assert_true(remote_irr(b, 0));
     assert_int_equal(iomr(a, INTC_IOAPIC_EOI), 0);
     /* On b the line is still asserted: its EOI register re-sends. */
     iomw(b, INTC_IOAPIC_EOI, 0x40);
-    assert_int_equal(x.n_redeliv, 1);
+    assert_redeliv(x, 1);
     assert_true(remote_irr(b, 0));
-    assert_int_equal(x.ev[INTC_EV_EOI_BROADCAST], 0);
+    assert_ev(x, INTC_EV_EOI_BROADCAST, 0);
     finish(m);
 }
 
@@ -1744,11 +1782,14 @@ static void test_eoi_register_absent_on_v11(void **state)
     assert_int_equal(intc_ioapic_set_irq(io, 0, true), INTC_OK);
     assert_int_equal(intc_ioapic_set_irq(io, 0, false), INTC_OK);
     iomw(io, INTC_IOAPIC_EOI, 0x40);
-    const intc_event *e = th_find_event(x.h, INTC_EV_BAD_ACCESS, TH_ANY_CPU, TH_ANY_VECTOR);
-    assert_non_null(e);
-    assert_int_equal(e->pin, 0x40);
-    assert_int_equal(e->data, 4);
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_EOI], 0);
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_BAD_ACCESS, TH_ANY_CPU, TH_ANY_VECTOR);
+        assert_non_null(e);
+        assert_int_equal(e->pin, 0x40);
+        assert_int_equal(e->data, 4);
+    }
+    assert_ev(x, INTC_EV_IOAPIC_EOI, 0);
     assert_true(remote_irr(io, 0));
     assert_int_equal(iomr(io, INTC_IOAPIC_EOI), 0);
     finish(m);
@@ -1777,11 +1818,11 @@ static void test_directed_eoi(void **state)
     assert_int_equal(intc_ioapic_set_irq(io, 3, false), INTC_OK);
     lw(l, INTC_LAPIC_EOI, 0);
     assert_false(isr(l, 0x43));
-    assert_int_equal(x.ev[INTC_EV_EOI_BROADCAST], 0);
+    assert_ev(x, INTC_EV_EOI_BROADCAST, 0);
     assert_true(remote_irr(io, 3));
     iomw(io, INTC_IOAPIC_EOI, 0x43);
     assert_false(remote_irr(io, 3));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 1);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
 
     /* SVR[12] = 0 again: broadcast EOI as usual. */
     lw(l, INTC_LAPIC_SVR, 0x1ff);
@@ -1789,7 +1830,7 @@ static void test_directed_eoi(void **state)
     assert_int_equal(intc_ioapic_set_irq(io, 3, false), INTC_OK);
     ack_eoi(l, 0x43);
     assert_false(remote_irr(io, 3));
-    assert_int_equal(x.ev[INTC_EV_EOI_BROADCAST], 1);
+    assert_ev(x, INTC_EV_EOI_BROADCAST, 1);
     finish(m);
 }
 
@@ -1830,7 +1871,7 @@ static void test_resample_once_per_cleared_entry(void **state)
     assert_int_equal(x.n_eoi, 3);
     assert_true((x.eoi_gsi[1] == 16 && x.eoi_gsi[2] == 17) ||
                 (x.eoi_gsi[1] == 17 && x.eoi_gsi[2] == 16));
-    assert_int_equal(x.ev[INTC_EV_RESAMPLE], 3);
+    assert_ev(x, INTC_EV_RESAMPLE, 3);
     assert_int_equal(x.eoi_max_depth, 1);
     /* An EOI that clears nothing calls nothing. */
     iomw(io, INTC_IOAPIC_EOI, 0x40);
@@ -1882,13 +1923,13 @@ static void test_resample_callback_deasserts(void **state)
     assert_int_equal(c.set_err, INTC_OK);
     assert_int_equal(c.check_err, INTC_OK);
     assert_false(intc_ioapic_line(io, 5));
-    assert_int_equal(x.n_redeliv, 1);
+    assert_redeliv(x, 1);
     assert_true(remote_irr(io, 5));
     /* That re-delivery is serviced; its EOI clears Remote IRR for good. */
     ack_eoi(l, 0x45);
     assert_int_equal(x.n_eoi, 2);
     assert_false(remote_irr(io, 5));
-    assert_int_equal(x.ev[INTC_EV_IOAPIC_SEND], 2);
+    assert_ev(x, INTC_EV_IOAPIC_SEND, 2);
     assert_int_equal(x.eoi_max_depth, 1);
     finish(m);
 }
@@ -1937,7 +1978,7 @@ static void test_resample_no_recursion(void **state)
     assert_false(intc_ioapic_line(io, 6));
     /* Two EOIs with the line up: two re-deliveries; the last is still
        pending in IRR with Remote IRR set. */
-    assert_int_equal(x.n_redeliv, 2);
+    assert_redeliv(x, 2);
     assert_true(irr(l, 0x46));
     assert_true(remote_irr(io, 6));
     finish(m);
@@ -1966,19 +2007,22 @@ static void test_storm_event_once(void **state)
     assert_int_equal(intc_ioapic_set_irq(io, 7, true), INTC_OK);
     for (unsigned i = 1; i <= 4; i++)
         ack_eoi(l, 0x47);
-    assert_int_equal(x.n_redeliv, 4);
-    assert_int_equal(x.ev[INTC_EV_STORM], 0);
+    assert_redeliv(x, 4);
+    assert_ev(x, INTC_EV_STORM, 0);
     ack_eoi(l, 0x47);
-    assert_int_equal(x.ev[INTC_EV_STORM], 1);
-    const intc_event *e = th_find_event(x.h, INTC_EV_STORM, TH_ANY_CPU, 0x47);
-    assert_non_null(e);
-    assert_int_equal(e->pin, 7);
-    assert_int_equal(e->data, 5);
+    assert_ev(x, INTC_EV_STORM, 1);
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_STORM, TH_ANY_CPU, 0x47);
+        assert_non_null(e);
+        assert_int_equal(e->pin, 7);
+        assert_int_equal(e->data, 5);
+    }
     /* No throttle configured: it keeps coming, reported once. */
     for (unsigned i = 0; i < 20; i++)
         ack_eoi(l, 0x47);
-    assert_int_equal(x.n_redeliv, 25);
-    assert_int_equal(x.ev[INTC_EV_STORM], 1);
+    assert_redeliv(x, 25);
+    assert_ev(x, INTC_EV_STORM, 1);
     finish(m);
 }
 
@@ -2001,8 +2045,8 @@ static void test_storm_threshold_zero_disables(void **state)
     assert_int_equal(intc_ioapic_set_irq(io, 7, true), INTC_OK);
     for (unsigned i = 0; i < 50; i++)
         ack_eoi(l, 0x47);
-    assert_int_equal(x.n_redeliv, 50);
-    assert_int_equal(x.ev[INTC_EV_STORM], 0);
+    assert_redeliv(x, 50);
+    assert_ev(x, INTC_EV_STORM, 0);
     assert_int_equal(x.n_tarm, 0);
     finish(m);
 }
@@ -2032,20 +2076,20 @@ static void test_storm_deassert_resets(void **state)
         lw(l, INTC_LAPIC_EOI, 0);
         assert_false(remote_irr(io, 7));
     }
-    assert_int_equal(x.n_redeliv, 12);
-    assert_int_equal(x.ev[INTC_EV_STORM], 0);
+    assert_redeliv(x, 12);
+    assert_ev(x, INTC_EV_STORM, 0);
     /* A storm after a reset count: reported, and again after a drop. */
     assert_int_equal(intc_ioapic_set_irq(io, 7, true), INTC_OK);
     for (unsigned i = 0; i < 5; i++)
         ack_eoi(l, 0x47);
-    assert_int_equal(x.ev[INTC_EV_STORM], 1);
+    assert_ev(x, INTC_EV_STORM, 1);
     assert_int_equal(intc_lapic_ack(l), 0x47);
     assert_int_equal(intc_ioapic_set_irq(io, 7, false), INTC_OK);
     lw(l, INTC_LAPIC_EOI, 0);
     assert_int_equal(intc_ioapic_set_irq(io, 7, true), INTC_OK);
     for (unsigned i = 0; i < 5; i++)
         ack_eoi(l, 0x47);
-    assert_int_equal(x.ev[INTC_EV_STORM], 2);
+    assert_ev(x, INTC_EV_STORM, 2);
     finish(m);
 }
 
@@ -2073,12 +2117,12 @@ static void test_storm_throttle(void **state)
     assert_int_equal(intc_ioapic_set_irq(io, 7, true), INTC_OK);
     ack_eoi(l, 0x47);
     ack_eoi(l, 0x47);
-    assert_int_equal(x.n_redeliv, 2);
+    assert_redeliv(x, 2);
     assert_int_equal(x.n_tarm, 0);
     /* Third: the storm starts; the re-delivery is held. */
     ack_eoi(l, 0x47);
-    assert_int_equal(x.ev[INTC_EV_STORM], 1);
-    assert_int_equal(x.n_redeliv, 2);
+    assert_ev(x, INTC_EV_STORM, 1);
+    assert_redeliv(x, 2);
     assert_false(irr(l, 0x47));
     assert_false(remote_irr(io, 7));
     assert_true(delivs(io, 7)); /* held */
@@ -2092,7 +2136,7 @@ static void test_storm_throttle(void **state)
     /* On time: sent as a re-delivery. */
     x.h->now = 6000;
     assert_int_equal(intc_ioapic_timer_expired(io, 6000), INTC_OK);
-    assert_int_equal(x.n_redeliv, 3);
+    assert_redeliv(x, 3);
     assert_true(irr(l, 0x47));
     assert_true(remote_irr(io, 7));
     assert_int_equal(x.tdeadline[0], UINT64_MAX); /* nothing else held */
@@ -2101,14 +2145,14 @@ static void test_storm_throttle(void **state)
     ack_eoi(l, 0x47);
     assert_false(irr(l, 0x47));
     assert_int_equal(x.tdeadline[0], 7500);
-    assert_int_equal(x.ev[INTC_EV_STORM], 1);
+    assert_ev(x, INTC_EV_STORM, 1);
     /* The device drops during the hold: throttle cancelled, no send. */
     assert_int_equal(intc_ioapic_set_irq(io, 7, false), INTC_OK);
     assert_int_equal(x.tdeadline[0], UINT64_MAX);
     assert_false(delivs(io, 7));
     x.h->now = 7500;
     assert_int_equal(intc_ioapic_timer_expired(io, 7500), INTC_OK);
-    assert_int_equal(x.n_redeliv, 3);
+    assert_redeliv(x, 3);
     assert_false(irr(l, 0x47));
     finish(m);
 }
@@ -2144,10 +2188,12 @@ static void test_storm_bounded_window(void **state)
             ack_eoi(l, 0x47);
         th_clear_events(x.h); /* keep the harness log from filling */
     }
-    unsigned sends = x.ev[INTC_EV_IOAPIC_SEND];
-    assert_true(sends <= 1 + 4 + window / 1000 + 1);
-    assert_true(sends >= window / 1000); /* throttled, not stopped */
-    assert_int_equal(x.ev[INTC_EV_STORM], 1);
+    TH_IF_TRACED(x.h) {
+        unsigned sends = x.ev[INTC_EV_IOAPIC_SEND];
+        assert_true(sends <= 1 + 4 + window / 1000 + 1);
+        assert_true(sends >= window / 1000); /* throttled, not stopped */
+    }
+    assert_ev(x, INTC_EV_STORM, 1);
     finish(m);
 }
 
@@ -2175,18 +2221,21 @@ static void test_remappable_without_iommu_dropped(void **state)
     assert_int_equal(rte_get(io, 8) & INTC_RTE_REMAPPABLE,
                      INTC_RTE_REMAPPABLE);
     assert_int_equal(intc_ioapic_set_irq(io, 8, true), INTC_OK);
-    const intc_event *e = th_find_event(x.h, INTC_EV_MSI_DROPPED, TH_ANY_CPU, TH_ANY_VECTOR);
-    assert_non_null(e);
-    assert_int_equal(e->data2 >> 32, INTC_MSI_DROP_NO_REMAPPING);
-    assert_int_equal(e->pin, 0x00f8);
-    assert_int_equal(x.ev[INTC_EV_MSI], 0);
+    TH_IF_TRACED(x.h) {
+        const intc_event *e =
+            th_find_event(x.h, INTC_EV_MSI_DROPPED, TH_ANY_CPU, TH_ANY_VECTOR);
+        assert_non_null(e);
+        assert_int_equal(e->data2 >> 32, INTC_MSI_DROP_NO_REMAPPING);
+        assert_int_equal(e->pin, 0x00f8);
+    }
+    assert_ev(x, INTC_EV_MSI, 0);
     assert_false(irr(l, 0x48));
     assert_false(remote_irr(io, 8));
     assert_int_equal(intc_lapic_pending(l), 0);
     /* Edge too. */
     rte_set(io, 9, RTE_VEC(0x49) | RTE_ACTIVE_LOW | INTC_RTE_REMAPPABLE);
     assert_int_equal(intc_ioapic_set_irq(io, 9, true), INTC_OK);
-    assert_int_equal(x.ev[INTC_EV_MSI_DROPPED], 2);
+    assert_ev(x, INTC_EV_MSI_DROPPED, 2);
     assert_false(irr(l, 0x49));
     finish(m);
 }

@@ -946,20 +946,24 @@ static void test_mmio_bad_writes_change_nothing(void **state)
             if (e != INTC_OK)
                 fail_msg("write off %#x size %u: %s", off, size,
                          intc_err_name(e));
-            size_t bad = th_count_events(h, INTC_EV_BAD_ACCESS);
-            size_t esr_ev = th_count_events(h, INTC_EV_ESR_ERROR);
-            if (h->n_events != bad + esr_ev) {
-                th_dump_events(h);
-                fail_msg("write off %#x size %u: unexpected events", off, size);
-            }
-            if (!arch) {
-                const intc_event *ev =
-                    th_find_event(h, INTC_EV_BAD_ACCESS, 0, TH_ANY_VECTOR);
-                if (bad != 1 || !ev)
-                    fail_msg("write off %#x size %u: %zu BAD_ACCESS events",
-                             off, size, bad);
-                assert_int_equal(ev->pin, off);
-                assert_int_equal(ev->data, size);
+            TH_IF_TRACED(h) {
+                size_t bad = th_count_events(h, INTC_EV_BAD_ACCESS);
+                size_t esr_ev = th_count_events(h, INTC_EV_ESR_ERROR);
+                if (h->n_events != bad + esr_ev) {
+                    th_dump_events(h);
+                    fail_msg("write off %#x size %u: unexpected events", off,
+                             size);
+                }
+                if (!arch) {
+                    const intc_event *ev = th_find_event(
+                        h, INTC_EV_BAD_ACCESS, 0, TH_ANY_VECTOR);
+                    if (bad != 1 || !ev)
+                        fail_msg("write off %#x size %u: %zu BAD_ACCESS "
+                                 "events",
+                                 off, size, bad);
+                    assert_int_equal(ev->pin, off);
+                    assert_int_equal(ev->data, size);
+                }
             }
             lw(l, INTC_LAPIC_ESR, 0);
             uint32_t esr = lr(l, INTC_LAPIC_ESR);
@@ -1042,7 +1046,7 @@ static void test_mmio_host_misuse_is_inval(void **state)
         INTC_ERR_INVAL);
     assert_int_equal(intc_lapic_mmio_write(NULL, INTC_LAPIC_TPR, 4, 0),
                      INTC_ERR_INVAL);
-    assert_int_equal(h->n_events, 0);
+    th_assert_no_events(h);
     /* Nothing was logged or changed. */
     lw(l, INTC_LAPIC_ESR, 0);
     assert_int_equal(lr(l, INTC_LAPIC_ESR), 0);
@@ -1072,7 +1076,7 @@ static void test_mmio_not_decoded_in_x2apic_mode(void **state)
             assert_int_equal(intc_lapic_mmio_write(l, off, sizes[si], 0),
                              INTC_ERR_NOT_DECODED);
         }
-    assert_int_equal(h->n_events, 0);
+    th_assert_no_events(h);
     assert_int_equal(mr(l, X2MSR(INTC_LAPIC_TPR)), 0x20);
     assert_int_equal(mr(l, X2MSR(INTC_LAPIC_SVR)), 0x1ff);
     mw(l, X2MSR(INTC_LAPIC_ESR), 0);
@@ -1099,7 +1103,7 @@ static void test_mmio_not_decoded_when_globally_disabled(void **state)
             assert_int_equal(intc_lapic_mmio_write(l, off, sizes[si], ~0ull),
                              INTC_ERR_NOT_DECODED);
         }
-    assert_int_equal(h->n_events, 0);
+    th_assert_no_events(h);
     /* Re-enabled, it is still in its power-up state. */
     mw(l, INTC_MSR_APIC_BASE,
        INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_BSP | INTC_APIC_BASE_EN);
@@ -1552,8 +1556,8 @@ static void test_apic_base_mode_transitions(void **state)
                              legal[from][to] ? enc[to] : enc[from]);
             assert_int_equal(probe_mode(l),
                              (enum mode)(legal[from][to] ? to : from));
-            assert_int_equal(th_count_events(h, INTC_EV_APIC_BASE),
-                             legal[from][to] ? 1 : 0);
+            th_assert_event_count(h, INTC_EV_APIC_BASE,
+                                  legal[from][to] ? 1 : 0);
             check(m);
             intc_machine_free(m);
         }
@@ -1666,24 +1670,29 @@ static void test_apic_base_event(void **state)
 
     th_clear_events(h);
     mw(l, INTC_MSR_APIC_BASE, 0xfed00800ull);
-    assert_int_equal(th_count_events(h, INTC_EV_APIC_BASE), 1);
-    const intc_event *ev =
-        th_find_event(h, INTC_EV_APIC_BASE, 1, TH_ANY_VECTOR);
-    assert_non_null(ev);
-    assert_int_equal(ev->data, 0xfed00800ull);
-    assert_int_equal(ev->data2, 0xfee00800ull);
+    th_assert_event_count(h, INTC_EV_APIC_BASE, 1);
+    TH_IF_TRACED(h) {
+        const intc_event *ev =
+            th_find_event(h, INTC_EV_APIC_BASE, 1, TH_ANY_VECTOR);
+        assert_non_null(ev);
+        assert_int_equal(ev->data, 0xfed00800ull);
+        assert_int_equal(ev->data2, 0xfee00800ull);
+    }
     th_clear_events(h);
     mw(l, INTC_MSR_APIC_BASE, 0xfed00c00ull);
-    ev = th_find_event(h, INTC_EV_APIC_BASE, 1, TH_ANY_VECTOR);
-    assert_non_null(ev);
-    assert_int_equal(ev->data, 0xfed00c00ull);
-    assert_int_equal(ev->data2, 0xfed00800ull);
+    TH_IF_TRACED(h) {
+        const intc_event *ev =
+            th_find_event(h, INTC_EV_APIC_BASE, 1, TH_ANY_VECTOR);
+        assert_non_null(ev);
+        assert_int_equal(ev->data, 0xfed00c00ull);
+        assert_int_equal(ev->data2, 0xfed00800ull);
+    }
     th_clear_events(h);
     assert_int_equal(intc_lapic_msr_write(l, INTC_MSR_APIC_BASE, 0xfed00800ull),
                      INTC_ERR_GP);
     assert_int_equal(intc_lapic_msr_write(l, INTC_MSR_APIC_BASE, 0xfed00c01ull),
                      INTC_ERR_GP);
-    assert_int_equal(th_count_events(h, INTC_EV_APIC_BASE), 0);
+    th_assert_event_count(h, INTC_EV_APIC_BASE, 0);
     check(m);
     intc_machine_free(m);
 }

@@ -203,7 +203,7 @@ static void sh_open(sh *s, th_host *h, unsigned iommu)
     s->ops.now_ns = sh_now;
     s->ops.timer_arm = sh_timer_arm;
     s->ops.ioapic_timer_arm = sh_io_timer_arm;
-    s->ops.event = sh_event;
+    s->ops.event = th_traced(h) ? sh_event : NULL; /* the trace mode of h */
     s->ops.eoi = sh_eoi;
     s->ops.dma_read = sh_dma_read;
     s->ops.dma_write = sh_dma_write;
@@ -906,9 +906,13 @@ static void test_busy_inside_callback(void **state)
 {
     sh s;
     size_t size;
-    uint8_t *img = busy(&s, *state, INTC_IOMMU_NONE, &size);
-    intc_lapic *l = intc_machine_lapic(s.m, 0);
+    uint8_t *img;
+    intc_lapic *l;
 
+    if (!th_traced(*state))
+        skip(); /* the callback under test is event(): none untraced */
+    img = busy(&s, *state, INTC_IOMMU_NONE, &size);
+    l = intc_machine_lapic(s.m, 0);
     s.reenter = true;
     s.reenter_img = img;
     s.reenter_len = size;
@@ -1007,7 +1011,7 @@ static void test_load_rearms_timers(void **state)
     h->now = d;
     assert_int_equal(intc_lapic_timer_expired(intc_machine_lapic(f, 0), d),
                      INTC_OK);
-    assert_non_null(th_find_event(h, INTC_EV_TIMER, 0, 0x40));
+    th_assert_event(h, INTC_EV_TIMER, 0, 0x40);
     free(img);
     intc_machine_free(f);
 }
@@ -1039,12 +1043,14 @@ static void logical_pair_order(th_host *h, intc_machine *m, uint32_t out[2])
 static void test_delivery_order_survives_round_trip(void **state)
 {
     th_host *h = *state;
-    intc_machine *a = th_machine_n(h, 3);
-    intc_machine *b = th_machine_n(h, 3);
     uint32_t oa[2], ob[2];
     size_t size;
     uint8_t *img;
 
+    if (!th_traced(h))
+        skip(); /* the order compared is the IRR_SET trace's */
+    intc_machine *a = th_machine_n(h, 3);
+    intc_machine *b = th_machine_n(h, 3);
     for (uint32_t i = 0; i < 3; i++)
         assert_int_equal(intc_lapic_mmio_write(intc_machine_lapic(a, i),
                                                INTC_LAPIC_SVR, 4, 0x1ff),
