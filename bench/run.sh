@@ -21,7 +21,7 @@ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 cmake --build "$dir" --target intc-bench >/dev/null
 bin=$dir/bench/intc-bench
 
-echo "\$ ./bench/run.sh $*"
+echo "\$ ./bench/run.sh${*:+ $*}"
 echo "libintc $(git describe --always --dirty 2>/dev/null || echo '?')," \
     "$(date -u '+%Y-%m-%d %H:%M UTC'), $(${CC:-cc} --version | head -1)," \
     "$(valgrind --version)"
