@@ -840,10 +840,18 @@ static int table(const char *prefix)
                     n_met += ir <= c->target[t];
                 }
             }
-            if (any)
-                printf("%-24s %-10s %9s %7s %4s  %9s %7s %4s\n", c->name,
-                       variant_name[v], val[0], tgt[0], met[0], val[1],
-                       tgt[1], met[1]);
+            if (any) {
+                char line[160];
+                size_t len = (size_t)snprintf(
+                    line, sizeof(line), "%-24s %-10s %9s %7s %4s  %9s %7s %4s",
+                    c->name, variant_name[v], val[0], tgt[0], met[0], val[1],
+                    tgt[1], met[1]);
+                if (len >= sizeof(line))
+                    len = sizeof(line) - 1;
+                while (len > 0 && line[len - 1] == ' ')
+                    line[--len] = 0;
+                puts(line);
+            }
         }
     }
     printf("\ntargets met: %u of %u\n\n", n_met, n_targets);
