@@ -112,8 +112,7 @@ static int h_dma_read(void *host, uint64_t addr, void *buf, size_t len)
     return 0;
 }
 
-static int h_dma_write(void *host, uint64_t addr, const void *buf,
-                       size_t len)
+static int h_dma_write(void *host, uint64_t addr, const void *buf, size_t len)
 {
     bhost *h = host;
     if (addr < GM_BASE || len > GM_SIZE || addr - GM_BASE > GM_SIZE - len)
@@ -141,19 +140,19 @@ static uint32_t apic_id(unsigned variant, uint32_t i)
 /* What one case's machine has and does. */
 typedef struct ctx {
     intc_machine *m;
-    intc_lapic *src;  /* CPU 0 */
-    intc_lapic *dst;  /* the target CPU */
+    intc_lapic *src; /* CPU 0 */
+    intc_lapic *dst; /* the target CPU */
     intc_ioapic *io;
     intc_iommu *u;
     uint32_t ncpu;
-    uint32_t dst_id;  /* its APIC ID */
-    uint64_t addr;    /* MSI to it: fixed, physical, edge, vector 0x41 */
-    uint64_t icr;     /* x2APIC ICR: fixed IPI to it, vector 0x41 */
-    unsigned pin;     /* IOAPIC pin of the case */
-    unsigned arg;     /* the case's parameter */
-    uint64_t i;       /* iteration */
-    uint32_t div;     /* targets or bytes per operation; 1 */
-    void *img;        /* snapshot image */
+    uint32_t dst_id; /* its APIC ID */
+    uint64_t addr;   /* MSI to it: fixed, physical, edge, vector 0x41 */
+    uint64_t icr;    /* x2APIC ICR: fixed IPI to it, vector 0x41 */
+    unsigned pin;    /* IOAPIC pin of the case */
+    unsigned arg;    /* the case's parameter */
+    uint64_t i;      /* iteration */
+    uint32_t div;    /* targets or bytes per operation; 1 */
+    void *img;       /* snapshot image */
     size_t len;
     bhost host;
 } ctx;
@@ -241,9 +240,9 @@ enum {
 
 typedef struct bcase {
     const char *name;
-    uint32_t n;         /* iterations */
+    uint32_t n; /* iterations */
     uint32_t ncpu;
-    uint32_t dst;       /* index of the target CPU */
+    uint32_t dst; /* index of the target CPU */
     unsigned flags;
     unsigned target[2]; /* Ir per op without / with an event callback;
                            0: none */
@@ -409,8 +408,7 @@ static void timer_arm(ctx *x)
     if (x->arg == 0)
         mw(x->dst, 0x380, 1000);
     else if (x->arg == 2)
-        intc_lapic_msr_write(x->dst, INTC_MSR_TSC_DEADLINE,
-                             x->host.now + 1000);
+        intc_lapic_msr_write(x->dst, INTC_MSR_TSC_DEADLINE, x->host.now + 1000);
 }
 
 static void setup_timer(ctx *x)
@@ -456,8 +454,7 @@ static int op_tpr_read_msr(ctx *x)
 
 static int op_tpr_write_msr(ctx *x)
 {
-    return intc_lapic_msr_write(x->dst, 0x808, (++x->i & 1) << 5) !=
-           INTC_OK;
+    return intc_lapic_msr_write(x->dst, 0x808, (++x->i & 1) << 5) != INTC_OK;
 }
 
 /* -- whole machine -- */
@@ -473,8 +470,7 @@ static void setup_image(ctx *x)
     intc_msi_send(x->m, x->addr, 0x41, 0, NULL);
     intc_machine_save(x->m, NULL, 0, &x->len);
     x->img = malloc(x->len);
-    if (!x->img ||
-        intc_machine_save(x->m, x->img, x->len, &x->len) != INTC_OK)
+    if (!x->img || intc_machine_save(x->m, x->img, x->len, &x->len) != INTC_OK)
         abort();
     x->div = (uint32_t)x->len;
 }
@@ -490,6 +486,8 @@ static int op_load(ctx *x)
     return intc_machine_load(x->m, x->img, x->len) != INTC_OK;
 }
 
+/* One case a line or two. */
+/* clang-format off */
 #define HEAD (F_ALLVAR)
 #define BCAST(n, iters)                                                     \
     {"bcast-" #n "/tgt", iters, n, 1, HEAD, {25, 0}, K_ALL, 0,              \
@@ -562,6 +560,7 @@ static const bcase cases[] = {
     {"machine-reset", 1000, 4, 1, F_IOAPIC, {0, 0}, K_ANY, 0, NULL,
      op_reset, NULL},
 };
+/* clang-format on */
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
 static bool runs_on(const bcase *c, unsigned variant)
@@ -639,8 +638,7 @@ static void make(ctx *x, const bcase *c, unsigned variant, bool traced,
     }
     if (c->flags & F_REMAP) {
         vtd_tables(x);
-        intc_iommu_set_table(x->u, IRT_A | 7 /* 256 entries */, true,
-                             false);
+        intc_iommu_set_table(x->u, IRT_A | 7 /* 256 entries */, true, false);
         x->addr = RMSI(9);
         intc_msi_send(x->m, x->addr, 0, 0, NULL); /* the IRTE cached */
         ack_eoi(x->dst, 0x41);
@@ -663,8 +661,8 @@ static void check(const bcase *c, unsigned variant, bool traced, bool ok,
     }
 }
 
-static void run_case(const bcase *c, unsigned variant, bool traced,
-                     bool smoke, uint8_t *gmem)
+static void run_case(const bcase *c, unsigned variant, bool traced, bool smoke,
+                     uint8_t *gmem)
 {
     uint64_t n = smoke ? 2 : c->n;
     char label[160];
@@ -684,8 +682,8 @@ static void run_case(const bcase *c, unsigned variant, bool traced,
         for (uint64_t i = 0; i < n; i++)
             bad |= c->op(&x);
     }
-    snprintf(label, sizeof(label), "bench|%s|%u|%d|%llu|%u", c->name,
-             variant, traced, (unsigned long long)n, x.div);
+    snprintf(label, sizeof(label), "bench|%s|%u|%d|%llu|%u", c->name, variant,
+             traced, (unsigned long long)n, x.div);
     CALLGRIND_DUMP_STATS_AT(label);
 
     check(c, variant, traced, !bad, "an operation failed");
@@ -693,8 +691,8 @@ static void run_case(const bcase *c, unsigned variant, bool traced,
         uint64_t per = c->kicks == K_ALL ? c->ncpu : (uint64_t)c->kicks;
         if (x.host.kicks != n * per)
             fprintf(stderr, "%llu kicks in %llu iterations, expected %llu\n",
-                    (unsigned long long)x.host.kicks,
-                    (unsigned long long)n, (unsigned long long)(n * per));
+                    (unsigned long long)x.host.kicks, (unsigned long long)n,
+                    (unsigned long long)(n * per));
         check(c, variant, traced, x.host.kicks == n * per,
               "unexpected number of kicks");
         if (traced && per)
@@ -736,7 +734,7 @@ static int measure(const char *only, bool smoke)
 
 typedef struct result {
     bool have;
-    double ir;   /* per iteration, overhead included */
+    double ir; /* per iteration, overhead included */
     uint32_t div;
 } result;
 
@@ -767,8 +765,8 @@ static void read_dump(FILE *f)
                 return;
             memcpy(name, p, (size_t)(bar - p));
             name[bar - p] = 0;
-            if (sscanf(bar + 1, "%u|%u|%llu|%u", &variant, &traced, &n,
-                       &div) != 4 ||
+            if (sscanf(bar + 1, "%u|%u|%llu|%u", &variant, &traced, &n, &div) !=
+                    4 ||
                 variant >= N_VARIANTS || traced > 1 || !n || !div)
                 return;
             ci = case_index(name);
@@ -908,8 +906,8 @@ static int self_under_callgrind(const char *argv0, const char *only)
     pid = fork();
     if (pid == 0) {
         execlp("valgrind", "valgrind", "--tool=callgrind",
-               "--instr-atstart=yes", "--dump-instr=no", outarg, logarg,
-               self, "--measure", only, (char *)NULL);
+               "--instr-atstart=yes", "--dump-instr=no", outarg, logarg, self,
+               "--measure", only, (char *)NULL);
         fprintf(stderr, "intc-bench: cannot run valgrind (the instruction "
                         "counts need it): ");
         perror("");
@@ -925,9 +923,10 @@ static int self_under_callgrind(const char *argv0, const char *only)
         return 1;
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fprintf(stderr, "intc-bench: the measurement under callgrind "
-                        "failed (see above; valgrind's log: %s/valgrind.log,"
-                        " kept)\n",
+        fprintf(stderr,
+                "intc-bench: the measurement under callgrind "
+                "failed (see above; valgrind's log: %s/valgrind.log,"
+                " kept)\n",
                 dir);
         return 1;
     }
