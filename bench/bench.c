@@ -1,38 +1,53 @@
 /*
- * libintc benchmarks (issue 7): each case runs a fixed number of
- * iterations of one operation, on libintc and on the reference model
- * (ref_model.c, the per-operation work of QEMU 7.2's models), between
- * callgrind markers:
+ * intc-bench: instruction counts of libintc's operations, through the
+ * public API only.  Never a timed test and never a pass/fail of CI.
  *
- *   setup; CALLGRIND_ZERO_STATS; N x op; CALLGRIND_DUMP_STATS_AT(label)
+ * Each row of the table below is one case: a machine set up for it, then
  *
- * bench/run.sh runs this under callgrind, reads each dump's instruction
- * total and divides by N (and by the targets of a broadcast), so the
- * numbers repeat on a noisy shared machine.  Work an iteration needs but
- * that is not the operation (acknowledging a delivered vector so the next
- * delivery is a fresh one, re-arming a timer) runs with collection toggled
- * off; run.sh subtracts the cost of the toggles (the "calib" cases).
+ *   CALLGRIND_ZERO_STATS; n x { op; [undo, collection off] }; DUMP
  *
- * Run natively (not under valgrind), each loop is also timed with the
- * monotonic clock and "wall" lines are printed: only the ratio libintc /
- * reference of the same run means anything.
+ * run under callgrind, so the count of a case is its op: the library
+ * calls, the host callbacks they make (kick and event each increment a
+ * counter) and the few instructions of the op function that load the
+ * calls' arguments.  The undo (acknowledging a delivered vector so the
+ * next delivery is a fresh one, re-arming a timer) runs with collection
+ * toggled off; the cost of the loop and of the toggles is measured by the
+ * two calib cases, which run the same frame with an empty op, and
+ * subtracted.  The result is divided by n and by the case's divisor (the
+ * targets of a broadcast, the bytes of a snapshot image).  After the loop
+ * each case checks what it did (every op succeeded, the kicks expected,
+ * events only when traced); a failed check makes the exit status 1.
  *
- * The machine's event callback is NULL (tracing hosts pay for it) and
- * kick() increments a counter.
+ * Every case runs twice: with no event callback, and with a trivial one
+ * (it counts the events), each column against its own target.  The
+ * headline cases also run on machines whose APIC IDs differ from the CPU
+ * indices and on a machine with a VT-d IOMMU whose remapping is off
+ * (pass-through), against the same targets.
  *
- * Usage: intc-bench [--smoke] [--sizes]
- *   --smoke  2 iterations per case (ctest: it runs, numbers ignored)
- *   --sizes  print the bytes of each object and exit
+ * Usage:
+ *   intc-bench [CASE]        run itself under callgrind (valgrind must be
+ *                            on PATH) and print the table: every row with
+ *                            its targets and met / not met, then
+ *                            "targets met: X of Y".  Exit status 0 whether
+ *                            targets are met or not; non-zero only if the
+ *                            measurement itself failed.
+ *   intc-bench --measure [CASE]  only the measured loops (what the above
+ *                            runs under callgrind)
+ *   intc-bench --table PREFIX    the table from callgrind dumps PREFIX.1,
+ *                            PREFIX.2, ... of a --measure run
+ *   intc-bench --smoke       2 iterations per case, natively: the sanity
+ *                            checks only (ctest)
+ *   intc-bench --sizes       bytes of the library's objects
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include "intc/intc.h"
-#include "ref_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #if defined(__has_include)
 #  if __has_include(<valgrind/callgrind.h>)
@@ -44,7 +59,6 @@
 #  define CALLGRIND_ZERO_STATS
 #  define CALLGRIND_DUMP_STATS_AT(s) ((void)(s))
 #  define CALLGRIND_TOGGLE_COLLECT
-#  define RUNNING_ON_VALGRIND 0
 #endif
 
 /* sizes.c: sizeof of the library's private objects. */
@@ -60,6 +74,7 @@ void bench_print_sizes(FILE *out);
 typedef struct bhost {
     uint64_t now;
     uint64_t kicks;
+    uint64_t events;
     uint64_t deadline;
     uint8_t *gmem;
 } bhost;
@@ -68,6 +83,13 @@ static void h_kick(void *host, uint32_t cpu)
 {
     (void)cpu;
     ((bhost *)host)->kicks++;
+}
+
+/* The trivial event callback of the "traced" column. */
+static void h_event(void *host, const intc_event *ev)
+{
+    (void)ev;
+    ((bhost *)host)->events++;
 }
 
 static uint64_t h_now(void *host)
@@ -90,8 +112,7 @@ static int h_dma_read(void *host, uint64_t addr, void *buf, size_t len)
     return 0;
 }
 
-static int h_dma_write(void *host, uint64_t addr, const void *buf,
-                       size_t len)
+static int h_dma_write(void *host, uint64_t addr, const void *buf, size_t len)
 {
     bhost *h = host;
     if (addr < GM_BASE || len > GM_SIZE || addr - GM_BASE > GM_SIZE - len)
@@ -100,396 +121,99 @@ static int h_dma_write(void *host, uint64_t addr, const void *buf,
     return 0;
 }
 
-/* ---- measurement ---- */
+/* ---- machines ---- */
 
-typedef struct bench {
-    bool smoke;
-    bool valgrind;
-    const char *side; /* "lib" or "ref" */
-    const char *name;
-    uint64_t n;
-    unsigned div;     /* targets per operation (broadcasts) */
-    bool toggled;     /* the loop toggles collection */
-    unsigned target;  /* instructions per op (per target), 0: none */
-    struct timespec t0;
-    bhost host;
-    uint8_t *gmem;
-    int failures;
-} bench;
+/* Variants of the machine a case runs on. */
+enum { VAR_DENSE, VAR_SPARSE, VAR_PT, N_VARIANTS };
+static const char *const variant_name[N_VARIANTS] = {
+    "id=index",   /* CPU i has APIC ID i (0xFF skipped) */
+    "sparse-ids", /* IDs 0x10, 0x23, 0x34, 0x47, ...: never the index */
+    "vtd-pt",     /* IDs = index, VT-d present, remapping off */
+};
 
-/* Work inside an iteration that is not part of the operation. */
-#define UNTIMED(...)                                                        \
-    do {                                                                    \
-        CALLGRIND_TOGGLE_COLLECT;                                           \
-        __VA_ARGS__;                                                        \
-        CALLGRIND_TOGGLE_COLLECT;                                           \
-    } while (0)
-
-static uint64_t iters(const bench *b, uint64_t n)
+static uint32_t apic_id(unsigned variant, uint32_t i)
 {
-    return b->smoke ? 2 : n;
+    uint32_t id = variant == VAR_SPARSE ? 0x10 + 0x12 * i + (i & 1) : i;
+    return id < 0xff ? id : id + 1; /* 0xFF is the broadcast ID */
 }
 
-static void begin(bench *b)
-{
-    clock_gettime(CLOCK_MONOTONIC, &b->t0);
-    CALLGRIND_ZERO_STATS;
-}
-
-static void end(bench *b)
-{
-    struct timespec t1;
-    char label[160];
-
-    snprintf(label, sizeof(label), "bench|%s|%s|%llu|%u|%d|%u", b->side,
-             b->name, (unsigned long long)b->n, b->div, b->toggled,
-             b->target);
-    CALLGRIND_DUMP_STATS_AT(label);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (!b->valgrind) {
-        double ns = (double)(t1.tv_sec - b->t0.tv_sec) * 1e9 +
-                    (double)(t1.tv_nsec - b->t0.tv_nsec);
-        printf("wall|%s|%s|%.2f\n", b->side, b->name,
-               ns / (double)(b->n ? b->n : 1));
-    }
-}
-
-static void check(bench *b, bool ok, const char *what)
-{
-    if (!ok) {
-        fprintf(stderr, "%s/%s: %s\n", b->side, b->name, what);
-        b->failures++;
-    }
-}
-
-/* ---- libintc setup helpers ---- */
-
-/* IDs 0.. skipping 0xFF (the xAPIC broadcast ID, refused as an ID). */
-static uint32_t *make_ids(uint32_t n)
-{
-    uint32_t *ids = malloc(sizeof(*ids) * n);
-    if (!ids)
-        abort();
-    for (uint32_t i = 0; i < n; i++)
-        ids[i] = i < 255 ? i : i + 1;
-    return ids;
-}
-
-static uint32_t ref_id(uint32_t i)
-{
-    return i < 255 ? i : i + 1;
-}
-
-enum { WITH_IOAPIC = 1, WITH_VTD = 2 };
-
-static intc_machine *lib_new(bench *b, uint32_t n, unsigned with)
-{
-    static const uint8_t wiring[24] = {[5] = INTC_PIN_LEVEL};
-    intc_machine_config cfg;
-    intc_ioapic_config io = {0};
-    intc_host_ops ops = {0};
-    intc_err err;
-    uint32_t *ids = make_ids(n);
+/* What one case's machine has and does. */
+typedef struct ctx {
     intc_machine *m;
-
-    intc_machine_config_init(&cfg);
-    cfg.n_cpus = n;
-    cfg.apic_ids = ids;
-    cfg.storm_threshold = 0;
-    if (with & WITH_IOAPIC) {
-        io.id = 2;
-        io.version = 0x20;
-        io.n_pins = 24;
-        io.pin_wiring = wiring;
-        cfg.ioapics = &io;
-        cfg.n_ioapics = 1;
-    }
-    if (with & WITH_VTD)
-        cfg.iommu.kind = INTC_IOMMU_VTD;
-    ops.version = INTC_HOST_OPS_VERSION;
-    ops.kick = h_kick;
-    ops.now_ns = h_now;
-    ops.timer_arm = h_timer_arm;
-    ops.dma_read = h_dma_read;
-    ops.dma_write = h_dma_write;
-    memset(&b->host, 0, sizeof(b->host));
-    b->host.gmem = b->gmem;
-    m = intc_machine_new(&cfg, &ops, &b->host, &err);
-    free(ids);
-    if (!m) {
-        fprintf(stderr, "intc_machine_new: %s\n", intc_strerror(err));
-        exit(1);
-    }
-    return m;
-}
-
-static intc_lapic *cpu(intc_machine *m, uint32_t i)
-{
-    return intc_machine_lapic(m, i);
-}
+    intc_lapic *src; /* CPU 0 */
+    intc_lapic *dst; /* the target CPU */
+    intc_ioapic *io;
+    intc_iommu *u;
+    uint32_t ncpu;
+    uint32_t dst_id; /* its APIC ID */
+    uint64_t addr;   /* MSI to it: fixed, physical, edge, vector 0x41 */
+    uint64_t icr;    /* x2APIC ICR: fixed IPI to it, vector 0x41 */
+    unsigned pin;    /* IOAPIC pin of the case */
+    unsigned arg;    /* the case's parameter */
+    uint64_t i;      /* iteration */
+    uint32_t div;    /* targets or bytes per operation; 1 */
+    void *img;       /* snapshot image */
+    size_t len;
+    bhost host;
+} ctx;
 
 static void mw(intc_lapic *l, uint32_t off, uint32_t v)
 {
     intc_lapic_mmio_write(l, off, 4, v);
 }
 
-/* xAPIC: software-enable (SVR[8], spurious vector 0xFF). */
-static void lib_enable(intc_machine *m, uint32_t n)
+static void x2_enable(intc_lapic *l)
 {
-    for (uint32_t i = 0; i < n; i++)
-        mw(cpu(m, i), 0xf0, 0x1ff);
-}
-
-/* x2APIC mode, software-enabled. */
-static void lib_x2(intc_machine *m, uint32_t i)
-{
-    intc_lapic *l = cpu(m, i);
     uint64_t base = 0;
     intc_lapic_msr_read(l, INTC_MSR_APIC_BASE, &base);
     intc_lapic_msr_write(l, INTC_MSR_APIC_BASE, base | INTC_APIC_BASE_EXTD);
     intc_lapic_msr_write(l, 0x80f, 0x1ff);
 }
 
-static void lib_ack_eoi(intc_lapic *l)
+/* INTA + EOI, by MSR in x2APIC mode and MMIO in xAPIC mode. */
+static int ack_eoi(intc_lapic *l, int vector)
 {
-    intc_lapic_ack(l);
-    mw(l, 0xb0, 0);
+    uint64_t base = 0;
+    int got = intc_lapic_ack(l);
+    intc_lapic_msr_read(l, INTC_MSR_APIC_BASE, &base);
+    if (base & INTC_APIC_BASE_EXTD)
+        intc_lapic_msr_write(l, 0x80b, 0);
+    else
+        mw(l, 0xb0, 0);
+    return vector >= 0 && got != vector;
 }
 
-static ref_machine *ref_make(bench *b, uint32_t n)
+/* An MSI address to physical APIC ID id: bits 19:12 ID[7:0], with the
+   extended destination ID bits 11:5 = ID[14:8]. */
+static uint64_t msi_addr(uint32_t id)
 {
-    ref_machine *r = ref_new(n, b->gmem, GM_BASE, GM_SIZE);
-    if (!r)
-        abort();
-    for (uint32_t i = 0; i < n; i++) {
-        r->apic[i].id = ref_id(i);
-        ref_mmio_write(r, i, 0xf0, 0x1ff);
-    }
-    return r;
+    return 0xfee00000ull | (uint64_t)(id & 0xff) << 12 |
+           (uint64_t)((id >> 8) & 0x7f) << 5;
 }
 
-static void ref_x2(ref_machine *r, uint32_t i)
-{
-    ref_msr_write(r, i, 0x1b, 0xfee00c00ull);
-    ref_msr_write(r, i, 0x80f, 0x1ff);
-}
-
-static void ref_ack_eoi(ref_machine *r, uint32_t i)
-{
-    ref_ack(r, i);
-    ref_eoi(r, i);
-}
-
-/* ---- VT-d tables in guest memory (VT-d 9.10, 9.11, 9.12) ---- */
-
-#define MSI_TO(dest) (0xfee00000ull | (uint64_t)(dest) << 12)
 #define RMSI(handle) (0xfee00000ull | (uint64_t)(handle) << 5 | 0x10u)
 #define NV 0xf2
 
-static void gm_w64(bench *b, uint64_t gpa, uint64_t v)
+static void gm_w64(ctx *x, uint64_t gpa, uint64_t v)
 {
-    memcpy(b->gmem + (gpa - GM_BASE), &v, 8);
+    memcpy(x->host.gmem + (gpa - GM_BASE), &v, 8);
 }
 
-static void vtd_tables(bench *b)
+/* VT-d tables in guest memory (VT-d 9.10, 9.11, 9.12): IRTE 9 remapped
+   (fixed, physical, edge, vector 0x41, xAPIC DST[15:8] = the target),
+   IRTE 7 posted (vector 0x51, descriptor at PID_A, NV to the target). */
+static void vtd_tables(ctx *x)
 {
-    memset(b->gmem, 0, GM_SIZE);
-    /* IRTE 9: present, fixed, physical, edge, vector 0x41, xAPIC DST 1. */
-    gm_w64(b, IRT_A + 16 * 9, 1ull | 0x41ull << 16 | (1ull << 8) << 32);
-    gm_w64(b, IRT_A + 16 * 9 + 8, 0);
-    /* IRTE 7: posted, vector 0x51, descriptor at PID_A. */
-    gm_w64(b, IRT_A + 16 * 7,
+    memset(x->host.gmem, 0, GM_SIZE);
+    gm_w64(x, IRT_A + 16 * 9,
+           1ull | 0x41ull << 16 | (uint64_t)(x->dst_id << 8) << 32);
+    gm_w64(x, IRT_A + 16 * 7,
            1ull | 1ull << 15 | 0x51ull << 16 |
                ((PID_A >> 6) & 0x3ffffffull) << 38);
-    gm_w64(b, IRT_A + 16 * 7 + 8, PID_A & 0xffffffff00000000ull);
-    /* PID: NV, NDST = CPU 1 (xAPIC: NDST[15:8]). */
-    for (unsigned i = 0; i < 8; i++)
-        gm_w64(b, PID_A + 8 * i, 0);
-    gm_w64(b, PID_A + 32, (uint64_t)NV << 16 | (uint64_t)(1u << 8) << 32);
+    gm_w64(x, IRT_A + 16 * 7 + 8, PID_A & 0xffffffff00000000ull);
+    gm_w64(x, PID_A + 32,
+           (uint64_t)NV << 16 | (uint64_t)(x->dst_id << 8) << 32);
 }
-
-/* Undo a posting: PIR bit and ON cleared. */
-static void pid_clear(bench *b)
-{
-    uint64_t ctl;
-    gm_w64(b, PID_A + 8, 0);
-    memcpy(&ctl, b->gmem + (PID_A + 32 - GM_BASE), 8);
-    gm_w64(b, PID_A + 32, ctl & ~1ull);
-}
-
-/* ================================================================== */
-/* Cases.  Each has a libintc and a reference body.                    */
-/* ================================================================== */
-
-typedef struct bcase {
-    const char *name;
-    uint64_t n;
-    unsigned cpus;   /* broadcast / cluster size (0: case default) */
-    unsigned target; /* instructions per op (per target for bcast) */
-    void (*lib)(bench *b, const struct bcase *c);
-    void (*ref)(bench *b, const struct bcase *c);
-} bcase;
-
-/* -- calibration: the loop and the toggles alone -- */
-
-static void calib_loop(bench *b, const bcase *c)
-{
-    (void)c;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++)
-        __asm__ volatile("" ::: "memory");
-    end(b);
-}
-
-static void calib_toggle(bench *b, const bcase *c)
-{
-    (void)c;
-    b->toggled = true;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        __asm__ volatile("" ::: "memory");
-        UNTIMED(__asm__ volatile("" ::: "memory"));
-    }
-    end(b);
-}
-
-/* -- MSI delivery: fixed, physical, edge, to CPU 1 -- */
-
-static void lib_msi(bench *b, const bcase *c)
-{
-    (void)c;
-    intc_machine *m = lib_new(b, 2, 0);
-    intc_lapic *l1 = cpu(m, 1);
-    lib_enable(m, 2);
-    b->toggled = true;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        intc_msi_send(m, MSI_TO(1), 0x41, 0, NULL);
-        UNTIMED(lib_ack_eoi(l1));
-    }
-    end(b);
-    check(b, b->host.kicks == b->n, "one kick per delivery");
-    intc_machine_free(m);
-}
-
-static void ref_msi(bench *b, const bcase *c)
-{
-    (void)c;
-    ref_machine *r = ref_make(b, 2);
-    b->toggled = true;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        ref_msi_send(r, MSI_TO(1), 0x41, 0);
-        UNTIMED(ref_ack_eoi(r, 1));
-    }
-    end(b);
-    ref_free(r);
-}
-
-/* -- MSI + INTA + EOI: x2APIC (EOI by WRMSR) and xAPIC (EOI by MMIO) -- */
-
-static void lib_msi_ack_eoi(bench *b, const bcase *c)
-{
-    bool x2 = strstr(c->name, "x2apic") != NULL;
-    intc_machine *m = lib_new(b, 2, 0);
-    intc_lapic *l1 = cpu(m, 1);
-    int bad = 0;
-    lib_enable(m, 2);
-    if (x2)
-        lib_x2(m, 1);
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        intc_msi_send(m, MSI_TO(1), 0x41, 0, NULL);
-        bad |= intc_lapic_ack(l1) != 0x41;
-        if (x2)
-            intc_lapic_msr_write(l1, 0x80b, 0);
-        else
-            intc_lapic_mmio_write(l1, 0xb0, 4, 0);
-    }
-    end(b);
-    check(b, !bad, "ack returns the vector");
-    intc_machine_free(m);
-}
-
-static void ref_msi_ack_eoi(bench *b, const bcase *c)
-{
-    bool x2 = strstr(c->name, "x2apic") != NULL;
-    ref_machine *r = ref_make(b, 2);
-    int bad = 0;
-    if (x2)
-        ref_x2(r, 1);
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        ref_msi_send(r, MSI_TO(1), 0x41, 0);
-        bad |= ref_ack(r, 1) != 0x41;
-        if (x2)
-            ref_msr_write(r, 1, 0x80b, 0);
-        else
-            ref_mmio_write(r, 1, 0xb0, 0);
-    }
-    end(b);
-    check(b, !bad, "ack returns the vector");
-    ref_free(r);
-}
-
-/* -- remapped MSI (VT-d): hot cache, cold cache, posted -- */
-
-static void lib_remap(bench *b, const bcase *c)
-{
-    bool cold = strstr(c->name, "cold") != NULL;
-    bool posted = strstr(c->name, "posted") != NULL;
-    intc_machine *m = lib_new(b, 2, WITH_VTD);
-    intc_iommu *u = intc_machine_iommu(m);
-    intc_lapic *l1 = cpu(m, 1);
-    uint64_t addr = RMSI(posted ? 7 : 9);
-    lib_enable(m, 2);
-    vtd_tables(b);
-    intc_iommu_set_table(u, IRT_A | 7 /* 256 entries */, true, false);
-    intc_msi_send(m, addr, 0, 0, NULL); /* warm the cache */
-    if (posted)
-        pid_clear(b);
-    lib_ack_eoi(l1);
-    b->toggled = true;
-    b->host.kicks = 0;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        intc_msi_send(m, addr, 0, 0, NULL);
-        if (posted)
-            UNTIMED(pid_clear(b); lib_ack_eoi(l1));
-        else if (cold)
-            UNTIMED(intc_iommu_invalidate(u, 9, 0); lib_ack_eoi(l1));
-        else
-            UNTIMED(lib_ack_eoi(l1));
-    }
-    end(b);
-    check(b, b->host.kicks == b->n, "one kick per delivery");
-    intc_machine_free(m);
-}
-
-static void ref_remap(bench *b, const bcase *c)
-{
-    bool posted = strstr(c->name, "posted") != NULL;
-    ref_machine *r = ref_make(b, 2);
-    uint64_t addr = RMSI(posted ? 7 : 9);
-    uint64_t k0;
-    vtd_tables(b);
-    ref_ir_set_table(r, IRT_A, false, 256, true);
-    b->toggled = true;
-    k0 = r->kicks;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        ref_msi_send(r, addr, 0, 0);
-        if (posted)
-            UNTIMED(pid_clear(b); ref_ack_eoi(r, 1));
-        else
-            UNTIMED(ref_ack_eoi(r, 1)); /* no cache: cold == hot */
-    }
-    end(b);
-    check(b, r->kicks - k0 >= b->n, "delivered");
-    ref_free(r);
-}
-
-/* -- level interrupt: INTA + EOI, the EOI re-delivers (line held) -- */
 
 static void ioapic_rte(intc_ioapic *io, unsigned pin, uint64_t rte)
 {
@@ -499,498 +223,743 @@ static void ioapic_rte(intc_ioapic *io, unsigned pin, uint64_t rte)
     intc_ioapic_mmio_write(io, 0x10, 4, (uint32_t)rte);
 }
 
-#define RTE_TO1(v) ((uint64_t)(v) | 1ull << INTC_RTE_DEST_SHIFT)
+/* ---- cases ---- */
 
-static void lib_level_eoi(bench *b, const bcase *c)
-{
-    (void)c;
-    intc_machine *m = lib_new(b, 2, WITH_IOAPIC);
-    intc_ioapic *io = intc_machine_ioapic(m, 0);
-    intc_lapic *l1 = cpu(m, 1);
-    int bad = 0;
-    lib_enable(m, 2);
-    ioapic_rte(io, 5, RTE_TO1(0x61) | INTC_RTE_LEVEL);
-    intc_ioapic_set_irq(io, 5, true);
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        bad |= intc_lapic_ack(l1) != 0x61;
-        intc_lapic_mmio_write(l1, 0xb0, 4, 0);
-    }
-    end(b);
-    check(b, !bad, "re-delivered after each EOI");
-    intc_machine_free(m);
-}
-
-static void ref_level_eoi(bench *b, const bcase *c)
-{
-    (void)c;
-    ref_machine *r = ref_make(b, 2);
-    int bad = 0;
-    ref_ioapic_write_rte(r, 5, RTE_TO1(0x61) | 0x8000);
-    ref_ioapic_set_irq(r, 5, true);
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        bad |= ref_ack(r, 1) != 0x61;
-        ref_mmio_write(r, 1, 0xb0, 0);
-    }
-    end(b);
-    check(b, !bad, "re-delivered after each EOI");
-    ref_free(r);
-}
-
-/* -- IOAPIC pin: assert + de-assert, edge / level / masked -- */
-
-static void lib_ioapic_pin(bench *b, const bcase *c)
-{
-    bool masked = strstr(c->name, "masked") != NULL;
-    bool level = strstr(c->name, "level") != NULL;
-    unsigned pin = level ? 5 : masked ? 4 : 3;
-    intc_machine *m = lib_new(b, 2, WITH_IOAPIC);
-    intc_ioapic *io = intc_machine_ioapic(m, 0);
-    intc_lapic *l1 = cpu(m, 1);
-    lib_enable(m, 2);
-    ioapic_rte(io, pin, RTE_TO1(0x62) | (level ? INTC_RTE_LEVEL : 0) |
-                            (masked ? INTC_RTE_MASKED : 0));
-    b->toggled = !masked;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        intc_ioapic_set_irq(io, pin, true);
-        intc_ioapic_set_irq(io, pin, false);
-        if (!masked)
-            UNTIMED(lib_ack_eoi(l1));
-    }
-    end(b);
-    check(b, b->host.kicks == (masked ? 0 : b->n), "kicks");
-    intc_machine_free(m);
-}
-
-static void ref_ioapic_pin(bench *b, const bcase *c)
-{
-    bool masked = strstr(c->name, "masked") != NULL;
-    bool level = strstr(c->name, "level") != NULL;
-    unsigned pin = level ? 5 : masked ? 4 : 3;
-    ref_machine *r = ref_make(b, 2);
-    ref_ioapic_write_rte(r, pin, RTE_TO1(0x62) | (level ? 0x8000u : 0) |
-                                     (masked ? 0x10000u : 0));
-    b->toggled = !masked;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        ref_ioapic_set_irq(r, pin, true);
-        ref_ioapic_set_irq(r, pin, false);
-        if (!masked)
-            UNTIMED(ref_ack_eoi(r, 1));
-    }
-    end(b);
-    ref_free(r);
-}
-
-/* -- unicast IPI, CPU 0 -> CPU 1, fixed -- */
-
-static void lib_ipi(bench *b, const bcase *c)
-{
-    bool x2 = strstr(c->name, "x2apic") != NULL;
-    intc_machine *m = lib_new(b, 2, 0);
-    intc_lapic *l0 = cpu(m, 0), *l1 = cpu(m, 1);
-    lib_enable(m, 2);
-    if (x2) {
-        lib_x2(m, 0);
-        lib_x2(m, 1);
-    }
-    b->toggled = true;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        if (x2) {
-            intc_lapic_msr_write(l0, 0x830, 1ull << 32 | 0x41);
-            UNTIMED(intc_lapic_ack(l1); intc_lapic_msr_write(l1, 0x80b, 0));
-        } else {
-            mw(l0, 0x310, 1u << 24);
-            mw(l0, 0x300, 0x41);
-            UNTIMED(lib_ack_eoi(l1));
-        }
-    }
-    end(b);
-    check(b, b->host.kicks == b->n, "one kick per IPI");
-    intc_machine_free(m);
-}
-
-static void ref_ipi(bench *b, const bcase *c)
-{
-    bool x2 = strstr(c->name, "x2apic") != NULL;
-    ref_machine *r = ref_make(b, 2);
-    if (x2) {
-        ref_x2(r, 0);
-        ref_x2(r, 1);
-    }
-    b->toggled = true;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        if (x2) {
-            ref_msr_write(r, 0, 0x830, 1ull << 32 | 0x41);
-        } else {
-            ref_mmio_write(r, 0, 0x310, 1u << 24);
-            ref_mmio_write(r, 0, 0x300, 0x41);
-        }
-        UNTIMED(ref_ack_eoi(r, 1));
-    }
-    end(b);
-    ref_free(r);
-}
-
-/* -- broadcast MSI (physical 0xFF) to every CPU -- */
-
-static void lib_bcast(bench *b, const bcase *c)
-{
-    uint32_t n = c->cpus;
-    intc_machine *m = lib_new(b, n, 0);
-    lib_enable(m, n);
-    b->toggled = true;
-    b->div = n;
-    b->host.kicks = 0;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        intc_msi_send(m, MSI_TO(0xff), 0x41, 0, NULL);
-        UNTIMED(for (uint32_t k = 0; k < n; k++) lib_ack_eoi(cpu(m, k)));
-    }
-    end(b);
-    check(b, b->host.kicks == b->n * n, "every CPU kicked");
-    intc_machine_free(m);
-}
-
-static void ref_bcast(bench *b, const bcase *c)
-{
-    uint32_t n = c->cpus;
-    ref_machine *r = ref_make(b, n);
-    b->toggled = true;
-    b->div = n;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        ref_msi_send(r, MSI_TO(0xff), 0x41, 0);
-        UNTIMED(for (uint32_t k = 0; k < n; k++) ref_ack_eoi(r, k));
-    }
-    end(b);
-    ref_free(r);
-}
-
-/* -- x2APIC cluster logical IPI: cluster 0, MDA bits 1-3 -- */
-
-#define CLUSTER_ICR (0xeull << 32 | 1u << 11 | 0x41)
-
-static void lib_cluster(bench *b, const bcase *c)
-{
-    uint32_t n = c->cpus;
-    intc_machine *m = lib_new(b, n, 0);
-    intc_lapic *l0 = cpu(m, 0);
-    lib_enable(m, n);
-    for (uint32_t i = 0; i < n; i++)
-        lib_x2(m, i);
-    b->toggled = true;
-    b->host.kicks = 0;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        intc_lapic_msr_write(l0, 0x830, CLUSTER_ICR);
-        UNTIMED(for (uint32_t k = 1; k <= 3; k++) {
-            intc_lapic_ack(cpu(m, k));
-            intc_lapic_msr_write(cpu(m, k), 0x80b, 0);
-        });
-    }
-    end(b);
-    check(b, b->host.kicks == 3 * b->n, "three CPUs kicked");
-    intc_machine_free(m);
-}
-
-static void ref_cluster(bench *b, const bcase *c)
-{
-    uint32_t n = c->cpus;
-    ref_machine *r = ref_make(b, n);
-    for (uint32_t i = 0; i < n; i++)
-        ref_x2(r, i);
-    b->toggled = true;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        ref_msr_write(r, 0, 0x830, CLUSTER_ICR);
-        UNTIMED(for (uint32_t k = 1; k <= 3; k++) ref_ack_eoi(r, k));
-    }
-    end(b);
-    ref_free(r);
-}
-
-/* -- LAPIC timer expiry (the host timer fired): one-shot, periodic,
-      TSC-deadline.  Re-arming and INTA/EOI are untimed. -- */
-
-enum { T_ONESHOT, T_PERIODIC, T_TSCDL };
-
-static unsigned timer_mode(const bcase *c)
-{
-    return strstr(c->name, "periodic") ? T_PERIODIC
-           : strstr(c->name, "tsc")    ? T_TSCDL
-                                       : T_ONESHOT;
-}
-
-static void lib_timer_arm(intc_lapic *l, bhost *h, unsigned mode)
-{
-    if (mode == T_ONESHOT)
-        mw(l, 0x380, 1000);
-    else if (mode == T_TSCDL)
-        intc_lapic_msr_write(l, INTC_MSR_TSC_DEADLINE, h->now + 1000);
-}
-
-static void lib_timer(bench *b, const bcase *c)
-{
-    unsigned mode = timer_mode(c);
-    intc_machine *m = lib_new(b, 1, 0);
-    intc_lapic *l = cpu(m, 0);
-    lib_enable(m, 1);
-    mw(l, 0x3e0, 0xb); /* divide by 1 */
-    mw(l, 0x320, 0x40u | mode << 17);
-    if (mode == T_PERIODIC)
-        mw(l, 0x380, 1000);
-    lib_timer_arm(l, &b->host, mode);
-    b->toggled = true;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        uint64_t d = b->host.deadline;
-        b->host.now = d;
-        intc_lapic_timer_expired(l, d);
-        UNTIMED(lib_ack_eoi(l); lib_timer_arm(l, &b->host, mode));
-    }
-    end(b);
-    check(b, b->host.kicks == b->n, "one interrupt per expiry");
-    intc_machine_free(m);
-}
-
-static void ref_timer_arm(ref_machine *r, unsigned mode)
-{
-    if (mode == T_ONESHOT)
-        ref_mmio_write(r, 0, 0x380, 1000);
-    else if (mode == T_TSCDL)
-        ref_msr_write(r, 0, 0x6e0, r->now + 1000);
-}
-
-static void ref_timer(bench *b, const bcase *c)
-{
-    unsigned mode = timer_mode(c);
-    ref_machine *r = ref_make(b, 1);
-    uint64_t k0;
-    ref_mmio_write(r, 0, 0x3e0, 0xb);
-    ref_mmio_write(r, 0, 0x320, 0x40u | mode << 17);
-    if (mode == T_PERIODIC)
-        ref_mmio_write(r, 0, 0x380, 1000);
-    ref_timer_arm(r, mode);
-    b->toggled = true;
-    k0 = r->kicks;
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        ref_timer_expired(r, 0, (uint64_t)ref_timer_deadline(r, 0));
-        UNTIMED(ref_ack_eoi(r, 0); ref_timer_arm(r, mode));
-    }
-    end(b);
-    check(b, r->kicks - k0 == b->n, "one interrupt per expiry");
-    ref_free(r);
-}
-
-/* -- register access: TPR read and write, xAPIC MMIO and x2APIC MSR -- */
-
-static void lib_reg(bench *b, const bcase *c)
-{
-    bool x2 = strstr(c->name, "msr") != NULL;
-    bool wr = strstr(c->name, "write") != NULL;
-    intc_machine *m = lib_new(b, 1, 0);
-    intc_lapic *l = cpu(m, 0);
-    uint64_t v, sum = 0;
-    lib_enable(m, 1);
-    if (x2)
-        lib_x2(m, 0);
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        if (wr && x2)
-            intc_lapic_msr_write(l, 0x808, (i & 1) << 5);
-        else if (wr)
-            intc_lapic_mmio_write(l, 0x80, 4, (uint32_t)(i & 1) << 5);
-        else if (x2)
-            intc_lapic_msr_read(l, 0x808, &v), sum += v;
-        else
-            intc_lapic_mmio_read(l, 0x80, 4, &v), sum += v;
-    }
-    end(b);
-    (void)sum;
-    intc_machine_free(m);
-}
-
-static void ref_reg(bench *b, const bcase *c)
-{
-    bool x2 = strstr(c->name, "msr") != NULL;
-    bool wr = strstr(c->name, "write") != NULL;
-    ref_machine *r = ref_make(b, 1);
-    uint64_t sum = 0;
-    if (x2)
-        ref_x2(r, 0);
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++) {
-        if (wr && x2)
-            ref_msr_write(r, 0, 0x808, (i & 1) << 5);
-        else if (wr)
-            ref_mmio_write(r, 0, 0x80, (uint32_t)(i & 1) << 5);
-        else if (x2)
-            sum += ref_msr_read(r, 0, 0x808);
-        else
-            sum += ref_mmio_read(r, 0, 0x80);
-    }
-    end(b);
-    (void)sum;
-    ref_free(r);
-}
-
-/* -- machine reset and snapshot restore: 4 CPUs and a 24-pin IOAPIC -- */
-
-static void lib_reset(bench *b, const bcase *c)
-{
-    (void)c;
-    intc_machine *m = lib_new(b, 4, WITH_IOAPIC);
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++)
-        intc_machine_reset(m);
-    end(b);
-    intc_machine_free(m);
-}
-
-static void ref_reset_case(bench *b, const bcase *c)
-{
-    (void)c;
-    ref_machine *r = ref_make(b, 4);
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++)
-        ref_reset(r);
-    end(b);
-    ref_free(r);
-}
-
-static void lib_restore(bench *b, const bcase *c)
-{
-    (void)c;
-    intc_machine *m = lib_new(b, 4, WITH_IOAPIC);
-    size_t len = 0;
-    void *img;
-    int bad = 0;
-    lib_enable(m, 4);
-    intc_msi_send(m, MSI_TO(1), 0x41, 0, NULL);
-    intc_machine_save(m, NULL, 0, &len);
-    img = malloc(len);
-    if (!img || intc_machine_save(m, img, len, &len) != INTC_OK)
-        abort();
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++)
-        bad |= intc_machine_load(m, img, len) != INTC_OK;
-    end(b);
-    check(b, !bad, "load succeeds");
-    free(img);
-    intc_machine_free(m);
-}
-
-static void ref_restore(bench *b, const bcase *c)
-{
-    (void)c;
-    ref_machine *r = ref_make(b, 4);
-    size_t len;
-    void *img;
-    int bad = 0;
-    ref_msi_send(r, MSI_TO(1), 0x41, 0);
-    len = ref_save(r, NULL, 0);
-    img = malloc(len);
-    if (!img)
-        abort();
-    ref_save(r, img, len);
-    begin(b);
-    for (uint64_t i = 0; i < b->n; i++)
-        bad |= !ref_load(r, img, len);
-    end(b);
-    check(b, !bad, "load succeeds");
-    free(img);
-    ref_free(r);
-}
-
-/* ---- the table ---- */
-
-static const bcase cases[] = {
-    {"calib-loop", 100000, 0, 0, calib_loop, NULL},
-    {"calib-toggle", 100000, 0, 0, calib_toggle, NULL},
-    {"msi", 100000, 0, 60, lib_msi, ref_msi},
-    {"msi+ack+eoi-x2apic", 100000, 0, 120, lib_msi_ack_eoi, ref_msi_ack_eoi},
-    {"msi+ack+eoi-xapic", 100000, 0, 120, lib_msi_ack_eoi, ref_msi_ack_eoi},
-    {"remap-hot", 50000, 0, 0, lib_remap, ref_remap},
-    {"remap-cold", 50000, 0, 0, lib_remap, ref_remap},
-    {"remap-posted", 50000, 0, 0, lib_remap, ref_remap},
-    {"level-eoi-redeliver", 50000, 0, 0, lib_level_eoi, ref_level_eoi},
-    {"ioapic-edge", 50000, 0, 0, lib_ioapic_pin, ref_ioapic_pin},
-    {"ioapic-level", 50000, 0, 0, lib_ioapic_pin, ref_ioapic_pin},
-    {"ioapic-masked", 50000, 0, 0, lib_ioapic_pin, ref_ioapic_pin},
-    {"ipi-xapic", 50000, 0, 0, lib_ipi, ref_ipi},
-    {"ipi-x2apic", 50000, 0, 0, lib_ipi, ref_ipi},
-    {"bcast-2", 20000, 2, 25, lib_bcast, ref_bcast},
-    {"bcast-8", 5000, 8, 25, lib_bcast, ref_bcast},
-    {"bcast-64", 1000, 64, 25, lib_bcast, ref_bcast},
-    {"bcast-256", 250, 256, 25, lib_bcast, ref_bcast},
-    {"bcast-1024", 60, 1024, 25, lib_bcast, ref_bcast},
-    {"bcast-4096", 20, 4096, 25, lib_bcast, ref_bcast},
-    {"cluster-x2apic-16", 20000, 16, 0, lib_cluster, ref_cluster},
-    {"cluster-x2apic-4096", 20000, 4096, 0, lib_cluster, ref_cluster},
-    {"timer-oneshot", 50000, 0, 0, lib_timer, ref_timer},
-    {"timer-periodic", 50000, 0, 0, lib_timer, ref_timer},
-    {"timer-tscdeadline", 50000, 0, 0, lib_timer, ref_timer},
-    {"reg-read-tpr-mmio", 100000, 0, 0, lib_reg, ref_reg},
-    {"reg-write-tpr-mmio", 100000, 0, 0, lib_reg, ref_reg},
-    {"reg-read-tpr-msr", 100000, 0, 0, lib_reg, ref_reg},
-    {"reg-write-tpr-msr", 100000, 0, 0, lib_reg, ref_reg},
-    {"machine-reset", 5000, 0, 0, lib_reset, ref_reset_case},
-    {"snapshot-restore", 2000, 0, 0, lib_restore, ref_restore},
+enum {
+    F_X2_DST = 1,  /* the target CPU in x2APIC mode */
+    F_X2_ALL = 2,  /* every CPU in x2APIC mode */
+    F_IOAPIC = 4,  /* a 24-pin IOAPIC, pin 5 wired level */
+    F_REMAP = 8,   /* VT-d with remapping on, IRTE 9 cached */
+    F_ALLVAR = 16, /* runs on every variant */
+    F_NOPT = 32,   /* ... but the pass-through one */
+    F_CALIB = 64   /* overhead measurement, not a row */
 };
 
-static void run_side(bench *b, const bcase *c, const char *side,
-                     void (*fn)(bench *, const bcase *))
+#define K_ALL (-2) /* kicks per op: one per CPU */
+#define K_ANY (-1) /* not checked */
+
+typedef struct bcase {
+    const char *name;
+    uint32_t n; /* iterations */
+    uint32_t ncpu;
+    uint32_t dst; /* index of the target CPU */
+    unsigned flags;
+    unsigned target[2]; /* Ir per op without / with an event callback;
+                           0: none */
+    int kicks;          /* per op, K_ALL or K_ANY */
+    unsigned arg;
+    void (*setup)(ctx *x); /* after the common setup; NULL: none */
+    int (*op)(ctx *x);     /* the measured operation; non-zero: wrong */
+    void (*undo)(ctx *x);  /* untimed, after each op; NULL: none */
+} bcase;
+
+static int op_nop(ctx *x)
 {
-    if (!fn)
-        return;
-    b->side = side;
-    b->name = c->name;
-    b->n = iters(b, c->n);
-    b->div = 1;
-    b->toggled = false;
-    b->target = c->target;
-    fn(b, c);
+    __asm__ volatile("" ::"r"(x) : "memory");
+    return 0;
+}
+
+static void undo_nop(ctx *x)
+{
+    __asm__ volatile("" ::"r"(x) : "memory");
+}
+
+static void undo_ack_eoi(ctx *x)
+{
+    ack_eoi(x->dst, -1);
+}
+
+static void undo_ack_eoi_all(ctx *x)
+{
+    for (uint32_t k = 0; k < x->ncpu; k++)
+        ack_eoi(intc_machine_lapic(x->m, k), -1);
+}
+
+static void undo_ack_eoi_123(ctx *x)
+{
+    for (uint32_t k = 1; k <= 3; k++)
+        ack_eoi(intc_machine_lapic(x->m, k), -1);
+}
+
+/* -- messages -- */
+
+static int op_msi(ctx *x)
+{
+    return intc_msi_send(x->m, x->addr, 0x41, 0, NULL) != INTC_OK;
+}
+
+static int op_msi_ack_eoi_x2(ctx *x)
+{
+    int bad = intc_msi_send(x->m, x->addr, 0x41, 0, NULL) != INTC_OK;
+    bad |= intc_lapic_ack(x->dst) != 0x41;
+    intc_lapic_msr_write(x->dst, 0x80b, 0);
+    return bad;
+}
+
+static int op_msi_ack_eoi_xapic(ctx *x)
+{
+    int bad = intc_msi_send(x->m, x->addr, 0x41, 0, NULL) != INTC_OK;
+    bad |= intc_lapic_ack(x->dst) != 0x41;
+    intc_lapic_mmio_write(x->dst, 0xb0, 4, 0);
+    return bad;
+}
+
+static void setup_bcast(ctx *x)
+{
+    x->addr = msi_addr(0xff);
+    x->div = x->ncpu;
+}
+
+static int op_ipi_x2(ctx *x)
+{
+    return intc_lapic_msr_write(x->src, 0x830, x->icr) != INTC_OK;
+}
+
+static int op_ipi_xapic(ctx *x)
+{
+    mw(x->src, 0x310, x->dst_id << 24);
+    mw(x->src, 0x300, 0x41);
+    return 0;
+}
+
+/* x2APIC cluster logical IPI: cluster 0, MDA bits 1-3. */
+static int op_cluster(ctx *x)
+{
+    return intc_lapic_msr_write(x->src, 0x830,
+                                0xeull << 32 | 1u << 11 | 0x41) != INTC_OK;
+}
+
+/* -- remapped MSIs (VT-d) -- */
+
+/* Undo a posting: PIR bit and ON cleared, the notification vector
+   acknowledged. */
+static void undo_posted(ctx *x)
+{
+    uint64_t ctl;
+    gm_w64(x, PID_A + 8, 0);
+    memcpy(&ctl, x->host.gmem + (PID_A + 32 - GM_BASE), 8);
+    gm_w64(x, PID_A + 32, ctl & ~1ull);
+    ack_eoi(x->dst, -1);
+}
+
+static void setup_posted(ctx *x)
+{
+    x->addr = RMSI(7);
+    intc_msi_send(x->m, x->addr, 0, 0, NULL); /* the IRTE cached */
+    undo_posted(x);
+}
+
+static void undo_cold(ctx *x)
+{
+    intc_iommu_invalidate(x->u, 9, 0);
+    ack_eoi(x->dst, -1);
+}
+
+/* -- IOAPIC (pin 5 is wired level; arg: RTE flags) -- */
+
+static void setup_pin(ctx *x)
+{
+    x->pin = x->arg & INTC_RTE_LEVEL ? 5 : 3;
+    ioapic_rte(x->io, x->pin,
+               0x61 | (uint64_t)x->arg | (uint64_t)x->dst_id << 56);
+}
+
+static void setup_level_held(ctx *x)
+{
+    setup_pin(x);
+    intc_ioapic_set_irq(x->io, x->pin, true);
+}
+
+static int op_pin_pulse(ctx *x)
+{
+    int bad = intc_ioapic_set_irq(x->io, x->pin, true) != INTC_OK;
+    bad |= intc_ioapic_set_irq(x->io, x->pin, false) != INTC_OK;
+    return bad;
+}
+
+/* Assert, INTA, de-assert, EOI by the LAPIC's EOI register (its
+   broadcast clears Remote IRR).  The line drops before the EOI, as when
+   the handler clears the device's cause: dropped after it, the EOI would
+   find the line high and re-deliver (level-eoi-redeliver), every later
+   assert would meet Remote IRR set and send nothing, and the loop would
+   never come back to where it started. */
+static int op_level_roundtrip(ctx *x)
+{
+    int bad = intc_ioapic_set_irq(x->io, x->pin, true) != INTC_OK;
+    bad |= intc_lapic_ack(x->dst) != 0x61;
+    bad |= intc_ioapic_set_irq(x->io, x->pin, false) != INTC_OK;
+    intc_lapic_mmio_write(x->dst, 0xb0, 4, 0);
+    return bad;
+}
+
+/* INTA + EOI with the line held: the EOI broadcast re-delivers. */
+static int op_ack_eoi_redeliver(ctx *x)
+{
+    int bad = intc_lapic_ack(x->dst) != 0x61;
+    intc_lapic_mmio_write(x->dst, 0xb0, 4, 0);
+    return bad;
+}
+
+/* -- the LAPIC timer (arg: LVT timer mode, 0 one-shot, 1 periodic,
+      2 TSC-deadline) -- */
+
+static void timer_arm(ctx *x)
+{
+    if (x->arg == 0)
+        mw(x->dst, 0x380, 1000);
+    else if (x->arg == 2)
+        intc_lapic_msr_write(x->dst, INTC_MSR_TSC_DEADLINE, x->host.now + 1000);
+}
+
+static void setup_timer(ctx *x)
+{
+    mw(x->dst, 0x3e0, 0xb); /* divide by 1 */
+    mw(x->dst, 0x320, 0x40u | x->arg << 17);
+    if (x->arg == 1)
+        mw(x->dst, 0x380, 1000);
+    timer_arm(x);
+}
+
+static int op_timer_expired(ctx *x)
+{
+    x->host.now = x->host.deadline;
+    return intc_lapic_timer_expired(x->dst, x->host.now) != INTC_OK;
+}
+
+static void undo_timer(ctx *x)
+{
+    ack_eoi(x->dst, 0x40);
+    timer_arm(x);
+}
+
+/* -- registers: TPR -- */
+
+static int op_tpr_read_mmio(ctx *x)
+{
+    uint64_t v;
+    return intc_lapic_mmio_read(x->dst, 0x80, 4, &v) != INTC_OK;
+}
+
+static int op_tpr_write_mmio(ctx *x)
+{
+    return intc_lapic_mmio_write(x->dst, 0x80, 4,
+                                 (uint32_t)(++x->i & 1) << 5) != INTC_OK;
+}
+
+static int op_tpr_read_msr(ctx *x)
+{
+    uint64_t v;
+    return intc_lapic_msr_read(x->dst, 0x808, &v) != INTC_OK;
+}
+
+static int op_tpr_write_msr(ctx *x)
+{
+    return intc_lapic_msr_write(x->dst, 0x808, (++x->i & 1) << 5) != INTC_OK;
+}
+
+/* -- whole machine -- */
+
+static int op_reset(ctx *x)
+{
+    return intc_machine_reset(x->m) != INTC_OK;
+}
+
+/* An image with one vector pending; the divisor is its size. */
+static void setup_image(ctx *x)
+{
+    intc_msi_send(x->m, x->addr, 0x41, 0, NULL);
+    intc_machine_save(x->m, NULL, 0, &x->len);
+    x->img = malloc(x->len);
+    if (!x->img || intc_machine_save(x->m, x->img, x->len, &x->len) != INTC_OK)
+        abort();
+    x->div = (uint32_t)x->len;
+}
+
+static int op_save(ctx *x)
+{
+    size_t used;
+    return intc_machine_save(x->m, x->img, x->len, &used) != INTC_OK;
+}
+
+static int op_load(ctx *x)
+{
+    return intc_machine_load(x->m, x->img, x->len) != INTC_OK;
+}
+
+/* One case a line or two. */
+/* clang-format off */
+#define HEAD (F_ALLVAR)
+#define BCAST(n, iters)                                                     \
+    {"bcast-" #n "/tgt", iters, n, 1, HEAD, {25, 0}, K_ALL, 0,              \
+     setup_bcast, op_msi, undo_ack_eoi_all}
+
+static const bcase cases[] = {
+    {"calib-loop", 20000, 1, 0, F_CALIB, {0, 0}, K_ANY, 0, NULL, op_nop,
+     NULL},
+    {"calib-toggle", 20000, 1, 0, F_CALIB, {0, 0}, K_ANY, 0, NULL, op_nop,
+     undo_nop},
+    /* The issue's targets. */
+    {"msi", 20000, 2, 1, HEAD, {60, 120}, 1, 0, NULL, op_msi, undo_ack_eoi},
+    {"msi-x2apic", 20000, 300, 1, HEAD | F_X2_ALL, {60, 120}, 1, 0, NULL,
+     op_msi, undo_ack_eoi},
+    {"msi-x2apic-id>255", 20000, 300, 0x123, HEAD | F_X2_ALL, {60, 120}, 1,
+     0, NULL, op_msi, undo_ack_eoi},
+    {"msi+ack+eoi-x2apic", 20000, 2, 1, HEAD | F_X2_DST, {120, 240}, 1, 0,
+     NULL, op_msi_ack_eoi_x2, NULL},
+    {"msi+ack+eoi-xapic", 20000, 2, 1, HEAD, {120, 240}, 1, 0, NULL,
+     op_msi_ack_eoi_xapic, NULL},
+    BCAST(2, 10000),
+    BCAST(8, 2500),
+    BCAST(64, 300),
+    BCAST(256, 80),
+    BCAST(1024, 20),
+    BCAST(4096, 5),
+    {"ipi-x2apic", 20000, 2, 1, HEAD | F_X2_ALL, {100, 0}, 1, 0, NULL,
+     op_ipi_x2, undo_ack_eoi},
+    {"remap-hot", 20000, 2, 1, HEAD | F_NOPT | F_REMAP, {150, 0}, 1, 0,
+     NULL, op_msi, undo_ack_eoi},
+    {"ioapic-level-roundtrip", 20000, 2, 1, HEAD | F_IOAPIC, {400, 0}, 1,
+     INTC_RTE_LEVEL, setup_pin, op_level_roundtrip, NULL},
+    {"timer-oneshot", 20000, 1, 0, HEAD, {100, 0}, 1, 0, setup_timer,
+     op_timer_expired, undo_timer},
+    {"snapshot-save/byte", 200, 4, 1, HEAD | F_IOAPIC, {5, 0}, K_ANY, 0,
+     setup_image, op_save, NULL},
+    {"snapshot-load/byte", 200, 4, 1, HEAD | F_IOAPIC, {5, 0}, K_ANY, 0,
+     setup_image, op_load, NULL},
+    /* Informational. */
+    {"ipi-xapic", 20000, 2, 1, 0, {0, 0}, 1, 0, NULL, op_ipi_xapic,
+     undo_ack_eoi},
+    {"remap-cold", 20000, 2, 1, F_REMAP, {0, 0}, 1, 0, NULL, op_msi,
+     undo_cold},
+    {"remap-posted", 20000, 2, 1, F_REMAP, {0, 0}, 1, 0, setup_posted,
+     op_msi, undo_posted},
+    {"level-eoi-redeliver", 20000, 2, 1, F_IOAPIC, {0, 0}, 1,
+     INTC_RTE_LEVEL, setup_level_held, op_ack_eoi_redeliver, NULL},
+    {"ioapic-edge", 20000, 2, 1, F_IOAPIC, {0, 0}, 1, 0, setup_pin,
+     op_pin_pulse, undo_ack_eoi},
+    {"ioapic-level", 20000, 2, 1, F_IOAPIC, {0, 0}, 1, INTC_RTE_LEVEL,
+     setup_pin, op_pin_pulse, undo_ack_eoi},
+    {"ioapic-masked", 20000, 2, 1, F_IOAPIC, {0, 0}, 0, INTC_RTE_MASKED,
+     setup_pin, op_pin_pulse, NULL},
+    {"cluster-x2apic-16", 20000, 16, 1, F_X2_ALL, {0, 0}, 3, 0, NULL,
+     op_cluster, undo_ack_eoi_123},
+    {"cluster-x2apic-4096", 20000, 4096, 1, F_X2_ALL, {0, 0}, 3, 0, NULL,
+     op_cluster, undo_ack_eoi_123},
+    {"timer-periodic", 20000, 1, 0, 0, {0, 0}, 1, 1, setup_timer,
+     op_timer_expired, undo_timer},
+    {"timer-tscdeadline", 20000, 1, 0, 0, {0, 0}, 1, 2, setup_timer,
+     op_timer_expired, undo_timer},
+    {"reg-read-tpr-mmio", 20000, 1, 0, 0, {0, 0}, 0, 0, NULL,
+     op_tpr_read_mmio, NULL},
+    {"reg-write-tpr-mmio", 20000, 1, 0, 0, {0, 0}, 0, 0, NULL,
+     op_tpr_write_mmio, NULL},
+    {"reg-read-tpr-msr", 20000, 1, 0, F_X2_DST, {0, 0}, 0, 0, NULL,
+     op_tpr_read_msr, NULL},
+    {"reg-write-tpr-msr", 20000, 1, 0, F_X2_DST, {0, 0}, 0, 0, NULL,
+     op_tpr_write_msr, NULL},
+    {"machine-reset", 1000, 4, 1, F_IOAPIC, {0, 0}, K_ANY, 0, NULL,
+     op_reset, NULL},
+};
+/* clang-format on */
+#define N_CASES (sizeof(cases) / sizeof(cases[0]))
+
+static bool runs_on(const bcase *c, unsigned variant)
+{
+    if (variant == VAR_DENSE)
+        return true;
+    if (!(c->flags & F_ALLVAR))
+        return false;
+    return !(variant == VAR_PT && (c->flags & F_NOPT));
+}
+
+/* ---- the frame ---- */
+
+static void make(ctx *x, const bcase *c, unsigned variant, bool traced,
+                 uint8_t *gmem)
+{
+    static const uint8_t wiring[24] = {[5] = INTC_PIN_LEVEL};
+    intc_machine_config cfg;
+    intc_ioapic_config io = {0};
+    intc_host_ops ops = {0};
+    intc_err err;
+    uint32_t *ids = malloc(sizeof(*ids) * c->ncpu);
+
+    if (!ids)
+        abort();
+    for (uint32_t i = 0; i < c->ncpu; i++)
+        ids[i] = apic_id(variant, i);
+    intc_machine_config_init(&cfg);
+    cfg.n_cpus = c->ncpu;
+    cfg.apic_ids = ids;
+    cfg.storm_threshold = 0;
+    if (c->flags & F_IOAPIC) {
+        io.id = 2;
+        io.version = 0x20;
+        io.n_pins = 24;
+        io.pin_wiring = wiring;
+        cfg.ioapics = &io;
+        cfg.n_ioapics = 1;
+    }
+    if ((c->flags & F_REMAP) || variant == VAR_PT)
+        cfg.iommu.kind = INTC_IOMMU_VTD;
+    ops.version = INTC_HOST_OPS_VERSION;
+    ops.kick = h_kick;
+    ops.now_ns = h_now;
+    ops.timer_arm = h_timer_arm;
+    ops.dma_read = h_dma_read;
+    ops.dma_write = h_dma_write;
+    ops.event = traced ? h_event : NULL;
+
+    memset(x, 0, sizeof(*x));
+    x->host.gmem = gmem;
+    x->m = intc_machine_new(&cfg, &ops, &x->host, &err);
+    if (!x->m) {
+        fprintf(stderr, "%s/%s: intc_machine_new: %s\n", c->name,
+                variant_name[variant], intc_strerror(err));
+        exit(1);
+    }
+    x->ncpu = c->ncpu;
+    x->src = intc_machine_lapic(x->m, 0);
+    x->dst = intc_machine_lapic(x->m, c->dst);
+    x->io = intc_machine_ioapic(x->m, 0);
+    x->u = intc_machine_iommu(x->m);
+    x->dst_id = ids[c->dst];
+    x->addr = msi_addr(x->dst_id);
+    x->icr = (uint64_t)x->dst_id << 32 | 0x41;
+    x->arg = c->arg;
+    x->div = 1;
+    free(ids);
+
+    for (uint32_t i = 0; i < c->ncpu; i++) {
+        intc_lapic *l = intc_machine_lapic(x->m, i);
+        mw(l, 0xf0, 0x1ff); /* software-enabled, spurious vector 0xFF */
+        if ((c->flags & F_X2_ALL) || ((c->flags & F_X2_DST) && i == c->dst))
+            x2_enable(l);
+    }
+    if (c->flags & F_REMAP) {
+        vtd_tables(x);
+        intc_iommu_set_table(x->u, IRT_A | 7 /* 256 entries */, true, false);
+        x->addr = RMSI(9);
+        intc_msi_send(x->m, x->addr, 0, 0, NULL); /* the IRTE cached */
+        ack_eoi(x->dst, 0x41);
+    }
+    if (c->setup)
+        c->setup(x);
+    x->host.kicks = 0;
+    x->host.events = 0;
+}
+
+static int failures;
+
+static void check(const bcase *c, unsigned variant, bool traced, bool ok,
+                  const char *what)
+{
+    if (!ok) {
+        fprintf(stderr, "%s/%s%s: %s\n", c->name, variant_name[variant],
+                traced ? "/traced" : "", what);
+        failures++;
+    }
+}
+
+static void run_case(const bcase *c, unsigned variant, bool traced, bool smoke,
+                     uint8_t *gmem)
+{
+    uint64_t n = smoke ? 2 : c->n;
+    char label[160];
+    int bad = 0;
+    ctx x;
+
+    make(&x, c, variant, traced, gmem);
+    CALLGRIND_ZERO_STATS;
+    if (c->undo) {
+        for (uint64_t i = 0; i < n; i++) {
+            bad |= c->op(&x);
+            CALLGRIND_TOGGLE_COLLECT;
+            c->undo(&x);
+            CALLGRIND_TOGGLE_COLLECT;
+        }
+    } else {
+        for (uint64_t i = 0; i < n; i++)
+            bad |= c->op(&x);
+    }
+    snprintf(label, sizeof(label), "bench|%s|%u|%d|%llu|%u", c->name, variant,
+             traced, (unsigned long long)n, x.div);
+    CALLGRIND_DUMP_STATS_AT(label);
+
+    check(c, variant, traced, !bad, "an operation failed");
+    if (c->kicks != K_ANY) {
+        uint64_t per = c->kicks == K_ALL ? c->ncpu : (uint64_t)c->kicks;
+        if (x.host.kicks != n * per)
+            fprintf(stderr, "%llu kicks in %llu iterations, expected %llu\n",
+                    (unsigned long long)x.host.kicks, (unsigned long long)n,
+                    (unsigned long long)(n * per));
+        check(c, variant, traced, x.host.kicks == n * per,
+              "unexpected number of kicks");
+        if (traced && per)
+            check(c, variant, traced, x.host.events >= n, "no events");
+    }
+    if (!traced)
+        check(c, variant, traced, x.host.events == 0, "events untraced");
+    free(x.img);
+    intc_machine_free(x.m);
+}
+
+static int measure(const char *only, bool smoke)
+{
+    uint8_t *gmem = calloc(1, GM_SIZE);
+    if (!gmem)
+        return 1;
+    for (size_t i = 0; i < N_CASES; i++) {
+        const bcase *c = &cases[i];
+        if (c->flags & F_CALIB) {
+            run_case(c, VAR_DENSE, false, smoke, gmem);
+            continue;
+        }
+        if (only && strcmp(only, c->name))
+            continue;
+        for (unsigned v = 0; v < N_VARIANTS; v++) {
+            if (!runs_on(c, v))
+                continue;
+            run_case(c, v, false, smoke, gmem);
+            run_case(c, v, true, smoke, gmem);
+        }
+    }
+    free(gmem);
+    if (failures)
+        fprintf(stderr, "%d sanity checks failed\n", failures);
+    return failures ? 1 : 0;
+}
+
+/* ---- the table, from the callgrind dumps ---- */
+
+typedef struct result {
+    bool have;
+    double ir; /* per iteration, overhead included */
+    uint32_t div;
+} result;
+
+static result results[N_CASES][N_VARIANTS][2];
+
+static int case_index(const char *name)
+{
+    for (size_t i = 0; i < N_CASES; i++)
+        if (!strcmp(cases[i].name, name))
+            return (int)i;
+    return -1;
+}
+
+/* One dump: "desc: Trigger: Client Request: bench|case|variant|traced|n|
+   div", then "summary: <Ir>" (or "totals:"). */
+static void read_dump(FILE *f)
+{
+    static const char desc[] = "desc: Trigger: Client Request: bench|";
+    char line[512], name[128];
+    unsigned variant, traced, div;
+    unsigned long long n, ir;
+    int ci = -1;
+
+    while (fgets(line, sizeof(line), f)) {
+        if (!strncmp(line, desc, sizeof(desc) - 1)) {
+            char *p = line + sizeof(desc) - 1, *bar = strchr(p, '|');
+            if (!bar || (size_t)(bar - p) >= sizeof(name))
+                return;
+            memcpy(name, p, (size_t)(bar - p));
+            name[bar - p] = 0;
+            if (sscanf(bar + 1, "%u|%u|%llu|%u", &variant, &traced, &n, &div) !=
+                    4 ||
+                variant >= N_VARIANTS || traced > 1 || !n || !div)
+                return;
+            ci = case_index(name);
+        } else if (ci >= 0 && (sscanf(line, "summary: %llu", &ir) == 1 ||
+                               sscanf(line, "totals: %llu", &ir) == 1)) {
+            result *r = &results[ci][variant][traced];
+            r->have = true;
+            r->ir = (double)ir / (double)n;
+            r->div = div;
+            return;
+        }
+    }
+}
+
+static const char *fmt(char *buf, double v)
+{
+    snprintf(buf, 16, v >= 100 ? "%.0f" : "%.1f", v);
+    return buf;
+}
+
+static int table(const char *prefix)
+{
+    char path[4096], val[2][16], tgt[2][16];
+    const char *met[2];
+    unsigned n_met = 0, n_targets = 0;
+    double loop, toggle;
+    size_t i;
+
+    for (unsigned k = 1;; k++) {
+        FILE *f;
+        snprintf(path, sizeof(path), "%s.%u", prefix, k);
+        if (!(f = fopen(path, "r")))
+            break;
+        read_dump(f);
+        fclose(f);
+    }
+    if (!results[0][VAR_DENSE][0].have || !results[1][VAR_DENSE][0].have) {
+        fprintf(stderr, "no calibration dumps in %s.N\n", prefix);
+        return 1;
+    }
+    loop = results[0][VAR_DENSE][0].ir;
+    toggle = results[1][VAR_DENSE][0].ir;
+
+    printf("%-24s %-10s %9s %7s %4s  %9s %7s %4s\n", "case", "variant",
+           "untraced", "target", "met", "traced", "target", "met");
+    for (i = 0; i < N_CASES; i++) {
+        const bcase *c = &cases[i];
+        if (c->flags & F_CALIB)
+            continue;
+        for (unsigned v = 0; v < N_VARIANTS; v++) {
+            bool any = false;
+            for (unsigned t = 0; t < 2; t++) {
+                const result *r = &results[i][v][t];
+                double ir;
+                val[t][0] = 0;
+                strcpy(tgt[t], "-");
+                met[t] = "";
+                if (!r->have) {
+                    strcpy(val[t], "?");
+                    continue;
+                }
+                any = true;
+                ir = (r->ir - (c->undo ? toggle : loop)) / r->div;
+                fmt(val[t], ir);
+                if (c->target[t]) {
+                    snprintf(tgt[t], sizeof(tgt[t]), "<=%u", c->target[t]);
+                    met[t] = ir <= c->target[t] ? "yes" : "NO";
+                    n_targets++;
+                    n_met += ir <= c->target[t];
+                }
+            }
+            if (any) {
+                char line[160];
+                size_t len = (size_t)snprintf(
+                    line, sizeof(line), "%-24s %-10s %9s %7s %4s  %9s %7s %4s",
+                    c->name, variant_name[v], val[0], tgt[0], met[0], val[1],
+                    tgt[1], met[1]);
+                if (len >= sizeof(line))
+                    len = sizeof(line) - 1;
+                while (len > 0 && line[len - 1] == ' ')
+                    line[--len] = 0;
+                puts(line);
+            }
+        }
+    }
+    printf("\ntargets met: %u of %u\n\n", n_met, n_targets);
+    printf("callgrind instructions (Ir) per operation, less the loop and "
+           "toggle overhead\n(calib: %.1f and %.1f per iteration); /tgt: "
+           "per target CPU; /byte: per byte\nof the image; untraced: no "
+           "event callback; traced: an event callback that\ncounts the "
+           "events\n",
+           loop, toggle);
+    i = (size_t)case_index("snapshot-save/byte");
+    for (unsigned v = 0; v < N_VARIANTS; v++)
+        if (results[i][v][0].have)
+            printf("snapshot image (%s): %u bytes\n", variant_name[v],
+                   results[i][v][0].div);
+    return 0;
+}
+
+/* ---- running itself under callgrind ---- */
+
+static void remove_dumps(const char *dir, const char *prefix)
+{
+    char path[4096];
+    for (unsigned k = 1;; k++) {
+        snprintf(path, sizeof(path), "%s.%u", prefix, k);
+        if (unlink(path))
+            break;
+    }
+    unlink(prefix);
+    snprintf(path, sizeof(path), "%s/valgrind.log", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+static int self_under_callgrind(const char *argv0, const char *only)
+{
+    char dir[] = "/tmp/intc-bench.XXXXXX";
+    char prefix[64], outarg[96], logarg[96], self[4096];
+    ssize_t sl = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    int status, rc;
+    pid_t pid;
+
+    if (sl > 0)
+        self[sl] = 0;
+    else
+        snprintf(self, sizeof(self), "%s", argv0);
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    snprintf(prefix, sizeof(prefix), "%s/cg.out", dir);
+    snprintf(outarg, sizeof(outarg), "--callgrind-out-file=%s", prefix);
+    snprintf(logarg, sizeof(logarg), "--log-file=%s/valgrind.log", dir);
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        execlp("valgrind", "valgrind", "--tool=callgrind",
+               "--instr-atstart=yes", "--dump-instr=no", outarg, logarg, self,
+               "--measure", only, (char *)NULL);
+        fprintf(stderr, "intc-bench: cannot run valgrind (the instruction "
+                        "counts need it): ");
+        perror("");
+        _exit(127);
+    }
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+        perror("fork");
+        remove_dumps(dir, prefix);
+        return 1;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+        remove_dumps(dir, prefix); /* valgrind did not start */
+        return 1;
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fprintf(stderr,
+                "intc-bench: the measurement under callgrind "
+                "failed (see above; valgrind's log: %s/valgrind.log,"
+                " kept)\n",
+                dir);
+        return 1;
+    }
+    rc = table(prefix);
+    remove_dumps(dir, prefix);
+    return rc;
 }
 
 int main(int argc, char **argv)
 {
-    bench b;
-    const char *only = NULL;
+    static const char usage[] =
+        "usage: %s [CASE] | --measure [CASE] | --table PREFIX | --smoke | "
+        "--sizes\n";
+    const char *mode = argc > 1 && argv[1][0] == '-' ? argv[1] : NULL;
+    const char *arg = argv[mode ? 2 : 1];
 
-    memset(&b, 0, sizeof(b));
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--smoke")) {
-            b.smoke = true;
-        } else if (!strcmp(argv[i], "--sizes")) {
-            bench_print_sizes(stdout);
-            return 0;
-        } else if (argv[i][0] != '-') {
-            only = argv[i];
-        } else {
-            fprintf(stderr, "usage: %s [--smoke] [--sizes] [case]\n",
-                    argv[0]);
-            return 2;
-        }
+    if (argc > (mode ? 3 : 2) || (arg && !mode && case_index(arg) < 0) ||
+        (mode && !strcmp(mode, "--table") && !arg)) {
+        fprintf(stderr, usage, argv[0]);
+        return 2;
     }
-    b.valgrind = RUNNING_ON_VALGRIND;
-    b.gmem = calloc(1, GM_SIZE);
-    if (!b.gmem)
-        return 1;
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const bcase *c = &cases[i];
-        if (only && strcmp(only, c->name) && strncmp(c->name, "calib", 5))
-            continue;
-        run_side(&b, c, "lib", c->lib);
-        run_side(&b, c, "ref", c->ref);
+    if (!mode)
+        return self_under_callgrind(argv[0], arg);
+    if (!strcmp(mode, "--measure") && (!arg || case_index(arg) >= 0))
+        return measure(arg, false);
+    if (!strcmp(mode, "--smoke") && !arg)
+        return measure(NULL, true);
+    if (!strcmp(mode, "--table"))
+        return table(arg);
+    if (!strcmp(mode, "--sizes") && !arg) {
+        bench_print_sizes(stdout);
+        return 0;
     }
-    free(b.gmem);
-    if (b.failures)
-        fprintf(stderr, "%d sanity checks failed\n", b.failures);
-    return b.failures ? 1 : 0;
+    fprintf(stderr, usage, argv[0]);
+    return 2;
 }
