@@ -304,22 +304,27 @@ bool intc__lapic_accept_other(intc_lapic *l, const intc_msg *msg);
 
 /* Accept fixed vector v: IRR, IRRV and TMR (11.8.4: TMR follows the
    trigger mode of the interrupt last accepted for the vector; EOI does
-   not touch it), then report and kick if it is deliverable now. */
+   not touch it), then report it.  The host is kicked when the APIC
+   gains a deliverable vector it did not have: pending() is a level and
+   kick() its rising edge, so a vector arriving while another one is
+   already deliverable needs none. */
 INTC_INLINE void intc__lapic_set_irr(intc_lapic *l, uint8_t v, bool level)
 {
+    intc_machine *m = l->m;
     unsigned w = v >> 6;
     uint64_t b = 1ull << (v & 63), old = l->irr[w];
+    int16_t prev = l->irrv;
+    unsigned ppr = l->ppr & 0xf0u;
+
     l->irr[w] = old | b;
-    if (v > l->irrv)
+    l->tmr[w] = (l->tmr[w] & ~b) | (level ? b : 0);
+    if (v > prev)
         l->irrv = v;
-    if (INTC_UNLIKELY(level))
-        l->tmr[w] |= b;
-    else
-        l->tmr[w] &= ~b;
-    INTC_EMIT(l->m, (old & b) ? INTC_EV_COALESCED : INTC_EV_IRR_SET,
-              l->index, v, 0, level, 0);
-    if (!l->wait_sipi && (v & 0xf0) > (l->ppr & 0xf0))
-        intc_kick(l->m, l->index);
+    INTC_EMIT(m, (old & b) ? INTC_EV_COALESCED : INTC_EV_IRR_SET, l->index,
+              v, 0, level, 0);
+    if ((v & 0xf0u) > ppr && !(prev >= 0 && (unsigned)(prev & 0xf0) > ppr) &&
+        !l->wait_sipi)
+        intc_kick(m, l->index);
 }
 
 /* A fixed or lowest-priority interrupt from any source.  Returns whether
