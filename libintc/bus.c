@@ -198,6 +198,10 @@ void intc_bus_update(intc_machine *m, intc_lapic *l)
     int16_t key = l->mode == INTC_MODE_XAPIC ? l->xapic_id : -1;
     unsigned kind, bits, cluster;
 
+    if (rt->x2 != (l->mode == INTC_MODE_X2APIC)) {
+        rt->x2 = !rt->x2;
+        m->n_x2 += rt->x2 ? 1u : (uint32_t)-1;
+    }
     ldr_filing(l, &kind, &bits, &cluster);
     if (rt->p8_key == key && rt->lkind == kind && rt->lbits == bits &&
         rt->lcluster == cluster)
@@ -395,31 +399,14 @@ uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,
     return n;
 }
 
-INTC_INLINE uint32_t deliver(intc_machine *m, const intc_msg *msg,
-                             uint32_t except_cpu)
+/* Everything but a physical message to a single APIC: through the
+   target list. */
+static INTC_COLD uint32_t deliver_listed(intc_machine *m, const intc_msg *msg,
+                                         uint32_t except_cpu)
 {
-    intc_lapic *c = m->cpus;
     uint32_t n;
-
-    if (INTC_UNLIKELY(is_broadcast(msg)))
+    if (is_broadcast(msg))
         return intc_bus_broadcast(m, msg, except_cpu);
-    if (!msg->logical && msg->dm != INTC_DM_LOWEST) {
-        /* Physical: the xAPIC-mode APICs filed under an 8-bit ID (the
-           ID is guest-writable, so several may share it; all receive),
-           then the x2APIC-mode APIC with that ID; each accepts as it is
-           found, in the order collect() would list them. */
-        int32_t x;
-        n = 0;
-        if (msg->dest <= 0xff)
-            for (int32_t i = m->phys8_head[msg->dest]; i >= 0;
-                 i = c[i].rt.p8_next)
-                if ((uint32_t)i != except_cpu)
-                    n += intc__lapic_accept(&c[i], msg);
-        x = x2apic_by_id(m, msg->dest);
-        if (x >= 0 && (uint32_t)x != except_cpu)
-            n += intc__lapic_accept(&c[x], msg);
-        return n;
-    }
     n = collect(m, msg);
     if (except_cpu != INTC_NO_CPU) {
         uint32_t k = 0;
@@ -429,6 +416,41 @@ INTC_INLINE uint32_t deliver(intc_machine *m, const intc_msg *msg,
         n = k;
     }
     return dispatch(m, msg, n);
+}
+
+INTC_INLINE uint32_t deliver(intc_machine *m, const intc_msg *msg,
+                             uint32_t except_cpu)
+{
+    intc_lapic *c = m->cpus, *t = NULL;
+
+    if (INTC_UNLIKELY(msg->logical || msg->dm == INTC_DM_LOWEST ||
+                      is_broadcast(msg)))
+        return deliver_listed(m, msg, except_cpu);
+    /* Physical, the common case: the one xAPIC-mode APIC filed under an
+       8-bit ID or the x2APIC-mode APIC with that ID, accepting inline.
+       Several matches (a guest-written xAPIC ID shared, or an xAPIC and
+       an x2APIC APIC answering the same number in a mixed system) go
+       through the list, in the same order.  n_x2 skips the half that
+       cannot match. */
+    if (msg->dest <= 0xff && m->n_x2 != m->n_cpus) {
+        int32_t i = m->phys8_head[msg->dest];
+        if (i >= 0) {
+            if (INTC_UNLIKELY(c[i].rt.p8_next >= 0))
+                return deliver_listed(m, msg, except_cpu);
+            t = &c[i];
+        }
+    }
+    if (m->n_x2) {
+        int32_t x = x2apic_by_id(m, msg->dest);
+        if (x >= 0) {
+            if (INTC_UNLIKELY(t != NULL))
+                return deliver_listed(m, msg, except_cpu);
+            t = &c[x];
+        }
+    }
+    if (!t || t->index == except_cpu)
+        return 0;
+    return intc__lapic_accept(t, msg);
 }
 
 uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
@@ -629,9 +651,16 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
             prev = i;
         }
     }
+    uint32_t n_x2 = 0;
+    for (uint32_t i = 0; i < m->n_cpus; i++)
+        n_x2 += c[i].mode == INTC_MODE_X2APIC;
+    if (n_x2 != m->n_x2)
+        INTC_FAIL("%u APICs in x2APIC mode, counted %u", n_x2, m->n_x2);
     for (uint32_t i = 0; i < m->n_cpus; i++) {
         const intc_lapic *l = &c[i];
         int want = l->mode == INTC_MODE_XAPIC ? l->xapic_id : -1;
+        if (l->rt.x2 != (l->mode == INTC_MODE_X2APIC))
+            INTC_FAIL("cpu %u: x2APIC filing out of step", i);
         if (l->rt.p8_key != want)
             INTC_FAIL("cpu %u: filed under xAPIC ID %d, register says %d", i,
                  l->rt.p8_key, want);
@@ -688,7 +717,9 @@ void intc_bus_rebuild(intc_machine *m)
         rt->lkind = 0;
         rt->lbits = 0;
         rt->lcluster = 0;
+        rt->x2 = false;
     }
+    m->n_x2 = 0;
     for (uint32_t i = m->n_cpus; i-- > 0;)
         intc_bus_update(m, &m->cpus[i]);
 }

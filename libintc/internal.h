@@ -72,6 +72,8 @@ struct intc_machine {
     intc_idmap x2ldr;
     uint32_t *targets;  /* scratch: matched CPU indices, n_cpus entries */
     uint32_t stamp;     /* de-duplication generation for logical matches */
+    uint32_t n_x2;      /* APICs in x2APIC mode (lets physical delivery
+                           skip the lookup that cannot match) */
     uint32_t lp_last;   /* lowest-priority round-robin position */
 
     /* --- callback plumbing --- */
@@ -140,16 +142,21 @@ static inline void intc_leave(intc_machine *m)
 #define INTC_UNLIKELY(x) (x)
 #endif
 
-/* Queue a kick of cpu for the end of the outermost call. */
-INTC_INLINE void intc_kick(intc_machine *m, uint32_t cpu)
+/* Queue a kick of l's CPU for the end of the outermost call. */
+INTC_INLINE void intc__kick(intc_machine *m, intc_lapic *l)
 {
-    intc_lapic *l = &m->cpus[cpu];
+    uint32_t cpu = l->index;
     if (!m->ops.kick || l->kick_queued)
         return;
     /* Each CPU is queued at most once, so n_cpus slots suffice. */
     l->kick_queued = true;
     m->kickq[(m->kick_head + m->n_kick) & m->kick_mask] = cpu;
     m->n_kick++;
+}
+
+INTC_INLINE void intc_kick(intc_machine *m, uint32_t cpu)
+{
+    intc__kick(m, &m->cpus[cpu]);
 }
 
 void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
@@ -300,7 +307,7 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len);
 /* Out of line (lapic.c): the refusal of a fixed message (software-
    disabled APIC, illegal vector), and the non-fixed delivery modes. */
 void intc__lapic_refuse(intc_lapic *l, uint8_t v, unsigned dm);
-bool intc__lapic_accept_other(intc_lapic *l, const intc_msg *msg);
+bool intc__lapic_accept_other(intc_lapic *l, intc_msg msg);
 
 /* Accept fixed vector v: IRR, IRRV and TMR (11.8.4: TMR follows the
    trigger mode of the interrupt last accepted for the vector; EOI does
@@ -324,7 +331,7 @@ INTC_INLINE void intc__lapic_set_irr(intc_lapic *l, uint8_t v, bool level)
               v, 0, level, 0);
     if ((v & 0xf0u) > ppr && !(prev >= 0 && (unsigned)(prev & 0xf0) > ppr) &&
         !l->wait_sipi)
-        intc_kick(m, l->index);
+        intc__kick(m, l);
 }
 
 /* A fixed or lowest-priority interrupt from any source.  Returns whether
@@ -347,7 +354,7 @@ INTC_INLINE bool intc__lapic_accept(intc_lapic *l, const intc_msg *msg)
 {
     if (INTC_LIKELY(msg->dm <= INTC_DM_LOWEST))
         return intc__lapic_accept_fixed(l, msg->vector, msg->level, msg->dm);
-    return intc__lapic_accept_other(l, msg);
+    return intc__lapic_accept_other(l, *msg);
 }
 
 #endif /* INTC_INTERNAL_H */

@@ -193,7 +193,7 @@ static inline bool intr_deliverable(const intc_lapic *l, int16_t v)
 static void maybe_kick(intc_lapic *l)
 {
     if (!l->wait_sipi && intr_deliverable(l, l->irrv))
-        intc_kick(l->m, l->index);
+        intc__kick(l->m, l);
 }
 
 uint8_t intc_lapic_apr(const intc_lapic *l)
@@ -227,7 +227,7 @@ static void raise_signal(intc_lapic *l, unsigned sig, intc_event_type ev,
 {
     l->sig |= (uint8_t)sig;
     INTC_EMIT(l->m, ev, l->index, vector, 0, 0, 0);
-    intc_kick(l->m, l->index);
+    intc__kick(l->m, l);
 }
 
 void intc__lapic_refuse(intc_lapic *l, uint8_t v, unsigned dm)
@@ -240,9 +240,9 @@ void intc__lapic_refuse(intc_lapic *l, uint8_t v, unsigned dm)
         intc_lapic_error(l, INTC_ESR_RECV_ILLEGAL_VECTOR);
 }
 
-bool intc__lapic_accept_other(intc_lapic *l, const intc_msg *msg)
+bool intc__lapic_accept_other(intc_lapic *l, intc_msg msg)
 {
-    switch (msg->dm) {
+    switch (msg.dm) {
     case INTC_DM_SMI:
         raise_signal(l, INTC_PEND_SMI, INTC_EV_SMI, -1);
         break;
@@ -252,7 +252,7 @@ bool intc__lapic_accept_other(intc_lapic *l, const intc_msg *msg)
     case INTC_DM_INIT:
         /* 11.4.7.4: INIT level de-assert only resynchronises arbitration
            IDs (Pentium/P6); it never resets anything. */
-        if (msg->level && !msg->assert)
+        if (msg.level && !msg.assert)
             break;
         raise_signal(l, INTC_PEND_INIT, INTC_EV_INIT, -1);
         break;
@@ -265,18 +265,18 @@ bool intc__lapic_accept_other(intc_lapic *l, const intc_msg *msg)
               ((l->sig & INTC_PEND_INIT) &&
                !(l->apic_base & INTC_APIC_BASE_BSP))) ||
             (l->sig & INTC_PEND_SIPI)) {
-            INTC_EMIT(l->m, INTC_EV_REJECTED, l->index, msg->vector, 0,
-                      msg->dm, 0);
+            INTC_EMIT(l->m, INTC_EV_REJECTED, l->index, msg.vector, 0,
+                      msg.dm, 0);
             return false;
         }
-        l->sipi_vector = msg->vector;
-        raise_signal(l, INTC_PEND_SIPI, INTC_EV_SIPI, msg->vector);
+        l->sipi_vector = msg.vector;
+        raise_signal(l, INTC_PEND_SIPI, INTC_EV_SIPI, msg.vector);
         break;
     case INTC_DM_EXTINT:
         raise_signal(l, INTC_PEND_EXTINT, INTC_EV_EXTINT, -1);
         break;
     default: /* 011b reserved */
-        INTC_EMIT(l->m, INTC_EV_REJECTED, l->index, msg->vector, 0, msg->dm,
+        INTC_EMIT(l->m, INTC_EV_REJECTED, l->index, msg.vector, 0, msg.dm,
                   0);
         return false;
     }
@@ -400,7 +400,7 @@ static void lint_eval(intc_lapic *l, unsigned pin, bool was)
     case INTC_DM_EXTINT:
         /* A level: intc_lapic_pending() looks at the pin itself. */
         if (asserted)
-            intc_kick(l->m, l->index);
+            intc__kick(l->m, l);
         break;
     default:
         if (rising)
@@ -1210,7 +1210,7 @@ intc_err intc_lapic_set_lint(intc_lapic *l, unsigned pin, bool level)
         if (pin == 1 && level && !was)
             raise_signal(l, INTC_PEND_NMI, INTC_EV_NMI, -1);
         else if (pin == 0 && level)
-            intc_kick(l->m, l->index);
+            intc__kick(l->m, l);
     } else {
         lint_eval(l, pin, was);
     }

@@ -52,6 +52,7 @@ struct intc_lapic_rt {
     uint8_t lcluster;
     int32_t lnext[8], lprev[8];
     int32_t x2l_next;         /* next CPU with the same x2APIC LDR */
+    bool x2;                  /* counted in the machine's n_x2 */
     uint32_t stamp;           /* de-duplication of logical matches */
 };
 
