@@ -357,4 +357,19 @@ INTC_INLINE bool intc__lapic_accept(intc_lapic *l, const intc_msg *msg)
     return intc__lapic_accept_other(l, *msg);
 }
 
+/* Raise LVT idx (an edge).  The timer and error LVTs always deliver
+   fixed (11.5.1); the other modes, the other LVTs and the perf LVT's
+   self-masking are intc__lapic_lvt_fire_other's (lapic.c). */
+INTC_INLINE void intc__lapic_lvt_fire(intc_lapic *l, unsigned idx)
+{
+    uint32_t e = l->lvt[idx];
+    if (e & LVT_MASKED)
+        return;
+    if (idx == INTC_LVT_TIMER || idx == INTC_LVT_ERROR)
+        (void)intc__lapic_accept_fixed(l, (uint8_t)(e & LVT_VECTOR), false,
+                                       INTC_DM_FIXED);
+    else
+        intc__lapic_lvt_fire_other(l, idx);
+}
+
 #endif /* INTC_INTERNAL_H */

@@ -301,7 +301,7 @@ void intc_lapic_error(intc_lapic *l, uint32_t bits)
        interrupts. */
     if (l->esr_armed && !(l->lvt[INTC_LVT_ERROR] & LVT_MASKED)) {
         l->esr_armed = false;
-        intc_lapic_lvt_fire(l, INTC_LVT_ERROR);
+        intc__lapic_lvt_fire(l, INTC_LVT_ERROR);
     }
 }
 
@@ -312,8 +312,9 @@ static inline bool lvt_has_dm(unsigned idx)
     return idx != INTC_LVT_TIMER && idx != INTC_LVT_ERROR;
 }
 
-/* Deliver an (edge) local interrupt from LVT idx if unmasked. */
-void intc_lapic_lvt_fire(intc_lapic *l, unsigned idx)
+/* Deliver an (edge) local interrupt from LVT idx if unmasked: the cases
+   intc__lapic_lvt_fire() (internal.h) does not take inline. */
+void intc__lapic_lvt_fire_other(intc_lapic *l, unsigned idx)
 {
     uint32_t e = l->lvt[idx];
     unsigned dm = lvt_has_dm(idx) ? (e & LVT_DM_MASK) >> LVT_DM_SHIFT
@@ -394,7 +395,7 @@ static void lint_eval(intc_lapic *l, unsigned pin, bool was)
             set_remote_irr(l, idx, true);
             intc__lapic_set_irr(l, v, true);
         } else if (rising) {
-            intc_lapic_lvt_fire(l, idx);
+            intc__lapic_lvt_fire(l, idx);
         }
         break;
     case INTC_DM_EXTINT:
@@ -404,7 +405,7 @@ static void lint_eval(intc_lapic *l, unsigned pin, bool was)
         break;
     default:
         if (rising)
-            intc_lapic_lvt_fire(l, idx);
+            intc__lapic_lvt_fire(l, idx);
         break;
     }
 }
@@ -1226,7 +1227,7 @@ intc_err intc_lapic_raise_lvt(intc_lapic *l, unsigned lvt)
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     if (l->mode != INTC_MODE_DISABLED)
-        intc_lapic_lvt_fire(l, lvt);
+        intc__lapic_lvt_fire(l, lvt);
     intc_leave(l->m);
     return INTC_OK;
 }

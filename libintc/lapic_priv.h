@@ -131,7 +131,7 @@ void intc_timer_expire(intc_lapic *l, uint64_t now);
 void intc_timer_catch_up(intc_lapic *l);
 
 /* lapic.c helpers used by lapic_timer.c */
-void intc_lapic_lvt_fire(intc_lapic *l, unsigned lvt);
+void intc__lapic_lvt_fire_other(intc_lapic *l, unsigned lvt);
 void intc_lapic_error(intc_lapic *l, uint32_t esr_bits);
 
 /* snapshot.c support: stored-bit masks and cache rebuild. */

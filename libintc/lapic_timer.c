@@ -103,7 +103,7 @@ static void fire(intc_lapic *l, uint64_t missed)
     INTC_EMIT(l->m, INTC_EV_TIMER, l->index,
               (e & LVT_MASKED) ? -1 : (int32_t)(e & LVT_VECTOR), 0,
               timer_mode(l), missed);
-    intc_lapic_lvt_fire(l, INTC_LVT_TIMER);
+    intc__lapic_lvt_fire(l, INTC_LVT_TIMER);
 }
 
 void intc_timer_expire(intc_lapic *l, uint64_t now)
@@ -115,6 +115,11 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
         intc_timer_arm(l->m, l->index, l->deadline);
         return;
     }
+    /* A one-shot deadline is the exact expiry rounded up to the next ns
+       (expiry_ns), so once it has passed the count has certainly run
+       out; only a saturated one (UINT64_MAX - 1: the expiry lies beyond
+       the clock) needs the counter itself looked at. */
+    bool saturated = l->deadline == UINT64_MAX - 1;
     switch (timer_mode(l)) {
     case INTC_TIMER_TSC_DEADLINE:
         if (guest_tsc(l, now) < l->tsc_deadline) {
@@ -150,7 +155,8 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
         break;
     }
     default: /* one-shot */
-        if (ticks_since(l, now) < l->timer_count0) {
+        if (INTC_UNLIKELY(saturated) &&
+            ticks_since(l, now) < l->timer_count0) {
             /* Saturated deadline: the count has not reached 0. */
             intc_timer_arm(l->m, l->index, l->deadline);
             return;
