@@ -151,6 +151,38 @@ static void test_fixed_ipi_sets_irr_and_kicks(void **state)
     intc_machine_free(m);
 }
 
+/* The kick contract (common.h): pending() is a level and kick() its
+   rising edge.  A vector accepted while another one is already
+   deliverable changes nothing pending() reports, so it kicks nobody; a
+   vector that becomes deliverable later (here: after the EOI that lowers
+   PPR, SDM 11.8.3.1) kicks again. */
+static void test_kick_only_on_rising_edge(void **state)
+{
+    th_host *h = *state;
+    intc_machine *m = th_machine_n(h, 2);
+    intc_lapic *l0 = intc_machine_lapic(m, 0), *l1 = intc_machine_lapic(m, 1);
+
+    sw_enable(l0);
+    sw_enable(l1);
+    unsigned k = h->kicks[1];
+    ipi(l0, 1, ICR_FIXED | 0x51);
+    assert_int_equal(h->kicks[1], k + 1);
+    ipi(l0, 1, ICR_FIXED | 0x61); /* higher, but INTR already pending */
+    ipi(l0, 1, ICR_FIXED | 0x41);
+    assert_int_equal(h->kicks[1], k + 1);
+    assert_int_equal(intc_lapic_pending(l1), INTC_PEND_INTR);
+    /* 0x61 in service: PPR class 6 masks 0x51 and 0x41. */
+    assert_int_equal(intc_lapic_ack(l1), 0x61);
+    assert_false(intc_lapic_pending(l1) & INTC_PEND_INTR);
+    ipi(l0, 1, ICR_FIXED | 0x52); /* below PPR: not deliverable, no kick */
+    assert_int_equal(h->kicks[1], k + 1);
+    lw(l1, INTC_LAPIC_EOI, 0);    /* PPR drops: 0x52 deliverable again */
+    assert_int_equal(h->kicks[1], k + 2);
+    assert_int_equal(intc_lapic_ack(l1), 0x52);
+    check(m);
+    intc_machine_free(m);
+}
+
 /* SDM 11.6.1 / 11.8.4: a self IPI is accepted by the sender itself. */
 static void test_self_ipi_sets_irr_and_kicks(void **state)
 {
@@ -1966,6 +1998,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         /* acceptance: IRR/ISR/TMR */
         T(test_fixed_ipi_sets_irr_and_kicks),
+        T(test_kick_only_on_rising_edge),
         T(test_self_ipi_sets_irr_and_kicks),
         T(test_ack_moves_irr_to_isr),
         T(test_tmr_set_for_level_lint0),
