@@ -88,6 +88,31 @@ static void set_remote_irr(intc_ioapic *io, uint32_t pin, bool on)
         emit(io, INTC_EV_REMOTE_IRR, pin, (int32_t)(p->rte & 0xff), on, 0);
 }
 
+/* Delivery modes an entry may not send: 011b, 110b (bit mask). */
+#define DM_RESERVED_SET (1u << INTC_DM_RESERVED3 | 1u << INTC_DM_SIPI)
+
+/* The entry's interrupt as the IOAPIC writes it to 0xFEExxxxx: what an
+   IOMMU remaps, and what the trace shows. */
+static inline void rte_wire(uint64_t rte, uint32_t dest, bool level,
+                            uint32_t *addr, uint32_t *data)
+{
+    if (rte & INTC_RTE_REMAPPABLE) {
+        /* VT-d 5.1.5.1: the remappable entry carries the handle in
+           bits 63:49 and 11, and SHV is 0; the message is built the
+           same way a remappable MSI is. */
+        uint32_t handle = (uint32_t)((rte >> 49) & 0x7fff) |
+                          (uint32_t)((rte >> 11) & 1) << 15;
+        *addr = INTC_MSI_ADDR_BASE | (handle & 0x7fff) << 5 |
+                INTC_MSI_ADDR_REMAPPABLE | (handle >> 15) << 2;
+    } else {
+        *addr = INTC_MSI_ADDR_BASE | dest << INTC_MSI_ADDR_DEST_SHIFT |
+                ((rte & INTC_RTE_LOGICAL) ? INTC_MSI_ADDR_LOGICAL : 0);
+    }
+    *data = (uint32_t)(rte & 0xff) | (uint32_t)((rte >> INTC_RTE_DM_SHIFT) & 7)
+                                         << INTC_MSI_DATA_DM_SHIFT |
+            INTC_MSI_DATA_ASSERT | (level ? INTC_MSI_DATA_LEVEL : 0);
+}
+
 /*
  * Send the entry's interrupt.  82093AA: the physical destination is the
  * 4-bit APIC ID in bits 59:56 (all ones is broadcast); version 0x20 uses
@@ -112,32 +137,10 @@ static void send(intc_ioapic *io, uint32_t pin, bool redelivery)
         if (dest == 0xf)
             dest = 0xff;
     }
-    if (rte & INTC_RTE_REMAPPABLE) {
-        /* VT-d 5.1.5.1: the remappable entry carries the handle in
-           bits 63:49 and 11, and SHV is 0; the message is built the
-           same way a remappable MSI is. */
-        uint32_t handle = (uint32_t)((rte >> 49) & 0x7fff) |
-                          (uint32_t)((rte >> 11) & 1) << 15;
-        addr = INTC_MSI_ADDR_BASE | (handle & 0x7fff) << 5 |
-               INTC_MSI_ADDR_REMAPPABLE | (handle >> 15) << 2;
-    } else {
-        addr = INTC_MSI_ADDR_BASE | dest << INTC_MSI_ADDR_DEST_SHIFT |
-               ((rte & INTC_RTE_LOGICAL) ? INTC_MSI_ADDR_LOGICAL : 0);
-    }
-    data = (uint32_t)(rte & 0xff) | dm << INTC_MSI_DATA_DM_SHIFT |
-           INTC_MSI_DATA_ASSERT | (level ? INTC_MSI_DATA_LEVEL : 0);
     emit(io, INTC_EV_IOAPIC_SEND, pin, (int32_t)(rte & 0xff), rte,
          redelivery);
-    if (m->remap) {
-        (void)intc__route(m, addr, data, io->source_id, &res);
-    } else if (rte & INTC_RTE_REMAPPABLE) {
-        intc__dropped(m, addr, data, io->source_id,
-                      INTC_MSI_DROP_NO_REMAPPING, &res);
-    } else if (dm == INTC_DM_RESERVED3 || dm == INTC_DM_SIPI) {
-        /* Reserved in an entry as in a message (82093AA 3.2.4). */
-        intc__dropped(m, addr, data, io->source_id,
-                      INTC_MSI_DROP_RESERVED_MODE, &res);
-    } else {
+    if (INTC_LIKELY(!m->remap && !(rte & INTC_RTE_REMAPPABLE) &&
+                    !(DM_RESERVED_SET >> dm & 1))) {
         intc_msg msg = {
             .dest = dest,
             .src_cpu = INTC_NO_CPU,
@@ -147,7 +150,21 @@ static void send(intc_ioapic *io, uint32_t pin, bool redelivery)
             .level = level,
             .assert = true,
         };
+        addr = data = 0; /* the wire form is only for the trace */
+        if (intc_tracing(m))
+            rte_wire(rte, dest, level, &addr, &data);
         intc__send(m, &msg, addr, data, io->source_id, &res);
+    } else {
+        rte_wire(rte, dest, level, &addr, &data);
+        if (m->remap)
+            (void)intc__route(m, addr, data, io->source_id, &res);
+        else /* remappable format with nothing to remap it; or a
+                reserved delivery mode (82093AA 3.2.4) */
+            intc__dropped(m, addr, data, io->source_id,
+                          (rte & INTC_RTE_REMAPPABLE)
+                              ? INTC_MSI_DROP_NO_REMAPPING
+                              : INTC_MSI_DROP_RESERVED_MODE,
+                          &res);
     }
     /* Remote IRR: "set to 1 when local APIC(s) accept the level
        interrupt" (82093AA 3.2.4); with remapping, posting it to a
