@@ -79,11 +79,13 @@ struct intc_machine {
     /* --- callback plumbing --- */
     unsigned depth;     /* nesting of public calls */
     unsigned in_cb;     /* inside an event/timer_arm/now_ns callback */
-    uint32_t *kickq;    /* ring of CPUs to kick at the end of the
-                           outermost call */
+    /* Ring of APICs whose CPU is owed a kick at the end of the outermost
+       call; free-running head and tail, each APIC queued at most once
+       (kick_queued), so n_cpus slots suffice. */
+    intc_lapic **kickq;
     uint32_t kick_mask;  /* ring size - 1: a power of two >= n_cpus */
     uint32_t kick_head;
-    uint32_t n_kick;
+    uint32_t kick_tail;
     /* resample notifications owed: (ioapic << 16 | pin), a ring */
     uint32_t *resampleq;
     uint32_t resample_head;
@@ -126,7 +128,7 @@ void intc_flush_kicks(intc_machine *m);
    kicks up. */
 static inline void intc_leave(intc_machine *m)
 {
-    if (--m->depth == 0 && (m->n_kick | m->n_resample))
+    if (--m->depth == 0 && (m->kick_tail != m->kick_head || m->n_resample))
         intc_flush_kicks(m);
 }
 
@@ -145,13 +147,10 @@ static inline void intc_leave(intc_machine *m)
 /* Queue a kick of l's CPU for the end of the outermost call. */
 INTC_INLINE void intc__kick(intc_machine *m, intc_lapic *l)
 {
-    uint32_t cpu = l->index;
-    if (!m->ops.kick || l->kick_queued)
+    if (l->kick_queued || !m->ops.kick)
         return;
-    /* Each CPU is queued at most once, so n_cpus slots suffice. */
     l->kick_queued = true;
-    m->kickq[(m->kick_head + m->n_kick) & m->kick_mask] = cpu;
-    m->n_kick++;
+    m->kickq[m->kick_tail++ & m->kick_mask] = l;
 }
 
 INTC_INLINE void intc_kick(intc_machine *m, uint32_t cpu)

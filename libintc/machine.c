@@ -108,12 +108,10 @@ void intc_flush_kicks(intc_machine *m)
             m->ops.eoi(m->host, io->gsi_base + pin);
             continue;
         }
-        uint32_t cpu = m->kickq[m->kick_head];
-        m->kick_head = (m->kick_head + 1) & m->kick_mask;
-        m->n_kick--;
-        m->cpus[cpu].kick_queued = false;
-        m->ops.kick(m->host, cpu);
-    } while (m->n_kick | m->n_resample);
+        intc_lapic *l = m->kickq[m->kick_head++ & m->kick_mask];
+        l->kick_queued = false;
+        m->ops.kick(m->host, l->index);
+    } while (m->kick_tail != m->kick_head || m->n_resample);
     m->depth = 0;
 }
 
@@ -312,7 +310,7 @@ static void machine_release(intc_machine *m)
     intc_free(m, m->ioapics, sizeof(intc_ioapic) * m->n_ioapics);
     intc_free(m, m->resampleq, sizeof(uint32_t) * m->total_pins);
     intc_bus_fini(m);
-    intc_free(m, m->kickq, sizeof(uint32_t) * (m->kick_mask + 1ull));
+    intc_free(m, m->kickq, sizeof(*m->kickq) * (m->kick_mask + 1ull));
     intc_free(m, m->targets, sizeof(uint32_t) * m->n_cpus);
     intc_free(m, m->cpus, sizeof(intc_lapic) * m->n_cpus);
     intc_free(m, m, sizeof(*m));
@@ -364,7 +362,7 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
     m->kick_mask = 1;
     while (m->kick_mask < m->n_cpus - 1)
         m->kick_mask = m->kick_mask << 1 | 1;
-    m->kickq = intc_alloc(m, sizeof(uint32_t) * (m->kick_mask + 1ull));
+    m->kickq = intc_alloc(m, sizeof(*m->kickq) * (m->kick_mask + 1ull));
     m->n_ioapics = cfg->n_ioapics;
     m->total_pins = 1;
     for (uint32_t i = 0; i < cfg->n_ioapics; i++)
@@ -415,7 +413,7 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
         intc_lapic_do_reset(&m->cpus[i], false);
         intc_bus_update(m, &m->cpus[i]);
     }
-    m->n_kick = 0; /* nothing is owed to the host at creation */
+    m->kick_head = m->kick_tail = 0; /* nothing is owed at creation */
     for (uint32_t i = 0; i < m->n_cpus; i++)
         m->cpus[i].kick_queued = false;
     *errp = INTC_OK;
