@@ -28,16 +28,6 @@
 
 /* ---- ID maps ---- */
 
-static uint32_t hash32(uint32_t k)
-{
-    k ^= k >> 16;
-    k *= 0x7feb352du;
-    k ^= k >> 15;
-    k *= 0x846ca68bu;
-    k ^= k >> 16;
-    return k;
-}
-
 static intc_err idmap_init(intc_machine *m, intc_idmap *map, uint32_t n)
 {
     uint32_t size = 4;
@@ -60,21 +50,6 @@ static void idmap_fini(intc_machine *m, intc_idmap *map)
     intc_free(m, map->vals, sizeof(int32_t) * size);
     map->keys = NULL;
     map->vals = NULL;
-}
-
-/* Slot holding key, or the empty slot where it would go. */
-static uint32_t idmap_slot(const intc_idmap *map, uint32_t key)
-{
-    uint32_t i = hash32(key) & map->mask;
-    while (map->vals[i] >= 0 && map->keys[i] != key)
-        i = (i + 1) & map->mask;
-    return i;
-}
-
-static inline int32_t idmap_get(const intc_idmap *map, uint32_t key)
-{
-    uint32_t i = idmap_slot(map, key);
-    return map->vals[i];
 }
 
 static inline uint32_t x2apic_ldr(uint32_t id)
@@ -110,14 +85,14 @@ intc_err intc_bus_init(intc_machine *m)
     for (uint32_t i = 0; i < m->n_cpus; i++) {
         intc_lapic *l = &m->cpus[i];
         uint32_t id = l->initial_id;
-        uint32_t slot = idmap_slot(&m->x2id, id);
+        uint32_t slot = intc__idmap_slot(&m->x2id, id);
         if (m->x2id.vals[slot] >= 0)
             return INTC_ERR_INVAL; /* duplicate APIC ID in the config */
         m->x2id.keys[slot] = id;
         m->x2id.vals[slot] = (int32_t)i;
 
         /* IDs differing only above bit 19 share an LDR: chain them. */
-        slot = idmap_slot(&m->x2ldr, x2apic_ldr(id));
+        slot = intc__idmap_slot(&m->x2ldr, x2apic_ldr(id));
         l->rt.x2l_next = m->x2ldr.vals[slot];
         m->x2ldr.keys[slot] = x2apic_ldr(id);
         m->x2ldr.vals[slot] = (int32_t)i;
@@ -251,11 +226,6 @@ void intc_bus_update(intc_machine *m, intc_lapic *l)
 
 /* ---- matching ---- */
 
-static inline bool is_broadcast(const intc_msg *msg)
-{
-    return msg->x2apic_format ? msg->dest == UINT32_MAX : msg->dest == 0xff;
-}
-
 static uint32_t next_stamp(intc_machine *m)
 {
     if (++m->stamp == 0) {
@@ -265,17 +235,6 @@ static uint32_t next_stamp(intc_machine *m)
         m->stamp = 1;
     }
     return m->stamp;
-}
-
-/* The x2APIC-mode APIC whose (fixed, unique) ID is id, or -1.  With
-   the usual dense numbering CPU id has ID id: no hashing. */
-INTC_INLINE int32_t x2apic_by_id(const intc_machine *m, uint32_t id)
-{
-    const intc_lapic *c = m->cpus;
-    int32_t x = id < m->n_cpus && c[id].initial_id == id
-                    ? (int32_t)id
-                    : idmap_get(&m->x2id, id);
-    return x >= 0 && c[x].mode == INTC_MODE_X2APIC ? x : -1;
 }
 
 /* Fill m->targets with the APICs msg's destination names (no
@@ -291,7 +250,7 @@ static uint32_t collect(intc_machine *m, const intc_msg *msg)
             for (int32_t i = m->phys8_head[dest]; i >= 0;
                  i = c[i].rt.p8_next)
                 m->targets[n++] = (uint32_t)i;
-        int32_t x = x2apic_by_id(m, dest);
+        int32_t x = intc__x2apic_by_id(m, dest);
         if (x >= 0)
             m->targets[n++] = (uint32_t)x;
         return n;
@@ -325,7 +284,7 @@ static uint32_t collect(intc_machine *m, const intc_msg *msg)
        (11.12.10.2).  Each APIC's LDR has one bit, so no duplicates. */
     for (uint32_t bits = dest & 0xffffu; bits; bits &= bits - 1) {
         uint32_t key = (dest & 0xffff0000u) | 1u << intc_ctz32(bits);
-        for (int32_t i = idmap_get(&m->x2ldr, key); i >= 0;
+        for (int32_t i = intc__idmap_get(&m->x2ldr, key); i >= 0;
              i = c[i].rt.x2l_next)
             if (c[i].mode == INTC_MODE_X2APIC)
                 m->targets[n++] = (uint32_t)i;
@@ -401,11 +360,11 @@ uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,
 
 /* Everything but a physical message to a single APIC: through the
    target list. */
-static INTC_COLD uint32_t deliver_listed(intc_machine *m, const intc_msg *msg,
-                                         uint32_t except_cpu)
+INTC_COLD uint32_t intc__deliver_listed(intc_machine *m, const intc_msg *msg,
+                                       uint32_t except_cpu)
 {
     uint32_t n;
-    if (is_broadcast(msg))
+    if (intc__is_broadcast(msg))
         return intc_bus_broadcast(m, msg, except_cpu);
     n = collect(m, msg);
     if (except_cpu != INTC_NO_CPU) {
@@ -418,45 +377,10 @@ static INTC_COLD uint32_t deliver_listed(intc_machine *m, const intc_msg *msg,
     return dispatch(m, msg, n);
 }
 
-INTC_INLINE uint32_t deliver(intc_machine *m, const intc_msg *msg,
-                             uint32_t except_cpu)
-{
-    intc_lapic *c = m->cpus, *t = NULL;
-
-    if (INTC_UNLIKELY(msg->logical || msg->dm == INTC_DM_LOWEST ||
-                      is_broadcast(msg)))
-        return deliver_listed(m, msg, except_cpu);
-    /* Physical, the common case: the one xAPIC-mode APIC filed under an
-       8-bit ID or the x2APIC-mode APIC with that ID, accepting inline.
-       Several matches (a guest-written xAPIC ID shared, or an xAPIC and
-       an x2APIC APIC answering the same number in a mixed system) go
-       through the list, in the same order.  n_x2 skips the half that
-       cannot match. */
-    if (msg->dest <= 0xff && m->n_x2 != m->n_cpus) {
-        int32_t i = m->phys8_head[msg->dest];
-        if (i >= 0) {
-            if (INTC_UNLIKELY(c[i].rt.p8_next >= 0))
-                return deliver_listed(m, msg, except_cpu);
-            t = &c[i];
-        }
-    }
-    if (m->n_x2) {
-        int32_t x = x2apic_by_id(m, msg->dest);
-        if (x >= 0) {
-            if (INTC_UNLIKELY(t != NULL))
-                return deliver_listed(m, msg, except_cpu);
-            t = &c[x];
-        }
-    }
-    if (!t || t->index == except_cpu)
-        return 0;
-    return intc__lapic_accept(t, msg);
-}
-
 uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
                           uint32_t except_cpu)
 {
-    return deliver(m, msg, except_cpu);
+    return intc__deliver(m, msg, except_cpu);
 }
 
 /* ---- the pipeline: decode, route, send ---- */
@@ -552,29 +476,6 @@ void intc__dropped(intc_machine *m, uint64_t addr, uint32_t data,
                        (uint64_t)why << 32 | data);
 }
 
-INTC_INLINE void send(intc_machine *m, const intc_msg *msg, uint64_t addr,
-                      uint32_t data, uint16_t sid, intc_delivery *res)
-{
-    uint32_t n = deliver(m, msg, INTC_NO_CPU);
-    res->status = n ? INTC_DELIVERY_ACCEPTED : INTC_DELIVERY_NO_TARGET;
-    res->reason = 0;
-    res->n_cpus = n;
-    res->irte = UINT32_MAX;
-    if (intc_tracing(m)) {
-        intc_emit_unit(m, INTC_EV_MSI, INTC_NO_CPU, msg->vector, 0, sid,
-                       addr, (uint64_t)n << 32 | data);
-        if (!n)
-            intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, msg->vector,
-                           0, sid, msg->dest, msg->dm);
-    }
-}
-
-void intc__send(intc_machine *m, const intc_msg *msg, uint64_t addr,
-                uint32_t data, uint16_t sid, intc_delivery *res)
-{
-    send(m, msg, addr, data, sid, res);
-}
-
 INTC_INLINE intc_err route(intc_machine *m, uint64_t addr, uint32_t data,
                            uint16_t sid, intc_delivery *res)
 {
@@ -596,7 +497,7 @@ INTC_INLINE intc_err route(intc_machine *m, uint64_t addr, uint32_t data,
         return why == INTC_MSI_DROP_NOT_INTERRUPT ? INTC_ERR_NOT_DECODED
                                                   : INTC_OK;
     }
-    send(m, &msg, addr, data, sid, res);
+    intc__send(m, &msg, addr, data, sid, res);
     return INTC_OK;
 }
 
@@ -694,7 +595,7 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
             if (!found)
                 INTC_FAIL("cpu %u: missing from logical chain bit %u", i, b);
         }
-        if (idmap_get(&m->x2id, l->initial_id) != (int32_t)i)
+        if (intc__idmap_get(&m->x2id, l->initial_id) != (int32_t)i)
             INTC_FAIL("cpu %u: x2APIC ID map does not find ID %#x", i,
                  l->initial_id);
     }

@@ -263,10 +263,7 @@ unsigned intc__msg_decode(const intc_machine *m, uint64_t addr,
    *res; INTC_ERR_NOT_DECODED for an address outside 0xFEExxxxx. */
 intc_err intc__route(intc_machine *m, uint64_t addr, uint32_t data,
                      uint16_t sid, intc_delivery *res);
-/* Deliver a decoded message (whose wire form addr/data, from sid, only
-   the trace shows) and report it: ACCEPTED or NO_TARGET. */
-void intc__send(intc_machine *m, const intc_msg *msg, uint64_t addr,
-                uint32_t data, uint16_t sid, intc_delivery *res);
+/* intc__send(): bus_priv.h. */
 /* Report a message dropped for reason why (enum intc_msi_drop). */
 void intc__dropped(intc_machine *m, uint64_t addr, uint32_t data,
                    uint16_t sid, unsigned why, intc_delivery *res);
@@ -355,6 +352,8 @@ INTC_INLINE bool intc__lapic_accept(intc_lapic *l, const intc_msg *msg)
         return intc__lapic_accept_fixed(l, msg->vector, msg->level, msg->dm);
     return intc__lapic_accept_other(l, *msg);
 }
+
+#include "bus_priv.h"
 
 /* Raise LVT idx (an edge).  The timer and error LVTs always deliver
    fixed (11.5.1); the other modes, the other LVTs and the perf LVT's

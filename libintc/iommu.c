@@ -193,7 +193,7 @@ void intc__iommu_route(intc_iommu *u, uint64_t addr, uint32_t data,
     } else {
         uint32_t n;
         irq_to_msg(&irq, &msg);
-        n = intc_bus_deliver(m, &msg, INTC_NO_CPU);
+        n = intc__deliver(m, &msg, INTC_NO_CPU);
         res->status = n ? INTC_DELIVERY_ACCEPTED : INTC_DELIVERY_NO_TARGET;
         res->reason = 0;
         res->n_cpus = n;

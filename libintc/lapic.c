@@ -528,7 +528,7 @@ static void send_ipi(intc_lapic *l, uint64_t icr, bool x2)
 
     switch (sh) {
     case SH_NONE:
-        n = intc_bus_deliver(m, &msg, INTC_NO_CPU);
+        n = intc__deliver(m, &msg, INTC_NO_CPU);
         if (n == 0) {
             INTC_EMIT(m, INTC_EV_NO_TARGET, l->index, v, 0, msg.dest, dm);
             /* P6/Pentium: nobody accepted the message on the APIC bus. */
