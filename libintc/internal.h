@@ -128,8 +128,20 @@ void intc_flush_kicks(intc_machine *m);
    kicks up. */
 static inline void intc_leave(intc_machine *m)
 {
-    if (--m->depth == 0 && (m->kick_tail != m->kick_head || m->n_resample))
-        intc_flush_kicks(m);
+    if (--m->depth || (m->kick_tail == m->kick_head && !m->n_resample))
+        return;
+    if (m->kick_tail - m->kick_head == 1 && !m->n_resample) {
+        /* The usual single kick, without intc_flush_kicks()'s loop;
+           whatever the host's kick() owes in turn goes to the loop. */
+        intc_lapic *l = m->kickq[m->kick_head++ & m->kick_mask];
+        l->kick_queued = false;
+        m->depth = 1;
+        m->ops.kick(m->host, l->index);
+        m->depth = 0;
+        if (m->kick_tail == m->kick_head && !m->n_resample)
+            return;
+    }
+    intc_flush_kicks(m);
 }
 
 #if defined(__GNUC__)
