@@ -829,6 +829,9 @@ static void fault_event_bad_address(void **state, uint32_t bad)
     frr_clear(e.u, 1);
     w32(e.u, INTC_VTD_FEADDR, (uint32_t)cmsi(0));
     assert_int_equal(msend(e.m, rmsi(3, false), 0, &d), INTC_OK);
+    /* The outcome is the request's, not the fault event's delivery. */
+    assert_delivery(d, INTC_DELIVERY_BLOCKED, INTC_VTD_FR_NOT_PRESENT, 0,
+                    3);
     assert_true(irr(cpu(e.m, 0), 0xe5));
     assert_false(irr(cpu(e.m, 1), 0xe5));
     assert_int_equal(intc_lapic_ack(cpu(e.m, 0)), 0xe5);
@@ -975,6 +978,90 @@ static void test_event_messages_eim_low_address_refused(void **state)
     for (uint32_t c = 0; c < 3; c++)
         assert_false(irr(cpu(e.m, c), 0xe6));
     env_end(&e);
+}
+
+/* VT-d 7.3.1, 11.4.10-11.4.12: a fault event held pending (IP=1) while
+   FECTL is masked is generated at the unmask, with FEADDR and FEDATA as
+   they are then: a guest that programs FEADDR after the fault but before
+   the unmask gets the interrupt. */
+static void test_fault_event_uses_address_at_unmask(void **state)
+{
+    vt_env e;
+    intc_delivery d;
+    xenv(&e, state);
+    assert_int_equal(r32(e.u, INTC_VTD_FECTL), CTL_IM); /* reset: masked */
+    assert_int_equal(msend(e.m, rmsi(1, false), 0, &d), INTC_OK);
+    assert_delivery(d, INTC_DELIVERY_BLOCKED, INTC_VTD_FR_NOT_PRESENT, 0,
+                    1);
+    assert_int_equal(r32(e.u, INTC_VTD_FECTL), CTL_IM | CTL_IP);
+    w32(e.u, INTC_VTD_FEDATA, 0xe5);
+    w32(e.u, INTC_VTD_FEADDR, (uint32_t)cmsi(1));
+    assert_no_irr(e.m);
+    w32(e.u, INTC_VTD_FECTL, 0);
+    assert_int_equal(r32(e.u, INTC_VTD_FECTL), 0);
+    assert_true(irr(cpu(e.m, 1), 0xe5));
+    assert_false(irr(cpu(e.m, 0), 0xe5));
+    env_end(&e);
+}
+
+/* VT-d 5.1.5.1: a remappable-format IOAPIC entry (bit 48) makes a
+   remappable message; with no remapping hardware it is dropped
+   (NO_REMAPPING) and reaches no APIC, whatever handle it carries.  An
+   edge pin's interrupt is simply lost; a level pin's was accepted by
+   nobody, so Remote IRR stays clear and Delivery Status reads "send
+   pending" (82093AA 3.2.4).  An entry with a reserved delivery mode
+   (011b, 82093AA 3.2.4) is dropped the same way (RESERVED_MODE). */
+static void test_ioapic_message_dropped_without_remapping(void **state)
+{
+    th_host *h = *state;
+    static const uint8_t wiring[24] = {[3] = INTC_PIN_LEVEL};
+    intc_ioapic_config ioc = {.id = 2, .version = 0x20, .n_pins = 24,
+                              .gsi_base = 0, .source_id = SID_IOAPIC,
+                              .pin_wiring = wiring};
+    intc_machine_config cfg;
+    intc_machine_config_init(&cfg);
+    cfg.n_cpus = 2;
+    cfg.ioapics = &ioc;
+    cfg.n_ioapics = 1;
+    intc_machine *m = th_machine(h, &cfg);
+    sw_enable_all(m);
+    intc_ioapic *io = intc_machine_ioapic(m, 0);
+
+    /* Edge pin 1, handle 0 (would read as destination 0). */
+    rte_set(io, 1, RTE_VEC(0x41) | INTC_RTE_REMAPPABLE);
+    assert_int_equal(intc_ioapic_set_irq(io, 1, true), INTC_OK);
+    assert_no_irr(m);
+    TH_IF_TRACED(h) {
+        const intc_event *ev = th_last_event(h, INTC_EV_MSI_DROPPED);
+        assert_non_null(ev);
+        assert_int_equal(ev->data2 >> 32, INTC_MSI_DROP_NO_REMAPPING);
+        assert_int_equal(ev->pin, SID_IOAPIC);
+    }
+    /* Level pin 3. */
+    rte_set(io, 3, RTE_VEC(0x43) | RTE_LEVEL | INTC_RTE_REMAPPABLE);
+    assert_int_equal(intc_ioapic_set_irq(io, 3, true), INTC_OK);
+    assert_no_irr(m);
+    assert_false(remote_irr(io, 3));
+    assert_true(delivs(io, 3));
+    check(m);
+    /* Edge pin 2 with delivery mode 011b. */
+    rte_set(io, 2, RTE_VEC(0x42) | RTE_DM(3) | RTE_DEST(0));
+    assert_int_equal(intc_ioapic_set_irq(io, 2, true), INTC_OK);
+    assert_no_irr(m);
+    for (uint32_t c = 0; c < 2; c++)
+        assert_int_equal(intc_lapic_pending(cpu(m, c)), 0);
+    TH_IF_TRACED(h) {
+        const intc_event *ev = th_last_event(h, INTC_EV_MSI_DROPPED);
+        assert_non_null(ev);
+        assert_int_equal(ev->data2 >> 32, INTC_MSI_DROP_RESERVED_MODE);
+    }
+    /* Back to the compatibility format: the level line is delivered. */
+    rte_set(io, 3, RTE_VEC(0x43) | RTE_LEVEL | RTE_DEST(1));
+    assert_true(irr(cpu(m, 1), 0x43));
+    assert_true(remote_irr(io, 3));
+    assert_false(delivs(io, 3));
+    check(m);
+    intc_machine_free(m);
 }
 
 /* ================================================================== */
@@ -1311,6 +1398,8 @@ int main(void)
         T(test_completion_event_ieaddr_zero_not_delivered),
         T(test_completion_event_ieaddr_memory_not_delivered),
         T(test_event_messages_eim_low_address_refused),
+        T(test_fault_event_uses_address_at_unmask),
+        T(test_ioapic_message_dropped_without_remapping),
         T(test_posted_level_ioapic_remote_irr),
         T(test_ioapic_eoi_many_pins_ascending),
     };
