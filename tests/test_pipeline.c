@@ -1257,6 +1257,30 @@ static void drain(intc_machine *m, uint32_t c)
     fail_msg("CPU %u never drained", c);
 }
 
+/* The machine of the next tests: 4 CPUs (software-disabled until a test
+   enables them) and one 120-pin IOAPIC (version 0x20) with level wiring
+   on the pins used. */
+static const uint32_t lv[4] = {5, 63, 64, 119};
+static const uint8_t lv_dest[4] = {0, 0, 2, 3};
+static intc_machine *many_pins_machine(th_host *h)
+{
+    uint8_t wiring[120] = {0};
+    for (unsigned i = 0; i < 4; i++)
+        wiring[lv[i]] = INTC_PIN_LEVEL;
+    wiring[70] = INTC_PIN_LEVEL;
+    wiring[100] = INTC_PIN_LEVEL;
+    intc_ioapic_config ioc = {.id = 2, .version = 0x20, .n_pins = 120,
+                              .gsi_base = 0, .source_id = SID_IOAPIC,
+                              .pin_wiring = wiring};
+    intc_machine_config cfg;
+    intc_machine_config_init(&cfg);
+    cfg.n_cpus = 4;
+    cfg.ioapics = &ioc;
+    cfg.n_ioapics = 1;
+    return th_machine(h, &cfg);
+}
+
+
 /*
  * 82093AA 3.2.4 (Remote IRR reset "when an EOI message is received with
  * a matching interrupt vector"), SDM 11.8.5 (the EOI broadcast reaches
@@ -1275,22 +1299,7 @@ static void drain(intc_machine *m, uint32_t c)
 static void test_ioapic_eoi_many_pins_ascending(void **state)
 {
     th_host *h = *state;
-    uint8_t wiring[120] = {0};
-    static const uint32_t lv[4] = {5, 63, 64, 119};
-    static const uint8_t lv_dest[4] = {0, 0, 2, 3};
-    for (unsigned i = 0; i < 4; i++)
-        wiring[lv[i]] = INTC_PIN_LEVEL;
-    wiring[70] = INTC_PIN_LEVEL;
-    wiring[100] = INTC_PIN_LEVEL;
-    intc_ioapic_config ioc = {.id = 2, .version = 0x20, .n_pins = 120,
-                              .gsi_base = 0, .source_id = SID_IOAPIC,
-                              .pin_wiring = wiring};
-    intc_machine_config cfg;
-    intc_machine_config_init(&cfg);
-    cfg.n_cpus = 4;
-    cfg.ioapics = &ioc;
-    cfg.n_ioapics = 1;
-    intc_machine *m = th_machine(h, &cfg);
+    intc_machine *m = many_pins_machine(h);
     sw_enable(cpu(m, 0)); /* CPU 1 stays software-disabled */
     sw_enable(cpu(m, 2));
     sw_enable(cpu(m, 3));
@@ -1377,6 +1386,80 @@ static void test_ioapic_eoi_many_pins_ascending(void **state)
     intc_machine_free(m);
 }
 
+/* The state of the same machine, set up as in the test above up to the
+   first EOI: Remote IRR on 5, 63, 64, 119 (0x40) and 70 (0x30), pin 100
+   send pending, CPUs 2 and 3 holding 0x40 in service, pin 63's line
+   down. */
+static void many_pins_state(intc_machine *m)
+{
+    intc_ioapic *io = intc_machine_ioapic(m, 0);
+    sw_enable(cpu(m, 0));
+    sw_enable(cpu(m, 2));
+    sw_enable(cpu(m, 3));
+    for (unsigned i = 0; i < 4; i++)
+        rte_set(io, lv[i], RTE_VEC(0x40) | RTE_LEVEL | RTE_DEST(lv_dest[i]));
+    rte_set(io, 70, RTE_VEC(0x30) | RTE_LEVEL | RTE_DEST(0));
+    rte_set(io, 100, RTE_VEC(0x48) | RTE_LEVEL | RTE_DEST(1));
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(intc_ioapic_set_irq(io, lv[i], true), INTC_OK);
+    assert_int_equal(intc_ioapic_set_irq(io, 70, true), INTC_OK);
+    assert_int_equal(intc_ioapic_set_irq(io, 100, true), INTC_OK);
+    for (uint32_t c = 2; c < 4; c++)
+        assert_int_equal(intc_lapic_ack(cpu(m, c)), 0x40);
+    assert_int_equal(intc_ioapic_set_irq(io, 63, false), INTC_OK);
+}
+
+/* machine.h snapshots: the set of pins an EOI visits is derived state;
+   a machine restored from an image taken with Remote IRR set on pins in
+   both words and a send-pending pin answers the EOI exactly as the
+   original (82093AA 3.2.4, SDM 11.8.5): Remote IRR cleared on all four
+   0x40 pins, re-delivered on the asserted ones, pin 100 retried. */
+static void test_ioapic_eoi_many_pins_after_snapshot(void **state)
+{
+    th_host *h = *state;
+    intc_machine *a = many_pins_machine(h);
+    many_pins_state(a);
+    check(a);
+    size_t need = 0;
+    assert_int_equal(intc_machine_save(a, NULL, 0, &need), INTC_ERR_NOSPC);
+    void *img = malloc(need);
+    assert_non_null(img);
+    assert_int_equal(intc_machine_save(a, img, need, NULL), INTC_OK);
+    intc_machine_free(a);
+
+    intc_machine *m = many_pins_machine(h);
+    assert_int_equal(intc_machine_load(m, img, need), INTC_OK);
+    free(img);
+    check(m);
+    intc_ioapic *io = intc_machine_ioapic(m, 0);
+    for (unsigned i = 0; i < 4; i++)
+        assert_true(remote_irr(io, lv[i]));
+    assert_true(remote_irr(io, 70));
+    assert_true(delivs(io, 100));
+
+    intc_lapic *l0 = cpu(m, 0);
+    assert_int_equal(intc_lapic_ack(l0), 0x40);
+    th_clear_events(h);
+    eoi(l0);
+    assert_true(remote_irr(io, 5));
+    assert_false(remote_irr(io, 63));
+    assert_true(remote_irr(io, 64));
+    assert_true(remote_irr(io, 119));
+    assert_true(remote_irr(io, 70));
+    assert_true(delivs(io, 100));
+    assert_true(irr(l0, 0x40));
+    assert_true(irr(cpu(m, 2), 0x40));
+    assert_true(irr(cpu(m, 3), 0x40));
+    {
+        static const uint32_t cleared[4] = {5, 63, 64, 119};
+        static const uint32_t sent[4] = {5, 64, 100, 119};
+        assert_pins(h, INTC_EV_REMOTE_IRR, -1, 0, cleared, 4);
+        assert_pins(h, INTC_EV_IOAPIC_SEND, -1, -1, sent, 4);
+    }
+    check(m);
+    intc_machine_free(m);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, th_setup, th_teardown)
 
 int main(void)
@@ -1402,6 +1485,7 @@ int main(void)
         T(test_ioapic_message_dropped_without_remapping),
         T(test_posted_level_ioapic_remote_irr),
         T(test_ioapic_eoi_many_pins_ascending),
+        T(test_ioapic_eoi_many_pins_after_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
