@@ -1351,6 +1351,101 @@ static void test_security_not_present(void **state)
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, amd_setup, amd_teardown)
 
+/* ==== the pipeline's outcome (common.h intc_delivery) ==== */
+
+/* intc_msi_send() with the outcome, on a poisoned struct so that every
+   field is checked. */
+static intc_delivery amsi(intc_machine *m, uint16_t devid, uint32_t dest,
+                          uint32_t data)
+{
+    intc_delivery d;
+    memset(&d, 0xa5, sizeof(d));
+    assert_int_equal(intc_msi_send(m, MSI_ADDR(dest), data, devid, &d),
+                     INTC_OK);
+    return d;
+}
+
+#define assert_delivery(d, st, rsn, n, ix)                                  \
+    do {                                                                    \
+        assert_int_equal((d).status, (st));                                 \
+        assert_int_equal((d).reason, (rsn));                                \
+        assert_int_equal((d).n_cpus, (n));                                  \
+        assert_int_equal((d).irte, (ix));                                   \
+    } while (0)
+
+/* 2.2.5: a request the IOMMU does not deliver is BLOCKED with the AMD-Vi
+   event code (2.5) as the reason and the interrupt index concerned (0
+   when no IRTE is): an index at or beyond 2^IntTabLen and an IRTE with
+   RemapEn=0 are IO_PAGE_FAULT with their index; IntCtl 00b is a target
+   abort (IO_PAGE_FAULT, model choice), IntCtl 11b an
+   ILLEGAL_DEV_TABLE_ENTRY, neither with an entry.  No APIC gets
+   anything. */
+static void test_delivery_blocked_outcomes(void **state)
+{
+    intc_machine *m = amd_machine(*state);
+    intc_iommu *u = amd_enable(m, 0);
+    intc_delivery d;
+    dte_set(DEV_A, dte_remap(IRT_A, 4)); /* 16 entries */
+    irte32(IRT_A, 3, 0, 1, 0x62);        /* RemapEn=0 */
+    irte32(IRT_A, 16, E_REMAP_EN, 1, 0x52); /* beyond the table */
+    d = amsi(m, DEV_A, 0, 16);
+    assert_delivery(d, INTC_DELIVERY_BLOCKED, EV_IO_PAGE_FAULT, 0, 16);
+    d = amsi(m, DEV_A, 0, 3);
+    assert_delivery(d, INTC_DELIVERY_BLOCKED, EV_IO_PAGE_FAULT, 0, 3);
+    dte_set(DEV_B, IV | INTCTL(0) | TABLEN(4) | IRT_A);
+    d = amsi(m, DEV_B, 1, 3);
+    assert_delivery(d, INTC_DELIVERY_BLOCKED, EV_IO_PAGE_FAULT, 0, 0);
+    dte_set(0x20, IV | INTCTL(3) | TABLEN(4) | IRT_A);
+    d = amsi(m, 0x20, 1, 3);
+    assert_delivery(d, INTC_DELIVERY_BLOCKED, EV_ILLEGAL_DTE, 0, 0);
+    assert_false(any_irr(m));
+    assert_int_equal(n_logged(u), 4);
+    assert_int_equal(ev_code(3), EV_ILLEGAL_DTE);
+    finish(m);
+}
+
+/* 2.2.5.1: remapped through a 32-bit IRTE (IntCtl 10b, index data[10:0]):
+   ACCEPTED by the IRTE's destination with the index; 2.2.2 IV=0: the
+   request is forwarded unmapped and accepted as it is, no IRTE used;
+   2.2.5.2 guest virtual APIC mode: the vector goes to the vAPIC backing
+   page, POSTED with the index, no physical APIC gets it. */
+static void test_delivery_remapped_outcomes(void **state)
+{
+    intc_machine *m = amd_machine(*state);
+    intc_iommu *u = amd_enable(m, 0);
+    intc_delivery d;
+    dte_set(DEV_A, dte_remap(IRT_A, 9));
+    irte32(IRT_A, 0x42, E_REMAP_EN, 2, 0x55);
+    d = amsi(m, DEV_A, 1, 0x42);
+    assert_delivery(d, INTC_DELIVERY_ACCEPTED, 0, 1, 0x42);
+    assert_true(irr(m, 2, 0x55));
+    assert_false(irr(m, 1, 0x42));
+    /* An IRTE naming an APIC nobody has. */
+    irte32(IRT_A, 0x43, E_REMAP_EN, 9, 0x56);
+    d = amsi(m, DEV_A, 1, 0x43);
+    assert_delivery(d, INTC_DELIVERY_NO_TARGET, 0, 0, 0x43);
+    /* IV=0: forwarded unmapped. */
+    dte_set(DEV_B, INTCTL(2) | TABLEN(9) | IRT_A);
+    d = amsi(m, DEV_B, 3, 0x57);
+    assert_delivery(d, INTC_DELIVERY_ACCEPTED, 0, 1, UINT32_MAX);
+    assert_true(irr(m, 3, 0x57));
+    assert_int_equal(n_logged(u), 0);
+    finish(m);
+
+    /* Guest mode (GAEn, 128-bit IRTEs). */
+    m = amd_machine(*state);
+    u = amd_enable(m, C_GA_EN);
+    dte_set(DEV_A, dte_remap(IRT_A, 9));
+    irte_guest(IRT_A, 6, G_ISRUN, 2, 0x6b, VAPIC, 0x1234);
+    d = amsi(m, DEV_A, 0, 6);
+    assert_delivery(d, INTC_DELIVERY_POSTED, 0, 0, 6);
+    assert_true(peek32(VAPIC + 0x200 + 0x10 * (0x6b / 32)) &
+                1u << (0x6b % 32));
+    assert_false(any_irr(m));
+    assert_int_equal(n_logged(u), 0);
+    finish(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1416,6 +1511,9 @@ int main(void)
         T(test_security_wrong_device),
         T(test_security_out_of_range_index),
         T(test_security_not_present),
+        /* the pipeline's outcome */
+        T(test_delivery_blocked_outcomes),
+        T(test_delivery_remapped_outcomes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
