@@ -124,7 +124,11 @@ INTC_API intc_err intc_iommu_mmio_write(intc_iommu *u, uint32_t off,
 typedef struct intc_irq {
     unsigned fault;   /* 0, or the fault reason (VT-d enum intc_vtd_fault;
                          AMD-Vi: INTC_AMDVI_* event code) */
-    bool blocked;     /* not delivered (fault, or aborted without one) */
+    bool blocked;     /* not delivered: a fault (fault != 0), or without
+                         one (fault 0): a remappable-format request while
+                         remapping is disabled, or a passed-through
+                         message that is no valid interrupt message (what
+                         intc_msi_send() reports as DROPPED) */
     bool posted;      /* VT-d posted / AMD-Vi guest mode: went to a
                          descriptor, not to an APIC */
     bool remapped;    /* an IRTE was used (else passed through) */
