@@ -171,19 +171,6 @@ void intc_timer_catch_up(intc_lapic *l)
     }
 }
 
-void intc_timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val)
-{
-    /* 11.5.4.1: "A write to the LVT Timer Register that changes the
-       timer mode disarms the local APIC timer."  The initial count and
-       the deadline are cleared too, so reads agree with a disarmed
-       timer (KVM clears them for TSC-deadline transitions). */
-    if (intc_lvt_timer_mode(old) != intc_lvt_timer_mode(val)) {
-        l->timer_icr = 0;
-        l->tsc_deadline = 0;
-        stop(l);
-    }
-}
-
 void intc_timer_write_icr(intc_lapic *l, uint32_t val)
 {
     unsigned mode;
@@ -201,7 +188,8 @@ void intc_timer_write_icr(intc_lapic *l, uint32_t val)
     start(l, val, intc_now(l->m));
 }
 
-static uint32_t ccr_at(const intc_lapic *l, uint64_t now)
+/* The current count at now, counting in mode (one-shot or periodic). */
+static uint32_t ccr_mode_at(const intc_lapic *l, unsigned mode, uint64_t now)
 {
     uint64_t t;
     if (!l->timer_running)
@@ -209,9 +197,58 @@ static uint32_t ccr_at(const intc_lapic *l, uint64_t now)
     t = ticks_since(l, now);
     if (t < l->timer_count0)
         return (uint32_t)(l->timer_count0 - t);
-    if (timer_mode(l) != INTC_TIMER_PERIODIC || !l->timer_icr)
+    if (mode != INTC_TIMER_PERIODIC || !l->timer_icr)
         return 0;
     return (uint32_t)(l->timer_icr - (t - l->timer_count0) % l->timer_icr);
+}
+
+static uint32_t ccr_at(const intc_lapic *l, uint64_t now)
+{
+    return ccr_mode_at(l, timer_mode(l), now);
+}
+
+/*
+ * LVT Timer written (the caller has delivered what was due under the old
+ * entry).  The disarm rule of 11.5.4.1 ("transitioning between TSC-deadline
+ * mode and other timer modes also disarms the timer") is about
+ * TSC-deadline; 11.5.4 says only that changing between one-shot and
+ * periodic does not start a stopped timer.  So between one-shot and
+ * periodic a running count goes on: one-shot -> periodic keeps counting
+ * and then reloads from the initial count; periodic -> one-shot lets the
+ * current period finish and stops.  KVM (apic_update_lvtt, checked by
+ * kvm-unit-tests test_apic_change_mode) and Xen (d8ce0309c1) behave so.
+ * A change to or from TSC-deadline (or the reserved mode 11b, which counts
+ * nothing here) disarms and clears the initial count and
+ * IA32_TSC_DEADLINE, so reads agree with a disarmed timer (as KVM does).
+ */
+void intc_timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val)
+{
+    unsigned om = intc_lvt_timer_mode(old), nm = intc_lvt_timer_mode(val);
+
+    if (om == nm)
+        return;
+    if (om >= INTC_TIMER_TSC_DEADLINE || nm >= INTC_TIMER_TSC_DEADLINE) {
+        l->timer_icr = 0;
+        l->tsc_deadline = 0;
+        stop(l);
+        return;
+    }
+    if (om == INTC_TIMER_PERIODIC && l->timer_running) {
+        /* Periodic -> one-shot: the current period becomes the one-shot
+           count (the same counter value now, reaching 0 at the end of
+           the period).  One-shot -> periodic needs nothing: the expiry
+           times of count0 + k * initial count already describe it. */
+        uint64_t now = intc_now(l->m);
+        uint32_t cur = ccr_mode_at(l, om, now);
+        if (cur == 0) {
+            stop(l);
+            return;
+        }
+        l->timer_start = now;
+        l->timer_count0 = cur;
+        l->timer_periods = 0;
+        arm(l, expiry_ns(l, 0));
+    }
 }
 
 void intc_timer_write_dcr(intc_lapic *l, uint32_t val)

@@ -774,32 +774,58 @@ static void test_dcr_change_keeps_count_periodic(void **state)
 
 /* ==== LVT Timer mode changes (11.5.4.1) ==== */
 
-/* SDM 11.5.4.1: "A write to the LVT Timer Register that changes the timer
-   mode disarms the local APIC timer"; the design clears the initial count
-   too. One-shot -> periodic. */
-static void test_mode_change_oneshot_to_periodic_disarms(void **state)
+/* One-shot <-> periodic keeps the count (SDM 11.5.4: changing between
+   one-shot and periodic "does not start the timer", and 11.5.4.1 disarms
+   only on transitions to or from TSC-deadline; KVM apic_update_lvtt,
+   kvm-unit-tests test_apic_change_mode, Xen d8ce0309c1).  A running
+   one-shot count switched to periodic keeps counting, then reloads from
+   TMICT. */
+static void test_mode_change_oneshot_to_periodic_keeps_counting(void **state)
 {
     th_host *h = *state;
     intc_lapic *l;
     intc_machine *m = mk(h, 0, 0, &l);
 
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
-    lw(l, INTC_LAPIC_TIMER_ICR, 1000);
+    lw(l, INTC_LAPIC_TIMER_ICR, 1000); /* divide by 2: 2000 ns */
     assert_int_equal(h->deadline[0], 2000);
     h->now = 100;
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_PERIODIC);
+    assert_int_equal(h->deadline[0], 2000);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 1000);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 950);
+    host_fire(h, l);
+    assert_int_equal(h->now, 2000);
+    expect_last_timer(h, VEC, 1, 0);
+    /* Reloaded from the initial count: the next period is TMICT long. */
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 1000);
+    assert_int_equal(h->deadline[0], 4000);
+    ack_eoi(l, VEC);
+    host_fire(h, l);
+    assert_int_equal(n_timer(h), 2);
+    assert_int_equal(h->deadline[0], 6000);
+
+    /* A one-shot count that already reached 0 stays stopped: the mode
+       change does not start the timer (11.5.4). */
+    ack_eoi(l, VEC);
+    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
+    host_fire(h, l); /* the current period ends at 6000 */
+    assert_int_equal(n_timer(h), 3);
+    assert_int_equal(h->deadline[0], UINT64_MAX);
+    ack_eoi(l, VEC);
+    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_PERIODIC);
     assert_int_equal(h->deadline[0], UINT64_MAX);
     assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
-    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 1000);
     h->now = 100000;
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
-    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
-    assert_int_equal(n_timer(h), 0);
+    assert_int_equal(n_timer(h), 3);
     finish(m);
 }
 
-/* SDM 11.5.4.1: periodic -> one-shot disarms likewise. */
-static void test_mode_change_periodic_to_oneshot_disarms(void **state)
+/* Periodic -> one-shot (same sources): the current period finishes with
+   one more interrupt, then the timer stops with CCR 0. */
+static void test_mode_change_periodic_to_oneshot_finishes_period(void **state)
 {
     th_host *h = *state;
     intc_lapic *l;
@@ -812,55 +838,90 @@ static void test_mode_change_periodic_to_oneshot_disarms(void **state)
     ack_eoi(l, VEC);
     h->now = 150;
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
+    assert_int_equal(h->deadline[0], 200);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 50);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 100);
+    host_fire(h, l);
+    assert_int_equal(h->now, 200);
+    assert_int_equal(n_timer(h), 2);
+    expect_last_timer(h, VEC, 0, 0);
     assert_int_equal(h->deadline[0], UINT64_MAX);
     assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
-    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
+    ack_eoi(l, VEC);
     h->now = 1000;
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
-    assert_int_equal(n_timer(h), 1);
+    assert_int_equal(n_timer(h), 2);
     /* A new count works in the new mode. */
     lw(l, INTC_LAPIC_TIMER_ICR, 10);
     assert_int_equal(h->deadline[0], 1010);
     finish(m);
 }
 
-/* SDM 11.5.4.1: one-shot or periodic -> TSC-deadline disarms; and
-   TSC-deadline (armed) -> one-shot disarms and the deadline is gone
-   (IA32_TSC_DEADLINE reads 0 back in TSC-deadline mode). */
-static void test_mode_change_to_from_tsc_deadline_disarms(void **state)
+/* SDM 11.5.4.1: "transitioning between TSC-deadline mode and other timer
+   modes also disarms the timer".  One-shot or periodic -> TSC-deadline
+   disarms, and TMICT reads 0 (KVM apic_update_lvtt clears it); expiry of
+   the old count raises nothing. */
+static void test_mode_change_to_tsc_deadline_disarms_clears(void **state)
+{
+    th_host *h = *state;
+    intc_lapic *l;
+    intc_machine *m = mk(h, 0, 0, &l);
+    static const uint32_t from[2] = {TM_ONESHOT, TM_PERIODIC};
+
+    for (unsigned i = 0; i < 2; i++) {
+        lw(l, INTC_LAPIC_LVT_TIMER, VEC | from[i]);
+        lw(l, INTC_LAPIC_TIMER_ICR, 1000);
+        assert_int_equal(h->deadline[0], h->now + 2000);
+        h->now += 10;
+        lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_TSC);
+        assert_int_equal(h->deadline[0], UINT64_MAX);
+        assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
+        assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
+        assert_int_equal(tsc_dl(l), 0);
+        h->now += 100000;
+        assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
+        assert_int_equal(n_timer(h), 0);
+        /* Back to the count modes: still stopped, TMICT still 0. */
+        lw(l, INTC_LAPIC_LVT_TIMER, VEC | from[i]);
+        assert_int_equal(h->deadline[0], UINT64_MAX);
+        assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
+    }
+    finish(m);
+}
+
+/* SDM 11.5.4.1: TSC-deadline (armed) -> one-shot disarms, and the
+   deadline is gone: IA32_TSC_DEADLINE reads 0 on return to TSC-deadline
+   mode, nothing fires at the old deadline. */
+static void test_mode_change_from_tsc_deadline_clears_deadline(void **state)
 {
     th_host *h = *state;
     intc_lapic *l;
     intc_machine *m = mk(h, 0, 0, &l);
 
-    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_PERIODIC);
-    lw(l, INTC_LAPIC_TIMER_ICR, 1000);
-    assert_int_equal(h->deadline[0], 2000);
-    h->now = 10;
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_TSC);
-    assert_int_equal(h->deadline[0], UINT64_MAX);
-    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
-    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
-    assert_int_equal(tsc_dl(l), 0);
-
+    h->now = 10;
     set_tsc_dl(l, 5000);
     assert_int_equal(h->deadline[0], 5000);
     h->now = 20;
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
     assert_int_equal(h->deadline[0], UINT64_MAX);
-    assert_int_equal(tsc_dl(l), 0);
     assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_TSC);
     assert_int_equal(tsc_dl(l), 0);
     assert_int_equal(h->deadline[0], UINT64_MAX);
     h->now = 6000;
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
     assert_int_equal(n_timer(h), 0);
+    /* A one-shot count works after leaving TSC-deadline mode. */
+    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
+    lw(l, INTC_LAPIC_TIMER_ICR, 10);
+    assert_int_equal(h->deadline[0], 6020);
     finish(m);
 }
 
-/* SDM 11.5.4.1: only a mode change disarms; changing the vector or the
-   mask keeps the count and the deadline (and the next interrupt uses the
+/* SDM 11.5.4.1: only a change to or from TSC-deadline disarms; changing
+   the vector or the mask keeps the count and the deadline (and the next interrupt uses the
    new vector). */
 static void test_lvt_vector_or_mask_change_keeps_timer(void **state)
 {
@@ -1391,7 +1452,7 @@ static void test_global_disable_disarms(void **state)
 /* SDM 11.12.1.2, Table 11-6: LVT Timer 0x832, initial count 0x838,
    current count 0x839 (read-only: WRMSR #GPs), divide configuration 0x83E
    (bit 2 and bits 31:4 reserved: #GP).  One-shot, periodic, DCR change and
-   mode-change disarm behave as in xAPIC mode. */
+   mode changes behave as in xAPIC mode. */
 static void test_x2apic_timer_msrs(void **state)
 {
     th_host *h = *state;
@@ -1424,9 +1485,12 @@ static void test_x2apic_timer_msrs(void **state)
     assert_int_equal(intc_lapic_ack(l), VEC);
     mw(l, X2MSR(INTC_LAPIC_EOI), 0);
 
-    /* Periodic with a late host. */
+    /* Periodic with a late host.  The expired one-shot count stays
+       stopped across the mode change; TMICT keeps its value. */
     mw(l, MSR_LVT_TIMER, VEC | TM_PERIODIC);
-    assert_int_equal(mr(l, MSR_TMICT), 0);
+    assert_int_equal(mr(l, MSR_TMICT), 1000);
+    assert_int_equal(mr(l, MSR_TMCCT), 0);
+    assert_int_equal(h->deadline[0], UINT64_MAX);
     mw(l, MSR_TMICT, 100);
     assert_int_equal(h->deadline[0], 1500);
     h->now = 1730;
@@ -1434,10 +1498,22 @@ static void test_x2apic_timer_msrs(void **state)
     expect_last_timer(h, VEC, 1, 2);
     assert_int_equal(h->deadline[0], 1800);
     assert_int_equal(mr(l, MSR_TMCCT), 70);
-    /* Mode change disarms. */
+    /* Periodic -> one-shot: the current period finishes, then stops. */
     mw(l, MSR_LVT_TIMER, VEC | TM_ONESHOT);
+    assert_int_equal(h->deadline[0], 1800);
+    assert_int_equal(mr(l, MSR_TMCCT), 70);
+    assert_int_equal(mr(l, MSR_TMICT), 100);
+    assert_int_equal(intc_lapic_ack(l), VEC);
+    mw(l, X2MSR(INTC_LAPIC_EOI), 0);
+    host_fire(h, l);
+    expect_last_timer(h, VEC, 0, 0);
     assert_int_equal(h->deadline[0], UINT64_MAX);
     assert_int_equal(mr(l, MSR_TMCCT), 0);
+    /* Periodic -> TSC-deadline disarms and clears TMICT. */
+    mw(l, MSR_LVT_TIMER, VEC | TM_PERIODIC);
+    mw(l, MSR_TMICT, 100);
+    mw(l, MSR_LVT_TIMER, VEC | TM_TSC);
+    assert_int_equal(h->deadline[0], UINT64_MAX);
     assert_int_equal(mr(l, MSR_TMICT), 0);
     finish(m);
 }
@@ -1551,9 +1627,10 @@ int main(void)
         T(test_dcr_change_keeps_count_oneshot),
         T(test_dcr_change_keeps_count_periodic),
         /* mode changes */
-        T(test_mode_change_oneshot_to_periodic_disarms),
-        T(test_mode_change_periodic_to_oneshot_disarms),
-        T(test_mode_change_to_from_tsc_deadline_disarms),
+        T(test_mode_change_oneshot_to_periodic_keeps_counting),
+        T(test_mode_change_periodic_to_oneshot_finishes_period),
+        T(test_mode_change_to_tsc_deadline_disarms_clears),
+        T(test_mode_change_from_tsc_deadline_clears_deadline),
         T(test_lvt_vector_or_mask_change_keeps_timer),
         T(test_reserved_mode_counts_nothing),
         /* TSC-deadline */
