@@ -1034,10 +1034,11 @@ static intc_err write_apic_base(intc_lapic *l, uint64_t v)
         if (to == INTC_MODE_DISABLED) {
             /* 11.4.3: a global disable may lose all state and return the
                APIC to its power-up state; libintc always does, so the
-               re-enabled APIC is in a defined state.  The 8-bit xAPIC ID
-               is kept (from x2APIC: the low byte of the x2APIC ID). */
-            if (from == INTC_MODE_X2APIC)
-                l->xapic_id = (uint8_t)l->initial_id;
+               re-enabled APIC is in a defined state: the power-up state
+               of 11.4.7.1, the xAPIC ID included (the initial APIC ID's
+               low 8 bits; a guest-written ID is gone), as KVM does
+               (kvm_lapic_set_base -> kvm_apic_set_xapic_id on enable). */
+            l->xapic_id = (uint8_t)l->initial_id;
             reset_registers(l);
         } else if (to == INTC_MODE_X2APIC) {
             /* 11.12.5.1: the x2APIC ID is the initial APIC ID, the LDR is

@@ -414,7 +414,8 @@ static void test_phys_globally_disabled_receives_nothing(void **state)
     assert_int_equal(nev(h, INTC_EV_NO_TARGET, 0, TH_ANY_VECTOR), 2);
     assert_int_equal(irr_mask(m, VEC), 0xd);
 
-    /* Re-enabled, it is reachable again by its (kept) ID. */
+    /* Re-enabled, it is reachable again by its ID (the initial one:
+       re-enabling gives the power-up state, SDM 11.4.3, 11.4.7.1). */
     enable_global(L(m, 1));
     sw_enable(L(m, 1));
     send(L(m, 0), 1, ICR_FIXED | ICR_ASSERT | 0x50);

@@ -118,6 +118,11 @@ INTC_API intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off,
  * read-only or write-only registers, reserved bits set (11.12.1.3), illegal
  * IA32_APIC_BASE transitions (11.12.5)).  Any other MSR number:
  * INTC_ERR_NOT_DECODED (not the APIC's; the host handles it).
+ * Clearing IA32_APIC_BASE.EN (global disable) returns the APIC to its
+ * power-up state (11.4.3 allows it; KVM does the same), so re-enabling it
+ * gives the state after RESET (11.4.7.1) with the base address and BSP
+ * flag as written: xAPIC ID = the initial APIC ID (its low 8 bits), every
+ * other register at its power-up value.
  */
 INTC_API intc_err intc_lapic_msr_read(intc_lapic *l, uint32_t msr,
                                       uint64_t *val);
