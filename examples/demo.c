@@ -129,8 +129,8 @@ static void run_cpus(intc_machine *m, demo_host *h)
              n++) {
             int v = intc_lapic_ack(l);
 
-            if (v < 0 || v == SPURIOUS_VECTOR)
-                break; /* no EOI for a spurious interrupt (11.9) */
+            if (v < 0 || v > 255)
+                break; /* nothing, or spurious: no EOI for it (11.9) */
             printf("  cpu%" PRIu32 ": handler for vector 0x%02x, EOI\n", cpu,
                    (unsigned)v);
             h->handled[cpu]++;

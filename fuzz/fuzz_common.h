@@ -454,9 +454,12 @@ static inline void fz_cpu_service(fz_host *h, intc_lapic *l, uint8_t how)
     uint64_t base = 0;
 
     if (how & 1) {
+        int peek = intc_lapic_ack_peek(l);
         int v = intc_lapic_ack(l);
-        if (v < -1 || v > 255)
-            FZ_ABORT("intc_lapic_ack returned %d", v);
+        /* lapic.h: a vector, INTC_ACK_SPURIOUS(SVR[7:0]) or
+           INTC_ACK_NONE outside callbacks, and what peek said. */
+        if (v < INTC_ACK_NONE || v > INTC_ACK_SPURIOUS(0xff) || v != peek)
+            FZ_ABORT("intc_lapic_ack returned %d (peek %d)", v, peek);
         fz_check(h->m, "intc_lapic_ack");
     }
     if (how & 2) {

@@ -1147,25 +1147,48 @@ unsigned intc_lapic_pending(const intc_lapic *l)
     return p;
 }
 
+/* The INTA return codes stay clear of vectors and of the error codes. */
+_Static_assert(INTC_ACK_NONE == -1 && INTC_ACK_SPURIOUS(0) > 255 &&
+                   INTC_ACK_SPURIOUS(255) < 512,
+               "INTA codes overlap vectors");
+_Static_assert(INTC_ERR_BUSY < INTC_ACK_NONE, "INTA codes overlap errors");
+
+/* What INTA would do now (lapic.h), v being the highest IRR vector with
+   the posted ones. */
+static int ack_result(const intc_lapic *l, int16_t v)
+{
+    if (l->mode == INTC_MODE_DISABLED || l->wait_sipi || v < 0)
+        return INTC_ACK_NONE;
+    if (!intr_deliverable(l, v))
+        return INTC_ACK_SPURIOUS(l->svr & SVR_VECTOR);
+    return v;
+}
+
+int intc_lapic_ack_peek(const intc_lapic *l)
+{
+    if (!l)
+        return INTC_ACK_NONE;
+    /* Posted vectors count as ack would fold them first (a
+       software-disabled APIC would reject them: not counted). */
+    return ack_result(l, highest_irr_with_pir(l));
+}
+
 int intc_lapic_ack(intc_lapic *l)
 {
     int16_t v;
     int ret;
     if (!l)
-        return -1;
+        return INTC_ACK_NONE;
     if (!lapic_enter(l))
-        return -1;
-    if (l->mode == INTC_MODE_DISABLED || l->wait_sipi) {
-        intc_leave(l->m);
-        return -1;
-    }
+        return INTC_ERR_BUSY;
     v = l->irrv;
-    if (!intr_deliverable(l, v)) {
-        /* 11.9: the interrupt went away (TPR raised) between INTR and
-           INTA: the spurious vector, with ISR untouched. */
-        ret = (int)(l->svr & SVR_VECTOR);
-        INTC_EMIT(l->m, INTC_EV_SPURIOUS, l->index, ret, 0, 0, 0);
-    } else {
+    ret = ack_result(l, v);
+    if (ret > 255) {
+        /* 11.9: the interrupt went away (TPR raised, or a higher class
+           put in service) between INTR and INTA: the spurious vector,
+           with ISR untouched. */
+        INTC_EMIT(l->m, INTC_EV_SPURIOUS, l->index, ret & 0xff, 0, 0, 0);
+    } else if (ret >= 0) {
         l->irr[v >> 6] &= ~(1ull << (v & 63));
         /* v was the highest IRR bit: the next is in its word or below. */
         l->irrv = highest_upto(l->irr, (unsigned)v >> 6);
@@ -1173,7 +1196,6 @@ int intc_lapic_ack(intc_lapic *l)
         l->isrv = v; /* its class is above PPR, so above every ISR bit */
         update_ppr(l);
         INTC_EMIT(l->m, INTC_EV_ACK, l->index, v, 0, 0, 0);
-        ret = v;
     }
     intc_leave(l->m);
     return ret;

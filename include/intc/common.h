@@ -102,7 +102,8 @@ typedef struct intc_msix intc_msix;
     X(COALESCED, "coalesced")                                               \
     /* cpu vector: INTA moved vector from IRR to ISR */                     \
     X(ACK, "ack")                                                           \
-    /* cpu vector=spurious vector: INTA found nothing deliverable */        \
+    /* cpu vector=spurious vector: INTA found IRR's highest vector not      \
+       above PPR (intc_lapic_ack returned INTC_ACK_SPURIOUS) */             \
     X(SPURIOUS, "spurious")                                                 \
     /* cpu vector (-1 if ISR was empty) data=1 if level (TMR) */            \
     X(EOI, "eoi")                                                           \

@@ -140,13 +140,47 @@ INTC_API intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr,
 INTC_API unsigned intc_lapic_pending(const intc_lapic *l);
 
 /*
- * INTA cycle: move the highest deliverable vector from IRR to ISR and
- * return it.  If none is deliverable (e.g. TPR was raised since the host
- * saw INTC_PEND_INTR) return the spurious vector SVR[7:0], leaving ISR
- * unchanged (11.9).  -1 only when the APIC is globally disabled or busy
- * (called from inside an event callback).
+ * INTA cycle (11.8.4, 11.9): what the CPU gets when it acknowledges the
+ * APIC's INTR.  The return value is one of:
+ *
+ *  - 0..255: a vector was put in service.  The highest vector of IRR
+ *    (posted vectors included) whose priority class is above PPR[7:4]
+ *    moved from IRR to ISR; deliver it through the IDT.  The guest will
+ *    EOI it.
+ *  - INTC_ACK_SPURIOUS(v) = 0x100 | v: a spurious acknowledge (11.9).
+ *    IRR is not empty but its highest vector's class is not above
+ *    PPR[7:4] (TPR was raised, or a higher class put in service, after
+ *    the host saw INTC_PEND_INTR).  v is SVR[7:0]; deliver vector v
+ *    (= result & 0xff) through the IDT; nothing was put in service, so
+ *    the guest's handler must not EOI it.  Reported as INTC_EV_SPURIOUS.
+ *  - INTC_ACK_NONE (-1): nothing to deliver, nothing changed, deliver
+ *    nothing.  Exactly when the APIC is globally disabled (its INTR is
+ *    then the 8259's: INTC_PEND_EXTINT), or waits for SIPI (11.4.7.3:
+ *    interrupts are held until then), or IRR (with the posted vectors)
+ *    is empty.  Also for l == NULL.
+ *  - a negative intc_err below -1: INTC_ERR_BUSY, called from inside a
+ *    restricted callback (nothing changed).  The codes never collide:
+ *    INTC_ERR_* other than INTC_ERR_INVAL are all < -1, and ack does not
+ *    return INTC_ERR_INVAL.
+ *
+ * So "v >= 0 && v <= 255" means in service, "v > 255" means spurious,
+ * "v < 0" means deliver nothing.  A software-disabled APIC (SVR[8] = 0)
+ * still delivers what its IRR holds (11.4.7.2: pending interrupts are
+ * held and handled).
  */
+#define INTC_ACK_NONE (-1)
+#define INTC_ACK_SPURIOUS(v) ((int)(0x100 | ((v) & 0xff)))
 INTC_API int intc_lapic_ack(intc_lapic *l);
+
+/*
+ * The value intc_lapic_ack() would return if called now, outside any
+ * callback, without changing anything: never INTC_ERR_BUSY, and it sees
+ * posted vectors not yet folded into IRR (intc_lapic_post) as ack, which
+ * folds them first, would.  For hosts that look before they take (QEMU's
+ * apic_get_highest_priority_irr, a TCG loop deciding whether to leave its
+ * translation block).  Safe from any callback.
+ */
+INTC_API int intc_lapic_ack_peek(const intc_lapic *l);
 
 /*
  * Consume one pending signal: what is exactly one of NMI, SMI, INIT, SIPI,
