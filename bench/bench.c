@@ -70,8 +70,9 @@ static void h_kick(void *host, uint32_t cpu)
     ((bhost *)host)->kicks++;
 }
 
-static uint64_t h_now(void *host)
+static uint64_t h_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((bhost *)host)->now;
 }
 

@@ -56,8 +56,9 @@ typedef struct demo_host {
     bool driver_clears_first;
 } demo_host;
 
-static uint64_t host_now_ns(void *host)
+static uint64_t host_now_ns(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((demo_host *)host)->now;
 }
 

@@ -128,9 +128,13 @@ typedef struct fz_host {
     unsigned long n_events, n_kicks, n_eoi_cb;
 } fz_host;
 
-static inline uint64_t fz_cb_now(void *host)
+static inline uint64_t fz_cb_now(void *host, uint32_t cpu)
 {
-    return ((fz_host *)host)->now;
+    fz_host *h = host;
+    /* common.h: a CPU index or INTC_NO_CPU. */
+    if (cpu != INTC_NO_CPU && h->m && cpu >= intc_machine_cpu_count(h->m))
+        FZ_ABORT("now_ns for cpu %u", (unsigned)cpu);
+    return h->now;
 }
 
 static inline void fz_cb_timer_arm(void *host, uint32_t cpu, uint64_t d)

@@ -769,8 +769,9 @@ void mo_machine_config(const mo_config *c, intc_machine_config *mc,
     mc->iommu.kind = c->iommu;
 }
 
-static uint64_t cb_now(void *host)
+static uint64_t cb_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((mo_host *)host)->now;
 }
 

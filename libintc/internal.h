@@ -183,7 +183,8 @@ static inline bool intc_tracing(const intc_machine *m)
             intc_emit((m), __VA_ARGS__);                                    \
     } while (0)
 
-uint64_t intc_now(intc_machine *m);
+/* The host clock (now_ns) read for cpu (INTC_NO_CPU: not for a CPU). */
+uint64_t intc_now(intc_machine *m, uint32_t cpu);
 void intc_timer_arm(intc_machine *m, uint32_t cpu, uint64_t deadline);
 
 /* For the *_check() functions: describe the broken invariant in msg (if

@@ -165,7 +165,7 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
 void intc_timer_catch_up(intc_lapic *l)
 {
     if (l->deadline != UINT64_MAX) {
-        uint64_t now = intc_now(l->m);
+        uint64_t now = intc_now(l->m, l->index);
         if (now >= l->deadline)
             intc_timer_expire(l, now);
     }
@@ -185,7 +185,7 @@ void intc_timer_write_icr(intc_lapic *l, uint32_t val)
         stop(l); /* 11.5.4: writing 0 stops the timer */
         return;
     }
-    start(l, val, intc_now(l->m));
+    start(l, val, intc_now(l->m, l->index));
 }
 
 /* The current count at now, counting in mode (one-shot or periodic). */
@@ -238,7 +238,7 @@ void intc_timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val)
            count (the same counter value now, reaching 0 at the end of
            the period).  One-shot -> periodic needs nothing: the expiry
            times of count0 + k * initial count already describe it. */
-        uint64_t now = intc_now(l->m);
+        uint64_t now = intc_now(l->m, l->index);
         uint32_t cur = ccr_mode_at(l, om, now);
         if (cur == 0) {
             stop(l);
@@ -258,7 +258,7 @@ void intc_timer_write_dcr(intc_lapic *l, uint32_t val)
     if (l->timer_running) {
         /* The counter keeps its value and goes on at the new rate (as
            KVM rescales the remaining time). */
-        uint64_t now = intc_now(l->m);
+        uint64_t now = intc_now(l->m, l->index);
         uint32_t cur = ccr_at(l, now);
         l->timer_shift = (uint8_t)dcr_shift(val);
         l->timer_start = now;
@@ -277,7 +277,7 @@ uint32_t intc_timer_read_ccr(intc_lapic *l)
     intc_timer_catch_up(l);
     if (timer_mode(l) >= INTC_TIMER_TSC_DEADLINE)
         return 0;
-    return ccr_at(l, intc_now(l->m));
+    return ccr_at(l, intc_now(l->m, l->index));
 }
 
 intc_err intc_timer_write_tsc_deadline(intc_lapic *l, uint64_t val)
@@ -292,7 +292,7 @@ intc_err intc_timer_write_tsc_deadline(intc_lapic *l, uint64_t val)
         arm(l, UINT64_MAX); /* writing 0 disarms */
         return INTC_OK;
     }
-    now = intc_now(l->m);
+    now = intc_now(l->m, l->index);
     tsc = guest_tsc(l, now);
     if (val <= tsc) {
         /* A deadline already passed fires at once. */

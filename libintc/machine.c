@@ -155,13 +155,13 @@ void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
     m->in_cb--;
 }
 
-uint64_t intc_now(intc_machine *m)
+uint64_t intc_now(intc_machine *m, uint32_t cpu)
 {
     uint64_t t;
     if (!m->ops.now_ns)
         return 0;
     m->in_cb++;
-    t = m->ops.now_ns(m->host);
+    t = m->ops.now_ns(m->host, cpu);
     m->in_cb--;
     return t;
 }

@@ -76,10 +76,12 @@ static void th_kick(void *host, uint32_t cpu)
         h->kicks[cpu]++;
 }
 
-static uint64_t th_now_ns(void *host)
+static uint64_t th_now_ns(void *host, uint32_t cpu)
 {
-    const th_host *h = host;
+    th_host *h = host;
 
+    h->n_now++;
+    h->now_cpu = cpu;
     return h->now;
 }
 

@@ -44,8 +44,11 @@
 #define TH_ANY_VECTOR (-2)
 
 typedef struct th_host {
-    /* Clock returned by now_ns(); tests move it by hand. */
+    /* Clock returned by now_ns(); tests move it by hand.  n_now counts
+       the reads, now_cpu is the cpu argument of the last one. */
     uint64_t now;
+    unsigned n_now;
+    uint32_t now_cpu;
 
     /* timer_arm(): the last deadline per CPU (UINT64_MAX when disarmed or
        never armed) and how many times it was called. */

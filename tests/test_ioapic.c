@@ -48,10 +48,10 @@ static void x_kick(void *host, uint32_t cpu)
     x->h->ops.kick(x->h, cpu);
 }
 
-static uint64_t x_now(void *host)
+static uint64_t x_now(void *host, uint32_t cpu)
 {
     io_host *x = host;
-    return x->h->ops.now_ns(x->h);
+    return x->h->ops.now_ns(x->h, cpu);
 }
 
 static void x_timer_arm(void *host, uint32_t cpu, uint64_t deadline)
@@ -2053,7 +2053,8 @@ static void test_storm_deassert_resets(void **state)
    each re-delivery is held storm_throttle_ns of virtual time; the host
    timer is armed at that deadline, and the entry is sent when
    intc_ioapic_timer_expired() reports it (a stale call before the
-   deadline sends nothing). */
+   deadline sends nothing).  The throttle reads the clock for no CPU
+   (common.h now_ns: INTC_NO_CPU). */
 static void test_storm_throttle(void **state)
 {
     io_host x;
@@ -2076,7 +2077,10 @@ static void test_storm_throttle(void **state)
     assert_int_equal(x.n_redeliv, 2);
     assert_int_equal(x.n_tarm, 0);
     /* Third: the storm starts; the re-delivery is held. */
+    x.h->n_now = 0;
     ack_eoi(l, 0x47);
+    assert_int_equal(x.h->n_now, 1);
+    assert_int_equal(x.h->now_cpu, INTC_NO_CPU);
     assert_int_equal(x.ev[INTC_EV_STORM], 1);
     assert_int_equal(x.n_redeliv, 2);
     assert_false(irr(l, 0x47));

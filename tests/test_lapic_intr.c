@@ -1901,8 +1901,9 @@ static void *rx_alloc(void *host, void *ptr, size_t old, size_t sz)
     return th_alloc(((rctx *)host)->h, ptr, old, sz);
 }
 
-static uint64_t rx_now(void *host)
+static uint64_t rx_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((rctx *)host)->h->now;
 }
 

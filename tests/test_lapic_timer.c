@@ -1542,6 +1542,45 @@ static void test_x2apic_tsc_deadline(void **state)
     finish(m);
 }
 
+/* ==== Which clock: common.h now_ns(host, cpu) ==== */
+
+/* common.h now_ns: the clock is read for the CPU whose APIC is accessed
+   (timer register writes, TMCCT reads, IA32_TSC_DEADLINE), and only in
+   the calls listed there: not by intc_lapic_timer_expired(), which takes
+   the time as its argument, nor by an access to a non-timer register. */
+static void test_now_ns_reads_for_the_cpu(void **state)
+{
+    th_host *h = *state;
+    intc_machine *m = th_machine_n(h, 3);
+    intc_lapic *l = intc_machine_lapic(m, 2);
+
+    sw_enable(l);
+    h->n_now = 0;
+    h->now_cpu = 77;
+    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
+    lw(l, INTC_LAPIC_TIMER_ICR, 1000);
+    assert_true(h->n_now >= 1);
+    assert_int_equal(h->now_cpu, 2);
+    h->now_cpu = 77;
+    h->now = 10;
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 995);
+    assert_int_equal(h->now_cpu, 2);
+    h->now_cpu = 77;
+    lw(intc_machine_lapic(m, 1), INTC_LAPIC_LVT_TIMER, VEC | TM_TSC);
+    assert_int_equal(intc_lapic_msr_write(intc_machine_lapic(m, 1),
+                                          INTC_MSR_TSC_DEADLINE, 5000),
+                     INTC_OK);
+    assert_int_equal(h->now_cpu, 1);
+    /* Not read by the expiry call or other registers. */
+    h->n_now = 0;
+    h->now = 2000;
+    assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
+    lw(l, INTC_LAPIC_TPR, 0x20);
+    (void)lr(l, INTC_LAPIC_PPR);
+    assert_int_equal(h->n_now, 0);
+    finish(m);
+}
+
 /* ==== Determinism (DESIGN principle 2) ==== */
 
 static void run_sequence(th_host *h)
@@ -1655,6 +1694,7 @@ int main(void)
         T(test_x2apic_timer_msrs),
         T(test_x2apic_tsc_deadline),
         /* determinism */
+        T(test_now_ns_reads_for_the_cpu),
         T(test_determinism_same_trace),
     };
 

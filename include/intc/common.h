@@ -243,10 +243,28 @@ typedef struct intc_host_ops {
        signal or a deliverable vector.  Default: nothing (host polls). */
     void (*kick)(void *host, uint32_t cpu);
 
-    /* The host's clock in nanoseconds; must never go backwards.
+    /* The host's clock in nanoseconds, as seen by CPU cpu (a host whose
+       vCPUs keep their own virtual clocks answers with that CPU's), or
+       cpu = INTC_NO_CPU when the read is for no CPU.  Per cpu it must
+       never go backwards.  A restricted callback.
+       libintc reads it only in these calls, and only when the result
+       depends on the time:
+        - for the CPU whose APIC is accessed: a write of LVT Timer, the
+          initial-count (TMICT) or divide-configuration (TDCR) register
+          and a read of the current-count register (TMCCT), by MMIO or
+          x2APIC MSR; RDMSR/WRMSR of IA32_TSC_DEADLINE in TSC-deadline
+          mode; intc_lapic_set_tsc_offset() with a TSC deadline armed;
+          each of these first delivers a timer expiry that is due;
+        - with INTC_NO_CPU: when an EOI re-delivers a storming level
+          IOAPIC line and storm_throttle_ns is set (the throttle's
+          start), whichever call made the EOI (a LAPIC EOI broadcast,
+          a write of a version-0x20 IOAPIC's EOI register).
+       Never elsewhere: not in intc_lapic_timer_expired() and
+       intc_ioapic_timer_expired() (they take the time as an argument),
+       nor at creation, reset, save or load.
        Default: time stands at 0 (timers count only through the now_ns
        argument of intc_lapic_timer_expired()). */
-    uint64_t (*now_ns)(void *host);
+    uint64_t (*now_ns)(void *host, uint32_t cpu);
 
     /* Arm the host's one-shot timer for cpu at deadline_ns (replacing any
        earlier one); UINT64_MAX disarms.  When it fires, call

@@ -202,8 +202,9 @@ static void timer_set(sim_host *h, uint32_t slot, uint64_t d)
 
 /* ---- host callbacks ---- */
 
-static uint64_t cb_now(void *host)
+static uint64_t cb_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((sim_host *)host)->now;
 }
 
