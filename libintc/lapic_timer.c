@@ -337,6 +337,14 @@ intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset)
     return INTC_OK;
 }
 
+uint64_t intc_machine_tsc(intc_machine *m, uint32_t cpu)
+{
+    if (!m || cpu >= m->n_cpus)
+        return 0;
+    /* The same formula the TSC-deadline timer compares against. */
+    return guest_tsc(&m->cpus[cpu], intc_now(m, cpu));
+}
+
 /* Snapshot load: recompute the divider shift from the restored DCR. */
 void intc_timer_rebuild(intc_lapic *l)
 {

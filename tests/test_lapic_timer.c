@@ -1542,6 +1542,50 @@ static void test_x2apic_tsc_deadline(void **state)
     finish(m);
 }
 
+/* ==== The guest TSC (machine.h intc_machine_tsc) ==== */
+
+/* machine.h: intc_machine_tsc = now_ns(cpu) * tsc_hz / 1e9 + the CPU's
+   offset, the value the TSC-deadline timer compares against (SDM
+   11.5.4.1: the timer fires when the TSC reaches IA32_TSC_DEADLINE). */
+static void test_machine_tsc(void **state)
+{
+    th_host *h = *state;
+    intc_lapic *l;
+    intc_machine *m = mk(h, 0, 2500000000ull, &l);
+    uint64_t t;
+
+    assert_int_equal(intc_machine_tsc(NULL, 0), 0);
+    assert_int_equal(intc_machine_tsc(m, 1), 0); /* one CPU only */
+    h->now = 1001; /* 2502.5 cycles: rounded down */
+    h->now_cpu = 77;
+    assert_int_equal(intc_machine_tsc(m, 0), 2502);
+    assert_int_equal(h->now_cpu, 0);
+    assert_int_equal(intc_lapic_set_tsc_offset(l, 1000000), INTC_OK);
+    assert_int_equal(intc_machine_tsc(m, 0), 1002502);
+    /* The offset wraps modulo 2^64 like the TSC. */
+    assert_int_equal(intc_lapic_set_tsc_offset(l, UINT64_MAX - 1), INTC_OK);
+    assert_int_equal(intc_machine_tsc(m, 0), 2500);
+    assert_int_equal(intc_lapic_set_tsc_offset(l, 1000000), INTC_OK);
+
+    /* Consistent with TSC-deadline: a deadline one tick ahead of the
+       TSC arms, and fires exactly when intc_machine_tsc reaches it. */
+    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_TSC);
+    t = intc_machine_tsc(m, 0);
+    set_tsc_dl(l, t + 10);
+    assert_int_not_equal(h->deadline[0], UINT64_MAX);
+    h->now = h->deadline[0] - 1;
+    assert_true(intc_machine_tsc(m, 0) < t + 10);
+    h->now = h->deadline[0];
+    assert_true(intc_machine_tsc(m, 0) >= t + 10);
+    assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
+    assert_int_equal(n_timer(h), 1);
+    /* A deadline equal to the TSC now has passed: fires at once. */
+    set_tsc_dl(l, intc_machine_tsc(m, 0));
+    assert_int_equal(n_timer(h), 2);
+    assert_int_equal(h->deadline[0], UINT64_MAX);
+    finish(m);
+}
+
 /* ==== Which clock: common.h now_ns(host, cpu) ==== */
 
 /* common.h now_ns: the clock is read for the CPU whose APIC is accessed
@@ -1694,6 +1738,7 @@ int main(void)
         T(test_x2apic_timer_msrs),
         T(test_x2apic_tsc_deadline),
         /* determinism */
+        T(test_machine_tsc),
         T(test_now_ns_reads_for_the_cpu),
         T(test_determinism_same_trace),
     };

@@ -255,6 +255,7 @@ typedef struct intc_host_ops {
           x2APIC MSR; RDMSR/WRMSR of IA32_TSC_DEADLINE in TSC-deadline
           mode; intc_lapic_set_tsc_offset() with a TSC deadline armed;
           each of these first delivers a timer expiry that is due;
+          and intc_machine_tsc() for its cpu argument;
         - with INTC_NO_CPU: when an EOI re-delivers a storming level
           IOAPIC line and storm_throttle_ns is set (the throttle's
           start), whichever call made the EOI (a LAPIC EOI broadcast,

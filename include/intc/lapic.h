@@ -237,7 +237,8 @@ INTC_API intc_err intc_lapic_timer_expired(intc_lapic *l, uint64_t now_ns);
 INTC_API uint64_t intc_lapic_timer_deadline(const intc_lapic *l);
 
 /* Offset added to now_ns * tsc_hz / 1e9 to give this CPU's TSC (the host
-   owns the TSC; tell libintc when the guest writes it). */
+   owns the TSC; tell libintc when the guest writes it).  The resulting
+   TSC is intc_machine_tsc(). */
 INTC_API intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset);
 
 /*

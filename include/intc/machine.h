@@ -61,7 +61,8 @@ typedef struct intc_machine_config {
                                   refused */
     uint64_t tsc_hz;           /* TSC frequency, non-zero; default 1 GHz. The guest
                                   TSC is now_ns * tsc_hz / 1e9 plus the
-                                  CPU's offset (intc_lapic_set_tsc_offset) */
+                                  CPU's offset (intc_lapic_set_tsc_offset);
+                                  intc_machine_tsc() computes it */
 
     /* IOAPICs (0..INTC_IOAPIC_MAX): distinct IDs, GSI ranges that do not
        overlap.  directed_eoi needs every IOAPIC at version 0x20 (only
@@ -108,6 +109,19 @@ INTC_API void intc_machine_free(intc_machine *m);
 /* RESET every model of the machine to its power-up state (11.4.7.1).
    Host timers are disarmed through timer_arm(UINT64_MAX). */
 INTC_API intc_err intc_machine_reset(intc_machine *m);
+
+/*
+ * The guest TSC of CPU cpu now, as libintc computes it for the
+ * TSC-deadline timer: now_ns(host, cpu) * tsc_hz / 1e9 (rounded down)
+ * plus the CPU's offset (intc_lapic_set_tsc_offset), modulo 2^64.  A host
+ * emulating RDTSC/RDTSCP or reading IA32_TSC can return this and agree
+ * with the timer by construction: a deadline D written to
+ * IA32_TSC_DEADLINE fires once this value is >= D.  Reads the clock once
+ * (now_ns with this cpu) and changes nothing; it may be called from kick()
+ * and from restricted callbacks other than now_ns() itself.  0 when m is
+ * NULL or cpu out of range.
+ */
+INTC_API uint64_t intc_machine_tsc(intc_machine *m, uint32_t cpu);
 
 /* Number of CPUs.  Safe from any callback. */
 INTC_API uint32_t intc_machine_cpu_count(const intc_machine *m);
