@@ -331,6 +331,20 @@ static inline void fz_host_init(fz_host *h, int with_memory)
     }
 }
 
+/* common.h apic_base_changed: deferred, so the host can read the MSR
+   back; it must agree with the value reported. */
+static inline void fz_cb_apic_base(void *host, uint32_t cpu, uint64_t base)
+{
+    fz_host *h = host;
+    uint64_t v = 0;
+    intc_err e = intc_lapic_msr_read(intc_machine_lapic(h->m, cpu),
+                                     INTC_MSR_APIC_BASE, &v);
+    if (e != INTC_OK || v != base)
+        FZ_ABORT("apic_base_changed(%u, %#llx) but the MSR reads %#llx (%s)",
+                 (unsigned)cpu, (unsigned long long)base,
+                 (unsigned long long)v, intc_err_name(e));
+}
+
 static inline intc_host_ops fz_ops(void)
 {
     intc_host_ops ops;
@@ -343,6 +357,7 @@ static inline intc_host_ops fz_ops(void)
     ops.dma_write = fz_cb_dma_write;
     ops.event = fz_cb_event;
     ops.eoi = fz_cb_eoi;
+    ops.apic_base_changed = fz_cb_apic_base;
     ops.ioapic_timer_arm = fz_cb_io_timer_arm;
     return ops;
 }

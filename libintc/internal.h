@@ -82,6 +82,11 @@ struct intc_machine {
     uint32_t kick_mask;  /* ring size - 1: a power of two >= n_cpus */
     uint32_t kick_head;
     uint32_t n_kick;
+    /* CPUs whose IA32_APIC_BASE may differ from what the host was told
+       (apic_base_changed), a ring like kickq */
+    uint32_t *baseq;
+    uint32_t base_head;
+    uint32_t n_base;
     /* resample notifications owed: (ioapic << 16 | pin), a ring */
     uint32_t *resampleq;
     uint32_t resample_head;
@@ -120,7 +125,8 @@ void intc_flush_kicks(intc_machine *m);
 
 static inline void intc_leave(intc_machine *m)
 {
-    if (--m->depth == 0 && (m->n_kick | m->n_resample) && !m->flushing)
+    if (--m->depth == 0 && (m->n_kick | m->n_resample | m->n_base) &&
+        !m->flushing)
         intc_flush_kicks(m);
 }
 
@@ -144,6 +150,25 @@ static inline void intc_kick(intc_machine *m, uint32_t cpu)
     l->kick_queued = true;
     m->kickq[(m->kick_head + m->n_kick) & m->kick_mask] = cpu;
     m->n_kick++;
+}
+
+/* Whether IA32_APIC_BASE differs from what the host was last told in
+   what apic_base_changed() reports: the base address, EN, EXTD (not the
+   BSP flag alone). */
+static inline bool intc_base_differs(const intc_lapic *l)
+{
+    return ((l->apic_base ^ l->base_reported) & ~INTC_APIC_BASE_BSP) != 0;
+}
+
+/* IA32_APIC_BASE of l may have changed: queue apic_base_changed() for the
+   end of the outermost call (called only if it then still differs). */
+static inline void intc_base_changed(intc_machine *m, intc_lapic *l)
+{
+    if (!m->ops.apic_base_changed || l->base_queued || !intc_base_differs(l))
+        return;
+    l->base_queued = true;
+    m->baseq[(m->base_head + m->n_base) & m->kick_mask] = l->index;
+    m->n_base++;
 }
 
 /*

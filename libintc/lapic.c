@@ -987,6 +987,7 @@ void intc_lapic_do_reset(intc_lapic *l, bool init_only)
        (11.12.5.1); the LDR is re-derived there. */
     reset_registers(l);
     intc_bus_update(l->m, l);
+    intc_base_changed(l->m, l);
 }
 
 void intc_lapic_init_one(intc_lapic *l, intc_machine *m, uint32_t index,
@@ -1048,6 +1049,7 @@ static intc_err write_apic_base(intc_lapic *l, uint64_t v)
         intc_bus_update(l->m, l);
     }
     INTC_EMIT(l->m, INTC_EV_APIC_BASE, l->index, -1, 0, v, old);
+    intc_base_changed(l->m, l);
     return INTC_OK;
 }
 

@@ -94,7 +94,7 @@ void intc_free(intc_machine *m, void *p, size_t size)
 void intc_flush_kicks(intc_machine *m)
 {
     m->flushing = true;
-    while (m->n_kick || m->n_resample) {
+    while (m->n_kick || m->n_resample || m->n_base) {
         if (m->n_resample) {
             uint32_t e = m->resampleq[m->resample_head];
             intc_ioapic *io = &m->ioapics[e >> 16];
@@ -106,6 +106,17 @@ void intc_flush_kicks(intc_machine *m)
                 intc_emit_unit(m, INTC_EV_RESAMPLE, INTC_NO_CPU, -1,
                                io->index, pin, io->gsi_base + pin, 0);
             m->ops.eoi(m->host, io->gsi_base + pin);
+            continue;
+        }
+        if (m->n_base) {
+            intc_lapic *l = &m->cpus[m->baseq[m->base_head]];
+            m->base_head = (m->base_head + 1) & m->kick_mask;
+            m->n_base--;
+            l->base_queued = false;
+            if (intc_base_differs(l)) {
+                l->base_reported = l->apic_base;
+                m->ops.apic_base_changed(m->host, l->index, l->apic_base);
+            }
             continue;
         }
         uint32_t cpu = m->kickq[m->kick_head];
@@ -313,6 +324,7 @@ static void machine_release(intc_machine *m)
     intc_free(m, m->resampleq, sizeof(uint32_t) * m->total_pins);
     intc_bus_fini(m);
     intc_free(m, m->kickq, sizeof(uint32_t) * (m->kick_mask + 1ull));
+    intc_free(m, m->baseq, sizeof(uint32_t) * (m->kick_mask + 1ull));
     intc_free(m, m->targets, sizeof(uint32_t) * m->n_cpus);
     intc_free(m, m->cpus, sizeof(intc_lapic) * m->n_cpus);
     intc_free(m, m, sizeof(*m));
@@ -365,6 +377,7 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
     while (m->kick_mask < m->n_cpus - 1)
         m->kick_mask = m->kick_mask << 1 | 1;
     m->kickq = intc_alloc(m, sizeof(uint32_t) * (m->kick_mask + 1ull));
+    m->baseq = intc_alloc(m, sizeof(uint32_t) * (m->kick_mask + 1ull));
     m->n_ioapics = cfg->n_ioapics;
     m->total_pins = 1;
     for (uint32_t i = 0; i < cfg->n_ioapics; i++)
@@ -372,7 +385,7 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
     m->resampleq = intc_alloc(m, sizeof(uint32_t) * m->total_pins);
     if (m->n_ioapics)
         m->ioapics = intc_alloc(m, sizeof(intc_ioapic) * m->n_ioapics);
-    if (!m->cpus || !m->targets || !m->kickq || !m->resampleq ||
+    if (!m->cpus || !m->targets || !m->kickq || !m->baseq || !m->resampleq ||
         (m->n_ioapics && !m->ioapics)) {
         machine_release(m);
         *errp = INTC_ERR_NOMEM;
@@ -416,9 +429,15 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
         intc_lapic_do_reset(&m->cpus[i], false);
         intc_bus_update(m, &m->cpus[i]);
     }
-    m->n_kick = 0; /* nothing is owed to the host at creation */
-    for (uint32_t i = 0; i < m->n_cpus; i++)
+    /* Nothing is owed to the host at creation: it knows the power-up
+       IA32_APIC_BASE (common.h apic_base_changed). */
+    m->n_kick = 0;
+    m->n_base = 0;
+    for (uint32_t i = 0; i < m->n_cpus; i++) {
         m->cpus[i].kick_queued = false;
+        m->cpus[i].base_queued = false;
+        m->cpus[i].base_reported = m->cpus[i].apic_base;
+    }
     *errp = INTC_OK;
     return m;
 }

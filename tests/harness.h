@@ -56,6 +56,12 @@ typedef struct th_host {
     unsigned arms[TH_MAX_CPUS];
     unsigned n_arms;
 
+    /* th_apic_base_changed() calls per CPU and in total, and the last
+       value per CPU (0 before any call). */
+    unsigned base_changes[TH_MAX_CPUS];
+    uint64_t base_value[TH_MAX_CPUS];
+    unsigned n_base_changes;
+
     /* kick() calls per CPU and in total. */
     unsigned kicks[TH_MAX_CPUS];
     unsigned n_kicks;
@@ -105,6 +111,11 @@ const intc_event *th_find_event(const th_host *h, intc_event_type type,
 void th_clear_events(th_host *h);
 /* Print the recorded events to stderr, to explain a failing assertion. */
 void th_dump_events(const th_host *h);
+
+/* An apic_base_changed() recorder (host = the th_host).  Not in h->ops by
+   default, since test hosts that wrap h->ops pass their own host pointer;
+   a test that wants it sets h->ops.apic_base_changed to it. */
+void th_apic_base_changed(void *host, uint32_t cpu, uint64_t base);
 
 /* The allocator behind h->ops.alloc, exposed for direct tests. */
 void *th_alloc(void *host, void *ptr, size_t old_size, size_t new_size);

@@ -225,16 +225,18 @@ INTC_API const char *intc_event_name(intc_event_type type);
  * header with a longer table is told, not misread.
  *
  * Re-entrancy:
- *  - kick() is called after the call that caused it has completed (at the
- *    return of the outermost libintc call), so the machine is consistent:
- *    it may call any function on the same machine except
- *    intc_machine_free().
+ *  - kick(), eoi() and apic_base_changed() are deferred: called after the
+ *    call that caused them has completed (at the return of the outermost
+ *    libintc call, before it returns to the host), so the machine is
+ *    consistent: they may call any function on the same machine except
+ *    intc_machine_free().  Calls they make queue further deferred
+ *    callbacks, which run in the same loop, not recursively.
  *  - event(), timer_arm(), now_ns() and alloc() may be called in the middle
  *    of an operation.  From inside them the host may only use the query
  *    functions documented as "safe from any callback"; every other call on
  *    the same machine returns INTC_ERR_BUSY and changes nothing.
  */
-#define INTC_HOST_OPS_VERSION 1u
+#define INTC_HOST_OPS_VERSION 2u
 
 typedef struct intc_host_ops {
     unsigned version; /* INTC_HOST_OPS_VERSION */
@@ -301,6 +303,26 @@ typedef struct intc_host_ops {
        line is then re-examined only on the next EOI or line change). */
     void (*ioapic_timer_arm)(void *host, uint32_t ioapic,
                              uint64_t deadline_ns);
+
+    /* --- version 2 --- */
+
+    /* CPU cpu's IA32_APIC_BASE changed: apic_base is its value now.  The
+       host derives from it the xAPIC MMIO page (bits 12 and up, only
+       decoded when EN is set and EXTD clear) and the mode (EN clear:
+       disabled; EN and EXTD: x2APIC, no MMIO page; EN alone: xAPIC), and
+       must move, map or unmap the page before the guest's next access.
+       Called when the value differs from the one the host was last told
+       (the power-up value 0xFEE00000 | EN, | BSP on the bootstrap
+       processor, counts as told at intc_machine_new()) in the base
+       address, EN or EXTD (a change of the BSP flag alone is not
+       reported): after a guest WRMSR of IA32_APIC_BASE,
+       intc_machine_reset(), intc_lapic_reset() (RESET; INIT keeps the
+       base) and intc_machine_load().  Never for a write that changes
+       none of them nor for a refused one (#GP); once per CPU per
+       outermost call, with the final value; deferred like kick(), ahead
+       of the kicks of the same call.  Default: nothing (the host reads IA32_APIC_BASE
+       itself, e.g. on every access through intc_lapic_msr_read). */
+    void (*apic_base_changed)(void *host, uint32_t cpu, uint64_t apic_base);
 } intc_host_ops;
 
 #ifdef __cplusplus

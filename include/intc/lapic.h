@@ -246,7 +246,8 @@ INTC_API intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset);
  * IA32_APIC_BASE = 0xFEE00000 | EN | BSP, xAPIC mode, ID = initial ID.
  * init_only=true: INIT (11.4.7.3): the same but the APIC ID and
  * IA32_APIC_BASE keep their values (x2APIC mode survives INIT).
- * Neither enters wait-for-SIPI (taking an INIT signal does).
+ * Neither enters wait-for-SIPI (taking an INIT signal does).  A RESET
+ * that changes IA32_APIC_BASE is reported through apic_base_changed().
  */
 INTC_API intc_err intc_lapic_reset(intc_lapic *l, bool init_only);
 

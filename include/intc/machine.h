@@ -107,7 +107,9 @@ INTC_API intc_machine *intc_machine_new(const intc_machine_config *cfg,
 INTC_API void intc_machine_free(intc_machine *m);
 
 /* RESET every model of the machine to its power-up state (11.4.7.1).
-   Host timers are disarmed through timer_arm(UINT64_MAX). */
+   Host timers are disarmed through timer_arm(UINT64_MAX); CPUs whose
+   IA32_APIC_BASE returns to its power-up value are reported through
+   apic_base_changed(). */
 INTC_API intc_err intc_machine_reset(intc_machine *m);
 
 /*
@@ -154,7 +156,9 @@ INTC_API intc_iommu *intc_machine_iommu(intc_machine *m);
  * field out of range, a register value no guest could produce).  On any
  * error the machine is unchanged.  On success the host's timers are
  * re-armed through timer_arm()/ioapic_timer_arm() with the restored
- * deadlines, and CPUs with something pending are kicked.
+ * deadlines, CPUs with something pending are kicked, and
+ * apic_base_changed() reports each CPU whose IA32_APIC_BASE base address,
+ * EN or EXTD differ from what the host was last told.
  * Neither may be called from inside a callback (INTC_ERR_BUSY).
  */
 INTC_API intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
