@@ -255,8 +255,6 @@ void intc_machine_config_init(intc_machine_config *cfg)
 
 static intc_err check_config(const intc_machine_config *cfg)
 {
-    if (cfg->version != INTC_MACHINE_CONFIG_VERSION)
-        return INTC_ERR_VERSION;
     if (cfg->n_cpus == 0 || cfg->n_cpus > INTC_MAX_CPUS)
         return INTC_ERR_INVAL;
     if (cfg->bsp >= cfg->n_cpus)
@@ -330,25 +328,50 @@ static void machine_release(intc_machine *m)
     intc_free(m, m, sizeof(*m));
 }
 
-intc_machine *intc_machine_new(const intc_machine_config *cfg,
+/*
+ * "At least" versions (SQLite's iVersion contract, common.h and
+ * machine.h): a structure of version v has the members of versions 1..v,
+ * and those only, in the caller's memory.  Each is copied into a full
+ * internal structure whose later members are NULL (host ops) or the
+ * documented defaults (config), reading nothing past the caller's
+ * version.  The size of version v is the offset of the first member of
+ * version v + 1.
+ */
+static const size_t host_ops_size[INTC_HOST_OPS_VERSION + 1] = {
+    0,
+    offsetof(intc_host_ops, apic_base_changed), /* 1 */
+    sizeof(intc_host_ops),                      /* 2 */
+};
+
+static const size_t config_size[INTC_MACHINE_CONFIG_VERSION + 1] = {
+    0,
+    sizeof(intc_machine_config), /* 1 */
+};
+
+intc_machine *intc_machine_new(const intc_machine_config *cfgp,
                                const intc_host_ops *ops, void *host,
                                intc_err *errp)
 {
     intc_machine *m;
     intc_machine boot;
+    intc_machine_config cfg_copy;
+    const intc_machine_config *cfg = &cfg_copy;
     intc_err err;
     intc_err dummy;
 
     if (!errp)
         errp = &dummy;
-    if (!cfg) {
+    if (!cfgp) {
         *errp = INTC_ERR_INVAL;
         return NULL;
     }
-    if (ops && ops->version != INTC_HOST_OPS_VERSION) {
+    if ((ops && (ops->version == 0 || ops->version > INTC_HOST_OPS_VERSION)) ||
+        cfgp->version == 0 || cfgp->version > INTC_MACHINE_CONFIG_VERSION) {
         *errp = INTC_ERR_VERSION;
         return NULL;
     }
+    intc_machine_config_init(&cfg_copy);
+    memcpy(&cfg_copy, cfgp, config_size[cfgp->version]);
     err = check_config(cfg);
     if (err) {
         *errp = err;
@@ -358,7 +381,7 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
     /* Allocate through the host's allocator from the start. */
     memset(&boot, 0, sizeof(boot));
     if (ops)
-        boot.ops = *ops;
+        memcpy(&boot.ops, ops, host_ops_size[ops->version]);
     boot.host = host;
     m = intc_alloc(&boot, sizeof(*m));
     if (!m) {

@@ -220,9 +220,27 @@ INTC_API const char *intc_event_name(intc_event_type type);
 
 /*
  * Host callbacks.  Every member may be NULL, meaning the stated default.
- * Set .version to INTC_HOST_OPS_VERSION; intc_machine_new() refuses any
- * other value with INTC_ERR_VERSION, so a host built against a future
- * header with a longer table is told, not misread.
+ *
+ * Versions ("at least", as SQLite's iVersion): set .version to the
+ * version whose members the table has, normally INTC_HOST_OPS_VERSION.
+ * intc_machine_new() accepts any version from 1 to the library's
+ * INTC_HOST_OPS_VERSION and reads only the members that version has,
+ * nothing past them in the caller's memory; members added later are
+ * treated as NULL.  It refuses 0 and any version newer than it knows with
+ * INTC_ERR_VERSION, so a host built against a future header is told, not
+ * misread.  New members are only ever appended:
+ *
+ *   version  members                                        since
+ *   1        version, kick, now_ns, timer_arm, dma_read,    0.1
+ *            dma_write, event, alloc, eoi, ioapic_timer_arm
+ *   2        + apic_base_changed                            0.2
+ *
+ * The size of version v is the offset of the first member of version
+ * v + 1 (version 1: offsetof(intc_host_ops, apic_base_changed)).
+ * In 0.2 now_ns gained its cpu argument.  A version-1 table is read with
+ * the member types of this header: its now_ns is called as
+ * now_ns(host, cpu); the source of a 0.1 host no longer compiles
+ * unchanged against this header.
  *
  * Re-entrancy:
  *  - kick(), eoi() and apic_base_changed() are deferred: called after the
@@ -231,15 +249,17 @@ INTC_API const char *intc_event_name(intc_event_type type);
  *    consistent: they may call any function on the same machine except
  *    intc_machine_free().  Calls they make queue further deferred
  *    callbacks, which run in the same loop, not recursively.
- *  - event(), timer_arm(), now_ns() and alloc() may be called in the middle
- *    of an operation.  From inside them the host may only use the query
+ *  - event(), timer_arm(), ioapic_timer_arm(), now_ns() and alloc() are
+ *    restricted: they may be called in the middle of an operation.  From inside them the host may only use the query
  *    functions documented as "safe from any callback"; every other call on
  *    the same machine returns INTC_ERR_BUSY and changes nothing.
  */
 #define INTC_HOST_OPS_VERSION 2u
 
 typedef struct intc_host_ops {
-    unsigned version; /* INTC_HOST_OPS_VERSION */
+    unsigned version; /* 1..INTC_HOST_OPS_VERSION, see above */
+
+    /* --- version 1 --- */
 
     /* cpu's pending set (intc_lapic_pending) may have changed: gained a
        signal or a deliverable vector.  Default: nothing (host polls). */

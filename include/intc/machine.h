@@ -13,6 +13,18 @@
 extern "C" {
 #endif
 
+/*
+ * Configuration versions follow the host ops' "at least" contract
+ * (common.h): .version (set by intc_machine_config_init()) says which
+ * members the structure has; intc_machine_new() accepts 1 up to this
+ * library's INTC_MACHINE_CONFIG_VERSION, reads only that version's
+ * members (later ones take the defaults of intc_machine_config_init())
+ * and refuses 0 or a newer version with INTC_ERR_VERSION.  New members
+ * are only ever appended:
+ *
+ *   version  members                                        since
+ *   1        version .. iommu (all of the members below)    0.1
+ */
 #define INTC_MACHINE_CONFIG_VERSION 1u
 
 /* Hard limits of a configuration (host input beyond them: INTC_ERR_INVAL). */
@@ -24,7 +36,7 @@ extern "C" {
  * the arrays it points to) may be freed after intc_machine_new() returns.
  */
 typedef struct intc_machine_config {
-    unsigned version; /* INTC_MACHINE_CONFIG_VERSION */
+    unsigned version; /* 1..INTC_MACHINE_CONFIG_VERSION, see above */
 
     uint32_t n_cpus;           /* 1..INTC_MAX_CPUS; default 1 */
     /* Initial APIC ID of each CPU (n_cpus entries): arbitrary, sparse,
