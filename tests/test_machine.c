@@ -453,6 +453,31 @@ static void test_version(void **state)
     assert_ptr_equal(intc_version_string(), intc_version_string());
 }
 
+/* common.h INTC_VERSION_COMPATIBLE / INTC_VERSION_CHECK: same major; for
+   0.x the same minor; from 1.0 a library minor >= the header's; the
+   patch level never matters. */
+static void test_version_check(void **state)
+{
+#define V(a, b, c) ((unsigned)((a) << 16 | (b) << 8 | (c)))
+    (void)state;
+    assert_true(INTC_VERSION_CHECK());
+    assert_true(INTC_VERSION_COMPATIBLE(INTC_VERSION_HEX, intc_version()));
+    assert_true(INTC_VERSION_COMPATIBLE(V(0, 2, 0), V(0, 2, 0)));
+    assert_true(INTC_VERSION_COMPATIBLE(V(0, 2, 0), V(0, 2, 7)));
+    assert_true(INTC_VERSION_COMPATIBLE(V(0, 2, 9), V(0, 2, 1)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(0, 1, 0), V(0, 2, 0)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(0, 2, 0), V(0, 1, 0)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(0, 3, 0), V(0, 2, 0)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(0, 2, 0), V(1, 2, 0)));
+    assert_true(INTC_VERSION_COMPATIBLE(V(1, 0, 0), V(1, 0, 0)));
+    assert_true(INTC_VERSION_COMPATIBLE(V(1, 0, 0), V(1, 4, 0)));
+    assert_true(INTC_VERSION_COMPATIBLE(V(1, 3, 5), V(1, 3, 0)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(1, 4, 0), V(1, 3, 9)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(1, 0, 0), V(2, 0, 0)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(2, 0, 0), V(1, 9, 0)));
+#undef V
+}
+
 /* Fail the 1st, 2nd, ... allocation of a creation until one succeeds:
    every failure must be a clean INTC_ERR_NOMEM with nothing leaked. */
 static void test_alloc_failures(void **state)
@@ -599,6 +624,7 @@ int main(void)
         T(test_strerror_all),
         T(test_event_names),
         T(test_version),
+        T(test_version_check),
         T(test_alloc_failures),
         T(test_machines_coexist),
         T(test_reset_disarms_timer),

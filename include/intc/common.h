@@ -34,8 +34,14 @@ extern "C" {
 #  define INTC_API
 #endif
 
+/*
+ * Versions.  The ABI may change at every 0.x minor version and at every
+ * major version from 1.0 on; the shared library's SONAME changes with it
+ * (libintc.so.0.MINOR for 0.x, libintc.so.MAJOR from 1.0), so a binary
+ * built against one ABI never loads another through the dynamic linker.
+ */
 #define INTC_VERSION_MAJOR 0
-#define INTC_VERSION_MINOR 1
+#define INTC_VERSION_MINOR 2
 #define INTC_VERSION_PATCH 0
 #define INTC_VERSION_HEX                                                    \
     ((INTC_VERSION_MAJOR << 16) | (INTC_VERSION_MINOR << 8) |               \
@@ -43,6 +49,35 @@ extern "C" {
 
 /* The version of the library actually linked, as INTC_VERSION_HEX. */
 INTC_API unsigned intc_version(void);
+
+/*
+ * Whether a library of version lib (as INTC_VERSION_HEX) can serve a host
+ * compiled against headers of version hdr: the same major version and,
+ * for 0.x, the same minor version (0.x minors may break the ABI); from
+ * 1.0 on, a library minor version at least the header's (minors only
+ * add).  The patch level never matters.
+ */
+#define INTC_VERSION_COMPATIBLE(hdr, lib)                                   \
+    ((((hdr) >> 16) & 0xffu) == (((lib) >> 16) & 0xffu) &&                  \
+     ((((hdr) >> 16) & 0xffu) == 0u                                         \
+          ? (((hdr) >> 8) & 0xffu) == (((lib) >> 8) & 0xffu)                \
+          : (((lib) >> 8) & 0xffu) >= (((hdr) >> 8) & 0xffu)))
+
+/*
+ * The runtime guard a host compiles in, e.g. at start-up:
+ *
+ *     if (!INTC_VERSION_CHECK())
+ *         die("libintc %s does not match its headers",
+ *             intc_version_string());
+ *
+ * True when the linked library (intc_version()) is compatible with the
+ * headers this file belongs to (INTC_VERSION_HEX), by
+ * INTC_VERSION_COMPATIBLE.  The SONAME already keeps an incompatible
+ * shared library from loading; the check also covers dlopen() by path,
+ * static linking against a stale archive, and bindings.
+ */
+#define INTC_VERSION_CHECK()                                                \
+    INTC_VERSION_COMPATIBLE((unsigned)INTC_VERSION_HEX, intc_version())
 /* The same as "MAJOR.MINOR.PATCH"; a static string. */
 INTC_API const char *intc_version_string(void);
 
@@ -239,8 +274,10 @@ INTC_API const char *intc_event_name(intc_event_type type);
  * v + 1 (version 1: offsetof(intc_host_ops, apic_base_changed)).
  * In 0.2 now_ns gained its cpu argument.  A version-1 table is read with
  * the member types of this header: its now_ns is called as
- * now_ns(host, cpu); the source of a 0.1 host no longer compiles
- * unchanged against this header.
+ * now_ns(host, cpu).  A host compiled against 0.1 cannot hand an old
+ * one-argument now_ns to this library: its binary needs libintc.so.0 and
+ * this library is libintc.so.0.2 (see the versions above), and its
+ * source no longer compiles unchanged against this header.
  *
  * Re-entrancy:
  *  - kick(), eoi() and apic_base_changed() are deferred: called after the
