@@ -572,6 +572,56 @@ static void test_ack_none_while_waiting_for_sipi(void **state)
     intc_machine_free(m);
 }
 
+/* lapic.h intc_lapic_pending / common.h kick: pending() is a level, kick()
+   an edge-like notification.  No kick when pending shrinks (TPR raised,
+   ack); a TPR change or EOI the host makes itself kicks at the end of
+   that call when it leaves a vector deliverable; a kick may repeat for
+   what is still pending; pending() tells the truth throughout (SDM
+   11.8.3: INTR iff IRR's highest class is above PPR[7:4]). */
+static void test_pending_level_kick_edge(void **state)
+{
+    th_host *h = *state;
+    intc_machine *m = th_machine(h, NULL);
+    intc_lapic *l = intc_machine_lapic(m, 0);
+    unsigned k;
+
+    sw_enable(l);
+    k = h->kicks[0];
+    self_ipi(l, 0x40);
+    assert_int_equal(h->kicks[0], k + 1);
+    assert_int_equal(intc_lapic_pending(l), INTC_PEND_INTR);
+    /* The host declines (guest IF = 0): nothing more comes by itself,
+       the level stays. */
+    assert_int_equal(h->kicks[0], k + 1);
+    assert_int_equal(intc_lapic_pending(l), INTC_PEND_INTR);
+    /* TPR raised: pending drops, no kick. */
+    assert_int_equal(intc_lapic_set_tpr(l, 0x50), INTC_OK);
+    assert_int_equal(intc_lapic_pending(l), 0);
+    assert_int_equal(h->kicks[0], k + 1);
+    /* Lowered by the host itself: deliverable again, kicked. */
+    assert_int_equal(intc_lapic_set_tpr(l, 0), INTC_OK);
+    assert_int_equal(intc_lapic_pending(l), INTC_PEND_INTR);
+    assert_int_equal(h->kicks[0], k + 2);
+    /* A second deliverable vector while INTR is pending: kicked again. */
+    self_ipi(l, 0x41);
+    assert_int_equal(h->kicks[0], k + 3);
+    /* ack: pending may drop (0x41 is the same class as 0x40 in service);
+       no kick. */
+    assert_int_equal(intc_lapic_ack(l), 0x41);
+    assert_int_equal(intc_lapic_pending(l), 0);
+    assert_int_equal(h->kicks[0], k + 3);
+    /* EOI by the host: 0x40 deliverable again, kicked. */
+    eoi(l);
+    assert_int_equal(intc_lapic_pending(l), INTC_PEND_INTR);
+    assert_int_equal(h->kicks[0], k + 4);
+    assert_int_equal(intc_lapic_ack(l), 0x40);
+    eoi(l);
+    assert_int_equal(intc_lapic_pending(l), 0);
+    assert_int_equal(h->kicks[0], k + 4);
+    check(m);
+    intc_machine_free(m);
+}
+
 /* SDM 11.8.3 / 11.8.5: a higher-class interrupt preempts one in service;
    EOI retires the highest ISR bit first. */
 static void test_nested_preemption_and_eoi_order(void **state)
@@ -2065,6 +2115,7 @@ int main(void)
         T(test_ack_spurious_when_tpr_masks),
         T(test_ack_peek_matches_ack),
         T(test_ack_none_while_waiting_for_sipi),
+        T(test_pending_level_kick_edge),
         T(test_nested_preemption_and_eoi_order),
         T(test_apr_formula),
         /* EOI */

@@ -299,7 +299,11 @@ typedef struct intc_host_ops {
     /* --- version 1 --- */
 
     /* cpu's pending set (intc_lapic_pending) may have changed: gained a
-       signal or a deliverable vector.  Default: nothing (host polls). */
+       signal or a deliverable vector.  A notification, not a state:
+       intc_lapic_pending() is the level to look at, and the host must
+       also re-check it when the guest sets IF (lapic.h says when).  At
+       most once per CPU per outermost call.  Default: nothing (host
+       polls). */
     void (*kick)(void *host, uint32_t cpu);
 
     /* The host's clock in nanoseconds, as seen by CPU cpu (a host whose

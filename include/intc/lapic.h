@@ -103,6 +103,21 @@ enum intc_lvt {
  *    any other write is ignored and reported as INTC_EV_BAD_ACCESS.
  * Touching a reserved slot sets ESR[7] (illegal register address) and
  * signals the LVT Error interrupt; reads of it return 0.
+ *
+ * 8-byte accesses (a guest MOVQ/MOVNTI, or a host that forwards them):
+ *  - an 8-byte store received whole is ignored (INTC_EV_BAD_ACCESS):
+ *    nothing is written, no IPI is sent (ESR[7] too if it touches a
+ *    reserved slot);
+ *  - a host that splits it into two 4-byte stores at off and off + 4
+ *    gets two outcomes: at a slot start (off 16-byte aligned) the low
+ *    half is a normal register write with all its side effects (at
+ *    ICR low, 0x300, it sends the IPI to the destination already in ICR
+ *    high); the high half at off + 4 is not a slot start and is ignored
+ *    (INTC_EV_BAD_ACCESS).  The high half never reaches the next
+ *    register: ICR high is at 0x310, 16 bytes on, not 4;
+ *  - an 8-byte load returns the register in bits 31:0 and 0 in bits
+ *    63:32 (bytes 4-7 of the slot), never the next register.
+ * The 64-bit ICR write exists only in x2APIC mode, as WRMSR 0x830.
  * Returns INTC_ERR_NOT_DECODED, doing nothing, when the APIC does not
  * decode its page: globally disabled, or in x2APIC mode (11.12.1.2).
  */
@@ -136,6 +151,24 @@ INTC_API intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr,
  * wait-for-SIPI state only INIT and SIPI are reported (others stay latched).
  * Whether the CPU can take INTR now (RFLAGS.IF, STI shadow) is the host's
  * business.  Safe from any callback.
+ *
+ * pending() is a level, kick() (common.h) an edge-like notification:
+ * pending() is the truth at every moment; kick() says only that an
+ * operation (an accepted interrupt or signal, an EOI or TPR change that
+ * leaves a vector deliverable, an asserted ExtINT line) ended with
+ * something pending.  kick() is never called because the guest became
+ * able to take an interrupt (IF is the host's), nor when something stops
+ * being pending (TPR raised, a signal taken); it may repeat for what is
+ * still pending, and may find nothing pending by the time it runs (an
+ * earlier deferred callback acted).  So the host re-checks pending():
+ *  - when the guest can take INTR again: after it sets RFLAGS.IF (STI,
+ *    POPF, IRET...) once the interrupt shadow has ended, and on leaving
+ *    any state in which the host declined INTR (a kick that came while
+ *    IF was 0 does not come again);
+ *  - after every intc_lapic_ack(), EOI write and TPR change it makes
+ *    itself: these change pending() either way.  (An EOI or TPR change
+ *    that leaves a vector deliverable also kicks, at the end of that
+ *    call, like any other change.)
  */
 INTC_API unsigned intc_lapic_pending(const intc_lapic *l);
 
