@@ -92,8 +92,9 @@ static void h_event(void *host, const intc_event *ev)
     ((bhost *)host)->events++;
 }
 
-static uint64_t h_now(void *host)
+static uint64_t h_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((bhost *)host)->now;
 }
 

@@ -128,9 +128,13 @@ typedef struct fz_host {
     unsigned long n_events, n_kicks, n_eoi_cb;
 } fz_host;
 
-static inline uint64_t fz_cb_now(void *host)
+static inline uint64_t fz_cb_now(void *host, uint32_t cpu)
 {
-    return ((fz_host *)host)->now;
+    fz_host *h = host;
+    /* common.h: a CPU index or INTC_NO_CPU. */
+    if (cpu != INTC_NO_CPU && h->m && cpu >= intc_machine_cpu_count(h->m))
+        FZ_ABORT("now_ns for cpu %u", (unsigned)cpu);
+    return h->now;
 }
 
 static inline void fz_cb_timer_arm(void *host, uint32_t cpu, uint64_t d)
@@ -327,6 +331,20 @@ static inline void fz_host_init(fz_host *h, int with_memory)
     }
 }
 
+/* common.h apic_base_changed: deferred, so the host can read the MSR
+   back; it must agree with the value reported. */
+static inline void fz_cb_apic_base(void *host, uint32_t cpu, uint64_t base)
+{
+    fz_host *h = host;
+    uint64_t v = 0;
+    intc_err e = intc_lapic_msr_read(intc_machine_lapic(h->m, cpu),
+                                     INTC_MSR_APIC_BASE, &v);
+    if (e != INTC_OK || v != base)
+        FZ_ABORT("apic_base_changed(%u, %#llx) but the MSR reads %#llx (%s)",
+                 (unsigned)cpu, (unsigned long long)base,
+                 (unsigned long long)v, intc_err_name(e));
+}
+
 static inline intc_host_ops fz_ops(void)
 {
     intc_host_ops ops;
@@ -339,6 +357,7 @@ static inline intc_host_ops fz_ops(void)
     ops.dma_write = fz_cb_dma_write;
     ops.event = fz_cb_event;
     ops.eoi = fz_cb_eoi;
+    ops.apic_base_changed = fz_cb_apic_base;
     ops.ioapic_timer_arm = fz_cb_io_timer_arm;
     return ops;
 }
@@ -454,9 +473,12 @@ static inline void fz_cpu_service(fz_host *h, intc_lapic *l, uint8_t how)
     uint64_t base = 0;
 
     if (how & 1) {
+        int peek = intc_lapic_ack_peek(l);
         int v = intc_lapic_ack(l);
-        if (v < -1 || v > 255)
-            FZ_ABORT("intc_lapic_ack returned %d", v);
+        /* lapic.h: a vector, INTC_ACK_SPURIOUS(SVR[7:0]) or
+           INTC_ACK_NONE outside callbacks, and what peek said. */
+        if (v < INTC_ACK_NONE || v > INTC_ACK_SPURIOUS(0xff) || v != peek)
+            FZ_ABORT("intc_lapic_ack returned %d (peek %d)", v, peek);
         fz_check(h->m, "intc_lapic_ack");
     }
     if (how & 2) {

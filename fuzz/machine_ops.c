@@ -769,8 +769,9 @@ void mo_machine_config(const mo_config *c, intc_machine_config *mc,
     mc->iommu.kind = c->iommu;
 }
 
-static uint64_t cb_now(void *host)
+static uint64_t cb_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((mo_host *)host)->now;
 }
 
@@ -1018,17 +1019,12 @@ static void advance(mo_host *h, uint64_t d, mo_result *r)
     r->advanced = h->now - start;
 }
 
-/* INTA; *spurious: it returned the spurious vector (11.9).  Traced, the
-   spurious event says so; untraced (no events), an acknowledged vector
-   always becomes the new highest ISR bit (its class is above PPR), while
-   the spurious vector leaves ISR untouched. */
+/* INTA; *spurious: it returned INTC_ACK_SPURIOUS(v) (11.9, lapic.h). */
 static int ack(mo_host *h, intc_lapic *l, bool *spurious)
 {
-    uint64_t spur = h->totals[INTC_EV_SPURIOUS];
-    int16_t isrv = l->isrv;
     int v = intc_lapic_ack(l);
-    *spurious = h->untraced ? v >= 0 && l->isrv == isrv
-                            : h->totals[INTC_EV_SPURIOUS] != spur;
+    (void)h;
+    *spurious = v > 255;
     return v;
 }
 

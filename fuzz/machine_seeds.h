@@ -167,7 +167,7 @@ static inline int mo_write_seeds(const char *dir)
     rc |= mos_write(dir, "directed_eoi", &s);
 
     /* Periodic timer, then a switch to x2APIC with the timer armed, then
-       a mode change (disarms). */
+       a periodic -> one-shot change (the current period finishes). */
     mos_hdr(&s, 2, 0, 0, 6);
     MOS(&s, MOB_BOOT, 0);
     MOS(&s, MOB_WRITE, 0, MOR_DCR, 0x0b);

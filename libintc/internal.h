@@ -86,6 +86,11 @@ struct intc_machine {
     uint32_t kick_mask;  /* ring size - 1: a power of two >= n_cpus */
     uint32_t kick_head;
     uint32_t kick_tail;
+    /* APICs whose IA32_APIC_BASE may differ from what the host was told
+       (apic_base_changed), a ring like kickq */
+    intc_lapic **baseq;
+    uint32_t base_head;
+    uint32_t base_tail;
     /* resample notifications owed: (ioapic << 16 | pin), a ring */
     uint32_t *resampleq;
     uint32_t resample_head;
@@ -122,15 +127,23 @@ static inline bool intc_enter(intc_machine *m)
 
 void intc_flush_kicks(intc_machine *m);
 
+/* Something is owed to the host: a kick, a resample or a base change. */
+static inline bool intc_owed(const intc_machine *m)
+{
+    return m->kick_tail != m->kick_head || m->n_resample ||
+           m->base_tail != m->base_head;
+}
+
 /* Leave a public call; the outermost one delivers what is owed.  While
    intc_flush_kicks() runs, depth stays 1, so calls the host makes from
    kick() or eoi() do not flush in turn: the running loop picks their
    kicks up. */
 static inline void intc_leave(intc_machine *m)
 {
-    if (--m->depth || (m->kick_tail == m->kick_head && !m->n_resample))
+    if (--m->depth || !intc_owed(m))
         return;
-    if (m->kick_tail - m->kick_head == 1 && !m->n_resample) {
+    if (m->kick_tail - m->kick_head == 1 && !m->n_resample &&
+        m->base_tail == m->base_head) {
         /* The usual single kick, without intc_flush_kicks()'s loop;
            whatever the host's kick() owes in turn goes to the loop. */
         intc_lapic *l = m->kickq[m->kick_head++ & m->kick_mask];
@@ -138,7 +151,7 @@ static inline void intc_leave(intc_machine *m)
         m->depth = 1;
         m->ops.kick(m->host, l->index);
         m->depth = 0;
-        if (m->kick_tail == m->kick_head && !m->n_resample)
+        if (!intc_owed(m))
             return;
     }
     intc_flush_kicks(m);
@@ -163,6 +176,24 @@ INTC_INLINE void intc__kick(intc_machine *m, intc_lapic *l)
         return;
     l->kick_queued = true;
     m->kickq[m->kick_tail++ & m->kick_mask] = l;
+}
+
+/* Whether IA32_APIC_BASE differs from what the host was last told in
+   what apic_base_changed() reports: the base address, EN, EXTD (not the
+   BSP flag alone). */
+static inline bool intc_base_differs(const intc_lapic *l)
+{
+    return ((l->apic_base ^ l->base_reported) & ~INTC_APIC_BASE_BSP) != 0;
+}
+
+/* IA32_APIC_BASE of l may have changed: queue apic_base_changed() for the
+   end of the outermost call (called only if it then still differs). */
+static inline void intc_base_changed(intc_machine *m, intc_lapic *l)
+{
+    if (!m->ops.apic_base_changed || l->base_queued || !intc_base_differs(l))
+        return;
+    l->base_queued = true;
+    m->baseq[m->base_tail++ & m->kick_mask] = l;
 }
 
 INTC_INLINE void intc_kick(intc_machine *m, uint32_t cpu)
@@ -190,7 +221,8 @@ static inline bool intc_tracing(const intc_machine *m)
             intc_emit((m), __VA_ARGS__);                                    \
     } while (0)
 
-uint64_t intc_now(intc_machine *m);
+/* The host clock (now_ns) read for cpu (INTC_NO_CPU: not for a CPU). */
+uint64_t intc_now(intc_machine *m, uint32_t cpu);
 void intc_timer_arm(intc_machine *m, uint32_t cpu, uint64_t deadline);
 
 /* For the *_check() functions: describe the broken invariant in msg (if

@@ -288,7 +288,7 @@ static void eoi_vector(intc_ioapic *io, uint8_t vector)
                 emit(io, INTC_EV_STORM, i, vector, p->redeliveries, 0);
             }
             if (m->cfg.storm_throttle_ns) {
-                uint64_t now = intc_now(m);
+                uint64_t now = intc_now(m, INTC_NO_CPU);
                 uint64_t until = now + m->cfg.storm_throttle_ns;
                 p->throttle_until = until < now ? UINT64_MAX - 1 : until;
                 arm_throttle(io);

@@ -947,6 +947,7 @@ void intc_lapic_do_reset(intc_lapic *l, bool init_only)
        (11.12.5.1); the LDR is re-derived there. */
     reset_registers(l);
     intc_bus_update(l->m, l);
+    intc_base_changed(l->m, l);
 }
 
 void intc_lapic_init_one(intc_lapic *l, intc_machine *m, uint32_t index,
@@ -994,10 +995,11 @@ static intc_err write_apic_base(intc_lapic *l, uint64_t v)
         if (to == INTC_MODE_DISABLED) {
             /* 11.4.3: a global disable may lose all state and return the
                APIC to its power-up state; libintc always does, so the
-               re-enabled APIC is in a defined state.  The 8-bit xAPIC ID
-               is kept (from x2APIC: the low byte of the x2APIC ID). */
-            if (from == INTC_MODE_X2APIC)
-                l->xapic_id = (uint8_t)l->initial_id;
+               re-enabled APIC is in a defined state: the power-up state
+               of 11.4.7.1, the xAPIC ID included (the initial APIC ID's
+               low 8 bits; a guest-written ID is gone), as KVM does
+               (kvm_lapic_set_base -> kvm_apic_set_xapic_id on enable). */
+            l->xapic_id = (uint8_t)l->initial_id;
             reset_registers(l);
         } else if (to == INTC_MODE_X2APIC) {
             /* 11.12.5.1: the x2APIC ID is the initial APIC ID, the LDR is
@@ -1007,6 +1009,7 @@ static intc_err write_apic_base(intc_lapic *l, uint64_t v)
         intc_bus_update(l->m, l);
     }
     INTC_EMIT(l->m, INTC_EV_APIC_BASE, l->index, -1, 0, v, old);
+    intc_base_changed(l->m, l);
     return INTC_OK;
 }
 
@@ -1106,25 +1109,48 @@ unsigned intc_lapic_pending(const intc_lapic *l)
     return p;
 }
 
+/* The INTA return codes stay clear of vectors and of the error codes. */
+_Static_assert(INTC_ACK_NONE == -1 && INTC_ACK_SPURIOUS(0) > 255 &&
+                   INTC_ACK_SPURIOUS(255) < 512,
+               "INTA codes overlap vectors");
+_Static_assert(INTC_ERR_BUSY < INTC_ACK_NONE, "INTA codes overlap errors");
+
+/* What INTA would do now (lapic.h), v being the highest IRR vector with
+   the posted ones. */
+static int ack_result(const intc_lapic *l, int16_t v)
+{
+    if (l->mode == INTC_MODE_DISABLED || l->wait_sipi || v < 0)
+        return INTC_ACK_NONE;
+    if (!intr_deliverable(l, v))
+        return INTC_ACK_SPURIOUS(l->svr & SVR_VECTOR);
+    return v;
+}
+
+int intc_lapic_ack_peek(const intc_lapic *l)
+{
+    if (!l)
+        return INTC_ACK_NONE;
+    /* Posted vectors count as ack would fold them first (a
+       software-disabled APIC would reject them: not counted). */
+    return ack_result(l, highest_irr_with_pir(l));
+}
+
 int intc_lapic_ack(intc_lapic *l)
 {
     int16_t v;
     int ret;
     if (!l)
-        return -1;
+        return INTC_ACK_NONE;
     if (!lapic_enter(l))
-        return -1;
-    if (l->mode == INTC_MODE_DISABLED || l->wait_sipi) {
-        intc_leave(l->m);
-        return -1;
-    }
+        return INTC_ERR_BUSY;
     v = l->irrv;
-    if (!intr_deliverable(l, v)) {
-        /* 11.9: the interrupt went away (TPR raised) between INTR and
-           INTA: the spurious vector, with ISR untouched. */
-        ret = (int)(l->svr & SVR_VECTOR);
-        INTC_EMIT(l->m, INTC_EV_SPURIOUS, l->index, ret, 0, 0, 0);
-    } else {
+    ret = ack_result(l, v);
+    if (ret > 255) {
+        /* 11.9: the interrupt went away (TPR raised, or a higher class
+           put in service) between INTR and INTA: the spurious vector,
+           with ISR untouched. */
+        INTC_EMIT(l->m, INTC_EV_SPURIOUS, l->index, ret & 0xff, 0, 0, 0);
+    } else if (ret >= 0) {
         l->irr[v >> 6] &= ~(1ull << (v & 63));
         /* v was the highest IRR bit: the next is in its word or below. */
         l->irrv = highest_upto(l->irr, (unsigned)v >> 6);
@@ -1132,7 +1158,6 @@ int intc_lapic_ack(intc_lapic *l)
         l->isrv = v; /* its class is above PPR, so above every ISR bit */
         update_ppr(l);
         INTC_EMIT(l->m, INTC_EV_ACK, l->index, v, 0, 0, 0);
-        ret = v;
     }
     intc_leave(l->m);
     return ret;

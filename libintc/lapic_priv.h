@@ -71,6 +71,7 @@ struct intc_lapic {
     bool sw_enabled;     /* SVR[8] */
     bool wait_sipi;
     bool kick_queued;
+    bool base_queued;    /* in the machine's apic_base_changed queue */
     uint8_t sipi_vector;
     uint32_t index;
     uint32_t svr;
@@ -78,6 +79,7 @@ struct intc_lapic {
 
     /* ---- registers ---- */
     uint64_t apic_base;
+    uint64_t base_reported; /* IA32_APIC_BASE as last told to the host */
     uint32_t initial_id; /* x2APIC ID, fixed */
     uint8_t xapic_id;    /* xAPIC ID register [31:24] */
     uint32_t ldr;

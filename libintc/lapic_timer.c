@@ -171,22 +171,9 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
 void intc_timer_catch_up(intc_lapic *l)
 {
     if (l->deadline != UINT64_MAX) {
-        uint64_t now = intc_now(l->m);
+        uint64_t now = intc_now(l->m, l->index);
         if (now >= l->deadline)
             intc_timer_expire(l, now);
-    }
-}
-
-void intc_timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val)
-{
-    /* 11.5.4.1: "A write to the LVT Timer Register that changes the
-       timer mode disarms the local APIC timer."  The initial count and
-       the deadline are cleared too, so reads agree with a disarmed
-       timer (KVM clears them for TSC-deadline transitions). */
-    if (intc_lvt_timer_mode(old) != intc_lvt_timer_mode(val)) {
-        l->timer_icr = 0;
-        l->tsc_deadline = 0;
-        stop(l);
     }
 }
 
@@ -204,10 +191,11 @@ void intc_timer_write_icr(intc_lapic *l, uint32_t val)
         stop(l); /* 11.5.4: writing 0 stops the timer */
         return;
     }
-    start(l, val, intc_now(l->m));
+    start(l, val, intc_now(l->m, l->index));
 }
 
-static uint32_t ccr_at(const intc_lapic *l, uint64_t now)
+/* The current count at now, counting in mode (one-shot or periodic). */
+static uint32_t ccr_mode_at(const intc_lapic *l, unsigned mode, uint64_t now)
 {
     uint64_t t;
     if (!l->timer_running)
@@ -215,9 +203,58 @@ static uint32_t ccr_at(const intc_lapic *l, uint64_t now)
     t = ticks_since(l, now);
     if (t < l->timer_count0)
         return (uint32_t)(l->timer_count0 - t);
-    if (timer_mode(l) != INTC_TIMER_PERIODIC || !l->timer_icr)
+    if (mode != INTC_TIMER_PERIODIC || !l->timer_icr)
         return 0;
     return (uint32_t)(l->timer_icr - (t - l->timer_count0) % l->timer_icr);
+}
+
+static uint32_t ccr_at(const intc_lapic *l, uint64_t now)
+{
+    return ccr_mode_at(l, timer_mode(l), now);
+}
+
+/*
+ * LVT Timer written (the caller has delivered what was due under the old
+ * entry).  The disarm rule of 11.5.4.1 ("transitioning between TSC-deadline
+ * mode and other timer modes also disarms the timer") is about
+ * TSC-deadline; 11.5.4 says only that changing between one-shot and
+ * periodic does not start a stopped timer.  So between one-shot and
+ * periodic a running count goes on: one-shot -> periodic keeps counting
+ * and then reloads from the initial count; periodic -> one-shot lets the
+ * current period finish and stops.  KVM (apic_update_lvtt, checked by
+ * kvm-unit-tests test_apic_change_mode) and Xen (d8ce0309c1) behave so.
+ * A change to or from TSC-deadline (or the reserved mode 11b, which counts
+ * nothing here) disarms and clears the initial count and
+ * IA32_TSC_DEADLINE, so reads agree with a disarmed timer (as KVM does).
+ */
+void intc_timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val)
+{
+    unsigned om = intc_lvt_timer_mode(old), nm = intc_lvt_timer_mode(val);
+
+    if (om == nm)
+        return;
+    if (om >= INTC_TIMER_TSC_DEADLINE || nm >= INTC_TIMER_TSC_DEADLINE) {
+        l->timer_icr = 0;
+        l->tsc_deadline = 0;
+        stop(l);
+        return;
+    }
+    if (om == INTC_TIMER_PERIODIC && l->timer_running) {
+        /* Periodic -> one-shot: the current period becomes the one-shot
+           count (the same counter value now, reaching 0 at the end of
+           the period).  One-shot -> periodic needs nothing: the expiry
+           times of count0 + k * initial count already describe it. */
+        uint64_t now = intc_now(l->m, l->index);
+        uint32_t cur = ccr_mode_at(l, om, now);
+        if (cur == 0) {
+            stop(l);
+            return;
+        }
+        l->timer_start = now;
+        l->timer_count0 = cur;
+        l->timer_periods = 0;
+        arm(l, expiry_ns(l, 0));
+    }
 }
 
 void intc_timer_write_dcr(intc_lapic *l, uint32_t val)
@@ -227,7 +264,7 @@ void intc_timer_write_dcr(intc_lapic *l, uint32_t val)
     if (l->timer_running) {
         /* The counter keeps its value and goes on at the new rate (as
            KVM rescales the remaining time). */
-        uint64_t now = intc_now(l->m);
+        uint64_t now = intc_now(l->m, l->index);
         uint32_t cur = ccr_at(l, now);
         l->timer_shift = (uint8_t)dcr_shift(val);
         l->timer_start = now;
@@ -246,7 +283,7 @@ uint32_t intc_timer_read_ccr(intc_lapic *l)
     intc_timer_catch_up(l);
     if (timer_mode(l) >= INTC_TIMER_TSC_DEADLINE)
         return 0;
-    return ccr_at(l, intc_now(l->m));
+    return ccr_at(l, intc_now(l->m, l->index));
 }
 
 intc_err intc_timer_write_tsc_deadline(intc_lapic *l, uint64_t val)
@@ -261,7 +298,7 @@ intc_err intc_timer_write_tsc_deadline(intc_lapic *l, uint64_t val)
         arm(l, UINT64_MAX); /* writing 0 disarms */
         return INTC_OK;
     }
-    now = intc_now(l->m);
+    now = intc_now(l->m, l->index);
     tsc = guest_tsc(l, now);
     if (val <= tsc) {
         /* A deadline already passed fires at once. */
@@ -304,6 +341,14 @@ intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset)
         intc_timer_write_tsc_deadline(l, l->tsc_deadline);
     intc_leave(l->m);
     return INTC_OK;
+}
+
+uint64_t intc_machine_tsc(intc_machine *m, uint32_t cpu)
+{
+    if (!m || cpu >= m->n_cpus)
+        return 0;
+    /* The same formula the TSC-deadline timer compares against. */
+    return guest_tsc(&m->cpus[cpu], intc_now(m, cpu));
 }
 
 /* Snapshot load: recompute the divider shift from the restored DCR. */

@@ -108,10 +108,19 @@ void intc_flush_kicks(intc_machine *m)
             m->ops.eoi(m->host, io->gsi_base + pin);
             continue;
         }
+        if (INTC_UNLIKELY(m->base_tail != m->base_head)) {
+            intc_lapic *l = m->baseq[m->base_head++ & m->kick_mask];
+            l->base_queued = false;
+            if (intc_base_differs(l)) {
+                l->base_reported = l->apic_base;
+                m->ops.apic_base_changed(m->host, l->index, l->apic_base);
+            }
+            continue;
+        }
         intc_lapic *l = m->kickq[m->kick_head++ & m->kick_mask];
         l->kick_queued = false;
         m->ops.kick(m->host, l->index);
-    } while (m->kick_tail != m->kick_head || m->n_resample);
+    } while (intc_owed(m));
     m->depth = 0;
 }
 
@@ -153,13 +162,13 @@ void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
     m->in_cb--;
 }
 
-uint64_t intc_now(intc_machine *m)
+uint64_t intc_now(intc_machine *m, uint32_t cpu)
 {
     uint64_t t;
     if (!m->ops.now_ns)
         return 0;
     m->in_cb++;
-    t = m->ops.now_ns(m->host);
+    t = m->ops.now_ns(m->host, cpu);
     m->in_cb--;
     return t;
 }
@@ -242,8 +251,6 @@ void intc_machine_config_init(intc_machine_config *cfg)
 
 static intc_err check_config(const intc_machine_config *cfg)
 {
-    if (cfg->version != INTC_MACHINE_CONFIG_VERSION)
-        return INTC_ERR_VERSION;
     if (cfg->n_cpus == 0 || cfg->n_cpus > INTC_MAX_CPUS)
         return INTC_ERR_INVAL;
     if (cfg->bsp >= cfg->n_cpus)
@@ -311,30 +318,56 @@ static void machine_release(intc_machine *m)
     intc_free(m, m->resampleq, sizeof(uint32_t) * m->total_pins);
     intc_bus_fini(m);
     intc_free(m, m->kickq, sizeof(*m->kickq) * (m->kick_mask + 1ull));
+    intc_free(m, m->baseq, sizeof(*m->baseq) * (m->kick_mask + 1ull));
     intc_free(m, m->targets, sizeof(uint32_t) * m->n_cpus);
     intc_free(m, m->cpus, sizeof(intc_lapic) * m->n_cpus);
     intc_free(m, m, sizeof(*m));
 }
 
-intc_machine *intc_machine_new(const intc_machine_config *cfg,
+/*
+ * "At least" versions (SQLite's iVersion contract, common.h and
+ * machine.h): a structure of version v has the members of versions 1..v,
+ * and those only, in the caller's memory.  Each is copied into a full
+ * internal structure whose later members are NULL (host ops) or the
+ * documented defaults (config), reading nothing past the caller's
+ * version.  The size of version v is the offset of the first member of
+ * version v + 1.
+ */
+static const size_t host_ops_size[INTC_HOST_OPS_VERSION + 1] = {
+    0,
+    offsetof(intc_host_ops, apic_base_changed), /* 1 */
+    sizeof(intc_host_ops),                      /* 2 */
+};
+
+static const size_t config_size[INTC_MACHINE_CONFIG_VERSION + 1] = {
+    0,
+    sizeof(intc_machine_config), /* 1 */
+};
+
+intc_machine *intc_machine_new(const intc_machine_config *cfgp,
                                const intc_host_ops *ops, void *host,
                                intc_err *errp)
 {
     intc_machine *m;
     intc_machine boot;
+    intc_machine_config cfg_copy;
+    const intc_machine_config *cfg = &cfg_copy;
     intc_err err;
     intc_err dummy;
 
     if (!errp)
         errp = &dummy;
-    if (!cfg) {
+    if (!cfgp) {
         *errp = INTC_ERR_INVAL;
         return NULL;
     }
-    if (ops && ops->version != INTC_HOST_OPS_VERSION) {
+    if ((ops && (ops->version == 0 || ops->version > INTC_HOST_OPS_VERSION)) ||
+        cfgp->version == 0 || cfgp->version > INTC_MACHINE_CONFIG_VERSION) {
         *errp = INTC_ERR_VERSION;
         return NULL;
     }
+    intc_machine_config_init(&cfg_copy);
+    memcpy(&cfg_copy, cfgp, config_size[cfgp->version]);
     err = check_config(cfg);
     if (err) {
         *errp = err;
@@ -344,7 +377,7 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
     /* Allocate through the host's allocator from the start. */
     memset(&boot, 0, sizeof(boot));
     if (ops)
-        boot.ops = *ops;
+        memcpy(&boot.ops, ops, host_ops_size[ops->version]);
     boot.host = host;
     m = intc_alloc(&boot, sizeof(*m));
     if (!m) {
@@ -363,6 +396,7 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
     while (m->kick_mask < m->n_cpus - 1)
         m->kick_mask = m->kick_mask << 1 | 1;
     m->kickq = intc_alloc(m, sizeof(*m->kickq) * (m->kick_mask + 1ull));
+    m->baseq = intc_alloc(m, sizeof(*m->baseq) * (m->kick_mask + 1ull));
     m->n_ioapics = cfg->n_ioapics;
     m->total_pins = 1;
     for (uint32_t i = 0; i < cfg->n_ioapics; i++)
@@ -370,7 +404,7 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
     m->resampleq = intc_alloc(m, sizeof(uint32_t) * m->total_pins);
     if (m->n_ioapics)
         m->ioapics = intc_alloc(m, sizeof(intc_ioapic) * m->n_ioapics);
-    if (!m->cpus || !m->targets || !m->kickq || !m->resampleq ||
+    if (!m->cpus || !m->targets || !m->kickq || !m->baseq || !m->resampleq ||
         (m->n_ioapics && !m->ioapics)) {
         machine_release(m);
         *errp = INTC_ERR_NOMEM;
@@ -413,9 +447,15 @@ intc_machine *intc_machine_new(const intc_machine_config *cfg,
         intc_lapic_do_reset(&m->cpus[i], false);
         intc_bus_update(m, &m->cpus[i]);
     }
-    m->kick_head = m->kick_tail = 0; /* nothing is owed at creation */
-    for (uint32_t i = 0; i < m->n_cpus; i++)
+    /* Nothing is owed to the host at creation: it knows the power-up
+       IA32_APIC_BASE (common.h apic_base_changed). */
+    m->kick_head = m->kick_tail = 0;
+    m->base_head = m->base_tail = 0;
+    for (uint32_t i = 0; i < m->n_cpus; i++) {
         m->cpus[i].kick_queued = false;
+        m->cpus[i].base_queued = false;
+        m->cpus[i].base_reported = m->cpus[i].apic_base;
+    }
     *errp = INTC_OK;
     return m;
 }

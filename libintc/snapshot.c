@@ -672,6 +672,7 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
         intc_timer_arm(m, i, l->deadline);
         if (intc_lapic_pending(l))
             intc_kick(m, i);
+        intc_base_changed(m, l); /* the page may move (common.h) */
     }
     /* Every IOAPIC's throttle timer, disarmed (UINT64_MAX) where the
        image has none, so a timer of the replaced state cannot fire. */

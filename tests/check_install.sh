@@ -30,6 +30,27 @@ for f in include/intc/intc.h "$libdir/libintc.so" "$libdir/libintc.a" \
     fi
 done
 
+# The SONAME follows the ABI (CMakeLists.txt, common.h): libintc.so.0.MINOR
+# for 0.x, libintc.so.MAJOR from 1.0; the link of that name is installed.
+major=${version%%.*}
+rest=${version#*.}
+minor=${rest%%.*}
+if [ "$major" = 0 ]; then
+    want_soname=libintc.so.0.$minor
+else
+    want_soname=libintc.so.$major
+fi
+soname=$(objdump -p "$prefix/$libdir/libintc.so" | awk '$1 == "SONAME" { print $2 }')
+if [ "$soname" != "$want_soname" ]; then
+    echo "FAIL: SONAME is '$soname', want '$want_soname' for $version" >&2
+    exit 1
+fi
+if [ ! -e "$prefix/$libdir/$want_soname" ]; then
+    echo "FAIL: $libdir/$want_soname not installed" >&2
+    exit 1
+fi
+echo "SONAME $soname"
+
 # The consumer links the shared library, which is instrumented in a
 # sanitized build: the consumer must then carry the same runtime.
 export LD_LIBRARY_PATH="$prefix/$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"

@@ -76,10 +76,23 @@ static void th_kick(void *host, uint32_t cpu)
         h->kicks[cpu]++;
 }
 
-static uint64_t th_now_ns(void *host)
+void th_apic_base_changed(void *host, uint32_t cpu, uint64_t base)
 {
-    const th_host *h = host;
+    th_host *h = host;
 
+    h->n_base_changes++;
+    if (cpu < TH_MAX_CPUS) {
+        h->base_changes[cpu]++;
+        h->base_value[cpu] = base;
+    }
+}
+
+static uint64_t th_now_ns(void *host, uint32_t cpu)
+{
+    th_host *h = host;
+
+    h->n_now++;
+    h->now_cpu = cpu;
     return h->now;
 }
 

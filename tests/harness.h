@@ -54,14 +54,23 @@
 #define TH_ANY_VECTOR (-2)
 
 typedef struct th_host {
-    /* Clock returned by now_ns(); tests move it by hand. */
+    /* Clock returned by now_ns(); tests move it by hand.  n_now counts
+       the reads, now_cpu is the cpu argument of the last one. */
     uint64_t now;
+    unsigned n_now;
+    uint32_t now_cpu;
 
     /* timer_arm(): the last deadline per CPU (UINT64_MAX when disarmed or
        never armed) and how many times it was called. */
     uint64_t deadline[TH_MAX_CPUS];
     unsigned arms[TH_MAX_CPUS];
     unsigned n_arms;
+
+    /* th_apic_base_changed() calls per CPU and in total, and the last
+       value per CPU (0 before any call). */
+    unsigned base_changes[TH_MAX_CPUS];
+    uint64_t base_value[TH_MAX_CPUS];
+    unsigned n_base_changes;
 
     /* kick() calls per CPU and in total. */
     unsigned kicks[TH_MAX_CPUS];
@@ -160,6 +169,11 @@ const intc_event *th_last_event(const th_host *h, intc_event_type type);
 void th_clear_events(th_host *h);
 /* Print the recorded events to stderr, to explain a failing assertion. */
 void th_dump_events(const th_host *h);
+
+/* An apic_base_changed() recorder (host = the th_host).  Not in h->ops by
+   default, since test hosts that wrap h->ops pass their own host pointer;
+   a test that wants it sets h->ops.apic_base_changed to it. */
+void th_apic_base_changed(void *host, uint32_t cpu, uint64_t base);
 
 /* The allocator behind h->ops.alloc, exposed for direct tests. */
 void *th_alloc(void *host, void *ptr, size_t old_size, size_t new_size);

@@ -96,8 +96,9 @@ static void ch_kick(void *host, uint32_t c)
     chost *x = host;
     x->h->ops.kick(x->h, c);
 }
-static uint64_t ch_now(void *host)
+static uint64_t ch_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((chost *)host)->h->now;
 }
 static void ch_timer_arm(void *host, uint32_t c, uint64_t d)

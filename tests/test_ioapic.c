@@ -48,10 +48,10 @@ static void x_kick(void *host, uint32_t cpu)
     x->h->ops.kick(x->h, cpu);
 }
 
-static uint64_t x_now(void *host)
+static uint64_t x_now(void *host, uint32_t cpu)
 {
     io_host *x = host;
-    return x->h->ops.now_ns(x->h);
+    return x->h->ops.now_ns(x->h, cpu);
 }
 
 static void x_timer_arm(void *host, uint32_t cpu, uint64_t deadline)
@@ -2093,11 +2093,98 @@ static void test_storm_deassert_resets(void **state)
     finish(m);
 }
 
+/* ioapic.h window: only IOREGSEL (0x00), IOWIN (0x10) and, on version
+   0x20, the EOI register (0x40, ICH9 13.5.5) are decoded; other offsets
+   of the 256-byte window read 0 and ignore writes; 0x40 on the 82093AA
+   (version 0x11, datasheet 3.0: two registers only) is such an offset;
+   the EOI register is write-only, takes 32-bit writes of vector bits
+   7:0; outside the window the library answers INTC_ERR_INVAL and
+   changes nothing. */
+static void test_window_offsets_and_eoi_register(void **state)
+{
+    static const uint8_t vers[2] = {0x11, 0x20};
+
+    for (unsigned k = 0; k < 2; k++) {
+        io_host x;
+        intc_machine_config cfg;
+        intc_ioapic_config ioc;
+        uint64_t v;
+        io_init(&x, *state);
+        cfg_one(&cfg, &ioc, vers[k], 24, pci_wiring, 1);
+        intc_machine *m = io_machine(&x, &cfg);
+        intc_ioapic *io = intc_machine_ioapic(m, 0);
+        intc_lapic *l = intc_machine_lapic(m, 0);
+        sw_enable(l);
+
+        /* Unused offsets inside the window. */
+        for (uint32_t off = 0x04; off < 0x100; off += 4) {
+            if (off == 0x10 || (off == 0x40 && vers[k] >= 0x20))
+                continue;
+            v = 0x55;
+            assert_int_equal(intc_ioapic_mmio_read(io, off, 4, &v), INTC_OK);
+            assert_int_equal(v, 0);
+        }
+        x.ev[INTC_EV_BAD_ACCESS] = 0;
+        assert_int_equal(intc_ioapic_mmio_write(io, 0x20, 4, 0x10),
+                         INTC_OK);
+        assert_ev(x, INTC_EV_BAD_ACCESS, 1);
+        assert_int_equal(intc_ioapic_mmio_read(io, 0x00, 4, &v), INTC_OK);
+        assert_int_equal(v, 0); /* IOREGSEL untouched by 0x20 */
+
+        /* A level interrupt in service, its line dropped: Remote IRR
+           stays set until an EOI reaches this IOAPIC. */
+        rte_set(io, 3, LVL(0x53, 0));
+        assert_int_equal(intc_ioapic_set_irq(io, 3, true), INTC_OK);
+        assert_int_equal(intc_lapic_ack(l), 0x53);
+        assert_int_equal(intc_ioapic_set_irq(io, 3, false), INTC_OK);
+        assert_true(remote_irr(io, 3));
+        x.ev[INTC_EV_BAD_ACCESS] = 0;
+        /* 8-byte and 1-byte writes at 0x40 EOI nothing. */
+        assert_int_equal(intc_ioapic_mmio_write(io, 0x40, 8, 0x53), INTC_OK);
+        assert_int_equal(intc_ioapic_mmio_write(io, 0x40, 1, 0x53), INTC_OK);
+        assert_true(remote_irr(io, 3));
+        assert_ev(x, INTC_EV_BAD_ACCESS, 2);
+        /* 32-bit write at 0x40: the EOI register on 0x20 (bits 31:8
+           ignored), nothing on 0x11. */
+        assert_int_equal(intc_ioapic_mmio_write(io, 0x40, 4, 0xabcdef53),
+                         INTC_OK);
+        assert_int_equal(remote_irr(io, 3), vers[k] >= 0x20 ? 0 : 1);
+        assert_ev(x, INTC_EV_IOAPIC_EOI, vers[k] >= 0x20 ? 1 : 0);
+        assert_ev(x, INTC_EV_BAD_ACCESS, vers[k] >= 0x20 ? 2 : 3);
+        /* Write-only: reads 0. */
+        v = 0x55;
+        assert_int_equal(intc_ioapic_mmio_read(io, 0x40, 4, &v), INTC_OK);
+        assert_int_equal(v, 0);
+
+        /* Outside the window: refused, nothing read or changed. */
+        uint64_t sel = 0;
+        assert_int_equal(intc_ioapic_mmio_read(io, 0x00, 4, &sel), INTC_OK);
+        v = 0x55;
+        assert_int_equal(intc_ioapic_mmio_read(io, 0x100, 4, &v),
+                         INTC_ERR_INVAL);
+        assert_int_equal(intc_ioapic_mmio_read(io, 0xfc, 8, &v),
+                         INTC_ERR_INVAL);
+        assert_int_equal(intc_ioapic_mmio_read(io, 0xfff, 1, &v),
+                         INTC_ERR_INVAL);
+        assert_int_equal(v, 0x55);
+        assert_int_equal(intc_ioapic_mmio_write(io, 0x100, 4, 0x01),
+                         INTC_ERR_INVAL);
+        assert_int_equal(intc_ioapic_mmio_write(io, 0x140, 4, 0x53),
+                         INTC_ERR_INVAL);
+        assert_int_equal(intc_ioapic_mmio_read(io, 0xff, 1, &v), INTC_OK);
+        assert_int_equal(v, 0);
+        assert_int_equal(intc_ioapic_mmio_read(io, 0x00, 4, &v), INTC_OK);
+        assert_int_equal(v, sel); /* IOREGSEL unchanged */
+        finish(m);
+    }
+}
+
 /* machine.h storm_throttle_ns / common.h ioapic_timer_arm: once storming,
    each re-delivery is held storm_throttle_ns of virtual time; the host
    timer is armed at that deadline, and the entry is sent when
    intc_ioapic_timer_expired() reports it (a stale call before the
-   deadline sends nothing). */
+   deadline sends nothing).  The throttle reads the clock for no CPU
+   (common.h now_ns: INTC_NO_CPU). */
 static void test_storm_throttle(void **state)
 {
     io_host x;
@@ -2120,7 +2207,10 @@ static void test_storm_throttle(void **state)
     assert_redeliv(x, 2);
     assert_int_equal(x.n_tarm, 0);
     /* Third: the storm starts; the re-delivery is held. */
+    x.h->n_now = 0;
     ack_eoi(l, 0x47);
+    assert_int_equal(x.h->n_now, 1);
+    assert_int_equal(x.h->now_cpu, INTC_NO_CPU);
     assert_ev(x, INTC_EV_STORM, 1);
     assert_redeliv(x, 2);
     assert_false(irr(l, 0x47));
@@ -2354,6 +2444,7 @@ int main(void)
         T(test_storm_event_once),
         T(test_storm_threshold_zero_disables),
         T(test_storm_deassert_resets),
+        T(test_window_offsets_and_eoi_register),
         T(test_storm_throttle),
         T(test_storm_bounded_window),
         /* 10. remapping, GSIs */

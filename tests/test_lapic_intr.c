@@ -315,8 +315,9 @@ static void test_coalesced_when_irr_already_set(void **state)
     assert_count_vec(h, INTC_EV_COALESCED, 0x44, 1);
     assert_int_equal(intc_lapic_ack(l), 0x44);
     assert_int_equal(irr(l, 0x44), 0);
-    /* Only one was held: the next INTA finds nothing. */
-    assert_int_equal(intc_lapic_ack(l), 0xff);
+    /* Only one was held: the next INTA finds nothing (IRR empty:
+       INTC_ACK_NONE, lapic.h). */
+    assert_int_equal(intc_lapic_ack(l), INTC_ACK_NONE);
     check(m);
     intc_machine_free(m);
 }
@@ -486,24 +487,180 @@ static void test_ack_spurious_when_tpr_masks(void **state)
     self_ipi(l, 0x45);
     assert_true(intc_lapic_pending(l) & INTC_PEND_INTR);
     lw(l, INTC_LAPIC_TPR, 0xf0);
-    assert_int_equal(intc_lapic_ack(l), 0xff);
+    assert_int_equal(intc_lapic_ack_peek(l), INTC_ACK_SPURIOUS(0xff));
+    assert_int_equal(intc_lapic_ack(l), INTC_ACK_SPURIOUS(0xff));
+    assert_int_equal(intc_lapic_ack(l), 0x1ff);
     assert_true(reg256_empty(l, INTC_LAPIC_ISR0));
     assert_int_equal(irr(l, 0x45), 1);
     th_assert_event(h, INTC_EV_SPURIOUS, 0, 0xff);
 
     /* The vector follows SVR[7:0]. */
     lw(l, INTC_LAPIC_SVR, 0x100 | 0xa7);
-    assert_int_equal(intc_lapic_ack(l), 0xa7);
+    assert_int_equal(intc_lapic_ack(l), INTC_ACK_SPURIOUS(0xa7));
     lw(l, INTC_LAPIC_SVR, 0x100 | 0x30);
-    assert_int_equal(intc_lapic_ack(l), 0x30);
+    assert_int_equal(intc_lapic_ack(l), INTC_ACK_SPURIOUS(0x30));
+    assert_int_equal(intc_lapic_ack(l) & 0xff, 0x30);
     assert_true(reg256_empty(l, INTC_LAPIC_ISR0));
     assert_int_equal(irr(l, 0x45), 1);
     th_assert_event_count(h, INTC_EV_ACK, 0);
 
-    /* Nothing in IRR at all: spurious too. */
+    /* TPR lowered: the vector; then IRR is empty: nothing to deliver,
+       no spurious event (lapic.h INTC_ACK_NONE). */
     lw(l, INTC_LAPIC_TPR, 0);
     assert_int_equal(intc_lapic_ack(l), 0x45);
-    assert_int_equal(intc_lapic_ack(l), 0x30);
+    th_clear_events(h);
+    assert_int_equal(intc_lapic_ack_peek(l), INTC_ACK_NONE);
+    assert_int_equal(intc_lapic_ack(l), INTC_ACK_NONE);
+    assert_int_equal(h->n_events, 0);
+    assert_int_equal(isr(l, 0x45), 1);
+    check(m);
+    intc_machine_free(m);
+}
+
+/* lapic.h intc_lapic_ack / intc_lapic_ack_peek, SDM 11.8.4 and 11.9: the
+   four outcomes, with peek returning what ack then returns and changing
+   nothing: a vector (put in service), INTC_ACK_SPURIOUS(SVR[7:0]) when
+   IRR's highest class is not above PPR (a higher class in service),
+   INTC_ACK_NONE when globally disabled (11.4.3: INTR is then the 8259's)
+   or IRR is empty, and posted vectors seen before they are folded. */
+static void test_ack_peek_matches_ack(void **state)
+{
+    th_host *h = *state;
+    intc_machine *m = th_machine(h, NULL);
+    intc_lapic *l = intc_machine_lapic(m, 0);
+    int p;
+
+    sw_enable(l);
+    assert_int_equal(intc_lapic_ack_peek(NULL), INTC_ACK_NONE);
+    assert_int_equal(intc_lapic_ack(NULL), INTC_ACK_NONE);
+    assert_int_equal(intc_lapic_ack_peek(l), INTC_ACK_NONE);
+
+    self_ipi(l, 0x52);
+    self_ipi(l, 0x61);
+    th_clear_events(h);
+    p = intc_lapic_ack_peek(l);
+    assert_int_equal(p, 0x61);
+    assert_int_equal(intc_lapic_ack_peek(l), p); /* no state change */
+    assert_int_equal(irr(l, 0x61), 1);
+    assert_int_equal(h->n_events, 0);
+    assert_int_equal(intc_lapic_ack(l), p);
+    assert_int_equal(isr(l, 0x61), 1);
+
+    /* 0x52 is below the class in service: spurious. */
+    p = intc_lapic_ack_peek(l);
+    assert_int_equal(p, INTC_ACK_SPURIOUS(0xff));
+    assert_int_equal(intc_lapic_ack(l), p);
+    assert_int_equal(irr(l, 0x52), 1);
+    eoi(l);
+    assert_int_equal(intc_lapic_ack_peek(l), 0x52);
+    assert_int_equal(intc_lapic_ack(l), 0x52);
+    eoi(l);
+
+    /* Posted, not yet folded: peek sees it, ack folds and takes it. */
+    assert_int_equal(intc_lapic_post(l, 0x74, false), 1);
+    assert_int_equal(intc_lapic_ack_peek(l), 0x74);
+    assert_int_equal(intc_lapic_ack(l), 0x74);
+    assert_int_equal(isr(l, 0x74), 1);
+    eoi(l);
+
+    /* Globally disabled: nothing, whatever the 8259 line does. */
+    self_ipi(l, 0x80);
+    mw(l, INTC_MSR_APIC_BASE, INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_BSP);
+    assert_int_equal(intc_lapic_set_lint(l, 0, true), INTC_OK);
+    assert_int_equal(intc_lapic_pending(l), INTC_PEND_EXTINT);
+    assert_int_equal(intc_lapic_ack_peek(l), INTC_ACK_NONE);
+    assert_int_equal(intc_lapic_ack(l), INTC_ACK_NONE);
+    check(m);
+    intc_machine_free(m);
+}
+
+/* SDM 11.4.7.3 and vol. 3A ch. 9 (MP initialization, wait-for-SIPI): an
+   AP that took INIT holds its
+   interrupts until SIPI; INTA has nothing to deliver (INTC_ACK_NONE, not
+   the spurious vector), even with a fixed vector accepted into IRR, and
+   peek agrees.  After SIPI the held vector is delivered. */
+static void test_ack_none_while_waiting_for_sipi(void **state)
+{
+    th_host *h = *state;
+    intc_machine *m = th_machine_n(h, 2);
+    intc_lapic *ap = intc_machine_lapic(m, 1);
+    uint8_t vec = 0;
+
+    sw_enable(intc_machine_lapic(m, 0));
+    lw(intc_machine_lapic(m, 0), INTC_LAPIC_ICR_HI, 1u << 24);
+    lw(intc_machine_lapic(m, 0), INTC_LAPIC_ICR_LO, 0x4500); /* INIT */
+    assert_int_equal(intc_lapic_take(ap, INTC_PEND_INIT, NULL), 1);
+    assert_true(intc_lapic_waiting_for_sipi(ap));
+    assert_int_equal(intc_lapic_ack_peek(ap), INTC_ACK_NONE);
+    assert_int_equal(intc_lapic_ack(ap), INTC_ACK_NONE);
+    /* The APIC itself is still accessible; software-enabled, it accepts
+       a fixed IPI into IRR but INTR stays held. */
+    sw_enable(ap);
+    lw(intc_machine_lapic(m, 0), INTC_LAPIC_ICR_LO, 0x4066);
+    assert_int_equal(irr(ap, 0x66), 1);
+    assert_int_equal(intc_lapic_pending(ap), 0);
+    th_clear_events(h);
+    assert_int_equal(intc_lapic_ack_peek(ap), INTC_ACK_NONE);
+    assert_int_equal(intc_lapic_ack(ap), INTC_ACK_NONE);
+    assert_int_equal(irr(ap, 0x66), 1);
+    assert_null(th_find_event(h, INTC_EV_SPURIOUS, 1, TH_ANY_VECTOR));
+    /* SIPI: the vector comes out. */
+    lw(intc_machine_lapic(m, 0), INTC_LAPIC_ICR_LO, 0x4612);
+    assert_int_equal(intc_lapic_take(ap, INTC_PEND_SIPI, &vec), 1);
+    assert_int_equal(vec, 0x12);
+    assert_int_equal(intc_lapic_ack_peek(ap), 0x66);
+    assert_int_equal(intc_lapic_ack(ap), 0x66);
+    check(m);
+    intc_machine_free(m);
+}
+
+/* lapic.h intc_lapic_pending / common.h kick: pending() is a level, kick()
+   an edge-like notification.  No kick when pending shrinks (TPR raised,
+   ack); a TPR change or EOI the host makes itself kicks at the end of
+   that call when it leaves a vector deliverable; a kick may repeat for
+   what is still pending; pending() tells the truth throughout (SDM
+   11.8.3: INTR iff IRR's highest class is above PPR[7:4]). */
+static void test_pending_level_kick_edge(void **state)
+{
+    th_host *h = *state;
+    intc_machine *m = th_machine(h, NULL);
+    intc_lapic *l = intc_machine_lapic(m, 0);
+    unsigned k;
+
+    sw_enable(l);
+    k = h->kicks[0];
+    self_ipi(l, 0x40);
+    assert_int_equal(h->kicks[0], k + 1);
+    assert_int_equal(intc_lapic_pending(l), INTC_PEND_INTR);
+    /* The host declines (guest IF = 0): nothing more comes by itself,
+       the level stays. */
+    assert_int_equal(h->kicks[0], k + 1);
+    assert_int_equal(intc_lapic_pending(l), INTC_PEND_INTR);
+    /* TPR raised: pending drops, no kick. */
+    assert_int_equal(intc_lapic_set_tpr(l, 0x50), INTC_OK);
+    assert_int_equal(intc_lapic_pending(l), 0);
+    assert_int_equal(h->kicks[0], k + 1);
+    /* Lowered by the host itself: deliverable again, kicked. */
+    assert_int_equal(intc_lapic_set_tpr(l, 0), INTC_OK);
+    assert_int_equal(intc_lapic_pending(l), INTC_PEND_INTR);
+    assert_int_equal(h->kicks[0], k + 2);
+    /* A second deliverable vector while INTR is pending: the level does
+       not change, no kick (the rising edge only). */
+    self_ipi(l, 0x41);
+    assert_int_equal(h->kicks[0], k + 2);
+    /* ack: pending may drop (0x41 is the same class as 0x40 in service);
+       no kick. */
+    assert_int_equal(intc_lapic_ack(l), 0x41);
+    assert_int_equal(intc_lapic_pending(l), 0);
+    assert_int_equal(h->kicks[0], k + 2);
+    /* EOI by the host: 0x40 deliverable again, kicked. */
+    eoi(l);
+    assert_int_equal(intc_lapic_pending(l), INTC_PEND_INTR);
+    assert_int_equal(h->kicks[0], k + 3);
+    assert_int_equal(intc_lapic_ack(l), 0x40);
+    eoi(l);
+    assert_int_equal(intc_lapic_pending(l), 0);
+    assert_int_equal(h->kicks[0], k + 3);
     check(m);
     intc_machine_free(m);
 }
@@ -549,7 +706,8 @@ static void test_nested_preemption_and_eoi_order(void **state)
     }
 
     assert_int_equal(intc_lapic_ack(l), 0x48);
-    assert_int_equal(intc_lapic_ack(l), 0xff); /* 0x35: class 3 < PPR 0x40 */
+    assert_int_equal(intc_lapic_ack(l),
+                     INTC_ACK_SPURIOUS(0xff)); /* 0x35: class 3 < PPR 0x40 */
     eoi(l);
     assert_int_equal(intc_lapic_ack(l), 0x35);
     eoi(l);
@@ -1598,7 +1756,7 @@ static void test_globally_disabled_lint_through_local(void **state)
     assert_int_equal(intc_lapic_take(l, INTC_PEND_NMI, NULL), 1);
     assert_int_equal(intc_lapic_set_lint(l, 1, true), INTC_OK);
     assert_int_equal(intc_lapic_pending(l), 0);
-    assert_int_equal(intc_lapic_ack(l), -1);
+    assert_int_equal(intc_lapic_ack(l), INTC_ACK_NONE);
     check(m);
     intc_machine_free(m);
 }
@@ -1832,6 +1990,7 @@ typedef struct rctx {
     bool tried;
     intc_err err[14];
     int ack;
+    int peek;
     unsigned pending;
     intc_err check_err;
     uint8_t tpr;
@@ -1849,8 +2008,9 @@ static void *rx_alloc(void *host, void *ptr, size_t old, size_t sz)
     return th_alloc(((rctx *)host)->h, ptr, old, sz);
 }
 
-static uint64_t rx_now(void *host)
+static uint64_t rx_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((rctx *)host)->h->now;
 }
 
@@ -1881,6 +2041,7 @@ static void rx_event(void *host, const intc_event *ev)
     c->err[13] = intc_lapic_mmio_write(c->l, INTC_LAPIC_EOI, 4, 0);
     c->ack = intc_lapic_ack(c->l);
     /* Queries documented "safe from any callback". */
+    c->peek = intc_lapic_ack_peek(c->l);
     c->pending = intc_lapic_pending(c->l);
     c->check_err = intc_machine_check(c->m, NULL, 0);
     c->tpr = intc_lapic_get_tpr(c->l);
@@ -1927,8 +2088,8 @@ static intc_machine *rx_machine(rctx *c, th_host *h, bool probe_event)
 }
 
 /* common.h: from inside event() every state-changing call on the same
-   machine returns INTC_ERR_BUSY and changes nothing (ack returns -1);
-   the query functions work. */
+   machine returns INTC_ERR_BUSY and changes nothing (ack too, lapic.h);
+   the query functions work, ack_peek among them. */
 static void test_event_callback_mutating_calls_busy(void **state)
 {
     th_host *h = *state;
@@ -1943,7 +2104,8 @@ static void test_event_callback_mutating_calls_busy(void **state)
         if (c.err[i] != INTC_ERR_BUSY)
             fail_msg("call %zu from event(): %s, want BUSY", i,
                      intc_err_name(c.err[i]));
-    assert_int_equal(c.ack, -1);
+    assert_int_equal(c.ack, INTC_ERR_BUSY);
+    assert_int_equal(c.peek, 0x40);
     assert_int_equal(c.pending, INTC_PEND_INTR);
     assert_int_equal(c.check_err, INTC_OK);
     assert_int_equal(c.tpr, 0);
@@ -2013,6 +2175,9 @@ int main(void)
         T(test_tpr_raise_blocks_lower_reenables),
         T(test_cr8_path_is_tpr_register),
         T(test_ack_spurious_when_tpr_masks),
+        T(test_ack_peek_matches_ack),
+        T(test_ack_none_while_waiting_for_sipi),
+        T(test_pending_level_kick_edge),
         T(test_nested_preemption_and_eoi_order),
         T(test_apr_formula),
         /* EOI */

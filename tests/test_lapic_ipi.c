@@ -392,6 +392,53 @@ static void test_phys_switched_cpu_reached_by_x2apic_id(void **state)
     intc_machine_free(m);
 }
 
+/* lapic.h 8-byte accesses (SDM 11.4.1: APIC registers are 32 bits wide
+   at 16-byte aligned offsets; ICR high is at 0x310): an 8-byte store at
+   ICR low is ignored whole; split by the host into two 4-byte stores, the
+   low half sends the IPI to the destination already in ICR high and the
+   high half (0x304) is ignored; an 8-byte load returns ICR low and 0. */
+static void test_icr_8byte_store_whole_and_split(void **state)
+{
+    th_host *h = *state;
+    intc_machine *m = th_machine_n(h, 3);
+    intc_lapic *l0 = L(m, 0);
+    uint64_t v = 0;
+
+    sw_enable_all(m);
+    wr(l0, INTC_LAPIC_ICR_HI, 1u << 24); /* destination: APIC 1 */
+    th_clear_events(h);
+
+    /* Whole: destination 2 in the high half, fixed vector 0x45. */
+    assert_int_equal(intc_lapic_mmio_write(l0, INTC_LAPIC_ICR_LO, 8,
+                                           (2ull << 56) | ICR_ASSERT | 0x45),
+                     INTC_OK);
+    assert_int_equal(irr_mask(m, 0x45), 0);
+    assert_nev(h, INTC_EV_IPI, 0, TH_ANY_VECTOR, 0);
+    assert_nev(h, INTC_EV_BAD_ACCESS, 0, TH_ANY_VECTOR, 1);
+    assert_int_equal(rd(l0, INTC_LAPIC_ICR_HI), 1u << 24);
+    assert_int_equal(esr(l0), 0);
+
+    /* Split: low half at 0x300, high half at 0x304. */
+    assert_int_equal(intc_lapic_mmio_write(l0, INTC_LAPIC_ICR_LO, 4,
+                                           ICR_ASSERT | 0x45),
+                     INTC_OK);
+    assert_int_equal(intc_lapic_mmio_write(l0, INTC_LAPIC_ICR_LO + 4, 4,
+                                           2u << 24),
+                     INTC_OK);
+    assert_int_equal(irr_mask(m, 0x45), 1u << 1); /* the old ICR high */
+    assert_int_equal(rd(l0, INTC_LAPIC_ICR_HI), 1u << 24);
+    assert_nev(h, INTC_EV_BAD_ACCESS, 0, TH_ANY_VECTOR, 2);
+    assert_int_equal(esr(l0), 0);
+
+    /* 8-byte load: ICR low, then zeros (bytes 4-7 of the slot). */
+    assert_int_equal(intc_lapic_mmio_read(l0, INTC_LAPIC_ICR_LO, 8, &v),
+                     INTC_OK);
+    assert_int_equal(v, (uint64_t)rd(l0, INTC_LAPIC_ICR_LO));
+    assert_int_equal(v >> 32, 0);
+    check_ok(m);
+    intc_machine_free(m);
+}
+
 /* SDM 11.4.3: a globally disabled APIC takes no part in the bus: no
    unicast, broadcast or NMI reaches it. */
 static void test_phys_globally_disabled_receives_nothing(void **state)
@@ -418,7 +465,8 @@ static void test_phys_globally_disabled_receives_nothing(void **state)
     assert_nev(h, INTC_EV_NO_TARGET, 0, TH_ANY_VECTOR, 2);
     assert_int_equal(irr_mask(m, VEC), 0xd);
 
-    /* Re-enabled, it is reachable again by its (kept) ID. */
+    /* Re-enabled, it is reachable again by its ID (the initial one:
+       re-enabling gives the power-up state, SDM 11.4.3, 11.4.7.1). */
     enable_global(L(m, 1));
     sw_enable(L(m, 1));
     send(L(m, 0), 1, ICR_FIXED | ICR_ASSERT | 0x50);
@@ -1574,7 +1622,7 @@ static void test_take_init_resets_and_waits_for_sipi(void **state)
     assert_int_equal(lr(ap, INTC_LAPIC_ICR_HI), 0);
     assert_int_equal(esr(ap), 0);
     /* Waiting for SIPI: no INTA. */
-    assert_int_equal(intc_lapic_ack(ap), -1);
+    assert_int_equal(intc_lapic_ack(ap), INTC_ACK_NONE);
     /* Still reached by its kept ID. */
     send(L(m, 0), 0x42, ICR_SIPI | ICR_ASSERT | 0x9a);
     assert_int_equal(intc_lapic_pending(ap), INTC_PEND_SIPI);
@@ -1638,7 +1686,7 @@ static void test_sipi_take_gives_vector(void **state)
     assert_int_equal(intc_lapic_pending(ap), 0);
     assert_int_equal(intc_lapic_take(ap, INTC_PEND_SIPI, &vec), 0);
     /* The started AP is an ordinary (software-disabled) APIC. */
-    assert_int_equal(intc_lapic_ack(ap), 0xff);
+    assert_int_equal(intc_lapic_ack(ap), INTC_ACK_NONE); /* IRR empty */
     check_ok(m);
     intc_machine_free(m);
 }
@@ -2202,6 +2250,7 @@ int main(void)
         T(test_phys_xapic_id_rewrite_reroutes),
         T(test_phys_xapic_duplicate_id_both_receive),
         T(test_phys_switched_cpu_reached_by_x2apic_id),
+        T(test_icr_8byte_store_whole_and_split),
         T(test_phys_globally_disabled_receives_nothing),
         T(test_phys_x2apic_globally_disabled_receives_nothing),
         /* logical xAPIC */

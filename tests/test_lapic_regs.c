@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
@@ -1564,8 +1565,9 @@ static void test_apic_base_mode_transitions(void **state)
 }
 
 /* SDM 11.4.3 + lapic.h: a global disable returns the APIC to its
-   power-up state (keeping the 8-bit xAPIC ID); re-enabled, it has the
-   power-up register values. */
+   power-up state (11.4.7.1); re-enabled, it has the power-up register
+   values, the initial xAPIC ID included (the guest-written ID is gone,
+   as in KVM's kvm_lapic_set_base). */
 static void test_apic_base_disable_reenable_is_power_up_state(void **state)
 {
     th_host *h = *state;
@@ -1582,9 +1584,10 @@ static void test_apic_base_disable_reenable_is_power_up_state(void **state)
     assert_int_equal(intc_lapic_pending(l), 0);
     assert_int_equal(intc_lapic_timer_deadline(l), UINT64_MAX);
     mw(l, INTC_MSR_APIC_BASE, BASE_XAPIC);
-    expect_xapic_reset_state(l, &cfg, BUSY_XID);
+    expect_xapic_reset_state(l, &cfg, 1);
+    assert_int_equal(lr(l, INTC_LAPIC_ID), 1u << 24);
     assert_int_equal(intc_lapic_pending(l), 0);
-    assert_int_equal(intc_lapic_ack(l), 0xff); /* nothing: spurious */
+    assert_int_equal(intc_lapic_ack(l), INTC_ACK_NONE); /* IRR empty */
     check(m);
     /* Through x2APIC (disabled -> xAPIC -> x2APIC): the same state. */
     make_busy(l);
@@ -1621,6 +1624,142 @@ static void test_apic_base_x2apic_disable_xapic_id_low_byte(void **state)
     mw(l, INTC_MSR_APIC_BASE, BASE_XAPIC);
     expect_xapic_reset_state(l, &cfg, 0x45);
     check(m);
+    intc_machine_free(m);
+}
+
+/* common.h apic_base_changed: the host is told IA32_APIC_BASE (SDM 11.4.4
+   base address, EN; 11.12.1 EXTD) after every change of the base
+   address, EN or EXTD: guest WRMSR, RESET through intc_lapic_reset or
+   intc_machine_reset, snapshot load; not at creation, not for a write
+   that changes nothing or only the BSP flag, not for a refused (#GP)
+   write, not for INIT (11.4.7.3: INIT keeps IA32_APIC_BASE). */
+static void test_apic_base_changed_callback(void **state)
+{
+    th_host *h = *state;
+    intc_machine_config cfg = cfg_default();
+    cfg.n_cpus = 2;
+    h->ops.apic_base_changed = th_apic_base_changed;
+    intc_machine *m = th_machine(h, &cfg);
+    intc_lapic *l = intc_machine_lapic(m, 1);
+    uint64_t reloc = 0xfed00000ull | INTC_APIC_BASE_EN;
+    size_t used = 0;
+    void *img;
+
+    assert_int_equal(h->n_base_changes, 0); /* power-up: known */
+    /* Same value again, BSP flag only, a refused write: nothing. */
+    mw(l, INTC_MSR_APIC_BASE, BASE_XAPIC);
+    mw(l, INTC_MSR_APIC_BASE, BASE_XAPIC | INTC_APIC_BASE_BSP);
+    mw(l, INTC_MSR_APIC_BASE, BASE_XAPIC);
+    assert_int_equal(intc_lapic_msr_write(l, INTC_MSR_APIC_BASE,
+                                          BASE_XAPIC | 0x100000000000000ull),
+                     INTC_ERR_GP);
+    assert_int_equal(h->n_base_changes, 0);
+
+    /* Relocation. */
+    mw(l, INTC_MSR_APIC_BASE, reloc);
+    assert_int_equal(h->base_changes[1], 1);
+    assert_int_equal(h->base_value[1], reloc);
+    assert_int_equal(h->base_changes[0], 0);
+    /* x2APIC: EXTD (the page is no longer decoded). */
+    mw(l, INTC_MSR_APIC_BASE, reloc | INTC_APIC_BASE_EXTD);
+    assert_int_equal(h->base_changes[1], 2);
+    assert_int_equal(h->base_value[1], reloc | INTC_APIC_BASE_EXTD);
+    /* Global disable. */
+    mw(l, INTC_MSR_APIC_BASE, 0xfed00000ull);
+    assert_int_equal(h->base_changes[1], 3);
+    assert_int_equal(h->base_value[1], 0xfed00000ull);
+    mw(l, INTC_MSR_APIC_BASE, reloc);
+    assert_int_equal(h->base_changes[1], 4);
+
+    /* INIT keeps the base: not called.  RESET restores the default. */
+    assert_int_equal(intc_lapic_reset(l, true), INTC_OK);
+    assert_int_equal(h->base_changes[1], 4);
+    assert_int_equal(intc_lapic_reset(l, false), INTC_OK);
+    assert_int_equal(h->base_changes[1], 5);
+    assert_int_equal(h->base_value[1], BASE_XAPIC);
+    assert_int_equal(intc_lapic_reset(l, false), INTC_OK);
+    assert_int_equal(h->base_changes[1], 5);
+
+    /* Machine reset: only the CPU whose base had changed. */
+    mw(l, INTC_MSR_APIC_BASE, reloc);
+    assert_int_equal(h->base_changes[1], 6);
+    assert_int_equal(intc_machine_reset(m), INTC_OK);
+    assert_int_equal(h->base_changes[1], 7);
+    assert_int_equal(h->base_value[1], BASE_XAPIC);
+    assert_int_equal(h->base_changes[0], 0);
+
+    /* Snapshot load: the image's base (relocated), then back. */
+    mw(l, INTC_MSR_APIC_BASE, reloc);
+    assert_int_equal(intc_machine_save(m, NULL, 0, &used), INTC_ERR_NOSPC);
+    img = malloc(used);
+    assert_non_null(img);
+    assert_int_equal(intc_machine_save(m, img, used, &used), INTC_OK);
+    assert_int_equal(h->base_changes[1], 8);
+    assert_int_equal(intc_machine_load(m, img, used), INTC_OK);
+    assert_int_equal(h->base_changes[1], 8); /* same value: nothing */
+    assert_int_equal(intc_machine_reset(m), INTC_OK);
+    assert_int_equal(h->base_changes[1], 9);
+    assert_int_equal(intc_machine_load(m, img, used), INTC_OK);
+    assert_int_equal(h->base_changes[1], 10);
+    assert_int_equal(h->base_value[1], reloc);
+    assert_int_equal(mr(l, INTC_MSR_APIC_BASE), reloc);
+    free(img);
+    assert_int_equal(h->base_changes[0], 0);
+    assert_int_equal(h->n_base_changes, 10);
+    check(m);
+    intc_machine_free(m);
+}
+
+/* common.h re-entrancy: apic_base_changed() is deferred like kick(): it
+   runs after the WRMSR has completed, so the host may call back into the
+   machine from it (here: read IA32_APIC_BASE and the page). */
+typedef struct {
+    th_host *h;
+    intc_lapic *l;
+    unsigned calls;
+    intc_err rd_err, mmio_err;
+    uint64_t rd;
+} base_cb_ctx;
+
+static void base_cb(void *host, uint32_t cpu, uint64_t base)
+{
+    base_cb_ctx *c = host;
+    uint64_t v = 0;
+
+    (void)cpu;
+    (void)base;
+    c->calls++;
+    c->rd_err = intc_lapic_msr_read(c->l, INTC_MSR_APIC_BASE, &c->rd);
+    c->mmio_err = intc_lapic_mmio_read(c->l, INTC_LAPIC_VERSION, 4, &v);
+}
+
+static void test_apic_base_changed_is_deferred(void **state)
+{
+    th_host *h = *state;
+    base_cb_ctx c = {h, NULL, 0, INTC_OK, INTC_OK, 0};
+    intc_host_ops ops;
+    intc_machine_config cfg = cfg_default();
+    intc_err err;
+    intc_machine *m;
+
+    memset(&ops, 0, sizeof(ops));
+    ops.version = INTC_HOST_OPS_VERSION;
+    ops.apic_base_changed = base_cb;
+    m = intc_machine_new(&cfg, &ops, &c, &err);
+    assert_non_null(m);
+    c.l = intc_machine_lapic(m, 0);
+    mw(c.l, INTC_MSR_APIC_BASE,
+       0xfec00000ull | INTC_APIC_BASE_EN | INTC_APIC_BASE_BSP);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(c.rd_err, INTC_OK);
+    assert_int_equal(c.rd, 0xfec00900ull);
+    assert_int_equal(c.mmio_err, INTC_OK);
+    /* x2APIC: the page is gone, and the host sees that from inside. */
+    mw(c.l, INTC_MSR_APIC_BASE,
+       0xfec00000ull | INTC_APIC_BASE_EN | INTC_APIC_BASE_BSP |
+           INTC_APIC_BASE_EXTD);
+    assert_int_equal(c.calls, 2);
+    assert_int_equal(c.mmio_err, INTC_ERR_NOT_DECODED);
     intc_machine_free(m);
 }
 
@@ -1919,6 +2058,8 @@ int main(void)
         T(test_apic_base_x2apic_disable_xapic_id_low_byte),
         T(test_apic_base_relocation_and_bsp_flag),
         T(test_apic_base_event),
+        T(test_apic_base_changed_callback),
+        T(test_apic_base_changed_is_deferred),
         T(test_apic_base_xapic_to_x2apic_preserves_state),
         /* RESET / INIT */
         T(test_reset_restores_everything),

@@ -774,32 +774,58 @@ static void test_dcr_change_keeps_count_periodic(void **state)
 
 /* ==== LVT Timer mode changes (11.5.4.1) ==== */
 
-/* SDM 11.5.4.1: "A write to the LVT Timer Register that changes the timer
-   mode disarms the local APIC timer"; the design clears the initial count
-   too. One-shot -> periodic. */
-static void test_mode_change_oneshot_to_periodic_disarms(void **state)
+/* One-shot <-> periodic keeps the count (SDM 11.5.4: changing between
+   one-shot and periodic "does not start the timer", and 11.5.4.1 disarms
+   only on transitions to or from TSC-deadline; KVM apic_update_lvtt,
+   kvm-unit-tests test_apic_change_mode, Xen d8ce0309c1).  A running
+   one-shot count switched to periodic keeps counting, then reloads from
+   TMICT. */
+static void test_mode_change_oneshot_to_periodic_keeps_counting(void **state)
 {
     th_host *h = *state;
     intc_lapic *l;
     intc_machine *m = mk(h, 0, 0, &l);
 
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
-    lw(l, INTC_LAPIC_TIMER_ICR, 1000);
+    lw(l, INTC_LAPIC_TIMER_ICR, 1000); /* divide by 2: 2000 ns */
     assert_int_equal(h->deadline[0], 2000);
     h->now = 100;
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_PERIODIC);
+    assert_int_equal(h->deadline[0], 2000);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 1000);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 950);
+    host_fire(h, l);
+    assert_int_equal(h->now, 2000);
+    expect_last_timer(h, VEC, 1, 0);
+    /* Reloaded from the initial count: the next period is TMICT long. */
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 1000);
+    assert_int_equal(h->deadline[0], 4000);
+    ack_eoi(l, VEC);
+    host_fire(h, l);
+    assert_n_timer(h, 2);
+    assert_int_equal(h->deadline[0], 6000);
+
+    /* A one-shot count that already reached 0 stays stopped: the mode
+       change does not start the timer (11.5.4). */
+    ack_eoi(l, VEC);
+    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
+    host_fire(h, l); /* the current period ends at 6000 */
+    assert_n_timer(h, 3);
+    assert_int_equal(h->deadline[0], UINT64_MAX);
+    ack_eoi(l, VEC);
+    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_PERIODIC);
     assert_int_equal(h->deadline[0], UINT64_MAX);
     assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
-    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 1000);
     h->now = 100000;
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
-    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
-    assert_n_timer(h, 0);
+    assert_n_timer(h, 3);
     finish(m);
 }
 
-/* SDM 11.5.4.1: periodic -> one-shot disarms likewise. */
-static void test_mode_change_periodic_to_oneshot_disarms(void **state)
+/* Periodic -> one-shot (same sources): the current period finishes with
+   one more interrupt, then the timer stops with CCR 0. */
+static void test_mode_change_periodic_to_oneshot_finishes_period(void **state)
 {
     th_host *h = *state;
     intc_lapic *l;
@@ -812,55 +838,90 @@ static void test_mode_change_periodic_to_oneshot_disarms(void **state)
     ack_eoi(l, VEC);
     h->now = 150;
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
+    assert_int_equal(h->deadline[0], 200);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 50);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 100);
+    host_fire(h, l);
+    assert_int_equal(h->now, 200);
+    assert_n_timer(h, 2);
+    expect_last_timer(h, VEC, 0, 0);
     assert_int_equal(h->deadline[0], UINT64_MAX);
     assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
-    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
+    ack_eoi(l, VEC);
     h->now = 1000;
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
-    assert_n_timer(h, 1);
+    assert_n_timer(h, 2);
     /* A new count works in the new mode. */
     lw(l, INTC_LAPIC_TIMER_ICR, 10);
     assert_int_equal(h->deadline[0], 1010);
     finish(m);
 }
 
-/* SDM 11.5.4.1: one-shot or periodic -> TSC-deadline disarms; and
-   TSC-deadline (armed) -> one-shot disarms and the deadline is gone
-   (IA32_TSC_DEADLINE reads 0 back in TSC-deadline mode). */
-static void test_mode_change_to_from_tsc_deadline_disarms(void **state)
+/* SDM 11.5.4.1: "transitioning between TSC-deadline mode and other timer
+   modes also disarms the timer".  One-shot or periodic -> TSC-deadline
+   disarms, and TMICT reads 0 (KVM apic_update_lvtt clears it); expiry of
+   the old count raises nothing. */
+static void test_mode_change_to_tsc_deadline_disarms_clears(void **state)
+{
+    th_host *h = *state;
+    intc_lapic *l;
+    intc_machine *m = mk(h, 0, 0, &l);
+    static const uint32_t from[2] = {TM_ONESHOT, TM_PERIODIC};
+
+    for (unsigned i = 0; i < 2; i++) {
+        lw(l, INTC_LAPIC_LVT_TIMER, VEC | from[i]);
+        lw(l, INTC_LAPIC_TIMER_ICR, 1000);
+        assert_int_equal(h->deadline[0], h->now + 2000);
+        h->now += 10;
+        lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_TSC);
+        assert_int_equal(h->deadline[0], UINT64_MAX);
+        assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
+        assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
+        assert_int_equal(tsc_dl(l), 0);
+        h->now += 100000;
+        assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
+        assert_n_timer(h, 0);
+        /* Back to the count modes: still stopped, TMICT still 0. */
+        lw(l, INTC_LAPIC_LVT_TIMER, VEC | from[i]);
+        assert_int_equal(h->deadline[0], UINT64_MAX);
+        assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
+    }
+    finish(m);
+}
+
+/* SDM 11.5.4.1: TSC-deadline (armed) -> one-shot disarms, and the
+   deadline is gone: IA32_TSC_DEADLINE reads 0 on return to TSC-deadline
+   mode, nothing fires at the old deadline. */
+static void test_mode_change_from_tsc_deadline_clears_deadline(void **state)
 {
     th_host *h = *state;
     intc_lapic *l;
     intc_machine *m = mk(h, 0, 0, &l);
 
-    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_PERIODIC);
-    lw(l, INTC_LAPIC_TIMER_ICR, 1000);
-    assert_int_equal(h->deadline[0], 2000);
-    h->now = 10;
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_TSC);
-    assert_int_equal(h->deadline[0], UINT64_MAX);
-    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
-    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
-    assert_int_equal(tsc_dl(l), 0);
-
+    h->now = 10;
     set_tsc_dl(l, 5000);
     assert_int_equal(h->deadline[0], 5000);
     h->now = 20;
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
     assert_int_equal(h->deadline[0], UINT64_MAX);
-    assert_int_equal(tsc_dl(l), 0);
     assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 0);
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_ICR), 0);
     lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_TSC);
     assert_int_equal(tsc_dl(l), 0);
     assert_int_equal(h->deadline[0], UINT64_MAX);
     h->now = 6000;
     assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
     assert_n_timer(h, 0);
+    /* A one-shot count works after leaving TSC-deadline mode. */
+    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
+    lw(l, INTC_LAPIC_TIMER_ICR, 10);
+    assert_int_equal(h->deadline[0], 6020);
     finish(m);
 }
 
-/* SDM 11.5.4.1: only a mode change disarms; changing the vector or the
-   mask keeps the count and the deadline (and the next interrupt uses the
+/* SDM 11.5.4.1: only a change to or from TSC-deadline disarms; changing
+   the vector or the mask keeps the count and the deadline (and the next interrupt uses the
    new vector). */
 static void test_lvt_vector_or_mask_change_keeps_timer(void **state)
 {
@@ -1391,7 +1452,7 @@ static void test_global_disable_disarms(void **state)
 /* SDM 11.12.1.2, Table 11-6: LVT Timer 0x832, initial count 0x838,
    current count 0x839 (read-only: WRMSR #GPs), divide configuration 0x83E
    (bit 2 and bits 31:4 reserved: #GP).  One-shot, periodic, DCR change and
-   mode-change disarm behave as in xAPIC mode. */
+   mode changes behave as in xAPIC mode. */
 static void test_x2apic_timer_msrs(void **state)
 {
     th_host *h = *state;
@@ -1424,9 +1485,12 @@ static void test_x2apic_timer_msrs(void **state)
     assert_int_equal(intc_lapic_ack(l), VEC);
     mw(l, X2MSR(INTC_LAPIC_EOI), 0);
 
-    /* Periodic with a late host. */
+    /* Periodic with a late host.  The expired one-shot count stays
+       stopped across the mode change; TMICT keeps its value. */
     mw(l, MSR_LVT_TIMER, VEC | TM_PERIODIC);
-    assert_int_equal(mr(l, MSR_TMICT), 0);
+    assert_int_equal(mr(l, MSR_TMICT), 1000);
+    assert_int_equal(mr(l, MSR_TMCCT), 0);
+    assert_int_equal(h->deadline[0], UINT64_MAX);
     mw(l, MSR_TMICT, 100);
     assert_int_equal(h->deadline[0], 1500);
     h->now = 1730;
@@ -1434,10 +1498,22 @@ static void test_x2apic_timer_msrs(void **state)
     expect_last_timer(h, VEC, 1, 2);
     assert_int_equal(h->deadline[0], 1800);
     assert_int_equal(mr(l, MSR_TMCCT), 70);
-    /* Mode change disarms. */
+    /* Periodic -> one-shot: the current period finishes, then stops. */
     mw(l, MSR_LVT_TIMER, VEC | TM_ONESHOT);
+    assert_int_equal(h->deadline[0], 1800);
+    assert_int_equal(mr(l, MSR_TMCCT), 70);
+    assert_int_equal(mr(l, MSR_TMICT), 100);
+    assert_int_equal(intc_lapic_ack(l), VEC);
+    mw(l, X2MSR(INTC_LAPIC_EOI), 0);
+    host_fire(h, l);
+    expect_last_timer(h, VEC, 0, 0);
     assert_int_equal(h->deadline[0], UINT64_MAX);
     assert_int_equal(mr(l, MSR_TMCCT), 0);
+    /* Periodic -> TSC-deadline disarms and clears TMICT. */
+    mw(l, MSR_LVT_TIMER, VEC | TM_PERIODIC);
+    mw(l, MSR_TMICT, 100);
+    mw(l, MSR_LVT_TIMER, VEC | TM_TSC);
+    assert_int_equal(h->deadline[0], UINT64_MAX);
     assert_int_equal(mr(l, MSR_TMICT), 0);
     finish(m);
 }
@@ -1463,6 +1539,89 @@ static void test_x2apic_tsc_deadline(void **state)
     expect_last_timer(h, VEC, 2, 0);
     assert_int_equal(tsc_dl(l), 0);
     assert_int_equal(h->deadline[0], UINT64_MAX);
+    finish(m);
+}
+
+/* ==== The guest TSC (machine.h intc_machine_tsc) ==== */
+
+/* machine.h: intc_machine_tsc = now_ns(cpu) * tsc_hz / 1e9 + the CPU's
+   offset, the value the TSC-deadline timer compares against (SDM
+   11.5.4.1: the timer fires when the TSC reaches IA32_TSC_DEADLINE). */
+static void test_machine_tsc(void **state)
+{
+    th_host *h = *state;
+    intc_lapic *l;
+    intc_machine *m = mk(h, 0, 2500000000ull, &l);
+    uint64_t t;
+
+    assert_int_equal(intc_machine_tsc(NULL, 0), 0);
+    assert_int_equal(intc_machine_tsc(m, 1), 0); /* one CPU only */
+    h->now = 1001; /* 2502.5 cycles: rounded down */
+    h->now_cpu = 77;
+    assert_int_equal(intc_machine_tsc(m, 0), 2502);
+    assert_int_equal(h->now_cpu, 0);
+    assert_int_equal(intc_lapic_set_tsc_offset(l, 1000000), INTC_OK);
+    assert_int_equal(intc_machine_tsc(m, 0), 1002502);
+    /* The offset wraps modulo 2^64 like the TSC. */
+    assert_int_equal(intc_lapic_set_tsc_offset(l, UINT64_MAX - 1), INTC_OK);
+    assert_int_equal(intc_machine_tsc(m, 0), 2500);
+    assert_int_equal(intc_lapic_set_tsc_offset(l, 1000000), INTC_OK);
+
+    /* Consistent with TSC-deadline: a deadline one tick ahead of the
+       TSC arms, and fires exactly when intc_machine_tsc reaches it. */
+    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_TSC);
+    t = intc_machine_tsc(m, 0);
+    set_tsc_dl(l, t + 10);
+    assert_int_not_equal(h->deadline[0], UINT64_MAX);
+    h->now = h->deadline[0] - 1;
+    assert_true(intc_machine_tsc(m, 0) < t + 10);
+    h->now = h->deadline[0];
+    assert_true(intc_machine_tsc(m, 0) >= t + 10);
+    assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
+    assert_n_timer(h, 1);
+    /* A deadline equal to the TSC now has passed: fires at once. */
+    set_tsc_dl(l, intc_machine_tsc(m, 0));
+    assert_n_timer(h, 2);
+    assert_int_equal(h->deadline[0], UINT64_MAX);
+    finish(m);
+}
+
+/* ==== Which clock: common.h now_ns(host, cpu) ==== */
+
+/* common.h now_ns: the clock is read for the CPU whose APIC is accessed
+   (timer register writes, TMCCT reads, IA32_TSC_DEADLINE), and only in
+   the calls listed there: not by intc_lapic_timer_expired(), which takes
+   the time as its argument, nor by an access to a non-timer register. */
+static void test_now_ns_reads_for_the_cpu(void **state)
+{
+    th_host *h = *state;
+    intc_machine *m = th_machine_n(h, 3);
+    intc_lapic *l = intc_machine_lapic(m, 2);
+
+    sw_enable(l);
+    h->n_now = 0;
+    h->now_cpu = 77;
+    lw(l, INTC_LAPIC_LVT_TIMER, VEC | TM_ONESHOT);
+    lw(l, INTC_LAPIC_TIMER_ICR, 1000);
+    assert_true(h->n_now >= 1);
+    assert_int_equal(h->now_cpu, 2);
+    h->now_cpu = 77;
+    h->now = 10;
+    assert_int_equal(lr(l, INTC_LAPIC_TIMER_CCR), 995);
+    assert_int_equal(h->now_cpu, 2);
+    h->now_cpu = 77;
+    lw(intc_machine_lapic(m, 1), INTC_LAPIC_LVT_TIMER, VEC | TM_TSC);
+    assert_int_equal(intc_lapic_msr_write(intc_machine_lapic(m, 1),
+                                          INTC_MSR_TSC_DEADLINE, 5000),
+                     INTC_OK);
+    assert_int_equal(h->now_cpu, 1);
+    /* Not read by the expiry call or other registers. */
+    h->n_now = 0;
+    h->now = 2000;
+    assert_int_equal(intc_lapic_timer_expired(l, h->now), INTC_OK);
+    lw(l, INTC_LAPIC_TPR, 0x20);
+    (void)lr(l, INTC_LAPIC_PPR);
+    assert_int_equal(h->n_now, 0);
     finish(m);
 }
 
@@ -1553,9 +1712,10 @@ int main(void)
         T(test_dcr_change_keeps_count_oneshot),
         T(test_dcr_change_keeps_count_periodic),
         /* mode changes */
-        T(test_mode_change_oneshot_to_periodic_disarms),
-        T(test_mode_change_periodic_to_oneshot_disarms),
-        T(test_mode_change_to_from_tsc_deadline_disarms),
+        T(test_mode_change_oneshot_to_periodic_keeps_counting),
+        T(test_mode_change_periodic_to_oneshot_finishes_period),
+        T(test_mode_change_to_tsc_deadline_disarms_clears),
+        T(test_mode_change_from_tsc_deadline_clears_deadline),
         T(test_lvt_vector_or_mask_change_keeps_timer),
         T(test_reserved_mode_counts_nothing),
         /* TSC-deadline */
@@ -1580,6 +1740,8 @@ int main(void)
         T(test_x2apic_timer_msrs),
         T(test_x2apic_tsc_deadline),
         /* determinism */
+        T(test_machine_tsc),
+        T(test_now_ns_reads_for_the_cpu),
         T(test_determinism_same_trace),
     };
 

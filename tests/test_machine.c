@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* intc_machine_new with cfg must fail with want and leak nothing
@@ -122,7 +123,85 @@ static void test_new_bad_versions(void **state)
     err = INTC_OK;
     assert_null(intc_machine_new(&cfg, &ops, h, &err));
     assert_int_equal(err, INTC_ERR_VERSION);
+    ops.version = 1000;
+    err = INTC_OK;
+    assert_null(intc_machine_new(&cfg, &ops, h, &err));
+    assert_int_equal(err, INTC_ERR_VERSION);
     assert_int_equal(h->live_bytes, 0);
+}
+
+/* common.h "at least" versions: a version-1 host ops table is accepted;
+   the members added by version 2 (apic_base_changed) are treated as NULL
+   even when the caller's memory after the version-1 members holds
+   garbage, and nothing past the version-1 members is read: the table is
+   allocated at exactly the version-1 size (offsetof the first version-2
+   member), so ASan reports any read beyond it. */
+static void test_host_ops_version1_prefix(void **state)
+{
+    th_host *h = *state;
+    intc_machine_config cfg;
+    intc_host_ops full = h->ops;
+    intc_host_ops *v1;
+    const size_t v1_size = offsetof(intc_host_ops, apic_base_changed);
+    intc_machine *m;
+    intc_err err = INTC_ERR_CORRUPT;
+
+    intc_machine_config_init(&cfg);
+    assert_true(v1_size < sizeof(intc_host_ops));
+    h->ops.apic_base_changed = th_apic_base_changed;
+
+    /* Garbage where version 2's member would be: never called. */
+    full.version = 1;
+    memset(&full.apic_base_changed, 0xa5, sizeof(full.apic_base_changed));
+    m = intc_machine_new(&cfg, &full, h, &err);
+    assert_non_null(m);
+    assert_int_equal(err, INTC_OK);
+    assert_int_equal(intc_lapic_msr_write(intc_machine_lapic(m, 0),
+                                          INTC_MSR_APIC_BASE,
+                                          0xfed00000ull | INTC_APIC_BASE_EN),
+                     INTC_OK);
+    assert_int_equal(intc_machine_reset(m), INTC_OK);
+    assert_int_equal(h->n_base_changes, 0);
+    intc_machine_free(m);
+
+    /* Exactly the version-1 bytes (apic_base_changed set in h->ops, not
+       copied). */
+    v1 = malloc(v1_size);
+    assert_non_null(v1);
+    full = h->ops;
+    full.version = 1;
+    memcpy(v1, &full, v1_size);
+    err = INTC_ERR_CORRUPT;
+    m = intc_machine_new(&cfg, v1, h, &err);
+    free(v1); /* the machine keeps its own copy */
+    assert_non_null(m);
+    assert_int_equal(err, INTC_OK);
+    /* The version-1 callbacks work: kick, now_ns, timer_arm, alloc. */
+    intc_lapic *l = intc_machine_lapic(m, 0);
+    assert_int_equal(intc_lapic_mmio_write(l, INTC_LAPIC_SVR, 4, 0x1ff),
+                     INTC_OK);
+    h->now = 100;
+    assert_int_equal(intc_lapic_mmio_write(l, INTC_LAPIC_LVT_TIMER, 4, 0x40),
+                     INTC_OK);
+    assert_int_equal(intc_lapic_mmio_write(l, INTC_LAPIC_TIMER_ICR, 4, 10),
+                     INTC_OK);
+    assert_int_equal(h->deadline[0], 120); /* read now_ns, armed */
+    assert_int_equal(intc_lapic_msr_write(l, INTC_MSR_APIC_BASE,
+                                          0xfed00000ull | INTC_APIC_BASE_EN),
+                     INTC_OK);
+    assert_int_equal(h->n_base_changes, 0);
+    assert_true(h->live_bytes > 0); /* allocated through alloc() */
+    intc_machine_free(m);
+
+    /* The current version gets the version-2 member. */
+    m = intc_machine_new(&cfg, &h->ops, h, &err);
+    assert_non_null(m);
+    assert_int_equal(intc_lapic_msr_write(intc_machine_lapic(m, 0),
+                                          INTC_MSR_APIC_BASE,
+                                          0xfed00000ull | INTC_APIC_BASE_EN),
+                     INTC_OK);
+    assert_int_equal(h->n_base_changes, 1);
+    intc_machine_free(m);
 }
 
 static void test_new_cpu_count(void **state)
@@ -374,6 +453,31 @@ static void test_version(void **state)
     assert_ptr_equal(intc_version_string(), intc_version_string());
 }
 
+/* common.h INTC_VERSION_COMPATIBLE / INTC_VERSION_CHECK: same major; for
+   0.x the same minor; from 1.0 a library minor >= the header's; the
+   patch level never matters. */
+static void test_version_check(void **state)
+{
+#define V(a, b, c) ((unsigned)((a) << 16 | (b) << 8 | (c)))
+    (void)state;
+    assert_true(INTC_VERSION_CHECK());
+    assert_true(INTC_VERSION_COMPATIBLE(INTC_VERSION_HEX, intc_version()));
+    assert_true(INTC_VERSION_COMPATIBLE(V(0, 2, 0), V(0, 2, 0)));
+    assert_true(INTC_VERSION_COMPATIBLE(V(0, 2, 0), V(0, 2, 7)));
+    assert_true(INTC_VERSION_COMPATIBLE(V(0, 2, 9), V(0, 2, 1)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(0, 1, 0), V(0, 2, 0)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(0, 2, 0), V(0, 1, 0)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(0, 3, 0), V(0, 2, 0)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(0, 2, 0), V(1, 2, 0)));
+    assert_true(INTC_VERSION_COMPATIBLE(V(1, 0, 0), V(1, 0, 0)));
+    assert_true(INTC_VERSION_COMPATIBLE(V(1, 0, 0), V(1, 4, 0)));
+    assert_true(INTC_VERSION_COMPATIBLE(V(1, 3, 5), V(1, 3, 0)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(1, 4, 0), V(1, 3, 9)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(1, 0, 0), V(2, 0, 0)));
+    assert_false(INTC_VERSION_COMPATIBLE(V(2, 0, 0), V(1, 9, 0)));
+#undef V
+}
+
 /* Fail the 1st, 2nd, ... allocation of a creation until one succeeds:
    every failure must be a clean INTC_ERR_NOMEM with nothing leaked. */
 static void test_alloc_failures(void **state)
@@ -506,6 +610,7 @@ int main(void)
         T(test_new_null_ops),
         T(test_new_null_cfg),
         T(test_new_bad_versions),
+        T(test_host_ops_version1_prefix),
         T(test_new_cpu_count),
         T(test_new_duplicate_ids),
         T(test_new_id_limits),
@@ -519,6 +624,7 @@ int main(void)
         T(test_strerror_all),
         T(test_event_names),
         T(test_version),
+        T(test_version_check),
         T(test_alloc_failures),
         T(test_machines_coexist),
         T(test_reset_disarms_timer),

@@ -166,8 +166,9 @@ static void mx_kick(void *host, uint32_t c)
     mctx *x = host;
     x->h->ops.kick(x->h, c);
 }
-static uint64_t mx_now(void *host)
+static uint64_t mx_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((mctx *)host)->h->now;
 }
 static void mx_timer_arm(void *host, uint32_t c, uint64_t d)

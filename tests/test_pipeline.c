@@ -1245,12 +1245,15 @@ static bool isr_any(intc_lapic *l)
 }
 
 /* INTA and EOI on CPU c until nothing is in service or deliverable
-   (SDM 11.8.3-11.8.5; spurious vector 0xFF from sw_enable). */
+   (SDM 11.8.3-11.8.5; lapic.h intc_lapic_ack: nothing, or the spurious
+   vector 0xFF from sw_enable). */
 static void drain(intc_machine *m, uint32_t c)
 {
     intc_lapic *l = cpu(m, c);
     for (unsigned n = 0; n < 64; n++) {
-        if (intc_lapic_ack(l) == 0xff && !isr_any(l))
+        int v = intc_lapic_ack(l);
+        if ((v == INTC_ACK_NONE || v == INTC_ACK_SPURIOUS(0xff)) &&
+            !isr_any(l))
             return;
         eoi(l);
     }

@@ -57,8 +57,9 @@ static void sh_kick(void *host, uint32_t cpu)
     mix(s, cpu);
 }
 
-static uint64_t sh_now(void *host)
+static uint64_t sh_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((sh *)host)->h->now;
 }
 

@@ -68,10 +68,10 @@ static inline void vt_kick(void *host, uint32_t cpu)
     x->h->ops.kick(x->h, cpu);
 }
 
-static inline uint64_t vt_now(void *host)
+static inline uint64_t vt_now(void *host, uint32_t cpu)
 {
     vt_host *x = host;
-    return x->h->ops.now_ns(x->h);
+    return x->h->ops.now_ns(x->h, cpu);
 }
 
 static inline void vt_timer_arm(void *host, uint32_t cpu, uint64_t d)

@@ -34,8 +34,14 @@ extern "C" {
 #  define INTC_API
 #endif
 
+/*
+ * Versions.  The ABI may change at every 0.x minor version and at every
+ * major version from 1.0 on; the shared library's SONAME changes with it
+ * (libintc.so.0.MINOR for 0.x, libintc.so.MAJOR from 1.0), so a binary
+ * built against one ABI never loads another through the dynamic linker.
+ */
 #define INTC_VERSION_MAJOR 0
-#define INTC_VERSION_MINOR 1
+#define INTC_VERSION_MINOR 2
 #define INTC_VERSION_PATCH 0
 #define INTC_VERSION_HEX                                                    \
     ((INTC_VERSION_MAJOR << 16) | (INTC_VERSION_MINOR << 8) |               \
@@ -43,6 +49,35 @@ extern "C" {
 
 /* The version of the library actually linked, as INTC_VERSION_HEX. */
 INTC_API unsigned intc_version(void);
+
+/*
+ * Whether a library of version lib (as INTC_VERSION_HEX) can serve a host
+ * compiled against headers of version hdr: the same major version and,
+ * for 0.x, the same minor version (0.x minors may break the ABI); from
+ * 1.0 on, a library minor version at least the header's (minors only
+ * add).  The patch level never matters.
+ */
+#define INTC_VERSION_COMPATIBLE(hdr, lib)                                   \
+    ((((hdr) >> 16) & 0xffu) == (((lib) >> 16) & 0xffu) &&                  \
+     ((((hdr) >> 16) & 0xffu) == 0u                                         \
+          ? (((hdr) >> 8) & 0xffu) == (((lib) >> 8) & 0xffu)                \
+          : (((lib) >> 8) & 0xffu) >= (((hdr) >> 8) & 0xffu)))
+
+/*
+ * The runtime guard a host compiles in, e.g. at start-up:
+ *
+ *     if (!INTC_VERSION_CHECK())
+ *         die("libintc %s does not match its headers",
+ *             intc_version_string());
+ *
+ * True when the linked library (intc_version()) is compatible with the
+ * headers this file belongs to (INTC_VERSION_HEX), by
+ * INTC_VERSION_COMPATIBLE.  The SONAME already keeps an incompatible
+ * shared library from loading; the check also covers dlopen() by path,
+ * static linking against a stale archive, and bindings.
+ */
+#define INTC_VERSION_CHECK()                                                \
+    INTC_VERSION_COMPATIBLE((unsigned)INTC_VERSION_HEX, intc_version())
 /* The same as "MAJOR.MINOR.PATCH"; a static string. */
 INTC_API const char *intc_version_string(void);
 
@@ -102,7 +137,8 @@ typedef struct intc_msix intc_msix;
     X(COALESCED, "coalesced")                                               \
     /* cpu vector: INTA moved vector from IRR to ISR */                     \
     X(ACK, "ack")                                                           \
-    /* cpu vector=spurious vector: INTA found nothing deliverable */        \
+    /* cpu vector=spurious vector: INTA found IRR's highest vector not      \
+       above PPR (intc_lapic_ack returned INTC_ACK_SPURIOUS) */             \
     X(SPURIOUS, "spurious")                                                 \
     /* cpu vector (-1 if ISR was empty) data=1 if level (TMR) */            \
     X(EOI, "eoi")                                                           \
@@ -257,33 +293,81 @@ INTC_API const char *intc_event_name(intc_event_type type);
 
 /*
  * Host callbacks.  Every member may be NULL, meaning the stated default.
- * Set .version to INTC_HOST_OPS_VERSION; intc_machine_new() refuses any
- * other value with INTC_ERR_VERSION, so a host built against a future
- * header with a longer table is told, not misread.
+ *
+ * Versions ("at least", as SQLite's iVersion): set .version to the
+ * version whose members the table has, normally INTC_HOST_OPS_VERSION.
+ * intc_machine_new() accepts any version from 1 to the library's
+ * INTC_HOST_OPS_VERSION and reads only the members that version has,
+ * nothing past them in the caller's memory; members added later are
+ * treated as NULL.  It refuses 0 and any version newer than it knows with
+ * INTC_ERR_VERSION, so a host built against a future header is told, not
+ * misread.  New members are only ever appended:
+ *
+ *   version  members                                        since
+ *   1        version, kick, now_ns, timer_arm, dma_read,    0.1
+ *            dma_write, event, alloc, eoi, ioapic_timer_arm
+ *   2        + apic_base_changed                            0.2
+ *
+ * The size of version v is the offset of the first member of version
+ * v + 1 (version 1: offsetof(intc_host_ops, apic_base_changed)).
+ * In 0.2 now_ns gained its cpu argument.  A version-1 table is read with
+ * the member types of this header: its now_ns is called as
+ * now_ns(host, cpu).  A host compiled against 0.1 cannot hand an old
+ * one-argument now_ns to this library: its binary needs libintc.so.0 and
+ * this library is libintc.so.0.2 (see the versions above), and its
+ * source no longer compiles unchanged against this header.
  *
  * Re-entrancy:
- *  - kick() is called after the call that caused it has completed (at the
- *    return of the outermost libintc call), so the machine is consistent:
- *    it may call any function on the same machine except
- *    intc_machine_free().
- *  - event(), timer_arm(), now_ns() and alloc() may be called in the middle
- *    of an operation.  From inside them the host may only use the query
+ *  - kick(), eoi() and apic_base_changed() are deferred: called after the
+ *    call that caused them has completed (at the return of the outermost
+ *    libintc call, before it returns to the host), so the machine is
+ *    consistent: they may call any function on the same machine except
+ *    intc_machine_free().  Calls they make queue further deferred
+ *    callbacks, which run in the same loop, not recursively.
+ *  - event(), timer_arm(), ioapic_timer_arm(), now_ns() and alloc() are
+ *    restricted: they may be called in the middle of an operation.  From inside them the host may only use the query
  *    functions documented as "safe from any callback"; every other call on
  *    the same machine returns INTC_ERR_BUSY and changes nothing.
  */
-#define INTC_HOST_OPS_VERSION 1u
+#define INTC_HOST_OPS_VERSION 2u
 
 typedef struct intc_host_ops {
-    unsigned version; /* INTC_HOST_OPS_VERSION */
+    unsigned version; /* 1..INTC_HOST_OPS_VERSION, see above */
+
+    /* --- version 1 --- */
 
     /* cpu's pending set (intc_lapic_pending) may have changed: gained a
-       signal or a deliverable vector.  Default: nothing (host polls). */
+       signal or a deliverable vector (not for a vector arriving while
+       INTR is already pending).  A notification, not a state:
+       intc_lapic_pending() is the level to look at, and the host must
+       also re-check it when the guest sets IF (lapic.h says when).  At
+       most once per CPU per outermost call.  Default: nothing (host
+       polls). */
     void (*kick)(void *host, uint32_t cpu);
 
-    /* The host's clock in nanoseconds; must never go backwards.
+    /* The host's clock in nanoseconds, as seen by CPU cpu (a host whose
+       vCPUs keep their own virtual clocks answers with that CPU's), or
+       cpu = INTC_NO_CPU when the read is for no CPU.  Per cpu it must
+       never go backwards.  A restricted callback.
+       libintc reads it only in these calls, and only when the result
+       depends on the time:
+        - for the CPU whose APIC is accessed: a write of LVT Timer, the
+          initial-count (TMICT) or divide-configuration (TDCR) register
+          and a read of the current-count register (TMCCT), by MMIO or
+          x2APIC MSR; RDMSR/WRMSR of IA32_TSC_DEADLINE in TSC-deadline
+          mode; intc_lapic_set_tsc_offset() with a TSC deadline armed;
+          each of these first delivers a timer expiry that is due;
+          and intc_machine_tsc() for its cpu argument;
+        - with INTC_NO_CPU: when an EOI re-delivers a storming level
+          IOAPIC line and storm_throttle_ns is set (the throttle's
+          start), whichever call made the EOI (a LAPIC EOI broadcast,
+          a write of a version-0x20 IOAPIC's EOI register).
+       Never elsewhere: not in intc_lapic_timer_expired() and
+       intc_ioapic_timer_expired() (they take the time as an argument),
+       nor at creation, reset, save or load.
        Default: time stands at 0 (timers count only through the now_ns
        argument of intc_lapic_timer_expired()). */
-    uint64_t (*now_ns)(void *host);
+    uint64_t (*now_ns)(void *host, uint32_t cpu);
 
     /* Arm the host's one-shot timer for cpu at deadline_ns (replacing any
        earlier one); UINT64_MAX disarms.  When it fires, call
@@ -319,6 +403,26 @@ typedef struct intc_host_ops {
        line is then re-examined only on the next EOI or line change). */
     void (*ioapic_timer_arm)(void *host, uint32_t ioapic,
                              uint64_t deadline_ns);
+
+    /* --- version 2 --- */
+
+    /* CPU cpu's IA32_APIC_BASE changed: apic_base is its value now.  The
+       host derives from it the xAPIC MMIO page (bits 12 and up, only
+       decoded when EN is set and EXTD clear) and the mode (EN clear:
+       disabled; EN and EXTD: x2APIC, no MMIO page; EN alone: xAPIC), and
+       must move, map or unmap the page before the guest's next access.
+       Called when the value differs from the one the host was last told
+       (the power-up value 0xFEE00000 | EN, | BSP on the bootstrap
+       processor, counts as told at intc_machine_new()) in the base
+       address, EN or EXTD (a change of the BSP flag alone is not
+       reported): after a guest WRMSR of IA32_APIC_BASE,
+       intc_machine_reset(), intc_lapic_reset() (RESET; INIT keeps the
+       base) and intc_machine_load().  Never for a write that changes
+       none of them nor for a refused one (#GP); once per CPU per
+       outermost call, with the final value; deferred like kick(), ahead
+       of the kicks of the same call.  Default: nothing (the host reads IA32_APIC_BASE
+       itself, e.g. on every access through intc_lapic_msr_read). */
+    void (*apic_base_changed)(void *host, uint32_t cpu, uint64_t apic_base);
 } intc_host_ops;
 
 #ifdef __cplusplus

@@ -69,6 +69,22 @@ typedef struct intc_ioapic_config {
  * bytes, zero elsewhere), other writes are ignored (INTC_EV_BAD_ACCESS).
  * Indirect registers outside ID, VER, ARB and the entries read 0 and
  * ignore writes.
+ *
+ * Within the 256-byte window (0x00-0xFF):
+ *  - every offset other than those registers reads 0 and ignores writes
+ *    (INTC_EV_BAD_ACCESS), bytes 4-15 of a register's slot included;
+ *  - 0x40 on version 0x11 is such an offset (the 82093AA has no EOI
+ *    register): a write there does nothing;
+ *  - 0x40 on version 0x20 is the write-only EOI register: reads return
+ *    0; a 32-bit write is a directed EOI of vector bits 7:0 (bits 31:8
+ *    ignored) on this IOAPIC only (INTC_EV_IOAPIC_EOI); a write of any
+ *    other size is ignored (INTC_EV_BAD_ACCESS) and EOIs nothing.
+ * Outside it (off >= 0x100, or an access crossing 0x100) the library
+ * decodes nothing: INTC_ERR_INVAL, no state change, *val untouched.  The
+ * window is the host's to place; a host that maps a whole 4 KiB page for
+ * the IOAPIC answers the bytes from 0x100 on itself (reading 0 and
+ * ignoring writes matches the unused offsets inside the window; libintc
+ * does not alias them onto the registers).
  */
 INTC_API intc_err intc_ioapic_mmio_read(intc_ioapic *io, uint32_t off,
                                         unsigned size, uint64_t *val);

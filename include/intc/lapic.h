@@ -103,6 +103,21 @@ enum intc_lvt {
  *    any other write is ignored and reported as INTC_EV_BAD_ACCESS.
  * Touching a reserved slot sets ESR[7] (illegal register address) and
  * signals the LVT Error interrupt; reads of it return 0.
+ *
+ * 8-byte accesses (a guest MOVQ/MOVNTI, or a host that forwards them):
+ *  - an 8-byte store received whole is ignored (INTC_EV_BAD_ACCESS):
+ *    nothing is written, no IPI is sent (ESR[7] too if it touches a
+ *    reserved slot);
+ *  - a host that splits it into two 4-byte stores at off and off + 4
+ *    gets two outcomes: at a slot start (off 16-byte aligned) the low
+ *    half is a normal register write with all its side effects (at
+ *    ICR low, 0x300, it sends the IPI to the destination already in ICR
+ *    high); the high half at off + 4 is not a slot start and is ignored
+ *    (INTC_EV_BAD_ACCESS).  The high half never reaches the next
+ *    register: ICR high is at 0x310, 16 bytes on, not 4;
+ *  - an 8-byte load returns the register in bits 31:0 and 0 in bits
+ *    63:32 (bytes 4-7 of the slot), never the next register.
+ * The 64-bit ICR write exists only in x2APIC mode, as WRMSR 0x830.
  * Returns INTC_ERR_NOT_DECODED, doing nothing, when the APIC does not
  * decode its page: globally disabled, or in x2APIC mode (11.12.1.2).
  */
@@ -118,6 +133,11 @@ INTC_API intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off,
  * read-only or write-only registers, reserved bits set (11.12.1.3), illegal
  * IA32_APIC_BASE transitions (11.12.5)).  Any other MSR number:
  * INTC_ERR_NOT_DECODED (not the APIC's; the host handles it).
+ * Clearing IA32_APIC_BASE.EN (global disable) returns the APIC to its
+ * power-up state (11.4.3 allows it; KVM does the same), so re-enabling it
+ * gives the state after RESET (11.4.7.1) with the base address and BSP
+ * flag as written: xAPIC ID = the initial APIC ID (its low 8 bits), every
+ * other register at its power-up value.
  */
 INTC_API intc_err intc_lapic_msr_read(intc_lapic *l, uint32_t msr,
                                       uint64_t *val);
@@ -131,17 +151,72 @@ INTC_API intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr,
  * wait-for-SIPI state only INIT and SIPI are reported (others stay latched).
  * Whether the CPU can take INTR now (RFLAGS.IF, STI shadow) is the host's
  * business.  Safe from any callback.
+ *
+ * pending() is a level, kick() (common.h) an edge-like notification:
+ * pending() is the truth at every moment; kick() says only that an
+ * operation ended with something pending that may not have been before:
+ * a latched signal, a vector accepted while no vector was deliverable,
+ * an EOI or TPR change that leaves a vector deliverable, an asserted
+ * ExtINT line.  A vector accepted while INTR is already pending kicks
+ * nobody: the host, kicked for the first, acknowledges the highest
+ * anyway.  kick() is never called because the guest became
+ * able to take an interrupt (IF is the host's), nor when something stops
+ * being pending (TPR raised, a signal taken); it may repeat for what is
+ * still pending, and may find nothing pending by the time it runs (an
+ * earlier deferred callback acted).  So the host re-checks pending():
+ *  - when the guest can take INTR again: after it sets RFLAGS.IF (STI,
+ *    POPF, IRET...) once the interrupt shadow has ended, and on leaving
+ *    any state in which the host declined INTR (a kick that came while
+ *    IF was 0 does not come again);
+ *  - after every intc_lapic_ack(), EOI write and TPR change it makes
+ *    itself: these change pending() either way.  (An EOI or TPR change
+ *    that leaves a vector deliverable also kicks, at the end of that
+ *    call, like any other change.)
  */
 INTC_API unsigned intc_lapic_pending(const intc_lapic *l);
 
 /*
- * INTA cycle: move the highest deliverable vector from IRR to ISR and
- * return it.  If none is deliverable (e.g. TPR was raised since the host
- * saw INTC_PEND_INTR) return the spurious vector SVR[7:0], leaving ISR
- * unchanged (11.9).  -1 only when the APIC is globally disabled or busy
- * (called from inside an event callback).
+ * INTA cycle (11.8.4, 11.9): what the CPU gets when it acknowledges the
+ * APIC's INTR.  The return value is one of:
+ *
+ *  - 0..255: a vector was put in service.  The highest vector of IRR
+ *    (posted vectors included) whose priority class is above PPR[7:4]
+ *    moved from IRR to ISR; deliver it through the IDT.  The guest will
+ *    EOI it.
+ *  - INTC_ACK_SPURIOUS(v) = 0x100 | v: a spurious acknowledge (11.9).
+ *    IRR is not empty but its highest vector's class is not above
+ *    PPR[7:4] (TPR was raised, or a higher class put in service, after
+ *    the host saw INTC_PEND_INTR).  v is SVR[7:0]; deliver vector v
+ *    (= result & 0xff) through the IDT; nothing was put in service, so
+ *    the guest's handler must not EOI it.  Reported as INTC_EV_SPURIOUS.
+ *  - INTC_ACK_NONE (-1): nothing to deliver, nothing changed, deliver
+ *    nothing.  Exactly when the APIC is globally disabled (its INTR is
+ *    then the 8259's: INTC_PEND_EXTINT), or waits for SIPI (11.4.7.3:
+ *    interrupts are held until then), or IRR (with the posted vectors)
+ *    is empty.  Also for l == NULL.
+ *  - a negative intc_err below -1: INTC_ERR_BUSY, called from inside a
+ *    restricted callback (nothing changed).  The codes never collide:
+ *    INTC_ERR_* other than INTC_ERR_INVAL are all < -1, and ack does not
+ *    return INTC_ERR_INVAL.
+ *
+ * So "v >= 0 && v <= 255" means in service, "v > 255" means spurious,
+ * "v < 0" means deliver nothing.  A software-disabled APIC (SVR[8] = 0)
+ * still delivers what its IRR holds (11.4.7.2: pending interrupts are
+ * held and handled).
  */
+#define INTC_ACK_NONE (-1)
+#define INTC_ACK_SPURIOUS(v) ((int)(0x100 | ((v) & 0xff)))
 INTC_API int intc_lapic_ack(intc_lapic *l);
+
+/*
+ * The value intc_lapic_ack() would return if called now, outside any
+ * callback, without changing anything: never INTC_ERR_BUSY, and it sees
+ * posted vectors not yet folded into IRR (intc_lapic_post) as ack, which
+ * folds them first, would.  For hosts that look before they take (QEMU's
+ * apic_get_highest_priority_irr, a TCG loop deciding whether to leave its
+ * translation block).  Safe from any callback.
+ */
+INTC_API int intc_lapic_ack_peek(const intc_lapic *l);
 
 /*
  * Consume one pending signal: what is exactly one of NMI, SMI, INIT, SIPI,
@@ -198,7 +273,8 @@ INTC_API intc_err intc_lapic_timer_expired(intc_lapic *l, uint64_t now_ns);
 INTC_API uint64_t intc_lapic_timer_deadline(const intc_lapic *l);
 
 /* Offset added to now_ns * tsc_hz / 1e9 to give this CPU's TSC (the host
-   owns the TSC; tell libintc when the guest writes it). */
+   owns the TSC; tell libintc when the guest writes it).  The resulting
+   TSC is intc_machine_tsc(). */
 INTC_API intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset);
 
 /*
@@ -206,7 +282,8 @@ INTC_API intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset);
  * IA32_APIC_BASE = 0xFEE00000 | EN | BSP, xAPIC mode, ID = initial ID.
  * init_only=true: INIT (11.4.7.3): the same but the APIC ID and
  * IA32_APIC_BASE keep their values (x2APIC mode survives INIT).
- * Neither enters wait-for-SIPI (taking an INIT signal does).
+ * Neither enters wait-for-SIPI (taking an INIT signal does).  A RESET
+ * that changes IA32_APIC_BASE is reported through apic_base_changed().
  */
 INTC_API intc_err intc_lapic_reset(intc_lapic *l, bool init_only);
 

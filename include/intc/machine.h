@@ -13,6 +13,18 @@
 extern "C" {
 #endif
 
+/*
+ * Configuration versions follow the host ops' "at least" contract
+ * (common.h): .version (set by intc_machine_config_init()) says which
+ * members the structure has; intc_machine_new() accepts 1 up to this
+ * library's INTC_MACHINE_CONFIG_VERSION, reads only that version's
+ * members (later ones take the defaults of intc_machine_config_init())
+ * and refuses 0 or a newer version with INTC_ERR_VERSION.  New members
+ * are only ever appended:
+ *
+ *   version  members                                        since
+ *   1        version .. iommu (all of the members below)    0.1
+ */
 #define INTC_MACHINE_CONFIG_VERSION 1u
 
 /* Hard limits of a configuration (host input beyond them: INTC_ERR_INVAL). */
@@ -24,7 +36,7 @@ extern "C" {
  * the arrays it points to) may be freed after intc_machine_new() returns.
  */
 typedef struct intc_machine_config {
-    unsigned version; /* INTC_MACHINE_CONFIG_VERSION */
+    unsigned version; /* 1..INTC_MACHINE_CONFIG_VERSION, see above */
 
     uint32_t n_cpus;           /* 1..INTC_MAX_CPUS; default 1 */
     /* Initial APIC ID of each CPU (n_cpus entries): arbitrary, sparse,
@@ -61,7 +73,8 @@ typedef struct intc_machine_config {
                                   refused */
     uint64_t tsc_hz;           /* TSC frequency, non-zero; default 1 GHz. The guest
                                   TSC is now_ns * tsc_hz / 1e9 plus the
-                                  CPU's offset (intc_lapic_set_tsc_offset) */
+                                  CPU's offset (intc_lapic_set_tsc_offset);
+                                  intc_machine_tsc() computes it */
 
     /* IOAPICs (0..INTC_IOAPIC_MAX): distinct IDs, GSI ranges that do not
        overlap.  directed_eoi needs every IOAPIC at version 0x20 (only
@@ -106,8 +119,23 @@ INTC_API intc_machine *intc_machine_new(const intc_machine_config *cfg,
 INTC_API void intc_machine_free(intc_machine *m);
 
 /* RESET every model of the machine to its power-up state (11.4.7.1).
-   Host timers are disarmed through timer_arm(UINT64_MAX). */
+   Host timers are disarmed through timer_arm(UINT64_MAX); CPUs whose
+   IA32_APIC_BASE returns to its power-up value are reported through
+   apic_base_changed(). */
 INTC_API intc_err intc_machine_reset(intc_machine *m);
+
+/*
+ * The guest TSC of CPU cpu now, as libintc computes it for the
+ * TSC-deadline timer: now_ns(host, cpu) * tsc_hz / 1e9 (rounded down)
+ * plus the CPU's offset (intc_lapic_set_tsc_offset), modulo 2^64.  A host
+ * emulating RDTSC/RDTSCP or reading IA32_TSC can return this and agree
+ * with the timer by construction: a deadline D written to
+ * IA32_TSC_DEADLINE fires once this value is >= D.  Reads the clock once
+ * (now_ns with this cpu) and changes nothing; it may be called from kick()
+ * and from restricted callbacks other than now_ns() itself.  0 when m is
+ * NULL or cpu out of range.
+ */
+INTC_API uint64_t intc_machine_tsc(intc_machine *m, uint32_t cpu);
 
 /* Number of CPUs.  Safe from any callback. */
 INTC_API uint32_t intc_machine_cpu_count(const intc_machine *m);
@@ -140,7 +168,9 @@ INTC_API intc_iommu *intc_machine_iommu(intc_machine *m);
  * field out of range, a register value no guest could produce).  On any
  * error the machine is unchanged.  On success the host's timers are
  * re-armed through timer_arm()/ioapic_timer_arm() with the restored
- * deadlines, and CPUs with something pending are kicked.
+ * deadlines, CPUs with something pending are kicked, and
+ * apic_base_changed() reports each CPU whose IA32_APIC_BASE base address,
+ * EN or EXTD differ from what the host was last told.
  * Neither may be called from inside a callback (INTC_ERR_BUSY).
  */
 INTC_API intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,

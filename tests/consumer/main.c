@@ -16,8 +16,9 @@ int main(void)
         fprintf(stderr, "intc_machine_new: %s\n", intc_strerror(err));
         return 1;
     }
-    /* The header the consumer compiled against must match the library. */
-    if (intc_version() != INTC_VERSION_HEX) {
+    /* The header the consumer compiled against must match the library:
+       exactly here, and by the documented runtime guard. */
+    if (intc_version() != INTC_VERSION_HEX || !INTC_VERSION_CHECK()) {
         fprintf(stderr, "header/library version mismatch\n");
         return 1;
     }

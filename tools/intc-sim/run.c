@@ -202,8 +202,9 @@ static void timer_set(sim_host *h, uint32_t slot, uint64_t d)
 
 /* ---- host callbacks ---- */
 
-static uint64_t cb_now(void *host)
+static uint64_t cb_now(void *host, uint32_t cpu)
 {
+    (void)cpu;
     return ((sim_host *)host)->now;
 }
 
@@ -766,7 +767,7 @@ static void run_cpu(sim_host *h, uint32_t cpu, strbuf *d, strbuf *f)
             int v = intc_lapic_ack(l);
             intc_err e;
             acks++;
-            if (v < 0 || h->totals[INTC_EV_SPURIOUS] != spur) {
+            if (v < 0 || v > 255 || h->totals[INTC_EV_SPURIOUS] != spur) {
                 sb_printf(d, " spurious");
                 break;
             }
@@ -1053,23 +1054,24 @@ static void do_step(sim_host *h, const sim_step *st, strbuf *d, strbuf *f)
         int r;
         sim_lapic_read(l, INTC_LAPIC_SVR, &svr);
         r = intc_lapic_ack(l);
-        if (r < 0)
-            sb_printf(d, "cpu %" PRIu32 " ack -> none", st->cpu);
-        else
-            sb_printf(d, "cpu %" PRIu32 " ack -> 0x%02x", st->cpu, r);
+        /* lapic.h: 0..255 in service, INTC_ACK_SPURIOUS(v), or < 0. */
         if (r < 0)
             snprintf(what, sizeof what, "none");
+        else if (r > 255)
+            snprintf(what, sizeof what, "spurious 0x%02x", r & 0xff);
         else
             snprintf(what, sizeof what, "0x%02x", r);
+        sb_printf(d, "cpu %" PRIu32 " ack -> %s", st->cpu, what);
         if (st->what == ACK_VECTOR && r != (int)st->expect)
             sb_printf(f, "  cpu %" PRIu32 " ack: expected 0x%02" PRIx64
                          " got %s\n", st->cpu, st->expect, what);
-        if (st->what == ACK_SPURIOUS && r != (int)(svr & 0xff))
+        if (st->what == ACK_SPURIOUS &&
+            r != INTC_ACK_SPURIOUS(svr & 0xff))
             sb_printf(f, "  cpu %" PRIu32 " ack: expected spurious (0x%02x) "
                          "got %s\n", st->cpu, (unsigned)(svr & 0xff), what);
         if (st->what == ACK_NONE && r >= 0)
-            sb_printf(f, "  cpu %" PRIu32 " ack: expected none got 0x%02x\n",
-                      st->cpu, r);
+            sb_printf(f, "  cpu %" PRIu32 " ack: expected none got %s\n",
+                      st->cpu, what);
         break;
     }
     case ACT_EOI:
