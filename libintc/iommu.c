@@ -4,6 +4,7 @@
  * interrupt) and the public entry points, which dispatch by kind.
  */
 #include "internal.h"
+#include "snap_priv.h"
 
 /* ---- interrupt entry cache ---- */
 
@@ -322,4 +323,30 @@ intc_err intc_iommu_invalidate(intc_iommu *u, uint32_t index,
     }
     intc_leave(u->m);
     return INTC_OK;
+}
+
+/* ---- snapshot section ---- */
+
+INTC__SNAP_INLINE void iec_snap(intc__snap *c, const int mode, intc_iommu *u)
+{
+    intc__snap_begin(c, mode, "iommu", -1);
+    for (uint32_t i = 0; i <= u->iec_mask; i++) {
+        struct intc_iec_line *e = &u->iec[i];
+        INTC__SNAP_VAR(c, mode, key, e->key, UINT64_MAX, "iec_key",
+                       (int32_t)i);
+        /* Direct-mapped: a line holds only keys that index to it. */
+        INTC__SNAP_REQ(c, mode, key == UINT64_MAX || (key & u->iec_mask) == i,
+                       "iec_key", (int32_t)i, "key of another cache line");
+        INTC__SNAP(c, mode, e->lo, UINT64_MAX, "iec_lo", (int32_t)i);
+        INTC__SNAP(c, mode, e->hi, UINT64_MAX, "iec_hi", (int32_t)i);
+    }
+}
+
+/* The interrupt entry cache's section of the image (then the kind's
+   registers: intc__vtd_snap, intc__amdvi_snap).  A cached IRTE is state
+   the guest can observe (until software invalidates it, remapping may
+   use the cached copy), so it is saved, not dropped. */
+void intc__iec_snap(intc__snap *c, intc_iommu *u)
+{
+    INTC__SNAP_DISPATCH(c, iec_snap, u);
 }

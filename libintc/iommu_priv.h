@@ -74,7 +74,6 @@ void intc_irq_send(intc_machine *m, const intc_irq *irq, uint32_t *n);
 void intc_vtd_reset(intc_iommu *u);
 /* The 64-bit register (or 32-bit pair) at 8-aligned off; false if none. */
 bool intc_vtd_reg_get(intc_iommu *u, uint32_t off, uint64_t *val);
-uint64_t intc_vtd_reg_mask(const intc_iommu *u, uint32_t off);
 intc_err intc_vtd_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
                              uint64_t val);
 void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
@@ -86,7 +85,6 @@ void intc_vtd_set_table(intc_iommu *u, uint64_t irta, bool en, bool cfi);
 bool intc_amdvi_available(void);
 void intc_amdvi_reset(intc_iommu *u);
 bool intc_amdvi_reg_get(intc_iommu *u, uint32_t off, uint64_t *val);
-uint64_t intc_amdvi_reg_mask(const intc_iommu *u, uint32_t off);
 intc_err intc_amdvi_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
                                uint64_t val);
 void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,

@@ -10,6 +10,7 @@
  * periods keeps the phase exact over any run length.
  */
 #include "internal.h"
+#include "snap_priv.h"
 
 #define NS_PER_S 1000000000ull
 
@@ -300,8 +301,54 @@ intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset)
     return INTC_OK;
 }
 
-/* Snapshot load: recompute the divider shift from the restored DCR. */
-void intc_timer_rebuild(intc_lapic *l)
+/* ---- snapshot section ---- */
+
+/* The timer part of a CPU's section (lapic.c intc__lapic_snap), tmode the
+   timer mode of the LVT Timer being walked (the image's in CHECK). */
+INTC__SNAP_INLINE void timer_snap(intc__snap *c, const int mode,
+                                  intc_lapic *l, unsigned tmode)
 {
-    l->timer_shift = (uint8_t)dcr_shift(l->timer_dcr);
+    INTC__SNAP_VAR(c, mode, ticr, l->timer_icr, 0xffffffffu, "timer_icr",
+                   -1);
+    INTC__SNAP(c, mode, l->timer_dcr, 0xb, "timer_dcr", -1);
+    INTC__SNAP_VAR(c, mode, running, l->timer_running, 1, "timer_running",
+                   -1);
+    INTC__SNAP(c, mode, l->timer_count0, 0xffffffffu, "timer_count0", -1);
+    INTC__SNAP(c, mode, l->timer_start, UINT64_MAX, "timer_start", -1);
+    INTC__SNAP(c, mode, l->timer_periods, UINT64_MAX, "timer_periods", -1);
+    INTC__SNAP_VAR(c, mode, deadline, l->deadline, UINT64_MAX,
+                   "timer_deadline", -1);
+    INTC__SNAP_VAR(c, mode, tscd, l->tsc_deadline, UINT64_MAX,
+                   "tsc_deadline", -1);
+    INTC__SNAP(c, mode, l->tsc_offset, UINT64_MAX, "tsc_offset", -1);
+    /* Counting happens only in one-shot/periodic mode, from a non-zero
+       initial count, with a deadline armed; stopped, nothing is armed
+       outside TSC-deadline mode. */
+    INTC__SNAP_REQ(c, mode,
+                   !running || (tmode <= INTC_TIMER_PERIODIC && ticr &&
+                                deadline != UINT64_MAX),
+                   "timer_running", -1,
+                   "counting in a mode that does not count");
+    INTC__SNAP_REQ(c, mode,
+                   running || tmode == INTC_TIMER_TSC_DEADLINE ||
+                       deadline == UINT64_MAX,
+                   "timer_deadline", -1, "armed while stopped");
+    /* TSC-deadline mode: initial count writes are ignored and entering
+       the mode clears it; the deadline is armed exactly when
+       IA32_TSC_DEADLINE is non-zero (11.5.4.1). */
+    INTC__SNAP_REQ(c, mode, tmode == INTC_TIMER_TSC_DEADLINE || !tscd,
+                   "tsc_deadline", -1, "set outside TSC-deadline mode");
+    if (tmode == INTC_TIMER_TSC_DEADLINE)
+        INTC__SNAP_REQ(c, mode,
+                       !ticr && (tscd == 0) == (deadline == UINT64_MAX),
+                       "tsc_deadline", -1,
+                       "TSC-deadline timer state inconsistent");
+    /* Derived: the divider shift of the restored DCR. */
+    if (mode == INTC__SNAP_LOAD)
+        l->timer_shift = (uint8_t)dcr_shift(l->timer_dcr);
+}
+
+void intc__timer_snap(intc__snap *c, intc_lapic *l, unsigned tmode)
+{
+    INTC__SNAP_DISPATCH(c, timer_snap, l, tmode);
 }

@@ -11,41 +11,27 @@
  *    16     8  payload length
  *    24     4  CRC-32 (IEEE 802.3) of the whole image except this field
  *    28     8  configuration fingerprint (sn_fingerprint)
- *    36     -  payload: the fields listed once, in sn_walk()
+ *    36     -  payload: the models' sections, in sn_walk() order
  *
  * The CRC covers the header too (not only the payload), so a damaged
  * fingerprint or length reads as CORRUPT, not as a foreign machine.
  *
- * One walker (sn_walk) lists every field once and runs in three modes:
- * SAVE writes the machine's values, CHECK reads the image and validates
- * every field (masks of stored bits, enums, cross-field invariants)
- * without storing anything, LOAD stores.  LOAD runs only after CHECK
- * accepted the whole image, so it cannot fail midway (STYLE rule 9).
- * Derived caches (IRRV/ISRV/PPR, software enable, mode, timer shift, the
- * routing maps) are not in the image: they are rebuilt after LOAD.
- * Posted-interrupt requests are folded into IRR before SAVE.
+ * The container is this file's: header, CRC, fingerprint, the order of
+ * the sections, and the rule that the whole image is checked before
+ * anything changes (STYLE rule 9).  Each model walks its own section in
+ * its own file (snap_priv.h: MEASURE, SAVE, CHECK, LOAD), validating
+ * every field in CHECK and rebuilding its derived caches after LOAD.  The
+ * image's size is fixed by the configuration (MEASURE), so the payload
+ * length is compared with it once and no field checks bounds.  Posted
+ * interrupt requests are folded into IRR before SAVE.
  */
 #include "internal.h"
 #include "msi_priv.h"
+#include "snap_priv.h"
 
 #define SN_VERSION 1u
 #define SN_HDR_SIZE 36u
 #define SN_CRC_OFF 24u
-
-enum sn_mode { SN_SAVE, SN_CHECK, SN_LOAD };
-
-typedef struct sn {
-    enum sn_mode mode;
-    intc_machine *m;
-    uint8_t *out;        /* SAVE: where to write; NULL only measures */
-    const uint8_t *in;   /* CHECK, LOAD: the payload */
-    size_t pos;          /* payload bytes walked */
-    size_t len;          /* CHECK, LOAD: payload length */
-    bool bad;            /* CHECK: the image was refused */
-    const char *why;     /* the first refused field (debugging aid) */
-} sn;
-
-_Static_assert(sizeof(bool) == 1, "bool fields are stored as one byte");
 
 /* ---- CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320) ---- */
 
@@ -112,380 +98,54 @@ static uint32_t image_crc(const uint8_t *img, size_t size)
                         size - SN_CRC_OFF - 4);
 }
 
-/* ---- little-endian helpers ---- */
+/* ---- refusals ---- */
 
-static void put_le(uint8_t *p, uint64_t v, unsigned n)
+void intc__snap_refuse(intc__snap *c, const char *field, int32_t idx,
+                       const char *why)
 {
-    for (unsigned i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t get_le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-/* ---- the field primitive ---- */
-
-/*
- * One field of n bytes.  SAVE writes v and returns it; CHECK and LOAD
- * read the image's value, CHECK refuses it if it has a bit outside mask
- * (or the image is too short), and both return it.
- */
-static uint64_t sn_field(sn *c, unsigned n, uint64_t v, uint64_t mask,
-                         const char *name)
-{
-    if (c->mode == SN_SAVE) {
-        if (c->out)
-            put_le(c->out + c->pos, v, n);
-        c->pos += n;
-        return v;
-    }
-    if (c->len - c->pos < n) {
-        if (!c->bad)
-            c->why = "truncated";
-        c->bad = true;
-        c->pos = c->len;
-        return 0;
-    }
-    v = get_le(c->in + c->pos, n);
-    c->pos += n;
-    if (v & ~mask) {
-        if (!c->bad)
-            c->why = name;
-        c->bad = true;
-    }
-    return v;
-}
-
-/* A cross-field rule: CHECK refuses the image where it does not hold.
-   (In SAVE it documents the invariants the live machine keeps.) */
-static void sn_req(sn *c, bool ok, const char *why)
-{
-    if (!ok && c->mode != SN_SAVE) {
-        if (!c->bad)
-            c->why = why;
-        c->bad = true;
-    }
-}
-
-/* Field lval with mask: in LOAD, store the image's value. */
-#define SN(c, lval, mask)                                                   \
-    do {                                                                    \
-        uint64_t sn_v_ = sn_field((c), (unsigned)sizeof(lval),              \
-                                  (uint64_t)(lval), (mask), #lval);         \
-        if ((c)->mode == SN_LOAD)                                           \
-            (lval) = sn_v_;                                                 \
-    } while (0)
-
-/* The same, also declaring uint64_t name = the field's value (the
-   machine's in SAVE, the image's otherwise) for cross-field rules. */
-#define SN_VAR(c, name, lval, mask)                                         \
-    uint64_t name = sn_field((c), (unsigned)sizeof(lval),                   \
-                             (uint64_t)(lval), (mask), #lval);              \
-    if ((c)->mode == SN_LOAD)                                               \
-        (lval) = name
-
-#define SN_BOOL(c, lval) SN(c, lval, 1)
-#define ALL64 UINT64_MAX
-
-/* ---- Local APIC ---- */
-
-/* ICR bits that can be stored (lapic.c: ICR_LO_STORED for xAPIC, the
-   x2APIC allowed set without delivery status). */
-#define SN_ICR_MASK 0xffffffff000ccfffull
-
-static void sn_lapic(sn *c, intc_lapic *l)
-{
-    const intc_machine_config *cfg = &c->m->cfg;
-    uint64_t base_mask = ((1ull << cfg->phys_addr_bits) - 1) & ~0x2ffull;
-    unsigned mode, tmode = 0;
-
-    if (!cfg->x2apic)
-        base_mask &= ~INTC_APIC_BASE_EXTD;
-    SN_VAR(c, base, l->apic_base, base_mask);
-    /* 11.12.5: EN=0 with EXTD=1 is an invalid state. */
-    sn_req(c, !(base & INTC_APIC_BASE_EXTD) || (base & INTC_APIC_BASE_EN),
-           "IA32_APIC_BASE: EXTD without EN");
-    mode = !(base & INTC_APIC_BASE_EN)     ? INTC_MODE_DISABLED
-           : (base & INTC_APIC_BASE_EXTD) ? INTC_MODE_X2APIC
-                                          : INTC_MODE_XAPIC;
-
-    SN(c, l->xapic_id, 0xff);
-    SN_VAR(c, ldr, l->ldr, 0xffffffffu);
-    if (mode == INTC_MODE_X2APIC)
-        sn_req(c, ldr == intc_lapic_x2apic_ldr(l->initial_id),
-               "x2APIC LDR not derived from the ID");
-    else
-        sn_req(c, !(ldr & 0x00ffffffu), "xAPIC LDR reserved bits");
-    SN_VAR(c, dfr, l->dfr, 0xffffffffu);
-    sn_req(c, (dfr & 0x0fffffffu) == 0x0fffffffu, "DFR bits 27:0 not 1");
-    SN(c, l->tpr, 0xff);
-    SN_VAR(c, svr, l->svr, intc_lapic_svr_mask(l));
-    for (unsigned i = 0; i < INTC_LVT_COUNT; i++) {
-        bool lint = i == INTC_LVT_LINT0 || i == INTC_LVT_LINT1;
-        SN_VAR(c, lvt, l->lvt[i],
-               intc_lapic_lvt_mask(l, i) | (lint ? LVT_REMOTE_IRR : 0));
-        /* Remote IRR exists only for level entries (11.5.1). */
-        sn_req(c, !(lvt & LVT_REMOTE_IRR) || (lvt & LVT_LEVEL),
-               "LVT remote IRR on an edge entry");
-        /* 11.4.7.2: software-disabled keeps every mask bit set. */
-        sn_req(c, (svr & SVR_ENABLE) || (lvt & LVT_MASKED),
-               "LVT unmasked while software-disabled");
-        if (i == INTC_LVT_CMCI && !cfg->lvt_cmci)
-            sn_req(c, lvt == LVT_MASKED, "absent LVT CMCI not at reset");
-        if (i == INTC_LVT_TIMER)
-            tmode = intc_lvt_timer_mode((uint32_t)lvt);
-    }
-    SN_VAR(c, icr, l->icr, SN_ICR_MASK);
-    /* xAPIC ICR high holds only the destination field [63:56]. */
-    sn_req(c, mode == INTC_MODE_X2APIC || !(icr & 0x00ffffff00000000ull),
-           "xAPIC ICR high reserved bits");
-    SN(c, l->esr, 0xff);
-    SN(c, l->esr_pending, 0xff);
-    SN_BOOL(c, l->esr_armed);
-    SN_BOOL(c, l->lint_level[0]);
-    SN_BOOL(c, l->lint_level[1]);
-    for (unsigned w = 0; w < 4; w++) {
-        /* Vectors 0-15 never enter IRR, ISR or TMR (11.5.2). */
-        uint64_t vm = w ? ALL64 : ~0xffffull;
-        SN(c, l->irr[w], vm);
-        SN(c, l->isr[w], vm);
-        SN(c, l->tmr[w], vm);
-    }
-    SN(c, l->sig, INTC_PEND_NMI | INTC_PEND_SMI | INTC_PEND_INIT |
-                      INTC_PEND_SIPI | INTC_PEND_EXTINT);
-    SN_BOOL(c, l->wait_sipi);
-    SN(c, l->sipi_vector, 0xff);
-
-    /* Timer (lapic_timer.c). */
-    SN_VAR(c, ticr, l->timer_icr, 0xffffffffu);
-    SN(c, l->timer_dcr, 0xb);
-    SN_VAR(c, running, l->timer_running, 1);
-    SN(c, l->timer_count0, 0xffffffffu);
-    SN(c, l->timer_start, ALL64);
-    SN(c, l->timer_periods, ALL64);
-    SN_VAR(c, deadline, l->deadline, ALL64);
-    SN_VAR(c, tscd, l->tsc_deadline, ALL64);
-    SN(c, l->tsc_offset, ALL64);
-    /* Counting happens only in one-shot/periodic mode, from a non-zero
-       initial count, with a deadline armed; stopped, nothing is armed
-       outside TSC-deadline mode. */
-    sn_req(c, !running || (tmode <= INTC_TIMER_PERIODIC && ticr &&
-                           deadline != UINT64_MAX),
-           "timer counting in a mode that does not count");
-    sn_req(c, running || tmode == INTC_TIMER_TSC_DEADLINE ||
-                  deadline == UINT64_MAX,
-           "timer deadline armed while stopped");
-    /* TSC-deadline mode: initial count writes are ignored and entering
-       the mode clears it; the deadline is armed exactly when
-       IA32_TSC_DEADLINE is non-zero (11.5.4.1). */
-    sn_req(c, tmode == INTC_TIMER_TSC_DEADLINE || !tscd,
-           "IA32_TSC_DEADLINE set outside TSC-deadline mode");
-    if (tmode == INTC_TIMER_TSC_DEADLINE)
-        sn_req(c, !ticr && (tscd == 0) == (deadline == UINT64_MAX),
-               "TSC-deadline timer state inconsistent");
-}
-
-/* ---- I/O APIC ---- */
-
-static void sn_ioapic(sn *c, intc_ioapic *io)
-{
-    const intc_machine_config *cfg = &c->m->cfg;
-    uint64_t next = UINT64_MAX;
-
-    SN(c, io->id, 0xf); /* ID register [27:24] */
-    SN(c, io->ioregsel, 0xff);
-    for (uint32_t i = 0; i < io->n_pins; i++) {
-        struct intc_ioapic_pin *p = &io->pins[i];
-        SN_VAR(c, rte, p->rte, intc_ioapic_rte_mask());
-        /* Remote IRR only on entries with level semantics. */
-        sn_req(c, !(rte & INTC_RTE_REMOTE_IRR) ||
-                      intc_ioapic_rte_is_level(rte),
-               "RTE Remote IRR on an edge entry");
-        SN(c, p->sources, 0xffffffffu); /* INTC_IOAPIC_MAX_SOURCES bits */
-        SN_VAR(c, storming, p->storming, 1);
-        SN_BOOL(c, p->send_pending);
-        SN(c, p->redeliveries, 0xffffffffu);
-        SN_VAR(c, until, p->throttle_until, ALL64);
-        sn_req(c, !storming || cfg->storm_threshold,
-               "storm without a storm threshold");
-        /* Throttling happens only in a storm with a throttle set. */
-        sn_req(c, !until || (storming && cfg->storm_throttle_ns),
-               "throttled pin without a storm");
-        if (until && until < next)
-            next = until;
-    }
-    /* The throttle timer is armed at the earliest throttled pin. */
-    SN_VAR(c, dl, io->timer_deadline, ALL64);
-    sn_req(c, dl == next, "IOAPIC throttle timer out of step");
-}
-
-/* ---- MSI-X and MSI ---- */
-
-static void sn_msix(sn *c, intc_msix *x)
-{
-    size_t words = ((size_t)x->nvec + 63) / 64;
-
-    SN_VAR(c, en, x->enabled, 1);
-    SN_VAR(c, fmask, x->fmask, 1);
-    /* Per group of 64 vectors: its PBA qword, then its table entries. */
-    for (size_t w = 0; w < words; w++) {
-        uint32_t first = (uint32_t)(w * 64);
-        uint32_t n = x->nvec - first < 64 ? x->nvec - first : 64;
-        SN_VAR(c, pba, x->pba[w], n == 64 ? ALL64 : (1ull << n) - 1);
-        for (uint32_t k = 0; k < n; k++) {
-            struct intc_msix_entry *e = &x->table[first + k];
-            SN(c, e->addr_lo, 0xffffffffu);
-            SN(c, e->addr_hi, 0xffffffffu);
-            SN(c, e->data, 0xffffffffu);
-            SN_VAR(c, ctrl, e->ctrl, MSIX_CTRL_MASK); /* 31:1 reserved */
-            /* PCIe 7.7.2: a pending message goes out (and its bit
-               clears) when the vector is unmasked, so an enabled,
-               unmasked vector has no pending bit. */
-            sn_req(c, !en || fmask || (ctrl & MSIX_CTRL_MASK) ||
-                          !((pba >> k) & 1),
-                   "MSI-X pending bit of an unmasked vector");
-        }
-    }
-}
-
-static uint32_t msi_rd32(const uint8_t *r, unsigned off)
-{
-    return (uint32_t)get_le(r + off, 4);
-}
-
-static void sn_msi(sn *c, intc_msi *d)
-{
-    uint8_t img[24] = {0};
-    uint32_t mbits = 0;
-
-    /* Bits no configuration write can change keep the function's value;
-       the pending bits (written by the function) only for vectors it
-       has. */
-    if (d->off_mask) {
-        unsigned mmc = (d->regs[2] >> 1) & 7;
-        mbits = mmc == 5 ? 0xffffffffu : (1u << (1u << mmc)) - 1;
-    }
-    for (unsigned a = 0; a < d->size; a++) {
-        uint8_t fixed = (uint8_t)~d->wmask[a];
-        bool pend = d->off_mask && a >= d->off_pend && a < d->off_pend + 4u;
-        SN_VAR(c, b, d->regs[a], 0xff);
-        if (pend)
-            sn_req(c, !(b & ~(mbits >> (8 * (a - d->off_pend)))),
-                   "MSI pending bit beyond the function's vectors");
-        else
-            sn_req(c, (b & fixed) == (d->regs[a] & fixed),
-                   "MSI read-only bits changed");
-        img[a] = (uint8_t)b;
-    }
-    /* Enabled: a pending vector that is not masked would have been sent
-       (PCI 3.0 6.8.1.7-8). */
-    if (d->off_mask && (img[2] & 1)) {
-        unsigned mmc = (img[2] >> 1) & 7, mme = (img[2] >> 4) & 7;
-        unsigned n = 1u << (mme > mmc ? mmc : mme);
-        uint32_t live = n >= 32 ? 0xffffffffu : (1u << n) - 1;
-        sn_req(c, !(msi_rd32(img, d->off_pend) & ~msi_rd32(img, d->off_mask) &
-                    live),
-               "MSI pending bit of an unmasked vector");
-    }
-}
-
-/* ---- IOMMU ---- */
-
-static void sn_iec(sn *c, intc_iommu *u)
-{
-    for (uint32_t i = 0; i <= u->iec_mask; i++) {
-        struct intc_iec_line *e = &u->iec[i];
-        SN_VAR(c, key, e->key, ALL64);
-        /* Direct-mapped: a line holds only keys that index to it. */
-        sn_req(c, key == UINT64_MAX || (key & u->iec_mask) == i,
-               "IOMMU cache line holds a foreign key");
-        SN(c, e->lo, ALL64);
-        SN(c, e->hi, ALL64);
-    }
-}
-
-#define SN_VTD(c, u, field, off) SN(c, (u)->vtd.field, intc_vtd_reg_mask(u, off))
-
-static void sn_vtd(sn *c, intc_iommu *u)
-{
-    struct intc_vtd *v = &u->vtd;
-    bool any_f = false;
-
-    SN_VTD(c, u, gsts, INTC_VTD_GSTS);
-    SN_VTD(c, u, rtaddr, INTC_VTD_RTADDR);
-    SN_VTD(c, u, ccmd, INTC_VTD_CCMD);
-    SN_VAR(c, fsts, v->fsts, intc_vtd_reg_mask(u, INTC_VTD_FSTS));
-    SN_VTD(c, u, fectl, INTC_VTD_FECTL);
-    SN_VTD(c, u, fedata, INTC_VTD_FEDATA);
-    SN_VTD(c, u, feaddr, INTC_VTD_FEADDR);
-    SN_VTD(c, u, feuaddr, INTC_VTD_FEUADDR);
-    SN_VTD(c, u, iqh, INTC_VTD_IQH);
-    SN_VTD(c, u, iqt, INTC_VTD_IQT);
-    SN_VTD(c, u, iqa, INTC_VTD_IQA);
-    SN_VTD(c, u, ics, INTC_VTD_ICS);
-    SN_VTD(c, u, iectl, INTC_VTD_IECTL);
-    SN_VTD(c, u, iedata, INTC_VTD_IEDATA);
-    SN_VTD(c, u, ieaddr, INTC_VTD_IEADDR);
-    SN_VTD(c, u, ieuaddr, INTC_VTD_IEUADDR);
-    SN_VTD(c, u, irta, INTC_VTD_IRTA);
-    SN_VTD(c, u, irta_active, INTC_VTD_IRTA);
-    for (uint32_t i = 0; i < 2u * v->nfr; i++) {
-        SN_VAR(c, r, v->frr[i], intc_vtd_reg_mask(u, INTC_VTD_FRR + 8 * i));
-        if (i & 1)
-            any_f |= (r >> 63) != 0;
-    }
-    SN_VAR(c, fri, v->fri, 0xffff);
-    /* 7.3.1: FRI names a register that exists, PPF says whether any
-       record has its F bit. */
-    sn_req(c, fri < v->nfr, "fault recording index beyond the registers");
-    sn_req(c, ((fsts >> 8) & 0xff) < v->nfr, "FSTS.FRI beyond the registers");
-    sn_req(c, !!(fsts & 2) == any_f, "FSTS.PPF out of step with F bits");
-}
-
-#define SN_AMD(c, u, field, off) SN(c, (u)->amd.field, intc_amdvi_reg_mask(u, off))
-
-static void sn_amdvi(sn *c, intc_iommu *u)
-{
-    SN_AMD(c, u, devtab, INTC_AMDVI_DEVTAB);
-    SN_AMD(c, u, cmdbuf, INTC_AMDVI_CMDBUF);
-    SN_AMD(c, u, evtlog, INTC_AMDVI_EVTLOG);
-    SN_AMD(c, u, control, INTC_AMDVI_CONTROL);
-    SN_AMD(c, u, cmd_head, INTC_AMDVI_CMD_HEAD);
-    SN_AMD(c, u, cmd_tail, INTC_AMDVI_CMD_TAIL);
-    SN_AMD(c, u, evt_head, INTC_AMDVI_EVT_HEAD);
-    SN_AMD(c, u, evt_tail, INTC_AMDVI_EVT_TAIL);
-    SN_AMD(c, u, status, INTC_AMDVI_STATUS);
-    SN_AMD(c, u, excl_base, INTC_AMDVI_EXCL_BASE);
-    SN_AMD(c, u, excl_limit, INTC_AMDVI_EXCL_LIMIT);
+    if (c->bad)
+        return; /* the first refused field is the one reported */
+    c->bad = true;
+    c->field = field;
+    c->idx = idx;
+    c->why = why;
 }
 
 /* ---- the whole machine, in a fixed order ---- */
 
-static void sn_walk(sn *c)
+/* The machine's own field: the lowest-priority round-robin position
+   (bus.c). */
+INTC__SNAP_INLINE void machine_snap(intc__snap *c, const int mode,
+                                    intc_machine *m)
 {
-    intc_machine *m = c->m;
+    intc__snap_begin(c, mode, "machine", -1);
+    INTC__SNAP_VAR(c, mode, lp, m->lp_last, 0xffffffffu, "lp_last", -1);
+    INTC__SNAP_REQ(c, mode, lp < m->n_cpus, "lp_last", -1,
+                   "lowest-priority position beyond the CPUs");
+}
 
+static void sn_machine(intc__snap *c, intc_machine *m)
+{
+    INTC__SNAP_DISPATCH(c, machine_snap, m);
+}
+
+static void sn_walk(intc__snap *c, intc_machine *m)
+{
     for (uint32_t i = 0; i < m->n_cpus; i++)
-        sn_lapic(c, &m->cpus[i]);
-    SN_VAR(c, lp, m->lp_last, 0xffffffffu);
-    sn_req(c, lp < m->n_cpus, "lowest-priority position beyond CPUs");
+        intc__lapic_snap(c, &m->cpus[i]);
+    sn_machine(c, m);
     for (uint32_t i = 0; i < m->n_ioapics; i++)
-        sn_ioapic(c, &m->ioapics[i]);
+        intc__ioapic_snap(c, &m->ioapics[i]);
     for (intc_msix *x = m->msix; x; x = x->next)
-        sn_msix(c, x);
+        intc__msix_snap(c, x);
     for (intc_msi *d = m->msi; d; d = d->next)
-        sn_msi(c, d);
+        intc__msi_snap(c, d);
     if (m->iommu) {
-        sn_iec(c, m->iommu);
+        intc__iec_snap(c, m->iommu);
         if (m->iommu->kind == INTC_IOMMU_VTD)
-            sn_vtd(c, m->iommu);
+            intc__vtd_snap(c, m->iommu);
         else
-            sn_amdvi(c, m->iommu);
+            intc__amdvi_snap(c, m->iommu);
     }
 }
 
@@ -563,17 +223,18 @@ static uint64_t sn_fingerprint(const intc_machine *m)
 
 /* ---- public entry points ---- */
 
+/* Payload size of this machine's image (fixed by its configuration). */
 static size_t sn_measure(intc_machine *m)
 {
-    sn c = {SN_SAVE, m, NULL, NULL, 0, 0, false, NULL};
-    sn_walk(&c);
-    return SN_HDR_SIZE + c.pos;
+    intc__snap c = {.mode = INTC__SNAP_MEASURE};
+    sn_walk(&c, m);
+    return c.size;
 }
 
 intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
                            size_t *used)
 {
-    size_t size;
+    size_t plen, size;
     uint8_t *img = buf;
 
     if (!m)
@@ -587,28 +248,29 @@ intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
        continue alike. */
     for (uint32_t i = 0; i < m->n_cpus; i++)
         intc_lapic_sync_pir(&m->cpus[i], NULL);
-    size = sn_measure(m);
+    plen = sn_measure(m);
+    size = SN_HDR_SIZE + plen;
     if (used)
         *used = size;
     if (!buf || len < size) {
         intc_leave(m);
         return INTC_ERR_NOSPC;
     }
-    sn c = {SN_SAVE, m, img + SN_HDR_SIZE, NULL, 0, 0, false, NULL};
-    sn_walk(&c);
+    intc__snap c = {.mode = INTC__SNAP_SAVE, .out = img + SN_HDR_SIZE};
+    sn_walk(&c, m);
     memcpy(img, "INTCSNAP", 8);
-    put_le(img + 8, SN_VERSION, 4);
-    put_le(img + 12, SN_HDR_SIZE, 4);
-    put_le(img + 16, c.pos, 8);
-    put_le(img + 28, sn_fingerprint(m), 8);
-    put_le(img + SN_CRC_OFF, image_crc(img, size), 4);
+    intc__snap_put(img + 8, SN_VERSION, 4);
+    intc__snap_put(img + 12, SN_HDR_SIZE, 4);
+    intc__snap_put(img + 16, plen, 8);
+    intc__snap_put(img + 28, sn_fingerprint(m), 8);
+    intc__snap_put(img + SN_CRC_OFF, image_crc(img, size), 4);
     intc_leave(m);
     return INTC_OK;
 }
 
-/* Header and checksum; *payload_len on success. */
-static intc_err sn_check_header(const intc_machine *m, const uint8_t *img,
-                                size_t len, size_t *payload_len)
+/* Header, checksum, fingerprint and size. */
+static intc_err sn_check_header(intc_machine *m, const uint8_t *img,
+                                size_t len)
 {
     uint64_t plen;
 
@@ -616,36 +278,37 @@ static intc_err sn_check_header(const intc_machine *m, const uint8_t *img,
        another format version is named as such whatever its layout. */
     if (len < 12 || memcmp(img, "INTCSNAP", 8) != 0)
         return INTC_ERR_CORRUPT;
-    if (get_le(img + 8, 4) != SN_VERSION)
+    if (intc__snap_get(img + 8, 4) != SN_VERSION)
         return INTC_ERR_VERSION;
-    if (len < SN_HDR_SIZE || get_le(img + 12, 4) != SN_HDR_SIZE)
+    if (len < SN_HDR_SIZE || intc__snap_get(img + 12, 4) != SN_HDR_SIZE)
         return INTC_ERR_CORRUPT;
-    plen = get_le(img + 16, 8);
+    plen = intc__snap_get(img + 16, 8);
     if (plen != len - SN_HDR_SIZE)
         return INTC_ERR_CORRUPT; /* truncated, or trailing bytes */
-    if (get_le(img + SN_CRC_OFF, 4) != image_crc(img, len))
+    if (intc__snap_get(img + SN_CRC_OFF, 4) != image_crc(img, len))
         return INTC_ERR_CORRUPT;
-    if (get_le(img + 28, 8) != sn_fingerprint(m))
+    if (intc__snap_get(img + 28, 8) != sn_fingerprint(m))
         return INTC_ERR_INVAL;
-    *payload_len = (size_t)plen;
+    /* With the fingerprint equal, only a hand-made image gets here. */
+    if (plen != sn_measure(m))
+        return INTC_ERR_CORRUPT;
     return INTC_OK;
 }
 
 intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
 {
     const uint8_t *img = buf;
-    size_t plen = 0;
     intc_err err;
 
     if (!m || (!buf && len))
         return INTC_ERR_INVAL;
     if (!intc_enter(m))
         return INTC_ERR_BUSY;
-    err = buf ? sn_check_header(m, img, len, &plen) : INTC_ERR_CORRUPT;
+    err = buf ? sn_check_header(m, img, len) : INTC_ERR_CORRUPT;
     if (!err) {
-        sn c = {SN_CHECK, m, NULL, img + SN_HDR_SIZE, 0, plen, false, NULL};
-        sn_walk(&c);
-        if (c.bad || c.pos != plen)
+        intc__snap c = {.mode = INTC__SNAP_CHECK, .in = img + SN_HDR_SIZE};
+        sn_walk(&c, m);
+        if (c.bad)
             err = INTC_ERR_CORRUPT;
     }
     if (err) {
@@ -653,19 +316,10 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
         return err;
     }
 
-    /* Validated: from here nothing can fail. */
-    sn c = {SN_LOAD, m, NULL, img + SN_HDR_SIZE, 0, plen, false, NULL};
-    sn_walk(&c);
-    for (uint32_t i = 0; i < m->n_cpus; i++) {
-        intc_lapic *l = &m->cpus[i];
-        /* The image's state replaces any request posted before. */
-        for (unsigned w = 0; w < 4; w++) {
-            atomic_store(&l->pir[w], 0);
-            atomic_store(&l->pir_level[w], 0);
-        }
-        atomic_store(&l->pir_on, 0);
-        intc_lapic_rebuild_caches(l);
-    }
+    /* Validated: from here nothing can fail.  Each section stores its
+       fields and rebuilds its own caches; then the machine's. */
+    intc__snap c = {.mode = INTC__SNAP_LOAD, .in = img + SN_HDR_SIZE};
+    sn_walk(&c, m);
     intc_bus_rebuild(m);
     for (uint32_t i = 0; i < m->n_cpus; i++) {
         intc_lapic *l = &m->cpus[i];
