@@ -98,6 +98,11 @@ struct intc_machine {
     /* interrupt remapping, when an IOMMU is configured and enabled */
     intc_err (*iommu_remap)(intc_machine *m, uint64_t addr, uint32_t data,
                             uint16_t sid, uint32_t *n);
+
+    /* --- snapshots (snapshot.c) --- */
+    /* What the last failed intc_machine_load() refused, "" after a
+       success (intc_machine_errmsg). */
+    char snap_errmsg[128];
 };
 
 /* ---- allocation (creation paths only) ---- */

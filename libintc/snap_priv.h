@@ -14,7 +14,7 @@
  *            enums, cross-field invariants) without storing anything; it
  *            only notes that something failed;
  *   DIAG     the same walk again, run only after CHECK refused the image:
- *            it names the first refused field;
+ *            it names the first refused field (intc_machine_errmsg);
  *   LOAD     stores the image's values, then rebuilds the model's derived
  *            caches.  snapshot.c runs LOAD only after CHECK accepted the
  *            whole image, so it cannot fail midway (STYLE rule 9).

@@ -1,6 +1,6 @@
 /*
- * libintc — machine snapshots: intc_machine_save() and intc_machine_load()
- * (machine.h documents the contract).
+ * libintc — machine snapshots: intc_machine_save(), intc_machine_load()
+ * and intc_machine_errmsg() (machine.h documents the contract).
  *
  * Image (all integers little-endian, fixed width):
  *
@@ -28,6 +28,8 @@
 #include "internal.h"
 #include "msi_priv.h"
 #include "snap_priv.h"
+
+#include <stdarg.h>
 
 #define SN_VERSION 1u
 #define SN_HDR_SIZE 36u
@@ -109,6 +111,34 @@ void intc__snap_refuse(intc__snap *c, const char *field, int32_t idx,
     c->field = field;
     c->idx = idx;
     c->why = why;
+}
+
+/* The message of a refused load, built only then (machine.h:
+   intc_machine_errmsg). */
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void sn_error(intc_machine *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->snap_errmsg, sizeof m->snap_errmsg, fmt, ap);
+    va_end(ap);
+}
+
+static void sn_field_error(intc_machine *m, const intc__snap *c)
+{
+    if (!c->bad) { /* CHECK and DIAG disagree: cannot happen */
+        sn_error(m, "refused");
+        return;
+    }
+    char inst[16] = "", idx[16] = "";
+    if (c->inst >= 0)
+        snprintf(inst, sizeof inst, "[%d]", (int)c->inst);
+    if (c->idx >= 0)
+        snprintf(idx, sizeof idx, "[%d]", (int)c->idx);
+    sn_error(m, "%s%s.%s%s: %s", c->sect ? c->sect : "?", inst, c->field,
+             idx, c->why);
 }
 
 /* ---- the whole machine, in a fixed order ---- */
@@ -268,30 +298,66 @@ intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
     return INTC_OK;
 }
 
-/* Header, checksum, fingerprint and size. */
+/* Header, checksum, fingerprint and size; the error and its message. */
 static intc_err sn_check_header(intc_machine *m, const uint8_t *img,
                                 size_t len)
 {
-    uint64_t plen;
+    uint64_t plen, want;
 
     /* The version comes right after the magic so that an image of
        another format version is named as such whatever its layout. */
-    if (len < 12 || memcmp(img, "INTCSNAP", 8) != 0)
+    if (memcmp(img, "INTCSNAP", len < 8 ? len : 8) != 0) {
+        sn_error(m, "not a libintc snapshot (magic)");
         return INTC_ERR_CORRUPT;
-    if (intc__snap_get(img + 8, 4) != SN_VERSION)
+    }
+    if (len < 12) {
+        sn_error(m, "truncated at byte %zu (header of %u bytes)", len,
+                 SN_HDR_SIZE);
+        return INTC_ERR_CORRUPT;
+    }
+    if (intc__snap_get(img + 8, 4) != SN_VERSION) {
+        sn_error(m, "format version %u, this library reads version %u",
+                 (unsigned)intc__snap_get(img + 8, 4), SN_VERSION);
         return INTC_ERR_VERSION;
-    if (len < SN_HDR_SIZE || intc__snap_get(img + 12, 4) != SN_HDR_SIZE)
+    }
+    if (len < SN_HDR_SIZE) {
+        sn_error(m, "truncated at byte %zu (header of %u bytes)", len,
+                 SN_HDR_SIZE);
         return INTC_ERR_CORRUPT;
+    }
+    if (intc__snap_get(img + 12, 4) != SN_HDR_SIZE) {
+        sn_error(m, "header size %u, version %u has %u",
+                 (unsigned)intc__snap_get(img + 12, 4), SN_VERSION,
+                 SN_HDR_SIZE);
+        return INTC_ERR_CORRUPT;
+    }
     plen = intc__snap_get(img + 16, 8);
-    if (plen != len - SN_HDR_SIZE)
-        return INTC_ERR_CORRUPT; /* truncated, or trailing bytes */
-    if (intc__snap_get(img + SN_CRC_OFF, 4) != image_crc(img, len))
+    if (plen > len - SN_HDR_SIZE) {
+        sn_error(m, "truncated at byte %zu of %llu", len,
+                 (unsigned long long)plen + SN_HDR_SIZE);
         return INTC_ERR_CORRUPT;
-    if (intc__snap_get(img + 28, 8) != sn_fingerprint(m))
+    }
+    if (plen < len - SN_HDR_SIZE) {
+        sn_error(m, "%llu bytes after the end of the image",
+                 (unsigned long long)(len - SN_HDR_SIZE - plen));
+        return INTC_ERR_CORRUPT;
+    }
+    if (intc__snap_get(img + SN_CRC_OFF, 4) != image_crc(img, len)) {
+        sn_error(m, "checksum mismatch");
+        return INTC_ERR_CORRUPT;
+    }
+    if (intc__snap_get(img + 28, 8) != sn_fingerprint(m)) {
+        sn_error(m, "configuration fingerprint differs: an image of "
+                    "another machine configuration");
         return INTC_ERR_INVAL;
+    }
     /* With the fingerprint equal, only a hand-made image gets here. */
-    if (plen != sn_measure(m))
+    want = sn_measure(m);
+    if (plen != want) {
+        sn_error(m, "payload of %llu bytes, this machine's has %llu",
+                 (unsigned long long)plen, (unsigned long long)want);
         return INTC_ERR_CORRUPT;
+    }
     return INTC_OK;
 }
 
@@ -300,16 +366,31 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
     const uint8_t *img = buf;
     intc_err err;
 
-    if (!m || (!buf && len))
+    if (!m)
         return INTC_ERR_INVAL;
+    if (!buf && len) {
+        sn_error(m, "no image (NULL with a length)");
+        return INTC_ERR_INVAL;
+    }
     if (!intc_enter(m))
         return INTC_ERR_BUSY;
-    err = buf ? sn_check_header(m, img, len) : INTC_ERR_CORRUPT;
+    if (!buf) {
+        sn_error(m, "no image");
+        err = INTC_ERR_CORRUPT;
+    } else {
+        err = sn_check_header(m, img, len);
+    }
     if (!err) {
         intc__snap c = {.mode = INTC__SNAP_CHECK, .in = img + SN_HDR_SIZE};
         sn_walk(&c, m);
-        if (c.bad)
+        if (c.bad) {
+            /* Refused: walk again to name the first refused field. */
+            intc__snap d = {.mode = INTC__SNAP_DIAG,
+                            .in = img + SN_HDR_SIZE};
+            sn_walk(&d, m);
+            sn_field_error(m, &d);
             err = INTC_ERR_CORRUPT;
+        }
     }
     if (err) {
         intc_leave(m);
@@ -320,6 +401,7 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
        fields and rebuilds its own caches; then the machine's. */
     intc__snap c = {.mode = INTC__SNAP_LOAD, .in = img + SN_HDR_SIZE};
     sn_walk(&c, m);
+    m->snap_errmsg[0] = '\0';
     intc_bus_rebuild(m);
     for (uint32_t i = 0; i < m->n_cpus; i++) {
         intc_lapic *l = &m->cpus[i];
@@ -333,4 +415,9 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
         intc_ioapic_timer_arm(m, i, m->ioapics[i].timer_deadline);
     intc_leave(m);
     return INTC_OK;
+}
+
+const char *intc_machine_errmsg(const intc_machine *m)
+{
+    return m ? m->snap_errmsg : "";
 }

@@ -9,6 +9,7 @@
  */
 #include "harness.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -581,6 +582,10 @@ static uint32_t crc32_ieee(const uint8_t *p, size_t n, uint32_t crc)
     return ~crc;
 }
 
+/* Image header (snapshot.c, format version 1). */
+#define H_VERSION 8u
+#define H_FP 28u       /* configuration fingerprint */
+
 /* Re-seal an image after a test patched it: CRC over everything except
    the CRC field (bytes 24-27). */
 static void reseal(uint8_t *img, size_t size)
@@ -851,6 +856,111 @@ static void test_hostile_images_refused(void **state)
     sh_close(&s);
 }
 
+/* ---- (4b) the refusal says what was refused ---- */
+
+/* machine.h intc_machine_errmsg: "what the last failed
+   intc_machine_load() on m refused ... the field and why for an image
+   that failed validation ... or the header's fault ... "" after a
+   successful load, and before any load". */
+static void refused_with(sh *s, const uint8_t *img, size_t size,
+                         const uint8_t *bad, size_t bad_len, intc_err want,
+                         const char *msg)
+{
+    assert_refused(s, img, size, bad, bad_len, want);
+    assert_string_equal(intc_machine_errmsg(s->m), msg);
+}
+
+/* A patched, resealed copy of img refused with want and msg. */
+static void field_refused(sh *s, const uint8_t *img, size_t size,
+                          size_t off, uint64_t set, uint64_t clear,
+                          unsigned n, const char *msg)
+{
+    uint8_t *bad = malloc(size);
+    memcpy(bad, img, size);
+    patch(bad, off, set, clear, n);
+    reseal(bad, size);
+    refused_with(s, img, size, bad, size, INTC_ERR_CORRUPT, msg);
+    free(bad);
+}
+
+static void test_refusal_names_field(void **state)
+{
+    sh s;
+    size_t size;
+    uint8_t *img = busy(&s, *state, INTC_IOMMU_VTD, &size);
+    uint8_t *bad = malloc(size);
+    char want[96];
+
+    assert_string_equal(intc_machine_errmsg(s.m), "");
+    assert_string_equal(intc_machine_errmsg(NULL), "");
+
+    /* Damage behind the checksum. */
+    memcpy(bad, img, size);
+    bad[HDR + P_IRR0] ^= 0x40;
+    refused_with(&s, img, size, bad, size, INTC_ERR_CORRUPT,
+                 "checksum mismatch");
+    /* Truncation, in the payload and in the header. */
+    snprintf(want, sizeof want, "truncated at byte %zu of %zu", size - 5,
+             size);
+    refused_with(&s, img, size, img, size - 5, INTC_ERR_CORRUPT, want);
+    refused_with(&s, img, size, img, 20, INTC_ERR_CORRUPT,
+                 "truncated at byte 20 (header of 36 bytes)");
+    /* Not an image at all. */
+    memset(bad, 0, size);
+    refused_with(&s, img, size, bad, size, INTC_ERR_CORRUPT,
+                 "not a libintc snapshot (magic)");
+
+    /* A field refused, checksum recomputed: the model, its instance and
+       the field.  SDM 11.5.1: LVT Timer bit 20 is reserved; CPU 0 and
+       CPU 3 (each CPU's section is CPU_BYTES long). */
+    snprintf(want, sizeof want, "lapic[0].lvt[%d]: reserved bits set",
+             (int)INTC_LVT_TIMER);
+    field_refused(&s, img, size, HDR + P_LVT(INTC_LVT_TIMER), 1u << 20, 0,
+                  4, want);
+    snprintf(want, sizeof want, "lapic[3].lvt[%d]: reserved bits set",
+             (int)INTC_LVT_TIMER);
+    field_refused(&s, img, size, HDR + 3 * CPU_BYTES + P_LVT(INTC_LVT_TIMER),
+                  1u << 20, 0, 4, want);
+    /* SDM 11.5.2: vectors 0-15 never enter IRR. */
+    field_refused(&s, img, size, HDR + P_IRR0, 1u << 5, 0, 8,
+                  "lapic[0].irr[0]: reserved bits set");
+    /* SDM 11.12.5: EXTD without EN (a cross-field rule). */
+    field_refused(&s, img, size, HDR + P_APIC_BASE, INTC_APIC_BASE_EXTD,
+                  INTC_APIC_BASE_EN, 8,
+                  "lapic[0].apic_base: EXTD without EN");
+    /* 82093AA 3.2.4: RTE bit 17 is reserved. */
+    field_refused(&s, img, size, HDR + P_PIN0_RTE, 1u << 17, 0, 8,
+                  "ioapic[0].rte[0]: reserved bits set");
+    field_refused(&s, img, size, HDR + P_PIN0_THROTTLE, 12345, 0, 8,
+                  "ioapic[0].throttle_until[0]: throttled without a storm");
+    /* Two refused fields: the first in image order is named. */
+    memcpy(bad, img, size);
+    patch(bad, HDR + P_PIN0_RTE, 1u << 17, 0, 8);
+    patch(bad, HDR + 2 * CPU_BYTES + P_IRR0, 1u << 3, 0, 8);
+    reseal(bad, size);
+    refused_with(&s, img, size, bad, size, INTC_ERR_CORRUPT,
+                 "lapic[2].irr[0]: reserved bits set");
+
+    /* Header faults with their own codes. */
+    memcpy(bad, img, size);
+    patch(bad, H_VERSION, 2, ~2u, 4);
+    refused_with(&s, img, size, bad, size, INTC_ERR_VERSION,
+                 "format version 2, this library reads version 1");
+    memcpy(bad, img, size);
+    bad[H_FP] ^= 1;
+    reseal(bad, size);
+    refused_with(&s, img, size, bad, size, INTC_ERR_INVAL,
+                 "configuration fingerprint differs: an image of another "
+                 "machine configuration");
+
+    /* A success clears it. */
+    assert_int_equal(intc_machine_load(s.m, img, size), INTC_OK);
+    assert_string_equal(intc_machine_errmsg(s.m), "");
+    free(bad);
+    free(img);
+    sh_close(&s);
+}
+
 /* An x2APIC-mode image does not load into a machine without x2APIC. */
 static void test_image_of_other_config_refused(void **state)
 {
@@ -1083,6 +1193,8 @@ int main(void)
                                         th_teardown),
         cmocka_unit_test_setup_teardown(test_hostile_images_refused,
                                         th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_names_field, th_setup,
+                                        th_teardown),
         cmocka_unit_test_setup_teardown(test_image_of_other_config_refused,
                                         th_setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_nospc_reports_size, th_setup,
