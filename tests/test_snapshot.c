@@ -571,29 +571,70 @@ static void assert_state(intc_machine *m, const uint8_t *img, size_t size)
     free(now);
 }
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n, uint32_t crc)
+/* XXH64 with seed 0, written from the xxHash specification independently
+   of snapshot.c's (the test's oracle; checked against published values in
+   test_checksum_is_xxh64). */
+static uint64_t rotl(uint64_t x, unsigned r)
 {
-    crc = ~crc;
-    while (n--) {
-        crc ^= *p++;
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-    }
-    return ~crc;
+    return x << r | x >> (64 - r);
 }
 
-/* Image header (snapshot.c, format version 1). */
-#define H_VERSION 8u
-#define H_FP 28u       /* configuration fingerprint */
+static uint64_t rd(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
 
-/* Re-seal an image after a test patched it: CRC over everything except
-   the CRC field (bytes 24-27). */
+static uint64_t xxh64_oracle(const uint8_t *p, size_t n)
+{
+    const uint64_t P1 = 0x9e3779b185ebca87ull, P2 = 0xc2b2ae3d27d4eb4full,
+                   P3 = 0x165667b19e3779f9ull, P4 = 0x85ebca77c2b2ae63ull,
+                   P5 = 0x27d4eb2f165667c5ull;
+    size_t i = 0;
+    uint64_t h;
+
+    if (n >= 32) {
+        uint64_t v[4] = {P1 + P2, P2, 0, 0 - P1};
+        for (; i + 32 <= n; i += 32)
+            for (unsigned k = 0; k < 4; k++)
+                v[k] = rotl(v[k] + rd(p + i + 8 * k, 8) * P2, 31) * P1;
+        h = rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18);
+        for (unsigned k = 0; k < 4; k++)
+            h = (h ^ rotl(v[k] * P2, 31) * P1) * P1 + P4;
+    } else {
+        h = P5;
+    }
+    h += n;
+    for (; i + 8 <= n; i += 8)
+        h = rotl(h ^ rotl(rd(p + i, 8) * P2, 31) * P1, 27) * P1 + P4;
+    if (i + 4 <= n) {
+        h = rotl(h ^ rd(p + i, 4) * P1, 23) * P2 + P3;
+        i += 4;
+    }
+    for (; i < n; i++)
+        h = rotl(h ^ p[i] * P5, 11) * P1;
+    h = (h ^ h >> 33) * P2;
+    h = (h ^ h >> 29) * P3;
+    return h ^ h >> 32;
+}
+
+/* Image header (snapshot.c, format version 2). */
+#define HDR 40u        /* header size */
+#define H_VERSION 8u
+#define H_HDR_SIZE 12u
+#define H_SUM 16u      /* XXH64 of bytes 24.. */
+#define H_PLEN 24u
+#define H_FP 32u
+
+/* Re-seal an image after a test patched it: the checksum over every byte
+   from the payload length on. */
 static void reseal(uint8_t *img, size_t size)
 {
-    uint32_t crc = crc32_ieee(img, 24, 0);
-    crc = crc32_ieee(img + 28, size - 28, crc);
-    for (int i = 0; i < 4; i++)
-        img[24 + i] = (uint8_t)(crc >> (8 * i));
+    uint64_t sum = xxh64_oracle(img + H_PLEN, size - H_PLEN);
+    for (int i = 0; i < 8; i++)
+        img[H_SUM + i] = (uint8_t)(sum >> (8 * i));
 }
 
 /* ---- (1) round trip ---- */
@@ -757,8 +798,9 @@ static void test_bit_flips_refused(void **state)
         memcpy(bad, img, size);
         bad[i] ^= (uint8_t)(1u << (i % 8));
         err = intc_machine_load(s.m, bad, size);
-        /* The version field names an unknown version; every other byte
-           (header included) is covered by the CRC. */
+        /* The version field names an unknown version; the magic and the
+           header size are checked for their exact values, every byte from
+           the checksum on is covered by the checksum. */
         assert_int_equal(err, i >= 8 && i < 12 ? INTC_ERR_VERSION
                                                : INTC_ERR_CORRUPT);
         assert_int_equal(s.n_cb, n_cb);
@@ -773,9 +815,8 @@ static void test_bit_flips_refused(void **state)
 
 /* ---- (4) hostile images with a valid CRC ---- */
 
-/* Payload layout of CPU 0 (snapshot.c, sn_lapic), after the 36-byte
+/* Payload layout of CPU 0 (lapic.c, the snapshot section), after the
    header. */
-#define HDR 36u
 #define P_APIC_BASE 0u
 #define P_LVT(i) (22u + 4u * (i))
 #define P_IRR0 69u
@@ -838,20 +879,21 @@ static void test_hostile_images_refused(void **state)
     /* A storm throttle on a pin that is not storming. */
     hostile(&s, img, size, HDR + P_PIN0_THROTTLE, 12345, 0, 8,
             INTC_ERR_CORRUPT);
-    /* A format version this library does not know. */
-    hostile(&s, img, size, 8, 2, 0xffffffffu, 4, INTC_ERR_VERSION);
+    /* A format version this library does not know (1: the CRC-32 format
+       before this one). */
+    hostile(&s, img, size, H_VERSION, 1, ~1u, 4, INTC_ERR_VERSION);
     /* An image of a differently configured machine. */
     {
         uint8_t *bad = malloc(size);
         memcpy(bad, img, size);
-        bad[28] ^= 0x10;
+        bad[H_FP] ^= 0x10;
         reseal(bad, size);
         assert_refused(&s, img, size, bad, size, INTC_ERR_INVAL);
         free(bad);
     }
     /* Header size and payload length that do not describe the image. */
-    hostile(&s, img, size, 12, 40, 0xffffffffu, 4, INTC_ERR_CORRUPT);
-    hostile(&s, img, size, 16, 1, 0, 8, INTC_ERR_CORRUPT);
+    hostile(&s, img, size, H_HDR_SIZE, 36, ~36u, 4, INTC_ERR_CORRUPT);
+    hostile(&s, img, size, H_PLEN, 1, 0, 8, INTC_ERR_CORRUPT);
     free(img);
     sh_close(&s);
 }
@@ -904,7 +946,7 @@ static void test_refusal_names_field(void **state)
              size);
     refused_with(&s, img, size, img, size - 5, INTC_ERR_CORRUPT, want);
     refused_with(&s, img, size, img, 20, INTC_ERR_CORRUPT,
-                 "truncated at byte 20 (header of 36 bytes)");
+                 "truncated at byte 20 (header of 40 bytes)");
     /* Not an image at all. */
     memset(bad, 0, size);
     refused_with(&s, img, size, bad, size, INTC_ERR_CORRUPT,
@@ -943,9 +985,9 @@ static void test_refusal_names_field(void **state)
 
     /* Header faults with their own codes. */
     memcpy(bad, img, size);
-    patch(bad, H_VERSION, 2, ~2u, 4);
+    patch(bad, H_VERSION, 1, ~1u, 4);
     refused_with(&s, img, size, bad, size, INTC_ERR_VERSION,
-                 "format version 2, this library reads version 1");
+                 "format version 1, this library reads version 2");
     memcpy(bad, img, size);
     bad[H_FP] ^= 1;
     reseal(bad, size);
@@ -957,6 +999,29 @@ static void test_refusal_names_field(void **state)
     assert_int_equal(intc_machine_load(s.m, img, size), INTC_OK);
     assert_string_equal(intc_machine_errmsg(s.m), "");
     free(bad);
+    free(img);
+    sh_close(&s);
+}
+
+/* The checksum is XXH64 (seed 0) of every byte from offset 24 on: the
+   oracle against published values (the xxHash empty-input value, and the
+   "quick brown fox" one), then against the image. */
+static void test_checksum_is_xxh64(void **state)
+{
+    static const char fox[] = "The quick brown fox jumps over the lazy dog";
+    sh s;
+    size_t size;
+    uint8_t *img;
+
+    assert_true(xxh64_oracle(NULL, 0) == 0xef46db3751d8e999ull);
+    assert_true(xxh64_oracle((const uint8_t *)fox, sizeof fox - 1) ==
+                0x0b242d361fda71bcull);
+    img = busy(&s, *state, INTC_IOMMU_AMDVI, &size);
+    assert_true(rd(img + H_SUM, 8) ==
+                xxh64_oracle(img + H_PLEN, size - H_PLEN));
+    assert_true(rd(img + H_PLEN, 8) == size - HDR);
+    assert_true(rd(img + H_VERSION, 4) == 2);
+    assert_true(rd(img + H_HDR_SIZE, 4) == HDR);
     free(img);
     sh_close(&s);
 }
@@ -1194,6 +1259,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_images_refused,
                                         th_setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_refusal_names_field, th_setup,
+                                        th_teardown),
+        cmocka_unit_test_setup_teardown(test_checksum_is_xxh64, th_setup,
                                         th_teardown),
         cmocka_unit_test_setup_teardown(test_image_of_other_config_refused,
                                         th_setup, th_teardown),
