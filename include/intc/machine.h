@@ -156,7 +156,8 @@ INTC_API intc_err intc_machine_load(intc_machine *m, const void *buf,
  * IOAPIC index, MSI-X/MSI event unit - and the field with its index), or
  * the header's fault ("checksum mismatch", "truncated at byte N of M",
  * "format version V, ...", "configuration fingerprint differs: ...").
- * "" after a successful load, and before any load.  The string lives in
+ * "" after a successful load, and before any load; a load refused with
+ * INTC_ERR_BUSY (from a callback) leaves it as it was.  The string lives in
  * the machine (no allocation) and stays valid until the next
  * intc_machine_load() on it or intc_machine_free(); m NULL gives "".
  * For diagnostics only: its wording is not part of the ABI, the error
