@@ -1003,6 +1003,48 @@ static void test_refusal_names_field(void **state)
     sh_close(&s);
 }
 
+/* Devices are named by their event unit (machine.h intc_machine_errmsg:
+   "MSI-X/MSI event unit"), in creation order from 0.  A 1-CPU machine
+   with MSI-X (8 vectors, unit 0) then MSI (unit 1): after the CPU and
+   lp_last, the MSI-X section is enabled, function mask, the PBA qword,
+   then per vector address low/high, data, vector control; then the MSI
+   capability's configuration bytes. */
+static void test_refusal_names_device(void **state)
+{
+    th_host *h = *state;
+    intc_machine_config cfg;
+    intc_machine *m;
+    intc_err e;
+    size_t size;
+    uint8_t *img, *bad;
+    const size_t msix = HDR + CPU_BYTES + 4u, msi = msix + 2u + 8u + 8u * 16u;
+
+    intc_machine_config_init(&cfg);
+    m = th_machine(h, &cfg);
+    assert_non_null(intc_msix_new(m, 8, 0x10, &e));
+    assert_non_null(intc_msi_new(m, 2, true, true, 0x18, &e));
+    img = save_alloc(m, &size);
+    bad = malloc(size);
+    /* PCIe 7.7.2: Vector Control bits 31:1 are reserved. */
+    memcpy(bad, img, size);
+    patch(bad, msix + 10u + 3u * 16u + 12u, 1u << 4, 0, 4);
+    reseal(bad, size);
+    assert_int_equal(intc_machine_load(m, bad, size), INTC_ERR_CORRUPT);
+    assert_string_equal(intc_machine_errmsg(m),
+                        "msix[0].vector_control[3]: reserved bits set");
+    /* The capability ID (byte 0) is read-only. */
+    memcpy(bad, img, size);
+    bad[msi] ^= 0x01;
+    reseal(bad, size);
+    assert_int_equal(intc_machine_load(m, bad, size), INTC_ERR_CORRUPT);
+    assert_string_equal(intc_machine_errmsg(m),
+                        "msi[1].config[0]: read-only bits changed");
+    assert_state(m, img, size);
+    free(bad);
+    free(img);
+    intc_machine_free(m);
+}
+
 /* The checksum is XXH64 (seed 0) of every byte from offset 24 on: the
    oracle against published values (the xxHash empty-input value, and the
    "quick brown fox" one), then against the image. */
@@ -1259,6 +1301,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hostile_images_refused,
                                         th_setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_refusal_names_field, th_setup,
+                                        th_teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_names_device, th_setup,
                                         th_teardown),
         cmocka_unit_test_setup_teardown(test_checksum_is_xxh64, th_setup,
                                         th_teardown),
