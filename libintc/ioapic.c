@@ -574,7 +574,7 @@ INTC__SNAP_INLINE void ioapic_snap(intc__snap *c, const int mode,
         INTC__SNAP_REQ(c, mode,
                        !until || (storming && cfg->storm_throttle_ns),
                        "throttle_until", pin, "throttled without a storm");
-        if (mode == INTC__SNAP_CHECK && until && until < next)
+        if (INTC__SNAP_CHECKING(mode) && until && until < next)
             next = until;
     }
     /* The throttle timer is armed at the earliest throttled pin. */

@@ -768,7 +768,7 @@ INTC__SNAP_INLINE void msi_snap(intc__snap *c, const int mode, intc_msi *d)
     }
     /* Enabled: a pending vector that is not masked would have been sent
        (PCI 3.0 6.8.1.7-8). */
-    if (mode == INTC__SNAP_CHECK && d->off_mask && (img[2] & 1)) {
+    if (INTC__SNAP_CHECKING(mode) && d->off_mask && (img[2] & 1)) {
         unsigned mmc = (img[2] >> 1) & 7, mme = (img[2] >> 4) & 7;
         unsigned n = 1u << (mme > mmc ? mmc : mme);
         uint32_t live = n >= 32 ? 0xffffffffu : (1u << n) - 1;

@@ -168,6 +168,12 @@ INTC__SNAP_INLINE uint64_t intc__snap_field(intc__snap *c, const int mode,
     }
 }
 
+/* CHECK or DIAG: the modes that read the image to validate it.  Work that
+   only feeds a rule (not a store) runs in both, so that DIAG finds the
+   same refusal as CHECK. */
+#define INTC__SNAP_CHECKING(mode)                                           \
+    ((mode) == INTC__SNAP_CHECK || (mode) == INTC__SNAP_DIAG)
+
 /* A cross-field rule about field[idx]: CHECK refuses the image where it
    does not hold, DIAG names it.  (In the other modes it documents the
    invariants the live machine keeps; ok is not evaluated.) */

@@ -1039,6 +1039,113 @@ static void test_refusal_names_device(void **state)
     assert_int_equal(intc_machine_load(m, bad, size), INTC_ERR_CORRUPT);
     assert_string_equal(intc_machine_errmsg(m),
                         "msi[1].config[0]: read-only bits changed");
+    /* PCI 3.0 6.8.1.7-8: enabled, vector 0 unmasked and pending (a rule
+       over several bytes: control at 2, pending bits at 20). */
+    memcpy(bad, img, size);
+    bad[msi + 2] |= 0x01;
+    bad[msi + 20] |= 0x01;
+    reseal(bad, size);
+    assert_int_equal(intc_machine_load(m, bad, size), INTC_ERR_CORRUPT);
+    assert_string_equal(intc_machine_errmsg(m),
+                        "msi[1].config[20]: pending bit of an unmasked "
+                        "vector");
+    assert_state(m, img, size);
+    free(bad);
+    free(img);
+    intc_machine_free(m);
+}
+
+/* Every refusal is named: one bit flipped in each payload byte, the
+   checksum recomputed; an image that is refused names a model and field
+   (the DIAG walk finds what CHECK refused), one that loads is a valid
+   state (the original is loaded back). */
+static void test_every_refusal_is_named(void **state)
+{
+    sh s;
+    size_t size, refused = 0;
+    uint8_t *img = busy(&s, *state, INTC_IOMMU_VTD, &size);
+    uint8_t *bad = malloc(size);
+
+    for (size_t i = HDR; i < size; i++) {
+        intc_err err;
+        const char *msg;
+        memcpy(bad, img, size);
+        bad[i] ^= (uint8_t)(1u << (i % 8));
+        reseal(bad, size);
+        err = intc_machine_load(s.m, bad, size);
+        msg = intc_machine_errmsg(s.m);
+        if (err == INTC_OK) {
+            assert_string_equal(msg, "");
+            assert_int_equal(intc_machine_load(s.m, img, size), INTC_OK);
+            continue;
+        }
+        assert_int_equal(err, INTC_ERR_CORRUPT);
+        if (strchr(msg, '.') == NULL || strstr(msg, ": ") == NULL)
+            fail_msg("byte %zu: refusal not named: \"%s\"", i, msg);
+        refused++;
+    }
+    assert_true(refused > size / 4);
+    assert_state(s.m, img, size);
+    free(bad);
+    free(img);
+    sh_close(&s);
+}
+
+/* The refusal named is the first in image order even when an earlier
+   section holds state that only a rule reads: an IOAPIC with a throttled
+   pin (its timer deadline is checked against the earliest throttled pin),
+   then a refused MSI-X field. */
+static void test_refusal_after_throttled_pin(void **state)
+{
+    th_host *h = *state;
+    static const uint8_t wiring[24] = {[7] = INTC_PIN_LEVEL};
+    intc_machine_config cfg;
+    intc_ioapic_config ioc = {0};
+    intc_machine *m;
+    intc_ioapic *io;
+    intc_lapic *l;
+    intc_err e;
+    size_t size;
+    uint8_t *img, *bad;
+    const size_t msix = HDR + CPU_BYTES + 4u + 2u + 24u * 26u + 8u;
+
+    intc_machine_config_init(&cfg);
+    ioc.id = 2;
+    ioc.version = 0x20;
+    ioc.n_pins = 24;
+    ioc.pin_wiring = wiring;
+    cfg.ioapics = &ioc;
+    cfg.n_ioapics = 1;
+    cfg.storm_threshold = 1;
+    cfg.storm_throttle_ns = 1000;
+    m = th_machine(h, &cfg);
+    assert_non_null(intc_msix_new(m, 8, 0x10, &e));
+    io = intc_machine_ioapic(m, 0);
+    l = intc_machine_lapic(m, 0);
+    lapic_write(l, INTC_LAPIC_SVR, 0x1ff);
+    /* Pin 7: level, vector 0x47, to APIC 0; the line stays asserted, so
+       the first EOI re-delivers, which starts the storm and is held. */
+    assert_int_equal(intc_ioapic_mmio_write(io, 0, 4, 0x10 + 2 * 7), INTC_OK);
+    assert_int_equal(intc_ioapic_mmio_write(io, 0x10, 4, 0x8047), INTC_OK);
+    h->now = 5000;
+    assert_int_equal(intc_ioapic_set_irq(io, 7, true), INTC_OK);
+    assert_int_equal(intc_lapic_ack(l), 0x47);
+    lapic_write(l, INTC_LAPIC_EOI, 0);
+    img = save_alloc(m, &size);
+    /* The throttle is in the image (pin 7's throttle_until, then the
+       IOAPIC's timer deadline). */
+    assert_true(rd(img + HDR + CPU_BYTES + 4u + 2u + 7u * 26u + 18u, 8) ==
+                6000);
+    assert_true(rd(img + msix - 8u, 8) == 6000);
+    assert_int_equal(intc_machine_load(m, img, size), INTC_OK);
+
+    bad = malloc(size);
+    memcpy(bad, img, size);
+    patch(bad, msix + 2u + 8u + 12u, 1u << 1, 0, 4);
+    reseal(bad, size);
+    assert_int_equal(intc_machine_load(m, bad, size), INTC_ERR_CORRUPT);
+    assert_string_equal(intc_machine_errmsg(m),
+                        "msix[0].vector_control[0]: reserved bits set");
     assert_state(m, img, size);
     free(bad);
     free(img);
@@ -1304,6 +1411,10 @@ int main(void)
                                         th_teardown),
         cmocka_unit_test_setup_teardown(test_refusal_names_device, th_setup,
                                         th_teardown),
+        cmocka_unit_test_setup_teardown(test_every_refusal_is_named, th_setup,
+                                        th_teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_after_throttled_pin,
+                                        th_setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_checksum_is_xxh64, th_setup,
                                         th_teardown),
         cmocka_unit_test_setup_teardown(test_image_of_other_config_refused,
