@@ -11,10 +11,12 @@
  *   2, 3  operations drive a machine into some state (count in the next
  *      byte); its image must load into a fresh machine and re-save
  *      identically; then the rest of the input is a list of (offset,
- *      xor) mutations of that image (mode 3: checksum fixed after them), and
- *      the mutated image, if it loads, must re-save identically too.
+ *      xor) mutations of that image (mode 3: checksum fixed after
+ *      them), and the mutated image, if it loads, must re-save
+ *      identically too.
  * A load that fails must leave the machine unchanged (its image before
- * and after are compared).  After every operation: intc_machine_check().
+ * and after are compared) and say why (intc_machine_errmsg).  After
+ * every operation: intc_machine_check().
  * The seed corpus (gen_corpus) holds real images of several machines.
  */
 #include "fuzz_common.h"
@@ -125,6 +127,15 @@ static intc_err load_check(fz_host *h, const uint8_t *img, size_t len)
     if (e != INTC_OK && e != INTC_ERR_CORRUPT && e != INTC_ERR_INVAL &&
         e != INTC_ERR_VERSION)
         FZ_ABORT("intc_machine_load: %s", intc_err_name(e));
+    /* machine.h intc_machine_errmsg: "" after a success; otherwise what
+       was refused ("refused" alone: the naming walk disagreed with the
+       checking one). */
+    {
+        const char *msg = intc_machine_errmsg(h->m);
+        if ((e == INTC_OK) != (msg[0] == '\0') || !strcmp(msg, "refused"))
+            FZ_ABORT("intc_machine_load: %s, message \"%s\"",
+                     intc_err_name(e), msg);
+    }
     fz_check(h->m, "intc_machine_load");
     after = save(h->m, &after_len);
     if (e == INTC_OK) {
