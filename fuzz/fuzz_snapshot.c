@@ -6,42 +6,80 @@
  * fingerprint covers them); then, per mode:
  *   0  the rest is an image: intc_machine_load() of it; if it loads, the
  *      machine must save it back byte for byte;
- *   1  the same after fixing the CRC field, so mutations reach the field
- *      checks behind the checksum;
+ *   1  the same after fixing the checksum field, so mutations reach the
+ *      field checks behind the checksum;
  *   2, 3  operations drive a machine into some state (count in the next
  *      byte); its image must load into a fresh machine and re-save
  *      identically; then the rest of the input is a list of (offset,
- *      xor) mutations of that image (mode 3: CRC fixed after them), and
- *      the mutated image, if it loads, must re-save identically too.
+ *      xor) mutations of that image (mode 3: checksum fixed after
+ *      them), and the mutated image, if it loads, must re-save
+ *      identically too.
  * A load that fails must leave the machine unchanged (its image before
- * and after are compared).  After every operation: intc_machine_check().
+ * and after are compared) and say why (intc_machine_errmsg).  After
+ * every operation: intc_machine_check().
  * The seed corpus (gen_corpus) holds real images of several machines.
  */
 #include "fuzz_common.h"
 
 #define SNAP_MAX (1u << 16)
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n, uint32_t crc)
+static uint64_t rotl(uint64_t x, unsigned r)
 {
-    crc = ~crc;
-    while (n--) {
-        crc ^= *p++;
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-    }
-    return ~crc;
+    return x << r | x >> (64 - r);
 }
 
-/* The image CRC (snapshot.c): everything except bytes 24..27. */
-static void fix_crc(uint8_t *img, size_t len)
+static uint64_t rd(const uint8_t *p, unsigned n)
 {
-    uint32_t c;
-    if (len < 28)
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* XXH64, seed 0 (the xxHash specification). */
+static uint64_t xxh64(const uint8_t *p, size_t n)
+{
+    const uint64_t P1 = 0x9e3779b185ebca87ull, P2 = 0xc2b2ae3d27d4eb4full,
+                   P3 = 0x165667b19e3779f9ull, P4 = 0x85ebca77c2b2ae63ull,
+                   P5 = 0x27d4eb2f165667c5ull;
+    size_t i = 0;
+    uint64_t h;
+
+    if (n >= 32) {
+        uint64_t v[4] = {P1 + P2, P2, 0, 0 - P1};
+        for (; i + 32 <= n; i += 32)
+            for (unsigned k = 0; k < 4; k++)
+                v[k] = rotl(v[k] + rd(p + i + 8 * k, 8) * P2, 31) * P1;
+        h = rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18);
+        for (unsigned k = 0; k < 4; k++)
+            h = (h ^ rotl(v[k] * P2, 31) * P1) * P1 + P4;
+    } else {
+        h = P5;
+    }
+    h += n;
+    for (; i + 8 <= n; i += 8)
+        h = rotl(h ^ rotl(rd(p + i, 8) * P2, 31) * P1, 27) * P1 + P4;
+    if (i + 4 <= n) {
+        h = rotl(h ^ rd(p + i, 4) * P1, 23) * P2 + P3;
+        i += 4;
+    }
+    for (; i < n; i++)
+        h = rotl(h ^ p[i] * P5, 11) * P1;
+    h = (h ^ h >> 33) * P2;
+    h = (h ^ h >> 29) * P3;
+    return h ^ h >> 32;
+}
+
+/* The image checksum (snapshot.c, format 2): bytes 16..23 hold the XXH64
+   of every byte from offset 24 on. */
+static void fix_sum(uint8_t *img, size_t len)
+{
+    uint64_t c;
+    if (len < 24)
         return;
-    c = crc32_ieee(img, 24, 0);
-    c = crc32_ieee(img + 28, len - 28, c);
-    for (int i = 0; i < 4; i++)
-        img[24 + i] = (uint8_t)(c >> (8 * i));
+    c = xxh64(img + 24, len - 24);
+    for (int i = 0; i < 8; i++)
+        img[16 + i] = (uint8_t)(c >> (8 * i));
 }
 
 /* Save m into a new buffer; *len its size.  Aborts on failure. */
@@ -89,6 +127,15 @@ static intc_err load_check(fz_host *h, const uint8_t *img, size_t len)
     if (e != INTC_OK && e != INTC_ERR_CORRUPT && e != INTC_ERR_INVAL &&
         e != INTC_ERR_VERSION)
         FZ_ABORT("intc_machine_load: %s", intc_err_name(e));
+    /* machine.h intc_machine_errmsg: "" after a success; otherwise what
+       was refused ("refused" alone: the naming walk disagreed with the
+       checking one). */
+    {
+        const char *msg = intc_machine_errmsg(h->m);
+        if ((e == INTC_OK) != (msg[0] == '\0') || !strcmp(msg, "refused"))
+            FZ_ABORT("intc_machine_load: %s, message \"%s\"",
+                     intc_err_name(e), msg);
+    }
     fz_check(h->m, "intc_machine_load");
     after = save(h->m, &after_len);
     if (e == INTC_OK) {
@@ -220,7 +267,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         memcpy(img, data + 2, len);
         if (mode == 1)
-            fix_crc(img, len);
+            fix_sum(img, len);
         load_check(&h, img, len);
         free(img);
     } else {
@@ -249,7 +296,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             img[pos % len] ^= x ? x : 1;
         }
         if (mode == 3)
-            fix_crc(img, len);
+            fix_sum(img, len);
         load_check(&h2, img, len);
         load_check(&h, img, len);
         free(img);

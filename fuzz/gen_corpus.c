@@ -611,7 +611,8 @@ static void gen_snapshot(void)
         put_image(m);
         snprintf(name, sizeof name, "image_busy_%u", sel);
         emit(t, name);
-        /* The same with the CRC fixed by the target (mode 1). */
+        /* The same with the checksum fixed by the target (mode 1; the
+           file name keeps its first format's word). */
         u8(sel | 1 << 3); u8(set);
         put_image(m);
         snprintf(name, sizeof name, "image_busy_crcfix_%u", sel);

@@ -30,6 +30,7 @@
  *    tail pointers are taken modulo the buffer size.
  */
 #include "internal.h"
+#include "snap_priv.h"
 
 /* MMIO registers (3.4). */
 
@@ -646,9 +647,11 @@ intc_err intc_amdvi_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
     return INTC_OK;
 }
 
+/* ---- snapshot section ---- */
+
 /* Stored bits of the 64-bit register at off, for snapshot validation
    (the masks the write path applies); 0 for a register with no state. */
-uint64_t intc_amdvi_reg_mask(const intc_iommu *u, uint32_t off)
+static uint64_t snap_reg_mask(const intc_iommu *u, uint32_t off)
 {
     switch (off) {
     case INTC_AMDVI_DEVTAB:
@@ -695,3 +698,33 @@ const struct intc_iommu_ops intc__amdvi_ops = {
     .set_table = intc_amdvi_set_table,
     .invalidate = amdvi_invalidate,
 };
+
+#define SNAP_AMD(c, mode, u, field, off)                                    \
+    INTC__SNAP(c, mode, (u)->amd.field, snap_reg_mask(u, off), #field, -1)
+
+INTC__SNAP_INLINE void amdvi_snap(intc__snap *c, const int mode,
+                                  intc_iommu *u)
+{
+    intc__snap_begin(c, mode, "amdvi", -1);
+    SNAP_AMD(c, mode, u, devtab, INTC_AMDVI_DEVTAB);
+    SNAP_AMD(c, mode, u, cmdbuf, INTC_AMDVI_CMDBUF);
+    SNAP_AMD(c, mode, u, evtlog, INTC_AMDVI_EVTLOG);
+    SNAP_AMD(c, mode, u, control, INTC_AMDVI_CONTROL);
+    SNAP_AMD(c, mode, u, cmd_head, INTC_AMDVI_CMD_HEAD);
+    SNAP_AMD(c, mode, u, cmd_tail, INTC_AMDVI_CMD_TAIL);
+    SNAP_AMD(c, mode, u, evt_head, INTC_AMDVI_EVT_HEAD);
+    SNAP_AMD(c, mode, u, evt_tail, INTC_AMDVI_EVT_TAIL);
+    SNAP_AMD(c, mode, u, status, INTC_AMDVI_STATUS);
+    SNAP_AMD(c, mode, u, excl_base, INTC_AMDVI_EXCL_BASE);
+    SNAP_AMD(c, mode, u, excl_limit, INTC_AMDVI_EXCL_LIMIT);
+    /* Derived: the pipeline's remap stage follows the enable bit. */
+    if (mode == INTC__SNAP_LOAD)
+        intc__iommu_sync(u);
+}
+
+/* The AMD-Vi registers' section of the image (after the entry cache,
+   iommu.c).  LOAD installs or removes the remap stage. */
+void intc__amdvi_snap(intc__snap *c, intc_iommu *u)
+{
+    INTC__SNAP_DISPATCH(c, amdvi_snap, u);
+}

@@ -107,6 +107,11 @@ struct intc_machine {
     /* The IOMMU while its interrupt remapping is enabled, else NULL: the
        remap stage of the pipeline (iommu.c keeps it current). */
     intc_iommu *remap;
+
+    /* --- snapshots (snapshot.c) --- */
+    /* What the last failed intc_machine_load() refused, "" after a
+       success (intc_machine_errmsg). */
+    char snap_errmsg[128];
 };
 
 /* ---- allocation (creation paths only) ---- */

@@ -12,6 +12,7 @@
  * through interrupt remapping like an MSI from the same requester.
  */
 #include "internal.h"
+#include "snap_priv.h"
 
 #include <stdio.h>
 
@@ -67,12 +68,6 @@ static inline void track(intc_ioapic *io, uint32_t pin)
         io->eoi_pins[pin >> 6] |= b;
     else
         io->eoi_pins[pin >> 6] &= ~b;
-}
-
-void intc__ioapic_sync(intc_ioapic *io)
-{
-    for (uint32_t i = 0; i < io->n_pins; i++)
-        track(io, i);
 }
 
 static void set_remote_irr(intc_ioapic *io, uint32_t pin, bool on)
@@ -613,16 +608,62 @@ bool intc_ioapic_check(const intc_ioapic *io, char *msg, size_t len)
     return true;
 }
 
-/* ---- snapshots (snapshot.c) ---- */
+/* ---- snapshot section ---- */
 
 /* Bits of a redirection entry that can be stored: the writable ones and
    Remote IRR (delivery status is computed on read). */
-uint64_t intc_ioapic_rte_mask(void)
+#define SNAP_RTE_MASK                                                       \
+    (RTE_LO_WRITABLE | INTC_RTE_REMOTE_IRR | (uint64_t)RTE_HI_WRITABLE << 32)
+
+INTC__SNAP_INLINE void ioapic_snap(intc__snap *c, const int mode,
+                                   intc_ioapic *io)
 {
-    return RTE_LO_WRITABLE | INTC_RTE_REMOTE_IRR | RTE_HI_WRITABLE << 32;
+    const intc_machine_config *cfg = &io->m->cfg;
+    uint64_t next = UINT64_MAX;
+
+    intc__snap_begin(c, mode, "ioapic", (int32_t)io->index);
+    INTC__SNAP(c, mode, io->id, 0xf, "id", -1); /* ID register [27:24] */
+    INTC__SNAP(c, mode, io->ioregsel, 0xff, "ioregsel", -1);
+    for (uint32_t i = 0; i < io->n_pins; i++) {
+        struct intc_ioapic_pin *p = &io->pins[i];
+        int32_t pin = (int32_t)i;
+        INTC__SNAP_VAR(c, mode, rte, p->rte, SNAP_RTE_MASK, "rte", pin);
+        /* Remote IRR only on entries with level semantics. */
+        INTC__SNAP_REQ(c, mode,
+                       !(rte & INTC_RTE_REMOTE_IRR) || entry_is_level(rte),
+                       "rte", pin, "Remote IRR on an edge entry");
+        /* INTC_IOAPIC_MAX_SOURCES bits */
+        INTC__SNAP(c, mode, p->sources, 0xffffffffu, "sources", pin);
+        INTC__SNAP_VAR(c, mode, storming, p->storming, 1, "storming", pin);
+        INTC__SNAP_BOOL(c, mode, p->send_pending, "send_pending", pin);
+        INTC__SNAP(c, mode, p->redeliveries, 0xffffffffu, "redeliveries",
+                   pin);
+        INTC__SNAP_VAR(c, mode, until, p->throttle_until, UINT64_MAX,
+                       "throttle_until", pin);
+        INTC__SNAP_REQ(c, mode, !storming || cfg->storm_threshold,
+                       "storming", pin, "storm without a storm threshold");
+        /* Throttling happens only in a storm with a throttle set. */
+        INTC__SNAP_REQ(c, mode,
+                       !until || (storming && cfg->storm_throttle_ns),
+                       "throttle_until", pin, "throttled without a storm");
+        if (INTC__SNAP_CHECKING(mode) && until && until < next)
+            next = until;
+    }
+    /* The throttle timer is armed at the earliest throttled pin. */
+    INTC__SNAP_VAR(c, mode, dl, io->timer_deadline, UINT64_MAX,
+                   "timer_deadline", -1);
+    INTC__SNAP_REQ(c, mode, dl == next, "timer_deadline", -1,
+                   "throttle timer out of step with the pins");
+    /* Derived: which pins an EOI broadcast looks at. */
+    if (mode == INTC__SNAP_LOAD)
+        for (uint32_t i = 0; i < io->n_pins; i++)
+            track(io, i);
 }
 
-bool intc_ioapic_rte_is_level(uint64_t rte)
+/* One IOAPIC's section of the image (snapshot.c orders the sections).
+   LOAD rebuilds the EOI pin index; the machine re-arms the throttle
+   timer after LOAD. */
+void intc__ioapic_snap(intc__snap *c, intc_ioapic *io)
 {
-    return entry_is_level(rte);
+    INTC__SNAP_DISPATCH(c, ioapic_snap, io);
 }

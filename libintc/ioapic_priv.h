@@ -42,10 +42,5 @@ void intc_ioapic_do_reset(intc_ioapic *io);
    Remote IRR is reset when an EOI with a matching vector is received). */
 void intc_ioapic_eoi(intc_ioapic *io, uint8_t vector);
 bool intc_ioapic_check(const intc_ioapic *io, char *msg, size_t len);
-/* Rebuild the derived state from the entries (after a snapshot load). */
-void intc__ioapic_sync(intc_ioapic *io);
-/* snapshot.c: stored bits of an RTE; level semantics of an entry. */
-uint64_t intc_ioapic_rte_mask(void);
-bool intc_ioapic_rte_is_level(uint64_t rte);
 
 #endif /* INTC_IOAPIC_PRIV_H */

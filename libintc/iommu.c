@@ -4,6 +4,7 @@
  * interrupt) and the public entry points, which dispatch by kind.
  */
 #include "internal.h"
+#include "snap_priv.h"
 
 /* ---- interrupt entry cache ---- */
 
@@ -149,13 +150,17 @@ static void send_out(intc_iommu *u, const struct intc_iommu_out *o)
 
 void intc__iommu_flush(intc_iommu *u)
 {
-    intc_machine *m = u->m;
-    /* Sending may raise nothing new (the unit's own messages are not
-       remapped), but index so that it could. */
+    /* Sending raises nothing new (the unit's own messages are not
+       remapped). */
     for (unsigned i = 0; i < u->n_out; i++)
         send_out(u, &u->outbox[i]);
     u->n_out = 0;
-    m->remap = u->ops->enabled(u) ? u : NULL;
+    intc__iommu_sync(u);
+}
+
+void intc__iommu_sync(intc_iommu *u)
+{
+    u->m->remap = u->ops->enabled(u) ? u : NULL;
 }
 
 static void remap(intc_iommu *u, uint16_t sid, uint64_t addr, uint32_t data,
@@ -416,4 +421,30 @@ intc_err intc_iommu_invalidate(intc_iommu *u, uint32_t index,
         u->ops->invalidate(u, index, index_mask);
     intc_leave(u->m);
     return INTC_OK;
+}
+
+/* ---- snapshot section ---- */
+
+INTC__SNAP_INLINE void iec_snap(intc__snap *c, const int mode, intc_iommu *u)
+{
+    intc__snap_begin(c, mode, "iommu", -1);
+    for (uint32_t i = 0; i <= u->iec_mask; i++) {
+        struct intc_iec_line *e = &u->iec[i];
+        INTC__SNAP_VAR(c, mode, key, e->key, UINT64_MAX, "iec_key",
+                       (int32_t)i);
+        /* Direct-mapped: a line holds only keys that index to it. */
+        INTC__SNAP_REQ(c, mode, key == UINT64_MAX || (key & u->iec_mask) == i,
+                       "iec_key", (int32_t)i, "key of another cache line");
+        INTC__SNAP(c, mode, e->lo, UINT64_MAX, "iec_lo", (int32_t)i);
+        INTC__SNAP(c, mode, e->hi, UINT64_MAX, "iec_hi", (int32_t)i);
+    }
+}
+
+/* The interrupt entry cache's section of the image (then the kind's
+   registers: intc__vtd_snap, intc__amdvi_snap).  A cached IRTE is state
+   the guest can observe (until software invalidates it, remapping may
+   use the cached copy), so it is saved, not dropped. */
+void intc__iec_snap(intc__snap *c, intc_iommu *u)
+{
+    INTC__SNAP_DISPATCH(c, iec_snap, u);
 }

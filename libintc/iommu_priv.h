@@ -107,6 +107,8 @@ void intc__iommu_raise_msg(intc_iommu *u, const intc_msg *msg);
 /* Send what the outbox holds, and refresh the machine's remap stage
    pointer (after anything that may enable or disable remapping). */
 void intc__iommu_flush(intc_iommu *u);
+/* Install or remove the remap stage as the registers now say. */
+void intc__iommu_sync(intc_iommu *u);
 /* Interrupt entry cache. */
 bool intc_iec_lookup(intc_iommu *u, uint64_t key, uint64_t *lo,
                      uint64_t *hi);
@@ -122,7 +124,6 @@ bool intc_dma_write(intc_machine *m, uint64_t addr, const void *buf,
 void intc_vtd_reset(intc_iommu *u);
 /* The 64-bit register (or 32-bit pair) at 8-aligned off; false if none. */
 bool intc_vtd_reg_get(intc_iommu *u, uint32_t off, uint64_t *val);
-uint64_t intc_vtd_reg_mask(const intc_iommu *u, uint32_t off);
 intc_err intc_vtd_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
                              uint64_t val);
 void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
@@ -134,7 +135,6 @@ void intc_vtd_set_table(intc_iommu *u, uint64_t irta, bool en, bool cfi);
 bool intc_amdvi_available(void);
 void intc_amdvi_reset(intc_iommu *u);
 bool intc_amdvi_reg_get(intc_iommu *u, uint32_t off, uint64_t *val);
-uint64_t intc_amdvi_reg_mask(const intc_iommu *u, uint32_t off);
 intc_err intc_amdvi_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
                                uint64_t val);
 void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,

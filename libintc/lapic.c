@@ -9,6 +9,7 @@
  * changes.  IRR/ISR/TMR are 4 x 64-bit bitmaps; a rescan is 4 words.
  */
 #include "internal.h"
+#include "snap_priv.h"
 
 #include <stdio.h>
 
@@ -1344,32 +1345,24 @@ bool intc_lapic_check(const intc_lapic *l, char *msg, size_t len)
     return true;
 }
 
-/* ---- snapshots (snapshot.c) ---- */
+/* ---- snapshot section ---- */
 
-/* Bits of LVT idx that a register write can store (Figure 11-8). */
-uint32_t intc_lapic_lvt_mask(const intc_lapic *l, unsigned idx)
-{
-    return lvt_writable(l, idx);
-}
-
-/* Bits of SVR that a register write can store. */
-uint32_t intc_lapic_svr_mask(const intc_lapic *l)
-{
-    return svr_writable(l);
-}
-
-/* The x2APIC logical ID derived from the x2APIC ID (11.12.10.2). */
-uint32_t intc_lapic_x2apic_ldr(uint32_t id)
-{
-    return x2apic_ldr(id);
-}
+/* ICR bits that can be stored (ICR_LO_STORED for xAPIC, the x2APIC
+   allowed set without delivery status). */
+#define SNAP_ICR_MASK 0xffffffff000ccfffull
 
 /* Recompute every cached value from the registers after they were
    restored (KVM set_state style): mode from IA32_APIC_BASE, software
-   enable from SVR, highest IRR/ISR vectors, PPR.  Routing is the
-   caller's (intc_bus_update). */
-void intc_lapic_rebuild_caches(intc_lapic *l)
+   enable from SVR, highest IRR/ISR vectors, PPR.  The image holds no
+   posted request: the image's state replaces any posted before.  Routing
+   is the machine's (intc_bus_rebuild after every CPU is loaded). */
+static void snap_rebuild(intc_lapic *l)
 {
+    for (unsigned w = 0; w < 4; w++) {
+        atomic_store(&l->pir[w], 0);
+        atomic_store(&l->pir_level[w], 0);
+    }
+    atomic_store(&l->pir_on, 0);
     if (!(l->apic_base & INTC_APIC_BASE_EN))
         l->mode = INTC_MODE_DISABLED;
     else if (l->apic_base & INTC_APIC_BASE_EXTD)
@@ -1380,5 +1373,97 @@ void intc_lapic_rebuild_caches(intc_lapic *l)
     l->irrv = highest(l->irr);
     l->isrv = highest(l->isr);
     update_ppr(l);
-    intc_timer_rebuild(l);
+}
+
+INTC__SNAP_INLINE void lapic_snap(intc__snap *c, const int mode,
+                                  intc_lapic *l, unsigned *timer_mode)
+{
+    const intc_machine_config *cfg = &l->m->cfg;
+    uint64_t base_mask = ((1ull << cfg->phys_addr_bits) - 1) & ~0x2ffull;
+    unsigned amode, tmode = 0;
+
+    intc__snap_begin(c, mode, "lapic", (int32_t)l->index);
+    if (!cfg->x2apic)
+        base_mask &= ~INTC_APIC_BASE_EXTD;
+    INTC__SNAP_VAR(c, mode, base, l->apic_base, base_mask, "apic_base", -1);
+    /* 11.12.5: EN=0 with EXTD=1 is an invalid state. */
+    INTC__SNAP_REQ(c, mode,
+                   !(base & INTC_APIC_BASE_EXTD) || (base & INTC_APIC_BASE_EN),
+                   "apic_base", -1, "EXTD without EN");
+    amode = !(base & INTC_APIC_BASE_EN)     ? INTC_MODE_DISABLED
+            : (base & INTC_APIC_BASE_EXTD) ? INTC_MODE_X2APIC
+                                           : INTC_MODE_XAPIC;
+
+    INTC__SNAP(c, mode, l->xapic_id, 0xff, "xapic_id", -1);
+    INTC__SNAP_VAR(c, mode, ldr, l->ldr, 0xffffffffu, "ldr", -1);
+    /* 11.12.10.2: the x2APIC LDR is derived from the x2APIC ID. */
+    INTC__SNAP_REQ(c, mode,
+                   amode == INTC_MODE_X2APIC
+                       ? ldr == x2apic_ldr(l->initial_id)
+                       : !(ldr & 0x00ffffffu),
+                   "ldr", -1,
+                   amode == INTC_MODE_X2APIC ? "x2APIC LDR not derived from "
+                                               "the ID"
+                                             : "xAPIC LDR reserved bits set");
+    INTC__SNAP_VAR(c, mode, dfr, l->dfr, 0xffffffffu, "dfr", -1);
+    INTC__SNAP_REQ(c, mode, (dfr & 0x0fffffffu) == 0x0fffffffu, "dfr", -1,
+                   "bits 27:0 not all 1");
+    INTC__SNAP(c, mode, l->tpr, 0xff, "tpr", -1);
+    INTC__SNAP_VAR(c, mode, svr, l->svr, svr_writable(l), "svr", -1);
+    for (unsigned i = 0; i < INTC_LVT_COUNT; i++) {
+        bool lint = i == INTC_LVT_LINT0 || i == INTC_LVT_LINT1;
+        INTC__SNAP_VAR(c, mode, lvt, l->lvt[i],
+                       lvt_writable(l, i) | (lint ? LVT_REMOTE_IRR : 0),
+                       "lvt", (int32_t)i);
+        /* Remote IRR exists only for level entries (11.5.1). */
+        INTC__SNAP_REQ(c, mode, !(lvt & LVT_REMOTE_IRR) || (lvt & LVT_LEVEL),
+                       "lvt", (int32_t)i, "remote IRR on an edge entry");
+        /* 11.4.7.2: software-disabled keeps every mask bit set. */
+        INTC__SNAP_REQ(c, mode, (svr & SVR_ENABLE) || (lvt & LVT_MASKED),
+                       "lvt", (int32_t)i,
+                       "unmasked while software-disabled");
+        if (i == INTC_LVT_CMCI && !cfg->lvt_cmci)
+            INTC__SNAP_REQ(c, mode, lvt == LVT_MASKED, "lvt", (int32_t)i,
+                           "absent LVT CMCI not at reset");
+        if (i == INTC_LVT_TIMER)
+            tmode = intc_lvt_timer_mode((uint32_t)lvt);
+    }
+    INTC__SNAP_VAR(c, mode, icr, l->icr, SNAP_ICR_MASK, "icr", -1);
+    /* xAPIC ICR high holds only the destination field [63:56]. */
+    INTC__SNAP_REQ(c, mode,
+                   amode == INTC_MODE_X2APIC ||
+                       !(icr & 0x00ffffff00000000ull),
+                   "icr", -1, "xAPIC ICR high reserved bits set");
+    INTC__SNAP(c, mode, l->esr, 0xff, "esr", -1);
+    INTC__SNAP(c, mode, l->esr_pending, 0xff, "esr_pending", -1);
+    INTC__SNAP_BOOL(c, mode, l->esr_armed, "esr_armed", -1);
+    INTC__SNAP_BOOL(c, mode, l->lint_level[0], "lint_level", 0);
+    INTC__SNAP_BOOL(c, mode, l->lint_level[1], "lint_level", 1);
+    for (unsigned w = 0; w < 4; w++) {
+        /* Vectors 0-15 never enter IRR, ISR or TMR (11.5.2). */
+        uint64_t vm = w ? UINT64_MAX : ~0xffffull;
+        INTC__SNAP(c, mode, l->irr[w], vm, "irr", (int32_t)w);
+        INTC__SNAP(c, mode, l->isr[w], vm, "isr", (int32_t)w);
+        INTC__SNAP(c, mode, l->tmr[w], vm, "tmr", (int32_t)w);
+    }
+    INTC__SNAP(c, mode, l->sig,
+               INTC_PEND_NMI | INTC_PEND_SMI | INTC_PEND_INIT |
+                   INTC_PEND_SIPI | INTC_PEND_EXTINT,
+               "pending_signals", -1);
+    INTC__SNAP_BOOL(c, mode, l->wait_sipi, "wait_sipi", -1);
+    INTC__SNAP(c, mode, l->sipi_vector, 0xff, "sipi_vector", -1);
+    if (mode == INTC__SNAP_LOAD)
+        snap_rebuild(l);
+    *timer_mode = tmode;
+}
+
+/* One CPU's section of the image (snapshot.c orders the sections): its
+   registers, then its timer's own fields and rules (lapic_timer.c), which
+   depend on the timer mode in the LVT just walked (the image's, in
+   CHECK). */
+void intc__lapic_snap(intc__snap *c, intc_lapic *l)
+{
+    unsigned tmode = 0;
+    INTC__SNAP_DISPATCH(c, lapic_snap, l, &tmode);
+    intc__timer_snap(c, l, tmode);
 }

@@ -136,13 +136,6 @@ void intc_timer_catch_up(intc_lapic *l);
 void intc__lapic_lvt_fire_other(intc_lapic *l, unsigned lvt);
 void intc_lapic_error(intc_lapic *l, uint32_t esr_bits);
 
-/* snapshot.c support: stored-bit masks and cache rebuild. */
-uint32_t intc_lapic_lvt_mask(const intc_lapic *l, unsigned idx);
-uint32_t intc_lapic_svr_mask(const intc_lapic *l);
-uint32_t intc_lapic_x2apic_ldr(uint32_t id);
-void intc_lapic_rebuild_caches(intc_lapic *l);
-void intc_timer_rebuild(intc_lapic *l);
-
 static inline unsigned intc_lvt_timer_mode(uint32_t lvt)
 {
     return (lvt & LVT_TIMER_MODE_MASK) >> LVT_TIMER_MODE_SHIFT;

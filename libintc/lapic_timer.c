@@ -10,6 +10,7 @@
  * periods keeps the phase exact over any run length.
  */
 #include "internal.h"
+#include "snap_priv.h"
 
 #define NS_PER_S 1000000000ull
 
@@ -48,19 +49,27 @@ static uint64_t add_sat(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-/* Host time of the k-th expiry.  Never UINT64_MAX (that means "none"). */
+/* Host time at which a count of count0 started at start (then k periods
+   of icr) runs out, at hz >> shift: the exact time rounded up to the
+   next ns, or UINT64_MAX - 1 when that lies beyond the clock (never
+   UINT64_MAX: that means "none"). */
+static uint64_t expiry_at(uint64_t start, uint64_t count0, uint64_t icr,
+                          unsigned shift, uint64_t hz, uint64_t k)
+{
+    uint64_t ticks = count0, cyc, ns;
+    if (k)
+        ticks = k > (UINT64_MAX - ticks) / icr ? UINT64_MAX : ticks + k * icr;
+    cyc = ticks > (UINT64_MAX >> shift) ? UINT64_MAX : ticks << shift;
+    ns = intc_muldiv(cyc, NS_PER_S, hz, true);
+    ns = add_sat(start, ns);
+    return ns == UINT64_MAX ? UINT64_MAX - 1 : ns;
+}
+
+/* Host time of the k-th expiry. */
 static uint64_t expiry_ns(const intc_lapic *l, uint64_t k)
 {
-    uint64_t ticks = l->timer_count0, cyc, ns;
-    if (k) {
-        uint64_t p = l->timer_icr;
-        ticks = k > (UINT64_MAX - ticks) / p ? UINT64_MAX : ticks + k * p;
-    }
-    cyc = ticks > (UINT64_MAX >> l->timer_shift) ? UINT64_MAX
-                                                 : ticks << l->timer_shift;
-    ns = intc_muldiv(cyc, NS_PER_S, l->m->cfg.apic_timer_hz, true);
-    ns = add_sat(l->timer_start, ns);
-    return ns == UINT64_MAX ? UINT64_MAX - 1 : ns;
+    return expiry_at(l->timer_start, l->timer_count0, l->timer_icr,
+                     l->timer_shift, l->m->cfg.apic_timer_hz, k);
 }
 
 static void start(intc_lapic *l, uint32_t count, uint64_t now)
@@ -351,8 +360,69 @@ uint64_t intc_machine_tsc(intc_machine *m, uint32_t cpu)
     return guest_tsc(&m->cpus[cpu], intc_now(m, cpu));
 }
 
-/* Snapshot load: recompute the divider shift from the restored DCR. */
-void intc_timer_rebuild(intc_lapic *l)
+/* ---- snapshot section ---- */
+
+/* The timer part of a CPU's section (lapic.c intc__lapic_snap), tmode the
+   timer mode of the LVT Timer being walked (the image's in CHECK). */
+INTC__SNAP_INLINE void timer_snap(intc__snap *c, const int mode,
+                                  intc_lapic *l, unsigned tmode)
 {
-    l->timer_shift = (uint8_t)dcr_shift(l->timer_dcr);
+    INTC__SNAP_VAR(c, mode, ticr, l->timer_icr, 0xffffffffu, "timer_icr",
+                   -1);
+    INTC__SNAP_VAR(c, mode, tdcr, l->timer_dcr, 0xb, "timer_dcr", -1);
+    INTC__SNAP_VAR(c, mode, running, l->timer_running, 1, "timer_running",
+                   -1);
+    INTC__SNAP_VAR(c, mode, count0, l->timer_count0, 0xffffffffu,
+                   "timer_count0", -1);
+    INTC__SNAP_VAR(c, mode, start, l->timer_start, UINT64_MAX,
+                   "timer_start", -1);
+    INTC__SNAP_VAR(c, mode, periods, l->timer_periods, UINT64_MAX,
+                   "timer_periods", -1);
+    INTC__SNAP_VAR(c, mode, deadline, l->deadline, UINT64_MAX,
+                   "timer_deadline", -1);
+    INTC__SNAP_VAR(c, mode, tscd, l->tsc_deadline, UINT64_MAX,
+                   "tsc_deadline", -1);
+    INTC__SNAP(c, mode, l->tsc_offset, UINT64_MAX, "tsc_offset", -1);
+    /* Counting happens only in one-shot/periodic mode, from a non-zero
+       initial count, with a deadline armed; stopped, nothing is armed
+       outside TSC-deadline mode. */
+    INTC__SNAP_REQ(c, mode,
+                   !running || (tmode <= INTC_TIMER_PERIODIC && ticr &&
+                                deadline != UINT64_MAX),
+                   "timer_running", -1,
+                   "counting in a mode that does not count");
+    INTC__SNAP_REQ(c, mode,
+                   running || tmode == INTC_TIMER_TSC_DEADLINE ||
+                       deadline == UINT64_MAX,
+                   "timer_deadline", -1, "armed while stopped");
+    /* A counting one-shot timer is armed at the exact end of its count
+       (intc_timer_expire relies on it: a passed one-shot deadline means
+       the count ran out). */
+    if (INTC__SNAP_CHECKING(mode) && running && tmode == INTC_TIMER_ONESHOT)
+        INTC__SNAP_REQ(c, mode,
+                       !periods &&
+                           deadline ==
+                               expiry_at(start, count0, ticr,
+                                         dcr_shift((uint32_t)tdcr),
+                                         l->m->cfg.apic_timer_hz, 0),
+                       "timer_deadline", -1,
+                       "not where the one-shot count ends");
+    /* TSC-deadline mode: initial count writes are ignored and entering
+       the mode clears it; the deadline is armed exactly when
+       IA32_TSC_DEADLINE is non-zero (11.5.4.1). */
+    INTC__SNAP_REQ(c, mode, tmode == INTC_TIMER_TSC_DEADLINE || !tscd,
+                   "tsc_deadline", -1, "set outside TSC-deadline mode");
+    if (tmode == INTC_TIMER_TSC_DEADLINE)
+        INTC__SNAP_REQ(c, mode,
+                       !ticr && (tscd == 0) == (deadline == UINT64_MAX),
+                       "tsc_deadline", -1,
+                       "TSC-deadline timer state inconsistent");
+    /* Derived: the divider shift of the restored DCR. */
+    if (mode == INTC__SNAP_LOAD)
+        l->timer_shift = (uint8_t)dcr_shift(l->timer_dcr);
+}
+
+void intc__timer_snap(intc__snap *c, intc_lapic *l, unsigned tmode)
+{
+    INTC__SNAP_DISPATCH(c, timer_snap, l, tmode);
 }

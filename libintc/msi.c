@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 #include "msi_priv.h"
+#include "snap_priv.h"
 
 /* ---- messages (the decode is the pipeline's: bus.c) ---- */
 
@@ -558,4 +559,138 @@ intc_err intc_msi_reset(intc_msi *c)
     msi_reset(c);
     intc_leave(c->m);
     return INTC_OK;
+}
+
+/* ---- snapshot section ---- */
+
+INTC__SNAP_INLINE void msix_snap(intc__snap *c, const int mode, intc_msix *x)
+{
+    size_t words = ((size_t)x->nvec + 63) / 64;
+
+    intc__snap_begin(c, mode, "msix", (int32_t)x->unit);
+    INTC__SNAP_VAR(c, mode, en, x->enabled, 1, "enabled", -1);
+    INTC__SNAP_VAR(c, mode, fmask, x->fmask, 1, "function_mask", -1);
+    /* Per group of 64 vectors: its PBA qword, then its table entries. */
+    for (size_t w = 0; w < words; w++) {
+        uint32_t first = (uint32_t)(w * 64);
+        uint32_t n = x->nvec - first < 64 ? x->nvec - first : 64;
+        INTC__SNAP_VAR(c, mode, pba, x->pba[w],
+                       n == 64 ? UINT64_MAX : (1ull << n) - 1, "pba",
+                       (int32_t)w);
+        for (uint32_t k = 0; k < n; k++) {
+            struct intc_msix_entry *e = &x->table[first + k];
+            int32_t v = (int32_t)(first + k);
+            INTC__SNAP(c, mode, e->addr_lo, 0xffffffffu, "addr_lo", v);
+            INTC__SNAP(c, mode, e->addr_hi, 0xffffffffu, "addr_hi", v);
+            INTC__SNAP(c, mode, e->data, 0xffffffffu, "data", v);
+            /* Vector Control bits 31:1 are reserved. */
+            INTC__SNAP_VAR(c, mode, ctrl, e->ctrl, MSIX_CTRL_MASK,
+                           "vector_control", v);
+            /* PCIe 7.7.2: a pending message goes out (and its bit
+               clears) when the vector is unmasked, so an enabled,
+               unmasked vector has no pending bit. */
+            INTC__SNAP_REQ(c, mode,
+                           !en || fmask || (ctrl & MSIX_CTRL_MASK) ||
+                               !((pba >> k) & 1),
+                           "pba", v, "pending bit of an unmasked vector");
+        }
+    }
+}
+
+/* One MSI-X function's section of the image, named by its event unit
+   (snapshot.c orders the sections).  Nothing is derived. */
+void intc__msix_snap(intc__snap *c, intc_msix *x)
+{
+    INTC__SNAP_DISPATCH(c, msix_snap, x);
+}
+
+static uint32_t snap_rd32(const uint8_t *r, unsigned off)
+{
+    return (uint32_t)r[off] | (uint32_t)r[off + 1] << 8 |
+           (uint32_t)r[off + 2] << 16 | (uint32_t)r[off + 3] << 24;
+}
+
+INTC__SNAP_INLINE void msi_snap(intc__snap *c, const int mode, intc_msi *d)
+{
+    unsigned n = d->size;
+    uint8_t img[24] = {0};
+    uint32_t mbits = 0;
+
+    intc__snap_begin(c, mode, "msi", (int32_t)d->unit);
+    /* The configuration bytes as one block (a field per byte would cost
+       tens of instructions per byte, most of the image of a machine with
+       many MSI functions). */
+    switch (mode) {
+    case INTC__SNAP_MEASURE:
+        c->size += n;
+        return;
+    case INTC__SNAP_SAVE:
+        memcpy(c->out, d->regs, n);
+        c->out += n;
+        return;
+    case INTC__SNAP_LOAD:
+        memcpy(d->regs, c->in, n);
+        c->in += n;
+        return;
+    default: /* CHECK, DIAG: validate the image's bytes */
+        memcpy(img, c->in, n);
+        c->in += n;
+        break;
+    }
+    /* Bits no configuration write can change keep the function's value;
+       the pending bits (written by the function) only for vectors it
+       has. */
+    if (d->off_mask) {
+        unsigned mmc = (d->regs[2] >> 1) & 7;
+        mbits = mmc == 5 ? 0xffffffffu : (1u << (1u << mmc)) - 1;
+    }
+    if (mode == INTC__SNAP_CHECK) {
+        /* The rules of the DIAG loop below, eight bytes at a time:
+           read-only bits differ, or a pending bit beyond the vectors. */
+        uint8_t cur[24] = {0};
+        uint64_t wi[3], wc[3], wf[3], diff = 0;
+        memcpy(cur, d->regs, n);
+        memcpy(wi, img, sizeof wi);
+        memcpy(wc, cur, sizeof wc);
+        memcpy(wf, d->wmask, sizeof wf);
+        if (d->off_mask) /* the pending bits: 4 bytes, 4-aligned */
+            wf[d->off_pend / 8] |= 0xffffffffull << (8 * (d->off_pend % 8));
+        for (unsigned w = 0; w < 3; w++)
+            diff |= (wi[w] ^ wc[w]) & ~wf[w];
+        c->bad |= diff != 0;
+        if (d->off_mask)
+            c->bad |= (snap_rd32(img, d->off_pend) & ~mbits) != 0;
+    } else {
+        for (unsigned a = 0; a < n; a++) {
+            uint8_t fixed = (uint8_t)~d->wmask[a];
+            if (d->off_mask && a >= d->off_pend && a < d->off_pend + 4u)
+                INTC__SNAP_REQ(c, mode,
+                               !(img[a] & ~(mbits >> (8 * (a - d->off_pend)))),
+                               "config", (int32_t)a,
+                               "pending bit beyond the function's vectors");
+            else
+                INTC__SNAP_REQ(c, mode,
+                               (img[a] & fixed) == (d->regs[a] & fixed),
+                               "config", (int32_t)a, "read-only bits changed");
+        }
+    }
+    /* Enabled: a pending vector that is not masked would have been sent
+       (PCI 3.0 6.8.1.7-8). */
+    if (d->off_mask && (img[2] & 1)) {
+        unsigned mmc = (img[2] >> 1) & 7, mme = (img[2] >> 4) & 7;
+        unsigned nv = 1u << (mme > mmc ? mmc : mme);
+        uint32_t live = nv >= 32 ? 0xffffffffu : (1u << nv) - 1;
+        INTC__SNAP_REQ(c, mode,
+                       !(snap_rd32(img, d->off_pend) &
+                         ~snap_rd32(img, d->off_mask) & live),
+                       "config", (int32_t)d->off_pend,
+                       "pending bit of an unmasked vector");
+    }
+}
+
+/* One MSI capability's section: its configuration-space bytes, named by
+   the function's event unit.  Nothing is derived. */
+void intc__msi_snap(intc__snap *c, intc_msi *d)
+{
+    INTC__SNAP_DISPATCH(c, msi_snap, d);
 }

@@ -1,6 +1,7 @@
 /*
- * libintc — MSI-X function and MSI capability private state (msi.c; read
- * by snapshot.c).
+ * libintc — MSI-X function and MSI capability private state (msi.c;
+ * snapshot.c walks the device lists and reads their configuration for
+ * the image fingerprint).
  */
 #ifndef INTC_MSI_PRIV_H
 #define INTC_MSI_PRIV_H

@@ -4,6 +4,7 @@
  * (6.5.2) and posted interrupts (5.2, 9.11-9.12).
  */
 #include "internal.h"
+#include "snap_priv.h"
 
 /* Capability values reported (VT-d 11.4.2-11.4.3). */
 #define VTD_VERSION 0x10u
@@ -674,12 +675,13 @@ intc_err intc_vtd_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
     return INTC_OK;
 }
 
+/* ---- snapshot section ---- */
+
 /* Stored bits of the register at off, for snapshot validation: what
    write32() and the hardware-side updates can leave there (keep in step
    with them).  For FRR offsets, the low or high qword of a record. */
-uint64_t intc_vtd_reg_mask(const intc_iommu *u, uint32_t off)
+static uint64_t snap_reg_mask(uint32_t off)
 {
-    (void)u;
     if (off >= INTC_VTD_FRR)
         return (off & 8) ? FRR_F | 0xffull << 32 | 0xffffull /* F, FR, SID */
                          : 0xffffull << 48;                  /* FI */
@@ -732,3 +734,61 @@ const struct intc_iommu_ops intc__vtd_ops = {
     .set_table = intc_vtd_set_table,
     .invalidate = vtd_invalidate,
 };
+
+#define SNAP_VTD(c, mode, v, field, off)                                    \
+    INTC__SNAP(c, mode, (v)->field, snap_reg_mask(off), #field, -1)
+
+INTC__SNAP_INLINE void vtd_snap(intc__snap *c, const int mode, intc_iommu *u)
+{
+    struct intc_vtd *v = &u->vtd;
+    bool any_f = false;
+
+    intc__snap_begin(c, mode, "vtd", -1);
+    SNAP_VTD(c, mode, v, gsts, INTC_VTD_GSTS);
+    SNAP_VTD(c, mode, v, rtaddr, INTC_VTD_RTADDR);
+    SNAP_VTD(c, mode, v, ccmd, INTC_VTD_CCMD);
+    INTC__SNAP_VAR(c, mode, fsts, v->fsts, snap_reg_mask(INTC_VTD_FSTS),
+                   "fsts", -1);
+    SNAP_VTD(c, mode, v, fectl, INTC_VTD_FECTL);
+    SNAP_VTD(c, mode, v, fedata, INTC_VTD_FEDATA);
+    SNAP_VTD(c, mode, v, feaddr, INTC_VTD_FEADDR);
+    SNAP_VTD(c, mode, v, feuaddr, INTC_VTD_FEUADDR);
+    SNAP_VTD(c, mode, v, iqh, INTC_VTD_IQH);
+    SNAP_VTD(c, mode, v, iqt, INTC_VTD_IQT);
+    SNAP_VTD(c, mode, v, iqa, INTC_VTD_IQA);
+    SNAP_VTD(c, mode, v, ics, INTC_VTD_ICS);
+    SNAP_VTD(c, mode, v, iectl, INTC_VTD_IECTL);
+    SNAP_VTD(c, mode, v, iedata, INTC_VTD_IEDATA);
+    SNAP_VTD(c, mode, v, ieaddr, INTC_VTD_IEADDR);
+    SNAP_VTD(c, mode, v, ieuaddr, INTC_VTD_IEUADDR);
+    SNAP_VTD(c, mode, v, irta, INTC_VTD_IRTA);
+    SNAP_VTD(c, mode, v, irta_active, INTC_VTD_IRTA);
+    /* Fault recording registers: qword 2k is record k's low half (FI),
+       2k+1 its high half (F, FR, SID). */
+    for (uint32_t i = 0; i < 2u * v->nfr; i++) {
+        INTC__SNAP_VAR(c, mode, r, v->frr[i],
+                       snap_reg_mask(INTC_VTD_FRR + 8 * i), "frr",
+                       (int32_t)i);
+        if (i & 1)
+            any_f |= (r >> 63) != 0;
+    }
+    INTC__SNAP_VAR(c, mode, fri, v->fri, 0xffff, "fri", -1);
+    /* 7.3.1: FRI names a register that exists, PPF says whether any
+       record has its F bit. */
+    INTC__SNAP_REQ(c, mode, fri < v->nfr, "fri", -1,
+                   "beyond the fault recording registers");
+    INTC__SNAP_REQ(c, mode, ((fsts >> 8) & 0xff) < v->nfr, "fsts", -1,
+                   "FRI beyond the fault recording registers");
+    INTC__SNAP_REQ(c, mode, !!(fsts & 2) == any_f, "fsts", -1,
+                   "PPF out of step with the records' F bits");
+    /* Derived: the pipeline's remap stage follows the enable bit. */
+    if (mode == INTC__SNAP_LOAD)
+        intc__iommu_sync(u);
+}
+
+/* The VT-d registers' section of the image (after the entry cache,
+   iommu.c).  LOAD installs or removes the remap stage. */
+void intc__vtd_snap(intc__snap *c, intc_iommu *u)
+{
+    INTC__SNAP_DISPATCH(c, vtd_snap, u);
+}

@@ -9,6 +9,7 @@
  */
 #include "harness.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -571,25 +572,70 @@ static void assert_state(intc_machine *m, const uint8_t *img, size_t size)
     free(now);
 }
 
-static uint32_t crc32_ieee(const uint8_t *p, size_t n, uint32_t crc)
+/* XXH64 with seed 0, written from the xxHash specification independently
+   of snapshot.c's (the test's oracle; checked against published values in
+   test_checksum_is_xxh64). */
+static uint64_t rotl(uint64_t x, unsigned r)
 {
-    crc = ~crc;
-    while (n--) {
-        crc ^= *p++;
-        for (int k = 0; k < 8; k++)
-            crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1)));
-    }
-    return ~crc;
+    return x << r | x >> (64 - r);
 }
 
-/* Re-seal an image after a test patched it: CRC over everything except
-   the CRC field (bytes 24-27). */
+static uint64_t rd(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = 0; i < n; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static uint64_t xxh64_oracle(const uint8_t *p, size_t n)
+{
+    const uint64_t P1 = 0x9e3779b185ebca87ull, P2 = 0xc2b2ae3d27d4eb4full,
+                   P3 = 0x165667b19e3779f9ull, P4 = 0x85ebca77c2b2ae63ull,
+                   P5 = 0x27d4eb2f165667c5ull;
+    size_t i = 0;
+    uint64_t h;
+
+    if (n >= 32) {
+        uint64_t v[4] = {P1 + P2, P2, 0, 0 - P1};
+        for (; i + 32 <= n; i += 32)
+            for (unsigned k = 0; k < 4; k++)
+                v[k] = rotl(v[k] + rd(p + i + 8 * k, 8) * P2, 31) * P1;
+        h = rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18);
+        for (unsigned k = 0; k < 4; k++)
+            h = (h ^ rotl(v[k] * P2, 31) * P1) * P1 + P4;
+    } else {
+        h = P5;
+    }
+    h += n;
+    for (; i + 8 <= n; i += 8)
+        h = rotl(h ^ rotl(rd(p + i, 8) * P2, 31) * P1, 27) * P1 + P4;
+    if (i + 4 <= n) {
+        h = rotl(h ^ rd(p + i, 4) * P1, 23) * P2 + P3;
+        i += 4;
+    }
+    for (; i < n; i++)
+        h = rotl(h ^ p[i] * P5, 11) * P1;
+    h = (h ^ h >> 33) * P2;
+    h = (h ^ h >> 29) * P3;
+    return h ^ h >> 32;
+}
+
+/* Image header (snapshot.c, format version 2). */
+#define HDR 40u        /* header size */
+#define H_VERSION 8u
+#define H_HDR_SIZE 12u
+#define H_SUM 16u      /* XXH64 of bytes 24.. */
+#define H_PLEN 24u
+#define H_FP 32u
+
+/* Re-seal an image after a test patched it: the checksum over every byte
+   from the payload length on. */
 static void reseal(uint8_t *img, size_t size)
 {
-    uint32_t crc = crc32_ieee(img, 24, 0);
-    crc = crc32_ieee(img + 28, size - 28, crc);
-    for (int i = 0; i < 4; i++)
-        img[24 + i] = (uint8_t)(crc >> (8 * i));
+    uint64_t sum = xxh64_oracle(img + H_PLEN, size - H_PLEN);
+    for (int i = 0; i < 8; i++)
+        img[H_SUM + i] = (uint8_t)(sum >> (8 * i));
 }
 
 /* ---- (1) round trip ---- */
@@ -753,8 +799,9 @@ static void test_bit_flips_refused(void **state)
         memcpy(bad, img, size);
         bad[i] ^= (uint8_t)(1u << (i % 8));
         err = intc_machine_load(s.m, bad, size);
-        /* The version field names an unknown version; every other byte
-           (header included) is covered by the CRC. */
+        /* The version field names an unknown version; the magic and the
+           header size are checked for their exact values, every byte from
+           the checksum on is covered by the checksum. */
         assert_int_equal(err, i >= 8 && i < 12 ? INTC_ERR_VERSION
                                                : INTC_ERR_CORRUPT);
         assert_int_equal(s.n_cb, n_cb);
@@ -769,9 +816,8 @@ static void test_bit_flips_refused(void **state)
 
 /* ---- (4) hostile images with a valid CRC ---- */
 
-/* Payload layout of CPU 0 (snapshot.c, sn_lapic), after the 36-byte
+/* Payload layout of CPU 0 (lapic.c, the snapshot section), after the
    header. */
-#define HDR 36u
 #define P_APIC_BASE 0u
 #define P_LVT(i) (22u + 4u * (i))
 #define P_IRR0 69u
@@ -834,20 +880,298 @@ static void test_hostile_images_refused(void **state)
     /* A storm throttle on a pin that is not storming. */
     hostile(&s, img, size, HDR + P_PIN0_THROTTLE, 12345, 0, 8,
             INTC_ERR_CORRUPT);
-    /* A format version this library does not know. */
-    hostile(&s, img, size, 8, 2, 0xffffffffu, 4, INTC_ERR_VERSION);
+    /* A format version this library does not know (1: the CRC-32 format
+       before this one). */
+    hostile(&s, img, size, H_VERSION, 1, ~1u, 4, INTC_ERR_VERSION);
     /* An image of a differently configured machine. */
     {
         uint8_t *bad = malloc(size);
         memcpy(bad, img, size);
-        bad[28] ^= 0x10;
+        bad[H_FP] ^= 0x10;
         reseal(bad, size);
         assert_refused(&s, img, size, bad, size, INTC_ERR_INVAL);
         free(bad);
     }
     /* Header size and payload length that do not describe the image. */
-    hostile(&s, img, size, 12, 40, 0xffffffffu, 4, INTC_ERR_CORRUPT);
-    hostile(&s, img, size, 16, 1, 0, 8, INTC_ERR_CORRUPT);
+    hostile(&s, img, size, H_HDR_SIZE, 36, ~36u, 4, INTC_ERR_CORRUPT);
+    hostile(&s, img, size, H_PLEN, 1, 0, 8, INTC_ERR_CORRUPT);
+    free(img);
+    sh_close(&s);
+}
+
+/* ---- (4b) the refusal says what was refused ---- */
+
+/* machine.h intc_machine_errmsg: "what the last failed
+   intc_machine_load() on m refused ... the field and why for an image
+   that failed validation ... or the header's fault ... "" after a
+   successful load, and before any load". */
+static void refused_with(sh *s, const uint8_t *img, size_t size,
+                         const uint8_t *bad, size_t bad_len, intc_err want,
+                         const char *msg)
+{
+    assert_refused(s, img, size, bad, bad_len, want);
+    assert_string_equal(intc_machine_errmsg(s->m), msg);
+}
+
+/* A patched, resealed copy of img refused with want and msg. */
+static void field_refused(sh *s, const uint8_t *img, size_t size,
+                          size_t off, uint64_t set, uint64_t clear,
+                          unsigned n, const char *msg)
+{
+    uint8_t *bad = malloc(size);
+    memcpy(bad, img, size);
+    patch(bad, off, set, clear, n);
+    reseal(bad, size);
+    refused_with(s, img, size, bad, size, INTC_ERR_CORRUPT, msg);
+    free(bad);
+}
+
+static void test_refusal_names_field(void **state)
+{
+    sh s;
+    size_t size;
+    uint8_t *img = busy(&s, *state, INTC_IOMMU_VTD, &size);
+    uint8_t *bad = malloc(size);
+    char want[96];
+
+    assert_string_equal(intc_machine_errmsg(s.m), "");
+    assert_string_equal(intc_machine_errmsg(NULL), "");
+
+    /* Damage behind the checksum. */
+    memcpy(bad, img, size);
+    bad[HDR + P_IRR0] ^= 0x40;
+    refused_with(&s, img, size, bad, size, INTC_ERR_CORRUPT,
+                 "checksum mismatch");
+    /* Truncation, in the payload and in the header. */
+    snprintf(want, sizeof want, "truncated at byte %zu of %zu", size - 5,
+             size);
+    refused_with(&s, img, size, img, size - 5, INTC_ERR_CORRUPT, want);
+    refused_with(&s, img, size, img, 20, INTC_ERR_CORRUPT,
+                 "truncated at byte 20 (header of 40 bytes)");
+    /* Not an image at all. */
+    memset(bad, 0, size);
+    refused_with(&s, img, size, bad, size, INTC_ERR_CORRUPT,
+                 "not a libintc snapshot (magic)");
+
+    /* A field refused, checksum recomputed: the model, its instance and
+       the field.  SDM 11.5.1: LVT Timer bit 20 is reserved; CPU 0 and
+       CPU 3 (each CPU's section is CPU_BYTES long). */
+    snprintf(want, sizeof want, "lapic[0].lvt[%d]: reserved bits set",
+             (int)INTC_LVT_TIMER);
+    field_refused(&s, img, size, HDR + P_LVT(INTC_LVT_TIMER), 1u << 20, 0,
+                  4, want);
+    snprintf(want, sizeof want, "lapic[3].lvt[%d]: reserved bits set",
+             (int)INTC_LVT_TIMER);
+    field_refused(&s, img, size, HDR + 3 * CPU_BYTES + P_LVT(INTC_LVT_TIMER),
+                  1u << 20, 0, 4, want);
+    /* SDM 11.5.2: vectors 0-15 never enter IRR. */
+    field_refused(&s, img, size, HDR + P_IRR0, 1u << 5, 0, 8,
+                  "lapic[0].irr[0]: reserved bits set");
+    /* SDM 11.12.5: EXTD without EN (a cross-field rule). */
+    field_refused(&s, img, size, HDR + P_APIC_BASE, INTC_APIC_BASE_EXTD,
+                  INTC_APIC_BASE_EN, 8,
+                  "lapic[0].apic_base: EXTD without EN");
+    /* 82093AA 3.2.4: RTE bit 17 is reserved. */
+    field_refused(&s, img, size, HDR + P_PIN0_RTE, 1u << 17, 0, 8,
+                  "ioapic[0].rte[0]: reserved bits set");
+    field_refused(&s, img, size, HDR + P_PIN0_THROTTLE, 12345, 0, 8,
+                  "ioapic[0].throttle_until[0]: throttled without a storm");
+    /* Two refused fields: the first in image order is named. */
+    memcpy(bad, img, size);
+    patch(bad, HDR + P_PIN0_RTE, 1u << 17, 0, 8);
+    patch(bad, HDR + 2 * CPU_BYTES + P_IRR0, 1u << 3, 0, 8);
+    reseal(bad, size);
+    refused_with(&s, img, size, bad, size, INTC_ERR_CORRUPT,
+                 "lapic[2].irr[0]: reserved bits set");
+
+    /* Header faults with their own codes. */
+    memcpy(bad, img, size);
+    patch(bad, H_VERSION, 1, ~1u, 4);
+    refused_with(&s, img, size, bad, size, INTC_ERR_VERSION,
+                 "format version 1, this library reads version 2");
+    memcpy(bad, img, size);
+    bad[H_FP] ^= 1;
+    reseal(bad, size);
+    refused_with(&s, img, size, bad, size, INTC_ERR_INVAL,
+                 "configuration fingerprint differs: an image of another "
+                 "machine configuration");
+
+    /* A success clears it. */
+    assert_int_equal(intc_machine_load(s.m, img, size), INTC_OK);
+    assert_string_equal(intc_machine_errmsg(s.m), "");
+    free(bad);
+    free(img);
+    sh_close(&s);
+}
+
+/* Devices are named by their event unit (machine.h intc_machine_errmsg:
+   "MSI-X/MSI event unit"), in creation order from 0.  A 1-CPU machine
+   with MSI-X (8 vectors, unit 0) then MSI (unit 1): after the CPU and
+   lp_last, the MSI-X section is enabled, function mask, the PBA qword,
+   then per vector address low/high, data, vector control; then the MSI
+   capability's configuration bytes. */
+static void test_refusal_names_device(void **state)
+{
+    th_host *h = *state;
+    intc_machine_config cfg;
+    intc_machine *m;
+    intc_err e;
+    size_t size;
+    uint8_t *img, *bad;
+    const size_t msix = HDR + CPU_BYTES + 4u, msi = msix + 2u + 8u + 8u * 16u;
+
+    intc_machine_config_init(&cfg);
+    m = th_machine(h, &cfg);
+    assert_non_null(intc_msix_new(m, 8, 0x10, &e));
+    assert_non_null(intc_msi_new(m, 2, true, true, 0x18, &e));
+    img = save_alloc(m, &size);
+    bad = malloc(size);
+    /* PCIe 7.7.2: Vector Control bits 31:1 are reserved. */
+    memcpy(bad, img, size);
+    patch(bad, msix + 10u + 3u * 16u + 12u, 1u << 4, 0, 4);
+    reseal(bad, size);
+    assert_int_equal(intc_machine_load(m, bad, size), INTC_ERR_CORRUPT);
+    assert_string_equal(intc_machine_errmsg(m),
+                        "msix[0].vector_control[3]: reserved bits set");
+    /* The capability ID (byte 0) is read-only. */
+    memcpy(bad, img, size);
+    bad[msi] ^= 0x01;
+    reseal(bad, size);
+    assert_int_equal(intc_machine_load(m, bad, size), INTC_ERR_CORRUPT);
+    assert_string_equal(intc_machine_errmsg(m),
+                        "msi[1].config[0]: read-only bits changed");
+    /* PCI 3.0 6.8.1.7-8: enabled, vector 0 unmasked and pending (a rule
+       over several bytes: control at 2, pending bits at 20). */
+    memcpy(bad, img, size);
+    bad[msi + 2] |= 0x01;
+    bad[msi + 20] |= 0x01;
+    reseal(bad, size);
+    assert_int_equal(intc_machine_load(m, bad, size), INTC_ERR_CORRUPT);
+    assert_string_equal(intc_machine_errmsg(m),
+                        "msi[1].config[20]: pending bit of an unmasked "
+                        "vector");
+    assert_state(m, img, size);
+    free(bad);
+    free(img);
+    intc_machine_free(m);
+}
+
+/* Every refusal is named: one bit flipped in each payload byte, the
+   checksum recomputed; an image that is refused names a model and field
+   (the DIAG walk finds what CHECK refused), one that loads is a valid
+   state (the original is loaded back). */
+static void test_every_refusal_is_named(void **state)
+{
+    sh s;
+    size_t size, refused = 0;
+    uint8_t *img = busy(&s, *state, INTC_IOMMU_VTD, &size);
+    uint8_t *bad = malloc(size);
+
+    for (size_t i = HDR; i < size; i++) {
+        intc_err err;
+        const char *msg;
+        memcpy(bad, img, size);
+        bad[i] ^= (uint8_t)(1u << (i % 8));
+        reseal(bad, size);
+        err = intc_machine_load(s.m, bad, size);
+        msg = intc_machine_errmsg(s.m);
+        if (err == INTC_OK) {
+            assert_string_equal(msg, "");
+            assert_int_equal(intc_machine_load(s.m, img, size), INTC_OK);
+            continue;
+        }
+        assert_int_equal(err, INTC_ERR_CORRUPT);
+        if (strchr(msg, '.') == NULL || strstr(msg, ": ") == NULL)
+            fail_msg("byte %zu: refusal not named: \"%s\"", i, msg);
+        refused++;
+    }
+    assert_true(refused > size / 4);
+    assert_state(s.m, img, size);
+    free(bad);
+    free(img);
+    sh_close(&s);
+}
+
+/* The refusal named is the first in image order even when an earlier
+   section holds state that only a rule reads: an IOAPIC with a throttled
+   pin (its timer deadline is checked against the earliest throttled pin),
+   then a refused MSI-X field. */
+static void test_refusal_after_throttled_pin(void **state)
+{
+    th_host *h = *state;
+    static const uint8_t wiring[24] = {[7] = INTC_PIN_LEVEL};
+    intc_machine_config cfg;
+    intc_ioapic_config ioc = {0};
+    intc_machine *m;
+    intc_ioapic *io;
+    intc_lapic *l;
+    intc_err e;
+    size_t size;
+    uint8_t *img, *bad;
+    const size_t msix = HDR + CPU_BYTES + 4u + 2u + 24u * 26u + 8u;
+
+    intc_machine_config_init(&cfg);
+    ioc.id = 2;
+    ioc.version = 0x20;
+    ioc.n_pins = 24;
+    ioc.pin_wiring = wiring;
+    cfg.ioapics = &ioc;
+    cfg.n_ioapics = 1;
+    cfg.storm_threshold = 1;
+    cfg.storm_throttle_ns = 1000;
+    m = th_machine(h, &cfg);
+    assert_non_null(intc_msix_new(m, 8, 0x10, &e));
+    io = intc_machine_ioapic(m, 0);
+    l = intc_machine_lapic(m, 0);
+    lapic_write(l, INTC_LAPIC_SVR, 0x1ff);
+    /* Pin 7: level, vector 0x47, to APIC 0; the line stays asserted, so
+       the first EOI re-delivers, which starts the storm and is held. */
+    assert_int_equal(intc_ioapic_mmio_write(io, 0, 4, 0x10 + 2 * 7), INTC_OK);
+    assert_int_equal(intc_ioapic_mmio_write(io, 0x10, 4, 0x8047), INTC_OK);
+    h->now = 5000;
+    assert_int_equal(intc_ioapic_set_irq(io, 7, true), INTC_OK);
+    assert_int_equal(intc_lapic_ack(l), 0x47);
+    lapic_write(l, INTC_LAPIC_EOI, 0);
+    img = save_alloc(m, &size);
+    /* The throttle is in the image (pin 7's throttle_until, then the
+       IOAPIC's timer deadline). */
+    assert_true(rd(img + HDR + CPU_BYTES + 4u + 2u + 7u * 26u + 18u, 8) ==
+                6000);
+    assert_true(rd(img + msix - 8u, 8) == 6000);
+    assert_int_equal(intc_machine_load(m, img, size), INTC_OK);
+
+    bad = malloc(size);
+    memcpy(bad, img, size);
+    patch(bad, msix + 2u + 8u + 12u, 1u << 1, 0, 4);
+    reseal(bad, size);
+    assert_int_equal(intc_machine_load(m, bad, size), INTC_ERR_CORRUPT);
+    assert_string_equal(intc_machine_errmsg(m),
+                        "msix[0].vector_control[0]: reserved bits set");
+    assert_state(m, img, size);
+    free(bad);
+    free(img);
+    intc_machine_free(m);
+}
+
+/* The checksum is XXH64 (seed 0) of every byte from offset 24 on: the
+   oracle against published values (the xxHash empty-input value, and the
+   "quick brown fox" one), then against the image. */
+static void test_checksum_is_xxh64(void **state)
+{
+    static const char fox[] = "The quick brown fox jumps over the lazy dog";
+    sh s;
+    size_t size;
+    uint8_t *img;
+
+    assert_true(xxh64_oracle(NULL, 0) == 0xef46db3751d8e999ull);
+    assert_true(xxh64_oracle((const uint8_t *)fox, sizeof fox - 1) ==
+                0x0b242d361fda71bcull);
+    img = busy(&s, *state, INTC_IOMMU_AMDVI, &size);
+    assert_true(rd(img + H_SUM, 8) ==
+                xxh64_oracle(img + H_PLEN, size - H_PLEN));
+    assert_true(rd(img + H_PLEN, 8) == size - HDR);
+    assert_true(rd(img + H_VERSION, 4) == 2);
+    assert_true(rd(img + H_HDR_SIZE, 4) == HDR);
     free(img);
     sh_close(&s);
 }
@@ -1090,6 +1414,16 @@ int main(void)
                                         th_teardown),
         cmocka_unit_test_setup_teardown(test_hostile_images_refused,
                                         th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_names_field, th_setup,
+                                        th_teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_names_device, th_setup,
+                                        th_teardown),
+        cmocka_unit_test_setup_teardown(test_every_refusal_is_named, th_setup,
+                                        th_teardown),
+        cmocka_unit_test_setup_teardown(test_refusal_after_throttled_pin,
+                                        th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_checksum_is_xxh64, th_setup,
+                                        th_teardown),
         cmocka_unit_test_setup_teardown(test_image_of_other_config_refused,
                                         th_setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_nospc_reports_size, th_setup,

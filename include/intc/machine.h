@@ -179,6 +179,23 @@ INTC_API intc_err intc_machine_load(intc_machine *m, const void *buf,
                                     size_t len);
 
 /*
+ * What the last failed intc_machine_load() on m refused, as a
+ * NUL-terminated sentence: the field and why for an image that failed
+ * validation ("lapic[3].lvt[2]: reserved bits set", "ioapic[0].rte[5]:
+ * Remote IRR on an edge entry": the model, its instance - CPU index,
+ * IOAPIC index, MSI-X/MSI event unit - and the field with its index), or
+ * the header's fault ("checksum mismatch", "truncated at byte N of M",
+ * "format version V, ...", "configuration fingerprint differs: ...").
+ * "" after a successful load, and before any load; a load refused with
+ * INTC_ERR_BUSY (from a callback) leaves it as it was.  The string lives in
+ * the machine (no allocation) and stays valid until the next
+ * intc_machine_load() on it or intc_machine_free(); m NULL gives "".
+ * For diagnostics only: its wording is not part of the ABI, the error
+ * code is.  Safe from any callback.
+ */
+INTC_API const char *intc_machine_errmsg(const intc_machine *m);
+
+/*
  * Consistency check of every internal invariant (cached priorities against
  * the bitmaps, the routing maps against the ID/LDR/DFR registers, timer
  * state).  Returns INTC_OK or INTC_ERR_CORRUPT, and writes a description

@@ -1237,8 +1237,9 @@ static void do_step(sim_host *h, const sim_step *st, strbuf *d, strbuf *f)
         }
         e = load_image(h, sb->img, sb->len);
         if (e)
-            sb_printf(f, "  intc_machine_load: %s (%s)\n", intc_err_name(e),
-                      intc_strerror(e));
+            sb_printf(f, "  intc_machine_load: %s (%s): %s\n",
+                      intc_err_name(e), intc_strerror(e),
+                      intc_machine_errmsg(h->m));
         break;
     }
     case ACT_EXPECT:
@@ -1565,7 +1566,8 @@ static int resume_file(sim_host *h, size_t *next)
     e = load_image(h, r.p + r.off, (size_t)ilen);
     if (e != INTC_OK) {
         fprintf(stderr, "intc-sim: %s: the machine image does not load: "
-                        "%s (%s)\n", path, intc_err_name(e), intc_strerror(e));
+                        "%s (%s): %s\n", path, intc_err_name(e),
+                intc_strerror(e), intc_machine_errmsg(h->m));
         goto out;
     }
     *next = idx;
