@@ -1004,6 +1004,62 @@ static void test_refusal_names_field(void **state)
     sh_close(&s);
 }
 
+/* A counting one-shot timer is armed where its count ends (SDM 11.5.4:
+   the count decrements at the divided bus clock and interrupts at 0), so
+   an image whose deadline lies elsewhere is inconsistent: refused, and
+   named.  A deadline moved earlier would otherwise fire the interrupt
+   before the count could have run out. */
+static void test_oneshot_deadline_checked(void **state)
+{
+    th_host *h = *state;
+    intc_machine *m = th_machine(h, NULL);
+    intc_lapic *l = intc_machine_lapic(m, 0);
+    uint64_t v = 0, dl;
+    size_t size = 0, at = SIZE_MAX;
+    uint8_t *img;
+
+    assert_int_equal(intc_lapic_mmio_write(l, INTC_LAPIC_SVR, 4, 0x1ff),
+                     INTC_OK);
+    assert_int_equal(intc_lapic_mmio_write(l, INTC_LAPIC_LVT_TIMER, 4, 0x40),
+                     INTC_OK);
+    h->now = 1000;
+    assert_int_equal(intc_lapic_mmio_write(l, INTC_LAPIC_TIMER_ICR, 4,
+                                           123457),
+                     INTC_OK);
+    dl = intc_lapic_timer_deadline(l);
+    assert_true(dl > h->now && dl != UINT64_MAX);
+    assert_int_equal(intc_machine_save(m, NULL, 0, &size), INTC_ERR_NOSPC);
+    img = malloc(size);
+    assert_non_null(img);
+    assert_int_equal(intc_machine_save(m, img, size, &size), INTC_OK);
+    /* The deadline's 8 bytes, little-endian, found in the payload. */
+    for (size_t i = HDR; i + 8 <= size; i++) {
+        uint64_t x = 0;
+        for (unsigned b = 0; b < 8; b++)
+            x |= (uint64_t)img[i + b] << (8 * b);
+        if (x == dl) {
+            assert_int_equal(at, SIZE_MAX); /* unique */
+            at = i;
+        }
+    }
+    assert_int_not_equal(at, SIZE_MAX);
+    img[at] ^= 1; /* 1 ns off */
+    reseal(img, size);
+    assert_int_equal(intc_machine_load(m, img, size), INTC_ERR_CORRUPT);
+    assert_string_equal(intc_machine_errmsg(m),
+                        "lapic[0].timer_deadline: not where the one-shot "
+                        "count ends");
+    assert_int_equal(intc_lapic_timer_deadline(l), dl); /* unchanged */
+    img[at] ^= 1;
+    reseal(img, size);
+    assert_int_equal(intc_machine_load(m, img, size), INTC_OK);
+    assert_int_equal(intc_lapic_mmio_read(l, INTC_LAPIC_TIMER_CCR, 4, &v),
+                     INTC_OK);
+    assert_true(v > 0 && v <= 123457);
+    free(img);
+    intc_machine_free(m);
+}
+
 /* Devices are named by their event unit (machine.h intc_machine_errmsg:
    "MSI-X/MSI event unit"), in creation order from 0.  A 1-CPU machine
    with MSI-X (8 vectors, unit 0) then MSI (unit 1): after the CPU and
@@ -1413,6 +1469,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bit_flips_refused, th_setup,
                                         th_teardown),
         cmocka_unit_test_setup_teardown(test_hostile_images_refused,
+                                        th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_oneshot_deadline_checked,
                                         th_setup, th_teardown),
         cmocka_unit_test_setup_teardown(test_refusal_names_field, th_setup,
                                         th_teardown),
