@@ -133,18 +133,18 @@ static uint64_t control_writable(const intc_iommu *u)
            (u->cfg.x2apic ? CTL_XT_BITS : 0);
 }
 
-void intc_amdvi_reset(intc_iommu *u)
+static void amdvi_reset(intc_iommu *u)
 {
     /* 3.4: every register resets to 0 (the EFR is computed). */
     memset(&u->amd, 0, sizeof(u->amd));
 }
 
-bool intc_amdvi_enabled(const intc_iommu *u)
+static bool amdvi_enabled(const intc_iommu *u)
 {
     return u->amd.control & CTL_IOMMU_EN;
 }
 
-bool intc_amdvi_available(void)
+bool intc__amdvi_available(void)
 {
     return true;
 }
@@ -166,8 +166,8 @@ static void raise_status(intc_iommu *u, uint64_t bit, bool int_en)
     struct intc_amdvi *a = A(u);
     bool was = a->status & bit;
     a->status |= bit;
-    if (int_en && !was && intc_tracing(u->m))
-        intc_emit_unit(u->m, INTC_EV_IR_STATUS, INTC_NO_CPU, -1, 0,
+    if (int_en && !was && intc__tracing(u->m))
+        intc__emit_unit(u->m, INTC_EV_IR_STATUS, INTC_NO_CPU, -1, 0,
                        INTC_AMDVI_STATUS, a->status, bit);
 }
 
@@ -194,7 +194,7 @@ static bool log_event(intc_iommu *u, uint64_t q0, uint64_t q1)
         raise_status(u, ST_EVT_OVERFLOW, a->control & CTL_EVT_INT_EN);
         return false;
     }
-    if (!intc_dma_write(u->m, (a->evtlog & ADDR_51_12) + 16ull * tail, e,
+    if (!intc__dma_write(u->m, (a->evtlog & ADDR_51_12) + 16ull * tail, e,
                         sizeof(e)))
         return false; /* nowhere to report it */
     a->evt_tail = (uint64_t)((tail + 1) % n) << 4;
@@ -217,8 +217,8 @@ static void fault(intc_iommu *u, intc_irq *out, unsigned code, uint16_t sid,
         recorded = log_event(u,
                              (uint64_t)code << 60 | flags | EV_I | EV_RW | sid,
                              ev_addr);
-    if (intc_tracing(u->m))
-        intc_emit_unit(u->m, INTC_EV_IR_FAULT, INTC_NO_CPU, -1, 0, sid,
+    if (intc__tracing(u->m))
+        intc__emit_unit(u->m, INTC_EV_IR_FAULT, INTC_NO_CPU, -1, 0, sid,
                        code | (uint64_t)recorded << 8, index);
 }
 
@@ -239,20 +239,20 @@ static bool read_dte(intc_iommu *u, uint16_t sid, uint64_t addr,
     uint64_t n = ((a->devtab & 0x1ff) + 1) * (4096 / 32);
     uint64_t hi, e[4];
 
-    if (intc_iec_lookup(u, dte_key(sid), q2, &hi))
+    if (intc__iec_lookup(u, dte_key(sid), q2, &hi))
         return true;
     if (sid >= n) { /* choice: beyond DevTabSize */
         fault(u, out, INTC_AMDVI_ILLEGAL_DEV_TABLE_ENTRY, sid, 0, 0, addr, false);
         return false;
     }
-    if (!intc_dma_read(u->m, (a->devtab & ADDR_51_12) + 32ull * sid, e,
+    if (!intc__dma_read(u->m, (a->devtab & ADDR_51_12) + 32ull * sid, e,
                        sizeof(e))) {
         fault(u, out, INTC_AMDVI_DEV_TAB_HW_ERROR, sid, 0, 0,
               (a->devtab & ADDR_51_12) + 32ull * sid, false);
         return false;
     }
     *q2 = e[2];
-    intc_iec_fill(u, dte_key(sid), e[2], e[0]);
+    intc__iec_fill(u, dte_key(sid), e[2], e[0]);
     return true;
 }
 
@@ -268,12 +268,12 @@ static void post_guest(intc_iommu *u, uint16_t sid, uint32_t index,
     uint32_t irr;
     bool run = lo & IRTE_IS_RUN;
 
-    if (!intc_dma_read(u->m, w, &irr, 4)) {
+    if (!intc__dma_read(u->m, w, &irr, 4)) {
         fault(u, out, INTC_AMDVI_PAGE_TAB_HW_ERROR, sid, index, 0, w, false);
         return;
     }
     irr |= 1u << (v % 32);
-    if (!intc_dma_write(u->m, w, &irr, 4)) {
+    if (!intc__dma_write(u->m, w, &irr, 4)) {
         fault(u, out, INTC_AMDVI_PAGE_TAB_HW_ERROR, sid, index, 0, w, false);
         return;
     }
@@ -285,12 +285,12 @@ static void post_guest(intc_iommu *u, uint16_t sid, uint32_t index,
     out->x2apic = xt;
     /* IsRun: doorbell to the physical APIC dest (no vector: the event is
        all there is).  !IsRun with GALogIntr: the GA log is not modelled. */
-    if (intc_tracing(u->m))
-        intc_emit_unit(u->m, INTC_EV_IR_POSTED, INTC_NO_CPU, v, 0, sid, page,
+    if (intc__tracing(u->m))
+        intc__emit_unit(u->m, INTC_EV_IR_POSTED, INTC_NO_CPU, v, 0, sid, page,
                        run);
 }
 
-void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
+static void amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
                       uint32_t data, intc_irq *out)
 {
     struct intc_amdvi *a = A(u);
@@ -352,17 +352,17 @@ void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
         return;
     }
     size = ga ? 16 : 4;
-    if (!intc_iec_lookup(u, irte_key(sid, index), &lo, &hi)) {
+    if (!intc__iec_lookup(u, irte_key(sid, index), &lo, &hi)) {
         uint64_t at = (dte & DTE_IRT_MASK) + (uint64_t)size * index;
         uint64_t e[2] = {0, 0};
-        if (!intc_dma_read(u->m, at, e, size)) {
+        if (!intc__dma_read(u->m, at, e, size)) {
             fault(u, out, INTC_AMDVI_PAGE_TAB_HW_ERROR, sid, index, 0, at,
                   false);
             return;
         }
         lo = e[0];
         hi = e[1];
-        intc_iec_fill(u, irte_key(sid, index), lo, hi);
+        intc__iec_fill(u, irte_key(sid, index), lo, hi);
     }
     if (!(lo & IRTE_REMAP_EN)) {
         fault(u, out, INTC_AMDVI_IO_PAGE_FAULT, sid, index, 0, addr,
@@ -412,7 +412,7 @@ void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
     out->x2apic = xt;
 }
 
-void intc_amdvi_set_table(intc_iommu *u, uint64_t devtab, bool en, bool cfi)
+static void amdvi_set_table(intc_iommu *u, uint64_t devtab, bool en, bool cfi)
 {
     (void)cfi; /* VT-d only */
     struct intc_amdvi *a = A(u);
@@ -424,8 +424,8 @@ void intc_amdvi_set_table(intc_iommu *u, uint64_t devtab, bool en, bool cfi)
 
 static void invalidated(intc_iommu *u, uint64_t data, uint64_t data2)
 {
-    if (intc_tracing(u->m))
-        intc_emit_unit(u->m, INTC_EV_IR_INVALIDATE, INTC_NO_CPU, -1, 0, 0,
+    if (intc__tracing(u->m))
+        intc__emit_unit(u->m, INTC_EV_IR_INVALIDATE, INTC_NO_CPU, -1, 0, 0,
                        data, data2);
 }
 
@@ -444,7 +444,7 @@ static unsigned exec_command(intc_iommu *u, const uint64_t c[2])
         if (c[0] & 0x0ff0000000000000ull)
             return INTC_AMDVI_ILLEGAL_COMMAND;
         if ((c[0] & 1) &&
-            !intc_dma_write(u->m, c[0] & 0x000ffffffffffff8ull, &c[1], 8))
+            !intc__dma_write(u->m, c[0] & 0x000ffffffffffff8ull, &c[1], 8))
             return INTC_AMDVI_CMD_HW_ERROR;
         if (c[0] & 2)
             raise_status(u, ST_COMWAIT_INT,
@@ -456,9 +456,9 @@ static unsigned exec_command(intc_iommu *u, const uint64_t c[2])
         if ((c[0] & 0x0fffffffffff0000ull) || c[1])
             return INTC_AMDVI_ILLEGAL_COMMAND;
         if (op == CMD_INV_DEVTAB_ENTRY) /* the DTE and its table */
-            intc_iec_drop(u, (uint64_t)devid << 16, 0x10000);
+            intc__iec_drop(u, (uint64_t)devid << 16, 0x10000);
         else
-            intc_iec_drop(u, (uint64_t)devid << 16, IRTE_MAX);
+            intc__iec_drop(u, (uint64_t)devid << 16, IRTE_MAX);
         invalidated(u, devid, op);
         return 0;
     case CMD_INV_IOMMU_PAGES:
@@ -468,7 +468,7 @@ static unsigned exec_command(intc_iommu *u, const uint64_t c[2])
         /* 2.4.8 (EFR.IASup): no operands. */
         if ((c[0] & 0x0fffffffffffffffull) || c[1])
             return INTC_AMDVI_ILLEGAL_COMMAND;
-        intc_iec_drop(u, 0, UINT64_MAX);
+        intc__iec_drop(u, 0, UINT64_MAX);
         invalidated(u, 0, INTC_IOMMU_INV_ALL);
         return 0;
     default:
@@ -496,15 +496,15 @@ static void process_commands(intc_iommu *u)
         return;
     for (uint32_t i = 0; head != tail && i < n; i++) {
         uint64_t at = base + 16ull * head, c[2];
-        unsigned err = intc_dma_read(u->m, at, c, sizeof(c))
+        unsigned err = intc__dma_read(u->m, at, c, sizeof(c))
                            ? exec_command(u, c)
                            : INTC_AMDVI_CMD_HW_ERROR;
         if (err) {
             a->cmd_head = (uint64_t)head << 4;
             a->status &= ~ST_CMDBUF_RUN;
             (void)log_event(u, (uint64_t)err << 60, at);
-            if (intc_tracing(u->m))
-                intc_emit_unit(u->m, INTC_EV_IR_QUEUE_ERROR, INTC_NO_CPU, -1,
+            if (intc__tracing(u->m))
+                intc__emit_unit(u->m, INTC_EV_IR_QUEUE_ERROR, INTC_NO_CPU, -1,
                                0, 0, a->cmd_head, a->cmd_tail);
             return;
         }
@@ -525,7 +525,7 @@ static void control_write(intc_iommu *u, uint64_t val, uint64_t wmask)
     a->control = now;
     /* The IRTE format changed: cached entries are of the other size. */
     if ((old ^ now) & CTL_GA_EN)
-        intc_iec_drop(u, 0, UINT64_MAX);
+        intc__iec_drop(u, 0, UINT64_MAX);
     /* Writing EventLogEn = 1 (re)starts logging unless EventOverflow is
        still set (3.4.12). */
     if (!(now & CTL_EVT_LOG_EN))
@@ -537,14 +537,14 @@ static void control_write(intc_iommu *u, uint64_t val, uint64_t wmask)
         a->status &= ~ST_CMDBUF_RUN;
     else if (set & CTL_CMDBUF_EN)
         a->status |= ST_CMDBUF_RUN;
-    if (intc_tracing(u->m))
-        intc_emit_unit(u->m, INTC_EV_IR_STATUS, INTC_NO_CPU, -1, 0,
+    if (intc__tracing(u->m))
+        intc__emit_unit(u->m, INTC_EV_IR_STATUS, INTC_NO_CPU, -1, 0,
                        INTC_AMDVI_CONTROL, now, val);
     process_commands(u);
 }
 
 /* The 64-bit register at aligned offset off, or false if none. */
-bool intc_amdvi_reg_get(intc_iommu *u, uint32_t off, uint64_t *val)
+static bool amdvi_reg_get(intc_iommu *u, uint32_t off, uint64_t *val)
 {
     struct intc_amdvi *a = A(u);
     switch (off) {
@@ -596,7 +596,7 @@ static inline uint64_t merge(uint64_t old, uint64_t val, uint64_t wmask,
     return (old & ~(wmask & rw)) | (val & wmask & rw);
 }
 
-intc_err intc_amdvi_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
+static intc_err amdvi_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
                                uint64_t val)
 {
     struct intc_amdvi *a = A(u);
@@ -685,17 +685,17 @@ static void amdvi_invalidate(intc_iommu *u, uint32_t index,
     /* INVALIDATE_INTERRUPT_TABLE names a device: its whole table (keys
        device << 16 | index). */
     (void)index_mask;
-    intc_iec_drop(u, (uint64_t)(index & 0xffff) << 16, 0x10000);
+    intc__iec_drop(u, (uint64_t)(index & 0xffff) << 16, 0x10000);
 }
 
 const struct intc_iommu_ops intc__amdvi_ops = {
     .mmio_span = 0x4000,
-    .reset = intc_amdvi_reset,
-    .enabled = intc_amdvi_enabled,
-    .reg_get = intc_amdvi_reg_get,
-    .mmio_write = intc_amdvi_mmio_write,
-    .remap = intc_amdvi_remap,
-    .set_table = intc_amdvi_set_table,
+    .reset = amdvi_reset,
+    .enabled = amdvi_enabled,
+    .reg_get = amdvi_reg_get,
+    .mmio_write = amdvi_mmio_write,
+    .remap = amdvi_remap,
+    .set_table = amdvi_set_table,
     .invalidate = amdvi_invalidate,
 };
 

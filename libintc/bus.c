@@ -34,8 +34,8 @@ static intc_err idmap_init(intc_machine *m, intc_idmap *map, uint32_t n)
     while (size < 2 * n)
         size <<= 1;
     map->mask = size - 1; /* first: idmap_fini needs it on failure */
-    map->keys = intc_alloc(m, sizeof(uint32_t) * size);
-    map->vals = intc_alloc(m, sizeof(int32_t) * size);
+    map->keys = intc__alloc(m, sizeof(uint32_t) * size);
+    map->vals = intc__alloc(m, sizeof(int32_t) * size);
     if (!map->keys || !map->vals)
         return INTC_ERR_NOMEM;
     for (uint32_t i = 0; i < size; i++)
@@ -46,8 +46,8 @@ static intc_err idmap_init(intc_machine *m, intc_idmap *map, uint32_t n)
 static void idmap_fini(intc_machine *m, intc_idmap *map)
 {
     size_t size = (size_t)map->mask + 1;
-    intc_free(m, map->keys, sizeof(uint32_t) * size);
-    intc_free(m, map->vals, sizeof(int32_t) * size);
+    intc__free(m, map->keys, sizeof(uint32_t) * size);
+    intc__free(m, map->vals, sizeof(int32_t) * size);
     map->keys = NULL;
     map->vals = NULL;
 }
@@ -70,7 +70,7 @@ static void clear_heads(intc_machine *m)
             m->cluster_head[c][b] = -1;
 }
 
-intc_err intc_bus_init(intc_machine *m)
+intc_err intc__bus_init(intc_machine *m)
 {
     intc_err err;
 
@@ -100,7 +100,7 @@ intc_err intc_bus_init(intc_machine *m)
     return INTC_OK;
 }
 
-void intc_bus_fini(intc_machine *m)
+void intc__bus_fini(intc_machine *m)
 {
     idmap_fini(m, &m->x2id);
     idmap_fini(m, &m->x2ldr);
@@ -166,7 +166,7 @@ static void ldr_filing(const intc_lapic *l, unsigned *kind, unsigned *bits,
         *kind = 0;
 }
 
-void intc_bus_update(intc_machine *m, intc_lapic *l)
+void intc__bus_update(intc_machine *m, intc_lapic *l)
 {
     struct intc_lapic_rt *rt = &l->rt;
     int32_t self = (int32_t)l->index;
@@ -260,7 +260,7 @@ static uint32_t collect(intc_machine *m, const intc_msg *msg)
     if (dest <= 0xff) {
         /* xAPIC-mode receivers: flat model, one chain per MDA bit... */
         for (uint32_t bits = dest; bits; bits &= bits - 1) {
-            unsigned b = (unsigned)intc_ctz32(bits);
+            unsigned b = (unsigned)intc__ctz32(bits);
             for (int32_t i = m->flat_head[b]; i >= 0; i = c[i].rt.lnext[b]) {
                 if (c[i].rt.stamp != stamp) {
                     c[i].rt.stamp = stamp;
@@ -270,7 +270,7 @@ static uint32_t collect(intc_machine *m, const intc_msg *msg)
         }
         /* ...and cluster model: MDA[7:4] cluster, MDA[3:0] bits. */
         for (uint32_t bits = dest & 0xf; bits; bits &= bits - 1) {
-            unsigned b = (unsigned)intc_ctz32(bits);
+            unsigned b = (unsigned)intc__ctz32(bits);
             for (int32_t i = m->cluster_head[dest >> 4][b]; i >= 0;
                  i = c[i].rt.lnext[b]) {
                 if (c[i].rt.stamp != stamp) {
@@ -283,7 +283,7 @@ static uint32_t collect(intc_machine *m, const intc_msg *msg)
     /* x2APIC-mode receivers: MDA[31:16] cluster, MDA[15:0] bits
        (11.12.10.2).  Each APIC's LDR has one bit, so no duplicates. */
     for (uint32_t bits = dest & 0xffffu; bits; bits &= bits - 1) {
-        uint32_t key = (dest & 0xffff0000u) | 1u << intc_ctz32(bits);
+        uint32_t key = (dest & 0xffff0000u) | 1u << intc__ctz32(bits);
         for (int32_t i = intc__idmap_get(&m->x2ldr, key); i >= 0;
              i = c[i].rt.x2l_next)
             if (c[i].mode == INTC_MODE_X2APIC)
@@ -314,10 +314,10 @@ static int32_t lowest_priority(intc_machine *m, const intc_msg *msg,
         uint32_t dist, key;
         if (!l->sw_enabled)
             continue;
-        if (m->cfg.focus_processor && intc_lapic_is_focus(l, msg->vector))
+        if (m->cfg.focus_processor && intc__lapic_is_focus(l, msg->vector))
             return (int32_t)l->index;
         dist = (l->index + m->n_cpus - m->lp_last - 1) % m->n_cpus;
-        key = (uint32_t)intc_lapic_apr(l) << 24 | dist;
+        key = (uint32_t)intc__lapic_apr(l) << 24 | dist;
         if (key < best_key) {
             best_key = key;
             best = (int32_t)l->index;
@@ -340,7 +340,7 @@ static uint32_t dispatch(intc_machine *m, const intc_msg *msg, uint32_t n)
     return accepted;
 }
 
-uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,
+uint32_t intc__bus_broadcast(intc_machine *m, const intc_msg *msg,
                             uint32_t except_cpu)
 {
     intc_lapic *c = m->cpus;
@@ -365,7 +365,7 @@ INTC_COLD uint32_t intc__deliver_listed(intc_machine *m, const intc_msg *msg,
 {
     uint32_t n;
     if (intc__is_broadcast(msg))
-        return intc_bus_broadcast(m, msg, except_cpu);
+        return intc__bus_broadcast(m, msg, except_cpu);
     n = collect(m, msg);
     if (except_cpu != INTC_NO_CPU) {
         uint32_t k = 0;
@@ -377,7 +377,7 @@ INTC_COLD uint32_t intc__deliver_listed(intc_machine *m, const intc_msg *msg,
     return dispatch(m, msg, n);
 }
 
-uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
+uint32_t intc__bus_deliver(intc_machine *m, const intc_msg *msg,
                           uint32_t except_cpu)
 {
     return intc__deliver(m, msg, except_cpu);
@@ -470,8 +470,8 @@ void intc__dropped(intc_machine *m, uint64_t addr, uint32_t data,
     res->reason = why;
     res->n_cpus = 0;
     res->irte = UINT32_MAX;
-    if (intc_tracing(m))
-        intc_emit_unit(m, INTC_EV_MSI_DROPPED, INTC_NO_CPU,
+    if (intc__tracing(m))
+        intc__emit_unit(m, INTC_EV_MSI_DROPPED, INTC_NO_CPU,
                        (int32_t)(data & 0xff), 0, sid, addr,
                        (uint64_t)why << 32 | data);
 }
@@ -516,25 +516,25 @@ intc_err intc_msi_send(intc_machine *m, uint64_t addr, uint32_t data,
     intc_err err;
     if (INTC_UNLIKELY(!m))
         return INTC_ERR_INVAL;
-    if (INTC_UNLIKELY(!intc_enter(m)))
+    if (INTC_UNLIKELY(!intc__enter(m)))
         return INTC_ERR_BUSY;
     err = route(m, addr, data, source_id, out ? out : &res);
-    intc_leave(m);
+    intc__leave(m);
     return err;
 }
 
-void intc_bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector)
+void intc__bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector)
 {
     INTC_EMIT(m, INTC_EV_EOI_BROADCAST, cpu, vector, 0, 0, 0);
     /* Every IOAPIC hears it; only the vector matters, not which CPU sent
        it or where an entry points now (DESIGN: lessons). */
     for (uint32_t i = 0; i < m->n_ioapics; i++)
-        intc_ioapic_eoi(&m->ioapics[i], vector);
+        intc__ioapic_eoi(&m->ioapics[i], vector);
 }
 
 /* ---- consistency ---- */
 
-bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
+bool intc__bus_check(const intc_machine *m, char *msg, size_t len)
 {
     const intc_lapic *c = m->cpus;
 
@@ -604,12 +604,12 @@ bool intc_bus_check(const intc_machine *m, char *msg, size_t len)
 
 /*
  * Re-file every CPU from its registers (after a snapshot load).  Chains
- * are always in ascending CPU index (intc_bus_update inserts in order),
+ * are always in ascending CPU index (intc__bus_update inserts in order),
  * so the result does not depend on the order CPUs are re-filed in, and a
  * restored machine delivers multi-destination messages in the same order
  * as the one that saved the image.
  */
-void intc_bus_rebuild(intc_machine *m)
+void intc__bus_rebuild(intc_machine *m)
 {
     clear_heads(m);
     for (uint32_t i = 0; i < m->n_cpus; i++) {
@@ -622,5 +622,5 @@ void intc_bus_rebuild(intc_machine *m)
     }
     m->n_x2 = 0;
     for (uint32_t i = m->n_cpus; i-- > 0;)
-        intc_bus_update(m, &m->cpus[i]);
+        intc__bus_update(m, &m->cpus[i]);
 }

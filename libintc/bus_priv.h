@@ -105,11 +105,11 @@ INTC_INLINE void intc__send(intc_machine *m, const intc_msg *msg,
     res->reason = 0;
     res->n_cpus = n;
     res->irte = UINT32_MAX;
-    if (intc_tracing(m)) {
-        intc_emit_unit(m, INTC_EV_MSI, INTC_NO_CPU, msg->vector, 0, sid,
+    if (intc__tracing(m)) {
+        intc__emit_unit(m, INTC_EV_MSI, INTC_NO_CPU, msg->vector, 0, sid,
                        addr, (uint64_t)n << 32 | data);
         if (!n)
-            intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, msg->vector,
+            intc__emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, msg->vector,
                            0, sid, msg->dest, msg->dm);
     }
 }

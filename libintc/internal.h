@@ -115,14 +115,14 @@ struct intc_machine {
 };
 
 /* ---- allocation (creation paths only) ---- */
-void *intc_alloc(intc_machine *m, size_t size);
-void intc_free(intc_machine *m, void *p, size_t size);
+void *intc__alloc(intc_machine *m, size_t size);
+void intc__free(intc_machine *m, void *p, size_t size);
 
 /* ---- callback plumbing ---- */
 
 /* Enter a public call that may change state.  Returns false (and the call
    must return INTC_ERR_BUSY) when called from a restricted callback. */
-static inline bool intc_enter(intc_machine *m)
+static inline bool intc__enter(intc_machine *m)
 {
     if (m->in_cb)
         return false;
@@ -130,36 +130,36 @@ static inline bool intc_enter(intc_machine *m)
     return true;
 }
 
-void intc_flush_kicks(intc_machine *m);
+void intc__flush_kicks(intc_machine *m);
 
 /* Something is owed to the host: a kick, a resample or a base change. */
-static inline bool intc_owed(const intc_machine *m)
+static inline bool intc__owed(const intc_machine *m)
 {
     return m->kick_tail != m->kick_head || m->n_resample ||
            m->base_tail != m->base_head;
 }
 
 /* Leave a public call; the outermost one delivers what is owed.  While
-   intc_flush_kicks() runs, depth stays 1, so calls the host makes from
+   intc__flush_kicks() runs, depth stays 1, so calls the host makes from
    kick() or eoi() do not flush in turn: the running loop picks their
    kicks up. */
-static inline void intc_leave(intc_machine *m)
+static inline void intc__leave(intc_machine *m)
 {
-    if (--m->depth || !intc_owed(m))
+    if (--m->depth || !intc__owed(m))
         return;
     if (m->kick_tail - m->kick_head == 1 && !m->n_resample &&
         m->base_tail == m->base_head) {
-        /* The usual single kick, without intc_flush_kicks()'s loop;
+        /* The usual single kick, without intc__flush_kicks()'s loop;
            whatever the host's kick() owes in turn goes to the loop. */
         intc_lapic *l = m->kickq[m->kick_head++ & m->kick_mask];
         l->kick_queued = false;
         m->depth = 1;
         m->ops.kick(m->host, l->index);
         m->depth = 0;
-        if (!intc_owed(m))
+        if (!intc__owed(m))
             return;
     }
-    intc_flush_kicks(m);
+    intc__flush_kicks(m);
 }
 
 #if defined(__GNUC__)
@@ -186,49 +186,44 @@ INTC_INLINE void intc__kick(intc_machine *m, intc_lapic *l)
 /* Whether IA32_APIC_BASE differs from what the host was last told in
    what apic_base_changed() reports: the base address, EN, EXTD (not the
    BSP flag alone). */
-static inline bool intc_base_differs(const intc_lapic *l)
+static inline bool intc__base_differs(const intc_lapic *l)
 {
     return ((l->apic_base ^ l->base_reported) & ~INTC_APIC_BASE_BSP) != 0;
 }
 
 /* IA32_APIC_BASE of l may have changed: queue apic_base_changed() for the
    end of the outermost call (called only if it then still differs). */
-static inline void intc_base_changed(intc_machine *m, intc_lapic *l)
+static inline void intc__base_changed(intc_machine *m, intc_lapic *l)
 {
-    if (!m->ops.apic_base_changed || l->base_queued || !intc_base_differs(l))
+    if (!m->ops.apic_base_changed || l->base_queued || !intc__base_differs(l))
         return;
     l->base_queued = true;
     m->baseq[m->base_tail++ & m->kick_mask] = l;
 }
 
-INTC_INLINE void intc_kick(intc_machine *m, uint32_t cpu)
-{
-    intc__kick(m, &m->cpus[cpu]);
-}
-
-void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
+void intc__emit(intc_machine *m, intc_event_type type, uint32_t cpu,
                int32_t vector, uint32_t pin, uint64_t data, uint64_t data2);
-void intc_emit_unit(intc_machine *m, intc_event_type type, uint32_t cpu,
+void intc__emit_unit(intc_machine *m, intc_event_type type, uint32_t cpu,
                     int32_t vector, uint32_t unit, uint32_t pin,
                     uint64_t data, uint64_t data2);
-void intc_queue_resample(intc_machine *m, uint32_t ioapic, uint32_t pin);
-void intc_ioapic_timer_arm(intc_machine *m, uint32_t ioapic,
+void intc__queue_resample(intc_machine *m, uint32_t ioapic, uint32_t pin);
+void intc__ioapic_timer_arm(intc_machine *m, uint32_t ioapic,
                            uint64_t deadline);
 
-static inline bool intc_tracing(const intc_machine *m)
+static inline bool intc__tracing(const intc_machine *m)
 {
     return m->ops.event != NULL;
 }
 
 #define INTC_EMIT(m, ...)                                                   \
     do {                                                                    \
-        if (intc_tracing(m))                                                \
-            intc_emit((m), __VA_ARGS__);                                    \
+        if (intc__tracing(m))                                                \
+            intc__emit((m), __VA_ARGS__);                                    \
     } while (0)
 
 /* The host clock (now_ns) read for cpu (INTC_NO_CPU: not for a CPU). */
-uint64_t intc_now(intc_machine *m, uint32_t cpu);
-void intc_timer_arm(intc_machine *m, uint32_t cpu, uint64_t deadline);
+uint64_t intc__now(intc_machine *m, uint32_t cpu);
+void intc__timer_arm(intc_machine *m, uint32_t cpu, uint64_t deadline);
 
 /* For the *_check() functions: describe the broken invariant in msg (if
    given) and return false. */
@@ -243,9 +238,9 @@ void intc_timer_arm(intc_machine *m, uint32_t cpu, uint64_t deadline);
 
 /* a * b / c rounded down (up if round_up), saturating at UINT64_MAX.
    c must be non-zero. */
-uint64_t intc_muldiv(uint64_t a, uint64_t b, uint64_t c, bool round_up);
+uint64_t intc__muldiv(uint64_t a, uint64_t b, uint64_t c, bool round_up);
 
-static inline int intc_fls64(uint64_t x) /* index of highest set bit */
+static inline int intc__fls64(uint64_t x) /* index of highest set bit */
 {
 #if defined(__GNUC__)
     return 63 - __builtin_clzll(x);
@@ -257,7 +252,7 @@ static inline int intc_fls64(uint64_t x) /* index of highest set bit */
 #endif
 }
 
-static inline int intc_popcount32(uint32_t x)
+static inline int intc__popcount32(uint32_t x)
 {
 #if defined(__GNUC__)
     return __builtin_popcount(x);
@@ -269,7 +264,7 @@ static inline int intc_popcount32(uint32_t x)
 #endif
 }
 
-static inline int intc_ctz32(uint32_t x)
+static inline int intc__ctz32(uint32_t x)
 {
 #if defined(__GNUC__)
     return __builtin_ctz(x);
@@ -300,7 +295,7 @@ static inline int intc_ctz32(uint32_t x)
  * Sources that are not on the wire build their intc_msg directly: an ICR
  * (lapic.c), an IOAPIC entry when no IOMMU remaps (ioapic.c), a posted-
  * interrupt notification (vtd.c).  Events are raised inside this one path
- * behind intc_tracing(); no code runs only when tracing is off.
+ * behind intc__tracing(); no code runs only when tracing is off.
  */
 
 /* Decode a compatibility-format interrupt message (SDM 11.11): fill msg
@@ -317,32 +312,32 @@ intc_err intc__route(intc_machine *m, uint64_t addr, uint32_t data,
 void intc__dropped(intc_machine *m, uint64_t addr, uint32_t data,
                    uint16_t sid, unsigned why, intc_delivery *res);
 
-intc_err intc_bus_init(intc_machine *m);
-void intc_bus_fini(intc_machine *m);
+intc_err intc__bus_init(intc_machine *m);
+void intc__bus_fini(intc_machine *m);
 /* Re-file a CPU in the routing maps after its mode, ID, LDR or DFR
    changed.  O(1) (O(LDR bits) for xAPIC logical). */
-void intc_bus_update(intc_machine *m, intc_lapic *l);
+void intc__bus_update(intc_machine *m, intc_lapic *l);
 /* Re-file every CPU in canonical order (ascending index in each chain). */
-void intc_bus_rebuild(intc_machine *m);
+void intc__bus_rebuild(intc_machine *m);
 /* Deliver a message to every APIC its destination matches (or to the one
    lowest-priority winner); except_cpu is skipped (INTC_NO_CPU: none).
    Returns the number of APICs that accepted it (a software-disabled APIC
    refuses fixed messages, any APIC an illegal vector). */
-uint32_t intc_bus_deliver(intc_machine *m, const intc_msg *msg,
+uint32_t intc__bus_deliver(intc_machine *m, const intc_msg *msg,
                           uint32_t except_cpu);
 /* Deliver to all hardware-enabled APICs (broadcast / shorthands). */
-uint32_t intc_bus_broadcast(intc_machine *m, const intc_msg *msg,
+uint32_t intc__bus_broadcast(intc_machine *m, const intc_msg *msg,
                             uint32_t except_cpu);
 /* EOI broadcast for a level-triggered vector (to the IOAPICs). */
-void intc_bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector);
+void intc__bus_eoi(intc_machine *m, uint32_t cpu, uint8_t vector);
 /* ---- msi.c ---- */
-void intc_msix_free_all(intc_machine *m);
-void intc_msix_reset_all(intc_machine *m);
-void intc_msi_free_all(intc_machine *m);
-void intc_msi_reset_all(intc_machine *m);
+void intc__msix_free_all(intc_machine *m);
+void intc__msix_reset_all(intc_machine *m);
+void intc__msi_free_all(intc_machine *m);
+void intc__msi_reset_all(intc_machine *m);
 
 /* Validate the routing maps against the registers (intc_machine_check). */
-bool intc_bus_check(const intc_machine *m, char *msg, size_t len);
+bool intc__bus_check(const intc_machine *m, char *msg, size_t len);
 
 /* ---- acceptance: the Local APIC's (lapic.c); inline for the bus ----
  * intc__lapic_set_irr is the only writer of IRR and TMR outside INTA,

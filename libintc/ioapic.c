@@ -54,8 +54,8 @@ static inline bool entry_is_level(uint64_t rte)
 static void emit(intc_ioapic *io, intc_event_type type, uint32_t pin,
                  int32_t vector, uint64_t data, uint64_t data2)
 {
-    if (intc_tracing(io->m))
-        intc_emit_unit(io->m, type, INTC_NO_CPU, vector, io->index, pin,
+    if (intc__tracing(io->m))
+        intc__emit_unit(io->m, type, INTC_NO_CPU, vector, io->index, pin,
                        data, data2);
 }
 
@@ -146,7 +146,7 @@ static void send(intc_ioapic *io, uint32_t pin, bool redelivery)
             .assert = true,
         };
         addr = data = 0; /* the wire form is only for the trace */
-        if (intc_tracing(m))
+        if (intc__tracing(m))
             rte_wire(rte, dest, level, &addr, &data);
         intc__send(m, &msg, addr, data, io->source_id, &res);
     } else {
@@ -199,7 +199,7 @@ static void arm_throttle(intc_ioapic *io)
             next = io->pins[i].throttle_until;
     if (next != io->timer_deadline) {
         io->timer_deadline = next;
-        intc_ioapic_timer_arm(io->m, io->index, next);
+        intc__ioapic_timer_arm(io->m, io->index, next);
     }
 }
 
@@ -244,7 +244,7 @@ static void queue_resample(intc_ioapic *io, uint32_t pin)
     if (!m->ops.eoi || p->resample_queued)
         return;
     p->resample_queued = true;
-    intc_queue_resample(m, io->index, pin);
+    intc__queue_resample(m, io->index, pin);
 }
 
 /* Clear Remote IRR of every entry with this vector (82093AA 3.2.4; the
@@ -258,7 +258,7 @@ static void eoi_vector(intc_ioapic *io, uint8_t vector)
        another's. */
     for (uint32_t k = 0; k < 2 * 64; k += 64)
     for (uint64_t bits = io->eoi_pins[k >> 6]; bits; bits &= bits - 1) {
-        uint32_t i = k + (uint32_t)intc_fls64(bits & -bits);
+        uint32_t i = k + (uint32_t)intc__fls64(bits & -bits);
         struct intc_ioapic_pin *p = &io->pins[i];
         if (p->send_pending) {
             eval_level(io, i, false); /* retry what nobody accepted */
@@ -283,7 +283,7 @@ static void eoi_vector(intc_ioapic *io, uint8_t vector)
                 emit(io, INTC_EV_STORM, i, vector, p->redeliveries, 0);
             }
             if (m->cfg.storm_throttle_ns) {
-                uint64_t now = intc_now(m, INTC_NO_CPU);
+                uint64_t now = intc__now(m, INTC_NO_CPU);
                 uint64_t until = now + m->cfg.storm_throttle_ns;
                 p->throttle_until = until < now ? UINT64_MAX - 1 : until;
                 arm_throttle(io);
@@ -294,7 +294,7 @@ static void eoi_vector(intc_ioapic *io, uint8_t vector)
     }
 }
 
-void intc_ioapic_eoi(intc_ioapic *io, uint8_t vector)
+void intc__ioapic_eoi(intc_ioapic *io, uint8_t vector)
 {
     eoi_vector(io, vector);
 }
@@ -384,7 +384,7 @@ static inline bool reg_at(const intc_ioapic *io, uint32_t off)
 
 static bool enter(intc_ioapic *io)
 {
-    return intc_enter(io->m);
+    return intc__enter(io->m);
 }
 
 intc_err intc_ioapic_mmio_read(intc_ioapic *io, uint32_t off, unsigned size,
@@ -410,7 +410,7 @@ intc_err intc_ioapic_mmio_read(intc_ioapic *io, uint32_t off, unsigned size,
         out |= (uint64_t)((r >> (8 * (a & 15))) & 0xff) << (8 * i);
     }
     *val = out;
-    intc_leave(io->m);
+    intc__leave(io->m);
     return INTC_OK;
 }
 
@@ -425,8 +425,8 @@ intc_err intc_ioapic_mmio_write(intc_ioapic *io, uint32_t off, unsigned size,
     if (size != 4 || !reg_at(io, off)) {
         /* 82093AA 3.0: the registers are accessed with 32-bit
            operations; anything else is ignored here. */
-        if (intc_tracing(io->m))
-            intc_emit_unit(io->m, INTC_EV_BAD_ACCESS, INTC_NO_CPU, -1,
+        if (intc__tracing(io->m))
+            intc__emit_unit(io->m, INTC_EV_BAD_ACCESS, INTC_NO_CPU, -1,
                            io->index, off, size, val);
     } else if (off == INTC_IOAPIC_IOREGSEL) {
         io->ioregsel = (uint8_t)val; /* bits 7:0; 31:8 reserved */
@@ -437,7 +437,7 @@ intc_err intc_ioapic_mmio_write(intc_ioapic *io, uint32_t off, unsigned size,
         emit(io, INTC_EV_IOAPIC_EOI, 0, (int32_t)(val & 0xff), 0, 0);
         eoi_vector(io, (uint8_t)val);
     }
-    intc_leave(io->m);
+    intc__leave(io->m);
     return INTC_OK;
 }
 
@@ -460,7 +460,7 @@ intc_err intc_ioapic_set_irq_source(intc_ioapic *io, uint32_t pin,
     else
         p->sources &= ~(1u << source);
     line_changed(io, pin, was_active, was_asserted);
-    intc_leave(io->m);
+    intc__leave(io->m);
     return INTC_OK;
 }
 
@@ -496,7 +496,7 @@ intc_err intc_ioapic_timer_expired(intc_ioapic *io, uint64_t now_ns)
     }
     io->timer_deadline = 0; /* force the host timer to be re-armed */
     arm_throttle(io);
-    intc_leave(io->m);
+    intc__leave(io->m);
     return INTC_OK;
 }
 
@@ -530,7 +530,7 @@ bool intc_ioapic_line(const intc_ioapic *io, uint32_t pin)
 
 /* ---- life cycle ---- */
 
-intc_err intc_ioapic_init(intc_ioapic *io, intc_machine *m, uint32_t index,
+intc_err intc__ioapic_init(intc_ioapic *io, intc_machine *m, uint32_t index,
                           const intc_ioapic_config *cfg)
 {
     memset(io, 0, sizeof(*io));
@@ -541,26 +541,26 @@ intc_err intc_ioapic_init(intc_ioapic *io, intc_machine *m, uint32_t index,
     io->gsi_base = cfg->gsi_base;
     io->source_id = cfg->source_id;
     io->timer_deadline = UINT64_MAX;
-    io->pins = intc_alloc(m, sizeof(*io->pins) * io->n_pins);
+    io->pins = intc__alloc(m, sizeof(*io->pins) * io->n_pins);
     if (!io->pins)
         return INTC_ERR_NOMEM;
     for (uint32_t i = 0; i < io->n_pins; i++)
         io->pins[i].wiring = cfg->pin_wiring ? cfg->pin_wiring[i] : 0;
     io->id = cfg->id & 0xf;
     io->reset_id = io->id;
-    intc_ioapic_do_reset(io);
+    intc__ioapic_do_reset(io);
     io->id = cfg->id & 0xf;
     return INTC_OK;
 }
 
-void intc_ioapic_fini(intc_ioapic *io)
+void intc__ioapic_fini(intc_ioapic *io)
 {
     if (io->pins)
-        intc_free(io->m, io->pins, sizeof(*io->pins) * io->n_pins);
+        intc__free(io->m, io->pins, sizeof(*io->pins) * io->n_pins);
     io->pins = NULL;
 }
 
-void intc_ioapic_do_reset(intc_ioapic *io)
+void intc__ioapic_do_reset(intc_ioapic *io)
 {
     /* 82093AA 3.2.4: after reset every entry is masked; the other bits
        are undefined, here 0.  The lines (outside the chip) keep their
@@ -578,11 +578,11 @@ void intc_ioapic_do_reset(intc_ioapic *io)
     io->eoi_pins[0] = io->eoi_pins[1] = 0;
     if (io->timer_deadline != UINT64_MAX) {
         io->timer_deadline = UINT64_MAX;
-        intc_ioapic_timer_arm(io->m, io->index, UINT64_MAX);
+        intc__ioapic_timer_arm(io->m, io->index, UINT64_MAX);
     }
 }
 
-bool intc_ioapic_check(const intc_ioapic *io, char *msg, size_t len)
+bool intc__ioapic_check(const intc_ioapic *io, char *msg, size_t len)
 {
     for (uint32_t i = 0; i < io->n_pins; i++) {
         const struct intc_ioapic_pin *p = &io->pins[i];

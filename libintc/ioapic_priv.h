@@ -34,13 +34,13 @@ struct intc_ioapic {
     uint64_t eoi_pins[2];
 };
 
-intc_err intc_ioapic_init(intc_ioapic *io, intc_machine *m, uint32_t index,
+intc_err intc__ioapic_init(intc_ioapic *io, intc_machine *m, uint32_t index,
                           const intc_ioapic_config *cfg);
-void intc_ioapic_fini(intc_ioapic *io);
-void intc_ioapic_do_reset(intc_ioapic *io);
+void intc__ioapic_fini(intc_ioapic *io);
+void intc__ioapic_do_reset(intc_ioapic *io);
 /* A LAPIC broadcast an EOI for a level-triggered vector (82093AA 3.2.4:
    Remote IRR is reset when an EOI with a matching vector is received). */
-void intc_ioapic_eoi(intc_ioapic *io, uint8_t vector);
-bool intc_ioapic_check(const intc_ioapic *io, char *msg, size_t len);
+void intc__ioapic_eoi(intc_ioapic *io, uint8_t vector);
+bool intc__ioapic_check(const intc_ioapic *io, char *msg, size_t len);
 
 #endif /* INTC_IOAPIC_PRIV_H */

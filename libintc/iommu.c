@@ -15,7 +15,7 @@
  * one, as it would on hardware (VT-d 6.5.2.7, AMD-Vi INVALIDATE_
  * INTERRUPT_TABLE).  An entry is always read whole.
  */
-bool intc_iec_lookup(intc_iommu *u, uint64_t key, uint64_t *lo, uint64_t *hi)
+bool intc__iec_lookup(intc_iommu *u, uint64_t key, uint64_t *lo, uint64_t *hi)
 {
     struct intc_iec_line *c = &u->iec[key & u->iec_mask];
     if (c->key != key)
@@ -25,7 +25,7 @@ bool intc_iec_lookup(intc_iommu *u, uint64_t key, uint64_t *lo, uint64_t *hi)
     return true;
 }
 
-void intc_iec_fill(intc_iommu *u, uint64_t key, uint64_t lo, uint64_t hi)
+void intc__iec_fill(intc_iommu *u, uint64_t key, uint64_t lo, uint64_t hi)
 {
     struct intc_iec_line *c = &u->iec[key & u->iec_mask];
     c->key = key;
@@ -33,7 +33,7 @@ void intc_iec_fill(intc_iommu *u, uint64_t key, uint64_t lo, uint64_t hi)
     c->hi = hi;
 }
 
-void intc_iec_drop(intc_iommu *u, uint64_t first, uint64_t count)
+void intc__iec_drop(intc_iommu *u, uint64_t first, uint64_t count)
 {
     for (uint32_t i = 0; i <= u->iec_mask; i++) {
         struct intc_iec_line *c = &u->iec[i];
@@ -50,7 +50,7 @@ static void iec_clear(intc_iommu *u)
 
 /* ---- guest memory ---- */
 
-bool intc_dma_read(intc_machine *m, uint64_t addr, void *buf, size_t len)
+bool intc__dma_read(intc_machine *m, uint64_t addr, void *buf, size_t len)
 {
     int r;
     if (!m->ops.dma_read)
@@ -61,7 +61,7 @@ bool intc_dma_read(intc_machine *m, uint64_t addr, void *buf, size_t len)
     return r == 0;
 }
 
-bool intc_dma_write(intc_machine *m, uint64_t addr, const void *buf,
+bool intc__dma_write(intc_machine *m, uint64_t addr, const void *buf,
                     size_t len)
 {
     int r;
@@ -130,8 +130,8 @@ static void send_out(intc_iommu *u, const struct intc_iommu_out *o)
 
     if (o->built) {
         /* A notification: INTC_EV_IR_POSTED already told the story. */
-        if (!intc_bus_deliver(m, &o->msg, INTC_NO_CPU) && intc_tracing(m))
-            intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, o->msg.vector,
+        if (!intc__bus_deliver(m, &o->msg, INTC_NO_CPU) && intc__tracing(m))
+            intc__emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, o->msg.vector,
                            0, 0, o->msg.dest, o->msg.dm);
         return;
     }
@@ -203,11 +203,11 @@ void intc__iommu_route(intc_iommu *u, uint64_t addr, uint32_t data,
         res->reason = 0;
         res->n_cpus = n;
         res->irte = irq.index;
-        if (intc_tracing(m)) {
+        if (intc__tracing(m)) {
             if (!n)
-                intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, irq.vector,
+                intc__emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, irq.vector,
                                0, 0, irq.dest, msg.dm);
-            intc_emit_unit(m, INTC_EV_IR_REMAPPED, INTC_NO_CPU, irq.vector, 0,
+            intc__emit_unit(m, INTC_EV_IR_REMAPPED, INTC_NO_CPU, irq.vector, 0,
                            sid, irq.index, (uint64_t)n << 32 | irq.dest);
         }
     }
@@ -217,7 +217,7 @@ void intc__iommu_route(intc_iommu *u, uint64_t addr, uint32_t data,
 
 /* ---- life cycle ---- */
 
-intc_err intc_iommu_init(intc_iommu *u, intc_machine *m,
+intc_err intc__iommu_init(intc_iommu *u, intc_machine *m,
                          const intc_iommu_config *cfg)
 {
     memset(u, 0, sizeof(*u));
@@ -226,28 +226,28 @@ intc_err intc_iommu_init(intc_iommu *u, intc_machine *m,
     u->ops = cfg->kind == INTC_IOMMU_VTD ? &intc__vtd_ops : &intc__amdvi_ops;
     u->cfg = *cfg;
     u->iec_mask = cfg->cache_entries - 1;
-    u->iec = intc_alloc(m, sizeof(*u->iec) * cfg->cache_entries);
+    u->iec = intc__alloc(m, sizeof(*u->iec) * cfg->cache_entries);
     if (!u->iec)
         return INTC_ERR_NOMEM;
     if (u->kind == INTC_IOMMU_VTD) {
         u->vtd.nfr = cfg->n_fault_regs;
-        u->vtd.frr = intc_alloc(m, sizeof(uint64_t) * 2 * u->vtd.nfr);
+        u->vtd.frr = intc__alloc(m, sizeof(uint64_t) * 2 * u->vtd.nfr);
         if (!u->vtd.frr)
             return INTC_ERR_NOMEM;
     }
-    intc_iommu_do_reset(u);
+    intc__iommu_do_reset(u);
     return INTC_OK;
 }
 
-void intc_iommu_fini(intc_iommu *u)
+void intc__iommu_fini(intc_iommu *u)
 {
-    intc_free(u->m, u->iec, sizeof(*u->iec) * ((size_t)u->iec_mask + 1));
-    intc_free(u->m, u->vtd.frr, sizeof(uint64_t) * 2 * u->vtd.nfr);
+    intc__free(u->m, u->iec, sizeof(*u->iec) * ((size_t)u->iec_mask + 1));
+    intc__free(u->m, u->vtd.frr, sizeof(uint64_t) * 2 * u->vtd.nfr);
     u->iec = NULL;
     u->vtd.frr = NULL;
 }
 
-void intc_iommu_do_reset(intc_iommu *u)
+void intc__iommu_do_reset(intc_iommu *u)
 {
     iec_clear(u);
     u->ops->reset(u);
@@ -255,7 +255,7 @@ void intc_iommu_do_reset(intc_iommu *u)
     u->m->remap = NULL; /* remapping comes up disabled */
 }
 
-bool intc_iommu_check(const intc_iommu *u, char *msg, size_t len)
+bool intc__iommu_check(const intc_iommu *u, char *msg, size_t len)
 {
     if (u->n_out)
         INTC_FAIL("IOMMU outbox holds %u unsent messages", u->n_out);
@@ -285,7 +285,7 @@ intc_err intc_iommu_mmio_read(intc_iommu *u, uint32_t off, unsigned size,
     if (!u || !val || !size_ok(size) || off >= u->ops->mmio_span ||
         size > u->ops->mmio_span - off)
         return INTC_ERR_INVAL;
-    if (!intc_enter(u->m))
+    if (!intc__enter(u->m))
         return INTC_ERR_BUSY;
     *val = 0;
     if (size >= 4 && !(off & (size - 1))) {
@@ -295,7 +295,7 @@ intc_err intc_iommu_mmio_read(intc_iommu *u, uint32_t off, unsigned size,
         (void)u->ops->reg_get(u, off & ~7u, &q);
         *val = size == 8 ? q : (uint32_t)(q >> (8 * (off & 4)));
     } /* else not an architectural access: reads 0 */
-    intc_leave(u->m);
+    intc__leave(u->m);
     return INTC_OK;
 }
 
@@ -306,17 +306,17 @@ intc_err intc_iommu_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
     if (!u || !size_ok(size) || off >= u->ops->mmio_span ||
         size > u->ops->mmio_span - off)
         return INTC_ERR_INVAL;
-    if (!intc_enter(u->m))
+    if (!intc__enter(u->m))
         return INTC_ERR_BUSY;
     if (size < 4 || (off & (size - 1))) {
-        if (intc_tracing(u->m))
-            intc_emit_unit(u->m, INTC_EV_BAD_ACCESS, INTC_NO_CPU, -1, 0, off,
+        if (intc__tracing(u->m))
+            intc__emit_unit(u->m, INTC_EV_BAD_ACCESS, INTC_NO_CPU, -1, 0, off,
                            size, val);
     } else {
         err = u->ops->mmio_write(u, off, size, val);
     }
     intc__iommu_flush(u);
-    intc_leave(u->m);
+    intc__leave(u->m);
     return err;
 }
 
@@ -346,13 +346,13 @@ intc_err intc_iommu_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
 {
     if (!u || !out)
         return INTC_ERR_INVAL;
-    if (!intc_enter(u->m))
+    if (!intc__enter(u->m))
         return INTC_ERR_BUSY;
     remap(u, sid, addr, data, out);
     if (!out->blocked && !out->posted && !out->remapped)
         passthrough_fields(u, addr, data, out);
     intc__iommu_flush(u);
-    intc_leave(u->m);
+    intc__leave(u->m);
     return INTC_OK;
 }
 
@@ -365,7 +365,7 @@ intc_err intc_irq_deliver(intc_machine *m, const intc_irq *irq,
         return INTC_ERR_INVAL;
     if (!out)
         out = &res;
-    if (!intc_enter(m))
+    if (!intc__enter(m))
         return INTC_ERR_BUSY;
     out->reason = 0;
     out->n_cpus = 0;
@@ -384,14 +384,14 @@ intc_err intc_irq_deliver(intc_machine *m, const intc_irq *irq,
         /* A compatibility-format pass-through carries its decoded
            fields too, so it is sent the same way. */
         irq_to_msg(irq, &msg);
-        out->n_cpus = intc_bus_deliver(m, &msg, INTC_NO_CPU);
+        out->n_cpus = intc__bus_deliver(m, &msg, INTC_NO_CPU);
         out->status = out->n_cpus ? INTC_DELIVERY_ACCEPTED
                                   : INTC_DELIVERY_NO_TARGET;
-        if (!out->n_cpus && intc_tracing(m))
-            intc_emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, irq->vector, 0,
+        if (!out->n_cpus && intc__tracing(m))
+            intc__emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, irq->vector, 0,
                            0, irq->dest, msg.dm);
     }
-    intc_leave(m);
+    intc__leave(m);
     return INTC_OK;
 }
 
@@ -400,11 +400,11 @@ intc_err intc_iommu_set_table(intc_iommu *u, uint64_t irta, bool enabled,
 {
     if (!u)
         return INTC_ERR_INVAL;
-    if (!intc_enter(u->m))
+    if (!intc__enter(u->m))
         return INTC_ERR_BUSY;
     u->ops->set_table(u, irta, enabled, cfi);
     intc__iommu_flush(u);
-    intc_leave(u->m);
+    intc__leave(u->m);
     return INTC_OK;
 }
 
@@ -413,13 +413,13 @@ intc_err intc_iommu_invalidate(intc_iommu *u, uint32_t index,
 {
     if (!u)
         return INTC_ERR_INVAL;
-    if (!intc_enter(u->m))
+    if (!intc__enter(u->m))
         return INTC_ERR_BUSY;
     if (index == INTC_IOMMU_INV_ALL)
         iec_clear(u);
     else
         u->ops->invalidate(u, index, index_mask);
-    intc_leave(u->m);
+    intc__leave(u->m);
     return INTC_OK;
 }
 

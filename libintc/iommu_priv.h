@@ -91,11 +91,11 @@ struct intc_iommu {
 };
 
 /* iommu.c (common) */
-intc_err intc_iommu_init(intc_iommu *u, intc_machine *m,
+intc_err intc__iommu_init(intc_iommu *u, intc_machine *m,
                          const intc_iommu_config *cfg);
-void intc_iommu_fini(intc_iommu *u);
-void intc_iommu_do_reset(intc_iommu *u);
-bool intc_iommu_check(const intc_iommu *u, char *msg, size_t len);
+void intc__iommu_fini(intc_iommu *u);
+void intc__iommu_do_reset(intc_iommu *u);
+bool intc__iommu_check(const intc_iommu *u, char *msg, size_t len);
 /* The remap stage of the pipeline (intc__route, while remapping is
    enabled): remap, then deliver, and send what the unit raised. */
 void intc__iommu_route(intc_iommu *u, uint64_t addr, uint32_t data,
@@ -110,37 +110,17 @@ void intc__iommu_flush(intc_iommu *u);
 /* Install or remove the remap stage as the registers now say. */
 void intc__iommu_sync(intc_iommu *u);
 /* Interrupt entry cache. */
-bool intc_iec_lookup(intc_iommu *u, uint64_t key, uint64_t *lo,
+bool intc__iec_lookup(intc_iommu *u, uint64_t key, uint64_t *lo,
                      uint64_t *hi);
-void intc_iec_fill(intc_iommu *u, uint64_t key, uint64_t lo, uint64_t hi);
+void intc__iec_fill(intc_iommu *u, uint64_t key, uint64_t lo, uint64_t hi);
 /* Drop keys in [first, first + count). */
-void intc_iec_drop(intc_iommu *u, uint64_t first, uint64_t count);
+void intc__iec_drop(intc_iommu *u, uint64_t first, uint64_t count);
 /* Guest memory through the host. */
-bool intc_dma_read(intc_machine *m, uint64_t addr, void *buf, size_t len);
-bool intc_dma_write(intc_machine *m, uint64_t addr, const void *buf,
+bool intc__dma_read(intc_machine *m, uint64_t addr, void *buf, size_t len);
+bool intc__dma_write(intc_machine *m, uint64_t addr, const void *buf,
                     size_t len);
 
-/* vtd.c */
-void intc_vtd_reset(intc_iommu *u);
-/* The 64-bit register (or 32-bit pair) at 8-aligned off; false if none. */
-bool intc_vtd_reg_get(intc_iommu *u, uint32_t off, uint64_t *val);
-intc_err intc_vtd_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
-                             uint64_t val);
-void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
-                    uint32_t data, intc_irq *out);
-bool intc_vtd_enabled(const intc_iommu *u);
-void intc_vtd_set_table(intc_iommu *u, uint64_t irta, bool en, bool cfi);
-
-/* amdvi.c */
-bool intc_amdvi_available(void);
-void intc_amdvi_reset(intc_iommu *u);
-bool intc_amdvi_reg_get(intc_iommu *u, uint32_t off, uint64_t *val);
-intc_err intc_amdvi_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
-                               uint64_t val);
-void intc_amdvi_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
-                      uint32_t data, intc_irq *out);
-bool intc_amdvi_enabled(const intc_iommu *u);
-void intc_amdvi_set_table(intc_iommu *u, uint64_t devtab, bool en,
-                          bool cfi);
+/* vtd.c, amdvi.c: the rest is theirs, through the ops tables above. */
+bool intc__amdvi_available(void);
 
 #endif /* INTC_IOMMU_PRIV_H */

@@ -141,7 +141,7 @@ static inline int16_t highest(const uint64_t b[4])
 {
     for (int w = 3; w >= 0; w--)
         if (b[w])
-            return (int16_t)(w * 64 + intc_fls64(b[w]));
+            return (int16_t)(w * 64 + intc__fls64(b[w]));
     return -1;
 }
 
@@ -151,7 +151,7 @@ static inline int16_t highest_upto(const uint64_t b[4], unsigned w)
 {
     for (int i = (int)w; i >= 0; i--)
         if (b[i])
-            return (int16_t)(i * 64 + intc_fls64(b[i]));
+            return (int16_t)(i * 64 + intc__fls64(b[i]));
     return -1;
 }
 
@@ -197,7 +197,7 @@ static void maybe_kick(intc_lapic *l)
         intc__kick(l->m, l);
 }
 
-uint8_t intc_lapic_apr(const intc_lapic *l)
+uint8_t intc__lapic_apr(const intc_lapic *l)
 {
     /* APR (11.6.2.4, Figure 11-15, P6/Pentium):
        IF TPR[7:4] >= IRRV[7:4] AND TPR[7:4] > ISRV[7:4] THEN APR = TPR
@@ -215,7 +215,7 @@ uint8_t intc_lapic_apr(const intc_lapic *l)
     return (uint8_t)(hi << 4);
 }
 
-bool intc_lapic_is_focus(const intc_lapic *l, uint8_t vector)
+bool intc__lapic_is_focus(const intc_lapic *l, uint8_t vector)
 {
     return !(l->svr & SVR_FOCUS_DISABLE) &&
            (test_bit(l->irr, vector) || test_bit(l->isr, vector));
@@ -238,7 +238,7 @@ void intc__lapic_refuse(intc_lapic *l, uint8_t v, unsigned dm)
     if (!l->sw_enabled)
         INTC_EMIT(l->m, INTC_EV_REJECTED, l->index, v, 0, dm, 0);
     else /* 11.5.3 / 11.5.2: an illegal vector (0-15) */
-        intc_lapic_error(l, INTC_ESR_RECV_ILLEGAL_VECTOR);
+        intc__lapic_error(l, INTC_ESR_RECV_ILLEGAL_VECTOR);
 }
 
 bool intc__lapic_accept_other(intc_lapic *l, intc_msg msg)
@@ -293,7 +293,7 @@ bool intc__lapic_accept_other(intc_lapic *l, intc_msg msg)
  * also rearms the APIC error interrupt triggering mechanism"), so a guest
  * whose error handler itself errs cannot loop.
  */
-void intc_lapic_error(intc_lapic *l, uint32_t bits)
+void intc__lapic_error(intc_lapic *l, uint32_t bits)
 {
     l->esr_pending |= bits;
     INTC_EMIT(l->m, INTC_EV_ESR_ERROR, l->index, -1, 0, bits, l->esr_pending);
@@ -417,7 +417,7 @@ static void write_lvt(intc_lapic *l, unsigned idx, uint32_t val)
     uint32_t nv = val & lvt_writable(l, idx);
 
     if (idx == INTC_LVT_TIMER)
-        intc_timer_catch_up(l); /* what is due goes out with the old LVT */
+        intc__timer_catch_up(l); /* what is due goes out with the old LVT */
     if (idx == INTC_LVT_LINT0 || idx == INTC_LVT_LINT1) {
         nv |= old & LVT_REMOTE_IRR;
         /* Remote IRR has no meaning for edge entries (11.5.1). */
@@ -432,7 +432,7 @@ static void write_lvt(intc_lapic *l, unsigned idx, uint32_t val)
         INTC_EMIT(l->m, INTC_EV_LVT_REMOTE_IRR, l->index,
                   (int32_t)(old & LVT_VECTOR), idx, 0, 0);
     if (idx == INTC_LVT_TIMER)
-        intc_timer_write_lvt(l, old, nv);
+        intc__timer_write_lvt(l, old, nv);
     else if (idx == INTC_LVT_LINT0 || idx == INTC_LVT_LINT1) {
         unsigned pin = idx - INTC_LVT_LINT0;
         lint_eval(l, pin, l->lint_level[pin] ^ 0);
@@ -457,7 +457,7 @@ static INTC_COLD void eoi_level(intc_lapic *l, uint8_t v)
     /* 11.8.5: with SVR[12] set the EOI is not broadcast; software sends
        a directed EOI to the IOAPIC's EOI register instead. */
     if (!(l->svr & SVR_EOI_SUPPRESS))
-        intc_bus_eoi(l->m, l->index, v);
+        intc__bus_eoi(l->m, l->index, v);
 }
 
 static void do_eoi(intc_lapic *l)
@@ -497,14 +497,14 @@ static void send_ipi(intc_lapic *l, uint64_t icr, bool x2)
     /* 11.5.3: a lowest-priority IPI on a part that cannot send one sets
        only the redirectable-IPI bit and is not processed. */
     if (dm == INTC_DM_LOWEST && !m->cfg.lowest_priority_ipi) {
-        intc_lapic_error(l, INTC_ESR_REDIRECTABLE_IPI);
+        intc__lapic_error(l, INTC_ESR_REDIRECTABLE_IPI);
         return;
     }
     /* 11.5.3 bit 5: an illegal vector in a fixed/lowest-priority IPI.
        The SDM does not say whether it still goes out; like Xen and
        bhyve, libintc does not send it. */
     if ((dm == INTC_DM_FIXED || dm == INTC_DM_LOWEST) && v < 16) {
-        intc_lapic_error(l, INTC_ESR_SEND_ILLEGAL_VECTOR);
+        intc__lapic_error(l, INTC_ESR_SEND_ILLEGAL_VECTOR);
         return;
     }
 
@@ -534,7 +534,7 @@ static void send_ipi(intc_lapic *l, uint64_t icr, bool x2)
             INTC_EMIT(m, INTC_EV_NO_TARGET, l->index, v, 0, msg.dest, dm);
             /* P6/Pentium: nobody accepted the message on the APIC bus. */
             if (m->cfg.apic_bus_errors)
-                intc_lapic_error(l, INTC_ESR_SEND_ACCEPT);
+                intc__lapic_error(l, INTC_ESR_SEND_ACCEPT);
         }
         break;
     case SH_SELF:
@@ -546,10 +546,10 @@ static void send_ipi(intc_lapic *l, uint64_t icr, bool x2)
         /* Table 11-3: only Fixed is valid with all-including-self (and
            the INIT de-assert, which changes nothing). */
         if (dm == INTC_DM_FIXED)
-            n = intc_bus_broadcast(m, &msg, INTC_NO_CPU);
+            n = intc__bus_broadcast(m, &msg, INTC_NO_CPU);
         break;
     case SH_OTHERS:
-        n = intc_bus_broadcast(m, &msg, l->index);
+        n = intc__bus_broadcast(m, &msg, l->index);
         break;
     }
     if (n == 0 && sh != SH_NONE && !(msg.level && !msg.assert))
@@ -586,7 +586,7 @@ static uint32_t read_reg(intc_lapic *l, unsigned slot)
     case S_TPR:
         return l->tpr;
     case S_APR:
-        return intc_lapic_apr(l);
+        return intc__lapic_apr(l);
     case S_PPR:
         return l->ppr;
     case S_LDR:
@@ -604,7 +604,7 @@ static uint32_t read_reg(intc_lapic *l, unsigned slot)
     case S_TMICT:
         return l->timer_icr;
     case S_TMCCT:
-        return intc_timer_read_ccr(l);
+        return intc__timer_read_ccr(l);
     case S_TDCR:
         return l->timer_dcr;
     default: /* EOI, RRD (write-only / unsupported): read 0 */
@@ -636,7 +636,7 @@ static void self_ipi(intc_lapic *l, uint8_t v)
     /* 11.12.11: SELF IPI = fixed, edge, self shorthand.  An illegal
        vector is both sent and received here (11.5.3 bits 5 and 6). */
     if (v < 16) {
-        intc_lapic_error(l, INTC_ESR_SEND_ILLEGAL_VECTOR |
+        intc__lapic_error(l, INTC_ESR_SEND_ILLEGAL_VECTOR |
                                 INTC_ESR_RECV_ILLEGAL_VECTOR);
         return;
     }
@@ -663,7 +663,7 @@ static void write_reg(intc_lapic *l, unsigned slot, uint64_t val, bool x2)
             /* 11.4.6: software may change the xAPIC ID (model specific;
                every peer allows it). */
             l->xapic_id = (uint8_t)(v32 >> 24);
-            intc_bus_update(l->m, l);
+            intc__bus_update(l->m, l);
         }
         break;
     case S_TPR:
@@ -675,13 +675,13 @@ static void write_reg(intc_lapic *l, unsigned slot, uint64_t val, bool x2)
     case S_LDR:
         if (!x2) {
             l->ldr = v32 & 0xff000000u;
-            intc_bus_update(l->m, l);
+            intc__bus_update(l->m, l);
         }
         break;
     case S_DFR:
         if (!x2) {
             l->dfr = v32 | 0x0fffffffu; /* bits 27:0 read as 1s */
-            intc_bus_update(l->m, l);
+            intc__bus_update(l->m, l);
         }
         break;
     case S_SVR:
@@ -707,10 +707,10 @@ static void write_reg(intc_lapic *l, unsigned slot, uint64_t val, bool x2)
                  (uint64_t)(v32 & 0xff000000u) << 32;
         break;
     case S_TMICT:
-        intc_timer_write_icr(l, v32);
+        intc__timer_write_icr(l, v32);
         break;
     case S_TDCR:
-        intc_timer_write_dcr(l, v32 & 0xbu);
+        intc__timer_write_dcr(l, v32 & 0xbu);
         break;
     case S_SELF_IPI:
         self_ipi(l, (uint8_t)v32);
@@ -762,7 +762,7 @@ static INTC_COLD void fold_pir_slow(intc_lapic *l)
             continue;
         lv = atomic_fetch_and(&l->pir_level[w], ~bits) & bits;
         while (bits) {
-            unsigned b = (unsigned)intc_fls64(bits);
+            unsigned b = (unsigned)intc__fls64(bits);
             bits &= ~(1ull << b);
             intc__lapic_accept_fixed(l, (uint8_t)(w * 64 + b), (lv >> b) & 1,
                          INTC_DM_FIXED);
@@ -778,7 +778,7 @@ static inline void fold_pir(intc_lapic *l)
 
 static inline bool lapic_enter(intc_lapic *l)
 {
-    if (!intc_enter(l->m))
+    if (!intc__enter(l->m))
         return false;
     fold_pir(l);
     return true;
@@ -806,13 +806,13 @@ intc_err intc_lapic_sync_pir(intc_lapic *l, const uint64_t pir[4])
         for (unsigned w = 0; w < 4; w++) {
             uint64_t bits = pir[w];
             while (bits) {
-                unsigned b = (unsigned)intc_fls64(bits);
+                unsigned b = (unsigned)intc__fls64(bits);
                 bits &= ~(1ull << b);
                 intc__lapic_accept_fixed(l, (uint8_t)(w * 64 + b), false, INTC_DM_FIXED);
             }
         }
     }
-    intc_leave(l->m);
+    intc__leave(l->m);
     return INTC_OK;
 }
 
@@ -830,13 +830,13 @@ intc_err intc_lapic_mmio_read(intc_lapic *l, uint32_t off, unsigned size,
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     if (l->mode != INTC_MODE_XAPIC) {
-        intc_leave(l->m);
+        intc__leave(l->m);
         return INTC_ERR_NOT_DECODED;
     }
     /* The architectural access: an aligned 32-bit load of a register. */
     if (size == 4 && !(off & 15) && slot_present(l, off >> 4, RX)) {
         *val = read_reg(l, off >> 4);
-        intc_leave(l->m);
+        intc__leave(l->m);
         return INTC_OK;
     }
     /* Any other shape: the register view, each slot's register in its
@@ -856,9 +856,9 @@ intc_err intc_lapic_mmio_read(intc_lapic *l, uint32_t off, unsigned size,
         }
     }
     if (illegal)
-        intc_lapic_error(l, INTC_ESR_ILLEGAL_REGISTER);
+        intc__lapic_error(l, INTC_ESR_ILLEGAL_REGISTER);
     *val = out;
-    intc_leave(l->m);
+    intc__leave(l->m);
     return INTC_OK;
 }
 
@@ -871,19 +871,19 @@ intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off, unsigned size,
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     if (l->mode != INTC_MODE_XAPIC) {
-        intc_leave(l->m);
+        intc__leave(l->m);
         return INTC_ERR_NOT_DECODED;
     }
     if (off == S_EOI << 4 && size == 4) {
         /* EOI, the hot write: present, aligned, any value. */
         do_eoi(l);
-        intc_leave(l->m);
+        intc__leave(l->m);
         return INTC_OK;
     }
     unsigned slot = off >> 4;
     if (!slot_present(l, slot, RX) ||
         !slot_present(l, (off + size - 1) >> 4, RX)) {
-        intc_lapic_error(l, INTC_ESR_ILLEGAL_REGISTER);
+        intc__lapic_error(l, INTC_ESR_ILLEGAL_REGISTER);
     }
     if (size != 4 || (off & 15)) {
         /* 11.4.1: registers are written with aligned 32-bit stores;
@@ -893,7 +893,7 @@ intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off, unsigned size,
     } else if (slot_present(l, slot, RX)) {
         write_reg(l, slot, val & 0xffffffffu, false);
     }
-    intc_leave(l->m);
+    intc__leave(l->m);
     return INTC_OK;
 }
 
@@ -933,10 +933,10 @@ static void reset_registers(intc_lapic *l)
         atomic_store(&l->pir_level[w], 0);
     }
     atomic_store(&l->pir_on, 0);
-    intc_timer_reset(l);
+    intc__timer_reset(l);
 }
 
-void intc_lapic_do_reset(intc_lapic *l, bool init_only)
+void intc__lapic_do_reset(intc_lapic *l, bool init_only)
 {
     if (!init_only) {
         l->apic_base = INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_EN |
@@ -947,11 +947,11 @@ void intc_lapic_do_reset(intc_lapic *l, bool init_only)
     /* INIT keeps IA32_APIC_BASE, so x2APIC mode survives it with its ID
        (11.12.5.1); the LDR is re-derived there. */
     reset_registers(l);
-    intc_bus_update(l->m, l);
-    intc_base_changed(l->m, l);
+    intc__bus_update(l->m, l);
+    intc__base_changed(l->m, l);
 }
 
-void intc_lapic_init_one(intc_lapic *l, intc_machine *m, uint32_t index,
+void intc__lapic_init_one(intc_lapic *l, intc_machine *m, uint32_t index,
                          uint32_t id)
 {
     memset(l, 0, sizeof(*l));
@@ -1007,10 +1007,10 @@ static intc_err write_apic_base(intc_lapic *l, uint64_t v)
                derived; the rest of the state carries over. */
             l->ldr = x2apic_ldr(l->initial_id);
         }
-        intc_bus_update(l->m, l);
+        intc__bus_update(l->m, l);
     }
     INTC_EMIT(l->m, INTC_EV_APIC_BASE, l->index, -1, 0, v, old);
-    intc_base_changed(l->m, l);
+    intc__base_changed(l->m, l);
     return INTC_OK;
 }
 
@@ -1029,7 +1029,7 @@ intc_err intc_lapic_msr_read(intc_lapic *l, uint32_t msr, uint64_t *val)
         if (!l->m->cfg.tsc_deadline)
             err = INTC_ERR_GP;
         else
-            *val = intc_timer_read_tsc_deadline(l);
+            *val = intc__timer_read_tsc_deadline(l);
     } else if (msr >= INTC_MSR_X2APIC_FIRST && msr <= INTC_MSR_X2APIC_LAST) {
         unsigned slot = msr - INTC_MSR_X2APIC_FIRST;
         if (l->mode != INTC_MODE_X2APIC || !slot_present(l, slot, R2))
@@ -1041,7 +1041,7 @@ intc_err intc_lapic_msr_read(intc_lapic *l, uint32_t msr, uint64_t *val)
     } else {
         err = INTC_ERR_NOT_DECODED;
     }
-    intc_leave(l->m);
+    intc__leave(l->m);
     return err;
 }
 
@@ -1056,7 +1056,7 @@ intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr, uint64_t val)
         l->mode == INTC_MODE_X2APIC) {
         /* EOI, the hot WRMSR (only 0 is accepted, 11.12.1.3). */
         do_eoi(l);
-        intc_leave(l->m);
+        intc__leave(l->m);
         return INTC_OK;
     }
     if (msr == INTC_MSR_APIC_BASE) {
@@ -1065,7 +1065,7 @@ intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr, uint64_t val)
         if (!l->m->cfg.tsc_deadline)
             err = INTC_ERR_GP;
         else
-            err = intc_timer_write_tsc_deadline(l, val);
+            err = intc__timer_write_tsc_deadline(l, val);
     } else if (msr >= INTC_MSR_X2APIC_FIRST && msr <= INTC_MSR_X2APIC_LAST) {
         unsigned slot = msr - INTC_MSR_X2APIC_FIRST;
         /* 11.12.1.2-3: outside x2APIC mode, absent, read-only registers
@@ -1078,7 +1078,7 @@ intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr, uint64_t val)
     } else {
         err = INTC_ERR_NOT_DECODED;
     }
-    intc_leave(l->m);
+    intc__leave(l->m);
     return err;
 }
 
@@ -1160,7 +1160,7 @@ int intc_lapic_ack(intc_lapic *l)
         update_ppr(l);
         INTC_EMIT(l->m, INTC_EV_ACK, l->index, v, 0, 0, 0);
     }
-    intc_leave(l->m);
+    intc__leave(l->m);
     return ret;
 }
 
@@ -1177,7 +1177,7 @@ int intc_lapic_take(intc_lapic *l, unsigned what, uint8_t *sipi_vector)
         return INTC_ERR_BUSY;
     p = intc_lapic_pending(l);
     if (!(p & what)) {
-        intc_leave(l->m);
+        intc__leave(l->m);
         return 0;
     }
     l->sig &= (uint8_t)~what;
@@ -1192,7 +1192,7 @@ int intc_lapic_take(intc_lapic *l, unsigned what, uint8_t *sipi_vector)
         uint8_t keep = l->sig & INTC_PEND_SIPI;
         uint8_t vec = l->sipi_vector;
         bool ap = !(l->apic_base & INTC_APIC_BASE_BSP);
-        intc_lapic_do_reset(l, true);
+        intc__lapic_do_reset(l, true);
         l->wait_sipi = ap;
         if (ap && keep) {
             l->sig |= keep;
@@ -1200,7 +1200,7 @@ int intc_lapic_take(intc_lapic *l, unsigned what, uint8_t *sipi_vector)
         }
         INTC_EMIT(l->m, INTC_EV_INIT_RESET, l->index, -1, 0, ap, 0);
     }
-    intc_leave(l->m);
+    intc__leave(l->m);
     return 1;
 }
 
@@ -1211,7 +1211,7 @@ intc_err intc_lapic_set_tpr(intc_lapic *l, uint8_t tpr)
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     write_tpr(l, tpr);
-    intc_leave(l->m);
+    intc__leave(l->m);
     return INTC_OK;
 }
 
@@ -1241,7 +1241,7 @@ intc_err intc_lapic_set_lint(intc_lapic *l, unsigned pin, bool level)
     } else {
         lint_eval(l, pin, was);
     }
-    intc_leave(l->m);
+    intc__leave(l->m);
     return INTC_OK;
 }
 
@@ -1254,7 +1254,7 @@ intc_err intc_lapic_raise_lvt(intc_lapic *l, unsigned lvt)
         return INTC_ERR_BUSY;
     if (l->mode != INTC_MODE_DISABLED)
         intc__lapic_lvt_fire(l, lvt);
-    intc_leave(l->m);
+    intc__leave(l->m);
     return INTC_OK;
 }
 
@@ -1264,8 +1264,8 @@ intc_err intc_lapic_timer_expired(intc_lapic *l, uint64_t now_ns)
         return INTC_ERR_INVAL;
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
-    intc_timer_expire(l, now_ns);
-    intc_leave(l->m);
+    intc__timer_expire(l, now_ns);
+    intc__leave(l->m);
     return INTC_OK;
 }
 
@@ -1280,8 +1280,8 @@ intc_err intc_lapic_reset(intc_lapic *l, bool init_only)
         return INTC_ERR_INVAL;
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
-    intc_lapic_do_reset(l, init_only);
-    intc_leave(l->m);
+    intc__lapic_do_reset(l, init_only);
+    intc__leave(l->m);
     return INTC_OK;
 }
 
@@ -1302,7 +1302,7 @@ uint32_t intc_lapic_initial_id(const intc_lapic *l)
 
 /* ---- consistency (intc_machine_check) ---- */
 
-bool intc_lapic_check(const intc_lapic *l, char *msg, size_t len)
+bool intc__lapic_check(const intc_lapic *l, char *msg, size_t len)
 {
     uint8_t ppr;
     uint8_t isrc;
@@ -1340,7 +1340,7 @@ bool intc_lapic_check(const intc_lapic *l, char *msg, size_t len)
             INTC_FAIL("cpu %u: LVT %u unmasked while software-disabled", l->index,
                  i);
     if (l->timer_running && l->deadline == UINT64_MAX &&
-        intc_lvt_timer_mode(l->lvt[INTC_LVT_TIMER]) < INTC_TIMER_TSC_DEADLINE)
+        intc__lvt_timer_mode(l->lvt[INTC_LVT_TIMER]) < INTC_TIMER_TSC_DEADLINE)
         INTC_FAIL("cpu %u: timer counting but no deadline armed", l->index);
     return true;
 }
@@ -1355,7 +1355,7 @@ bool intc_lapic_check(const intc_lapic *l, char *msg, size_t len)
    restored (KVM set_state style): mode from IA32_APIC_BASE, software
    enable from SVR, highest IRR/ISR vectors, PPR.  The image holds no
    posted request: the image's state replaces any posted before.  Routing
-   is the machine's (intc_bus_rebuild after every CPU is loaded). */
+   is the machine's (intc__bus_rebuild after every CPU is loaded). */
 static void snap_rebuild(intc_lapic *l)
 {
     for (unsigned w = 0; w < 4; w++) {
@@ -1426,7 +1426,7 @@ INTC__SNAP_INLINE void lapic_snap(intc__snap *c, const int mode,
             INTC__SNAP_REQ(c, mode, lvt == LVT_MASKED, "lvt", (int32_t)i,
                            "absent LVT CMCI not at reset");
         if (i == INTC_LVT_TIMER)
-            tmode = intc_lvt_timer_mode((uint32_t)lvt);
+            tmode = intc__lvt_timer_mode((uint32_t)lvt);
     }
     INTC__SNAP_VAR(c, mode, icr, l->icr, SNAP_ICR_MASK, "icr", -1);
     /* xAPIC ICR high holds only the destination field [63:56]. */

@@ -111,32 +111,32 @@ struct intc_lapic {
 };
 
 /* lapic.c: used by the machine and the bus. */
-void intc_lapic_init_one(intc_lapic *l, intc_machine *m, uint32_t index,
+void intc__lapic_init_one(intc_lapic *l, intc_machine *m, uint32_t index,
                          uint32_t id);
-void intc_lapic_do_reset(intc_lapic *l, bool init_only);
+void intc__lapic_do_reset(intc_lapic *l, bool init_only);
 /* Arbitration priority (for lowest-priority delivery). */
-uint8_t intc_lapic_apr(const intc_lapic *l);
+uint8_t intc__lapic_apr(const intc_lapic *l);
 /* Focus processor for vector (IRR or ISR bit set, focus checking on). */
-bool intc_lapic_is_focus(const intc_lapic *l, uint8_t vector);
-bool intc_lapic_check(const intc_lapic *l, char *msg, size_t len);
+bool intc__lapic_is_focus(const intc_lapic *l, uint8_t vector);
+bool intc__lapic_check(const intc_lapic *l, char *msg, size_t len);
 
 /* lapic_timer.c */
-void intc_timer_reset(intc_lapic *l);
-void intc_timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val);
-void intc_timer_write_icr(intc_lapic *l, uint32_t val);
-void intc_timer_write_dcr(intc_lapic *l, uint32_t val);
-uint32_t intc_timer_read_ccr(intc_lapic *l);
-intc_err intc_timer_write_tsc_deadline(intc_lapic *l, uint64_t val);
-uint64_t intc_timer_read_tsc_deadline(intc_lapic *l);
-void intc_timer_expire(intc_lapic *l, uint64_t now);
+void intc__timer_reset(intc_lapic *l);
+void intc__timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val);
+void intc__timer_write_icr(intc_lapic *l, uint32_t val);
+void intc__timer_write_dcr(intc_lapic *l, uint32_t val);
+uint32_t intc__timer_read_ccr(intc_lapic *l);
+intc_err intc__timer_write_tsc_deadline(intc_lapic *l, uint64_t val);
+uint64_t intc__timer_read_tsc_deadline(intc_lapic *l);
+void intc__timer_expire(intc_lapic *l, uint64_t now);
 /* Deliver what is already due before a timer register changes. */
-void intc_timer_catch_up(intc_lapic *l);
+void intc__timer_catch_up(intc_lapic *l);
 
 /* lapic.c helpers used by lapic_timer.c */
 void intc__lapic_lvt_fire_other(intc_lapic *l, unsigned lvt);
-void intc_lapic_error(intc_lapic *l, uint32_t esr_bits);
+void intc__lapic_error(intc_lapic *l, uint32_t esr_bits);
 
-static inline unsigned intc_lvt_timer_mode(uint32_t lvt)
+static inline unsigned intc__lvt_timer_mode(uint32_t lvt)
 {
     return (lvt & LVT_TIMER_MODE_MASK) >> LVT_TIMER_MODE_SHIFT;
 }

@@ -16,7 +16,7 @@
 
 static inline unsigned timer_mode(const intc_lapic *l)
 {
-    return intc_lvt_timer_mode(l->lvt[INTC_LVT_TIMER]);
+    return intc__lvt_timer_mode(l->lvt[INTC_LVT_TIMER]);
 }
 
 /* 11.5.4, Figure 11-10: DCR bits 3,1,0: 000 /2 ... 110 /128, 111 /1. */
@@ -31,7 +31,7 @@ static void arm(intc_lapic *l, uint64_t deadline)
     if (deadline == l->deadline)
         return;
     l->deadline = deadline;
-    intc_timer_arm(l->m, l->index, deadline);
+    intc__timer_arm(l->m, l->index, deadline);
 }
 
 /* Counter ticks since timer_start. */
@@ -39,7 +39,7 @@ static uint64_t ticks_since(const intc_lapic *l, uint64_t now)
 {
     if (now <= l->timer_start)
         return 0;
-    return intc_muldiv(now - l->timer_start, l->m->cfg.apic_timer_hz,
+    return intc__muldiv(now - l->timer_start, l->m->cfg.apic_timer_hz,
                        NS_PER_S, false) >>
            l->timer_shift;
 }
@@ -60,7 +60,7 @@ static uint64_t expiry_at(uint64_t start, uint64_t count0, uint64_t icr,
     if (k)
         ticks = k > (UINT64_MAX - ticks) / icr ? UINT64_MAX : ticks + k * icr;
     cyc = ticks > (UINT64_MAX >> shift) ? UINT64_MAX : ticks << shift;
-    ns = intc_muldiv(cyc, NS_PER_S, hz, true);
+    ns = intc__muldiv(cyc, NS_PER_S, hz, true);
     ns = add_sat(start, ns);
     return ns == UINT64_MAX ? UINT64_MAX - 1 : ns;
 }
@@ -89,11 +89,11 @@ static void stop(intc_lapic *l)
 
 static uint64_t guest_tsc(const intc_lapic *l, uint64_t now)
 {
-    return intc_muldiv(now, l->m->cfg.tsc_hz, NS_PER_S, false) +
+    return intc__muldiv(now, l->m->cfg.tsc_hz, NS_PER_S, false) +
            l->tsc_offset;
 }
 
-void intc_timer_reset(intc_lapic *l)
+void intc__timer_reset(intc_lapic *l)
 {
     l->timer_icr = 0;
     l->timer_dcr = 0;
@@ -115,13 +115,13 @@ static void fire(intc_lapic *l, uint64_t missed)
     intc__lapic_lvt_fire(l, INTC_LVT_TIMER);
 }
 
-void intc_timer_expire(intc_lapic *l, uint64_t now)
+void intc__timer_expire(intc_lapic *l, uint64_t now)
 {
     if (l->deadline == UINT64_MAX)
         return; /* nothing armed: a stale host timer */
     if (now < l->deadline) {
         /* Early or stale: the host's timer is one-shot, arm it again. */
-        intc_timer_arm(l->m, l->index, l->deadline);
+        intc__timer_arm(l->m, l->index, l->deadline);
         return;
     }
     /* A one-shot deadline is the exact expiry rounded up to the next ns
@@ -133,7 +133,7 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
     case INTC_TIMER_TSC_DEADLINE:
         if (guest_tsc(l, now) < l->tsc_deadline) {
             /* Saturated deadline (beyond the clock): not due yet. */
-            intc_timer_arm(l->m, l->index, l->deadline);
+            intc__timer_arm(l->m, l->index, l->deadline);
             return;
         }
         /* 11.5.4.1: on expiry the timer disarms itself and clears
@@ -149,7 +149,7 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
         if (t < l->timer_count0 || k < l->timer_periods) {
             /* Saturated deadline (the next expiry is beyond the clock):
                nothing is due; never interrupt before the count is 0. */
-            intc_timer_arm(l->m, l->index, l->deadline);
+            intc__timer_arm(l->m, l->index, l->deadline);
             return;
         }
         /* One interrupt however late: missed periods coalesce (the IRR
@@ -167,7 +167,7 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
         if (INTC_UNLIKELY(saturated) &&
             ticks_since(l, now) < l->timer_count0) {
             /* Saturated deadline: the count has not reached 0. */
-            intc_timer_arm(l->m, l->index, l->deadline);
+            intc__timer_arm(l->m, l->index, l->deadline);
             return;
         }
         l->timer_running = false;
@@ -177,19 +177,19 @@ void intc_timer_expire(intc_lapic *l, uint64_t now)
     }
 }
 
-void intc_timer_catch_up(intc_lapic *l)
+void intc__timer_catch_up(intc_lapic *l)
 {
     if (l->deadline != UINT64_MAX) {
-        uint64_t now = intc_now(l->m, l->index);
+        uint64_t now = intc__now(l->m, l->index);
         if (now >= l->deadline)
-            intc_timer_expire(l, now);
+            intc__timer_expire(l, now);
     }
 }
 
-void intc_timer_write_icr(intc_lapic *l, uint32_t val)
+void intc__timer_write_icr(intc_lapic *l, uint32_t val)
 {
     unsigned mode;
-    intc_timer_catch_up(l);
+    intc__timer_catch_up(l);
     mode = timer_mode(l);
     /* 11.5.4.1: ignored in TSC-deadline mode.  The reserved mode 11b
        counts nothing. */
@@ -200,7 +200,7 @@ void intc_timer_write_icr(intc_lapic *l, uint32_t val)
         stop(l); /* 11.5.4: writing 0 stops the timer */
         return;
     }
-    start(l, val, intc_now(l->m, l->index));
+    start(l, val, intc__now(l->m, l->index));
 }
 
 /* The current count at now, counting in mode (one-shot or periodic). */
@@ -236,9 +236,9 @@ static uint32_t ccr_at(const intc_lapic *l, uint64_t now)
  * nothing here) disarms and clears the initial count and
  * IA32_TSC_DEADLINE, so reads agree with a disarmed timer (as KVM does).
  */
-void intc_timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val)
+void intc__timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val)
 {
-    unsigned om = intc_lvt_timer_mode(old), nm = intc_lvt_timer_mode(val);
+    unsigned om = intc__lvt_timer_mode(old), nm = intc__lvt_timer_mode(val);
 
     if (om == nm)
         return;
@@ -253,7 +253,7 @@ void intc_timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val)
            count (the same counter value now, reaching 0 at the end of
            the period).  One-shot -> periodic needs nothing: the expiry
            times of count0 + k * initial count already describe it. */
-        uint64_t now = intc_now(l->m, l->index);
+        uint64_t now = intc__now(l->m, l->index);
         uint32_t cur = ccr_mode_at(l, om, now);
         if (cur == 0) {
             stop(l);
@@ -266,14 +266,14 @@ void intc_timer_write_lvt(intc_lapic *l, uint32_t old, uint32_t val)
     }
 }
 
-void intc_timer_write_dcr(intc_lapic *l, uint32_t val)
+void intc__timer_write_dcr(intc_lapic *l, uint32_t val)
 {
-    intc_timer_catch_up(l);
+    intc__timer_catch_up(l);
     l->timer_dcr = val;
     if (l->timer_running) {
         /* The counter keeps its value and goes on at the new rate (as
            KVM rescales the remaining time). */
-        uint64_t now = intc_now(l->m, l->index);
+        uint64_t now = intc__now(l->m, l->index);
         uint32_t cur = ccr_at(l, now);
         l->timer_shift = (uint8_t)dcr_shift(val);
         l->timer_start = now;
@@ -285,29 +285,29 @@ void intc_timer_write_dcr(intc_lapic *l, uint32_t val)
     }
 }
 
-uint32_t intc_timer_read_ccr(intc_lapic *l)
+uint32_t intc__timer_read_ccr(intc_lapic *l)
 {
     /* Deliver what is due first, so a CCR of 0 means the interrupt has
        been raised. 11.5.4.1: reads 0 in TSC-deadline mode. */
-    intc_timer_catch_up(l);
+    intc__timer_catch_up(l);
     if (timer_mode(l) >= INTC_TIMER_TSC_DEADLINE)
         return 0;
-    return ccr_at(l, intc_now(l->m, l->index));
+    return ccr_at(l, intc__now(l->m, l->index));
 }
 
-intc_err intc_timer_write_tsc_deadline(intc_lapic *l, uint64_t val)
+intc_err intc__timer_write_tsc_deadline(intc_lapic *l, uint64_t val)
 {
     uint64_t now, tsc;
     /* 11.5.4.1: outside TSC-deadline mode writes are ignored. */
     if (timer_mode(l) != INTC_TIMER_TSC_DEADLINE)
         return INTC_OK;
-    intc_timer_catch_up(l);
+    intc__timer_catch_up(l);
     l->tsc_deadline = val;
     if (val == 0) {
         arm(l, UINT64_MAX); /* writing 0 disarms */
         return INTC_OK;
     }
-    now = intc_now(l->m, l->index);
+    now = intc__now(l->m, l->index);
     tsc = guest_tsc(l, now);
     if (val <= tsc) {
         /* A deadline already passed fires at once. */
@@ -320,7 +320,7 @@ intc_err intc_timer_write_tsc_deadline(intc_lapic *l, uint64_t val)
        / 1e9), reaches val - offset.  Computed from that absolute value:
        adding the remaining ticks to now would count now's fraction of a
        tick again and arm up to 1 ns late. */
-    uint64_t d = intc_muldiv(add_sat(intc_muldiv(now, l->m->cfg.tsc_hz,
+    uint64_t d = intc__muldiv(add_sat(intc__muldiv(now, l->m->cfg.tsc_hz,
                                                  NS_PER_S, false),
                                      val - tsc),
                              NS_PER_S, l->m->cfg.tsc_hz, true);
@@ -330,11 +330,11 @@ intc_err intc_timer_write_tsc_deadline(intc_lapic *l, uint64_t val)
     return INTC_OK;
 }
 
-uint64_t intc_timer_read_tsc_deadline(intc_lapic *l)
+uint64_t intc__timer_read_tsc_deadline(intc_lapic *l)
 {
     if (timer_mode(l) != INTC_TIMER_TSC_DEADLINE)
         return 0;
-    intc_timer_catch_up(l);
+    intc__timer_catch_up(l);
     return l->tsc_deadline;
 }
 
@@ -342,13 +342,13 @@ intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset)
 {
     if (!l)
         return INTC_ERR_INVAL;
-    if (!intc_enter(l->m))
+    if (!intc__enter(l->m))
         return INTC_ERR_BUSY;
     l->tsc_offset = offset;
     /* An armed TSC deadline is re-expressed in host time. */
     if (timer_mode(l) == INTC_TIMER_TSC_DEADLINE && l->tsc_deadline)
-        intc_timer_write_tsc_deadline(l, l->tsc_deadline);
-    intc_leave(l->m);
+        intc__timer_write_tsc_deadline(l, l->tsc_deadline);
+    intc__leave(l->m);
     return INTC_OK;
 }
 
@@ -357,7 +357,7 @@ uint64_t intc_machine_tsc(intc_machine *m, uint32_t cpu)
     if (!m || cpu >= m->n_cpus)
         return 0;
     /* The same formula the TSC-deadline timer compares against. */
-    return guest_tsc(&m->cpus[cpu], intc_now(m, cpu));
+    return guest_tsc(&m->cpus[cpu], intc__now(m, cpu));
 }
 
 /* ---- snapshot section ---- */
@@ -396,7 +396,7 @@ INTC__SNAP_INLINE void timer_snap(intc__snap *c, const int mode,
                        deadline == UINT64_MAX,
                    "timer_deadline", -1, "armed while stopped");
     /* A counting one-shot timer is armed at the exact end of its count
-       (intc_timer_expire relies on it: a passed one-shot deadline means
+       (intc__timer_expire relies on it: a passed one-shot deadline means
        the count ran out). */
     if (INTC__SNAP_CHECKING(mode) && running && tmode == INTC_TIMER_ONESHOT)
         INTC__SNAP_REQ(c, mode,

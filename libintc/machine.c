@@ -62,7 +62,7 @@ const char *intc_event_name(intc_event_type type)
 
 /* ---- allocation ---- */
 
-void *intc_alloc(intc_machine *m, size_t size)
+void *intc__alloc(intc_machine *m, size_t size)
 {
     void *p;
     if (m->ops.alloc)
@@ -74,7 +74,7 @@ void *intc_alloc(intc_machine *m, size_t size)
     return p;
 }
 
-void intc_free(intc_machine *m, void *p, size_t size)
+void intc__free(intc_machine *m, void *p, size_t size)
 {
     if (!p)
         return;
@@ -91,9 +91,9 @@ void intc_free(intc_machine *m, void *p, size_t size)
  * back into the machine from kick().  Kicks queued by such nested calls
  * are picked up by this same loop rather than by recursion.
  */
-void intc_flush_kicks(intc_machine *m)
+void intc__flush_kicks(intc_machine *m)
 {
-    m->depth = 1; /* see intc_leave() */
+    m->depth = 1; /* see intc__leave() */
     do {
         if (INTC_UNLIKELY(m->n_resample)) {
             uint32_t e = m->resampleq[m->resample_head];
@@ -102,8 +102,8 @@ void intc_flush_kicks(intc_machine *m)
             m->resample_head = (m->resample_head + 1) % m->total_pins;
             m->n_resample--;
             io->pins[pin].resample_queued = false;
-            if (intc_tracing(m))
-                intc_emit_unit(m, INTC_EV_RESAMPLE, INTC_NO_CPU, -1,
+            if (intc__tracing(m))
+                intc__emit_unit(m, INTC_EV_RESAMPLE, INTC_NO_CPU, -1,
                                io->index, pin, io->gsi_base + pin, 0);
             m->ops.eoi(m->host, io->gsi_base + pin);
             continue;
@@ -111,7 +111,7 @@ void intc_flush_kicks(intc_machine *m)
         if (INTC_UNLIKELY(m->base_tail != m->base_head)) {
             intc_lapic *l = m->baseq[m->base_head++ & m->kick_mask];
             l->base_queued = false;
-            if (intc_base_differs(l)) {
+            if (intc__base_differs(l)) {
                 l->base_reported = l->apic_base;
                 m->ops.apic_base_changed(m->host, l->index, l->apic_base);
             }
@@ -120,11 +120,11 @@ void intc_flush_kicks(intc_machine *m)
         intc_lapic *l = m->kickq[m->kick_head++ & m->kick_mask];
         l->kick_queued = false;
         m->ops.kick(m->host, l->index);
-    } while (intc_owed(m));
+    } while (intc__owed(m));
     m->depth = 0;
 }
 
-void intc_emit_unit(intc_machine *m, intc_event_type type, uint32_t cpu,
+void intc__emit_unit(intc_machine *m, intc_event_type type, uint32_t cpu,
                     int32_t vector, uint32_t unit, uint32_t pin,
                     uint64_t data, uint64_t data2)
 {
@@ -134,7 +134,7 @@ void intc_emit_unit(intc_machine *m, intc_event_type type, uint32_t cpu,
     m->in_cb--;
 }
 
-void intc_queue_resample(intc_machine *m, uint32_t ioapic, uint32_t pin)
+void intc__queue_resample(intc_machine *m, uint32_t ioapic, uint32_t pin)
 {
     /* Each pin is queued at most once (its resample_queued flag), so
        total_pins slots suffice. */
@@ -143,7 +143,7 @@ void intc_queue_resample(intc_machine *m, uint32_t ioapic, uint32_t pin)
     m->n_resample++;
 }
 
-void intc_ioapic_timer_arm(intc_machine *m, uint32_t ioapic,
+void intc__ioapic_timer_arm(intc_machine *m, uint32_t ioapic,
                            uint64_t deadline)
 {
     if (!m->ops.ioapic_timer_arm)
@@ -153,7 +153,7 @@ void intc_ioapic_timer_arm(intc_machine *m, uint32_t ioapic,
     m->in_cb--;
 }
 
-void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
+void intc__emit(intc_machine *m, intc_event_type type, uint32_t cpu,
                int32_t vector, uint32_t pin, uint64_t data, uint64_t data2)
 {
     intc_event ev = {type, cpu, vector, 0, pin, data, data2};
@@ -162,7 +162,7 @@ void intc_emit(intc_machine *m, intc_event_type type, uint32_t cpu,
     m->in_cb--;
 }
 
-uint64_t intc_now(intc_machine *m, uint32_t cpu)
+uint64_t intc__now(intc_machine *m, uint32_t cpu)
 {
     uint64_t t;
     if (!m->ops.now_ns)
@@ -173,7 +173,7 @@ uint64_t intc_now(intc_machine *m, uint32_t cpu)
     return t;
 }
 
-void intc_timer_arm(intc_machine *m, uint32_t cpu, uint64_t deadline)
+void intc__timer_arm(intc_machine *m, uint32_t cpu, uint64_t deadline)
 {
     if (!m->ops.timer_arm)
         return;
@@ -184,7 +184,7 @@ void intc_timer_arm(intc_machine *m, uint32_t cpu, uint64_t deadline)
 
 /* ---- arithmetic ---- */
 
-uint64_t intc_muldiv(uint64_t a, uint64_t b, uint64_t c, bool round_up)
+uint64_t intc__muldiv(uint64_t a, uint64_t b, uint64_t c, bool round_up)
 {
 #if defined(__SIZEOF_INT128__)
     __extension__ typedef unsigned __int128 u128;
@@ -264,7 +264,7 @@ static intc_err check_config(const intc_machine_config *cfg)
         return INTC_ERR_INVAL;
     if (cfg->iommu.kind > INTC_IOMMU_AMDVI)
         return INTC_ERR_INVAL;
-    if (cfg->iommu.kind == INTC_IOMMU_AMDVI && !intc_amdvi_available())
+    if (cfg->iommu.kind == INTC_IOMMU_AMDVI && !intc__amdvi_available())
         return INTC_ERR_UNSUPPORTED;
     if (cfg->iommu.kind != INTC_IOMMU_NONE) {
         uint32_t c = cfg->iommu.cache_entries;
@@ -307,21 +307,21 @@ static intc_err check_config(const intc_machine_config *cfg)
 static void machine_release(intc_machine *m)
 {
     if (m->iommu) {
-        intc_iommu_fini(m->iommu);
-        intc_free(m, m->iommu, sizeof(*m->iommu));
+        intc__iommu_fini(m->iommu);
+        intc__free(m, m->iommu, sizeof(*m->iommu));
     }
-    intc_msix_free_all(m);
-    intc_msi_free_all(m);
+    intc__msix_free_all(m);
+    intc__msi_free_all(m);
     for (uint32_t i = 0; m->ioapics && i < m->n_ioapics; i++)
-        intc_ioapic_fini(&m->ioapics[i]);
-    intc_free(m, m->ioapics, sizeof(intc_ioapic) * m->n_ioapics);
-    intc_free(m, m->resampleq, sizeof(uint32_t) * m->total_pins);
-    intc_bus_fini(m);
-    intc_free(m, m->kickq, sizeof(*m->kickq) * (m->kick_mask + 1ull));
-    intc_free(m, m->baseq, sizeof(*m->baseq) * (m->kick_mask + 1ull));
-    intc_free(m, m->targets, sizeof(uint32_t) * m->n_cpus);
-    intc_free(m, m->cpus, sizeof(intc_lapic) * m->n_cpus);
-    intc_free(m, m, sizeof(*m));
+        intc__ioapic_fini(&m->ioapics[i]);
+    intc__free(m, m->ioapics, sizeof(intc_ioapic) * m->n_ioapics);
+    intc__free(m, m->resampleq, sizeof(uint32_t) * m->total_pins);
+    intc__bus_fini(m);
+    intc__free(m, m->kickq, sizeof(*m->kickq) * (m->kick_mask + 1ull));
+    intc__free(m, m->baseq, sizeof(*m->baseq) * (m->kick_mask + 1ull));
+    intc__free(m, m->targets, sizeof(uint32_t) * m->n_cpus);
+    intc__free(m, m->cpus, sizeof(intc_lapic) * m->n_cpus);
+    intc__free(m, m, sizeof(*m));
 }
 
 /*
@@ -379,7 +379,7 @@ intc_machine *intc_machine_new(const intc_machine_config *cfgp,
     if (ops)
         memcpy(&boot.ops, ops, host_ops_size[ops->version]);
     boot.host = host;
-    m = intc_alloc(&boot, sizeof(*m));
+    m = intc__alloc(&boot, sizeof(*m));
     if (!m) {
         *errp = INTC_ERR_NOMEM;
         return NULL;
@@ -390,20 +390,20 @@ intc_machine *intc_machine_new(const intc_machine_config *cfgp,
     m->cfg.apic_ids = NULL;
     m->n_cpus = cfg->n_cpus;
 
-    m->cpus = intc_alloc(m, sizeof(intc_lapic) * m->n_cpus);
-    m->targets = intc_alloc(m, sizeof(uint32_t) * m->n_cpus);
+    m->cpus = intc__alloc(m, sizeof(intc_lapic) * m->n_cpus);
+    m->targets = intc__alloc(m, sizeof(uint32_t) * m->n_cpus);
     m->kick_mask = 1;
     while (m->kick_mask < m->n_cpus - 1)
         m->kick_mask = m->kick_mask << 1 | 1;
-    m->kickq = intc_alloc(m, sizeof(*m->kickq) * (m->kick_mask + 1ull));
-    m->baseq = intc_alloc(m, sizeof(*m->baseq) * (m->kick_mask + 1ull));
+    m->kickq = intc__alloc(m, sizeof(*m->kickq) * (m->kick_mask + 1ull));
+    m->baseq = intc__alloc(m, sizeof(*m->baseq) * (m->kick_mask + 1ull));
     m->n_ioapics = cfg->n_ioapics;
     m->total_pins = 1;
     for (uint32_t i = 0; i < cfg->n_ioapics; i++)
         m->total_pins += cfg->ioapics[i].n_pins;
-    m->resampleq = intc_alloc(m, sizeof(uint32_t) * m->total_pins);
+    m->resampleq = intc__alloc(m, sizeof(uint32_t) * m->total_pins);
     if (m->n_ioapics)
-        m->ioapics = intc_alloc(m, sizeof(intc_ioapic) * m->n_ioapics);
+        m->ioapics = intc__alloc(m, sizeof(intc_ioapic) * m->n_ioapics);
     if (!m->cpus || !m->targets || !m->kickq || !m->baseq || !m->resampleq ||
         (m->n_ioapics && !m->ioapics)) {
         machine_release(m);
@@ -411,11 +411,11 @@ intc_machine *intc_machine_new(const intc_machine_config *cfgp,
         return NULL;
     }
     for (uint32_t i = 0; i < m->n_cpus; i++)
-        intc_lapic_init_one(&m->cpus[i], m, i,
+        intc__lapic_init_one(&m->cpus[i], m, i,
                             cfg->apic_ids ? cfg->apic_ids[i] : i);
 
     for (uint32_t i = 0; i < m->n_ioapics; i++) {
-        err = intc_ioapic_init(&m->ioapics[i], m, i, &cfg->ioapics[i]);
+        err = intc__ioapic_init(&m->ioapics[i], m, i, &cfg->ioapics[i]);
         if (err) {
             /* Only the IOAPICs initialised so far own memory; the rest
                are zeroed (pins NULL), so fini skips them.  n_ioapics
@@ -427,8 +427,8 @@ intc_machine *intc_machine_new(const intc_machine_config *cfgp,
     }
 
     if (cfg->iommu.kind != INTC_IOMMU_NONE) {
-        m->iommu = intc_alloc(m, sizeof(*m->iommu));
-        err = m->iommu ? intc_iommu_init(m->iommu, m, &cfg->iommu)
+        m->iommu = intc__alloc(m, sizeof(*m->iommu));
+        err = m->iommu ? intc__iommu_init(m->iommu, m, &cfg->iommu)
                        : INTC_ERR_NOMEM;
         if (err) {
             machine_release(m);
@@ -437,15 +437,15 @@ intc_machine *intc_machine_new(const intc_machine_config *cfgp,
         }
     }
 
-    err = intc_bus_init(m); /* also refuses duplicate IDs */
+    err = intc__bus_init(m); /* also refuses duplicate IDs */
     if (err) {
         machine_release(m);
         *errp = err;
         return NULL;
     }
     for (uint32_t i = 0; i < m->n_cpus; i++) {
-        intc_lapic_do_reset(&m->cpus[i], false);
-        intc_bus_update(m, &m->cpus[i]);
+        intc__lapic_do_reset(&m->cpus[i], false);
+        intc__bus_update(m, &m->cpus[i]);
     }
     /* Nothing is owed to the host at creation: it knows the power-up
        IA32_APIC_BASE (common.h apic_base_changed). */
@@ -471,20 +471,20 @@ intc_err intc_machine_reset(intc_machine *m)
 {
     if (!m)
         return INTC_ERR_INVAL;
-    if (!intc_enter(m))
+    if (!intc__enter(m))
         return INTC_ERR_BUSY;
     for (uint32_t i = 0; i < m->n_cpus; i++) {
-        intc_lapic_do_reset(&m->cpus[i], false);
-        intc_bus_update(m, &m->cpus[i]);
+        intc__lapic_do_reset(&m->cpus[i], false);
+        intc__bus_update(m, &m->cpus[i]);
     }
     m->lp_last = 0;
     for (uint32_t i = 0; i < m->n_ioapics; i++)
-        intc_ioapic_do_reset(&m->ioapics[i]);
-    intc_msix_reset_all(m);
-    intc_msi_reset_all(m);
+        intc__ioapic_do_reset(&m->ioapics[i]);
+    intc__msix_reset_all(m);
+    intc__msi_reset_all(m);
     if (m->iommu)
-        intc_iommu_do_reset(m->iommu);
-    intc_leave(m);
+        intc__iommu_do_reset(m->iommu);
+    intc__leave(m);
     return INTC_OK;
 }
 
@@ -519,14 +519,14 @@ intc_err intc_machine_check(const intc_machine *m, char *msg, size_t len)
     if (msg && len)
         msg[0] = '\0';
     for (uint32_t i = 0; i < m->n_cpus; i++)
-        if (!intc_lapic_check(&m->cpus[i], msg, len))
+        if (!intc__lapic_check(&m->cpus[i], msg, len))
             return INTC_ERR_CORRUPT;
-    if (!intc_bus_check(m, msg, len))
+    if (!intc__bus_check(m, msg, len))
         return INTC_ERR_CORRUPT;
     for (uint32_t i = 0; i < m->n_ioapics; i++)
-        if (!intc_ioapic_check(&m->ioapics[i], msg, len))
+        if (!intc__ioapic_check(&m->ioapics[i], msg, len))
             return INTC_ERR_CORRUPT;
-    if (m->iommu && !intc_iommu_check(m->iommu, msg, len))
+    if (m->iommu && !intc__iommu_check(m->iommu, msg, len))
         return INTC_ERR_CORRUPT;
     return INTC_OK;
 }

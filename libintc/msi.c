@@ -89,7 +89,7 @@ intc_msix *intc_msix_new(intc_machine *m, uint16_t nvec, uint16_t source_id,
         *errp = INTC_ERR_BUSY;
         return NULL;
     }
-    x = intc_alloc(m, sizeof(*x));
+    x = intc__alloc(m, sizeof(*x));
     if (!x) {
         *errp = INTC_ERR_NOMEM;
         return NULL;
@@ -97,12 +97,12 @@ intc_msix *intc_msix_new(intc_machine *m, uint16_t nvec, uint16_t source_id,
     x->m = m;
     x->nvec = nvec;
     x->sid = source_id;
-    x->table = intc_alloc(m, sizeof(*x->table) * nvec);
-    x->pba = intc_alloc(m, sizeof(uint64_t) * pba_words(nvec));
+    x->table = intc__alloc(m, sizeof(*x->table) * nvec);
+    x->pba = intc__alloc(m, sizeof(uint64_t) * pba_words(nvec));
     if (!x->table || !x->pba) {
-        intc_free(m, x->table, sizeof(*x->table) * nvec);
-        intc_free(m, x->pba, sizeof(uint64_t) * pba_words(nvec));
-        intc_free(m, x, sizeof(*x));
+        intc__free(m, x->table, sizeof(*x->table) * nvec);
+        intc__free(m, x->pba, sizeof(uint64_t) * pba_words(nvec));
+        intc__free(m, x, sizeof(*x));
         *errp = INTC_ERR_NOMEM;
         return NULL;
     }
@@ -117,9 +117,9 @@ intc_msix *intc_msix_new(intc_machine *m, uint16_t nvec, uint16_t source_id,
 static void msix_release(intc_msix *x)
 {
     intc_machine *m = x->m;
-    intc_free(m, x->table, sizeof(*x->table) * x->nvec);
-    intc_free(m, x->pba, sizeof(uint64_t) * pba_words(x->nvec));
-    intc_free(m, x, sizeof(*x));
+    intc__free(m, x->table, sizeof(*x->table) * x->nvec);
+    intc__free(m, x->pba, sizeof(uint64_t) * pba_words(x->nvec));
+    intc__free(m, x, sizeof(*x));
 }
 
 void intc_msix_free(intc_msix *x)
@@ -139,7 +139,7 @@ void intc_msix_free(intc_msix *x)
     msix_release(x);
 }
 
-void intc_msix_free_all(intc_machine *m)
+void intc__msix_free_all(intc_machine *m)
 {
     while (m->msix) {
         intc_msix *x = m->msix;
@@ -148,7 +148,7 @@ void intc_msix_free_all(intc_machine *m)
     }
 }
 
-void intc_msix_reset_all(intc_machine *m)
+void intc__msix_reset_all(intc_machine *m)
 {
     for (intc_msix *x = m->msix; x; x = x->next)
         msix_reset(x);
@@ -179,7 +179,7 @@ intc_err intc_msix_table_read(intc_msix *x, uint32_t off, unsigned size,
 {
     if (!x || !val || !size_ok(size))
         return INTC_ERR_INVAL;
-    if (!intc_enter(x->m))
+    if (!intc__enter(x->m))
         return INTC_ERR_BUSY;
     *val = 0;
     if ((size == 4 || size == 8) && !(off & (size - 1)) &&
@@ -188,7 +188,7 @@ intc_err intc_msix_table_read(intc_msix *x, uint32_t off, unsigned size,
         if (size == 8)
             *val |= (uint64_t)entry_dword(x, off + 4) << 32;
     }
-    intc_leave(x->m);
+    intc__leave(x->m);
     return INTC_OK;
 }
 
@@ -222,18 +222,18 @@ intc_err intc_msix_table_write(intc_msix *x, uint32_t off, unsigned size,
 {
     if (!x || !size_ok(size))
         return INTC_ERR_INVAL;
-    if (!intc_enter(x->m))
+    if (!intc__enter(x->m))
         return INTC_ERR_BUSY;
     if ((size == 4 || size == 8) && !(off & (size - 1)) &&
         (uint64_t)off + size <= 16ull * x->nvec) {
         write_dword(x, off, (uint32_t)val);
         if (size == 8)
             write_dword(x, off + 4, (uint32_t)(val >> 32));
-    } else if (intc_tracing(x->m)) {
-        intc_emit_unit(x->m, INTC_EV_BAD_ACCESS, INTC_NO_CPU, -1, x->unit, off,
+    } else if (intc__tracing(x->m)) {
+        intc__emit_unit(x->m, INTC_EV_BAD_ACCESS, INTC_NO_CPU, -1, x->unit, off,
                        size, val);
     }
-    intc_leave(x->m);
+    intc__leave(x->m);
     return INTC_OK;
 }
 
@@ -255,12 +255,12 @@ intc_err intc_msix_set_control(intc_msix *x, bool enable, bool function_mask)
 {
     if (!x)
         return INTC_ERR_INVAL;
-    if (!intc_enter(x->m))
+    if (!intc__enter(x->m))
         return INTC_ERR_BUSY;
     x->enabled = enable;
     x->fmask = function_mask;
     msix_flush_pending(x, 0, x->nvec);
-    intc_leave(x->m);
+    intc__leave(x->m);
     return INTC_OK;
 }
 
@@ -270,7 +270,7 @@ intc_err intc_msix_notify(intc_msix *x, uint16_t vector, intc_delivery *out)
         return INTC_ERR_INVAL;
     if (vector >= x->nvec)
         return INTC_ERR_RANGE;
-    if (!intc_enter(x->m))
+    if (!intc__enter(x->m))
         return INTC_ERR_BUSY;
     if (!x->enabled) {
         /* PCIe 7.7.2.2: with MSI-X disabled the function may not send
@@ -279,13 +279,13 @@ intc_err intc_msix_notify(intc_msix *x, uint16_t vector, intc_delivery *out)
     } else if (msix_masked(x, vector)) {
         x->pba[vector >> 6] |= 1ull << (vector & 63);
         not_sent(out, INTC_DELIVERY_PENDING);
-        if (intc_tracing(x->m))
-            intc_emit_unit(x->m, INTC_EV_MSIX_PENDING, INTC_NO_CPU, -1,
+        if (intc__tracing(x->m))
+            intc__emit_unit(x->m, INTC_EV_MSIX_PENDING, INTC_NO_CPU, -1,
                            x->unit, vector, 1, 0);
     } else {
         msix_send(x, vector, out);
     }
-    intc_leave(x->m);
+    intc__leave(x->m);
     return INTC_OK;
 }
 
@@ -293,10 +293,10 @@ intc_err intc_msix_reset(intc_msix *x)
 {
     if (!x)
         return INTC_ERR_INVAL;
-    if (!intc_enter(x->m))
+    if (!intc__enter(x->m))
         return INTC_ERR_BUSY;
     msix_reset(x);
-    intc_leave(x->m);
+    intc__leave(x->m);
     return INTC_OK;
 }
 
@@ -410,7 +410,7 @@ intc_msi *intc_msi_new(intc_machine *m, unsigned log2_vectors, bool addr64,
         *errp = INTC_ERR_BUSY;
         return NULL;
     }
-    c = intc_alloc(m, sizeof(*c));
+    c = intc__alloc(m, sizeof(*c));
     if (!c) {
         *errp = INTC_ERR_NOMEM;
         return NULL;
@@ -456,7 +456,7 @@ intc_msi *intc_msi_new(intc_machine *m, unsigned log2_vectors, bool addr64,
 
 static void msi_release(intc_msi *c)
 {
-    intc_free(c->m, c, sizeof(*c));
+    intc__free(c->m, c, sizeof(*c));
 }
 
 void intc_msi_free(intc_msi *c)
@@ -476,7 +476,7 @@ void intc_msi_free(intc_msi *c)
     msi_release(c);
 }
 
-void intc_msi_free_all(intc_machine *m)
+void intc__msi_free_all(intc_machine *m)
 {
     while (m->msi) {
         intc_msi *c = m->msi;
@@ -485,7 +485,7 @@ void intc_msi_free_all(intc_machine *m)
     }
 }
 
-void intc_msi_reset_all(intc_machine *m)
+void intc__msi_reset_all(intc_machine *m)
 {
     for (intc_msi *c = m->msi; c; c = c->next)
         msi_reset(c);
@@ -513,7 +513,7 @@ intc_err intc_msi_config_write(intc_msi *c, uint32_t off, unsigned size,
 {
     if (!c || (size != 1 && size != 2 && size != 4))
         return INTC_ERR_INVAL;
-    if (!intc_enter(c->m))
+    if (!intc__enter(c->m))
         return INTC_ERR_BUSY;
     for (unsigned i = 0; i < size; i++) {
         uint32_t a = off + i;
@@ -525,7 +525,7 @@ intc_err intc_msi_config_write(intc_msi *c, uint32_t off, unsigned size,
     }
     /* Clearing a mask bit, or enabling, sends what is pending. */
     msi_flush_pending(c);
-    intc_leave(c->m);
+    intc__leave(c->m);
     return INTC_OK;
 }
 
@@ -533,7 +533,7 @@ intc_err intc_msi_notify(intc_msi *c, unsigned vector, intc_delivery *out)
 {
     if (!c)
         return INTC_ERR_INVAL;
-    if (!intc_enter(c->m))
+    if (!intc__enter(c->m))
         return INTC_ERR_BUSY;
     if (!(rd16(c, 2) & MSI_CTL_ENABLE) || vector >= msi_nvec(c)) {
         /* Disabled, or a vector beyond those enabled: the function
@@ -546,7 +546,7 @@ intc_err intc_msi_notify(intc_msi *c, unsigned vector, intc_delivery *out)
     } else {
         msi_send(c, vector, out);
     }
-    intc_leave(c->m);
+    intc__leave(c->m);
     return INTC_OK;
 }
 
@@ -554,10 +554,10 @@ intc_err intc_msi_reset(intc_msi *c)
 {
     if (!c)
         return INTC_ERR_INVAL;
-    if (!intc_enter(c->m))
+    if (!intc__enter(c->m))
         return INTC_ERR_BUSY;
     msi_reset(c);
-    intc_leave(c->m);
+    intc__leave(c->m);
     return INTC_OK;
 }
 

@@ -281,7 +281,7 @@ intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
 
     if (!m)
         return INTC_ERR_INVAL;
-    if (!intc_enter(m))
+    if (!intc__enter(m))
         return INTC_ERR_BUSY;
     /* Posted vectors become IRR bits (the image holds no PIR), as the
        APIC's next operation on its own thread would do anyway.  Nothing
@@ -295,7 +295,7 @@ intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
     if (used)
         *used = size;
     if (!buf || len < size) {
-        intc_leave(m);
+        intc__leave(m);
         return INTC_ERR_NOSPC;
     }
     intc__snap c = {.mode = INTC__SNAP_SAVE, .out = img + SN_HDR_SIZE};
@@ -307,7 +307,7 @@ intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
     intc__snap_put(img + 32, sn_fingerprint(m), 8);
     intc__snap_put(img + SN_SUM_OFF,
                    xxh64(img + SN_SUM_FROM, size - SN_SUM_FROM), 8);
-    intc_leave(m);
+    intc__leave(m);
     return INTC_OK;
 }
 
@@ -386,7 +386,7 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
         sn_error(m, "no image (NULL with a length)");
         return INTC_ERR_INVAL;
     }
-    if (!intc_enter(m))
+    if (!intc__enter(m))
         return INTC_ERR_BUSY;
     if (!buf) {
         sn_error(m, "no image");
@@ -407,7 +407,7 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
         }
     }
     if (err) {
-        intc_leave(m);
+        intc__leave(m);
         return err;
     }
 
@@ -416,19 +416,19 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
     intc__snap c = {.mode = INTC__SNAP_LOAD, .in = img + SN_HDR_SIZE};
     sn_walk(&c, m);
     m->snap_errmsg[0] = '\0';
-    intc_bus_rebuild(m);
+    intc__bus_rebuild(m);
     for (uint32_t i = 0; i < m->n_cpus; i++) {
         intc_lapic *l = &m->cpus[i];
-        intc_timer_arm(m, i, l->deadline);
+        intc__timer_arm(m, i, l->deadline);
         if (intc_lapic_pending(l))
-            intc_kick(m, i);
-        intc_base_changed(m, l); /* the page may move (common.h) */
+            intc__kick(m, l);
+        intc__base_changed(m, l); /* the page may move (common.h) */
     }
     /* Every IOAPIC's throttle timer, disarmed (UINT64_MAX) where the
        image has none, so a timer of the replaced state cannot fire. */
     for (uint32_t i = 0; i < m->n_ioapics; i++)
-        intc_ioapic_timer_arm(m, i, m->ioapics[i].timer_deadline);
-    intc_leave(m);
+        intc__ioapic_timer_arm(m, i, m->ioapics[i].timer_deadline);
+    intc__leave(m);
     return INTC_OK;
 }
 

@@ -73,7 +73,7 @@ static uint64_t ecap_value(const intc_iommu *u)
     return ECAP_QI | ECAP_IR | (u->cfg.x2apic ? ECAP_EIM : 0) | VTD_IRO << 8;
 }
 
-void intc_vtd_reset(intc_iommu *u)
+static void vtd_reset(intc_iommu *u)
 {
     struct intc_vtd *v = V(u);
     uint64_t *frr = v->frr;
@@ -87,7 +87,7 @@ void intc_vtd_reset(intc_iommu *u)
     v->iectl = CTL_IM;
 }
 
-bool intc_vtd_enabled(const intc_iommu *u)
+static bool vtd_enabled(const intc_iommu *u)
 {
     return u->vtd.gsts & GSTS_IRES;
 }
@@ -177,8 +177,8 @@ static void record_fault(intc_iommu *u, intc_irq *out, unsigned reason,
             fault_event(u, pre);
         }
     }
-    if (intc_tracing(u->m))
-        intc_emit_unit(u->m, INTC_EV_IR_FAULT, INTC_NO_CPU, -1, 0, sid,
+    if (intc__tracing(u->m))
+        intc__emit_unit(u->m, INTC_EV_IR_FAULT, INTC_NO_CPU, -1, 0, sid,
                        reason | (uint64_t)recorded << 8, index);
 }
 
@@ -237,7 +237,7 @@ static void post(intc_iommu *u, uint16_t sid, uint32_t index, uint64_t lo,
     bool notify;
     bool fpd = lo & IRTE_FPD;
 
-    if (!intc_dma_read(m, pda, pid, sizeof(pid))) {
+    if (!intc__dma_read(m, pda, pid, sizeof(pid))) {
         record_fault(u, out, INTC_VTD_FR_PID_ACCESS, sid, index, fpd);
         return;
     }
@@ -255,8 +255,8 @@ static void post(intc_iommu *u, uint16_t sid, uint32_t index, uint64_t lo,
     notify = !(ctl & 1) && ((lo & IRTE_URG) || !(ctl & 2));
     if (notify)
         pid[4] = ctl | 1;
-    if (!intc_dma_write(m, pda + 8 * (vv >> 6), &pid[vv >> 6], 8) ||
-        (notify && !intc_dma_write(m, pda + 32, &pid[4], 8))) {
+    if (!intc__dma_write(m, pda + 8 * (vv >> 6), &pid[vv >> 6], 8) ||
+        (notify && !intc__dma_write(m, pda + 32, &pid[4], 8))) {
         record_fault(u, out, INTC_VTD_FR_PID_ACCESS, sid, index, fpd);
         return;
     }
@@ -264,8 +264,8 @@ static void post(intc_iommu *u, uint16_t sid, uint32_t index, uint64_t lo,
     out->remapped = true;
     out->index = index;
     out->vector = vv;
-    if (intc_tracing(m))
-        intc_emit_unit(m, INTC_EV_IR_POSTED, INTC_NO_CPU, vv, 0, sid, pda,
+    if (intc__tracing(m))
+        intc__emit_unit(m, INTC_EV_IR_POSTED, INTC_NO_CPU, vv, 0, sid, pda,
                        notify);
     if (notify) {
         /* The notification event, built from the descriptor: NV, NDST
@@ -283,7 +283,7 @@ static void post(intc_iommu *u, uint16_t sid, uint32_t index, uint64_t lo,
     }
 }
 
-void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
+static void vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
                     uint32_t data, intc_irq *out)
 {
     struct intc_vtd *v = V(u);
@@ -323,16 +323,16 @@ void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
         record_fault(u, out, INTC_VTD_FR_INDEX_RANGE, sid, index, false);
         return;
     }
-    if (!intc_iec_lookup(u, index, &lo, &hi)) {
+    if (!intc__iec_lookup(u, index, &lo, &hi)) {
         uint64_t e[2];
-        if (!intc_dma_read(u->m, (irta & ~0xfffull) + 16ull * index, e,
+        if (!intc__dma_read(u->m, (irta & ~0xfffull) + 16ull * index, e,
                            sizeof(e))) {
             record_fault(u, out, INTC_VTD_FR_TABLE_ACCESS, sid, index, false);
             return;
         }
         lo = e[0];
         hi = e[1];
-        intc_iec_fill(u, index, lo, hi);
+        intc__iec_fill(u, index, lo, hi);
     }
     if (!(lo & IRTE_P)) {
         record_fault(u, out, INTC_VTD_FR_NOT_PRESENT, sid, index,
@@ -364,7 +364,7 @@ void intc_vtd_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
     out->dest = eime ? (uint32_t)(lo >> 32) : (uint32_t)(lo >> 40) & 0xff;
 }
 
-void intc_vtd_set_table(intc_iommu *u, uint64_t irta, bool en, bool cfi)
+static void vtd_set_table(intc_iommu *u, uint64_t irta, bool en, bool cfi)
 {
     struct intc_vtd *v = V(u);
     v->irta = irta;
@@ -382,8 +382,8 @@ static void queue_error(intc_iommu *u)
     bool pre = fault_pending(v);
     v->fsts |= FSTS_IQE;
     fault_event(u, pre);
-    if (intc_tracing(u->m))
-        intc_emit_unit(u->m, INTC_EV_IR_QUEUE_ERROR, INTC_NO_CPU, -1, 0, 0,
+    if (intc__tracing(u->m))
+        intc__emit_unit(u->m, INTC_EV_IR_QUEUE_ERROR, INTC_NO_CPU, -1, 0, 0,
                        v->iqh, v->iqt);
 }
 
@@ -407,7 +407,7 @@ static void process_queue(intc_iommu *u)
     while (head != tail) {
         uint64_t d[4] = {0, 0, 0, 0};
         unsigned type;
-        if (!intc_dma_read(u->m, base + head * dsz, d, dsz)) {
+        if (!intc__dma_read(u->m, base + head * dsz, d, dsz)) {
             queue_error(u);
             break;
         }
@@ -421,14 +421,14 @@ static void process_queue(intc_iommu *u)
                 break;
             }
             if (!(d[0] & 0x10)) {
-                intc_iec_drop(u, 0, UINT64_MAX);
+                intc__iec_drop(u, 0, UINT64_MAX);
             } else {
                 uint64_t cnt = im >= 16 ? 0x10000ull : 1ull << im;
                 uint64_t idx = (d[0] >> 32) & 0xffff;
-                intc_iec_drop(u, idx & ~(cnt - 1), cnt);
+                intc__iec_drop(u, idx & ~(cnt - 1), cnt);
             }
-            if (intc_tracing(u->m))
-                intc_emit_unit(u->m, INTC_EV_IR_INVALIDATE, INTC_NO_CPU, -1,
+            if (intc__tracing(u->m))
+                intc__emit_unit(u->m, INTC_EV_IR_INVALIDATE, INTC_NO_CPU, -1,
                                0, 0, (d[0] >> 32) & 0xffff,
                                (d[0] & 0x10) ? im : INTC_IOMMU_INV_ALL);
         } else if (type == 5) {
@@ -436,7 +436,7 @@ static void process_queue(intc_iommu *u)
                sets ICS.IWC and raises the completion event. */
             if (d[0] & (1ull << 5)) {
                 uint32_t status = (uint32_t)(d[0] >> 32);
-                if (!intc_dma_write(u->m, d[1] & ~3ull, &status, 4)) {
+                if (!intc__dma_write(u->m, d[1] & ~3ull, &status, 4)) {
                     queue_error(u);
                     break;
                 }
@@ -487,8 +487,8 @@ static void gcmd(intc_iommu *u, uint32_t val)
                                         : v->gsts & ~GSTS_IRES;
     v->gsts = (val & INTC_VTD_GCMD_CFI) ? v->gsts | GSTS_CFIS
                                         : v->gsts & ~GSTS_CFIS;
-    if (intc_tracing(u->m))
-        intc_emit_unit(u->m, INTC_EV_IR_STATUS, INTC_NO_CPU, -1, 0,
+    if (intc__tracing(u->m))
+        intc__emit_unit(u->m, INTC_EV_IR_STATUS, INTC_NO_CPU, -1, 0,
                        INTC_VTD_GCMD, v->gsts, val);
 }
 
@@ -496,7 +496,7 @@ static void gcmd(intc_iommu *u, uint32_t val)
 
 /* The 64-bit register at aligned offset off (a 32-bit register pair is
    composed), or false if nothing is there. */
-bool intc_vtd_reg_get(intc_iommu *u, uint32_t off, uint64_t *val)
+static bool vtd_reg_get(intc_iommu *u, uint32_t off, uint64_t *val)
 {
     struct intc_vtd *v = V(u);
     if (off >= INTC_VTD_FRR && off < INTC_VTD_FRR + 16u * v->nfr) {
@@ -661,7 +661,7 @@ static void write32(intc_iommu *u, uint32_t off, uint32_t val)
     }
 }
 
-intc_err intc_vtd_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
+static intc_err vtd_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
                              uint64_t val)
 {
     if (size == 8) {
@@ -721,17 +721,17 @@ static void vtd_invalidate(intc_iommu *u, uint32_t index, unsigned index_mask)
     /* 6.5.2.7: index_mask is the IM field, 2^IM entries from an aligned
        index. */
     uint64_t count = index_mask >= 16 ? 0x10000ull : 1ull << index_mask;
-    intc_iec_drop(u, index & ~(count - 1), count);
+    intc__iec_drop(u, index & ~(count - 1), count);
 }
 
 const struct intc_iommu_ops intc__vtd_ops = {
     .mmio_span = 0x1000,
-    .reset = intc_vtd_reset,
-    .enabled = intc_vtd_enabled,
-    .reg_get = intc_vtd_reg_get,
-    .mmio_write = intc_vtd_mmio_write,
-    .remap = intc_vtd_remap,
-    .set_table = intc_vtd_set_table,
+    .reset = vtd_reset,
+    .enabled = vtd_enabled,
+    .reg_get = vtd_reg_get,
+    .mmio_write = vtd_mmio_write,
+    .remap = vtd_remap,
+    .set_table = vtd_set_table,
     .invalidate = vtd_invalidate,
 };
 
