@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: the Local APIC surface.  Input: byte 0 picks the
  * machine configuration (fuzz_common.h; bit 7, FZ_UNTRACED: no event
- * callback, the untraced fast paths), then a list of operations, each
+ * callback: the same path, untraced), then a list of operations, each
  * an opcode byte and its operands: xAPIC MMIO of any offset, size and
  * value; x2APIC MSRs, IA32_APIC_BASE transitions and IA32_TSC_DEADLINE;
  * CR8; LINT pins; ack/EOI/take; IPIs; posted interrupts; resets; time

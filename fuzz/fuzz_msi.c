@@ -1,7 +1,8 @@
 /*
  * libFuzzer target: message-signalled interrupts.  Input: byte 0 picks the
  * machine configuration (bits 2:0) and, with bit 7 (FZ_UNTRACED), a
- * machine without an event callback (the untraced fast paths), then operations: intc_msi_send of arbitrary
+ * machine without an event callback (the same path, untraced), then
+ * operations: intc_msi_send of arbitrary
  * address/data/source-id; MSI-X functions (up to 4, created and freed by
  * the input) with table, PBA, control, notify and reset of any shape; MSI
  * capabilities (up to 4, any layout) with configuration reads/writes,

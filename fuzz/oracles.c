@@ -81,8 +81,8 @@
  *     coalesced, nmi, smi, init, sipi, extint) x (cpu, vector) and the
  *     same INTA results.  x2APIC writes must not #GP.
  *  O10 traced vs untraced: a twin machine of the same configuration but
- *     without an event callback (the only difference; it takes the
- *     untraced fast paths of msi.c, lapic.c and bus.c) runs the same steps
+ *     without an event callback (the only difference; tracing must not
+ *     change which code runs) runs the same steps
  *     in lock step with a traced machine of its own (not A: the per-step
  *     saves reorder routing chains, see check_twin), also for
  *     differential inputs (xAPIC run); after every step it must have

@@ -324,10 +324,11 @@ INTC_API const char *intc_event_name(intc_event_type type);
  *    consistent: they may call any function on the same machine except
  *    intc_machine_free().  Calls they make queue further deferred
  *    callbacks, which run in the same loop, not recursively.
- *  - event(), timer_arm(), ioapic_timer_arm(), now_ns() and alloc() are
- *    restricted: they may be called in the middle of an operation.  From inside them the host may only use the query
- *    functions documented as "safe from any callback"; every other call on
- *    the same machine returns INTC_ERR_BUSY and changes nothing.
+ *  - event(), timer_arm(), ioapic_timer_arm(), now_ns(), dma_read(),
+ *    dma_write() and alloc() are restricted: they may be called in the
+ *    middle of an operation.  From inside them the host may only use the
+ *    query functions documented as "safe from any callback"; every other
+ *    call on the same machine returns INTC_ERR_BUSY and changes nothing.
  */
 #define INTC_HOST_OPS_VERSION 2u
 
