@@ -415,44 +415,43 @@ static INTC_COLD unsigned drop_reason(const intc_machine *m, uint64_t addr,
     return INTC_MSI_DROP_RESERVED_ADDR; /* bits 11:5 without ext. dest */
 }
 
-/* Delivery modes a message may not carry: 011b, 110b (bit mask). */
-#define DM_RESERVED_SET (1u << INTC_DM_RESERVED3 | 1u << INTC_DM_SIPI)
+/* Data bits 15:8 that make a message undeliverable, as a 32-bit table
+   indexed by DM (bits 10:8) | assert (bit 14) << 3 | level (bit 15) << 4:
+   the reserved delivery modes 011b and 110b, and a level-triggered
+   de-assert (level 1, assert 0). */
+#define DATA_IDX(data) (((data) >> 8 & 7) | ((data) >> 11 & 0x18))
+#define DM_RESERVED_ROW (1u << INTC_DM_RESERVED3 | 1u << INTC_DM_SIPI)
+#define DATA_BAD                                                            \
+    (DM_RESERVED_ROW * 0x01010101u | 0xffu << 16)
 
 INTC_INLINE unsigned decode(const intc_machine *m, uint64_t addr,
                             uint32_t data, intc_msg *msg)
 {
     unsigned dm = (data >> INTC_MSI_DATA_DM_SHIFT) & 7;
-    bool level = data & INTC_MSI_DATA_LEVEL;
     /* Everything that makes it no (deliverable) interrupt message, in
-       one test; drop_reason() says which. */
-    uint64_t odd = ((addr & ~0xfffffull) ^ INTC_MSI_ADDR_BASE) |
-                   (addr & INTC_MSI_ADDR_REMAPPABLE) |
-                   (data & 0xffff0000u) | (DM_RESERVED_SET >> dm & 1) |
-                   (level && !(data & INTC_MSI_DATA_ASSERT)) |
-                   (!m->cfg.msi_ext_dest && (addr & 0xfe0u));
-
-    if (INTC_UNLIKELY(odd)) {
+       one test: the address outside 0xFEExxxxx, the remappable format,
+       bits 11:5 without msi_ext_dest (m->msi_addr_mask), data bits 31:16,
+       and DATA_BAD; drop_reason() says which. */
+    if (INTC_UNLIKELY(((addr & m->msi_addr_mask) ^ INTC_MSI_ADDR_BASE) |
+                      (data >> 16) | (DATA_BAD >> DATA_IDX(data) & 1))) {
         unsigned why = drop_reason(m, addr, data);
         return why ? why : INTC_MSI_DROP_RESERVED_ADDR;
     }
     /* Destination: bits 19:12, and with msi_ext_dest bits 11:5 as
        destination bits 14:8 (the extended destination ID hypervisors
-       offer for APIC IDs up to 32767).  An 8-bit destination keeps the
-       xAPIC meaning of 0xFF (broadcast); a wider one is an x2APIC-style
-       ID. */
-    msg->dest = (uint32_t)(addr >> INTC_MSI_ADDR_DEST_SHIFT) & 0xff;
-    msg->dest |= (uint32_t)(addr >> INTC_MSI_ADDR_EXT_DEST_SHIFT << 8) &
-                 0x7f00u;
+       offer for APIC IDs up to 32767; without it they are 0 here).  An
+       8-bit destination keeps the xAPIC meaning of 0xFF (broadcast); a
+       wider one is an x2APIC-style ID. */
+    msg->dest = (uint32_t)(addr >> INTC_MSI_ADDR_DEST_SHIFT & 0xff) |
+                (uint32_t)(addr << 3 & 0x7f00);
     msg->x2apic_format = msg->dest > 0xff;
     msg->src_cpu = INTC_NO_CPU;
     msg->vector = (uint8_t)data;
     msg->logical = addr & INTC_MSI_ADDR_LOGICAL;
     /* 11.11.1: RH=1 sends the interrupt to the lowest-priority processor
        of the destination set; DM alone says physical or logical. */
-    msg->dm = (uint8_t)((addr & INTC_MSI_ADDR_RH) && dm == INTC_DM_FIXED
-                            ? INTC_DM_LOWEST
-                            : dm);
-    msg->level = level && dm <= INTC_DM_LOWEST;
+    msg->dm = (uint8_t)(dm | ((addr & INTC_MSI_ADDR_RH) && !dm));
+    msg->level = (data & INTC_MSI_DATA_LEVEL) && dm <= INTC_DM_LOWEST;
     msg->assert = true;
     return 0;
 }

@@ -72,6 +72,10 @@ struct intc_machine {
     intc_idmap x2ldr;
     uint32_t *targets;  /* scratch: matched CPU indices, n_cpus entries */
     uint32_t stamp;     /* de-duplication generation for logical matches */
+    /* Address bits an interrupt message must have as in 0xFEE00000:
+       31:20, the remappable-format bit 4, and without msi_ext_dest bits
+       11:5 (bus.c decode). */
+    uint64_t msi_addr_mask;
     uint32_t n_x2;      /* APICs in x2APIC mode (lets physical delivery
                            skip the lookup that cannot match) */
     uint32_t lp_last;   /* lowest-priority round-robin position */
@@ -86,6 +90,7 @@ struct intc_machine {
     uint32_t kick_mask;  /* ring size - 1: a power of two >= n_cpus */
     uint32_t kick_head;
     uint32_t kick_tail;
+    uint32_t n_owed;     /* queued kicks + base changes + resamples */
     /* APICs whose IA32_APIC_BASE may differ from what the host was told
        (apic_base_changed), a ring like kickq */
     intc_lapic **baseq;
@@ -135,8 +140,7 @@ void intc__flush_kicks(intc_machine *m);
 /* Something is owed to the host: a kick, a resample or a base change. */
 static inline bool intc__owed(const intc_machine *m)
 {
-    return m->kick_tail != m->kick_head || m->n_resample ||
-           m->base_tail != m->base_head;
+    return m->n_owed != 0;
 }
 
 /* Leave a public call; the outermost one delivers what is owed.  While
@@ -145,13 +149,13 @@ static inline bool intc__owed(const intc_machine *m)
    kicks up. */
 static inline void intc__leave(intc_machine *m)
 {
-    if (--m->depth || !intc__owed(m))
+    if (--m->depth || !m->n_owed)
         return;
-    if (m->kick_tail - m->kick_head == 1 && !m->n_resample &&
-        m->base_tail == m->base_head) {
+    if (m->n_owed == 1 && m->kick_tail != m->kick_head) {
         /* The usual single kick, without intc__flush_kicks()'s loop;
            whatever the host's kick() owes in turn goes to the loop. */
         intc_lapic *l = m->kickq[m->kick_head++ & m->kick_mask];
+        m->n_owed = 0;
         l->kick_queued = false;
         m->depth = 1;
         m->ops.kick(m->host, l->index);
@@ -181,6 +185,7 @@ INTC_INLINE void intc__kick(intc_machine *m, intc_lapic *l)
         return;
     l->kick_queued = true;
     m->kickq[m->kick_tail++ & m->kick_mask] = l;
+    m->n_owed++;
 }
 
 /* Whether IA32_APIC_BASE differs from what the host was last told in
@@ -199,6 +204,7 @@ static inline void intc__base_changed(intc_machine *m, intc_lapic *l)
         return;
     l->base_queued = true;
     m->baseq[m->base_tail++ & m->kick_mask] = l;
+    m->n_owed++;
 }
 
 void intc__emit(intc_machine *m, intc_event_type type, uint32_t cpu,

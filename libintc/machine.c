@@ -101,6 +101,7 @@ void intc__flush_kicks(intc_machine *m)
             uint32_t pin = e & 0xffff;
             m->resample_head = (m->resample_head + 1) % m->total_pins;
             m->n_resample--;
+            m->n_owed--;
             io->pins[pin].resample_queued = false;
             if (intc__tracing(m))
                 intc__emit_unit(m, INTC_EV_RESAMPLE, INTC_NO_CPU, -1,
@@ -110,6 +111,7 @@ void intc__flush_kicks(intc_machine *m)
         }
         if (INTC_UNLIKELY(m->base_tail != m->base_head)) {
             intc_lapic *l = m->baseq[m->base_head++ & m->kick_mask];
+            m->n_owed--;
             l->base_queued = false;
             if (intc__base_differs(l)) {
                 l->base_reported = l->apic_base;
@@ -118,6 +120,7 @@ void intc__flush_kicks(intc_machine *m)
             continue;
         }
         intc_lapic *l = m->kickq[m->kick_head++ & m->kick_mask];
+        m->n_owed--;
         l->kick_queued = false;
         m->ops.kick(m->host, l->index);
     } while (intc__owed(m));
@@ -141,6 +144,7 @@ void intc__queue_resample(intc_machine *m, uint32_t ioapic, uint32_t pin)
     m->resampleq[(m->resample_head + m->n_resample) % m->total_pins] =
         ioapic << 16 | pin;
     m->n_resample++;
+    m->n_owed++;
 }
 
 void intc__ioapic_timer_arm(intc_machine *m, uint32_t ioapic,
@@ -392,6 +396,8 @@ intc_machine *intc_machine_new(const intc_machine_config *cfgp,
 
     m->cpus = intc__alloc(m, sizeof(intc_lapic) * m->n_cpus);
     m->targets = intc__alloc(m, sizeof(uint32_t) * m->n_cpus);
+    m->msi_addr_mask = ~0xfffffull | INTC_MSI_ADDR_REMAPPABLE |
+                       (m->cfg.msi_ext_dest ? 0 : 0xfe0u);
     m->kick_mask = 1;
     while (m->kick_mask < m->n_cpus - 1)
         m->kick_mask = m->kick_mask << 1 | 1;
@@ -451,6 +457,7 @@ intc_machine *intc_machine_new(const intc_machine_config *cfgp,
        IA32_APIC_BASE (common.h apic_base_changed). */
     m->kick_head = m->kick_tail = 0;
     m->base_head = m->base_tail = 0;
+    m->n_owed = 0;
     for (uint32_t i = 0; i < m->n_cpus; i++) {
         m->cpus[i].kick_queued = false;
         m->cpus[i].base_queued = false;
