@@ -73,6 +73,7 @@ static void clear_heads(intc_machine *m)
 intc_err intc__bus_init(intc_machine *m)
 {
     intc_err err;
+    uint32_t max_id = 0;
 
     clear_heads(m);
 
@@ -96,6 +97,24 @@ intc_err intc__bus_init(intc_machine *m)
         l->rt.x2l_next = m->x2ldr.vals[slot];
         m->x2ldr.keys[slot] = x2apic_ldr(id);
         m->x2ldr.vals[slot] = (int32_t)i;
+        if (id >= max_id)
+            max_id = id;
+    }
+    /* IDs that are dense enough (any topology with modest gaps: sparse
+       cores, socket bits) get a direct table, so that an ID above 255,
+       or one that differs from its CPU index, costs one load like any
+       other; 32-bit IDs scattered further keep the hash map. */
+    if (max_id < 2 * (uint64_t)m->n_cpus + 1024) {
+        m->x2dense_n = max_id + 1;
+        m->x2dense = intc__alloc(m, sizeof(int32_t) * m->x2dense_n);
+        if (!m->x2dense) {
+            m->x2dense_n = 0;
+            return INTC_ERR_NOMEM;
+        }
+        for (uint32_t k = 0; k < m->x2dense_n; k++)
+            m->x2dense[k] = -1;
+        for (uint32_t i = 0; i < m->n_cpus; i++)
+            m->x2dense[m->cpus[i].initial_id] = (int32_t)i;
     }
     return INTC_OK;
 }
@@ -104,6 +123,9 @@ void intc__bus_fini(intc_machine *m)
 {
     idmap_fini(m, &m->x2id);
     idmap_fini(m, &m->x2ldr);
+    intc__free(m, m->x2dense, sizeof(int32_t) * m->x2dense_n);
+    m->x2dense = NULL;
+    m->x2dense_n = 0;
 }
 
 /* ---- incremental filing ---- */
@@ -597,6 +619,10 @@ bool intc__bus_check(const intc_machine *m, char *msg, size_t len)
         if (intc__idmap_get(&m->x2id, l->initial_id) != (int32_t)i)
             INTC_FAIL("cpu %u: x2APIC ID map does not find ID %#x", i,
                  l->initial_id);
+        if (m->x2dense && (l->initial_id >= m->x2dense_n ||
+                           m->x2dense[l->initial_id] != (int32_t)i))
+            INTC_FAIL("cpu %u: x2APIC ID table does not find ID %#x", i,
+                      l->initial_id);
     }
     return true;
 }

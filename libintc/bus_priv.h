@@ -41,15 +41,16 @@ static inline bool intc__is_broadcast(const intc_msg *msg)
     return msg->x2apic_format ? msg->dest == UINT32_MAX : msg->dest == 0xff;
 }
 
-/* The x2APIC-mode APIC whose (fixed, unique) ID is id, or -1.  With
-   the usual dense numbering CPU id has ID id: no hashing. */
+/* The x2APIC-mode APIC whose (fixed, unique) ID is id, or -1: from the
+   direct table when the IDs are dense, else the hash map. */
 INTC_INLINE int32_t intc__x2apic_by_id(const intc_machine *m, uint32_t id)
 {
-    const intc_lapic *c = m->cpus;
-    int32_t x = id < m->n_cpus && c[id].initial_id == id
-                    ? (int32_t)id
-                    : intc__idmap_get(&m->x2id, id);
-    return x >= 0 && c[x].mode == INTC_MODE_X2APIC ? x : -1;
+    int32_t x;
+    if (INTC_LIKELY(m->x2dense != NULL))
+        x = id < m->x2dense_n ? m->x2dense[id] : -1;
+    else
+        x = intc__idmap_get(&m->x2id, id);
+    return x >= 0 && m->cpus[x].mode == INTC_MODE_X2APIC ? x : -1;
 }
 
 /* Everything but a physical message to a single APIC: through the

@@ -69,6 +69,9 @@ struct intc_machine {
     /* x2APIC IDs (fixed at creation) -> CPU, and x2APIC LDR -> first CPU
        with that derived LDR (chained through rt.x2l_next). */
     intc_idmap x2id;
+    int32_t *x2dense;   /* ID -> CPU (-1: none) when IDs are dense, else
+                           NULL (bus.c intc__bus_init) */
+    uint32_t x2dense_n;
     intc_idmap x2ldr;
     uint32_t *targets;  /* scratch: matched CPU indices, n_cpus entries */
     uint32_t stamp;     /* de-duplication generation for logical matches */
