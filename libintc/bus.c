@@ -104,7 +104,7 @@ intc_err intc__bus_init(intc_machine *m)
        cores, socket bits) get a direct table, so that an ID above 255,
        or one that differs from its CPU index, costs one load like any
        other; 32-bit IDs scattered further keep the hash map. */
-    if (max_id < 2 * (uint64_t)m->n_cpus + 1024) {
+    if (max_id < 16 * (uint64_t)m->n_cpus + 4096) {
         m->x2dense_n = max_id + 1;
         m->x2dense = intc__alloc(m, sizeof(int32_t) * m->x2dense_n);
         if (!m->x2dense) {
