@@ -572,54 +572,7 @@ static void assert_state(intc_machine *m, const uint8_t *img, size_t size)
     free(now);
 }
 
-/* XXH64 with seed 0, written from the xxHash specification independently
-   of snapshot.c's (the test's oracle; checked against published values in
-   test_checksum_is_xxh64). */
-static uint64_t rotl(uint64_t x, unsigned r)
-{
-    return x << r | x >> (64 - r);
-}
-
-static uint64_t rd(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    for (unsigned i = 0; i < n; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t xxh64_oracle(const uint8_t *p, size_t n)
-{
-    const uint64_t P1 = 0x9e3779b185ebca87ull, P2 = 0xc2b2ae3d27d4eb4full,
-                   P3 = 0x165667b19e3779f9ull, P4 = 0x85ebca77c2b2ae63ull,
-                   P5 = 0x27d4eb2f165667c5ull;
-    size_t i = 0;
-    uint64_t h;
-
-    if (n >= 32) {
-        uint64_t v[4] = {P1 + P2, P2, 0, 0 - P1};
-        for (; i + 32 <= n; i += 32)
-            for (unsigned k = 0; k < 4; k++)
-                v[k] = rotl(v[k] + rd(p + i + 8 * k, 8) * P2, 31) * P1;
-        h = rotl(v[0], 1) + rotl(v[1], 7) + rotl(v[2], 12) + rotl(v[3], 18);
-        for (unsigned k = 0; k < 4; k++)
-            h = (h ^ rotl(v[k] * P2, 31) * P1) * P1 + P4;
-    } else {
-        h = P5;
-    }
-    h += n;
-    for (; i + 8 <= n; i += 8)
-        h = rotl(h ^ rotl(rd(p + i, 8) * P2, 31) * P1, 27) * P1 + P4;
-    if (i + 4 <= n) {
-        h = rotl(h ^ rd(p + i, 4) * P1, 23) * P2 + P3;
-        i += 4;
-    }
-    for (; i < n; i++)
-        h = rotl(h ^ p[i] * P5, 11) * P1;
-    h = (h ^ h >> 33) * P2;
-    h = (h ^ h >> 29) * P3;
-    return h ^ h >> 32;
-}
+#include "xxh64_oracle.h" /* xxh64_oracle(): the test's own XXH64 */
 
 /* Image header (snapshot.c, format version 2). */
 #define HDR 40u        /* header size */
@@ -1191,9 +1144,9 @@ static void test_refusal_after_throttled_pin(void **state)
     img = save_alloc(m, &size);
     /* The throttle is in the image (pin 7's throttle_until, then the
        IOAPIC's timer deadline). */
-    assert_true(rd(img + HDR + CPU_BYTES + 4u + 2u + 7u * 26u + 18u, 8) ==
+    assert_true(xxo_rd(img + HDR + CPU_BYTES + 4u + 2u + 7u * 26u + 18u, 8) ==
                 6000);
-    assert_true(rd(img + msix - 8u, 8) == 6000);
+    assert_true(xxo_rd(img + msix - 8u, 8) == 6000);
     assert_int_equal(intc_machine_load(m, img, size), INTC_OK);
 
     bad = malloc(size);
@@ -1223,11 +1176,11 @@ static void test_checksum_is_xxh64(void **state)
     assert_true(xxh64_oracle((const uint8_t *)fox, sizeof fox - 1) ==
                 0x0b242d361fda71bcull);
     img = busy(&s, *state, INTC_IOMMU_AMDVI, &size);
-    assert_true(rd(img + H_SUM, 8) ==
+    assert_true(xxo_rd(img + H_SUM, 8) ==
                 xxh64_oracle(img + H_PLEN, size - H_PLEN));
-    assert_true(rd(img + H_PLEN, 8) == size - HDR);
-    assert_true(rd(img + H_VERSION, 4) == 2);
-    assert_true(rd(img + H_HDR_SIZE, 4) == HDR);
+    assert_true(xxo_rd(img + H_PLEN, 8) == size - HDR);
+    assert_true(xxo_rd(img + H_VERSION, 4) == 2);
+    assert_true(xxo_rd(img + H_HDR_SIZE, 4) == HDR);
     free(img);
     sh_close(&s);
 }
