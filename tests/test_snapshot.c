@@ -38,12 +38,8 @@ typedef struct sh {
     size_t reenter_len;
 } sh;
 
-static uint64_t dbg_log[2][20000];
-static unsigned dbg_n[2];
-static int dbg_which = -1;
 static void mix(sh *s, uint64_t v)
 {
-    if (dbg_which >= 0 && dbg_n[dbg_which] < 20000) dbg_log[dbg_which][dbg_n[dbg_which]++] = v;
     for (unsigned i = 0; i < 8; i++) {
         s->hash ^= (uint8_t)(v >> (8 * i));
         s->hash *= 0x100000001b3ull;
@@ -614,9 +610,7 @@ static void round_trip(th_host *h, unsigned iommu, uint64_t seed)
 
         /* The machine that saved goes on. */
         a.hash = 0;
-        dbg_which = 0; dbg_n[0] = 0;
         run(&a, &st, n);
-        dbg_which = -1;
         hash1 = a.hash;
         uint8_t *after1 = save_alloc(a.m, &size1);
 
@@ -628,17 +622,8 @@ static void round_trip(th_host *h, unsigned iommu, uint64_t seed)
         assert_state(a.m, img, size);
         a.hash = 0;
         st = st0;
-        dbg_which = 1; dbg_n[1] = 0;
         run(&a, &st, n);
-        dbg_which = -1;
         hash2 = a.hash;
-        if (hash1 != hash2) {
-            unsigned i = 0;
-            while (i < dbg_n[0] && dbg_log[0][i] == dbg_log[1][i]) i++;
-            print_message("diverge at %u of %u/%u\n", i, dbg_n[0], dbg_n[1]);
-            for (unsigned k = i > 16 ? i - 16 : 0; k < i + 8; k++)
-                print_message("%u: %llx %llx\n", k, (unsigned long long)dbg_log[0][k], (unsigned long long)dbg_log[1][k]);
-        }
         uint8_t *after2 = save_alloc(a.m, &size2);
         assert_int_equal(hash1, hash2);
         assert_int_equal(size1, size2);
