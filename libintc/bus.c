@@ -409,8 +409,7 @@ uint32_t intc__bus_deliver(intc_machine *m, const intc_msg *msg,
 
 /* Why a message decode() refused is dropped: the checks in the order
    the reasons are reported. */
-static INTC_COLD unsigned drop_reason(const intc_machine *m, uint64_t addr,
-                                      uint32_t data)
+static INTC_COLD unsigned drop_reason(uint64_t addr, uint32_t data)
 {
     unsigned dm = (data >> INTC_MSI_DATA_DM_SHIFT) & 7;
     /* 11.11.1: only a write to 0xFEExxxxx is an interrupt message; any
@@ -433,7 +432,6 @@ static INTC_COLD unsigned drop_reason(const intc_machine *m, uint64_t addr,
     if ((data & (INTC_MSI_DATA_LEVEL | INTC_MSI_DATA_ASSERT)) ==
         INTC_MSI_DATA_LEVEL)
         return INTC_MSI_DROP_DEASSERT;
-    (void)m;
     return INTC_MSI_DROP_RESERVED_ADDR; /* bits 11:5 without ext. dest */
 }
 
@@ -456,7 +454,8 @@ INTC_INLINE unsigned decode(const intc_machine *m, uint64_t addr,
        and DATA_BAD; drop_reason() says which. */
     if (INTC_UNLIKELY(((addr & m->msi_addr_mask) ^ INTC_MSI_ADDR_BASE) |
                       (data >> 16) | (DATA_BAD >> DATA_IDX(data) & 1))) {
-        unsigned why = drop_reason(m, addr, data);
+        /* (Never 0; said so for the compiler's flow analysis.) */
+        unsigned why = drop_reason(addr, data);
         return why ? why : INTC_MSI_DROP_RESERVED_ADDR;
     }
     /* Destination: bits 19:12, and with msi_ext_dest bits 11:5 as
