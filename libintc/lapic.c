@@ -167,7 +167,8 @@ static inline void update_ppr(intc_lapic *l)
     l->ppr = (l->tpr & 0xf0) >= isrc ? l->tpr : isrc;
 }
 
-/* Highest vector of IRR plus not-yet-folded posted vectors. */
+/* Highest vector of IRR once the posted vectors are folded in (what the
+   next call on the APIC's thread will see). */
 static int16_t highest_irr_with_pir(const intc_lapic *l)
 {
     int16_t v = l->irrv;
@@ -175,10 +176,18 @@ static int16_t highest_irr_with_pir(const intc_lapic *l)
     if (l->sw_enabled &&
         atomic_load_explicit(&l->pir_on, memory_order_acquire)) {
         uint64_t w[4];
+        uint32_t err = l->lvt[INTC_LVT_ERROR];
         for (int i = 0; i < 4; i++)
             w[i] = atomic_load_explicit(&((intc_lapic *)l)->pir[i],
                                         memory_order_relaxed);
-        w[0] &= ~0xffffull; /* vectors 0-15 are never delivered */
+        /* Vectors 0-15 are never delivered: folding one logs "received
+           illegal vector" (11.5.3), which raises the error interrupt if
+           it is armed and unmasked; that vector then counts. */
+        if ((w[0] & 0xffffu) && l->esr_armed && !(err & LVT_MASKED) &&
+            (err & LVT_VECTOR) > (uint32_t)(v > 0 ? v : 0) &&
+            (err & LVT_VECTOR) >= 16)
+            v = (int16_t)(err & LVT_VECTOR);
+        w[0] &= ~0xffffull;
         int16_t p = highest(w);
         if (p > v)
             v = p;

@@ -563,6 +563,24 @@ static void test_ack_peek_matches_ack(void **state)
     assert_int_equal(isr(l, 0x74), 1);
     eoi(l);
 
+    /* A posted illegal vector (0-15) is never delivered; folding it logs
+       "received illegal vector" (SDM 11.5.3), and with LVT Error
+       unmasked and armed that raises the error interrupt: peek counts
+       its vector as ack then delivers it (found by fuzz_lapic). */
+    lw(l, INTC_LAPIC_LVT_ERROR, 0x33);
+    lw(l, INTC_LAPIC_ESR, 0); /* latch, re-arm */
+    assert_int_equal(intc_lapic_post(l, 0x05, false), 1);
+    assert_int_equal(intc_lapic_ack_peek(l), 0x33);
+    assert_int_equal(intc_lapic_ack(l), 0x33);
+    lw(l, INTC_LAPIC_ESR, 0);
+    assert_int_equal(lr(l, INTC_LAPIC_ESR), INTC_ESR_RECV_ILLEGAL_VECTOR);
+    eoi(l);
+    /* Masked, nothing comes of it: peek and ack agree on nothing. */
+    lw(l, INTC_LAPIC_LVT_ERROR, 0x10033);
+    assert_int_equal(intc_lapic_post(l, 0x05, false), 1);
+    assert_int_equal(intc_lapic_ack_peek(l), INTC_ACK_NONE);
+    assert_int_equal(intc_lapic_ack(l), INTC_ACK_NONE);
+
     /* Globally disabled: nothing, whatever the 8259 line does. */
     self_ipi(l, 0x80);
     mw(l, INTC_MSR_APIC_BASE, INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_BSP);
