@@ -1173,6 +1173,50 @@ static void test_level_eoi_matches_vector_only(void **state)
     finish(m);
 }
 
+/* 82093AA 3.2.4 (Remote IRR "reset when an EOI message is received"
+   with a matching vector) and the re-delivery of a line still asserted
+   (KVM __kvm_ioapic_update_eoi walks every pin): two level pins share
+   vector 0x44, routed to CPUs 0 and 1, both lines held.  One EOI, by
+   CPU 0, clears Remote IRR on both pins and re-delivers both, each to
+   its own CPU; a model that cleared or re-sent only the first pin with
+   the vector leaves pin 6 behind. */
+static void test_level_shared_vector_eoi_redelivers_all(void **state)
+{
+    io_host x;
+    intc_machine_config cfg;
+    intc_ioapic_config ioc;
+    io_init(&x, *state);
+    cfg_one(&cfg, &ioc, 0x20, 24, pci_wiring, 2);
+    intc_machine *m = io_machine(&x, &cfg);
+    intc_ioapic *io = intc_machine_ioapic(m, 0);
+    intc_lapic *l0 = intc_machine_lapic(m, 0);
+    intc_lapic *l1 = intc_machine_lapic(m, 1);
+    sw_enable(l0);
+    sw_enable(l1);
+
+    rte_set(io, 5, LVL(0x44, 0));
+    rte_set(io, 6, LVL(0x44, 1));
+    assert_int_equal(intc_ioapic_set_irq(io, 5, true), INTC_OK);
+    assert_int_equal(intc_ioapic_set_irq(io, 6, true), INTC_OK);
+    assert_true(remote_irr(io, 5));
+    assert_true(remote_irr(io, 6));
+    assert_int_equal(intc_lapic_ack(l0), 0x44);
+    assert_int_equal(intc_lapic_ack(l1), 0x44);
+    assert_false(irr(l0, 0x44));
+    assert_false(irr(l1, 0x44));
+
+    lw(l0, INTC_LAPIC_EOI, 0); /* one EOI, CPU 0's */
+    /* Both re-delivered (their lines are still up) and accepted: each
+       CPU has 0x44 pending again, each pin's Remote IRR set again. */
+    assert_true(irr(l0, 0x44));
+    assert_true(irr(l1, 0x44));
+    assert_true(isr(l1, 0x44)); /* CPU 1's own service is untouched */
+    assert_true(remote_irr(io, 5));
+    assert_true(remote_irr(io, 6));
+    assert_redeliv(x, 2);
+    finish(m);
+}
+
 /* ioapic.h: unmasking an active level line sends with the entry as it is
    now (the vector changed while masked); a masked level line is not
    "lost" like an edge. */
@@ -2415,6 +2459,7 @@ int main(void)
         T(test_level_eoi_asserted_redelivers),
         T(test_level_deassert_then_eoi_once),
         T(test_level_eoi_matches_vector_only),
+        T(test_level_shared_vector_eoi_redelivers_all),
         T(test_level_unmask_delivers_current_entry),
         T(test_level_masked_at_eoi_then_unmask),
         T(test_level_to_edge_clears_remote_irr),
