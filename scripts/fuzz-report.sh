@@ -1,7 +1,9 @@
 #!/bin/bash
 # Measure the fuzz targets for docs/fuzzing.md: executions per second per
-# target (libFuzzer's own statistics over a fixed-length run) and the line
-# coverage of libintc/ reached by the corpora (llvm-cov).
+# target (libFuzzer's own statistics over a fixed-length run), the line
+# coverage of libintc/ reached by the corpora, and the line and branch
+# coverage of the unit tests (both modes, traced and untraced) and the
+# corpora together (llvm-cov).
 #
 #   ./scripts/fuzz-report.sh [SECONDS] [CORPUS_ROOT]
 #
@@ -10,7 +12,8 @@
 # CORPUS_ROOT (default fuzz/corpus) holds one directory per target, named
 # like the target (fuzz_lapic/ ...); point it at a grown corpus (e.g. the
 # directories of a long run) to measure what that run reached.
-# Prints a Markdown table on stdout; build output goes to build/fuzz-report.
+# Prints a Markdown table on stdout; build output goes to build/fuzz-report
+# (and build/fuzz-report-tests for the unit tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/deps.sh
@@ -71,9 +74,38 @@ for bin in "$bdir"/fuzz/fuzz_*; do
 done
 
 # All corpora together.
-llvm-profdata merge -sparse "$prof"/*.profraw -o "$prof/all.profdata"
+llvm-profdata merge -sparse "$prof"/fuzz_*.profraw -o "$prof/all.profdata"
 first=${objects[1]}
 printf '\nAll targets together:\n\n```\n'
 llvm-cov report "$first" "${objects[@]:2}" -instr-profile="$prof/all.profdata" \
     "$(pwd)/libintc"
+printf '```\n'
+
+# The unit tests (every cmocka binary, traced and untraced, through ctest)
+# with the same coverage instrumentation, then tests and corpora together:
+# the figure the coverage target is about.
+intc_need_packages libcmocka-dev
+tdir=build/fuzz-report-tests
+cmake -S . -B "$tdir" -G Ninja -DCMAKE_C_COMPILER=clang \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DINTC_BUILD_TESTS=ON \
+    -DINTC_BUILD_EXAMPLES=OFF -DINTC_BUILD_TOOLS=OFF \
+    -DCMAKE_C_FLAGS="-fprofile-instr-generate -fcoverage-mapping" \
+    >"$tdir.log" 2>&1 || { cat "$tdir.log"; exit 1; }
+cmake --build "$tdir" --parallel "$jobs" >>"$tdir.log" 2>&1 ||
+    { tail -50 "$tdir.log"; exit 1; }
+LLVM_PROFILE_FILE="$(pwd)/$prof/test-%p.profraw" ctest --test-dir "$tdir" \
+    -L unit --parallel "$jobs" >>"$tdir.log" 2>&1 ||
+    { tail -50 "$tdir.log"; exit 1; }
+tests=()
+for bin in "$tdir"/tests/test_*; do
+    [ -x "$bin" ] && [ -f "$bin" ] && tests+=(-object "$bin")
+done
+llvm-profdata merge -sparse "$prof"/test-*.profraw -o "$prof/tests.profdata"
+llvm-profdata merge -sparse "$prof"/*.profraw -o "$prof/everything.profdata"
+printf '\nUnit tests alone:\n\n```\n'
+llvm-cov report "${tests[@]:1}" -instr-profile="$prof/tests.profdata" \
+    "$(pwd)/libintc"
+printf '```\n\nUnit tests and all corpora together:\n\n```\n'
+llvm-cov report "$first" "${objects[@]:2}" "${tests[@]}" \
+    -instr-profile="$prof/everything.profdata" "$(pwd)/libintc"
 printf '```\n'
