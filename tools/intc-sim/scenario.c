@@ -44,45 +44,34 @@ typedef struct pctx {
 #  define SIM_PRINTF(a, b)
 #endif
 
-/* Report the first error at LINE:COL (from 0); always returns false. */
-static bool vperr(pctx *p, unsigned long line, unsigned long col,
-                  const char *fmt, va_list ap)
-{
-    if (p->failed)
-        return false;
-    p->failed = true;
-    fprintf(stderr, "%s:%lu:%lu: error: ", p->file, line + 1, col + 1);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    return false;
-}
-
-/* ... at n's position (1:1 without a node). */
-SIM_PRINTF(3, 4)
-static bool perr(pctx *p, const yaml_node_t *n, const char *fmt, ...)
-{
-    va_list ap;
-    bool r;
-
-    va_start(ap, fmt);
-    r = vperr(p, n ? (unsigned long)n->start_mark.line : 0ul,
-              n ? (unsigned long)n->start_mark.column : 0ul, fmt, ap);
-    va_end(ap);
-    return r;
-}
-
-/* ... at a mark. */
+/* Report the first error at mark m; always returns false. */
 SIM_PRINTF(3, 4)
 static bool perr_at(pctx *p, const yaml_mark_t *m, const char *fmt, ...)
 {
     va_list ap;
-    bool r;
 
+    if (p->failed)
+        return false;
+    p->failed = true;
+    fprintf(stderr, "%s:%lu:%lu: error: ", p->file,
+            (unsigned long)m->line + 1, (unsigned long)m->column + 1);
     va_start(ap, fmt);
-    r = vperr(p, (unsigned long)m->line, (unsigned long)m->column, fmt, ap);
+    vfprintf(stderr, fmt, ap);
     va_end(ap);
-    return r;
+    fputc('\n', stderr);
+    return false;
 }
+
+/* Node n's position; 1:1 without a node. */
+static const yaml_mark_t *node_mark(const yaml_node_t *n)
+{
+    static const yaml_mark_t origin = {0, 0, 0};
+
+    return n ? &n->start_mark : &origin;
+}
+
+/* Report the first error at node n (format and arguments follow). */
+#define perr(p, n, ...) perr_at((p), node_mark(n), __VA_ARGS__)
 
 /* Fetch node idx, counting the visit. */
 static yaml_node_t *get(pctx *p, int idx, const yaml_node_t *from)
@@ -283,7 +272,6 @@ static bool get_bool(pctx *p, const yaml_node_t *n, const char *what,
                      bool *out)
 {
     char b[64];
-
     bool typed = is_scalar(n) && ntag(p, n) == TAG_BOOL;
 
     if ((typed || untyped(p, n)) && sis_text(n, "true"))
@@ -314,8 +302,6 @@ static bool get_duration(pctx *p, const yaml_node_t *n, const char *what,
     t = stext(n, &len);
     if (intlike(p, n) && parse_uint(t, len, &v) == 0)
         return *out = v, true;
-    if (!wordlike(p, n))
-        goto bad;
     while (i < len && t[i] >= '0' && t[i] <= '9')
         i++;
     ip_end = i;
@@ -328,7 +314,7 @@ static bool get_duration(pctx *p, const yaml_node_t *n, const char *what,
         if (fr_end == fr_start)
             goto bad;
     }
-    if (ip_end == 0)
+    if (ip_end == 0 || !wordlike(p, n)) /* !!int 80us, !!bool 1s */
         goto bad;
     for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
         if (len - i == strlen(units[u].unit) &&
