@@ -59,6 +59,7 @@ if pkg-config --exists yaml-0.1 2>/dev/null; then
     have_yaml=1
 fi
 
+# (SIM_MAX_DEPTH and SIM_MAX_FILE_BYTES keep the tool's values.)
 sim_defs=(-DSIM_MAX_NODE_VISITS=20000u -DSIM_MAX_MEMORY_BYTES=0x100000u
     -DSIM_MAX_FIRES_PER_ADVANCE=200u -DSIM_MAX_FIRES_TOTAL=2000u
     -DSIM_MAX_WINDOW_EVENTS=2000u -DSIM_MAX_STEP_TRACE=200u)

@@ -11,6 +11,10 @@
 #         only declared identifiers).
 # resume: --save-at then --resume give the same end; bad resume files are
 #         refused.
+# hostile: generated inputs: 200,000-deep nestings (flow and block), a
+#         file over the size limit, a directory: refused (exit 2 with
+#         FILE:LINE:COL, or 3 for the host error), quickly (not timed
+#         here; see docs/scenario.md "Limits").
 
 cmake_minimum_required(VERSION 3.20)
 
@@ -246,6 +250,67 @@ elseif(MODE STREQUAL "resume")
     if(NOT rc EQUAL 2)
         fail("save-at an unknown step: exit ${rc}\n${err}")
     endif()
+elseif(MODE STREQUAL "hostile")
+    file(REMOVE_RECURSE "${WORK}")
+    file(MAKE_DIRECTORY "${WORK}")
+    # Refused with exit 2 and "F:POS: error: TEXT", nothing on stdout.
+    function(expect_refusal f pos text)
+        run_sim(out err rc --trace=none "${f}")
+        string(FIND "${err}" "${f}:${pos}: error: ${text}" p)
+        if(NOT rc EQUAL 2 OR p EQUAL -1 OR NOT out STREQUAL "")
+            fail("${f}: exit ${rc}, expected 2 and '${pos}: error: "
+                 "${text}'\n${err}")
+        endif()
+    endfunction()
+    set(deep 200000)
+    set(msg "nesting deeper than 64 lists and mappings")
+    # Flow lists and mappings: the root mapping is level 1, so the 64th
+    # bracket is the 65th level.
+    string(REPEAT "[" ${deep} o)
+    string(REPEAT "]" ${deep} c)
+    file(WRITE "${WORK}/flow_seq.yaml" "steps: ${o}${c}\n")
+    expect_refusal("${WORK}/flow_seq.yaml" "1:71" "${msg}")
+    string(REPEAT "{a: " ${deep} o)
+    string(REPEAT "}" ${deep} c)
+    file(WRITE "${WORK}/flow_map.yaml" "steps: ${o}1${c}\n")
+    expect_refusal("${WORK}/flow_map.yaml" "1:260" "${msg}")
+    # Block lists and explicit-key block mappings on one line.
+    string(REPEAT "- " ${deep} o)
+    file(WRITE "${WORK}/block_seq.yaml" "steps:\n  ${o}x\n")
+    expect_refusal("${WORK}/block_seq.yaml" "2:129" "${msg}")
+    string(REPEAT "? " ${deep} o)
+    file(WRITE "${WORK}/block_key.yaml" "steps:\n  ${o}x\n")
+    expect_refusal("${WORK}/block_key.yaml" "2:129" "${msg}")
+    # Indented block mappings (their size grows with the square of the
+    # depth, so 1000 levels).
+    set(body "steps:\n")
+    foreach(i RANGE 1 1000)
+        string(REPEAT " " ${i} ind)
+        string(APPEND body "${ind}a:\n")
+    endforeach()
+    file(WRITE "${WORK}/block_map.yaml" "${body}")
+    expect_refusal("${WORK}/block_map.yaml" "65:65" "${msg}")
+    # Size: 16 MiB is accepted, one byte more is refused as input (2).
+    set(head "steps: [{advance: 1}]\n#")
+    string(LENGTH "${head}" n)
+    math(EXPR n "16777216 - ${n} - 1")
+    string(REPEAT "x" ${n} pad)
+    file(WRITE "${WORK}/at_limit.yaml" "${head}${pad}\n")
+    run_sim(out err rc --trace=none "${WORK}/at_limit.yaml")
+    if(NOT rc EQUAL 0)
+        fail("a 16 MiB file: exit ${rc}\n${err}")
+    endif()
+    file(WRITE "${WORK}/over_limit.yaml" "${head}${pad}x\n")
+    expect_refusal("${WORK}/over_limit.yaml" "1:1"
+                   "file larger than 16777216 bytes")
+    # Host errors stay exit 3: a directory, a missing file.
+    foreach(f "${WORK}" "${WORK}/missing.yaml")
+        run_sim(out err rc --trace=none "${f}")
+        if(NOT rc EQUAL 3)
+            fail("${f}: exit ${rc}, expected 3\n${err}")
+        endif()
+    endforeach()
+
 else()
     fail("unknown MODE '${MODE}'")
 endif()

@@ -1254,27 +1254,55 @@ static void do_step(sim_host *h, const sim_step *st, strbuf *d, strbuf *f)
 /* ---- save / resume files ---- */
 
 /*
- * Layout (little-endian): "INTCSIM\0", u32 format 1, u32 step index
- * (1-based, the last completed step), u32 step count, u32 reserved,
- * u64 virtual time, u64 scenario hash; u32 INTC_EV_COUNT_ then that many
- * u64 totals and u64 window counts; u32 window events, each 44 bytes
- * (type, cpu, vector, unit, pin: u32; data, data2: u64; + u32 pad);
- * u32 regions, each u64 addr, u64 size, bytes; u32 snapshots (the
- * scenario's names), each u8 valid, u64 len, bytes; u64 image length and
- * the intc_machine_save() image.
+ * A save file is a 32-byte header and a body (little-endian).
+ *
+ * Header: "INTCSIM\0", u32 format version (SAVE_VERSION), u32 flags (0),
+ * u64 length of the whole file, u64 checksum: FNV-1a (64-bit) of the
+ * header's first 24 bytes followed by the whole body.  FNV-1a changes its
+ * state bijectively at every byte, so any change of one byte (any
+ * single-bit flip) changes the checksum; a flip in the checksum itself
+ * no longer matches the rest.
+ *
+ * Body: u32 step index (1-based, the last completed step), u32 step
+ * count, u32 reserved, u64 virtual time, u64 scenario hash; u32
+ * INTC_EV_COUNT_ then that many u64 totals and u64 window counts; u32
+ * window events, each 40 bytes (type, cpu, vector, unit, pin: u32; data,
+ * data2: u64; + u32 pad); u32 regions, each u64 addr, u64 size, bytes;
+ * u32 snapshots (the scenario's names), each u8 valid, u64 len, bytes;
+ * u64 image length and the intc_machine_save() image (which has its own
+ * checksum).
  */
 #define SAVE_MAGIC "INTCSIM"
-#define SAVE_FORMAT 1u
+#define SAVE_VERSION 2u
+#define SAVE_HEADER 32u
+#define SAVE_MAX_BYTES (1ull << 30)
 
+/* A growing buffer the body is written to. */
 typedef struct wbuf {
-    FILE *f;
+    uint8_t *p;
+    size_t len, cap;
     bool err;
 } wbuf;
 
 static void put(wbuf *w, const void *p, size_t n)
 {
-    if (n && fwrite(p, 1, n, w->f) != n)
-        w->err = true;
+    if (w->err || n == 0)
+        return;
+    if (n > w->cap - w->len) {
+        size_t cap = w->cap ? w->cap : 4096;
+        uint8_t *np;
+        while (cap - w->len < n && cap <= SIZE_MAX / 2)
+            cap *= 2;
+        np = cap - w->len >= n ? realloc(w->p, cap) : NULL;
+        if (!np) {
+            w->err = true;
+            return;
+        }
+        w->p = np;
+        w->cap = cap;
+    }
+    memcpy(w->p + w->len, p, n);
+    w->len += n;
 }
 
 static void put32(wbuf *w, uint32_t v)
@@ -1293,13 +1321,83 @@ static void put64(wbuf *w, uint64_t v)
     put(w, b, 8);
 }
 
-static int save_file(sim_host *h, size_t index)
+static void put_events(wbuf *w, const sim_host *h)
+{
+    put32(w, INTC_EV_COUNT_);
+    for (unsigned i = 0; i < INTC_EV_COUNT_; i++)
+        put64(w, h->totals[i]);
+    for (unsigned i = 0; i < INTC_EV_COUNT_; i++)
+        put64(w, h->wcount[i]);
+    put32(w, (uint32_t)h->n_window);
+    for (size_t i = 0; i < h->n_window; i++) {
+        const intc_event *ev = &h->window[i];
+        put32(w, (uint32_t)ev->type);
+        put32(w, ev->cpu);
+        put32(w, (uint32_t)ev->vector);
+        put32(w, ev->unit);
+        put32(w, ev->pin);
+        put64(w, ev->data);
+        put64(w, ev->data2);
+        put32(w, 0);
+    }
+}
+
+/* The body after step index, with the machine image img. */
+static void put_body(wbuf *w, const sim_host *h, size_t index,
+                     const uint8_t *img, size_t used)
 {
     const sim_scenario *s = h->s;
+
+    put32(w, (uint32_t)index + 1);
+    put32(w, (uint32_t)s->n_steps);
+    put32(w, 0);
+    put64(w, h->now);
+    put64(w, s->hash);
+    put_events(w, h);
+    put32(w, (uint32_t)s->n_regions);
+    for (size_t i = 0; i < s->n_regions; i++) {
+        put64(w, h->regions[i].addr);
+        put64(w, h->regions[i].size);
+        put(w, h->regions[i].mem, h->regions[i].size);
+    }
+    put32(w, (uint32_t)s->n_snap_names);
+    for (size_t i = 0; i < s->n_snap_names; i++) {
+        uint8_t valid = h->snaps[i].valid;
+        put(w, &valid, 1);
+        put64(w, valid ? h->snaps[i].len : 0);
+        if (valid)
+            put(w, h->snaps[i].img, h->snaps[i].len);
+    }
+    put64(w, used);
+    put(w, img, used);
+}
+
+/* The header for a body of len bytes. */
+static void save_header(uint8_t hd[SAVE_HEADER], const uint8_t *body,
+                        size_t len)
+{
+    uint64_t total = SAVE_HEADER + (uint64_t)len, sum;
+
+    memset(hd, 0, SAVE_HEADER);
+    memcpy(hd, SAVE_MAGIC, 8);
+    for (int i = 0; i < 4; i++)
+        hd[8 + i] = (uint8_t)(SAVE_VERSION >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        hd[16 + i] = (uint8_t)(total >> (8 * i));
+    sum = sim_fnv1a(sim_fnv1a(SIM_FNV1A_INIT, hd, 24), body, len);
+    for (int i = 0; i < 8; i++)
+        hd[24 + i] = (uint8_t)(sum >> (8 * i));
+}
+
+static int save_file(sim_host *h, size_t index)
+{
+    const char *path = h->o->save_path;
     wbuf w = {0};
     size_t used = 0;
-    uint8_t *img;
+    uint8_t *img, hd[SAVE_HEADER];
     intc_err e = intc_machine_save(h->m, NULL, 0, &used);
+    FILE *f;
+    bool err;
 
     if (e != INTC_OK && e != INTC_ERR_NOSPC) {
         fprintf(stderr, "intc-sim: --save-at: intc_machine_save: %s\n",
@@ -1312,58 +1410,25 @@ static int save_file(sim_host *h, size_t index)
         fprintf(stderr, "intc-sim: --save-at: intc_machine_save failed\n");
         return SIM_EXIT_HOST;
     }
-    w.f = fopen(h->o->save_path, "wb");
-    if (!w.f) {
-        fprintf(stderr, "intc-sim: %s: %s\n", h->o->save_path,
-                strerror(errno));
-        free(img);
+    put_body(&w, h, index, img, used);
+    free(img);
+    if (w.err) {
+        free(w.p);
+        fprintf(stderr, "intc-sim: --save-at: out of memory\n");
         return SIM_EXIT_HOST;
     }
-    put(&w, SAVE_MAGIC, 8);
-    put32(&w, SAVE_FORMAT);
-    put32(&w, (uint32_t)index + 1);
-    put32(&w, (uint32_t)s->n_steps);
-    put32(&w, 0);
-    put64(&w, h->now);
-    put64(&w, s->hash);
-    put32(&w, INTC_EV_COUNT_);
-    for (unsigned i = 0; i < INTC_EV_COUNT_; i++)
-        put64(&w, h->totals[i]);
-    for (unsigned i = 0; i < INTC_EV_COUNT_; i++)
-        put64(&w, h->wcount[i]);
-    put32(&w, (uint32_t)h->n_window);
-    for (size_t i = 0; i < h->n_window; i++) {
-        const intc_event *ev = &h->window[i];
-        put32(&w, (uint32_t)ev->type);
-        put32(&w, ev->cpu);
-        put32(&w, (uint32_t)ev->vector);
-        put32(&w, ev->unit);
-        put32(&w, ev->pin);
-        put64(&w, ev->data);
-        put64(&w, ev->data2);
-        put32(&w, 0);
+    save_header(hd, w.p, w.len);
+    f = fopen(path, "wb");
+    if (!f) {
+        fprintf(stderr, "intc-sim: %s: %s\n", path, strerror(errno));
+        free(w.p);
+        return SIM_EXIT_HOST;
     }
-    put32(&w, (uint32_t)s->n_regions);
-    for (size_t i = 0; i < s->n_regions; i++) {
-        put64(&w, h->regions[i].addr);
-        put64(&w, h->regions[i].size);
-        put(&w, h->regions[i].mem, h->regions[i].size);
-    }
-    put32(&w, (uint32_t)s->n_snap_names);
-    for (size_t i = 0; i < s->n_snap_names; i++) {
-        uint8_t valid = h->snaps[i].valid;
-        put(&w, &valid, 1);
-        put64(&w, valid ? h->snaps[i].len : 0);
-        if (valid)
-            put(&w, h->snaps[i].img, h->snaps[i].len);
-    }
-    put64(&w, used);
-    put(&w, img, used);
-    free(img);
-    if (fclose(w.f) != 0)
-        w.err = true;
-    if (w.err) {
-        fprintf(stderr, "intc-sim: %s: write error\n", h->o->save_path);
+    err = fwrite(hd, 1, SAVE_HEADER, f) != SAVE_HEADER ||
+          (w.len && fwrite(w.p, 1, w.len, f) != w.len);
+    free(w.p);
+    if (fclose(f) != 0 || err) {
+        fprintf(stderr, "intc-sim: %s: write error\n", path);
         return SIM_EXIT_HOST;
     }
     return SIM_EXIT_OK;
@@ -1373,6 +1438,7 @@ typedef struct rbuf {
     const uint8_t *p;
     size_t len, off;
     bool err;
+    bool oom; /* out of memory while loading it (exit 3) */
 } rbuf;
 
 static const uint8_t *take(rbuf *r, size_t n)
@@ -1408,39 +1474,33 @@ static uint64_t get64(rbuf *r)
     return v;
 }
 
-/* Load a --resume file: returns an exit code; *next is the first step to
-   run. */
-static int resume_file(sim_host *h, size_t *next)
+/* Read all of path (refused beyond SAVE_MAX_BYTES): an exit code. */
+static int read_save(const char *path, uint8_t **out, size_t *out_len)
 {
-    const sim_scenario *s = h->s;
-    const char *path = h->o->resume_path;
     FILE *f = fopen(path, "rb");
     uint8_t *buf = NULL;
-    size_t len = 0, cap = 0;
-    rbuf r;
-    uint32_t idx, nsteps, ntypes, nwin, nreg, nsnap;
-    uint64_t t, hash, ilen;
-    int rc = SIM_EXIT_MALFORMED;
-    intc_err e;
+    size_t len = 0, cap = 0, got;
+    int rc = SIM_EXIT_OK;
 
     if (!f) {
         fprintf(stderr, "intc-sim: %s: %s\n", path, strerror(errno));
         return SIM_EXIT_HOST;
     }
     for (;;) {
-        size_t got;
         if (len == cap) {
-            uint8_t *nb;
-            if (cap >= (1u << 30)) {
-                fprintf(stderr, "intc-sim: %s: too large\n", path);
-                goto out;
+            uint8_t *nb = NULL;
+            if (cap > SAVE_MAX_BYTES) {
+                fprintf(stderr, "intc-sim: %s: larger than %llu bytes: not "
+                                "an intc-sim save file\n", path,
+                        SAVE_MAX_BYTES);
+                rc = SIM_EXIT_MALFORMED;
+                break;
             }
             cap = cap ? cap * 2 : 65536;
-            nb = realloc(buf, cap);
-            if (!nb) {
+            if (!(nb = realloc(buf, cap))) {
                 fprintf(stderr, "intc-sim: %s: out of memory\n", path);
                 rc = SIM_EXIT_HOST;
-                goto out;
+                break;
             }
             buf = nb;
         }
@@ -1449,120 +1509,222 @@ static int resume_file(sim_host *h, size_t *next)
             break;
         len += got;
     }
-    if (ferror(f)) {
+    if (rc == SIM_EXIT_OK && ferror(f)) {
         fprintf(stderr, "intc-sim: %s: read error\n", path);
         rc = SIM_EXIT_HOST;
-        goto out;
     }
-    r = (rbuf){.p = buf, .len = len};
-    {
-        const uint8_t *m = take(&r, 8);
-        if (!m || memcmp(m, SAVE_MAGIC, 8) != 0) {
-            fprintf(stderr, "intc-sim: %s: not an intc-sim save file\n",
-                    path);
-            goto out;
-        }
+    fclose(f);
+    if (rc != SIM_EXIT_OK) {
+        free(buf);
+        return rc;
     }
-    if (get32(&r) != SAVE_FORMAT || r.err) {
-        if (r.err)
-            goto corrupt;
-        fprintf(stderr, "intc-sim: %s: unsupported save file format\n",
-                path);
-        goto out;
+    *out = buf;
+    *out_len = len;
+    return SIM_EXIT_OK;
+}
+
+/* Check the header against the file: false with the reason printed. */
+static bool check_header(const char *path, const uint8_t *buf, size_t len)
+{
+    rbuf r = {.p = buf, .len = len, .off = 8};
+    uint32_t version, flags;
+    uint64_t total, sum;
+
+    if (len < 8 ? len == 0 || memcmp(buf, SAVE_MAGIC, len) != 0
+                : memcmp(buf, SAVE_MAGIC, 8) != 0) {
+        fprintf(stderr, "intc-sim: %s: not an intc-sim save file\n", path);
+        return false;
     }
-    idx = get32(&r);
-    nsteps = get32(&r);
-    get32(&r);
-    t = get64(&r);
-    hash = get64(&r);
-    if (r.err)
-        goto corrupt;
+    if (len < SAVE_HEADER) {
+        fprintf(stderr, "intc-sim: %s: truncated save file: %zu bytes, "
+                        "shorter than its %u-byte header\n", path, len,
+                SAVE_HEADER);
+        return false;
+    }
+    version = get32(&r);
+    flags = get32(&r);
+    total = get64(&r);
+    sum = get64(&r);
+    if (version != SAVE_VERSION) {
+        fprintf(stderr, "intc-sim: %s: save file format version %" PRIu32
+                        " (this intc-sim reads version %u only)\n", path,
+                version, SAVE_VERSION);
+        return false;
+    }
+    if (flags != 0) {
+        fprintf(stderr, "intc-sim: %s: corrupt save file header (flags "
+                        "0x%" PRIx32 ", expected 0)\n", path, flags);
+        return false;
+    }
+    if (total != len) {
+        fprintf(stderr, "intc-sim: %s: %s save file: %zu bytes, its header "
+                        "says %" PRIu64 "\n", path,
+                len < total ? "truncated" : "corrupt or overlong", len,
+                total);
+        return false;
+    }
+    if (sim_fnv1a(sim_fnv1a(SIM_FNV1A_INIT, buf, 24), buf + SAVE_HEADER,
+                  len - SAVE_HEADER) != sum) {
+        fprintf(stderr, "intc-sim: %s: save file checksum mismatch (the "
+                        "file is corrupt)\n", path);
+        return false;
+    }
+    return true;
+}
+
+/* The body's first fields: which scenario, which step, what time. */
+static bool body_position(sim_host *h, rbuf *r, const char *path,
+                          uint32_t *idx)
+{
+    const sim_scenario *s = h->s;
+    uint32_t nsteps;
+    uint64_t t, hash;
+
+    *idx = get32(r);
+    nsteps = get32(r);
+    get32(r);
+    t = get64(r);
+    hash = get64(r);
+    if (r->err)
+        return false;
     if (hash != s->hash || nsteps != s->n_steps) {
         fprintf(stderr, "intc-sim: %s: saved from a different scenario "
                         "file than %s (refusing to resume)\n", path, s->file);
-        goto out;
+        return false;
     }
-    if (idx < 1 || idx > s->n_steps || s->steps[idx - 1].t_end != t) {
+    if (*idx < 1 || *idx > s->n_steps || s->steps[*idx - 1].t_end != t) {
         fprintf(stderr, "intc-sim: %s: step %" PRIu32 " at %" PRIu64 " ns "
-                        "does not match the scenario\n", path, idx, t);
-        goto out;
+                        "does not match the scenario\n", path, *idx, t);
+        return false;
     }
-    ntypes = get32(&r);
+    h->now = t;
+    return true;
+}
+
+/* Event totals and the event window. */
+static bool body_events(sim_host *h, rbuf *r, const char *path)
+{
+    uint32_t ntypes = get32(r), nwin;
+
     if (ntypes != INTC_EV_COUNT_) {
         fprintf(stderr, "intc-sim: %s: written for a libintc with %" PRIu32
                         " event types (this one has %u)\n", path, ntypes,
                 INTC_EV_COUNT_);
-        goto out;
+        return false;
     }
     for (unsigned i = 0; i < INTC_EV_COUNT_; i++)
-        h->totals[i] = get64(&r);
+        h->totals[i] = get64(r);
     for (unsigned i = 0; i < INTC_EV_COUNT_; i++)
-        h->wcount[i] = get64(&r);
-    nwin = get32(&r);
-    if (r.err || nwin > SIM_MAX_WINDOW_EVENTS || nwin > (len - r.off) / 36)
-        goto corrupt;
-    if (nwin) {
-        h->window = calloc(nwin, sizeof *h->window);
-        if (!h->window) {
-            rc = SIM_EXIT_HOST;
-            goto out;
-        }
-        h->cap_window = nwin;
-    }
+        h->wcount[i] = get64(r);
+    nwin = get32(r);
+    if (r->err || nwin > SIM_MAX_WINDOW_EVENTS ||
+        nwin > (r->len - r->off) / 40)
+        return (r->err = true), false;
+    if (nwin && !(h->window = calloc(nwin, sizeof *h->window)))
+        return (r->oom = true), false;
+    h->cap_window = nwin;
     for (uint32_t i = 0; i < nwin; i++) {
         intc_event *ev = &h->window[i];
-        uint32_t type = get32(&r);
+        uint32_t type = get32(r);
         if (type >= INTC_EV_COUNT_)
-            goto corrupt;
+            return (r->err = true), false;
         ev->type = (intc_event_type)type;
-        ev->cpu = get32(&r);
-        ev->vector = (int32_t)get32(&r);
-        ev->unit = get32(&r);
-        ev->pin = get32(&r);
-        ev->data = get64(&r);
-        ev->data2 = get64(&r);
-        get32(&r);
+        ev->cpu = get32(r);
+        ev->vector = (int32_t)get32(r);
+        ev->unit = get32(r);
+        ev->pin = get32(r);
+        ev->data = get64(r);
+        ev->data2 = get64(r);
+        get32(r);
         h->n_window++;
     }
-    nreg = get32(&r);
-    if (r.err || nreg != s->n_regions)
-        goto mismatch;
+    return !r->err;
+}
+
+static bool state_differs(const char *path)
+{
+    fprintf(stderr, "intc-sim: %s: memory regions or snapshot names "
+                    "differ from the scenario's\n", path);
+    return false;
+}
+
+/* Guest memory and named snapshots. */
+static bool body_state(sim_host *h, rbuf *r, const char *path)
+{
+    const sim_scenario *s = h->s;
+    uint32_t nreg = get32(r), nsnap;
+
+    if (r->err)
+        return false;
+    if (nreg != s->n_regions)
+        return state_differs(path);
     for (uint32_t i = 0; i < nreg; i++) {
-        uint64_t a = get64(&r), sz = get64(&r);
+        uint64_t a = get64(r), sz = get64(r);
         const uint8_t *p;
-        if (r.err || a != h->regions[i].addr || sz != h->regions[i].size)
-            goto mismatch;
-        p = take(&r, (size_t)sz);
-        if (!p)
-            goto corrupt;
+        if (r->err)
+            return false;
+        if (a != h->regions[i].addr || sz != h->regions[i].size)
+            return state_differs(path);
+        if (!(p = take(r, (size_t)sz)))
+            return false;
         memcpy(h->regions[i].mem, p, (size_t)sz);
     }
-    nsnap = get32(&r);
-    if (r.err || nsnap != s->n_snap_names)
-        goto mismatch;
+    nsnap = get32(r);
+    if (r->err)
+        return false;
+    if (nsnap != s->n_snap_names)
+        return state_differs(path);
     for (uint32_t i = 0; i < nsnap; i++) {
-        const uint8_t *v = take(&r, 1), *p;
-        uint64_t n = get64(&r);
-        if (!v || r.err || *v > 1 || n > len)
-            goto corrupt;
+        const uint8_t *v = take(r, 1), *p;
+        uint64_t n = get64(r);
+        if (!v || r->err || *v > 1 || n > r->len)
+            return (r->err = true), false;
         if (!*v)
             continue;
-        p = take(&r, (size_t)n);
-        if (!p)
-            goto corrupt;
-        h->snaps[i].img = malloc(n ? (size_t)n : 1);
-        if (!h->snaps[i].img) {
-            rc = SIM_EXIT_HOST;
-            goto out;
-        }
+        if (!(p = take(r, (size_t)n)))
+            return false;
+        if (!(h->snaps[i].img = malloc(n ? (size_t)n : 1)))
+            return (r->oom = true), false;
         memcpy(h->snaps[i].img, p, (size_t)n);
         h->snaps[i].len = (size_t)n;
         h->snaps[i].valid = true;
     }
+    return true;
+}
+
+/* Load a --resume file: returns an exit code; *next is the first step to
+   run.  Every refusal of the file is exit 2 with its reason. */
+static int resume_file(sim_host *h, size_t *next)
+{
+    const char *path = h->o->resume_path;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    rbuf r;
+    uint32_t idx;
+    uint64_t ilen;
+    int rc = read_save(path, &buf, &len);
+    intc_err e;
+
+    if (rc != SIM_EXIT_OK)
+        return rc;
+    rc = SIM_EXIT_MALFORMED;
+    r = (rbuf){.p = buf, .len = len, .off = SAVE_HEADER};
+    if (!check_header(path, buf, len))
+        goto out;
+    if (!body_position(h, &r, path, &idx) || !body_events(h, &r, path) ||
+        !body_state(h, &r, path)) {
+        if (r.oom) {
+            fprintf(stderr, "intc-sim: %s: out of memory\n", path);
+            rc = SIM_EXIT_HOST;
+            goto out;
+        }
+        if (r.err)
+            goto corrupt;
+        goto out;
+    }
     ilen = get64(&r);
     if (r.err || ilen != len - r.off)
         goto corrupt;
-    h->now = t;
     e = load_image(h, r.p + r.off, (size_t)ilen);
     if (e != INTC_OK) {
         fprintf(stderr, "intc-sim: %s: the machine image does not load: "
@@ -1573,14 +1735,10 @@ static int resume_file(sim_host *h, size_t *next)
     *next = idx;
     rc = SIM_EXIT_OK;
     goto out;
-mismatch:
-    fprintf(stderr, "intc-sim: %s: memory regions or snapshot names differ "
-                    "from the scenario's\n", path);
-    goto out;
 corrupt:
-    fprintf(stderr, "intc-sim: %s: truncated or corrupt save file\n", path);
+    fprintf(stderr, "intc-sim: %s: truncated or corrupt save file body\n",
+            path);
 out:
-    fclose(f);
     free(buf);
     return rc;
 }

@@ -8,6 +8,13 @@
  * the node's mark.  The walk is driven by the schema, so its depth is
  * bounded by the schema's; aliases may make the YAML graph a DAG or even a
  * cycle, so every node visit is counted against SIM_MAX_NODE_VISITS.
+ *
+ * Before the document is loaded, a first pass over libyaml's events
+ * (prescan) refuses nesting deeper than SIM_MAX_DEPTH, a second document
+ * and any tag but !!str, !!int, !!bool, !!seq and !!map, and records each
+ * node's explicit tag: the loaded document gives untagged scalars the
+ * !!str tag too, so the tags the file wrote are kept aside (docs/
+ * scenario.md "Tags").
  */
 #include "sim.h"
 
@@ -25,6 +32,9 @@ typedef struct pctx {
     sim_scenario *s;
     unsigned long visits;
     bool failed;
+    bool host_err;   /* out of memory: exit 3 */
+    uint8_t *tags;   /* TAG_* per node, in document order */
+    size_t n_tags, cap_tags;
     uint64_t now; /* static virtual time while walking the steps */
 } pctx;
 
@@ -34,9 +44,9 @@ typedef struct pctx {
 #  define SIM_PRINTF(a, b)
 #endif
 
-/* Report the first error at n's position; always returns false. */
+/* Report the first error at mark m; always returns false. */
 SIM_PRINTF(3, 4)
-static bool perr(pctx *p, const yaml_node_t *n, const char *fmt, ...)
+static bool perr_at(pctx *p, const yaml_mark_t *m, const char *fmt, ...)
 {
     va_list ap;
 
@@ -44,14 +54,24 @@ static bool perr(pctx *p, const yaml_node_t *n, const char *fmt, ...)
         return false;
     p->failed = true;
     fprintf(stderr, "%s:%lu:%lu: error: ", p->file,
-            n ? (unsigned long)n->start_mark.line + 1 : 1ul,
-            n ? (unsigned long)n->start_mark.column + 1 : 1ul);
+            (unsigned long)m->line + 1, (unsigned long)m->column + 1);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     return false;
 }
+
+/* Node n's position; 1:1 without a node. */
+static const yaml_mark_t *node_mark(const yaml_node_t *n)
+{
+    static const yaml_mark_t origin = {0, 0, 0};
+
+    return n ? &n->start_mark : &origin;
+}
+
+/* Report the first error at node n (format and arguments follow). */
+#define perr(p, n, ...) perr_at((p), node_mark(n), __VA_ARGS__)
 
 /* Fetch node idx, counting the visit. */
 static yaml_node_t *get(pctx *p, int idx, const yaml_node_t *from)
@@ -77,9 +97,38 @@ static bool is_scalar(const yaml_node_t *n)
     return n->type == YAML_SCALAR_NODE;
 }
 
-static bool is_plain(const yaml_node_t *n)
+/* Explicit tags (docs/scenario.md "Tags"). */
+enum { TAG_NONE, TAG_STR, TAG_INT, TAG_BOOL, TAG_SEQ, TAG_MAP };
+
+static unsigned ntag(const pctx *p, const yaml_node_t *n)
 {
-    return is_scalar(n) && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    size_t i = (size_t)(n - p->doc->nodes.start);
+
+    return i < p->n_tags ? p->tags[i] : TAG_NONE;
+}
+
+/* A plain scalar without a tag: typed by what its key expects. */
+static bool untyped(const pctx *p, const yaml_node_t *n)
+{
+    return is_scalar(n) && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+           ntag(p, n) == TAG_NONE;
+}
+
+/* A scalar that may stand for an integer: untyped or !!int. */
+static bool intlike(const pctx *p, const yaml_node_t *n)
+{
+    return untyped(p, n) || (is_scalar(n) && ntag(p, n) == TAG_INT);
+}
+
+/* A scalar that may be a word or a name: anything but !!int, !!bool. */
+static bool wordlike(const pctx *p, const yaml_node_t *n)
+{
+    unsigned t;
+
+    if (!is_scalar(n))
+        return false;
+    t = ntag(p, n);
+    return t == TAG_NONE || t == TAG_STR;
 }
 
 /* Scalar text and length (may hold NUL bytes: "\0" escapes). */
@@ -108,8 +157,8 @@ static bool seq_item(pctx *p, yaml_node_t *n, size_t i, yaml_node_t **out)
     return *out != NULL;
 }
 
-/* Does scalar n spell exactly word? */
-static bool sis(const yaml_node_t *n, const char *word)
+/* Does scalar n's text spell exactly word? */
+static bool sis_text(const yaml_node_t *n, const char *word)
 {
     size_t len;
     const char *t;
@@ -118,6 +167,12 @@ static bool sis(const yaml_node_t *n, const char *word)
         return false;
     t = stext(n, &len);
     return len == strlen(word) && memcmp(t, word, len) == 0;
+}
+
+/* ... and is it a word (no !!int or !!bool)? */
+static bool sis(const pctx *p, const yaml_node_t *n, const char *word)
+{
+    return wordlike(p, n) && sis_text(n, word);
 }
 
 /* Copy a scalar for messages: printable, truncated. */
@@ -185,9 +240,9 @@ static bool get_uint(pctx *p, const yaml_node_t *n, const char *what,
     if (!is_scalar(n))
         return perr(p, n, "%s: expected an integer, got %s", what,
                     show(n, b, sizeof b));
-    if (!is_plain(n))
-        return perr(p, n, "%s: expected an integer, got a quoted string",
-                    what);
+    if (!intlike(p, n))
+        return perr(p, n, "%s: expected an integer, got a %s", what,
+                    ntag(p, n) == TAG_BOOL ? "!!bool" : "string");
     t = stext(n, &len);
     r = parse_uint(t, len, out);
     if (r == 1 && len > 0 && t[0] == '-')
@@ -217,10 +272,11 @@ static bool get_bool(pctx *p, const yaml_node_t *n, const char *what,
                      bool *out)
 {
     char b[64];
+    bool typed = is_scalar(n) && ntag(p, n) == TAG_BOOL;
 
-    if (is_plain(n) && sis(n, "true"))
+    if ((typed || untyped(p, n)) && sis_text(n, "true"))
         return *out = true, true;
-    if (is_plain(n) && sis(n, "false"))
+    if ((typed || untyped(p, n)) && sis_text(n, "false"))
         return *out = false, true;
     return perr(p, n, "%s: expected true or false, got %s", what,
                 show(n, b, sizeof b));
@@ -244,7 +300,7 @@ static bool get_duration(pctx *p, const yaml_node_t *n, const char *what,
         return perr(p, n, "%s: expected a duration, got %s", what,
                     show(n, b, sizeof b));
     t = stext(n, &len);
-    if (is_plain(n) && parse_uint(t, len, &v) == 0)
+    if (intlike(p, n) && parse_uint(t, len, &v) == 0)
         return *out = v, true;
     while (i < len && t[i] >= '0' && t[i] <= '9')
         i++;
@@ -258,7 +314,7 @@ static bool get_duration(pctx *p, const yaml_node_t *n, const char *what,
         if (fr_end == fr_start)
             goto bad;
     }
-    if (ip_end == 0)
+    if (ip_end == 0 || !wordlike(p, n)) /* !!int 80us, !!bool 1s */
         goto bad;
     for (size_t u = 0; u < sizeof units / sizeof units[0]; u++)
         if (len - i == strlen(units[u].unit) &&
@@ -315,7 +371,7 @@ static bool get_name(pctx *p, const yaml_node_t *n, const char *what,
     size_t len;
     const char *t;
 
-    if (!is_scalar(n))
+    if (!wordlike(p, n))
         return perr(p, n, "%s: expected a string", what);
     t = stext(n, &len);
     if (len == 0 || len > 200)
@@ -339,7 +395,7 @@ static bool get_enum(pctx *p, const yaml_node_t *n, const char *what,
 
     if (is_scalar(n))
         for (unsigned i = 0; words[i]; i++)
-            if (sis(n, words[i]))
+            if (sis(p, n, words[i]))
                 return *out = i, true;
     for (unsigned i = 0; words[i]; i++) {
         if (i)
@@ -379,10 +435,10 @@ static bool map_open(pctx *p, yaml_node_t *n, const char *what,
 
         if (!k)
             return false;
-        if (!is_scalar(k))
+        if (!wordlike(p, k))
             return perr(p, k, "%s: keys must be plain words", what);
         for (i = 0; keys[i]; i++)
-            if (sis(k, keys[i]))
+            if (sis(p, k, keys[i]))
                 break;
         if (!keys[i])
             return perr(p, k, "unknown key '%s' in %s", show(k, b, sizeof b),
@@ -529,9 +585,9 @@ static bool get_reg(pctx *p, const yaml_node_t *n, const char *what,
     uint64_t v;
 
     for (size_t i = 0; i < sizeof reg_names / sizeof reg_names[0]; i++)
-        if (sis(n, reg_names[i].name))
+        if (sis(p, n, reg_names[i].name))
             return *out = reg_names[i].off, true;
-    if (is_plain(n)) {
+    if (intlike(p, n)) {
         size_t len;
         const char *t = stext(n, &len);
         if (parse_uint(t, len, &v) == 0) {
@@ -577,7 +633,7 @@ static bool get_event_type(pctx *p, const yaml_node_t *n, const char *what,
     char b[64];
 
     for (int t = 0; t < (int)INTC_EV_COUNT_; t++)
-        if (sis(n, intc_event_name((intc_event_type)t)))
+        if (sis(p, n, intc_event_name((intc_event_type)t)))
             return *out = t, true;
     return perr(p, n, "%s: unknown event type '%s'", what,
                 show(n, b, sizeof b));
@@ -628,11 +684,11 @@ static bool parse_wiring(pctx *p, yaml_node_t *n, uint32_t pins,
 
         if (!k)
             return false;
-        if (!is_scalar(k))
+        if (!is_scalar(k) || ntag(p, k) == TAG_BOOL)
             return perr(p, k, "wiring: keys are pins or ranges \"16-23\"");
         t = stext(k, &len);
         {
-            const char *dash = memchr(t, '-', len);
+            const char *dash = wordlike(p, k) ? memchr(t, '-', len) : NULL;
             if (dash) {
                 if (parse_uint(t, (size_t)(dash - t), &lo) ||
                     parse_uint(dash + 1, len - (size_t)(dash - t) - 1, &hi))
@@ -1070,7 +1126,7 @@ static bool get_patterns(pctx *p, yaml_node_t *n, const char *what,
         }
         if ((v = mv_get(&mv, "vector"))) {
             uint32_t x;
-            if (sis(v, "none")) {
+            if (sis(p, v, "none")) {
                 pt->vector = -1;
             } else {
                 if (!get_u32(p, v, "event vector", 0, 255, &x))
@@ -1646,9 +1702,9 @@ static bool parse_action(pctx *p, const char *key, yaml_node_t *v,
             if (!x)
                 return true;
         }
-        if (sis(x, "spurious"))
+        if (sis(p, x, "spurious"))
             st->what = ACK_SPURIOUS;
-        else if (sis(x, "none"))
+        else if (sis(p, x, "none"))
             st->what = ACK_NONE;
         else if (!get_uint(p, x, "ack (a vector, spurious or none)", 0, 255,
                            &st->expect))
@@ -1972,16 +2028,17 @@ static bool parse_root(pctx *p, yaml_node_t *root)
     return true;
 }
 
-static uint64_t fnv1a(const unsigned char *b, size_t n)
+uint64_t sim_fnv1a(uint64_t h, const void *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
+    const unsigned char *b = p;
 
     for (size_t i = 0; i < n; i++)
         h = (h ^ b[i]) * 0x100000001b3ull;
     return h;
 }
 
-/* Read the whole file (bounded).  NULL with a message on failure. */
+/* Read the whole file, or its first SIM_MAX_FILE_BYTES + 1 bytes (enough
+   for sim_scenario_parse to refuse it).  NULL with a message on failure. */
 static unsigned char *slurp(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
@@ -1996,25 +2053,16 @@ static unsigned char *slurp(const char *path, size_t *len)
     while (buf) {
         size_t got = fread(buf + n, 1, cap - n, f);
         n += got;
-        if (got == 0)
+        if (got == 0 || n > SIM_MAX_FILE_BYTES)
             break;
         if (n == cap) {
             unsigned char *nb;
-            if (cap >= SIM_MAX_FILE_BYTES) {
-                fprintf(stderr, "intc-sim: %s: larger than %u bytes\n", path,
-                        SIM_MAX_FILE_BYTES);
+            cap = cap > SIM_MAX_FILE_BYTES / 2 ? SIM_MAX_FILE_BYTES + 1u
+                                               : cap * 2;
+            nb = realloc(buf, cap);
+            if (!nb)
                 free(buf);
-                fclose(f);
-                return NULL;
-            }
-            cap *= 2;
-            nb = realloc(buf, cap + 1);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-            } else {
-                buf = nb;
-            }
+            buf = nb;
         }
     }
     if (!buf || ferror(f)) {
@@ -2044,16 +2092,188 @@ int sim_scenario_load(const char *path, sim_scenario **out)
     return rc;
 }
 
-int sim_scenario_parse(const char *path, const unsigned char *buf,
-                       size_t len, sim_scenario **out)
+/* ---- first pass: events ---- */
+
+static bool yaml_problem(pctx *p, const yaml_parser_t *ps)
+{
+    if (ps->error == YAML_MEMORY_ERROR)
+        p->host_err = true;
+    return perr_at(p, &ps->problem_mark, "YAML: %s%s%s",
+                   ps->problem ? ps->problem : "parse error",
+                   ps->context ? " " : "", ps->context ? ps->context : "");
+}
+
+static const struct {
+    const char *tag, *shown;
+    uint8_t cls;
+    yaml_event_type_t on;
+} known_tags[] = {
+    {YAML_STR_TAG, "!!str", TAG_STR, YAML_SCALAR_EVENT},
+    {YAML_INT_TAG, "!!int", TAG_INT, YAML_SCALAR_EVENT},
+    {YAML_BOOL_TAG, "!!bool", TAG_BOOL, YAML_SCALAR_EVENT},
+    {YAML_SEQ_TAG, "!!seq", TAG_SEQ, YAML_SEQUENCE_START_EVENT},
+    {YAML_MAP_TAG, "!!map", TAG_MAP, YAML_MAPPING_START_EVENT},
+};
+
+/* The explicit tag of a node event, as TAG_*; refuses all others. */
+static bool event_tag(pctx *p, const yaml_event_t *ev, uint8_t *cls)
+{
+    static const char std[] = "tag:yaml.org,2002:";
+    const yaml_char_t *tag = ev->type == YAML_SCALAR_EVENT
+                                 ? ev->data.scalar.tag
+                             : ev->type == YAML_SEQUENCE_START_EVENT
+                                 ? ev->data.sequence_start.tag
+                                 : ev->data.mapping_start.tag;
+    const char *t = (const char *)tag;
+    char b[48];
+    size_t j = 0;
+
+    *cls = TAG_NONE;
+    if (!tag)
+        return true;
+    for (size_t i = 0; i < sizeof known_tags / sizeof known_tags[0]; i++) {
+        if (strcmp(t, known_tags[i].tag) != 0)
+            continue;
+        if (ev->type != known_tags[i].on)
+            return perr_at(p, &ev->start_mark, "YAML tag %s on a %s",
+                           known_tags[i].shown,
+                           ev->type == YAML_SCALAR_EVENT ? "scalar"
+                           : ev->type == YAML_SEQUENCE_START_EVENT
+                               ? "list" : "mapping");
+        *cls = known_tags[i].cls;
+        return true;
+    }
+    if (strncmp(t, std, sizeof std - 1) == 0)
+        t += sizeof std - 1, b[j++] = '!', b[j++] = '!';
+    for (; *t && j + 4 < sizeof b; t++)
+        b[j++] = (*t >= 0x20 && *t < 0x7f) ? *t : '?';
+    memcpy(b + j, *t ? "..." : "", *t ? 4 : 1);
+    return perr_at(p, &ev->start_mark, "unsupported YAML tag '%s' (only "
+                   "!!str, !!int, !!bool, !!seq and !!map)", b);
+}
+
+static bool push_tag(pctx *p, uint8_t cls)
+{
+    if (p->n_tags == p->cap_tags) {
+        size_t cap = p->cap_tags ? 2 * p->cap_tags : 256;
+        uint8_t *nt = realloc(p->tags, cap);
+        if (!nt) {
+            p->host_err = true;
+            return perr(p, NULL, "out of memory");
+        }
+        p->tags = nt;
+        p->cap_tags = cap;
+    }
+    p->tags[p->n_tags++] = cls;
+    return true;
+}
+
+typedef struct scan_state {
+    unsigned depth, docs;
+} scan_state;
+
+static bool prescan_event(pctx *p, const yaml_event_t *ev, scan_state *ss)
+{
+    uint8_t cls;
+
+    switch (ev->type) {
+    case YAML_DOCUMENT_START_EVENT:
+        ss->docs++;
+        return true;
+    case YAML_SEQUENCE_END_EVENT:
+    case YAML_MAPPING_END_EVENT:
+        ss->depth--;
+        return true;
+    case YAML_SEQUENCE_START_EVENT:
+    case YAML_MAPPING_START_EVENT:
+        if (++ss->depth > SIM_MAX_DEPTH)
+            return perr_at(p, &ev->start_mark, "nesting deeper than %u "
+                           "lists and mappings", SIM_MAX_DEPTH);
+        /* fall through */
+    case YAML_SCALAR_EVENT:
+        /* The root of a second document: refused where it starts. */
+        if (ss->docs > 1)
+            return perr_at(p, &ev->start_mark,
+                           "more than one YAML document");
+        return event_tag(p, ev, &cls) && push_tag(p, cls);
+    default:
+        return true;
+    }
+}
+
+/* The whole event stream, without building the document: linear in the
+   file (up to the depth limit), so a hostile nesting is refused before
+   libyaml's loader would spend quadratic time on it. */
+static bool prescan(pctx *p, const unsigned char *buf, size_t len)
+{
+    yaml_parser_t ps;
+    yaml_event_t ev;
+    scan_state ss = {0, 0};
+    bool ok = true, done = false;
+
+    if (!yaml_parser_initialize(&ps)) {
+        p->host_err = true;
+        return perr(p, NULL, "out of memory");
+    }
+    yaml_parser_set_input_string(&ps, buf, len);
+    while (ok && !done) {
+        if (!yaml_parser_parse(&ps, &ev)) {
+            ok = yaml_problem(p, &ps);
+            break;
+        }
+        ok = prescan_event(p, &ev, &ss);
+        done = ev.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&ps);
+    return ok;
+}
+
+/* ---- second pass: the document ---- */
+
+static bool load_walk(pctx *p, const unsigned char *buf, size_t len)
 {
     yaml_parser_t parser;
     yaml_document_t doc;
+    yaml_node_t *root;
+    bool ok = false;
+
+    if (!yaml_parser_initialize(&parser)) {
+        p->host_err = true;
+        return perr(p, NULL, "out of memory");
+    }
+    yaml_parser_set_input_string(&parser, buf, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        yaml_problem(p, &parser);
+        yaml_parser_delete(&parser);
+        return false;
+    }
+    p->doc = &doc;
+    root = yaml_document_get_root_node(&doc);
+    if (!root)
+        perr(p, NULL, "empty file");
+    else if ((size_t)(doc.nodes.top - doc.nodes.start) != p->n_tags)
+        perr(p, root, "internal: the YAML events and document differ");
+    else
+        ok = parse_root(p, root);
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return ok;
+}
+
+int sim_scenario_parse(const char *path, const unsigned char *buf,
+                       size_t len, sim_scenario **out)
+{
     sim_scenario *s;
     pctx p = {.file = path};
-    int rc = SIM_EXIT_MALFORMED;
+    bool ok;
 
     *out = NULL;
+    if (len > SIM_MAX_FILE_BYTES) {
+        fprintf(stderr, "%s:1:1: error: file larger than %u bytes\n", path,
+                SIM_MAX_FILE_BYTES);
+        return SIM_EXIT_MALFORMED;
+    }
     s = calloc(1, sizeof *s);
     if (!s || !(s->file = malloc(strlen(path) + 1))) {
         free(s);
@@ -2061,57 +2281,14 @@ int sim_scenario_parse(const char *path, const unsigned char *buf,
         return SIM_EXIT_HOST;
     }
     strcpy(s->file, path);
-    s->hash = fnv1a(buf, len);
+    s->hash = sim_fnv1a(SIM_FNV1A_INIT, buf, len);
     intc_machine_config_init(&s->cfg);
     p.s = s;
-
-    if (!yaml_parser_initialize(&parser)) {
-        fprintf(stderr, "intc-sim: out of memory\n");
+    ok = prescan(&p, buf, len) && load_walk(&p, buf, len);
+    free(p.tags);
+    if (!ok) {
         sim_scenario_free(s);
-        return SIM_EXIT_HOST;
-    }
-    yaml_parser_set_input_string(&parser, buf, len);
-    if (!yaml_parser_load(&parser, &doc)) {
-        fprintf(stderr, "%s:%lu:%lu: error: YAML: %s%s%s\n", path,
-                (unsigned long)parser.problem_mark.line + 1,
-                (unsigned long)parser.problem_mark.column + 1,
-                parser.problem ? parser.problem : "parse error",
-                parser.context ? " " : "",
-                parser.context ? parser.context : "");
-        goto out_parser;
-    }
-    p.doc = &doc;
-    {
-        yaml_node_t *root = yaml_document_get_root_node(&doc);
-        if (!root) {
-            fprintf(stderr, "%s:1:1: error: empty file\n", path);
-        } else if (parse_root(&p, root)) {
-            /* Only one document: a second one is an error. */
-            yaml_document_t doc2;
-            if (!yaml_parser_load(&parser, &doc2)) {
-                fprintf(stderr, "%s:%lu:%lu: error: YAML: %s\n", path,
-                        (unsigned long)parser.problem_mark.line + 1,
-                        (unsigned long)parser.problem_mark.column + 1,
-                        parser.problem ? parser.problem : "parse error");
-            } else {
-                yaml_node_t *r2 = yaml_document_get_root_node(&doc2);
-                if (r2)
-                    fprintf(stderr, "%s:%lu:%lu: error: more than one YAML "
-                                    "document\n", path,
-                            (unsigned long)r2->start_mark.line + 1,
-                            (unsigned long)r2->start_mark.column + 1);
-                else
-                    rc = SIM_EXIT_OK;
-                yaml_document_delete(&doc2);
-            }
-        }
-    }
-    yaml_document_delete(&doc);
-out_parser:
-    yaml_parser_delete(&parser);
-    if (rc != SIM_EXIT_OK) {
-        sim_scenario_free(s);
-        return rc;
+        return p.host_err ? SIM_EXIT_HOST : SIM_EXIT_MALFORMED;
     }
     *out = s;
     return SIM_EXIT_OK;

@@ -28,6 +28,10 @@
 #ifndef SIM_MAX_FILE_BYTES
 #define SIM_MAX_FILE_BYTES (16u << 20)     /* scenario file size */
 #endif
+#ifndef SIM_MAX_DEPTH
+#define SIM_MAX_DEPTH 64u                  /* nested lists and mappings,
+                                              counted while parsing */
+#endif
 #ifndef SIM_MAX_NODE_VISITS
 #define SIM_MAX_NODE_VISITS 4000000u       /* YAML nodes examined, aliases
                                               counted once per use */
@@ -245,6 +249,10 @@ int sim_scenario_load(const char *path, sim_scenario **out);
 int sim_scenario_parse(const char *path, const unsigned char *buf,
                        size_t len, sim_scenario **out);
 void sim_scenario_free(sim_scenario *s);
+/* FNV-1a (64-bit) of n bytes at p, continuing from h (SIM_FNV1A_INIT to
+   start): the scenario hash and the save file's checksum. */
+#define SIM_FNV1A_INIT 0xcbf29ce484222325ull
+uint64_t sim_fnv1a(uint64_t h, const void *p, size_t n);
 /* Register name for messages ("tpr", "0x2c0"); buf for unnamed ones. */
 const char *sim_reg_name(uint32_t reg, char *buf, size_t len);
 const char *sim_action_name(enum sim_action a);
