@@ -15,7 +15,8 @@
 # fuzz/build.sh with CC=afl-clang-fast and AFL++'s libFuzzer-compatible
 # driver (libAFLDriver.a) as LIB_FUZZING_ENGINE, ASan+UBSan as in the
 # CMake fuzz build, into $INTC_AFL_DIR/out; they are rebuilt when missing
-# or older than a source file (libintc/, include/, fuzz/, tools/intc-sim/).
+# or older than a source file (*.c, *.h in libintc/, include/, fuzz/,
+# tools/intc-sim/; fuzz/build.sh).
 #
 # Each instance gets the target's dictionary (-x fuzz/<t>.dict), max_len
 # from fuzz/<t>.options (-G) and the seeds build.sh packs for ClusterFuzz
@@ -93,7 +94,8 @@ stamp=$bins/.built
 stale=1
 if [ -f "$stamp" ] && { [ "$target" = build ] || [ -x "$bins/$target" ]; } &&
     [ -z "$(find libintc include fuzz tools/intc-sim -type f \
-        -newer "$stamp" -print -quit)" ]; then
+        \( -name '*.[ch]' -o -path fuzz/build.sh \) -newer "$stamp" \
+        -print -quit)" ]; then
     stale=0
 fi
 if [ $stale = 1 ]; then
