@@ -1,16 +1,29 @@
 #!/bin/bash -eu
-# Build the fuzz targets the OSS-Fuzz way (also for AFL++ and ClusterFuzz):
+# Build the fuzz targets the OSS-Fuzz way (libFuzzer, AFL++, ClusterFuzz,
+# ClusterFuzzLite), from the environment those set:
 #
 #   CC=clang CFLAGS="-fsanitize=fuzzer-no-link,address,undefined" \
 #   LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=/tmp/out fuzz/build.sh
 #
 #   CC=afl-clang-fast LIB_FUZZING_ENGINE=/usr/lib/afl/libAFLDriver.a \
-#   OUT=/tmp/out-afl fuzz/build.sh        (AFL++; or -fsanitize=fuzzer)
+#   OUT=/tmp/out-afl fuzz/build.sh        (AFL++; fuzz/afl.sh runs them)
 #
-# Inputs (environment, OSS-Fuzz names): CC, CFLAGS, LIB_FUZZING_ENGINE,
-# OUT; SRC (optional, the checkout; default: this script's parent).
+# Inputs (environment, OSS-Fuzz names): CC, CXX (the linker, as OSS-Fuzz
+# links with $CXX; default $CC), CFLAGS, LIB_FUZZING_ENGINE (a flag such
+# as -fsanitize=fuzzer, or a driver library such as libAFLDriver.a), OUT;
+# WORK (optional: scratch space, default $TMPDIR).  scripts/check-
+# clusterfuzz.sh builds with exactly what ClusterFuzz sets (libFuzzer with
+# ASan and with UBSan, AFL++) and runs every seed through every binary.
+#
+# The checkout: $INTC_SRC if set, else this script's parent directory if
+# it is a libintc checkout (fuzz/build.sh), else the current directory if
+# it is one (OSS-Fuzz and ClusterFuzzLite copy build.sh to $SRC/build.sh
+# and run it from WORKDIR, the checkout), else $SRC/libintc.
+#
 # Outputs in $OUT: one binary per fuzz/fuzz_*.c, and per target its
-# .options, .dict and <target>_seed_corpus.zip.
+# .options, .dict and <target>_seed_corpus.zip.  The binaries need no
+# shared library beyond the C/C++ runtimes (libyaml is linked statically
+# when libyaml.a exists), so they run on ClusterFuzz's runner image.
 #
 # Recipe (the same as fuzz/CMakeLists.txt): every fuzz/fuzz_<name>.c is
 # linked with the library and, when present, fuzz/<name>_ops.c (e.g. the
@@ -19,15 +32,29 @@
 # SIM_MAX_* bounds and needs libyaml (pkg-config yaml-0.1); it is skipped
 # with a message when libyaml is missing.
 
+is_checkout() { [ -f "$1/include/intc/intc.h" ] && [ -d "$1/fuzz" ]; }
 here=$(cd "$(dirname "$0")/.." && pwd)
-SRC_DIR=${INTC_SRC:-$here}
+if [ -n "${INTC_SRC:-}" ]; then
+    SRC_DIR=$INTC_SRC
+elif is_checkout "$here"; then
+    SRC_DIR=$here
+elif is_checkout "$PWD"; then
+    SRC_DIR=$PWD
+elif [ -n "${SRC:-}" ] && is_checkout "$SRC/libintc"; then
+    SRC_DIR=$SRC/libintc
+else
+    echo "build.sh: no libintc checkout found (set INTC_SRC)" >&2
+    exit 1
+fi
 : "${CC:=clang}"
-: "${CFLAGS:=-fsanitize=fuzzer-no-link,address,undefined}"
+# Default: what the CMake fuzz build uses (INTC_FUZZ=ON).
+: "${CFLAGS:=-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer}"
 : "${LIB_FUZZING_ENGINE:=-fsanitize=fuzzer}"
 : "${OUT:?set OUT to the output directory}"
 
 mkdir -p "$OUT"
-work=$(mktemp -d)
+if [ -n "${WORK:-}" ]; then mkdir -p "$WORK"; fi
+work=$(mktemp -d "${WORK:-${TMPDIR:-/tmp}}/intc-fuzz-build.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
 # shellcheck disable=SC2206  # word splitting of the flag strings is meant
@@ -56,6 +83,11 @@ have_yaml=0
 if pkg-config --exists yaml-0.1 2>/dev/null; then
     yaml_cflags=$(pkg-config --cflags yaml-0.1)
     yaml_libs=$(pkg-config --libs yaml-0.1)
+    # Statically when possible: ClusterFuzz runs $OUT on another image.
+    yaml_a="$(pkg-config --variable=libdir yaml-0.1)/libyaml.a"
+    if [ -f "$yaml_a" ]; then
+        yaml_libs=$yaml_a
+    fi
     have_yaml=1
 fi
 

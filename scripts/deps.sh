@@ -35,9 +35,11 @@ INTC_BUILD_PACKAGES=(build-essential binutils cmake ninja-build pkg-config
     libyaml-dev)
 
 # The fuzz build (scripts/test.sh, -DINTC_FUZZ=ON): clang with the
-# libFuzzer and sanitizer runtimes, llvm-symbolizer for readable reports.
+# libFuzzer and sanitizer runtimes, llvm-symbolizer for readable reports;
+# zip/unzip for the seed corpus zips of fuzz/build.sh, which the ctest
+# fuzz/clusterfuzz/* checks.  (AFL++, fuzz/afl.sh, stays optional.)
 # shellcheck disable=SC2034
-INTC_FUZZ_PACKAGES=(clang libclang-rt-14-dev llvm)
+INTC_FUZZ_PACKAGES=(clang libclang-rt-14-dev llvm zip unzip)
 
 intc_jobs()
 {
