@@ -147,6 +147,15 @@ bool th_traced(const th_host *h);
             assert_int_equal((h)->n_events, 0);                              \
     } while (0)
 
+/* An intc_delivery (common.h) is exactly status, reason, n_cpus, irte. */
+#define assert_delivery(d, st, rsn, n, ix)                                  \
+    do {                                                                    \
+        assert_int_equal((d).status, (st));                                 \
+        assert_int_equal((d).reason, (rsn));                                \
+        assert_int_equal((d).n_cpus, (n));                                  \
+        assert_int_equal((d).irte, (ix));                                   \
+    } while (0)
+
 /* Number of recorded events of that type. */
 size_t th_count_events(const th_host *h, intc_event_type type);
 /* The first recorded event of that type for cpu and vector (TH_ANY_CPU,

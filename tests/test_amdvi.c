@@ -1365,14 +1365,6 @@ static intc_delivery amsi(intc_machine *m, uint16_t devid, uint32_t dest,
     return d;
 }
 
-#define assert_delivery(d, st, rsn, n, ix)                                  \
-    do {                                                                    \
-        assert_int_equal((d).status, (st));                                 \
-        assert_int_equal((d).reason, (rsn));                                \
-        assert_int_equal((d).n_cpus, (n));                                  \
-        assert_int_equal((d).irte, (ix));                                   \
-    } while (0)
-
 /* 2.2.5: a request the IOMMU does not deliver is BLOCKED with the AMD-Vi
    event code (2.5) as the reason and the interrupt index concerned (0
    when no IRTE is): an index at or beyond 2^IntTabLen and an IRTE with

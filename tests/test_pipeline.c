@@ -29,14 +29,6 @@ static void poison(intc_delivery *d)
     memset(d, 0xa5, sizeof(*d));
 }
 
-#define assert_delivery(d, st, rsn, n, ix)                                  \
-    do {                                                                    \
-        assert_int_equal((d).status, (st));                                 \
-        assert_int_equal((d).reason, (rsn));                                \
-        assert_int_equal((d).n_cpus, (n));                                  \
-        assert_int_equal((d).irte, (ix));                                   \
-    } while (0)
-
 #define NO_IRTE UINT32_MAX
 
 /* intc_msi_send() with the outcome; returns the error code. */
