@@ -1093,9 +1093,14 @@ static bool rm_step_post(rm_model *M, rm_step *S, mo_host *h,
     }
     if (S->failed)
         return false;
-    if (S->unsure_all)
+    if (S->unsure_all) {
         rm_resync_pins(M, S, h);
-    else
+        /* a lowest-priority arbitration may have gone unseen: the
+           round-robin position is unknown until the next one the model
+           can decide alone */
+        M->lp_last = -1;
+    } else {
         rm_compare_pins(M, S, h);
+    }
     return !S->failed;
 }
