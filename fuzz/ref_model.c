@@ -155,16 +155,13 @@ static uint8_t rm_ppr(const rm_cpu *c)
 static uint8_t rm_apr(const rm_cpu *c)
 {
     int irrv = rm_highest(c->irr), isrv = rm_highest(c->isr);
-    unsigned tpr = c->tpr >> 4;
-    unsigned irr = irrv >= 0 ? (unsigned)irrv >> 4 : 0;
-    unsigned isr = isrv >= 0 ? (unsigned)isrv >> 4 : 0;
-    unsigned hi;
-    if (tpr >= irr && tpr > isr)
+    unsigned irr_class = irrv < 0 ? 0 : (unsigned)irrv / 16;
+    unsigned isr_class = isrv < 0 ? 0 : (unsigned)isrv / 16;
+    unsigned tpr_class = c->tpr / 16u, and_class = tpr_class & isr_class;
+
+    if (tpr_class >= irr_class && tpr_class > isr_class)
         return c->tpr;
-    hi = tpr & isr;
-    if (irr > hi)
-        hi = irr;
-    return (uint8_t)(hi << 4);
+    return (uint8_t)(16u * (and_class > irr_class ? and_class : irr_class));
 }
 
 static bool rm_intr(const rm_cpu *c)
