@@ -170,7 +170,7 @@ typedef struct mo_runrec {
     uint8_t kind;  /* MO_RR_* */
     int16_t val;   /* ACK: the result; TAKE: what (INTC_PEND_*) */
 } mo_runrec;
-#define MO_RUNLOG 256u
+#define MO_RUNLOG 1024u
 
 /* What one executed step returned (for the converter's annotations). */
 typedef struct mo_result {

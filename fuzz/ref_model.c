@@ -86,6 +86,10 @@
  *    bus's walk order): everything;
  *  - more INTA/EOI/take actions in one `run` step than the log holds:
  *    everything;
+ *  - with the storm throttle configured, a pin resynchronised while its
+ *    line is asserted (its re-delivery count and throttle are not
+ *    public): everything, whenever that pin would be delivered or
+ *    delivered again, until its line falls;
  *  - whether an IA32_APIC_BASE or x2APIC MSR write takes effect or
  *    faults (#GP, 11.12.5 and 11.12.1.3) is taken from the write's
  *    result (fuzz_lapic checks those rules); so is whether an xAPIC
@@ -388,8 +392,12 @@ static void rm_eval_level(rm_model *M, rm_step *S, unsigned io,
 {
     rm_pin *p = &M->pin[io][pin];
     if (rm_level_entry(p->rte) && rm_pin_active(p) &&
-        !(p->rte & INTC_RTE_MASKED) && !p->remote_irr && !p->throttle_until)
-        rm_ioapic_send(M, S, io, pin);
+        !(p->rte & INTC_RTE_MASKED) && !p->remote_irr) {
+        if (p->storm_unknown)
+            S->unsure_all = true; /* throttled or not: not public */
+        if (!p->throttle_until)
+            rm_ioapic_send(M, S, io, pin);
+    }
 }
 
 static void rm_set_irq(rm_model *M, rm_step *S, unsigned io, unsigned pin,
@@ -406,6 +414,7 @@ static void rm_set_irq(rm_model *M, rm_step *S, unsigned io, unsigned pin,
         p->send_pending = false;
         p->redeliveries = 0;
         p->throttle_until = 0;
+        p->storm_unknown = false;
     }
     if (rm_level_entry(p->rte))
         rm_eval_level(M, S, io, pin);
@@ -443,6 +452,8 @@ static void rm_ioapic_eoi(rm_model *M, rm_step *S, unsigned io, uint8_t v)
             (p->rte & INTC_RTE_MASKED))
             continue;
         p->redeliveries++;
+        if (p->storm_unknown)
+            S->unsure_all = true;
         if (M->cfg.throttle_ns &&
             p->redeliveries >= M->cfg.storm_threshold) {
             uint64_t until = S->now + M->cfg.throttle_ns;
@@ -750,6 +761,11 @@ static void rm_resync_pins(rm_model *M, rm_step *S, mo_host *h)
                 p->send_pending = false;
             else if (v & INTC_RTE_DELIVS)
                 p->send_pending = !p->throttle_until;
+            /* The storm throttle's re-delivery count and state are not
+               public: unknown while the line stays asserted (a line that
+               falls resets both). */
+            if (M->cfg.throttle_ns && p->sources)
+                p->storm_unknown = true;
         }
 }
 

@@ -42,6 +42,8 @@ typedef struct rm_pin {
     bool send_pending;     /* level message nobody accepted */
     uint32_t redeliveries; /* EOI re-deliveries since the line fell */
     uint64_t throttle_until; /* 0: not throttled */
+    bool storm_unknown;    /* resynchronised while asserted: the re-delivery
+                              count and throttle are not public */
 } rm_pin;
 
 typedef struct rm_msix {
