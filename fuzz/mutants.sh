@@ -10,6 +10,7 @@
 #   fuzz/mutants.sh [PATCH...]        (default: every fuzz/mutants/*.patch)
 #
 # Environment: MAX_TIME (default 300), SEED (default 1), CC (clang),
+# CORPUS (default fuzz/corpus/fuzz_machine: the seeds fuzzing starts from),
 # WORK (default: a new directory under /tmp, kept for the artifacts),
 # LOCK (default /tmp/intc-build.lock: builds take it with flock; the
 # fuzzer runs outside it), MAX_OTHER_FUZZERS (default 1: wait until at
@@ -20,6 +21,7 @@ set -u
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 MAX_TIME=${MAX_TIME:-300}
+CORPUS=${CORPUS:-$ROOT/fuzz/corpus/fuzz_machine}
 SEED=${SEED:-1}
 CC=${CC:-clang}
 LOCK=${LOCK:-/tmp/intc-build.lock}
@@ -88,7 +90,7 @@ for patch in "$@"; do
             -max_len=2048 -dict=fuzz/fuzz_machine.dict -timeout=25 \
             -seed="$SEED" -max_total_time="$MAX_TIME" -print_final_stats=1 \
             -artifact_prefix="$dir/art/" "$dir/corpus" \
-            "$ROOT/fuzz/corpus/fuzz_machine" > "$dir/fuzz.log" 2>&1)
+            "$CORPUS" > "$dir/fuzz.log" 2>&1)
     secs=$(( $(date +%s) - start ))
     execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$dir/fuzz.log" |
             tail -1 | awk '{print $2}')
