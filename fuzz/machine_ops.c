@@ -975,6 +975,7 @@ static intc_err lapic_write(intc_lapic *l, uint32_t reg, uint64_t val)
 static void fire(mo_host *h, uint32_t slot)
 {
     h->deadline[slot] = UINT64_MAX;
+    h->fired |= 1u << slot;
     if (slot < h->cfg->n_cpus)
         intc_lapic_timer_expired(intc_machine_lapic(h->m, slot), h->now);
     else
@@ -1028,7 +1029,15 @@ static int ack(mo_host *h, intc_lapic *l, bool *spurious)
     return v;
 }
 
-static void run_cpu(mo_host *h, uint32_t cpu)
+static void runlog(mo_result *r, uint32_t cpu, unsigned kind, int val)
+{
+    if (r->n_runlog < MO_RUNLOG)
+        r->runlog[r->n_runlog] = (mo_runrec){(uint8_t)cpu, (uint8_t)kind,
+                                             (int16_t)val};
+    r->n_runlog++;
+}
+
+static void run_cpu(mo_host *h, uint32_t cpu, mo_result *r)
 {
     static const unsigned order[] = {INTC_PEND_INIT, INTC_PEND_SIPI,
                                      INTC_PEND_SMI, INTC_PEND_NMI,
@@ -1048,6 +1057,7 @@ static void run_cpu(mo_host *h, uint32_t cpu)
             if (order[i] == INTC_PEND_EXTINT && extint_taken)
                 continue;
             if (intc_lapic_take(l, order[i], &sv) == 1) {
+                runlog(r, cpu, MO_RR_TAKE, (int)order[i]);
                 extint_taken |= order[i] == INTC_PEND_EXTINT;
                 took = true;
                 takes++;
@@ -1059,10 +1069,12 @@ static void run_cpu(mo_host *h, uint32_t cpu)
             bool spurious;
             int v = ack(h, l, &spurious);
             acks++;
+            runlog(r, cpu, MO_RR_ACK, v);
             if (v < 0 || spurious)
                 break;
             if (lapic_write(l, INTC_LAPIC_EOI, 0) != INTC_OK)
                 break;
+            runlog(r, cpu, MO_RR_EOI, 0);
             continue;
         }
         break;
@@ -1123,8 +1135,9 @@ void mo_exec(mo_host *h, const mo_step *s, mo_result *r)
     intc_lapic *l = intc_machine_lapic(h->m, s->cpu);
     intc_err e = INTC_OK;
 
-    memset(r, 0, sizeof *r);
+    memset(r, 0, offsetof(mo_result, runlog));
     r->ack = -1;
+    h->fired = 0;
     /* intc-sim moves the clock to each step's time first: timers already
        due (a restore can bring back a past deadline) fire now. */
     advance(h, 0, r);
@@ -1187,7 +1200,7 @@ void mo_exec(mo_host *h, const mo_step *s, mo_result *r)
         break;
     case MO_RUN:
         if (!(s->flags & MO_RUN_ALL)) {
-            run_cpu(h, s->cpu);
+            run_cpu(h, s->cpu, r);
             break;
         }
         for (unsigned pass = 0; pass < 4; pass++) {
@@ -1196,7 +1209,7 @@ void mo_exec(mo_host *h, const mo_step *s, mo_result *r)
                 if (!intc_lapic_pending(intc_machine_lapic(h->m, c)))
                     continue;
                 any = true;
-                run_cpu(h, c);
+                run_cpu(h, c, r);
             }
             if (!any)
                 break;

@@ -153,6 +153,7 @@ typedef struct mo_host {
     uint8_t mem[MO_MEM_SIZE];
     mo_snap snaps[MO_SNAP_SLOTS];
     uint64_t totals[INTC_EV_COUNT_];
+    uint32_t fired;           /* timer slots fired during the last step */
     mo_observer obs;
     bool quiet;               /* callbacks not forwarded (during load) */
     bool untraced;            /* built without an event callback */
@@ -160,6 +161,16 @@ typedef struct mo_host {
     void *shadow;
     size_t shadow_size;
 } mo_host;
+
+/* One INTA, EOI or signal taken inside a `run` step, in order (for the
+   reference model, O11). */
+enum { MO_RR_ACK, MO_RR_EOI, MO_RR_TAKE };
+typedef struct mo_runrec {
+    uint8_t cpu;
+    uint8_t kind;  /* MO_RR_* */
+    int16_t val;   /* ACK: the result; TAKE: what (INTC_PEND_*) */
+} mo_runrec;
+#define MO_RUNLOG 1024u
 
 /* What one executed step returned (for the converter's annotations). */
 typedef struct mo_result {
@@ -173,6 +184,10 @@ typedef struct mo_result {
     bool skipped;       /* not executable here (nothing happened) */
     bool x2mode;        /* MO_IPI: sent through the x2APIC ICR MSR */
     uint64_t icr;       /* MO_IPI: the ICR low half composed */
+    /* MO_RUN: what the CPUs did, in order; n_runlog > MO_RUNLOG means
+       the log overflowed */
+    unsigned n_runlog;
+    mo_runrec runlog[MO_RUNLOG];
 } mo_result;
 
 void mo_machine_config(const mo_config *c, intc_machine_config *mc,

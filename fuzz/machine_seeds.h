@@ -127,6 +127,21 @@ static inline int mo_write_seeds(const char *dir)
     MOS(&s, MOB_EOI, 0, MOB_ACK, 0);
     rc |= mos_write(dir, "level_ioapic", &s);
 
+    /* Two level lines sharing a vector, in service on two CPUs: one EOI
+       broadcast clears both Remote IRRs and, the lines still asserted,
+       delivers both again (82093AA 3.2.4: every entry with the vector). */
+    mos_hdr(&s, 2, 0, 0, 0xff);
+    MOS(&s, MOB_BOOT, 0);
+    mos_rte(&s, 0, 16, 0, 0, 0x44, 0);
+    mos_rte(&s, 0, 17, 0, 0, 0x44, 1);
+    mos_irq(&s, 0, 16, 1);
+    mos_irq(&s, 0, 17, 1);
+    MOS(&s, MOB_ACK, 0, MOB_ACK, 1, MOB_EOI, 0);
+    mos_irq(&s, 0, 16, 0);
+    mos_irq(&s, 0, 17, 0);
+    MOS(&s, MOB_EOI, 1, MOB_RUN, 0, 1);
+    rc |= mos_write(dir, "shared_vector_level", &s);
+
     /* EOI racing an RTE vector rewrite: the EOI carries the old vector. */
     mos_hdr(&s, 2, 0, 0, 3);
     MOS(&s, MOB_BOOT, 0);

@@ -13,6 +13,7 @@
 #define INTC_FUZZ_ORACLES_H
 
 #include "machine_ops.h"
+#include "ref_model.h"
 
 /* What the IOAPIC pin's last accepted level message went to. */
 typedef struct mo_pin_shadow {
@@ -24,6 +25,7 @@ typedef struct mo_pin_shadow {
 
 typedef struct mo_shadow {
     mo_pin_shadow pin[MO_MAX_IOAPICS][MO_IOAPIC0_PINS];
+    rm_model rm; /* O11: the reference model (ref_model.c) */
 } mo_shadow;
 
 #define MO_EVBUF 1024u
@@ -63,6 +65,7 @@ typedef struct mo_oracle {
     /* kicks of the current step, in order (O10) */
     uint32_t kicks[MO_KLOG];
     unsigned n_kicks;
+    rm_step rs;             /* O11: this step's unsure set */
     unsigned step;
     bool failed;
     char msg[768];
