@@ -425,7 +425,7 @@ static INTC_COLD unsigned drop_reason(uint64_t addr, uint32_t data)
     if (data & 0xffff0000u)
         return INTC_MSI_DROP_RESERVED_DATA;
     /* 011b and 110b are reserved delivery modes for messages. */
-    if (dm == INTC_DM_RESERVED3 || dm == INTC_DM_SIPI)
+    if (INTC_DM_RESERVED_SET >> dm & 1)
         return INTC_MSI_DROP_RESERVED_MODE;
     /* 11.11.2: for a level-triggered message, level 0 is a de-assert,
        which the APICs ignore. */
@@ -440,9 +440,7 @@ static INTC_COLD unsigned drop_reason(uint64_t addr, uint32_t data)
    the reserved delivery modes 011b and 110b, and a level-triggered
    de-assert (level 1, assert 0). */
 #define DATA_IDX(data) (((data) >> 8 & 7) | ((data) >> 11 & 0x18))
-#define DM_RESERVED_ROW (1u << INTC_DM_RESERVED3 | 1u << INTC_DM_SIPI)
-#define DATA_BAD                                                            \
-    (DM_RESERVED_ROW * 0x01010101u | 0xffu << 16)
+#define DATA_BAD (INTC_DM_RESERVED_SET * 0x01010101u | 0xffu << 16)
 
 INTC_INLINE unsigned decode(const intc_machine *m, uint64_t addr,
                             uint32_t data, intc_msg *msg)

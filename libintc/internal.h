@@ -24,6 +24,10 @@ enum intc_dm {
     INTC_DM_EXTINT = 7
 };
 
+/* Delivery modes a message or an IOAPIC entry may not carry (SDM
+   11.11.2, 82093AA 3.2.4): 011b and 110b, as a bit set over enum intc_dm. */
+#define INTC_DM_RESERVED_SET (1u << INTC_DM_RESERVED3 | 1u << INTC_DM_SIPI)
+
 /*
  * An interrupt message as it crosses the system bus: from an IPI, an MSI,
  * an IOAPIC entry, or the IOMMU.  dest is interpreted in the format the

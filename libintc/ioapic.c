@@ -83,9 +83,6 @@ static void set_remote_irr(intc_ioapic *io, uint32_t pin, bool on)
         emit(io, INTC_EV_REMOTE_IRR, pin, (int32_t)(p->rte & 0xff), on, 0);
 }
 
-/* Delivery modes an entry may not send: 011b, 110b (bit mask). */
-#define DM_RESERVED_SET (1u << INTC_DM_RESERVED3 | 1u << INTC_DM_SIPI)
-
 /* The entry's interrupt as the IOAPIC writes it to 0xFEExxxxx: what an
    IOMMU remaps, and what the trace shows. */
 static inline void rte_wire(uint64_t rte, uint32_t dest, bool level,
@@ -135,7 +132,7 @@ static void send(intc_ioapic *io, uint32_t pin, bool redelivery)
     emit(io, INTC_EV_IOAPIC_SEND, pin, (int32_t)(rte & 0xff), rte,
          redelivery);
     if (INTC_LIKELY(!m->remap && !(rte & INTC_RTE_REMAPPABLE) &&
-                    !(DM_RESERVED_SET >> dm & 1))) {
+                    !(INTC_DM_RESERVED_SET >> dm & 1))) {
         intc_msg msg = {
             .dest = dest,
             .src_cpu = INTC_NO_CPU,

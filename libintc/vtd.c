@@ -222,7 +222,7 @@ static bool irte_reserved(const intc_iommu *u, uint64_t lo, uint64_t hi,
         return true;
     /* Delivery modes 011b and 110b are reserved. */
     unsigned dlm = (unsigned)(lo >> 5) & 7;
-    return dlm == INTC_DM_RESERVED3 || dlm == INTC_DM_SIPI;
+    return INTC_DM_RESERVED_SET >> dlm & 1;
 }
 
 /* Post to the descriptor (9.12) and notify (5.2.3). */
