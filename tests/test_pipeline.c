@@ -1276,6 +1276,25 @@ static intc_machine *many_pins_machine(th_host *h)
 }
 
 
+/* The many-pin machine's entries programmed and every line raised:
+   pins 5, 63, 64, 119 level vector 0x40 (to lv_dest), pin 70 level 0x30
+   to CPU 0, pin 100 level 0x48 to the software-disabled CPU 1. */
+static void many_pins_raise(intc_machine *m)
+{
+    intc_ioapic *io = intc_machine_ioapic(m, 0);
+    sw_enable(cpu(m, 0)); /* CPU 1 stays software-disabled */
+    sw_enable(cpu(m, 2));
+    sw_enable(cpu(m, 3));
+    for (unsigned i = 0; i < 4; i++)
+        rte_set(io, lv[i], RTE_VEC(0x40) | RTE_LEVEL | RTE_DEST(lv_dest[i]));
+    rte_set(io, 70, RTE_VEC(0x30) | RTE_LEVEL | RTE_DEST(0));
+    rte_set(io, 100, RTE_VEC(0x48) | RTE_LEVEL | RTE_DEST(1));
+    for (unsigned i = 0; i < 4; i++)
+        assert_int_equal(intc_ioapic_set_irq(io, lv[i], true), INTC_OK);
+    assert_int_equal(intc_ioapic_set_irq(io, 70, true), INTC_OK);
+    assert_int_equal(intc_ioapic_set_irq(io, 100, true), INTC_OK);
+}
+
 /*
  * 82093AA 3.2.4 (Remote IRR reset "when an EOI message is received with
  * a matching interrupt vector"), SDM 11.8.5 (the EOI broadcast reaches
@@ -1295,21 +1314,11 @@ static void test_ioapic_eoi_many_pins_ascending(void **state)
 {
     th_host *h = *state;
     intc_machine *m = many_pins_machine(h);
-    sw_enable(cpu(m, 0)); /* CPU 1 stays software-disabled */
-    sw_enable(cpu(m, 2));
-    sw_enable(cpu(m, 3));
     intc_ioapic *io = intc_machine_ioapic(m, 0);
     intc_lapic *l0 = cpu(m, 0);
     assert_int_equal(intc_ioapic_pin_count(io), 120);
 
-    for (unsigned i = 0; i < 4; i++)
-        rte_set(io, lv[i], RTE_VEC(0x40) | RTE_LEVEL | RTE_DEST(lv_dest[i]));
-    rte_set(io, 70, RTE_VEC(0x30) | RTE_LEVEL | RTE_DEST(0));
-    rte_set(io, 100, RTE_VEC(0x48) | RTE_LEVEL | RTE_DEST(1));
-    for (unsigned i = 0; i < 4; i++)
-        assert_int_equal(intc_ioapic_set_irq(io, lv[i], true), INTC_OK);
-    assert_int_equal(intc_ioapic_set_irq(io, 70, true), INTC_OK);
-    assert_int_equal(intc_ioapic_set_irq(io, 100, true), INTC_OK);
+    many_pins_raise(m);
     for (unsigned i = 0; i < 4; i++)
         assert_true(remote_irr(io, lv[i]));
     assert_true(remote_irr(io, 70));
@@ -1388,17 +1397,7 @@ static void test_ioapic_eoi_many_pins_ascending(void **state)
 static void many_pins_state(intc_machine *m)
 {
     intc_ioapic *io = intc_machine_ioapic(m, 0);
-    sw_enable(cpu(m, 0));
-    sw_enable(cpu(m, 2));
-    sw_enable(cpu(m, 3));
-    for (unsigned i = 0; i < 4; i++)
-        rte_set(io, lv[i], RTE_VEC(0x40) | RTE_LEVEL | RTE_DEST(lv_dest[i]));
-    rte_set(io, 70, RTE_VEC(0x30) | RTE_LEVEL | RTE_DEST(0));
-    rte_set(io, 100, RTE_VEC(0x48) | RTE_LEVEL | RTE_DEST(1));
-    for (unsigned i = 0; i < 4; i++)
-        assert_int_equal(intc_ioapic_set_irq(io, lv[i], true), INTC_OK);
-    assert_int_equal(intc_ioapic_set_irq(io, 70, true), INTC_OK);
-    assert_int_equal(intc_ioapic_set_irq(io, 100, true), INTC_OK);
+    many_pins_raise(m);
     for (uint32_t c = 2; c < 4; c++)
         assert_int_equal(intc_lapic_ack(cpu(m, c)), 0x40);
     assert_int_equal(intc_ioapic_set_irq(io, 63, false), INTC_OK);
