@@ -43,61 +43,26 @@
 
 #include <intc/intc.h>
 
-/* Per-CPU records exist for this many CPUs; callbacks for higher CPU
-   indices only count in the totals. */
-#define TH_MAX_CPUS 64u
-/* Events beyond this many are counted in n_events_lost, not stored. */
-#define TH_MAX_EVENTS 4096u
+#include "kit.h"
+
+/* The host is the test kit's (testkit/kit.h): th_host is a kit_host, its
+   fields (now, deadline[], kicks[], events[], the allocator's counts...)
+   are read directly.  Per-CPU arrays cover the machine kit_machine()
+   (th_machine) made. */
+typedef kit_host th_host;
+
+#define TH_MAX_CPUS KIT_DEFAULT_CPUS
+#define TH_MAX_EVENTS KIT_DEFAULT_MAX_EVENTS
 
 /* Wildcards for th_find_event(). */
-#define TH_ANY_CPU (UINT32_MAX - 1u)
-#define TH_ANY_VECTOR (-2)
+#define TH_ANY_CPU KIT_ANY_CPU
+#define TH_ANY_VECTOR KIT_ANY_VECTOR
 
-typedef struct th_host {
-    /* Clock returned by now_ns(); tests move it by hand.  n_now counts
-       the reads, now_cpu is the cpu argument of the last one. */
-    uint64_t now;
-    unsigned n_now;
-    uint32_t now_cpu;
-
-    /* timer_arm(): the last deadline per CPU (UINT64_MAX when disarmed or
-       never armed) and how many times it was called. */
-    uint64_t deadline[TH_MAX_CPUS];
-    unsigned arms[TH_MAX_CPUS];
-    unsigned n_arms;
-
-    /* th_apic_base_changed() calls per CPU and in total, and the last
-       value per CPU (0 before any call). */
-    unsigned base_changes[TH_MAX_CPUS];
-    uint64_t base_value[TH_MAX_CPUS];
-    unsigned n_base_changes;
-
-    /* kick() calls per CPU and in total. */
-    unsigned kicks[TH_MAX_CPUS];
-    unsigned n_kicks;
-
-    /* Every event(), in order. */
-    intc_event events[TH_MAX_EVENTS];
-    size_t n_events;
-    size_t n_events_lost;
-
-    /* Allocator.  n_allocs counts calls that (re)allocate (new_size > 0);
-       when fail_at is non-zero the fail_at-th of them returns NULL.  Live
-       counts cover blocks handed out and not yet freed. */
-    unsigned long n_allocs;
-    unsigned long fail_at;
-    unsigned long n_failed;
-    size_t live_bytes;
-    size_t live_blocks;
-    size_t peak_bytes;
-
-    /* Every callback above, version set; pass &h->ops, h.  ops.event is
-       NULL when the host is untraced (th_traced). */
-    intc_host_ops ops;
-} th_host;
-
-/* A fresh host (heap-allocated: it is large). th_host_free(NULL) is a
-   no-op. */
+/* A fresh host, traced per INTC_TEST_EVENTS, whose contract checks fail
+   the test; ops has kick, now_ns, timer_arm, event (traced) and alloc;
+   dma_read, dma_write, eoi, ioapic_timer_arm and apic_base_changed stay
+   NULL (the library's defaults) until a test installs the kit's
+   (th_full_ops) or its own.  th_host_free(NULL) is a no-op. */
 th_host *th_host_new(void);
 void th_host_free(th_host *h);
 
@@ -183,6 +148,11 @@ void th_dump_events(const th_host *h);
    default, since test hosts that wrap h->ops pass their own host pointer;
    a test that wants it sets h->ops.apic_base_changed to it. */
 void th_apic_base_changed(void *host, uint32_t cpu, uint64_t base);
+
+/* Install every callback of the kit in h->ops: guest memory (see
+   kit_region_add), eoi() and ioapic_timer_arm() recorded,
+   apic_base_changed() recorded. */
+void th_full_ops(th_host *h);
 
 /* The allocator behind h->ops.alloc, exposed for direct tests. */
 void *th_alloc(void *host, void *ptr, size_t old_size, size_t new_size);
