@@ -35,6 +35,8 @@ static void fail(kit_host *h, const char *msg)
 
 static void mix(kit_host *h, uint64_t v)
 {
+    if (!h->hash_callbacks)
+        return;
     for (unsigned i = 0; i < 8; i++) {
         h->cb_hash ^= (uint8_t)(v >> (8 * i));
         h->cb_hash *= FNV_PRIME;

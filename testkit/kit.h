@@ -147,8 +147,11 @@ typedef struct kit_host {
     size_t live_blocks;
     size_t peak_bytes;
 
-    /* FNV-1a over every callback and its arguments, in order, and their
-       number: two runs that should be identical compare these. */
+    /* With hash_callbacks set: FNV-1a over every callback and its
+       arguments, in order, and their number: two runs that should be
+       identical compare these.  Off by default (benchmarks count the
+       host's instructions too). */
+    bool hash_callbacks;
     uint64_t cb_hash;
     unsigned long n_callbacks;
 
