@@ -7,8 +7,8 @@
  *   CALLGRIND_ZERO_STATS; n x { op; [undo, collection off] }; DUMP
  *
  * run under callgrind, so the count of a case is its op: the library
- * calls, the host callbacks they make (kick and event each increment a
- * counter) and the few instructions of the op function that load the
+ * calls, the host callbacks they make (the test kit's, testkit/kit.h:
+ * kick and event each increment counters) and the few instructions of the op function that load the
  * calls' arguments.  The undo (acknowledging a delivered vector so the
  * next delivery is a fresh one, re-arming a timer) runs with collection
  * toggled off; the cost of the loop and of the toggles is measured by the
@@ -42,6 +42,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "intc/intc.h"
+#include "kit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,55 +72,17 @@ void bench_print_sizes(FILE *out);
 #define IRT_A (GM_BASE + 0x0000ull)  /* remapping table, 256 entries */
 #define PID_A (GM_BASE + 0x10000ull) /* posted-interrupt descriptor */
 
-typedef struct bhost {
-    uint64_t now;
-    uint64_t kicks;
-    uint64_t events;
-    uint64_t deadline;
-    uint8_t *gmem;
-} bhost;
-
-static void h_kick(void *host, uint32_t cpu)
+/* The host is the test kit's (testkit/kit.h), untraced or with its event
+   callback, nothing else switched on (no stored events, log, hash,
+   checks or hooks), so its callbacks stay a few instructions: kick and
+   event count, timer_arm files the deadline, dma_* copy from or to the
+   guest memory region. */
+static uint64_t n_events(const kit_host *h)
 {
-    (void)cpu;
-    ((bhost *)host)->kicks++;
-}
-
-/* The trivial event callback of the "traced" column. */
-static void h_event(void *host, const intc_event *ev)
-{
-    (void)ev;
-    ((bhost *)host)->events++;
-}
-
-static uint64_t h_now(void *host, uint32_t cpu)
-{
-    (void)cpu;
-    return ((bhost *)host)->now;
-}
-
-static void h_timer_arm(void *host, uint32_t cpu, uint64_t deadline)
-{
-    (void)cpu;
-    ((bhost *)host)->deadline = deadline;
-}
-
-static int h_dma_read(void *host, uint64_t addr, void *buf, size_t len)
-{
-    bhost *h = host;
-    if (addr < GM_BASE || len > GM_SIZE || addr - GM_BASE > GM_SIZE - len)
-        return -1;
-    memcpy(buf, h->gmem + (addr - GM_BASE), len);
-    return 0;
-}
-
-static int h_dma_write(void *host, uint64_t addr, const void *buf, size_t len)
-{
-    bhost *h = host;
-    if (addr < GM_BASE || len > GM_SIZE || addr - GM_BASE > GM_SIZE - len)
-        return -1;
-    memcpy(h->gmem + (addr - GM_BASE), buf, len);
-    return 0;
+    uint64_t n = 0;
+    for (unsigned t = 0; t < INTC_EV_COUNT_; t++)
+        n += h->totals[t];
+    return n;
 }
 
 /* ---- machines ---- */
@@ -155,7 +118,9 @@ typedef struct ctx {
     uint32_t div;    /* targets or bytes per operation; 1 */
     void *img;       /* snapshot image */
     size_t len;
-    bhost host;
+    kit_host *host;
+    uint8_t *gmem;   /* the host's guest memory, GM_SIZE bytes */
+    uint32_t dst_cpu; /* index of dst */
 } ctx;
 
 static void mw(intc_lapic *l, uint32_t off, uint32_t v)
@@ -197,7 +162,7 @@ static uint64_t msi_addr(uint32_t id)
 
 static void gm_w64(ctx *x, uint64_t gpa, uint64_t v)
 {
-    memcpy(x->host.gmem + (gpa - GM_BASE), &v, 8);
+    memcpy(x->gmem + (gpa - GM_BASE), &v, 8);
 }
 
 /* VT-d tables in guest memory (VT-d 9.10, 9.11, 9.12): IRTE 9 remapped
@@ -205,7 +170,7 @@ static void gm_w64(ctx *x, uint64_t gpa, uint64_t v)
    IRTE 7 posted (vector 0x51, descriptor at PID_A, NV to the target). */
 static void vtd_tables(ctx *x)
 {
-    memset(x->host.gmem, 0, GM_SIZE);
+    memset(x->gmem, 0, GM_SIZE);
     gm_w64(x, IRT_A + 16 * 9,
            1ull | 0x41ull << 16 | (uint64_t)(x->dst_id << 8) << 32);
     gm_w64(x, IRT_A + 16 * 7,
@@ -338,7 +303,7 @@ static void undo_posted(ctx *x)
 {
     uint64_t ctl;
     gm_w64(x, PID_A + 8, 0);
-    memcpy(&ctl, x->host.gmem + (PID_A + 32 - GM_BASE), 8);
+    memcpy(&ctl, x->gmem + (PID_A + 32 - GM_BASE), 8);
     gm_w64(x, PID_A + 32, ctl & ~1ull);
     ack_eoi(x->dst, -1);
 }
@@ -409,7 +374,7 @@ static void timer_arm(ctx *x)
     if (x->arg == 0)
         mw(x->dst, 0x380, 1000);
     else if (x->arg == 2)
-        intc_lapic_msr_write(x->dst, INTC_MSR_TSC_DEADLINE, x->host.now + 1000);
+        intc_lapic_msr_write(x->dst, INTC_MSR_TSC_DEADLINE, x->host->now + 1000);
 }
 
 static void setup_timer(ctx *x)
@@ -423,8 +388,8 @@ static void setup_timer(ctx *x)
 
 static int op_timer_expired(ctx *x)
 {
-    x->host.now = x->host.deadline;
-    return intc_lapic_timer_expired(x->dst, x->host.now) != INTC_OK;
+    x->host->now = x->host->deadline[x->dst_cpu];
+    return intc_lapic_timer_expired(x->dst, x->host->now) != INTC_OK;
 }
 
 static void undo_timer(ctx *x)
@@ -575,13 +540,11 @@ static bool runs_on(const bcase *c, unsigned variant)
 
 /* ---- the frame ---- */
 
-static void make(ctx *x, const bcase *c, unsigned variant, bool traced,
-                 uint8_t *gmem)
+static void make(ctx *x, const bcase *c, unsigned variant, bool traced)
 {
     static const uint8_t wiring[24] = {[5] = INTC_PIN_LEVEL};
     intc_machine_config cfg;
     intc_ioapic_config io = {0};
-    intc_host_ops ops = {0};
     intc_err err;
     uint32_t *ids = malloc(sizeof(*ids) * c->ncpu);
 
@@ -603,17 +566,12 @@ static void make(ctx *x, const bcase *c, unsigned variant, bool traced,
     }
     if ((c->flags & F_REMAP) || variant == VAR_PT)
         cfg.iommu.kind = INTC_IOMMU_VTD;
-    ops.version = INTC_HOST_OPS_VERSION;
-    ops.kick = h_kick;
-    ops.now_ns = h_now;
-    ops.timer_arm = h_timer_arm;
-    ops.dma_read = h_dma_read;
-    ops.dma_write = h_dma_write;
-    ops.event = traced ? h_event : NULL;
-
     memset(x, 0, sizeof(*x));
-    x->host.gmem = gmem;
-    x->m = intc_machine_new(&cfg, &ops, &x->host, &err);
+    x->host = kit_host_new(traced);
+    if (!x->host || !(x->gmem = kit_region_add(x->host, GM_BASE, GM_SIZE)))
+        abort();
+    x->host->max_events = 0; /* counted in totals[], not stored */
+    x->m = kit_machine(x->host, &cfg, &err);
     if (!x->m) {
         fprintf(stderr, "%s/%s: intc_machine_new: %s\n", c->name,
                 variant_name[variant], intc_strerror(err));
@@ -622,6 +580,7 @@ static void make(ctx *x, const bcase *c, unsigned variant, bool traced,
     x->ncpu = c->ncpu;
     x->src = intc_machine_lapic(x->m, 0);
     x->dst = intc_machine_lapic(x->m, c->dst);
+    x->dst_cpu = c->dst;
     x->io = intc_machine_ioapic(x->m, 0);
     x->u = intc_machine_iommu(x->m);
     x->dst_id = ids[c->dst];
@@ -646,8 +605,8 @@ static void make(ctx *x, const bcase *c, unsigned variant, bool traced,
     }
     if (c->setup)
         c->setup(x);
-    x->host.kicks = 0;
-    x->host.events = 0;
+    x->host->n_kicks = 0;
+    memset(x->host->totals, 0, sizeof(x->host->totals));
 }
 
 static int failures;
@@ -662,15 +621,14 @@ static void check(const bcase *c, unsigned variant, bool traced, bool ok,
     }
 }
 
-static void run_case(const bcase *c, unsigned variant, bool traced, bool smoke,
-                     uint8_t *gmem)
+static void run_case(const bcase *c, unsigned variant, bool traced, bool smoke)
 {
     uint64_t n = smoke ? 2 : c->n;
     char label[160];
     int bad = 0;
     ctx x;
 
-    make(&x, c, variant, traced, gmem);
+    make(&x, c, variant, traced);
     CALLGRIND_ZERO_STATS;
     if (c->undo) {
         for (uint64_t i = 0; i < n; i++) {
@@ -690,30 +648,28 @@ static void run_case(const bcase *c, unsigned variant, bool traced, bool smoke,
     check(c, variant, traced, !bad, "an operation failed");
     if (c->kicks != K_ANY) {
         uint64_t per = c->kicks == K_ALL ? c->ncpu : (uint64_t)c->kicks;
-        if (x.host.kicks != n * per)
+        if (x.host->n_kicks != n * per)
             fprintf(stderr, "%llu kicks in %llu iterations, expected %llu\n",
-                    (unsigned long long)x.host.kicks, (unsigned long long)n,
+                    (unsigned long long)x.host->n_kicks, (unsigned long long)n,
                     (unsigned long long)(n * per));
-        check(c, variant, traced, x.host.kicks == n * per,
+        check(c, variant, traced, x.host->n_kicks == n * per,
               "unexpected number of kicks");
         if (traced && per)
-            check(c, variant, traced, x.host.events >= n, "no events");
+            check(c, variant, traced, n_events(x.host) >= n, "no events");
     }
     if (!traced)
-        check(c, variant, traced, x.host.events == 0, "events untraced");
+        check(c, variant, traced, n_events(x.host) == 0, "events untraced");
     free(x.img);
     intc_machine_free(x.m);
+    kit_host_free(x.host);
 }
 
 static int measure(const char *only, bool smoke)
 {
-    uint8_t *gmem = calloc(1, GM_SIZE);
-    if (!gmem)
-        return 1;
     for (size_t i = 0; i < N_CASES; i++) {
         const bcase *c = &cases[i];
         if (c->flags & F_CALIB) {
-            run_case(c, VAR_DENSE, false, smoke, gmem);
+            run_case(c, VAR_DENSE, false, smoke);
             continue;
         }
         if (only && strcmp(only, c->name))
@@ -721,11 +677,10 @@ static int measure(const char *only, bool smoke)
         for (unsigned v = 0; v < N_VARIANTS; v++) {
             if (!runs_on(c, v))
                 continue;
-            run_case(c, v, false, smoke, gmem);
-            run_case(c, v, true, smoke, gmem);
+            run_case(c, v, false, smoke);
+            run_case(c, v, true, smoke);
         }
     }
-    free(gmem);
     if (failures)
         fprintf(stderr, "%d sanity checks failed\n", failures);
     return failures ? 1 : 0;

@@ -1,8 +1,9 @@
 /*
  * intc-demo: a four-CPU machine driven by a toy host.
  *
- * The host here is what an emulator would be, reduced to the bones: a
- * virtual clock advanced by hand, one timer deadline per CPU, and a loop
+ * The host here is what an emulator would be, reduced to the bones (the
+ * test kit's, testkit/kit.h): a virtual clock advanced by hand, one timer
+ * deadline per CPU, and a loop
  * that lets every CPU take its pending interrupts (INTA, handler, EOI).
  * Every architectural event libintc reports is printed, one per line.
  *
@@ -14,6 +15,8 @@
 #include <stdlib.h>
 
 #include <intc/intc.h>
+
+#include "kit.h"
 
 #define N_CPUS 4u
 
@@ -42,51 +45,27 @@
 #define RTE_MASKED (1u << 16)
 #define MSI_ADDR(apic_id) (0xfee00000u | (uint32_t)(apic_id) << 12)
 
-typedef struct demo_host {
-    uint64_t now;              /* virtual time, ns */
-    uint64_t deadline[N_CPUS]; /* armed timers; UINT64_MAX = none */
-    unsigned kicks[N_CPUS];
+/* The host is libintc's test kit (testkit/kit.h): it keeps the clock,
+   the timer deadline of every CPU, the kicks (a real host would wake the
+   CPU's thread; the demo polls every CPU after each step, so they are
+   only counted) and the events per type.  The demo adds, through the
+   kit's event hook, a line per event, and its own devices and CPUs. */
+typedef struct demo {
+    kit_host *h;
     unsigned handled[N_CPUS]; /* vectors taken through INTA */
     unsigned nmis[N_CPUS];
-    unsigned events[INTC_EV_COUNT_];
     /* The INTx device: its interrupt cause, and whether its driver clears
        it before the EOI (right) or after (wrong). */
     intc_ioapic *ioapic;
     bool nic_cause;
     bool driver_clears_first;
-} demo_host;
+} demo;
 
-static uint64_t host_now_ns(void *host, uint32_t cpu)
+static void print_event(void *ctx, const intc_event *ev)
 {
-    (void)cpu;
-    return ((demo_host *)host)->now;
-}
+    demo *d = ctx;
 
-static void host_timer_arm(void *host, uint32_t cpu, uint64_t deadline_ns)
-{
-    demo_host *h = host;
-
-    if (cpu < N_CPUS)
-        h->deadline[cpu] = deadline_ns;
-}
-
-/* A real host would wake the CPU's thread; the demo polls every CPU after
-   each step, so it only counts. */
-static void host_kick(void *host, uint32_t cpu)
-{
-    demo_host *h = host;
-
-    if (cpu < N_CPUS)
-        h->kicks[cpu]++;
-}
-
-static void host_event(void *host, const intc_event *ev)
-{
-    demo_host *h = host;
-
-    if ((unsigned)ev->type < INTC_EV_COUNT_)
-        h->events[ev->type]++;
-    printf("  [%6" PRIu64 " ns] %-14s", h->now, intc_event_name(ev->type));
+    printf("  [%6" PRIu64 " ns] %-14s", d->h->now, intc_event_name(ev->type));
     if (ev->cpu != INTC_NO_CPU)
         printf(" cpu=%" PRIu32, ev->cpu);
     if (ev->vector >= 0)
@@ -116,7 +95,7 @@ static void wr(intc_machine *m, uint32_t cpu, uint32_t off, uint32_t val)
 /* Let every CPU take what is pending: NMIs, then vectors by priority, each
    acknowledged (INTA) and ended with an EOI write, as a guest handler
    would. */
-static void run_cpus(intc_machine *m, demo_host *h)
+static void run_cpus(intc_machine *m, demo *h)
 {
     for (uint32_t cpu = 0; cpu < N_CPUS; cpu++) {
         intc_lapic *l = intc_machine_lapic(m, cpu);
@@ -155,11 +134,11 @@ static void run_cpus(intc_machine *m, demo_host *h)
 }
 
 /* Move the virtual clock to t, fire the timers that are due, run CPUs. */
-static void advance(intc_machine *m, demo_host *h, uint64_t t)
+static void advance(intc_machine *m, demo *h, uint64_t t)
 {
-    h->now = t;
+    h->h->now = t;
     for (uint32_t cpu = 0; cpu < N_CPUS; cpu++)
-        if (h->deadline[cpu] <= t)
+        if (h->h->deadline[cpu] <= t)
             check(intc_lapic_timer_expired(intc_machine_lapic(m, cpu), t),
                   "timer_expired");
     run_cpus(m, h);
@@ -167,14 +146,7 @@ static void advance(intc_machine *m, demo_host *h, uint64_t t)
 
 int main(void)
 {
-    demo_host h = {0};
-    intc_host_ops ops = {
-        .version = INTC_HOST_OPS_VERSION,
-        .kick = host_kick,
-        .now_ns = host_now_ns,
-        .timer_arm = host_timer_arm,
-        .event = host_event,
-    };
+    demo h = {0};
     intc_machine_config cfg;
     intc_err err = INTC_OK;
     /* One ICH-style IOAPIC, 24 pins; pins 16-23 are PCI INTx lines:
@@ -185,13 +157,17 @@ int main(void)
     for (unsigned p = 16; p < 24; p++)
         wiring[p] = INTC_PIN_LEVEL | INTC_PIN_ACTIVE_LOW;
 
-    for (unsigned i = 0; i < N_CPUS; i++)
-        h.deadline[i] = UINT64_MAX;
+    h.h = kit_host_new(true);
+    if (!h.h)
+        return 1;
+    h.h->max_events = 0; /* printed and counted, not kept */
+    h.h->hooks.ctx = &h;
+    h.h->hooks.event = print_event;
     intc_machine_config_init(&cfg);
     cfg.n_cpus = N_CPUS;
     cfg.ioapics = &io;
     cfg.n_ioapics = 1;
-    intc_machine *m = intc_machine_new(&cfg, &ops, &h, &err);
+    intc_machine *m = kit_machine(h.h, &cfg, &err);
     check(err, "intc_machine_new");
     if (!m)
         return 1;
@@ -222,7 +198,7 @@ int main(void)
     wr(m, 1, INTC_LAPIC_TIMER_DCR, DCR_DIVIDE_BY_1);
     wr(m, 1, INTC_LAPIC_LVT_TIMER, LVT_PERIODIC | TIMER_VECTOR);
     wr(m, 1, INTC_LAPIC_TIMER_ICR, TIMER_PERIOD);
-    printf("  host: timer for CPU 1 armed at %" PRIu64 " ns\n", h.deadline[1]);
+    printf("  host: timer for CPU 1 armed at %" PRIu64 " ns\n", h.h->deadline[1]);
     for (uint64_t t = 250; t <= 3000; t += 250)
         advance(m, &h, t);
 
@@ -230,7 +206,7 @@ int main(void)
            "coalesce)\n");
     advance(m, &h, 6600);
     printf("  host: next deadline for CPU 1 at %" PRIu64 " ns\n",
-           h.deadline[1]);
+           h.h->deadline[1]);
 
     printf("\n== stop the timer (initial count 0), run to 10000 ns\n");
     wr(m, 1, INTC_LAPIC_TIMER_ICR, 0);
@@ -284,13 +260,14 @@ int main(void)
 
     printf("\n== summary\n");
     for (unsigned t = 0; t < INTC_EV_COUNT_; t++)
-        if (h.events[t])
+        if (h.h->totals[t])
             printf("  %-14s %u\n", intc_event_name((intc_event_type)t),
-                   h.events[t]);
+                   (unsigned)h.h->totals[t]);
     for (uint32_t cpu = 0; cpu < N_CPUS; cpu++)
         printf("  cpu%" PRIu32 ": %u vectors handled, %u NMIs, %u kicks\n", cpu,
-               h.handled[cpu], h.nmis[cpu], h.kicks[cpu]);
+               h.handled[cpu], h.nmis[cpu], h.h->kicks[cpu]);
 
     intc_machine_free(m);
+    kit_host_free(h.h);
     return 0;
 }

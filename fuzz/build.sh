@@ -26,7 +26,7 @@
 # when libyaml.a exists), so they run on ClusterFuzz's runner image.
 #
 # Recipe (the same as fuzz/CMakeLists.txt): every fuzz/fuzz_<name>.c is
-# linked with the library and, when present, fuzz/<name>_ops.c (e.g. the
+# linked with the library (plus testkit/kit.c, the fake host) and, when present, fuzz/<name>_ops.c (e.g. the
 # whole-machine target fuzz_machine.c + machine_ops.c).  fuzz_scenario
 # also compiles tools/intc-sim/{scenario,run,trace}.c with the tight
 # SIM_MAX_* bounds and needs libyaml (pkg-config yaml-0.1); it is skipped
@@ -59,7 +59,7 @@ trap 'rm -rf "$work"' EXIT
 
 # shellcheck disable=SC2206  # word splitting of the flag strings is meant
 cflags=(-std=c11 -g -O1 ${CFLAGS})
-inc=(-I"$SRC_DIR/include" -I"$SRC_DIR/fuzz")
+inc=(-I"$SRC_DIR/include" -I"$SRC_DIR/fuzz" -I"$SRC_DIR/testkit")
 
 echo "libintc: compiling with $CC ${CFLAGS}"
 objs=()
@@ -69,6 +69,10 @@ for f in "$SRC_DIR"/libintc/*.c; do
         -c "$f" -o "$o"
     objs+=("$o")
 done
+# The fake host of the targets (testkit/kit.h).
+o="$work/lib_testkit_kit.o"
+"$CC" "${cflags[@]}" "${inc[@]}" -c "$SRC_DIR/testkit/kit.c" -o "$o"
+objs+=("$o")
 ar rcs "$work/libintc.a" "${objs[@]}"
 
 # The libFuzzer flags the CMake build passes at link time: targets written

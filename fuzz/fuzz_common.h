@@ -2,20 +2,22 @@
  * Shared pieces of the per-surface libFuzzer targets (fuzz/fuzz_*.c):
  *  - fz_in: a byte reader over the input (reads past the end give 0 and
  *    set done, so every input decodes to a finite operation list);
- *  - fz_host: a host with a virtual clock, per-CPU and per-IOAPIC timer
- *    deadlines, a guest-memory window for IOMMU tables and posted
- *    descriptors, and counters;
+ *  - fz_host: the test kit's host (testkit/kit.h) with a guest-memory
+ *    window for IOMMU tables and posted descriptors, its argument checks
+ *    on and the targets' callback oracles in its hooks;
  *  - fz_new_machine: one of FZ_N_CONFIGS fixed machine configurations,
  *    chosen by an input byte, so several configurations are explored;
  *  - fz_check / fz_ok: the oracles run after every operation.
  *
- * Everything is per input (the host lives on the target's stack, the
- * machine is created and freed per input): no mutable globals.
+ * Everything is per input (the host and the machine are created and
+ * freed per input): no mutable globals.
  */
 #ifndef INTC_FUZZ_COMMON_H
 #define INTC_FUZZ_COMMON_H
 
 #include <intc/intc.h>
+
+#include "kit.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -116,98 +118,29 @@ static inline intc_err fz_ok(intc_err e, const char *op)
 #define FZ_MAX_OPS 512u
 #define FZ_MAX_ADVANCE (1ull << 32) /* ns per advance op */
 
-typedef struct fz_host {
-    intc_machine *m;
-    uint64_t now;
-    uint32_t n_cpus, n_ioapics;
-    uint64_t deadline[FZ_MAX_CPUS];
-    uint64_t io_deadline[FZ_MAX_IOAPICS];
-    uint8_t *mem; /* FZ_GM_SIZE bytes, or NULL: every DMA fails */
-    int fail_dma; /* make DMA fail (input-controlled) */
-    int untraced; /* no event callback: the untraced fast paths run */
-    unsigned long n_events, n_kicks, n_eoi_cb;
-} fz_host;
+/* The host is the test kit's (testkit/kit.h), its contract checks on
+   (check_args: every CPU and IOAPIC index and each event's shape against
+   the machine), events counted and not stored; the target's own oracles
+   run from its hooks (fz_host_new). */
+typedef kit_host fz_host;
 
-static inline uint64_t fz_cb_now(void *host, uint32_t cpu)
+/* The guest memory window, NULL when the host has none. */
+static inline uint8_t *fz_mem(fz_host *h)
 {
-    fz_host *h = host;
-    /* common.h: a CPU index or INTC_NO_CPU. */
-    if (cpu != INTC_NO_CPU && h->m && cpu >= intc_machine_cpu_count(h->m))
-        FZ_ABORT("now_ns for cpu %u", (unsigned)cpu);
-    return h->now;
+    return kit_mem(h, FZ_GM_BASE, FZ_GM_SIZE);
 }
 
-static inline void fz_cb_timer_arm(void *host, uint32_t cpu, uint64_t d)
+/* event hook: a restricted callback, the machine refuses re-entry (tried
+   on every 64th event). */
+static inline void fz_on_event(void *ctx, const intc_event *ev)
 {
-    fz_host *h = host;
-    if (cpu >= FZ_MAX_CPUS)
-        FZ_ABORT("timer_arm for cpu %u", (unsigned)cpu);
-    h->deadline[cpu] = d;
-}
-
-static inline void fz_cb_io_timer_arm(void *host, uint32_t io, uint64_t d)
-{
-    fz_host *h = host;
-    if (io >= FZ_MAX_IOAPICS)
-        FZ_ABORT("ioapic_timer_arm for ioapic %u", (unsigned)io);
-    h->io_deadline[io] = d;
-}
-
-static inline void fz_cb_kick(void *host, uint32_t cpu)
-{
-    fz_host *h = host;
-    if (cpu >= h->n_cpus)
-        FZ_ABORT("kick for cpu %u of %u", (unsigned)cpu, (unsigned)h->n_cpus);
-    h->n_kicks++;
-}
-
-static inline void fz_cb_event(void *host, const intc_event *ev)
-{
-    fz_host *h = host;
-    if ((unsigned)ev->type >= INTC_EV_COUNT_ || ev->vector < -1 ||
-        ev->vector > 255 ||
-        (ev->cpu != INTC_NO_CPU && ev->cpu >= h->n_cpus))
-        FZ_ABORT("malformed event type %d cpu %u vector %d", (int)ev->type,
-                 (unsigned)ev->cpu, (int)ev->vector);
-    /* A restricted callback: the machine refuses re-entry. */
-    if (h->m && (h->n_events & 63) == 0) {
+    fz_host *h = ctx;
+    (void)ev;
+    if (h->m && ((h->n_events + h->n_events_lost - 1) & 63) == 0) {
         intc_lapic *l = intc_machine_lapic(h->m, 0);
         if (intc_lapic_set_tpr(l, 0x40) != INTC_ERR_BUSY)
             FZ_ABORT("re-entry from the event callback not refused");
     }
-    h->n_events++;
-}
-
-static inline void fz_cb_eoi(void *host, uint32_t gsi)
-{
-    (void)gsi;
-    ((fz_host *)host)->n_eoi_cb++;
-}
-
-static inline int fz_gm_range(const fz_host *h, uint64_t addr, size_t len)
-{
-    return h->mem && !h->fail_dma && addr >= FZ_GM_BASE &&
-           len <= FZ_GM_SIZE && addr - FZ_GM_BASE <= FZ_GM_SIZE - len;
-}
-
-static inline int fz_cb_dma_read(void *host, uint64_t addr, void *buf,
-                                 size_t len)
-{
-    fz_host *h = host;
-    if (!fz_gm_range(h, addr, len))
-        return -1;
-    memcpy(buf, h->mem + (addr - FZ_GM_BASE), len);
-    return 0;
-}
-
-static inline int fz_cb_dma_write(void *host, uint64_t addr, const void *buf,
-                                  size_t len)
-{
-    fz_host *h = host;
-    if (!fz_gm_range(h, addr, len))
-        return -1;
-    memcpy(h->mem + (addr - FZ_GM_BASE), buf, len);
-    return 0;
 }
 
 /* ---- configurations ---------------------------------------------------- */
@@ -317,25 +250,11 @@ static inline unsigned fz_iommu_config(unsigned kind, uint8_t b)
     return (b & 1) ? 6 : 4;
 }
 
-static inline void fz_host_init(fz_host *h, int with_memory)
-{
-    memset(h, 0, sizeof *h);
-    for (unsigned i = 0; i < FZ_MAX_CPUS; i++)
-        h->deadline[i] = UINT64_MAX;
-    for (unsigned i = 0; i < FZ_MAX_IOAPICS; i++)
-        h->io_deadline[i] = UINT64_MAX;
-    if (with_memory) {
-        h->mem = calloc(1, FZ_GM_SIZE);
-        if (!h->mem)
-            abort();
-    }
-}
-
 /* common.h apic_base_changed: deferred, so the host can read the MSR
    back; it must agree with the value reported. */
-static inline void fz_cb_apic_base(void *host, uint32_t cpu, uint64_t base)
+static inline void fz_on_apic_base(void *ctx, uint32_t cpu, uint64_t base)
 {
-    fz_host *h = host;
+    fz_host *h = ctx;
     uint64_t v = 0;
     intc_err e = intc_lapic_msr_read(intc_machine_lapic(h->m, cpu),
                                      INTC_MSR_APIC_BASE, &v);
@@ -345,21 +264,28 @@ static inline void fz_cb_apic_base(void *host, uint32_t cpu, uint64_t base)
                  (unsigned long long)v, intc_err_name(e));
 }
 
-static inline intc_host_ops fz_ops(void)
+/* A host for one input; with_memory: the guest memory window (else every
+   DMA fails).  Aborts on out-of-memory. */
+static inline fz_host *fz_host_new(int with_memory)
 {
-    intc_host_ops ops;
-    memset(&ops, 0, sizeof ops);
-    ops.version = INTC_HOST_OPS_VERSION;
-    ops.kick = fz_cb_kick;
-    ops.now_ns = fz_cb_now;
-    ops.timer_arm = fz_cb_timer_arm;
-    ops.dma_read = fz_cb_dma_read;
-    ops.dma_write = fz_cb_dma_write;
-    ops.event = fz_cb_event;
-    ops.eoi = fz_cb_eoi;
-    ops.apic_base_changed = fz_cb_apic_base;
-    ops.ioapic_timer_arm = fz_cb_io_timer_arm;
-    return ops;
+    fz_host *h = kit_host_new(true);
+
+    if (!h)
+        abort();
+    h->check_args = true;
+    h->max_events = 0; /* counted (n_events_lost), not stored */
+    h->hooks.ctx = h;
+    h->hooks.event = fz_on_event;
+    h->hooks.apic_base_changed = fz_on_apic_base;
+    if (with_memory && !kit_region_add(h, FZ_GM_BASE, FZ_GM_SIZE))
+        abort();
+    return h;
+}
+
+/* Make every DMA fail (input-controlled), or not. */
+static inline void fz_fail_dma(fz_host *h, int fail)
+{
+    h->fail_dma_read = h->fail_dma_write = fail != 0;
 }
 
 /* Bit of a target's configuration byte (FZ_UNTRACED, in targets that
@@ -376,19 +302,18 @@ static inline intc_machine *fz_new_machine_opt(fz_host *h, unsigned sel,
 {
     intc_machine_config cfg;
     intc_ioapic_config io[2];
-    intc_host_ops ops = fz_ops();
     intc_err e = INTC_OK;
 
-    h->untraced = untraced != 0;
-    if (h->untraced)
-        ops.event = NULL;
+    if (untraced)
+        h->ops.event = NULL;
     fz_config(sel, &cfg, io);
-    h->m = intc_machine_new(&cfg, &ops, h, &e);
-    if (!h->m)
+    if (!kit_machine(h, &cfg, &e))
         FZ_ABORT("intc_machine_new(config %u): %s", sel % FZ_N_CONFIGS,
                  intc_err_name(e));
-    h->n_cpus = intc_machine_cpu_count(h->m);
-    h->n_ioapics = cfg.n_ioapics;
+    if (h->n_cpus != intc_machine_cpu_count(h->m))
+        FZ_ABORT("config %u: %u CPUs, the machine has %u",
+                 sel % FZ_N_CONFIGS, (unsigned)h->n_cpus,
+                 (unsigned)intc_machine_cpu_count(h->m));
     fz_check(h->m, "intc_machine_new");
     return h->m;
 }
@@ -398,14 +323,13 @@ static inline intc_machine *fz_new_machine(fz_host *h, unsigned sel)
     return fz_new_machine_opt(h, sel, 0);
 }
 
-static inline void fz_host_fini(fz_host *h)
+/* Check, free the machine and the host. */
+static inline void fz_host_free(fz_host *h)
 {
     if (h->m)
         fz_check(h->m, "the last operation");
     intc_machine_free(h->m);
-    h->m = NULL;
-    free(h->mem);
-    h->mem = NULL;
+    kit_host_free(h);
 }
 
 /* Move the clock forward by dt (bounded) and fire every due host timer
@@ -444,18 +368,20 @@ static inline void fz_advance(fz_host *h, uint64_t dt)
 static inline void fz_mem_fill(fz_host *h, fz_in *in, uint32_t off,
                                size_t n)
 {
+    uint8_t *mem = fz_mem(h);
     for (size_t i = 0; i < n; i++) {
         uint8_t b = fz_u8(in);
-        if (h->mem)
-            h->mem[(off + i) % FZ_GM_SIZE] = b;
+        if (mem)
+            mem[(off + i) % FZ_GM_SIZE] = b;
     }
 }
 
 static inline void fz_mem_w64(fz_host *h, uint32_t off, uint64_t v)
 {
+    uint8_t *mem = fz_mem(h);
     off %= FZ_GM_SIZE - 7;
-    if (h->mem)
-        memcpy(h->mem + off, &v, 8);
+    if (mem)
+        memcpy(mem + off, &v, 8);
 }
 
 /* ---- LAPIC operations shared by several targets ------------------------ */

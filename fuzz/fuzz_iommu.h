@@ -55,7 +55,7 @@ static inline uint64_t fz_iommu_addr(fz_in *in)
 static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
                                size_t size)
 {
-    fz_host h;
+    fz_host *h;
     fz_in in;
     intc_iommu *u;
     unsigned ops = 0;
@@ -64,9 +64,9 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
     if (size < 1)
         return 0;
     fz_init(&in, data, size);
-    fz_host_init(&h, 1);
-    fz_new_machine(&h, fz_iommu_config(kind, fz_u8(&in)));
-    u = intc_machine_iommu(h.m);
+    h = fz_host_new(1);
+    fz_new_machine(h, fz_iommu_config(kind, fz_u8(&in)));
+    u = intc_machine_iommu(h->m);
     if (!u)
         FZ_ABORT("configuration without its IOMMU");
 
@@ -86,7 +86,7 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
             if (e == INTC_OK && sz < 8 && (v >> (8 * sz)))
                 FZ_ABORT("iommu read %#x/%u returned %#llx", off, sz,
                          (unsigned long long)v);
-            fz_check(h.m, "intc_iommu_mmio_read");
+            fz_check(h->m, "intc_iommu_mmio_read");
             break;
         }
         case IO_MMIO_WRITE: {
@@ -97,7 +97,7 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
                 off %= mmio_size + 8;
             fz_ok(intc_iommu_mmio_write(u, off, sz, v),
                   "intc_iommu_mmio_write");
-            fz_check(h.m, "intc_iommu_mmio_write");
+            fz_check(h->m, "intc_iommu_mmio_write");
             break;
         }
         case IO_REG_WRITE: { /* aligned 4- or 8-byte, the legal shapes */
@@ -107,17 +107,17 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
             uint64_t v = sz == 8 ? fz_u64(&in) : fz_u32(&in);
             fz_ok(intc_iommu_mmio_write(u, off, sz, v),
                   "intc_iommu_mmio_write");
-            fz_check(h.m, "intc_iommu_mmio_write");
+            fz_check(h->m, "intc_iommu_mmio_write");
             break;
         }
         case IO_MEM_FILL: {
             uint32_t off = fz_u16(&in);
-            fz_mem_fill(&h, &in, off, fz_u8(&in) % 64);
+            fz_mem_fill(h, &in, off, fz_u8(&in) % 64);
             break;
         }
         case IO_MEM_W64: {
             uint32_t off = fz_u16(&in) & ~7u;
-            fz_mem_w64(&h, off, fz_u64(&in));
+            fz_mem_w64(h, off, fz_u64(&in));
             break;
         }
         case IO_ENTRY: { /* 16 or 32 bytes at a conventional table slot */
@@ -127,7 +127,7 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
             uint32_t esz = (b & 4) ? 32 : 16;
             uint32_t off = base[b & 3] + idx * esz;
             for (uint32_t i = 0; i < esz; i += 8)
-                fz_mem_w64(&h, off + i, fz_u64(&in));
+                fz_mem_w64(h, off + i, fz_u64(&in));
             break;
         }
         case IO_SET_TABLE: {
@@ -136,7 +136,7 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
                                  : FZ_GM_BASE | (fz_u16(&in) & 0xfffu);
             fz_ok(intc_iommu_set_table(u, t, b & 1, b & 2),
                   "intc_iommu_set_table");
-            fz_check(h.m, "intc_iommu_set_table");
+            fz_check(h->m, "intc_iommu_set_table");
             break;
         }
         case IO_INVALIDATE: {
@@ -144,7 +144,7 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
             uint32_t idx = (b & 0x80) ? INTC_IOMMU_INV_ALL : fz_u16(&in);
             fz_ok(intc_iommu_invalidate(u, idx, b & 0x1f),
                   "intc_iommu_invalidate");
-            fz_check(h.m, "intc_iommu_invalidate");
+            fz_check(h->m, "intc_iommu_invalidate");
             break;
         }
         case IO_REMAP: {
@@ -157,10 +157,10 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
             memset(&irq, 0xa5, sizeof irq);
             e = fz_ok(intc_iommu_remap(u, sid, addr, dt, &irq),
                       "intc_iommu_remap");
-            fz_check(h.m, "intc_iommu_remap");
+            fz_check(h->m, "intc_iommu_remap");
             if (e == INTC_OK && (b & 1)) {
-                fz_ok(intc_irq_deliver(h.m, &irq, NULL), "intc_irq_deliver");
-                fz_check(h.m, "intc_irq_deliver");
+                fz_ok(intc_irq_deliver(h->m, &irq, NULL), "intc_irq_deliver");
+                fz_check(h->m, "intc_irq_deliver");
             }
             break;
         }
@@ -182,20 +182,20 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
             irq.dm = fz_u8(&in);
             if (!(f & 128))
                 irq.dm &= 7;
-            fz_ok(intc_irq_deliver(h.m, &irq, NULL), "intc_irq_deliver");
-            fz_check(h.m, "intc_irq_deliver");
+            fz_ok(intc_irq_deliver(h->m, &irq, NULL), "intc_irq_deliver");
+            fz_check(h->m, "intc_irq_deliver");
             break;
         }
         case IO_SEND: {
             uint16_t sid = fz_u16(&in);
             uint64_t addr = fz_iommu_addr(&in);
-            fz_ok(intc_msi_send(h.m, addr, fz_u32(&in), sid, NULL),
+            fz_ok(intc_msi_send(h->m, addr, fz_u32(&in), sid, NULL),
                   "intc_msi_send");
-            fz_check(h.m, "intc_msi_send");
+            fz_check(h->m, "intc_msi_send");
             break;
         }
         case IO_IOAPIC: { /* program an entry (maybe remappable) and pulse */
-            intc_ioapic *io = intc_machine_ioapic(h.m, 0);
+            intc_ioapic *io = intc_machine_ioapic(h->m, 0);
             uint8_t pin = fz_u8(&in) % 24;
             uint32_t lo = fz_u32(&in), hi = fz_u32(&in);
             uint8_t b = fz_u8(&in);
@@ -203,58 +203,58 @@ static inline int fz_iommu_one(unsigned kind, const uint8_t *data,
             fz_ok(intc_ioapic_mmio_write(io, 0x10, 4, hi), "win");
             fz_ok(intc_ioapic_mmio_write(io, 0, 4, 0x10u + 2u * pin), "sel");
             fz_ok(intc_ioapic_mmio_write(io, 0x10, 4, lo), "win");
-            fz_check(h.m, "ioapic rte");
+            fz_check(h->m, "ioapic rte");
             fz_ok(intc_ioapic_set_irq(io, pin, b & 1), "set_irq");
-            fz_check(h.m, "intc_ioapic_set_irq");
+            fz_check(h->m, "intc_ioapic_set_irq");
             break;
         }
         case IO_SERVICE: {
-            intc_lapic *l = fz_lapic(&h, fz_u8(&in));
-            fz_cpu_service(&h, l, fz_u8(&in));
+            intc_lapic *l = fz_lapic(h, fz_u8(&in));
+            fz_cpu_service(h, l, fz_u8(&in));
             break;
         }
         case IO_ENABLE_ALL: { /* software-enable; maybe x2APIC mode */
             uint8_t b = fz_u8(&in);
-            for (uint32_t c = 0; c < h.n_cpus; c++) {
-                intc_lapic *l = intc_machine_lapic(h.m, c);
+            for (uint32_t c = 0; c < h->n_cpus; c++) {
+                intc_lapic *l = intc_machine_lapic(h->m, c);
                 fz_ok(intc_lapic_mmio_write(l, INTC_LAPIC_SVR, 4,
                                             0x1ffu),
                       "svr");
-                fz_check(h.m, "svr");
+                fz_check(h->m, "svr");
                 if (b & 1) {
                     uint64_t base = 0;
                     intc_lapic_msr_read(l, INTC_MSR_APIC_BASE, &base);
                     fz_ok(intc_lapic_msr_write(l, INTC_MSR_APIC_BASE,
                                                base | INTC_APIC_BASE_EXTD),
                           "x2apic");
-                    fz_check(h.m, "x2apic enable");
+                    fz_check(h->m, "x2apic enable");
                 }
             }
             break;
         }
         case IO_ADVANCE:
-            fz_advance(&h, fz_u16(&in));
+            fz_advance(h, fz_u16(&in));
             break;
         case IO_FAIL_DMA:
-            h.fail_dma = fz_u8(&in) & 1;
+            fz_fail_dma(h, fz_u8(&in) & 1);
             break;
         case IO_LAPIC_WRITE: {
-            intc_lapic *l = fz_lapic(&h, fz_u8(&in));
+            intc_lapic *l = fz_lapic(h, fz_u8(&in));
             uint32_t off = (uint32_t)fz_u8(&in) << 4;
             fz_ok(intc_lapic_mmio_write(l, off, 4, fz_u32(&in)),
                   "intc_lapic_mmio_write");
-            fz_check(h.m, "intc_lapic_mmio_write");
+            fz_check(h->m, "intc_lapic_mmio_write");
             break;
         }
         case IO_SYNC_PIR: {
-            intc_lapic *l = fz_lapic(&h, fz_u8(&in));
+            intc_lapic *l = fz_lapic(h, fz_u8(&in));
             fz_ok(intc_lapic_sync_pir(l, NULL), "intc_lapic_sync_pir");
-            fz_check(h.m, "intc_lapic_sync_pir");
+            fz_check(h->m, "intc_lapic_sync_pir");
             break;
         }
         }
     }
-    fz_host_fini(&h);
+    fz_host_free(h);
     return 0;
 }
 

@@ -108,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fz_host h;
+    fz_host *h;
     fz_in in;
     uint8_t b0;
     unsigned ops = 0;
@@ -116,13 +116,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     fz_init(&in, data, size);
-    fz_host_init(&h, 1);
+    h = fz_host_new(1);
     b0 = fz_u8(&in);
-    fz_new_machine_opt(&h, b0, b0 & FZ_UNTRACED);
+    fz_new_machine_opt(h, b0, b0 & FZ_UNTRACED);
 
     while (!in.done && fz_left(&in) > 0 && ops++ < FZ_MAX_OPS) {
         uint8_t op = fz_u8(&in) % OP_COUNT;
-        intc_lapic *l = fz_lapic(&h, fz_u8(&in));
+        intc_lapic *l = fz_lapic(h, fz_u8(&in));
 
         switch (op) {
         case OP_MMIO_READ: {
@@ -130,7 +130,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             unsigned sz = fz_size(&in);
             if (!(off & 0x8000))
                 off &= 0xfff;
-            op_mmio_read(&h, l, off, sz);
+            op_mmio_read(h, l, off, sz);
             break;
         }
         case OP_MMIO_WRITE: {
@@ -141,28 +141,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 off &= 0xfff;
             fz_ok(intc_lapic_mmio_write(l, off, sz, v),
                   "intc_lapic_mmio_write");
-            fz_check(h.m, "intc_lapic_mmio_write");
+            fz_check(h->m, "intc_lapic_mmio_write");
             break;
         }
         case OP_REG_WRITE: { /* the architectural shape */
             uint32_t off = (uint32_t)fz_u8(&in) << 4;
             fz_ok(intc_lapic_mmio_write(l, off, 4, fz_u32(&in)),
                   "intc_lapic_mmio_write");
-            fz_check(h.m, "intc_lapic_mmio_write");
+            fz_check(h->m, "intc_lapic_mmio_write");
             break;
         }
         case OP_MSR_READ: {
             uint64_t v = 0;
             fz_ok(intc_lapic_msr_read(l, pick_msr(&in), &v),
                   "intc_lapic_msr_read");
-            fz_check(h.m, "intc_lapic_msr_read");
+            fz_check(h->m, "intc_lapic_msr_read");
             break;
         }
         case OP_MSR_WRITE: {
             uint32_t msr = pick_msr(&in);
             uint64_t v = fz_u64(&in);
             fz_ok(intc_lapic_msr_write(l, msr, v), "intc_lapic_msr_write");
-            fz_check(h.m, "intc_lapic_msr_write");
+            fz_check(h->m, "intc_lapic_msr_write");
             break;
         }
         case OP_APIC_BASE: { /* mostly legal shapes, then any */
@@ -180,12 +180,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 v = fz_u64(&in);
             fz_ok(intc_lapic_msr_write(l, INTC_MSR_APIC_BASE, v),
                   "wrmsr apic_base");
-            fz_check(h.m, "wrmsr apic_base");
+            fz_check(h->m, "wrmsr apic_base");
             break;
         }
         case OP_TPR:
             fz_ok(intc_lapic_set_tpr(l, fz_u8(&in)), "intc_lapic_set_tpr");
-            fz_check(h.m, "intc_lapic_set_tpr");
+            fz_check(h->m, "intc_lapic_set_tpr");
             break;
         case OP_LINT: {
             uint8_t b = fz_u8(&in);
@@ -193,32 +193,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                "intc_lapic_set_lint");
             if ((b & 3) < 2 && e != INTC_OK)
                 FZ_ABORT("set_lint(%u): %s", b & 3, intc_err_name(e));
-            fz_check(h.m, "intc_lapic_set_lint");
+            fz_check(h->m, "intc_lapic_set_lint");
             break;
         }
         case OP_SERVICE:
-            fz_cpu_service(&h, l, fz_u8(&in));
+            fz_cpu_service(h, l, fz_u8(&in));
             break;
         case OP_ADVANCE: {
             uint8_t b = fz_u8(&in);
             uint64_t dt = (b & 1) ? fz_u32(&in) : fz_u16(&in);
-            fz_advance(&h, dt);
-            timer_oracle(&h);
+            fz_advance(h, dt);
+            timer_oracle(h);
             break;
         }
         case OP_RAISE_LVT:
             fz_ok(intc_lapic_raise_lvt(l, fz_u8(&in) % 9),
                   "intc_lapic_raise_lvt");
-            fz_check(h.m, "intc_lapic_raise_lvt");
+            fz_check(h->m, "intc_lapic_raise_lvt");
             break;
         case OP_RESET:
             fz_ok(intc_lapic_reset(l, fz_u8(&in) & 1), "intc_lapic_reset");
-            fz_check(h.m, "intc_lapic_reset");
+            fz_check(h->m, "intc_lapic_reset");
             break;
         case OP_TSC_OFFSET:
             fz_ok(intc_lapic_set_tsc_offset(l, fz_u64(&in)),
                   "intc_lapic_set_tsc_offset");
-            fz_check(h.m, "intc_lapic_set_tsc_offset");
+            fz_check(h->m, "intc_lapic_set_tsc_offset");
             break;
         case OP_POST: {
             uint8_t v = fz_u8(&in), b = fz_u8(&in);
@@ -227,7 +227,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FZ_ABORT("intc_lapic_post returned %d", r);
             if (b & 2) {
                 fz_ok(intc_lapic_sync_pir(l, NULL), "intc_lapic_sync_pir");
-                fz_check(h.m, "intc_lapic_sync_pir");
+                fz_check(h->m, "intc_lapic_sync_pir");
             }
             break;
         }
@@ -236,21 +236,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             for (int i = 0; i < 4; i++)
                 pir[i] = fz_u64(&in);
             fz_ok(intc_lapic_sync_pir(l, pir), "intc_lapic_sync_pir");
-            fz_check(h.m, "intc_lapic_sync_pir");
+            fz_check(h->m, "intc_lapic_sync_pir");
             break;
         }
         case OP_IPI:
-            op_ipi(&h, l, &in);
+            op_ipi(h, l, &in);
             break;
         case OP_STALE_EXPIRE: /* the host's timer fired early or late */
-            fz_ok(intc_lapic_timer_expired(l, h.now),
+            fz_ok(intc_lapic_timer_expired(l, h->now),
                   "intc_lapic_timer_expired");
-            fz_check(h.m, "intc_lapic_timer_expired (stale)");
+            fz_check(h->m, "intc_lapic_timer_expired (stale)");
             break;
         case OP_MACHINE_RESET:
             if (fz_u8(&in) == 0x5a) {
-                fz_ok(intc_machine_reset(h.m), "intc_machine_reset");
-                fz_check(h.m, "intc_machine_reset");
+                fz_ok(intc_machine_reset(h->m), "intc_machine_reset");
+                fz_check(h->m, "intc_machine_reset");
             }
             break;
         case OP_QUERY: {
@@ -261,7 +261,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 (p & ~(INTC_PEND_INIT | INTC_PEND_SIPI)))
                 FZ_ABORT("waiting for SIPI with pending %#x", p);
             (void)intc_lapic_get_tpr(l);
-            timer_oracle(&h);
+            timer_oracle(h);
             break;
         }
         case OP_X2_REG_WRITE: { /* the x2APIC architectural shape */
@@ -270,11 +270,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (msr == 0x830)
                 v |= (uint64_t)fz_u32(&in) << 32;
             fz_ok(intc_lapic_msr_write(l, msr, v), "intc_lapic_msr_write");
-            fz_check(h.m, "intc_lapic_msr_write");
+            fz_check(h->m, "intc_lapic_msr_write");
             break;
         }
         }
     }
-    fz_host_fini(&h);
+    fz_host_free(h);
     return 0;
 }

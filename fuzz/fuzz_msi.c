@@ -69,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fz_host h;
+    fz_host *h;
     fz_in in;
     uint8_t b0;
     devs d;
@@ -79,9 +79,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memset(&d, 0, sizeof d);
     fz_init(&in, data, size);
-    fz_host_init(&h, 0);
+    h = fz_host_new(0);
     b0 = fz_u8(&in);
-    fz_new_machine_opt(&h, b0, b0 & FZ_UNTRACED);
+    fz_new_machine_opt(h, b0, b0 & FZ_UNTRACED);
 
     while (!in.done && fz_left(&in) > 0 && ops++ < FZ_MAX_OPS) {
         uint8_t op = fz_u8(&in) % OP_COUNT;
@@ -94,9 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case OP_SEND: {
             uint64_t addr = pick_addr(&in);
             uint32_t dt = pick_data(&in);
-            fz_ok(intc_msi_send(h.m, addr, dt, fz_u16(&in), NULL),
+            fz_ok(intc_msi_send(h->m, addr, dt, fz_u16(&in), NULL),
                   "intc_msi_send");
-            fz_check(h.m, "intc_msi_send");
+            fz_check(h->m, "intc_msi_send");
             break;
         }
         case OP_MSIX_NEW: {
@@ -105,20 +105,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (x)
                 break;
             n = (n & 0x8000) ? n & 0xfff : n % 65;
-            d.x[k] = intc_msix_new(h.m, n, fz_u16(&in), &e);
+            d.x[k] = intc_msix_new(h->m, n, fz_u16(&in), &e);
             if (!d.x[k] && (n >= 1 && n <= INTC_MSIX_MAX_VECTORS))
                 FZ_ABORT("intc_msix_new(%u): %s", n, intc_err_name(e));
             if (d.x[k] && (n == 0 || n > INTC_MSIX_MAX_VECTORS))
                 FZ_ABORT("intc_msix_new(%u) accepted", n);
             d.nvec[k] = n;
-            fz_check(h.m, "intc_msix_new");
+            fz_check(h->m, "intc_msix_new");
             break;
         }
         case OP_MSIX_FREE:
             if (x) {
                 intc_msix_free(x);
                 d.x[k] = NULL;
-                fz_check(h.m, "intc_msix_free");
+                fz_check(h->m, "intc_msix_free");
             }
             break;
         case OP_MSIX_TABLE_READ: {
@@ -129,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             fz_ok(intc_msix_table_read(x, off, sz, &v),
                   "intc_msix_table_read");
-            fz_check(h.m, "intc_msix_table_read");
+            fz_check(h->m, "intc_msix_table_read");
             break;
         }
         case OP_MSIX_TABLE_WRITE: {
@@ -140,7 +140,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             fz_ok(intc_msix_table_write(x, off, sz, v),
                   "intc_msix_table_write");
-            fz_check(h.m, "intc_msix_table_write");
+            fz_check(h->m, "intc_msix_table_write");
             break;
         }
         case OP_MSIX_ENTRY: { /* a whole entry as a driver writes it */
@@ -151,11 +151,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!x)
                 break;
             fz_ok(intc_msix_table_write(x, 16 * e, 8, addr), "msix addr");
-            fz_check(h.m, "msix addr");
+            fz_check(h->m, "msix addr");
             fz_ok(intc_msix_table_write(x, 16 * e + 8, 4, dt), "msix data");
-            fz_check(h.m, "msix data");
+            fz_check(h->m, "msix data");
             fz_ok(intc_msix_table_write(x, 16 * e + 12, 4, ctl), "msix ctl");
-            fz_check(h.m, "msix ctl");
+            fz_check(h->m, "msix ctl");
             break;
         }
         case OP_MSIX_PBA: {
@@ -165,7 +165,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (!x)
                 break;
             fz_ok(intc_msix_pba_read(x, off, sz, &v), "intc_msix_pba_read");
-            fz_check(h.m, "intc_msix_pba_read");
+            fz_check(h->m, "intc_msix_pba_read");
             break;
         }
         case OP_MSIX_CONTROL: {
@@ -174,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 break;
             fz_ok(intc_msix_set_control(x, b & 1, b & 2),
                   "intc_msix_set_control");
-            fz_check(h.m, "intc_msix_set_control");
+            fz_check(h->m, "intc_msix_set_control");
             break;
         }
         case OP_MSIX_NOTIFY: {
@@ -188,13 +188,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FZ_ABORT("intc_msix_notify(%u of %u): %s", v, d.nvec[k],
                          intc_err_name(e));
             (void)intc_msix_pending(x, v);
-            fz_check(h.m, "intc_msix_notify");
+            fz_check(h->m, "intc_msix_notify");
             break;
         }
         case OP_MSIX_RESET:
             if (x) {
                 fz_ok(intc_msix_reset(x), "intc_msix_reset");
-                fz_check(h.m, "intc_msix_reset");
+                fz_check(h->m, "intc_msix_reset");
             }
             break;
         case OP_MSI_NEW: {
@@ -203,18 +203,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             unsigned log2 = b & 7;
             if (c)
                 break;
-            d.c[k] = intc_msi_new(h.m, log2, b & 8, b & 16, fz_u16(&in),
+            d.c[k] = intc_msi_new(h->m, log2, b & 8, b & 16, fz_u16(&in),
                                   &e);
             if (!d.c[k] && log2 <= 5)
                 FZ_ABORT("intc_msi_new(%u): %s", log2, intc_err_name(e));
-            fz_check(h.m, "intc_msi_new");
+            fz_check(h->m, "intc_msi_new");
             break;
         }
         case OP_MSI_FREE:
             if (c) {
                 intc_msi_free(c);
                 d.c[k] = NULL;
-                fz_check(h.m, "intc_msi_free");
+                fz_check(h->m, "intc_msi_free");
             }
             break;
         case OP_MSI_READ: {
@@ -226,7 +226,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 off %= 28;
             fz_ok(intc_msi_config_read(c, off, sz, &v),
                   "intc_msi_config_read");
-            fz_check(h.m, "intc_msi_config_read");
+            fz_check(h->m, "intc_msi_config_read");
             break;
         }
         case OP_MSI_WRITE: {
@@ -239,44 +239,44 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 off %= 28;
             fz_ok(intc_msi_config_write(c, off, sz, v),
                   "intc_msi_config_write");
-            fz_check(h.m, "intc_msi_config_write");
+            fz_check(h->m, "intc_msi_config_write");
             break;
         }
         case OP_MSI_NOTIFY:
             if (c) {
                 fz_ok(intc_msi_notify(c, fz_u8(&in) % 40, NULL), "intc_msi_notify");
-                fz_check(h.m, "intc_msi_notify");
+                fz_check(h->m, "intc_msi_notify");
                 (void)intc_msi_config_size(c);
             }
             break;
         case OP_MSI_RESET:
             if (c) {
                 fz_ok(intc_msi_reset(c), "intc_msi_reset");
-                fz_check(h.m, "intc_msi_reset");
+                fz_check(h->m, "intc_msi_reset");
             }
             break;
         case OP_SERVICE:
-            fz_cpu_service(&h, fz_lapic(&h, unit), fz_u8(&in));
+            fz_cpu_service(h, fz_lapic(h, unit), fz_u8(&in));
             break;
         case OP_LAPIC_WRITE: {
             uint32_t off = (uint32_t)fz_u8(&in) << 4;
-            fz_ok(intc_lapic_mmio_write(fz_lapic(&h, unit), off, 4,
+            fz_ok(intc_lapic_mmio_write(fz_lapic(h, unit), off, 4,
                                         fz_u32(&in)),
                   "intc_lapic_mmio_write");
-            fz_check(h.m, "intc_lapic_mmio_write");
+            fz_check(h->m, "intc_lapic_mmio_write");
             break;
         }
         case OP_ENABLE_ALL:
-            for (uint32_t i = 0; i < h.n_cpus; i++) {
-                fz_ok(intc_lapic_mmio_write(intc_machine_lapic(h.m, i),
+            for (uint32_t i = 0; i < h->n_cpus; i++) {
+                fz_ok(intc_lapic_mmio_write(intc_machine_lapic(h->m, i),
                                             INTC_LAPIC_SVR, 4,
                                             0x100u | fz_u8(&in)),
                       "svr");
-                fz_check(h.m, "svr");
+                fz_check(h->m, "svr");
             }
             break;
         case OP_ADVANCE:
-            fz_advance(&h, fz_u16(&in));
+            fz_advance(h, fz_u16(&in));
             break;
         }
     }
@@ -285,6 +285,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         intc_msix_free(d.x[i]);
         intc_msi_free(d.c[i]);
     }
-    fz_host_fini(&h);
+    fz_host_free(h);
     return 0;
 }

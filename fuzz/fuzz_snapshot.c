@@ -199,7 +199,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fz_host h, h2;
+    fz_host *h, *h2;
     fz_in in;
     uint8_t b0, set;
     unsigned mode;
@@ -210,9 +210,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b0 = fz_u8(&in);
     set = fz_u8(&in);
     mode = (b0 >> 3) & 3;
-    fz_host_init(&h, 1);
-    fz_new_machine(&h, b0);
-    devices(h.m, set);
+    h = fz_host_new(1);
+    fz_new_machine(h, b0);
+    devices(h->m, set);
 
     if (mode < 2) {
         size_t len = size - 2;
@@ -222,26 +222,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(img, data + 2, len);
         if (mode == 1)
             fix_sum(img, len);
-        load_check(&h, img, len);
+        load_check(h, img, len);
         free(img);
     } else {
         size_t len, len2;
         uint8_t *img, *img2;
         unsigned n = fz_u8(&in) % 64;
 
-        drive(&h, &in, n);
-        img = save(h.m, &len);
+        drive(h, &in, n);
+        img = save(h->m, &len);
         /* Saving twice gives the same image (saving changes nothing). */
-        img2 = save(h.m, &len2);
+        img2 = save(h->m, &len2);
         if (len2 != len || memcmp(img, img2, len) != 0)
             FZ_ABORT("two saves of one state differ");
         free(img2);
 
-        fz_host_init(&h2, 0);
-        h2.now = h.now;
-        fz_new_machine(&h2, b0);
-        devices(h2.m, set);
-        if (load_check(&h2, img, len) != INTC_OK)
+        h2 = fz_host_new(0);
+        h2->now = h->now;
+        fz_new_machine(h2, b0);
+        devices(h2->m, set);
+        if (load_check(h2, img, len) != INTC_OK)
             FZ_ABORT("a saved image does not load into a fresh machine");
         /* Mutations. */
         while (!in.done && fz_left(&in) >= 3) {
@@ -251,11 +251,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (mode == 3)
             fix_sum(img, len);
-        load_check(&h2, img, len);
-        load_check(&h, img, len);
+        load_check(h2, img, len);
+        load_check(h, img, len);
         free(img);
-        fz_host_fini(&h2);
+        fz_host_free(h2);
     }
-    fz_host_fini(&h);
+    fz_host_free(h);
     return 0;
 }

@@ -532,7 +532,6 @@ static intc_machine *snap_machine(fz_host *h, unsigned sel, uint8_t set)
 {
     intc_machine *m;
     intc_err e = INTC_OK;
-    fz_host_init(h, 1);
     m = fz_new_machine(h, sel);
     if (set & 1)
         intc_msix_new(m, 8, 0x10, &e);
@@ -567,13 +566,14 @@ static void gen_snapshot(void)
     char name[64];
 
     for (unsigned sel = 0; sel < FZ_N_CONFIGS; sel++) {
-        fz_host h;
+        fz_host *h;
         intc_machine *m;
         intc_lapic *l0;
         uint8_t set = (uint8_t)(sel & 3 ? sel & 0xf : 0);
 
         /* Power-up state. */
-        m = snap_machine(&h, sel, set);
+        h = fz_host_new(1);
+        m = snap_machine(h, sel, set);
         u8(sel); u8(set);
         put_image(m);
         snprintf(name, sizeof name, "image_reset_%u", sel);
@@ -582,7 +582,7 @@ static void gen_snapshot(void)
         /* A busy state: timer running, vectors in IRR/ISR, TPR, an
            IOAPIC line, posted vectors, x2APIC on CPU 0 where there is. */
         l0 = intc_machine_lapic(m, 0);
-        for (uint32_t c = 0; c < h.n_cpus; c++) {
+        for (uint32_t c = 0; c < h->n_cpus; c++) {
             intc_lapic *l = intc_machine_lapic(m, c);
             intc_lapic_mmio_write(l, INTC_LAPIC_SVR, 4, 0x1ff);
             intc_lapic_mmio_write(l, INTC_LAPIC_LVT_TIMER, 4, 0x20040);
@@ -593,14 +593,14 @@ static void gen_snapshot(void)
         intc_lapic_ack(l0);
         intc_lapic_set_tpr(l0, 0x20);
         intc_lapic_post(l0, 0x91, true);
-        if (h.n_ioapics) {
+        if (h->n_ioapics) {
             intc_ioapic *io = intc_machine_ioapic(m, 0);
             intc_ioapic_mmio_write(io, 0, 4, 0x10 + 2 * 16);
             intc_ioapic_mmio_write(io, 0x10, 4, 0xa035);
             intc_machine_set_gsi(m, 16, true);
         }
-        h.now = 12345;
-        if (h.n_cpus > 1)
+        h->now = 12345;
+        if (h->n_cpus > 1)
             intc_lapic_msr_write(intc_machine_lapic(m, 1),
                                  INTC_MSR_APIC_BASE,
                                  INTC_APIC_BASE_DEFAULT |
@@ -617,7 +617,7 @@ static void gen_snapshot(void)
         put_image(m);
         snprintf(name, sizeof name, "image_busy_crcfix_%u", sel);
         emit(t, name);
-        fz_host_fini(&h);
+        fz_host_free(h);
 
         /* Mode 2/3: drive a machine, then mutate its image. */
         u8(sel | (2 + (sel & 1)) << 3); u8(set);

@@ -35,13 +35,34 @@ static void fail(kit_host *h, const char *msg)
 
 static void mix(kit_host *h, uint64_t v)
 {
-    if (!h->hash_callbacks)
-        return;
     for (unsigned i = 0; i < 8; i++) {
         h->cb_hash ^= (uint8_t)(v >> (8 * i));
         h->cb_hash *= FNV_PRIME;
     }
+}
+
+/* One callback into the hash: its tag and arguments. */
+static void hash_cb(kit_host *h, uint64_t a, uint64_t b, uint64_t c)
+{
+    if (!h->hash_callbacks)
+        return;
+    mix(h, a);
+    mix(h, b);
+    mix(h, c);
     h->n_callbacks++;
+}
+
+/* check_args: index i of what must be below n. */
+static void check_index(kit_host *h, uint64_t i, uint32_t n,
+                        const char *what)
+{
+    char msg[96];
+
+    if (!h->check_args || i < n)
+        return;
+    snprintf(msg, sizeof msg, "%s(%llu): only %u exist", what,
+             (unsigned long long)i, (unsigned)n);
+    fail(h, msg);
 }
 
 /* ---- timers: the heap ---- */
@@ -196,18 +217,29 @@ static void log_item(kit_host *h, uint8_t kind, const intc_event *ev)
     h->log[h->n_log++] = (kit_item){.kind = kind, .time = h->now, .ev = *ev};
 }
 
-static void cb_kick(void *host, uint32_t cpu)
+/* The callbacks record first and do the rest (hash, checks, log, hook)
+   only when one is on: the benchmarks count these instructions too. */
+static void kick_more(kit_host *h, uint32_t cpu)
 {
-    kit_host *h = host;
     intc_event ev = {.type = INTC_EV_COUNT_, .cpu = cpu, .vector = -1};
 
-    mix(h, 1u << 24 | cpu);
-    h->n_kicks++;
-    if (cpu < h->cap_cpus)
-        h->kicks[cpu]++;
+    hash_cb(h, 1, cpu, 0);
+    check_index(h, cpu, h->n_cpus, "kick");
     log_item(h, KIT_ITEM_KICK, &ev);
     if (h->hooks.kick)
         h->hooks.kick(h->hooks.ctx, cpu);
+}
+
+static void cb_kick(void *host, uint32_t cpu)
+{
+    kit_host *h = host;
+
+    h->n_kicks++;
+    if (cpu < h->cap_cpus)
+        h->kicks[cpu]++;
+    if (h->hash_callbacks | h->check_args | (h->max_log != 0) |
+        (h->hooks.kick != NULL))
+        kick_more(h, cpu);
 }
 
 static uint64_t cb_now(void *host, uint32_t cpu)
@@ -216,6 +248,8 @@ static uint64_t cb_now(void *host, uint32_t cpu)
 
     h->n_now++;
     h->now_cpu = cpu;
+    if (h->check_args && cpu != INTC_NO_CPU)
+        check_index(h, cpu, h->n_cpus, "now_ns");
     if (h->cpu_now && cpu < h->cap_cpus)
         return h->cpu_now[cpu];
     return h->now;
@@ -225,8 +259,8 @@ static void cb_timer_arm(void *host, uint32_t cpu, uint64_t deadline)
 {
     kit_host *h = host;
 
-    mix(h, 2u << 24 | cpu);
-    mix(h, deadline);
+    hash_cb(h, 2, cpu, deadline);
+    check_index(h, cpu, h->n_cpus, "timer_arm");
     h->n_arms++;
     if (cpu < h->cap_cpus) {
         h->arms[cpu]++;
@@ -238,11 +272,45 @@ static void cb_ioapic_timer_arm(void *host, uint32_t io, uint64_t deadline)
 {
     kit_host *h = host;
 
-    mix(h, 3u << 24 | io);
-    mix(h, deadline);
+    hash_cb(h, 3, io, deadline);
+    check_index(h, io, h->n_ioapics, "ioapic_timer_arm");
     h->n_io_arms++;
     if (io < h->cap_ioapics)
         timer_set(h, h->cap_cpus + io, deadline);
+}
+
+/* Store ev past the events array's capacity: grow it up to max_events,
+   else count the event lost. */
+static void store_event(kit_host *h, const intc_event *ev)
+{
+    size_t ncap = h->cap_events ? 2 * h->cap_events : 256;
+
+    if (ncap > h->max_events)
+        ncap = h->max_events;
+    if (h->n_events < ncap &&
+        grow((void **)&h->events, sizeof *h->events, h->cap_events, ncap,
+             0)) {
+        h->cap_events = ncap;
+        h->events[h->n_events++] = *ev;
+    } else {
+        h->n_events_lost++;
+    }
+}
+
+static void event_more(kit_host *h, const intc_event *ev)
+{
+    hash_cb(h, 4ull << 56 | (uint64_t)ev->type << 32 | ev->cpu,
+            (uint64_t)(uint32_t)ev->vector << 32 | ev->pin,
+            ev->data ^ ev->data2 * FNV_PRIME);
+    if (h->check_args) {
+        if (ev->cpu != INTC_NO_CPU)
+            check_index(h, ev->cpu, h->n_cpus, "event cpu");
+        check_index(h, (uint64_t)((int64_t)ev->vector + 1), 257,
+                    "event vector + 1");
+    }
+    log_item(h, KIT_ITEM_EVENT, ev);
+    if (h->hooks.event)
+        h->hooks.event(h->hooks.ctx, ev);
 }
 
 static void cb_event(void *host, const intc_event *ev)
@@ -251,35 +319,21 @@ static void cb_event(void *host, const intc_event *ev)
 
     if ((unsigned)ev->type >= (unsigned)INTC_EV_COUNT_)
         fail(h, "event(): type out of range");
-    mix(h, 4u << 24 | (uint64_t)ev->type << 32 | ev->cpu);
-    mix(h, (uint64_t)(uint32_t)ev->vector << 32 | ev->pin);
-    mix(h, ev->data ^ ev->data2 * FNV_PRIME);
     h->totals[ev->type]++;
-    if (h->n_events == h->cap_events) {
-        size_t ncap = h->cap_events ? 2 * h->cap_events : 256;
-        if (ncap > h->max_events)
-            ncap = h->max_events;
-        if (h->n_events >= ncap ||
-            !grow((void **)&h->events, sizeof *h->events, h->cap_events,
-                  ncap, 0))
-            ncap = 0;
-        else
-            h->cap_events = ncap;
-    }
     if (h->n_events < h->cap_events)
         h->events[h->n_events++] = *ev;
     else
-        h->n_events_lost++;
-    log_item(h, KIT_ITEM_EVENT, ev);
-    if (h->hooks.event)
-        h->hooks.event(h->hooks.ctx, ev);
+        store_event(h, ev);
+    if (h->hash_callbacks | h->check_args | (h->max_log != 0) |
+        (h->hooks.event != NULL))
+        event_more(h, ev);
 }
 
 static void cb_eoi(void *host, uint32_t gsi)
 {
     kit_host *h = host;
 
-    mix(h, 5u << 24 | (uint64_t)gsi << 32);
+    hash_cb(h, 5, gsi, 0);
     h->n_eois++;
     h->last_eoi_gsi = gsi;
     if (h->hooks.eoi)
@@ -290,8 +344,8 @@ static void cb_apic_base(void *host, uint32_t cpu, uint64_t base)
 {
     kit_host *h = host;
 
-    mix(h, 6u << 24 | cpu);
-    mix(h, base);
+    hash_cb(h, 6, cpu, base);
+    check_index(h, cpu, h->n_cpus, "apic_base_changed");
     h->n_base_changes++;
     if (cpu < h->cap_cpus) {
         h->base_changes[cpu]++;
@@ -312,13 +366,19 @@ uint8_t *kit_mem(kit_host *h, uint64_t addr, uint64_t len)
     return NULL;
 }
 
+/* The access touches [fail_lo, fail_hi) (kit_mem() checked it fits). */
+static bool in_hole(const kit_host *h, uint64_t addr, size_t len)
+{
+    return addr < h->fail_hi && addr + len > h->fail_lo;
+}
+
 static int cb_dma_read(void *host, uint64_t addr, void *buf, size_t len)
 {
     kit_host *h = host;
     uint8_t *p = kit_mem(h, addr, len);
 
     h->n_dma_read++;
-    if (!p || h->fail_dma_read)
+    if (!p || h->fail_dma_read || in_hole(h, addr, len))
         return -1;
     if (len)
         memcpy(buf, p, len);
@@ -332,10 +392,11 @@ static int cb_dma_write(void *host, uint64_t addr, const void *buf,
     uint8_t *p = kit_mem(h, addr, len);
 
     h->n_dma_write++;
-    if (!p || h->fail_dma_write)
+    if (!p || h->fail_dma_write || in_hole(h, addr, len))
         return -1;
     if (len)
         memcpy(p, buf, len);
+    hash_cb(h, 7, addr, len);
     return 0;
 }
 
@@ -469,6 +530,8 @@ intc_machine *kit_machine(kit_host *h, const intc_machine_config *cfg,
             *err = INTC_ERR_NOMEM;
         return NULL;
     }
+    h->n_cpus = cfg->n_cpus;
+    h->n_ioapics = cfg->n_ioapics;
     h->m = intc_machine_new(cfg, &h->ops, h, &e);
     if (err)
         *err = e;

@@ -90,6 +90,13 @@ typedef struct kit_host {
     /* Capacity of the per-CPU and per-IOAPIC arrays below (grown by
        kit_machine() to the machine's size). */
     uint32_t cap_cpus, cap_ioapics;
+    /* The CPUs and IOAPICs of the machine kit_machine() made last. */
+    uint32_t n_cpus, n_ioapics;
+    /* With check_args set, every callback's CPU or IOAPIC index (and
+       each event's CPU and vector) is checked against that machine, a
+       value out of range being a broken libintc contract (-> fail).  Off
+       by default: a caller may run several machines on one kit_host. */
+    bool check_args;
 
     /* timer_arm(): the last deadline per CPU (UINT64_MAX when disarmed or
        never armed) and how many times it was called. */
@@ -131,11 +138,13 @@ typedef struct kit_host {
     size_t n_log, cap_log, max_log, n_log_lost;
 
     /* Guest memory and the DMA callbacks' counts; fail_dma_* make every
-       access of that direction fail. */
+       access of that direction fail, and any access touching
+       [fail_lo, fail_hi) fails (a hole in the memory; empty by default). */
     kit_region *regions;
     size_t n_regions;
     unsigned n_dma_read, n_dma_write;
     bool fail_dma_read, fail_dma_write;
+    uint64_t fail_lo, fail_hi;
 
     /* Allocator.  n_allocs counts calls that (re)allocate (new_size > 0);
        when fail_at is non-zero the fail_at-th of them returns NULL.  Live
@@ -147,10 +156,12 @@ typedef struct kit_host {
     size_t live_blocks;
     size_t peak_bytes;
 
-    /* With hash_callbacks set: FNV-1a over every callback and its
-       arguments, in order, and their number: two runs that should be
-       identical compare these.  Off by default (benchmarks count the
-       host's instructions too). */
+    /* With hash_callbacks set: FNV-1a over every callback that tells the
+       host something (kick, timer_arm, ioapic_timer_arm, event, eoi,
+       apic_base_changed, a dma_write that succeeded: not now_ns,
+       dma_read or alloc) and its arguments, in order, and their number
+       (n_callbacks): two runs that should be identical compare these.
+       Off by default (benchmarks count the host's instructions too). */
     bool hash_callbacks;
     uint64_t cb_hash;
     unsigned long n_callbacks;

@@ -28,6 +28,23 @@ void th_full_ops(th_host *h)
     h->ops = kit_host_ops(th_traced(h));
 }
 
+uint8_t *th_guest_memory(th_host *h, uint64_t base, uint64_t size)
+{
+    intc_host_ops k = kit_host_ops(false);
+    uint8_t *mem = kit_mem(h, base, size);
+
+    h->ops.dma_read = k.dma_read;
+    h->ops.dma_write = k.dma_write;
+    if (mem)
+        memset(mem, 0, (size_t)size);
+    else
+        mem = kit_region_add(h, base, size);
+    if (!mem)
+        fail_msg("guest memory [%#llx, +%#llx): out of memory or overlap",
+                 (unsigned long long)base, (unsigned long long)size);
+    return mem;
+}
+
 bool th_events_enabled(void)
 {
     /* Test binaries are single-threaded: a plain cache is enough. */

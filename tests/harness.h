@@ -154,6 +154,12 @@ void th_apic_base_changed(void *host, uint32_t cpu, uint64_t base);
    apic_base_changed() recorded. */
 void th_full_ops(th_host *h);
 
+/* Guest memory: install the kit's dma_read/dma_write in h->ops and return
+   the region [base, base + size), zeroed (a region that is already there
+   is reused, so a test may start several machines on one host); fails
+   the test on out-of-memory or an overlap. */
+uint8_t *th_guest_memory(th_host *h, uint64_t base, uint64_t size);
+
 /* The allocator behind h->ops.alloc, exposed for direct tests. */
 void *th_alloc(void *host, void *ptr, size_t old_size, size_t new_size);
 

@@ -12,37 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- fake guest memory ---- */
+/* ---- guest memory: the kit's, [0, MEM_SIZE) ---- */
 
 #define MEM_SIZE (1u << 20)
-/* Test-only state (the library itself has no globals). */
+/* Test-only state (the library itself has no globals): the current
+   test's guest memory, so the table builders below need no host. */
 static uint8_t *g_mem;
-static uint64_t g_fail_lo, g_fail_hi; /* accesses touching [lo, hi) fail */
-
-static bool mem_ok(uint64_t addr, size_t len)
-{
-    if (addr >= MEM_SIZE || len > MEM_SIZE - addr)
-        return false;
-    return addr + len <= g_fail_lo || addr >= g_fail_hi;
-}
-
-static int mem_read(void *host, uint64_t addr, void *buf, size_t len)
-{
-    (void)host;
-    if (!mem_ok(addr, len))
-        return -1;
-    memcpy(buf, g_mem + addr, len);
-    return 0;
-}
-
-static int mem_write(void *host, uint64_t addr, const void *buf, size_t len)
-{
-    (void)host;
-    if (!mem_ok(addr, len))
-        return -1;
-    memcpy(g_mem + addr, buf, len);
-    return 0;
-}
 
 static uint64_t peek64(uint64_t a)
 {
@@ -70,16 +45,15 @@ static void poke32(uint64_t a, uint32_t v)
 
 static int amd_setup(void **state)
 {
-    g_mem = calloc(1, MEM_SIZE);
-    g_fail_lo = g_fail_hi = 0;
-    if (!g_mem)
-        return -1;
-    return th_setup(state);
+    int r = th_setup(state);
+
+    if (r == 0)
+        g_mem = th_guest_memory(*state, 0, MEM_SIZE);
+    return r;
 }
 
 static int amd_teardown(void **state)
 {
-    free(g_mem);
     g_mem = NULL;
     return th_teardown(state);
 }
@@ -202,19 +176,11 @@ static void irte_guest(uint64_t table, uint32_t idx, uint32_t flags,
            vec | page | (uint64_t)(dest >> 24) << 56);
 }
 
-static intc_host_ops g_ops;
-
 static intc_machine *amd_machine_cfg(th_host *h, intc_machine_config *cfg)
 {
-    intc_err err = INTC_OK;
     intc_machine *m;
-    g_ops = h->ops;
-    g_ops.dma_read = mem_read;
-    g_ops.dma_write = mem_write;
     cfg->iommu.kind = INTC_IOMMU_AMDVI;
-    m = intc_machine_new(cfg, &g_ops, h, &err);
-    if (!m)
-        fail_msg("intc_machine_new: %s", intc_err_name(err));
+    m = th_machine(h, cfg);
     for (uint32_t i = 0; i < intc_machine_cpu_count(m); i++)
         sw_enable(intc_machine_lapic(m, i));
     return m;
@@ -711,10 +677,11 @@ static void test_devid_beyond_devtab(void **state)
 /* 2.5 DEV_TAB_HARDWARE_ERROR: the DTE cannot be read. */
 static void test_devtab_read_error(void **state)
 {
-    intc_machine *m = amd_machine(*state);
+    th_host *h = *state;
+    intc_machine *m = amd_machine(h);
     intc_iommu *u = amd_enable(m, 0);
-    g_fail_lo = DEVTAB + 32ull * DEV_A;
-    g_fail_hi = g_fail_lo + 32;
+    h->fail_lo = DEVTAB + 32ull * DEV_A;
+    h->fail_hi = h->fail_lo + 32;
     msi(m, DEV_A, 1, 0x42);
     assert_false(any_irr(m));
     assert_int_equal(ev_code(0), EV_DEV_TAB_HW_ERROR);

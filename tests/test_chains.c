@@ -79,77 +79,15 @@ static size_t find_from(const th_host *h, size_t from, intc_event_type type,
     return SIZE_MAX;
 }
 
-/*
- * The host: th_host's recording plus the two callbacks the harness does
- * not record, eoi() (resample) and ioapic_timer_arm().
- */
-typedef struct chost {
-    th_host *h;
-    uint32_t eoi_gsi[256];
-    unsigned n_eoi;
-    unsigned n_ioapic_arms;
-    uint64_t ioapic_deadline;
-} chost;
+/* A machine on h with the kit's eoi() (resample) and ioapic_timer_arm()
+   recorded too (a th_host leaves them out). */
+static intc_machine *ch_machine(th_host *h, const intc_machine_config *cfg)
+{
+    intc_host_ops k = kit_host_ops(false);
 
-static void ch_kick(void *host, uint32_t c)
-{
-    chost *x = host;
-    x->h->ops.kick(x->h, c);
-}
-static uint64_t ch_now(void *host, uint32_t cpu)
-{
-    (void)cpu;
-    return ((chost *)host)->h->now;
-}
-static void ch_timer_arm(void *host, uint32_t c, uint64_t d)
-{
-    chost *x = host;
-    x->h->ops.timer_arm(x->h, c, d);
-}
-static void *ch_alloc(void *host, void *p, size_t o, size_t n)
-{
-    return th_alloc(((chost *)host)->h, p, o, n);
-}
-static void ch_event(void *host, const intc_event *ev)
-{
-    chost *x = host;
-    x->h->ops.event(x->h, ev);
-}
-static void ch_eoi(void *host, uint32_t gsi)
-{
-    chost *x = host;
-    if (x->n_eoi < sizeof(x->eoi_gsi) / sizeof(x->eoi_gsi[0]))
-        x->eoi_gsi[x->n_eoi] = gsi;
-    x->n_eoi++;
-}
-static void ch_ioapic_timer_arm(void *host, uint32_t ioapic, uint64_t d)
-{
-    chost *x = host;
-    (void)ioapic;
-    x->n_ioapic_arms++;
-    x->ioapic_deadline = d;
-}
-
-static intc_machine *ch_machine(chost *c, th_host *h,
-                                const intc_machine_config *cfg)
-{
-    intc_host_ops ops = h->ops;
-    intc_err err = INTC_OK;
-    intc_machine *m;
-
-    memset(c, 0, sizeof(*c));
-    c->h = h;
-    ops.kick = ch_kick;
-    ops.now_ns = ch_now;
-    ops.timer_arm = ch_timer_arm;
-    ops.alloc = ch_alloc;
-    ops.event = th_traced(h) ? ch_event : NULL; /* forwards to h */
-    ops.eoi = ch_eoi;
-    ops.ioapic_timer_arm = ch_ioapic_timer_arm;
-    m = intc_machine_new(cfg, &ops, c, &err);
-    assert_int_equal(err, INTC_OK);
-    assert_non_null(m);
-    return m;
+    h->ops.eoi = k.eoi;
+    h->ops.ioapic_timer_arm = k.ioapic_timer_arm;
+    return th_machine(h, cfg);
 }
 
 /* One IOAPIC (version 0x20, 24 pins, GSI 0-23); PIN is a PCI INTx line:
@@ -304,9 +242,8 @@ static void test_level_pin_eoi_line_still_up_redelivers(void **state)
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     uint8_t wiring[24];
-    chost c;
     ioapic_cfg(&cfg, &ioc, wiring, 2);
-    intc_machine *m = ch_machine(&c, h, &cfg);
+    intc_machine *m = ch_machine(h, &cfg);
     intc_ioapic *io = intc_machine_ioapic(m, 0);
     intc_lapic *l0 = intc_machine_lapic(m, 0);
     assert_non_null(io);
@@ -340,8 +277,8 @@ static void test_level_pin_eoi_line_still_up_redelivers(void **state)
     assert_int_equal(irr(l0, VEC), 1);
     assert_int_equal(tmr(l0, VEC), 1);
     assert_true(remote_irr(io, PIN));
-    assert_int_equal(c.n_eoi, 1);
-    assert_int_equal(c.eoi_gsi[0], PIN);
+    assert_int_equal(h->n_eois, 1);
+    assert_int_equal(h->last_eoi_gsi, PIN);
     TH_IF_TRACED(h) {
         size_t i_send = find_from(h, mark, INTC_EV_IOAPIC_SEND, VEC);
         assert_true(i_send != SIZE_MAX);
@@ -381,10 +318,9 @@ static void test_driver_clear_then_eoi_delivers_once(void **state)
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     uint8_t wiring[24];
-    chost c;
     ioapic_cfg(&cfg, &ioc, wiring, 1);
     cfg.storm_threshold = 5;
-    intc_machine *m = ch_machine(&c, h, &cfg);
+    intc_machine *m = ch_machine(h, &cfg);
     intc_ioapic *io = intc_machine_ioapic(m, 0);
     intc_lapic *l = intc_machine_lapic(m, 0);
 
@@ -418,10 +354,9 @@ static void test_driver_eoi_then_clear_redelivers(void **state)
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     uint8_t wiring[24];
-    chost c;
     ioapic_cfg(&cfg, &ioc, wiring, 1);
     cfg.storm_threshold = 5;
-    intc_machine *m = ch_machine(&c, h, &cfg);
+    intc_machine *m = ch_machine(h, &cfg);
     intc_ioapic *io = intc_machine_ioapic(m, 0);
     intc_lapic *l = intc_machine_lapic(m, 0);
 
@@ -460,10 +395,9 @@ static void test_driver_eoi_before_clear_storm(void **state)
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     uint8_t wiring[24];
-    chost c;
     ioapic_cfg(&cfg, &ioc, wiring, 1);
     cfg.storm_threshold = 5;
-    intc_machine *m = ch_machine(&c, h, &cfg);
+    intc_machine *m = ch_machine(h, &cfg);
     intc_ioapic *io = intc_machine_ioapic(m, 0);
     intc_lapic *l = intc_machine_lapic(m, 0);
 
@@ -495,7 +429,7 @@ static void test_driver_eoi_before_clear_storm(void **state)
                       h->events[i].data2 == 1;
         assert_true(before == 4 || before == 5);
     }
-    assert_int_equal(c.n_ioapic_arms, 0); /* no throttle configured */
+    assert_int_equal(h->n_io_arms, 0); /* no throttle configured */
 
     /* Finally cleared: the pending re-delivery runs once more. */
     assert_int_equal(intc_ioapic_set_irq(io, PIN, false), INTC_OK);

@@ -18,110 +18,64 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
-/* A host with the two IOAPIC callbacks the harness does not record.   */
-/* Every other callback forwards to the th_host.                       */
+/* The host is the kit's with its eoi() and ioapic_timer_arm() (a       */
+/* th_host leaves them out); what the tests read beyond the kit's       */
+/* records (totals[], n_eois, n_io_arms, io_deadline[]) is kept here,   */
+/* through its hooks.                                                   */
 /* ------------------------------------------------------------------ */
 
 #define IO_MAX_EOI 64u
 
-typedef struct io_host {
+typedef struct io_rec {
     th_host *h;
-    intc_host_ops ops;
     intc_machine *m;
-    /* Every event by type (not limited like the harness log). */
-    unsigned ev[INTC_EV_COUNT_];
     unsigned n_redeliv; /* IOAPIC_SEND with data2 = 1 */
-    /* eoi(gsi) resample callback */
-    unsigned n_eoi;
+    /* eoi(gsi) resample callbacks: the GSIs in order, the nesting */
     uint32_t eoi_gsi[IO_MAX_EOI];
     unsigned eoi_depth, eoi_max_depth;
-    void (*on_eoi)(struct io_host *x, uint32_t gsi);
+    void (*on_eoi)(struct io_rec *x, uint32_t gsi);
     void *ctx;
-    /* ioapic_timer_arm() */
-    unsigned n_tarm;
-    uint64_t tdeadline[4];
-} io_host;
+} io_rec;
 
-static void x_kick(void *host, uint32_t cpu)
+static void x_event(void *ctx, const intc_event *ev)
 {
-    io_host *x = host;
-    x->h->ops.kick(x->h, cpu);
-}
-
-static uint64_t x_now(void *host, uint32_t cpu)
-{
-    io_host *x = host;
-    return x->h->ops.now_ns(x->h, cpu);
-}
-
-static void x_timer_arm(void *host, uint32_t cpu, uint64_t deadline)
-{
-    io_host *x = host;
-    x->h->ops.timer_arm(x->h, cpu, deadline);
-}
-
-static void x_event(void *host, const intc_event *ev)
-{
-    io_host *x = host;
-    if ((unsigned)ev->type < INTC_EV_COUNT_)
-        x->ev[ev->type]++;
+    io_rec *x = ctx;
     if (ev->type == INTC_EV_IOAPIC_SEND && ev->data2 == 1)
         x->n_redeliv++;
-    x->h->ops.event(x->h, ev);
 }
 
-static void *x_alloc(void *host, void *p, size_t o, size_t n)
+static void x_eoi(void *ctx, uint32_t gsi)
 {
-    io_host *x = host;
-    return th_alloc(x->h, p, o, n);
-}
-
-static void x_eoi(void *host, uint32_t gsi)
-{
-    io_host *x = host;
+    io_rec *x = ctx;
     x->eoi_depth++;
     if (x->eoi_depth > x->eoi_max_depth)
         x->eoi_max_depth = x->eoi_depth;
-    if (x->n_eoi < IO_MAX_EOI)
-        x->eoi_gsi[x->n_eoi] = gsi;
-    x->n_eoi++;
+    if (x->h->n_eois <= IO_MAX_EOI)
+        x->eoi_gsi[x->h->n_eois - 1] = gsi;
     if (x->on_eoi)
         x->on_eoi(x, gsi);
     x->eoi_depth--;
 }
 
-static void x_ioapic_timer_arm(void *host, uint32_t ioapic, uint64_t d)
+static void io_init(io_rec *x, th_host *h)
 {
-    io_host *x = host;
-    x->n_tarm++;
-    if (ioapic < 4)
-        x->tdeadline[ioapic] = d;
-}
+    intc_host_ops k = kit_host_ops(false);
 
-static void io_init(io_host *x, th_host *h)
-{
     memset(x, 0, sizeof(*x));
     x->h = h;
-    x->ops.version = INTC_HOST_OPS_VERSION;
-    x->ops.kick = x_kick;
-    x->ops.now_ns = x_now;
-    x->ops.timer_arm = x_timer_arm;
-    x->ops.event = th_traced(h) ? x_event : NULL; /* counts, forwards */
-    x->ops.alloc = x_alloc;
-    x->ops.eoi = x_eoi;
-    x->ops.ioapic_timer_arm = x_ioapic_timer_arm;
-    for (unsigned i = 0; i < 4; i++)
-        x->tdeadline[i] = UINT64_MAX;
+    /* Counts start here (a test may start a second machine). */
+    memset(h->totals, 0, sizeof(h->totals));
+    h->n_eois = 0;
+    h->n_io_arms = 0;
+    h->ops.eoi = k.eoi;
+    h->ops.ioapic_timer_arm = k.ioapic_timer_arm;
+    h->hooks = (kit_hooks){.ctx = x, .event = x_event, .eoi = x_eoi};
 }
 
-static intc_machine *io_machine(io_host *x, const intc_machine_config *cfg)
+static intc_machine *io_machine(io_rec *x, const intc_machine_config *cfg)
 {
-    intc_err err = INTC_OK;
-    intc_machine *m = intc_machine_new(cfg, &x->ops, x, &err);
-    if (!m)
-        fail_msg("intc_machine_new failed: %s", intc_err_name(err));
-    x->m = m;
-    return m;
+    x->m = th_machine(x->h, cfg);
+    return x->m;
 }
 
 /* One IOAPIC (id 8, GSI base 0) on n_cpus CPUs. */
@@ -179,7 +133,7 @@ static void ack_eoi(intc_lapic *l, int want)
 /* x counted n events of type t (n re-deliveries); traced hosts only. */
 #define assert_ev(x, t, n)                                                   \
     do {                                                                     \
-        TH_IF_TRACED((x).h) assert_int_equal((x).ev[t], (n));                \
+        TH_IF_TRACED((x).h) assert_int_equal((x).h->totals[t], (n));                \
     } while (0)
 #define assert_redeliv(x, n)                                                 \
     do {                                                                     \
@@ -213,7 +167,7 @@ static const uint8_t pci_wiring[24] = {
    (31:8 reserved); IOWIN (0x10) is the data window. */
 static void test_reg_ioregsel_iowin(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -239,7 +193,7 @@ static void test_reg_ioregsel_iowin(void **state)
 /* 82093AA 3.2.1: IOAPICID bits 27:24 are the ID, the rest reserved. */
 static void test_reg_id_writable_bits(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -265,7 +219,7 @@ static void test_reg_version(void **state)
     static const uint16_t pins[] = {1, 24, 120};
     for (unsigned a = 0; a < 2; a++) {
         for (unsigned b = 0; b < 3; b++) {
-            io_host x;
+            io_rec x;
             intc_machine_config cfg;
             intc_ioapic_config ioc;
             io_init(&x, *state);
@@ -289,7 +243,7 @@ static void test_reg_version(void **state)
    arbitration register (documented: reads 0). */
 static void test_reg_arb(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -320,7 +274,7 @@ static void test_reg_arb(void **state)
    and Remote IRR (14) are read-only, bits 31:17 and 47:32 reserved. */
 static void test_reg_rte_writable_masks(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -351,7 +305,7 @@ static void test_reg_rte_writable_masks(void **state)
    Entries beyond n_pins likewise. */
 static void test_reg_unimplemented_indirect(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -412,7 +366,7 @@ static void test_mmio_every_offset_read(void **state)
     static const uint8_t vers[] = {0x11, 0x20};
     static const unsigned sizes[] = {1, 2, 4, 8};
     for (unsigned a = 0; a < 2; a++) {
-        io_host x;
+        io_rec x;
         intc_machine_config cfg;
         intc_ioapic_config ioc;
         io_init(&x, *state);
@@ -463,7 +417,7 @@ static void test_mmio_every_offset_write_ignored(void **state)
     static const uint8_t vers[] = {0x11, 0x20};
     static const unsigned sizes[] = {1, 2, 4, 8};
     for (unsigned a = 0; a < 2; a++) {
-        io_host x;
+        io_rec x;
         intc_machine_config cfg;
         intc_ioapic_config ioc;
         io_init(&x, *state);
@@ -511,9 +465,9 @@ static void test_mmio_every_offset_write_ignored(void **state)
 /* ioapic.h / STYLE 6: host misuse is INTC_ERR_INVAL and changes
    nothing: NULL objects, sizes other than 1/2/4/8, off + size > 256
    (including offsets so large that off + size wraps). */
-static void test_mmio_host_misuse(void **state)
+static void test_mmio_rec_misuse(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -571,7 +525,7 @@ static void test_mmio_host_misuse(void **state)
    IOREGSEL 0 (3.1). */
 static void test_reset_state_all_masked(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -599,7 +553,7 @@ static void test_reset_state_all_masked(void **state)
    line is delivered as soon as the guest unmasks it again. */
 static void test_machine_reset_keeps_lines(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -636,11 +590,11 @@ static void test_machine_reset_keeps_lines(void **state)
 /* 2. Configuration                                                    */
 /* ================================================================== */
 
-static void expect_cfg(io_host *x, const intc_machine_config *cfg,
+static void expect_cfg(io_rec *x, const intc_machine_config *cfg,
                        intc_err want, const char *what)
 {
     intc_err err = INTC_OK;
-    intc_machine *m = intc_machine_new(cfg, &x->ops, x, &err);
+    intc_machine *m = intc_machine_new(cfg, &x->h->ops, x->h, &err);
     if (want != INTC_OK) {
         if (m) {
             intc_machine_free(m);
@@ -663,7 +617,7 @@ static void expect_cfg(io_host *x, const intc_machine_config *cfg,
    is written to the IOAPIC's EOI register). */
 static void test_config_validation(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config io2[2];
     uint8_t wiring[24] = {0};
@@ -747,7 +701,7 @@ static void test_config_validation(void **state)
    leaked)" — every allocation of a machine with IOAPICs in turn. */
 static void test_config_alloc_failure(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config io3[3];
     io_init(&x, *state);
@@ -770,7 +724,7 @@ static void test_config_alloc_failure(void **state)
         intc_err err = INTC_OK;
         h->n_allocs = 0;
         h->fail_at = k;
-        intc_machine *m = intc_machine_new(&cfg, &x.ops, &x, &err);
+        intc_machine *m = intc_machine_new(&cfg, &x.h->ops, x.h, &err);
         if (m) {
             h->fail_at = 0;
             /* It works after all those failures. */
@@ -802,7 +756,7 @@ static void test_config_alloc_failure(void **state)
    SDM 11.8.4: it lands in IRR with TMR clear. */
 static void test_edge_rising_delivers_once(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -837,7 +791,7 @@ static void test_edge_rising_delivers_once(void **state)
    line does not re-deliver, even after the vector was serviced. */
 static void test_edge_held_line_no_redelivery(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -871,7 +825,7 @@ static void test_edge_held_line_no_redelivery(void **state)
    pending)": lost (IOAPIC_MASKED), and unmasking does not bring it. */
 static void test_edge_masked_lost(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -910,7 +864,7 @@ static void test_edge_masked_lost(void **state)
    mismatch is reported when the entry is unmasked. */
 static void test_edge_wrong_polarity_falling_edge(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -945,7 +899,7 @@ static void test_edge_wrong_polarity_falling_edge(void **state)
    unmasked with the wrong trigger mode, and not when it matches. */
 static void test_trigger_mismatch_event(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -975,7 +929,7 @@ static void test_trigger_mismatch_event(void **state)
    electrical level (low) in data2. */
 static void test_edge_active_low_wiring(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     uint8_t wiring[4] = {0, INTC_PIN_ACTIVE_LOW, 0, 0};
@@ -1013,7 +967,7 @@ static void test_edge_active_low_wiring(void **state)
    TMR set for a level interrupt. */
 static void test_level_remote_irr_blocks(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1051,7 +1005,7 @@ static void test_level_remote_irr_blocks(void **state)
    data2 = 1). */
 static void test_level_eoi_asserted_redelivers(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1081,7 +1035,7 @@ static void test_level_eoi_asserted_redelivers(void **state)
    then EOIs: exactly one delivery, Remote IRR clear at the end. */
 static void test_level_deassert_then_eoi_once(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1112,7 +1066,7 @@ static void test_level_deassert_then_eoi_once(void **state)
    every entry with that vector is cleared. */
 static void test_level_eoi_matches_vector_only(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1182,7 +1136,7 @@ static void test_level_eoi_matches_vector_only(void **state)
    the vector leaves pin 6 behind. */
 static void test_level_shared_vector_eoi_redelivers_all(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1222,7 +1176,7 @@ static void test_level_shared_vector_eoi_redelivers_all(void **state)
    "lost" like an edge. */
 static void test_level_unmask_delivers_current_entry(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1253,7 +1207,7 @@ static void test_level_unmask_delivers_current_entry(void **state)
    then delivers the still-active line (the Linux mask-ack-unmask path). */
 static void test_level_masked_at_eoi_then_unmask(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1270,7 +1224,7 @@ static void test_level_masked_at_eoi_then_unmask(void **state)
     lw(l, INTC_LAPIC_EOI, 0);
     assert_false(remote_irr(io, 5));
     assert_ev(x, INTC_EV_IOAPIC_SEND, 1);
-    assert_int_equal(x.n_eoi, 1); /* resample: the entry was cleared */
+    assert_int_equal(x.h->n_eois, 1); /* resample: the entry was cleared */
     rte_set_lo(io, 5, (uint32_t)LVL(0x40, 0));
     assert_ev(x, INTC_EV_IOAPIC_SEND, 2);
     assert_true(irr(l, 0x40));
@@ -1284,7 +1238,7 @@ static void test_level_masked_at_eoi_then_unmask(void **state)
    at the line as it is). */
 static void test_level_to_edge_clears_remote_irr(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1322,7 +1276,7 @@ static void test_level_to_edge_clears_remote_irr(void **state)
    Remote IRR clear, and goes out again at the pin's next event. */
 static void test_level_delivery_status(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1370,7 +1324,7 @@ static void test_level_delivery_status(void **state)
    stays clear (no wedged pin) and the interrupt is send-pending (DS). */
 static void test_level_no_target_remote_irr_clear(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1401,7 +1355,7 @@ static void test_level_no_target_remote_irr_clear(void **state)
    storm (reported once the threshold is reached). */
 static void test_level_wrong_polarity_storms(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     uint8_t wiring[4] = {INTC_PIN_LEVEL, INTC_PIN_LEVEL, 0, 0};
@@ -1444,7 +1398,7 @@ static void test_level_wrong_polarity_storms(void **state)
    a level line stays asserted until every source lets go. */
 static void test_shared_level_wired_or(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1479,7 +1433,7 @@ static void test_shared_level_wired_or(void **state)
 /* Shared edge pin: only the 0 -> 1 transition of the OR sends. */
 static void test_shared_edge_or_transition(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1512,7 +1466,7 @@ static void test_shared_edge_or_transition(void **state)
    APIC ID (version 0x20). */
 static void test_dm_fixed_physical(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1539,7 +1493,7 @@ static void test_dm_fixed_physical(void **state)
    destination is matched against each LDR (flat model). */
 static void test_dm_fixed_logical(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1564,7 +1518,7 @@ static void test_dm_fixed_logical(void **state)
    destination APIC with the lowest priority (here: lowest TPR). */
 static void test_dm_lowest_priority(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1613,7 +1567,7 @@ static void test_dm_lowest_priority(void **state)
    LAPIC reports them in intc_lapic_pending(). */
 static void test_dm_signals(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1652,7 +1606,7 @@ static void test_dm_signals(void **state)
    IRR, no DS, one NMI per rising edge. */
 static void test_dm_nmi_level_acts_as_edge(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1687,7 +1641,7 @@ static void test_dm_nmi_level_acts_as_edge(void **state)
    parts decode all 8 bits. */
 static void test_v11_physical_dest_4bit(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config io2[2];
     static const uint32_t ids[3] = {0, 2, 0x12};
@@ -1769,7 +1723,7 @@ static void cfg_two_v20(intc_machine_config *cfg, intc_ioapic_config io2[2])
    affected.  The register is write-only (reads 0). */
 static void test_eoi_register_this_ioapic_only(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config io2[2];
     io_init(&x, *state);
@@ -1812,7 +1766,7 @@ static void test_eoi_register_this_ioapic_only(void **state)
    decoded (ignored, BAD_ACCESS) and clears nothing. */
 static void test_eoi_register_absent_on_v11(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1844,7 +1798,7 @@ static void test_eoi_register_absent_on_v11(void **state)
    EOI register. */
 static void test_directed_eoi(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1888,7 +1842,7 @@ static void test_directed_eoi(void **state)
    none. */
 static void test_resample_once_per_cleared_entry(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1907,19 +1861,19 @@ static void test_resample_once_per_cleared_entry(void **state)
         assert_int_equal(intc_ioapic_set_irq(io, p, true), INTC_OK);
         assert_int_equal(intc_ioapic_set_irq(io, p, false), INTC_OK);
     }
-    assert_int_equal(x.n_eoi, 0);
+    assert_int_equal(x.h->n_eois, 0);
     ack_eoi(l, 0x41);
-    assert_int_equal(x.n_eoi, 1);
+    assert_int_equal(x.h->n_eois, 1);
     assert_int_equal(x.eoi_gsi[0], 18);
     ack_eoi(l, 0x40);
-    assert_int_equal(x.n_eoi, 3);
+    assert_int_equal(x.h->n_eois, 3);
     assert_true((x.eoi_gsi[1] == 16 && x.eoi_gsi[2] == 17) ||
                 (x.eoi_gsi[1] == 17 && x.eoi_gsi[2] == 16));
     assert_ev(x, INTC_EV_RESAMPLE, 3);
     assert_int_equal(x.eoi_max_depth, 1);
     /* An EOI that clears nothing calls nothing. */
     iomw(io, INTC_IOAPIC_EOI, 0x40);
-    assert_int_equal(x.n_eoi, 3);
+    assert_int_equal(x.h->n_eois, 3);
     finish(m);
 }
 
@@ -1931,7 +1885,7 @@ struct resample_ctx {
     intc_err check_err;
 };
 
-static void deassert_on_eoi(io_host *x, uint32_t gsi)
+static void deassert_on_eoi(io_rec *x, uint32_t gsi)
 {
     struct resample_ctx *c = x->ctx;
     assert_int_equal(gsi, c->pin);
@@ -1945,7 +1899,7 @@ static void deassert_on_eoi(io_host *x, uint32_t gsi)
    a de-assert there works (the VFIO INTx resample pattern). */
 static void test_resample_callback_deasserts(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -1963,7 +1917,7 @@ static void test_resample_callback_deasserts(void **state)
     /* The guest EOIs before the device was cleared: the IOAPIC re-sends
        (line still up), then the host learns of the EOI and drops it. */
     ack_eoi(l, 0x45);
-    assert_int_equal(x.n_eoi, 1);
+    assert_int_equal(x.h->n_eois, 1);
     assert_int_equal(c.set_err, INTC_OK);
     assert_int_equal(c.check_err, INTC_OK);
     assert_false(intc_ioapic_line(io, 5));
@@ -1971,18 +1925,18 @@ static void test_resample_callback_deasserts(void **state)
     assert_true(remote_irr(io, 5));
     /* That re-delivery is serviced; its EOI clears Remote IRR for good. */
     ack_eoi(l, 0x45);
-    assert_int_equal(x.n_eoi, 2);
+    assert_int_equal(x.h->n_eois, 2);
     assert_false(remote_irr(io, 5));
     assert_ev(x, INTC_EV_IOAPIC_SEND, 2);
     assert_int_equal(x.eoi_max_depth, 1);
     finish(m);
 }
 
-static void eoi_again_then_deassert(io_host *x, uint32_t gsi)
+static void eoi_again_then_deassert(io_rec *x, uint32_t gsi)
 {
     struct resample_ctx *c = x->ctx;
     (void)gsi;
-    if (x->n_eoi == 1) {
+    if (x->h->n_eois == 1) {
         /* A host that services the interrupt again from inside the
            callback: ack + EOI clear Remote IRR once more, which queues
            another eoi() -- it must come after this one returns. */
@@ -1999,7 +1953,7 @@ static void eoi_again_then_deassert(io_host *x, uint32_t gsi)
    run after it returns, from the same loop: no recursion. */
 static void test_resample_no_recursion(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -2017,7 +1971,7 @@ static void test_resample_no_recursion(void **state)
     ack_eoi(l, 0x46);
     assert_int_equal(c.set_err, INTC_OK);
     assert_int_equal(c.check_err, INTC_OK);
-    assert_int_equal(x.n_eoi, 2);
+    assert_int_equal(x.h->n_eois, 2);
     assert_int_equal(x.eoi_max_depth, 1);
     assert_false(intc_ioapic_line(io, 6));
     /* Two EOIs with the line up: two re-deliveries; the last is still
@@ -2036,7 +1990,7 @@ static void test_resample_no_recursion(void **state)
    never dropping; at the threshold exactly one STORM event. */
 static void test_storm_event_once(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -2073,7 +2027,7 @@ static void test_storm_event_once(void **state)
 /* machine.h: "0 disables". */
 static void test_storm_threshold_zero_disables(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -2091,14 +2045,14 @@ static void test_storm_threshold_zero_disables(void **state)
         ack_eoi(l, 0x47);
     assert_redeliv(x, 50);
     assert_ev(x, INTC_EV_STORM, 0);
-    assert_int_equal(x.n_tarm, 0);
+    assert_int_equal(x.h->n_io_arms, 0);
     finish(m);
 }
 
 /* ioapic.h: a de-assert of the line resets the count. */
 static void test_storm_deassert_resets(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -2149,7 +2103,7 @@ static void test_window_offsets_and_eoi_register(void **state)
     static const uint8_t vers[2] = {0x11, 0x20};
 
     for (unsigned k = 0; k < 2; k++) {
-        io_host x;
+        io_rec x;
         intc_machine_config cfg;
         intc_ioapic_config ioc;
         uint64_t v;
@@ -2168,7 +2122,7 @@ static void test_window_offsets_and_eoi_register(void **state)
             assert_int_equal(intc_ioapic_mmio_read(io, off, 4, &v), INTC_OK);
             assert_int_equal(v, 0);
         }
-        x.ev[INTC_EV_BAD_ACCESS] = 0;
+        x.h->totals[INTC_EV_BAD_ACCESS] = 0;
         assert_int_equal(intc_ioapic_mmio_write(io, 0x20, 4, 0x10),
                          INTC_OK);
         assert_ev(x, INTC_EV_BAD_ACCESS, 1);
@@ -2182,7 +2136,7 @@ static void test_window_offsets_and_eoi_register(void **state)
         assert_int_equal(intc_lapic_ack(l), 0x53);
         assert_int_equal(intc_ioapic_set_irq(io, 3, false), INTC_OK);
         assert_true(remote_irr(io, 3));
-        x.ev[INTC_EV_BAD_ACCESS] = 0;
+        x.h->totals[INTC_EV_BAD_ACCESS] = 0;
         /* 8-byte and 1-byte writes at 0x40 EOI nothing. */
         assert_int_equal(intc_ioapic_mmio_write(io, 0x40, 8, 0x53), INTC_OK);
         assert_int_equal(intc_ioapic_mmio_write(io, 0x40, 1, 0x53), INTC_OK);
@@ -2231,7 +2185,7 @@ static void test_window_offsets_and_eoi_register(void **state)
    (common.h now_ns: INTC_NO_CPU). */
 static void test_storm_throttle(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -2249,7 +2203,7 @@ static void test_storm_throttle(void **state)
     ack_eoi(l, 0x47);
     ack_eoi(l, 0x47);
     assert_redeliv(x, 2);
-    assert_int_equal(x.n_tarm, 0);
+    assert_int_equal(x.h->n_io_arms, 0);
     /* Third: the storm starts; the re-delivery is held. */
     x.h->n_now = 0;
     ack_eoi(l, 0x47);
@@ -2260,29 +2214,29 @@ static void test_storm_throttle(void **state)
     assert_false(irr(l, 0x47));
     assert_false(remote_irr(io, 7));
     assert_true(delivs(io, 7)); /* held */
-    assert_int_equal(x.tdeadline[0], 6000);
+    assert_int_equal(x.h->io_deadline[0], 6000);
     check_ok(m);
     /* Early (stale) expiry: still held, timer still armed at 6000. */
     x.h->now = 5999;
     assert_int_equal(intc_ioapic_timer_expired(io, 5999), INTC_OK);
     assert_false(irr(l, 0x47));
-    assert_int_equal(x.tdeadline[0], 6000);
+    assert_int_equal(x.h->io_deadline[0], 6000);
     /* On time: sent as a re-delivery. */
     x.h->now = 6000;
     assert_int_equal(intc_ioapic_timer_expired(io, 6000), INTC_OK);
     assert_redeliv(x, 3);
     assert_true(irr(l, 0x47));
     assert_true(remote_irr(io, 7));
-    assert_int_equal(x.tdeadline[0], UINT64_MAX); /* nothing else held */
+    assert_int_equal(x.h->io_deadline[0], UINT64_MAX); /* nothing else held */
     /* Still storming: the next EOI is held again. */
     x.h->now = 6500;
     ack_eoi(l, 0x47);
     assert_false(irr(l, 0x47));
-    assert_int_equal(x.tdeadline[0], 7500);
+    assert_int_equal(x.h->io_deadline[0], 7500);
     assert_ev(x, INTC_EV_STORM, 1);
     /* The device drops during the hold: throttle cancelled, no send. */
     assert_int_equal(intc_ioapic_set_irq(io, 7, false), INTC_OK);
-    assert_int_equal(x.tdeadline[0], UINT64_MAX);
+    assert_int_equal(x.h->io_deadline[0], UINT64_MAX);
     assert_false(delivs(io, 7));
     x.h->now = 7500;
     assert_int_equal(intc_ioapic_timer_expired(io, 7500), INTC_OK);
@@ -2296,7 +2250,7 @@ static void test_storm_throttle(void **state)
    time (threshold + window / throttle, plus one). */
 static void test_storm_bounded_window(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -2313,7 +2267,7 @@ static void test_storm_bounded_window(void **state)
     assert_int_equal(intc_ioapic_set_irq(io, 7, true), INTC_OK);
     for (uint64_t t = 0; t <= window; t += 50) {
         x.h->now = t;
-        if (x.tdeadline[0] <= t)
+        if (x.h->io_deadline[0] <= t)
             assert_int_equal(intc_ioapic_timer_expired(io, t), INTC_OK);
         /* An eager guest: services whatever is pending, many times per
            step (with no throttle this loop would never end). */
@@ -2323,7 +2277,7 @@ static void test_storm_bounded_window(void **state)
         th_clear_events(x.h); /* keep the harness log from filling */
     }
     TH_IF_TRACED(x.h) {
-        unsigned sends = x.ev[INTC_EV_IOAPIC_SEND];
+        unsigned sends = x.h->totals[INTC_EV_IOAPIC_SEND];
         assert_true(sends <= 1 + 4 + window / 1000 + 1);
         assert_true(sends >= window / 1000); /* throttled, not stopped */
     }
@@ -2340,7 +2294,7 @@ static void test_storm_bounded_window(void **state)
    level entry's Remote IRR stays clear. */
 static void test_remappable_without_iommu_dropped(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config ioc;
     io_init(&x, *state);
@@ -2378,7 +2332,7 @@ static void test_remappable_without_iommu_dropped(void **state)
    (source 0); INTC_ERR_RANGE beyond them. */
 static void test_set_gsi_two_ioapics(void **state)
 {
-    io_host x;
+    io_rec x;
     intc_machine_config cfg;
     intc_ioapic_config io2[2];
     io_init(&x, *state);
@@ -2442,7 +2396,7 @@ int main(void)
         T(test_reg_unimplemented_indirect),
         T(test_mmio_every_offset_read),
         T(test_mmio_every_offset_write_ignored),
-        T(test_mmio_host_misuse),
+        T(test_mmio_rec_misuse),
         T(test_reset_state_all_masked),
         T(test_machine_reset_keeps_lines),
         /* 2. configuration */

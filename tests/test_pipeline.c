@@ -352,7 +352,7 @@ static void test_blocked_vtd_reasons(void **state)
     assert_int_equal(FRR_FI(frr_lo(e.u, 1)), 5);
 
     /* Entry 6 not present with FPD: blocked, not recorded. */
-    irte_put(&e.x, IRT_A, 6, IRTE_FPD | IRTE_V(0x66), 0);
+    irte_put(e.h, IRT_A, 6, IRTE_FPD | IRTE_V(0x66), 0);
     assert_int_equal(msend(e.m, rmsi(6, false), 0, &d), INTC_OK);
     assert_delivery(d, INTC_DELIVERY_BLOCKED, INTC_VTD_FR_NOT_PRESENT, 0,
                     6);
@@ -365,13 +365,13 @@ static void test_blocked_vtd_reasons(void **state)
     assert_int_equal(FRR_FR(frr_hi(e.u, 2)), INTC_VTD_FR_COMPAT_BLOCKED);
 
     /* SVT=01b, SID 02:00.0 only; requester 01:00.0. */
-    irte_put(&e.x, IRT_A, 9, irte_lo(0x69, IRTE_XDST(0)),
+    irte_put(e.h, IRT_A, 9, irte_lo(0x69, IRTE_XDST(0)),
              IRTE_SVT(1) | IRTE_SID(0x0200));
     assert_int_equal(msend(e.m, rmsi(9, false), 0, &d), INTC_OK);
     assert_delivery(d, INTC_DELIVERY_BLOCKED, INTC_VTD_FR_SOURCE_ID, 0, 9);
 
     /* Posted entry whose descriptor is outside guest memory. */
-    irte_put(&e.x, IRT_A, 10, pirte_lo(0x6a, BAD_GPA), pirte_hi(BAD_GPA));
+    irte_put(e.h, IRT_A, 10, pirte_lo(0x6a, BAD_GPA), pirte_hi(BAD_GPA));
     assert_int_equal(msend(e.m, rmsi(10, false), 0, &d), INTC_OK);
     assert_delivery(d, INTC_DELIVERY_BLOCKED, INTC_VTD_FR_PID_ACCESS, 0,
                     10);
@@ -390,9 +390,9 @@ static void test_remapped_vtd_outcomes(void **state)
     vt_env e;
     intc_delivery d;
     xenv(&e, state);
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x90, IRTE_XDST(1)), 0);
-    irte_put(&e.x, IRT_A, 2, irte_lo(0x91, IRTE_XDST(7)), 0);
-    irte_put(&e.x, IRT_A, 3, irte_lo(0x92, IRTE_XDST(0xff)), 0);
+    irte_put(e.h, IRT_A, 1, irte_lo(0x90, IRTE_XDST(1)), 0);
+    irte_put(e.h, IRT_A, 2, irte_lo(0x91, IRTE_XDST(7)), 0);
+    irte_put(e.h, IRT_A, 3, irte_lo(0x92, IRTE_XDST(0xff)), 0);
 
     assert_int_equal(msend(e.m, rmsi(1, false), 0, &d), INTC_OK);
     assert_delivery(d, INTC_DELIVERY_ACCEPTED, 0, 1, 1);
@@ -438,14 +438,14 @@ static void test_posted_vtd_outcome(void **state)
     intc_delivery d;
     intc_err err;
     xenv(&e, state);
-    pid_put(&e.x, PID_A, pid_ctl(NV, 1u << 8));
-    irte_put(&e.x, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
-    irte_put(&e.x, IRT_A, 8, pirte_lo(0x92, PID_A), pirte_hi(PID_A));
+    pid_put(e.h, PID_A, pid_ctl(NV, 1u << 8));
+    irte_put(e.h, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
+    irte_put(e.h, IRT_A, 8, pirte_lo(0x92, PID_A), pirte_hi(PID_A));
 
     assert_int_equal(msend(e.m, rmsi(7, false), 0, &d), INTC_OK);
     assert_delivery(d, INTC_DELIVERY_POSTED, 0, 0, 7);
-    assert_true(pir_bit(&e.x, PID_A, 0x51));
-    assert_true(gm_r64(&e.x, PID_A + 32) & PID_ON);
+    assert_true(pir_bit(e.h, PID_A, 0x51));
+    assert_true(gm_r64(e.h, PID_A + 32) & PID_ON);
     assert_true(irr(cpu(e.m, 1), NV));
     for (uint32_t c = 0; c < 2; c++)
         assert_false(irr(cpu(e.m, c), 0x51));
@@ -455,7 +455,7 @@ static void test_posted_vtd_outcome(void **state)
     /* ON already set: posted, no notification. */
     assert_int_equal(msend(e.m, rmsi(8, false), 0, &d), INTC_OK);
     assert_delivery(d, INTC_DELIVERY_POSTED, 0, 0, 8);
-    assert_true(pir_bit(&e.x, PID_A, 0x92));
+    assert_true(pir_bit(e.h, PID_A, 0x92));
     assert_no_irr(e.m);
 
     /* From an MSI-X entry holding the remappable address. */
@@ -687,9 +687,9 @@ static void test_irq_deliver_outcomes(void **state)
     intc_irq irq;
     xenv(&e, state);
     w32(e.u, INTC_VTD_FECTL, CTL_IM);
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x90, IRTE_XDST(1)), 0);
-    pid_put(&e.x, PID_A, pid_ctl(NV, 1u << 8));
-    irte_put(&e.x, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
+    irte_put(e.h, IRT_A, 1, irte_lo(0x90, IRTE_XDST(1)), 0);
+    pid_put(e.h, PID_A, pid_ctl(NV, 1u << 8));
+    irte_put(e.h, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
 
     /* Blocked: entry 5 not present. */
     assert_int_equal(intc_iommu_remap(e.u, SID_DEV, rmsi(5, false), 0, &irq),
@@ -703,16 +703,16 @@ static void test_irq_deliver_outcomes(void **state)
     assert_int_equal(intc_iommu_remap(e.u, SID_DEV, rmsi(7, false), 0, &irq),
                      INTC_OK);
     assert_true(irq.posted);
-    assert_true(pir_bit(&e.x, PID_A, 0x51));
+    assert_true(pir_bit(e.h, PID_A, 0x51));
     assert_true(irr(cpu(e.m, 1), NV)); /* the remap's notification */
     assert_int_equal(intc_lapic_ack(cpu(e.m, 1)), NV);
     eoi(cpu(e.m, 1));
-    gm_w64(&e.x, PID_A + 8, 0); /* PIR[127:64]: clear bit 0x51 */
-    unsigned writes = e.x.n_dma_write;
+    gm_w64(e.h, PID_A + 8, 0); /* PIR[127:64]: clear bit 0x51 */
+    unsigned writes = e.h->n_dma_write;
     assert_int_equal(ideliver(e.m, &irq, &d), INTC_OK);
     assert_delivery(d, INTC_DELIVERY_POSTED, 0, 0, 7);
-    assert_int_equal(e.x.n_dma_write, writes);
-    assert_false(pir_bit(&e.x, PID_A, 0x51));
+    assert_int_equal(e.h->n_dma_write, writes);
+    assert_false(pir_bit(e.h, PID_A, 0x51));
     assert_no_irr(e.m);
 
     /* Remapped. */
@@ -868,7 +868,7 @@ static void completion_event_bad_address(void **state, uint32_t bad)
         w32(e.u, INTC_VTD_IEADDR, bad);
     w32(e.u, INTC_VTD_IECTL, 0);
 
-    desc_put(&e.x, 0, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 0, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 16);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 16);
     assert_true(r32(e.u, INTC_VTD_ICS) & ICS_IWC);
@@ -880,7 +880,7 @@ static void completion_event_bad_address(void **state, uint32_t bad)
     w32(e.u, INTC_VTD_ICS, ICS_IWC);
     w32(e.u, INTC_VTD_IECTL, CTL_IM);
     th_clear_events(e.h);
-    desc_put(&e.x, 1, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 1, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 32);
     assert_int_equal(r32(e.u, INTC_VTD_IECTL), CTL_IM | CTL_IP);
     w32(e.u, INTC_VTD_IECTL, 0);
@@ -892,7 +892,7 @@ static void completion_event_bad_address(void **state, uint32_t bad)
     /* IEADDR programmed: delivered to APIC 0. */
     w32(e.u, INTC_VTD_ICS, ICS_IWC);
     w32(e.u, INTC_VTD_IEADDR, (uint32_t)cmsi(0));
-    desc_put(&e.x, 2, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 2, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 48);
     assert_true(irr(cpu(e.m, 0), 0xe6));
     assert_false(irr(cpu(e.m, 1), 0xe6));
@@ -957,14 +957,14 @@ static void test_event_messages_eim_low_address_refused(void **state)
     w32(e.u, INTC_VTD_IEDATA, 0xe6);
     w32(e.u, INTC_VTD_IEUADDR, 0x300);
     w32(e.u, INTC_VTD_IECTL, 0);
-    desc_put(&e.x, 0, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 0, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 16);
     assert_true(r32(e.u, INTC_VTD_ICS) & ICS_IWC);
     for (uint32_t c = 0; c < 4; c++)
         assert_false(irr(cpu(e.m, c), 0xe6));
     w32(e.u, INTC_VTD_ICS, ICS_IWC);
     w32(e.u, INTC_VTD_IEADDR, (uint32_t)cmsi(0));
-    desc_put(&e.x, 1, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 1, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 32);
     assert_true(irr(cpu(e.m, 3), 0xe6));
     for (uint32_t c = 0; c < 3; c++)
@@ -1108,22 +1108,22 @@ static void test_posted_level_ioapic_remote_irr(void **state)
     ir_enable(e.u, IRT_A, 7, false, false);
     intc_ioapic *io = intc_machine_ioapic(e.m, 0);
 
-    pid_put(&e.x, PID_A, pid_ctl(NV, 1u << 8));
-    irte_put(&e.x, IRT_A, 3, pirte_lo(PV, PID_A), pirte_hi(PID_A));
+    pid_put(e.h, PID_A, pid_ctl(NV, 1u << 8));
+    irte_put(e.h, IRT_A, 3, pirte_lo(PV, PID_A), pirte_hi(PID_A));
     /* Unrelated level interrupts, vector 0x70, to CPU 0 and CPU 1; and a
        level PV to CPU 0 (for an EOI broadcast of PV). */
-    irte_put(&e.x, IRT_A, 4, irte_lo(0x70, IRTE_XDST(0)) | IRTE_TM_LEVEL,
+    irte_put(e.h, IRT_A, 4, irte_lo(0x70, IRTE_XDST(0)) | IRTE_TM_LEVEL,
              0);
-    irte_put(&e.x, IRT_A, 5, irte_lo(0x70, IRTE_XDST(1)) | IRTE_TM_LEVEL,
+    irte_put(e.h, IRT_A, 5, irte_lo(0x70, IRTE_XDST(1)) | IRTE_TM_LEVEL,
              0);
-    irte_put(&e.x, IRT_A, 6, irte_lo(PV, IRTE_XDST(0)) | IRTE_TM_LEVEL, 0);
+    irte_put(e.h, IRT_A, 6, irte_lo(PV, IRTE_XDST(0)) | IRTE_TM_LEVEL, 0);
     /* Pin 5: level, remappable, handle 3 (bits 63:49). */
     rte_set(io, 5, RTE_VEC(PV) | RTE_LEVEL | INTC_RTE_REMAPPABLE |
                        3ull << 49);
 
     assert_int_equal(intc_ioapic_set_irq(io, 5, true), INTC_OK);
-    assert_true(pir_bit(&e.x, PID_A, PV));
-    assert_true(gm_r64(&e.x, PID_A + 32) & PID_ON);
+    assert_true(pir_bit(e.h, PID_A, PV));
+    assert_true(gm_r64(e.h, PID_A + 32) & PID_ON);
     assert_true(remote_irr(io, 5));
     assert_false(delivs(io, 5));
     assert_true(irr(cpu(e.m, 1), NV)); /* notification */
@@ -1135,15 +1135,15 @@ static void test_posted_level_ioapic_remote_irr(void **state)
     th_assert_no_event(e.h, INTC_EV_EOI_BROADCAST, TH_ANY_CPU, NV);
 
     /* The guest's side drains PIR (as a VMM's sync would). */
-    gm_w64(&e.x, PIR_WORD(PV), 0);
-    unsigned writes = e.x.n_dma_write;
+    gm_w64(e.h, PIR_WORD(PV), 0);
+    unsigned writes = e.h->n_dma_write;
 
     /* Unrelated level EOIs on CPU 0 and CPU 1. */
     level_eoi_broadcast(&e, 4, 0, 0x70);
     level_eoi_broadcast(&e, 5, 1, 0x70);
     level_eoi_broadcast(&e, 4, 0, 0x70);
-    assert_false(pir_bit(&e.x, PID_A, PV));
-    assert_int_equal(e.x.n_dma_write, writes);
+    assert_false(pir_bit(e.h, PID_A, PV));
+    assert_int_equal(e.h->n_dma_write, writes);
     assert_true(remote_irr(io, 5));
     th_assert_event_count(e.h, INTC_EV_IR_POSTED, 1);
     th_assert_event_count(e.h, INTC_EV_IOAPIC_SEND, 1);
@@ -1151,8 +1151,8 @@ static void test_posted_level_ioapic_remote_irr(void **state)
     /* EOI of PV through the IOAPIC's EOI register: re-posted. */
     th_clear_events(e.h);
     iomw(io, INTC_IOAPIC_EOI, PV);
-    assert_true(pir_bit(&e.x, PID_A, PV));
-    assert_true(e.x.n_dma_write > writes);
+    assert_true(pir_bit(e.h, PID_A, PV));
+    assert_true(e.h->n_dma_write > writes);
     assert_true(remote_irr(io, 5));
     assert_no_irr(e.m); /* ON was still set: no new notification */
     th_assert_event_count(e.h, INTC_EV_IR_POSTED, 1);
@@ -1167,24 +1167,24 @@ static void test_posted_level_ioapic_remote_irr(void **state)
     }
 
     /* EOI of PV broadcast by a LAPIC: re-posted again. */
-    gm_w64(&e.x, PIR_WORD(PV), 0);
-    writes = e.x.n_dma_write;
+    gm_w64(e.h, PIR_WORD(PV), 0);
+    writes = e.h->n_dma_write;
     level_eoi_broadcast(&e, 6, 0, PV);
-    assert_true(pir_bit(&e.x, PID_A, PV));
-    assert_true(e.x.n_dma_write > writes);
+    assert_true(pir_bit(e.h, PID_A, PV));
+    assert_true(e.h->n_dma_write > writes);
     assert_true(remote_irr(io, 5));
 
     /* Line dropped: the EOI clears Remote IRR, nothing is posted. */
     assert_int_equal(intc_ioapic_set_irq(io, 5, false), INTC_OK);
     assert_true(remote_irr(io, 5)); /* only an EOI clears it */
-    gm_w64(&e.x, PIR_WORD(PV), 0);
-    writes = e.x.n_dma_write;
+    gm_w64(e.h, PIR_WORD(PV), 0);
+    writes = e.h->n_dma_write;
     th_clear_events(e.h);
     iomw(io, INTC_IOAPIC_EOI, PV);
     assert_false(remote_irr(io, 5));
     assert_false(delivs(io, 5));
-    assert_false(pir_bit(&e.x, PID_A, PV));
-    assert_int_equal(e.x.n_dma_write, writes);
+    assert_false(pir_bit(e.h, PID_A, PV));
+    assert_int_equal(e.h->n_dma_write, writes);
     th_assert_event_count(e.h, INTC_EV_IR_POSTED, 0);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     env_end(&e);

@@ -19,14 +19,12 @@
 #define GM_BASE 0x100000ull
 #define N_CPUS 4u
 
+/* One machine and its own kit host: every callback but
+   apic_base_changed, guest memory, the callback hash on (h->cb_hash,
+   h->n_callbacks), timers in h->deadline[] and h->io_deadline[]. */
 typedef struct sh {
-    th_host *h;                /* clock and allocator */
-    intc_host_ops ops;
+    th_host *h;
     uint8_t *mem;              /* guest memory (IOMMU tables, logs) */
-    uint64_t hash;             /* every callback, in order */
-    unsigned long n_cb;
-    uint64_t deadline[N_CPUS]; /* last timer_arm per CPU */
-    uint64_t io_deadline[2];
     intc_machine *m;
     intc_msix *msix;
     intc_msi *msi;
@@ -38,62 +36,11 @@ typedef struct sh {
     size_t reenter_len;
 } sh;
 
-static void mix(sh *s, uint64_t v)
+/* The kit's event hook. */
+static void sh_event(void *ctx, const intc_event *ev)
 {
-    for (unsigned i = 0; i < 8; i++) {
-        s->hash ^= (uint8_t)(v >> (8 * i));
-        s->hash *= 0x100000001b3ull;
-    }
-}
-
-static void sh_kick(void *host, uint32_t cpu)
-{
-    sh *s = host;
-    s->n_cb++;
-    mix(s, 1);
-    mix(s, cpu);
-}
-
-static uint64_t sh_now(void *host, uint32_t cpu)
-{
-    (void)cpu;
-    return ((sh *)host)->h->now;
-}
-
-static void sh_timer_arm(void *host, uint32_t cpu, uint64_t d)
-{
-    sh *s = host;
-    s->n_cb++;
-    mix(s, 2);
-    mix(s, cpu);
-    mix(s, d);
-    if (cpu < N_CPUS)
-        s->deadline[cpu] = d;
-}
-
-static void sh_io_timer_arm(void *host, uint32_t io, uint64_t d)
-{
-    sh *s = host;
-    s->n_cb++;
-    mix(s, 3);
-    mix(s, io);
-    mix(s, d);
-    if (io < 2)
-        s->io_deadline[io] = d;
-}
-
-static void sh_event(void *host, const intc_event *ev)
-{
-    sh *s = host;
-    s->n_cb++;
-    mix(s, 4);
-    mix(s, ev->type);
-    mix(s, ev->cpu);
-    mix(s, (uint64_t)(int64_t)ev->vector);
-    mix(s, ev->unit);
-    mix(s, ev->pin);
-    mix(s, ev->data);
-    mix(s, ev->data2);
+    sh *s = ctx;
+    (void)ev;
     if (s->reenter) {
         uint8_t small[8];
         size_t used = 0;
@@ -102,43 +49,6 @@ static void sh_event(void *host, const intc_event *ev)
         s->reenter_load =
             intc_machine_load(s->m, s->reenter_img, s->reenter_len);
     }
-}
-
-static void sh_eoi(void *host, uint32_t gsi)
-{
-    sh *s = host;
-    s->n_cb++;
-    mix(s, 5);
-    mix(s, gsi);
-}
-
-static int sh_dma_read(void *host, uint64_t addr, void *buf, size_t len)
-{
-    sh *s = host;
-    if (addr < GM_BASE || addr - GM_BASE > GM_SIZE ||
-        len > GM_SIZE - (addr - GM_BASE))
-        return -1;
-    memcpy(buf, s->mem + (addr - GM_BASE), len);
-    return 0;
-}
-
-static int sh_dma_write(void *host, uint64_t addr, const void *buf,
-                        size_t len)
-{
-    sh *s = host;
-    if (addr < GM_BASE || addr - GM_BASE > GM_SIZE ||
-        len > GM_SIZE - (addr - GM_BASE))
-        return -1;
-    memcpy(s->mem + (addr - GM_BASE), buf, len);
-    s->n_cb++;
-    mix(s, 6);
-    mix(s, addr);
-    return 0;
-}
-
-static void *sh_alloc(void *host, void *p, size_t o, size_t n)
-{
-    return th_alloc(((sh *)host)->h, p, o, n);
 }
 
 static const uint8_t wiring0[24] = {
@@ -180,7 +90,8 @@ static void make_cfg(intc_machine_config *cfg, intc_ioapic_config io[2],
     cfg->iommu.cache_entries = 16;
 }
 
-/* A machine on s with the test configuration and its devices. */
+/* A machine on s, with a host of its own whose clock starts at h's and
+   whose trace mode is h's, with the test configuration and its devices. */
 static void sh_open(sh *s, th_host *h, unsigned iommu)
 {
     intc_machine_config cfg;
@@ -188,28 +99,17 @@ static void sh_open(sh *s, th_host *h, unsigned iommu)
     intc_err err;
 
     memset(s, 0, sizeof(*s));
-    s->h = h;
+    s->h = th_host_new();
+    assert_non_null(s->h);
+    s->h->now = h->now;
+    s->h->ops = kit_host_ops(th_traced(h));
+    s->h->ops.apic_base_changed = NULL;
+    s->h->hash_callbacks = true;
+    s->h->hooks = (kit_hooks){.ctx = s, .event = sh_event};
+    s->mem = th_guest_memory(s->h, GM_BASE, GM_SIZE);
     s->kind = iommu;
-    s->mem = calloc(1, GM_SIZE);
-    assert_non_null(s->mem);
-    s->hash = 0xcbf29ce484222325ull;
-    for (unsigned i = 0; i < N_CPUS; i++)
-        s->deadline[i] = UINT64_MAX;
-    s->io_deadline[0] = s->io_deadline[1] = UINT64_MAX;
-    s->ops.version = INTC_HOST_OPS_VERSION;
-    s->ops.kick = sh_kick;
-    s->ops.now_ns = sh_now;
-    s->ops.timer_arm = sh_timer_arm;
-    s->ops.ioapic_timer_arm = sh_io_timer_arm;
-    s->ops.event = th_traced(h) ? sh_event : NULL; /* the trace mode of h */
-    s->ops.eoi = sh_eoi;
-    s->ops.dma_read = sh_dma_read;
-    s->ops.dma_write = sh_dma_write;
-    s->ops.alloc = sh_alloc;
     make_cfg(&cfg, io, iommu);
-    s->m = intc_machine_new(&cfg, &s->ops, s, &err);
-    assert_int_equal(err, INTC_OK);
-    assert_non_null(s->m);
+    s->m = th_machine(s->h, &cfg);
     /* Creation order and sizes are part of the configuration. */
     s->msix = intc_msix_new(s->m, 70, 0x10, &err); /* two PBA qwords */
     assert_int_equal(err, INTC_OK);
@@ -217,12 +117,15 @@ static void sh_open(sh *s, th_host *h, unsigned iommu)
     assert_int_equal(err, INTC_OK);
 }
 
+/* Free the machine; nothing it allocated is left; free the host. */
 static void sh_close(sh *s)
 {
     intc_msix_free(s->msix);
     intc_msi_free(s->msi);
     intc_machine_free(s->m);
-    free(s->mem);
+    assert_int_equal(s->h->live_bytes, 0);
+    assert_int_equal(s->h->live_blocks, 0);
+    th_host_free(s->h);
 }
 
 /* ---- a deterministic random operation sequence ---- */
@@ -500,11 +403,11 @@ static void one_op(sh *s, uint64_t *st)
     case 26: { /* time passes; due host timers fire */
         s->h->now += rnd(st) % 3000;
         for (uint32_t i = 0; i < N_CPUS; i++)
-            if (s->deadline[i] <= s->h->now)
+            if (s->h->deadline[i] <= s->h->now)
                 (void)intc_lapic_timer_expired(intc_machine_lapic(m, i),
                                                s->h->now);
         for (uint32_t i = 0; i < 2; i++)
-            if (s->io_deadline[i] <= s->h->now)
+            if (s->h->io_deadline[i] <= s->h->now)
                 (void)intc_ioapic_timer_expired(intc_machine_ioapic(m, i),
                                                 s->h->now);
         break;
@@ -602,28 +505,28 @@ static void round_trip(th_host *h, unsigned iommu, uint64_t seed)
         uint8_t *img = save_alloc(a.m, &size);
         uint8_t *mem0 = malloc(GM_SIZE);
         unsigned n = 100 + rn(&st, 400);
-        uint64_t now0 = h->now, st0 = st, hash1, hash2, hash3;
+        uint64_t now0 = a.h->now, st0 = st, hash1, hash2, hash3;
         char msg[256];
 
         memcpy(mem0, a.mem, GM_SIZE);
         assert_int_equal(intc_machine_check(a.m, msg, sizeof(msg)), INTC_OK);
 
         /* The machine that saved goes on. */
-        a.hash = 0;
+        a.h->cb_hash = 0;
         run(&a, &st, n);
-        hash1 = a.hash;
+        hash1 = a.h->cb_hash;
         uint8_t *after1 = save_alloc(a.m, &size1);
 
         /* (a) the same machine, back to the image. */
         memcpy(a.mem, mem0, GM_SIZE);
-        h->now = now0;
+        a.h->now = now0;
         assert_int_equal(intc_machine_load(a.m, img, size), INTC_OK);
         assert_int_equal(intc_machine_check(a.m, msg, sizeof(msg)), INTC_OK);
         assert_state(a.m, img, size);
-        a.hash = 0;
+        a.h->cb_hash = 0;
         st = st0;
         run(&a, &st, n);
-        hash2 = a.hash;
+        hash2 = a.h->cb_hash;
         uint8_t *after2 = save_alloc(a.m, &size2);
         assert_int_equal(hash1, hash2);
         assert_int_equal(size1, size2);
@@ -633,14 +536,14 @@ static void round_trip(th_host *h, unsigned iommu, uint64_t seed)
         sh b;
         sh_open(&b, h, iommu);
         memcpy(b.mem, mem0, GM_SIZE);
-        h->now = now0;
+        b.h->now = now0;
         assert_int_equal(intc_machine_load(b.m, img, size), INTC_OK);
         assert_int_equal(intc_machine_check(b.m, msg, sizeof(msg)), INTC_OK);
         assert_state(b.m, img, size);
-        b.hash = 0;
+        b.h->cb_hash = 0;
         uint64_t stb = st0;
         run(&b, &stb, n);
-        hash3 = b.hash;
+        hash3 = b.h->cb_hash;
         uint8_t *after3 = save_alloc(b.m, &size3);
         assert_int_equal(hash1, hash3);
         assert_int_equal(size1, size3);
@@ -689,10 +592,10 @@ static uint8_t *busy(sh *s, th_host *h, unsigned iommu, size_t *size)
 static void assert_refused(sh *s, const uint8_t *img, size_t size,
                            const uint8_t *bad, size_t bad_len, intc_err want)
 {
-    unsigned long n_cb = s->n_cb;
+    unsigned long n_cb = s->h->n_callbacks;
     intc_err err = intc_machine_load(s->m, bad, bad_len);
     assert_int_equal(err, want);
-    assert_int_equal(s->n_cb, n_cb);
+    assert_int_equal(s->h->n_callbacks, n_cb);
     assert_state(s->m, img, size);
 }
 
@@ -705,9 +608,9 @@ static void test_truncated_refused(void **state)
     uint8_t *img = busy(&s, *state, INTC_IOMMU_VTD, &size);
 
     for (size_t len = 0; len < size; len++) {
-        unsigned long n_cb = s.n_cb;
+        unsigned long n_cb = s.h->n_callbacks;
         assert_int_equal(intc_machine_load(s.m, img, len), INTC_ERR_CORRUPT);
-        assert_int_equal(s.n_cb, n_cb);
+        assert_int_equal(s.h->n_callbacks, n_cb);
         if (len % 97 == 0)
             assert_state(s.m, img, size);
     }
@@ -732,7 +635,7 @@ static void test_bit_flips_refused(void **state)
     uint8_t *bad = malloc(size);
 
     for (size_t i = 0; i < size; i++) {
-        unsigned long n_cb = s.n_cb;
+        unsigned long n_cb = s.h->n_callbacks;
         intc_err err;
         memcpy(bad, img, size);
         bad[i] ^= (uint8_t)(1u << (i % 8));
@@ -742,7 +645,7 @@ static void test_bit_flips_refused(void **state)
            the checksum on is covered by the checksum. */
         assert_int_equal(err, i >= 8 && i < 12 ? INTC_ERR_VERSION
                                                : INTC_ERR_CORRUPT);
-        assert_int_equal(s.n_cb, n_cb);
+        assert_int_equal(s.h->n_callbacks, n_cb);
         if (i % 61 == 0)
             assert_state(s.m, img, size);
     }
@@ -1257,14 +1160,14 @@ static void test_save_load_never_allocate(void **state)
     size_t size;
     uint8_t *img = busy(&s, h, INTC_IOMMU_VTD, &size);
     uint8_t *buf = malloc(size);
-    unsigned long allocs = h->n_allocs;
+    unsigned long allocs = s.h->n_allocs;
 
-    h->fail_at = h->n_allocs + 1; /* the next allocation would fail */
+    s.h->fail_at = s.h->n_allocs + 1; /* the next allocation would fail */
     assert_int_equal(intc_machine_save(s.m, buf, size, NULL), INTC_OK);
     assert_int_equal(intc_machine_load(s.m, buf, size), INTC_OK);
-    assert_int_equal(h->n_allocs, allocs);
-    assert_int_equal(h->n_failed, 0);
-    h->fail_at = 0;
+    assert_int_equal(s.h->n_allocs, allocs);
+    assert_int_equal(s.h->n_failed, 0);
+    s.h->fail_at = 0;
     assert_memory_equal(buf, img, size);
     free(buf);
     free(img);

@@ -88,10 +88,10 @@ static void test_machine_reset_flushes_entry_cache(void **state)
 {
     vt_env e;
     env_start(&e, state, NULL);
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x41, IRTE_XDST(0)), 0);
+    irte_put(e.h, IRT_A, 1, irte_lo(0x41, IRTE_XDST(0)), 0);
     ir_enable(e.u, IRT_A, 7, false, false);
     assert_int_equal(remapped_vec(&e, rmsi(1, false), 0, SID_DEV), 0x41);
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x61, IRTE_XDST(0)), 0);
+    irte_put(e.h, IRT_A, 1, irte_lo(0x61, IRTE_XDST(0)), 0);
     assert_int_equal(intc_machine_reset(e.m), INTC_OK);
     sw_enable_all(e.m);
     ir_enable(e.u, IRT_A, 7, false, false);
@@ -196,9 +196,9 @@ static void test_irta_takes_effect_only_at_sirtp(void **state)
     vt_env e;
     env_start(&e, state, NULL);
 
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x41, IRTE_XDST(0)), 0);
-    irte_put(&e.x, IRT_B, 2, irte_lo(0x52, IRTE_XDST(1)), 0);
-    irte_put(&e.x, IRT_A, 2, irte_lo(0x42, IRTE_XDST(1)), 0);
+    irte_put(e.h, IRT_A, 1, irte_lo(0x41, IRTE_XDST(0)), 0);
+    irte_put(e.h, IRT_B, 2, irte_lo(0x52, IRTE_XDST(1)), 0);
+    irte_put(e.h, IRT_A, 2, irte_lo(0x42, IRTE_XDST(1)), 0);
     ir_enable(e.u, IRT_A, 3, false, false);
 
     /* New table address written, not latched. */
@@ -301,7 +301,7 @@ static void test_fsts_rw1c(void **state)
 
     /* IQE: a descriptor of type 0 (6.5.2.10). */
     iq_enable(e.u, INTC_VTD_GCMD_IRE);
-    desc_put(&e.x, 0, 0, 0);
+    desc_put(e.h, 0, 0, 0);
     w64(e.u, INTC_VTD_IQT, 16);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), FS_PPF | FS_IQE);
     w32(e.u, INTC_VTD_FSTS, 0);
@@ -347,7 +347,7 @@ static void test_ics_iwc_rw1c(void **state)
     vt_env e;
     env_start(&e, state, NULL);
     iq_enable(e.u, 0);
-    desc_put(&e.x, 0, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 0, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 16);
     assert_int_equal(r32(e.u, INTC_VTD_ICS), ICS_IWC);
     w32(e.u, INTC_VTD_ICS, 0);
@@ -415,7 +415,7 @@ static void test_hostile_access_sweep(void **state)
     vt_env e;
     env_start(&e, state, NULL);
     /* Tables and queues point into guest memory full of junk. */
-    memset(e.x.mem, 0xa5, GM_SIZE);
+    memset(kit_mem(e.h, GM_BASE, GM_SIZE), 0xa5, GM_SIZE);
 
     for (unsigned p = 0; p < 3; p++) {
         for (uint32_t off = 0; off < 4096; off++) {
@@ -504,16 +504,16 @@ static uint32_t provoke(vt_env *e, unsigned reason, bool fpd)
     uint32_t idx = 0x10 + (reason & 0xf);
     switch (reason) {
     case INTC_VTD_FR_RESERVED_REQ: /* SHV with data[31:16] != 0 */
-        irte_put(&e->x, IRT_A, idx, irte_lo(V_OK, IRTE_XDST(0)) | f, 0);
+        irte_put(e->h, IRT_A, idx, irte_lo(V_OK, IRTE_XDST(0)) | f, 0);
         send(e, rmsi(idx, true), 0x10000, SID_DEV);
         break;
     case INTC_VTD_FR_INDEX_RANGE: /* index 256 of a 256-entry table */
         idx = 256;
-        irte_put(&e->x, IRT_A, idx, irte_lo(V_OK, IRTE_XDST(0)) | f, 0);
+        irte_put(e->h, IRT_A, idx, irte_lo(V_OK, IRTE_XDST(0)) | f, 0);
         send(e, rmsi(idx, false), 0, SID_DEV);
         break;
     case INTC_VTD_FR_NOT_PRESENT:
-        irte_put(&e->x, IRT_A, idx,
+        irte_put(e->h, IRT_A, idx,
                  (irte_lo(V_OK, IRTE_XDST(0)) & ~IRTE_P) | f, 0);
         send(e, rmsi(idx, false), 0, SID_DEV);
         break;
@@ -523,7 +523,7 @@ static uint32_t provoke(vt_env *e, unsigned reason, bool fpd)
         send(e, rmsi(idx, false), 0, SID_DEV);
         break;
     case INTC_VTD_FR_RESERVED_IRTE: /* bit 12 */
-        irte_put(&e->x, IRT_A, idx,
+        irte_put(e->h, IRT_A, idx,
                  irte_lo(V_OK, IRTE_XDST(0)) | 1ull << 12 | f, 0);
         send(e, rmsi(idx, false), 0, SID_DEV);
         break;
@@ -532,18 +532,18 @@ static uint32_t provoke(vt_env *e, unsigned reason, bool fpd)
         send(e, cmsi(0), V_OK, SID_DEV);
         break;
     case INTC_VTD_FR_SOURCE_ID:
-        irte_put(&e->x, IRT_A, idx, irte_lo(V_OK, IRTE_XDST(0)) | f,
+        irte_put(e->h, IRT_A, idx, irte_lo(V_OK, IRTE_XDST(0)) | f,
                  IRTE_SVT(1) | IRTE_SID(SID_OTHER));
         send(e, rmsi(idx, false), 0, SID_DEV);
         break;
     case INTC_VTD_FR_PID_ACCESS:
-        irte_put(&e->x, IRT_A, idx, pirte_lo(V_OK, BAD_GPA) | f,
+        irte_put(e->h, IRT_A, idx, pirte_lo(V_OK, BAD_GPA) | f,
                  pirte_hi(BAD_GPA));
         send(e, rmsi(idx, false), 0, SID_DEV);
         break;
     case INTC_VTD_FR_RESERVED_PID: /* PID bit 258 */
-        pid_put(&e->x, PID_A, pid_ctl(0xf0, 0) | 1ull << 2);
-        irte_put(&e->x, IRT_A, idx, pirte_lo(V_OK, PID_A) | f,
+        pid_put(e->h, PID_A, pid_ctl(0xf0, 0) | 1ull << 2);
+        irte_put(e->h, IRT_A, idx, pirte_lo(V_OK, PID_A) | f,
                  pirte_hi(PID_A));
         send(e, rmsi(idx, false), 0, SID_DEV);
         break;
@@ -852,7 +852,7 @@ static void test_fault_event_suppressed_by_pending_iqe(void **state)
     fault_env(&e, state, NULL);
     fe_program(&e, false);
     iq_enable(e.u, INTC_VTD_GCMD_IRE);
-    desc_put(&e.x, 0, 0, 0); /* bad type */
+    desc_put(e.h, 0, 0, 0); /* bad type */
     w64(e.u, INTC_VTD_IQT, 16);
     assert_true(r32(e.u, INTC_VTD_FSTS) & FS_IQE);
     assert_irr_sets(&e, 1, 0xe5, 1); /* the IQE event */
@@ -876,24 +876,24 @@ static void test_iq_wait_writes_status(void **state)
     vt_env e;
     env_start(&e, state, NULL);
     iq_enable(e.u, 0);
-    desc_put(&e.x, 0, wait_lo(false, true, 0xcafe0001u), STATUS_A);
-    desc_put(&e.x, 1, wait_lo(false, true, 2), STATUS_A + 8);
+    desc_put(e.h, 0, wait_lo(false, true, 0xcafe0001u), STATUS_A);
+    desc_put(e.h, 1, wait_lo(false, true, 2), STATUS_A + 8);
     w64(e.u, INTC_VTD_IQT, 32);
-    assert_int_equal(gm_r32(&e.x, STATUS_A), 0xcafe0001u);
-    assert_int_equal(gm_r32(&e.x, STATUS_A + 8), 2);
+    assert_int_equal(gm_r32(e.h, STATUS_A), 0xcafe0001u);
+    assert_int_equal(gm_r32(e.h, STATUS_A + 8), 2);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 32);
     assert_int_equal(r64(e.u, INTC_VTD_IQT), 32);
     assert_int_equal(r32(e.u, INTC_VTD_ICS), 0);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     /* Wrap-around: tail back to 0 after the last slot. */
     for (unsigned i = 2; i < 256; i++)
-        desc_put(&e.x, i, wait_lo(false, true, i), STATUS_A + 16);
-    desc_put(&e.x, 0, wait_lo(false, true, 0x77), STATUS_A + 24);
+        desc_put(e.h, i, wait_lo(false, true, i), STATUS_A + 16);
+    desc_put(e.h, 0, wait_lo(false, true, 0x77), STATUS_A + 24);
     w64(e.u, INTC_VTD_IQT, 0);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 0);
-    assert_int_equal(gm_r32(&e.x, STATUS_A + 16), 255);
+    assert_int_equal(gm_r32(e.h, STATUS_A + 16), 255);
     w64(e.u, INTC_VTD_IQT, 16);
-    assert_int_equal(gm_r32(&e.x, STATUS_A + 24), 0x77);
+    assert_int_equal(gm_r32(e.h, STATUS_A + 24), 0x77);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     env_end(&e);
 }
@@ -910,14 +910,14 @@ static void test_iq_wait_interrupt_event(void **state)
     w32(e.u, INTC_VTD_IECTL, 0);
     iq_enable(e.u, 0);
 
-    desc_put(&e.x, 0, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 0, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 16);
     assert_int_equal(r32(e.u, INTC_VTD_ICS), ICS_IWC);
     assert_true(irr(cpu(e.m, 0), 0xe6));
     assert_irr_sets(&e, 0, 0xe6, 1);
     assert_int_equal(r32(e.u, INTC_VTD_IECTL), 0);
 
-    desc_put(&e.x, 1, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 1, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 32);
     assert_irr_sets(&e, 0, 0xe6, 1); /* IWC still set */
 
@@ -926,7 +926,7 @@ static void test_iq_wait_interrupt_event(void **state)
     eoi(cpu(e.m, 0));
     w32(e.u, INTC_VTD_ICS, ICS_IWC);
     w32(e.u, INTC_VTD_IECTL, CTL_IM);
-    desc_put(&e.x, 2, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 2, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 48);
     assert_int_equal(r32(e.u, INTC_VTD_IECTL), CTL_IM | CTL_IP);
     assert_irr_sets(&e, 0, 0xe6, 1);
@@ -937,7 +937,7 @@ static void test_iq_wait_interrupt_event(void **state)
     /* Masked, then serviced (IWC cleared): IP clears, nothing sent. */
     w32(e.u, INTC_VTD_ICS, ICS_IWC);
     w32(e.u, INTC_VTD_IECTL, CTL_IM);
-    desc_put(&e.x, 3, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 3, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 64);
     assert_int_equal(r32(e.u, INTC_VTD_IECTL), CTL_IM | CTL_IP);
     w32(e.u, INTC_VTD_ICS, ICS_IWC);
@@ -956,14 +956,14 @@ static void iq_error_case(void **state, uint64_t bad_lo, uint64_t bad_hi)
     env_start(&e, state, NULL);
     fe_program(&e, false);
     iq_enable(e.u, 0);
-    desc_put(&e.x, 0, wait_lo(false, true, 1), STATUS_A);
-    desc_put(&e.x, 1, bad_lo, bad_hi);
-    desc_put(&e.x, 2, wait_lo(false, true, 3), STATUS_A + 8);
+    desc_put(e.h, 0, wait_lo(false, true, 1), STATUS_A);
+    desc_put(e.h, 1, bad_lo, bad_hi);
+    desc_put(e.h, 2, wait_lo(false, true, 3), STATUS_A + 8);
     th_clear_events(e.h);
     w64(e.u, INTC_VTD_IQT, 48);
 
-    assert_int_equal(gm_r32(&e.x, STATUS_A), 1);
-    assert_int_equal(gm_r32(&e.x, STATUS_A + 8), 0);
+    assert_int_equal(gm_r32(e.h, STATUS_A), 1);
+    assert_int_equal(gm_r32(e.h, STATUS_A + 8), 0);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), FS_IQE);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 16);
     th_assert_event_count(e.h, INTC_EV_IR_QUEUE_ERROR, 1);
@@ -972,15 +972,15 @@ static void iq_error_case(void **state, uint64_t bad_lo, uint64_t bad_hi)
     /* Stuck: a new tail write processes nothing. */
     w64(e.u, INTC_VTD_IQT, 48);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 16);
-    assert_int_equal(gm_r32(&e.x, STATUS_A + 8), 0);
+    assert_int_equal(gm_r32(e.h, STATUS_A + 8), 0);
 
     /* Fix the descriptor, clear IQE, resume from the head. */
-    desc_put(&e.x, 1, iec_global(), 0);
+    desc_put(e.h, 1, iec_global(), 0);
     w32(e.u, INTC_VTD_FSTS, FS_IQE);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     w64(e.u, INTC_VTD_IQT, 48);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 48);
-    assert_int_equal(gm_r32(&e.x, STATUS_A + 8), 3);
+    assert_int_equal(gm_r32(e.h, STATUS_A + 8), 3);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     env_end(&e);
 }
@@ -1034,16 +1034,16 @@ static void test_iq_error_tail_beyond_queue(void **state)
     vt_env e;
     env_start(&e, state, NULL);
     iq_enable(e.u, 0);
-    desc_put(&e.x, 0, wait_lo(false, true, 1), STATUS_A);
+    desc_put(e.h, 0, wait_lo(false, true, 1), STATUS_A);
     w64(e.u, INTC_VTD_IQT, 0x1000);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), FS_IQE);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 0);
-    assert_int_equal(gm_r32(&e.x, STATUS_A), 0);
+    assert_int_equal(gm_r32(e.h, STATUS_A), 0);
     /* QS=1 (8 KiB) makes the same tail legal. */
     w32(e.u, INTC_VTD_FSTS, FS_IQE);
     w64(e.u, INTC_VTD_IQA, IQ_BASE | 1);
     for (unsigned i = 0; i < 256; i++)
-        desc_put(&e.x, i, 2 /* IOTLB invalidate: no-op */, 0);
+        desc_put(e.h, i, 2 /* IOTLB invalidate: no-op */, 0);
     w64(e.u, INTC_VTD_IQT, 0x1000);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 0x1000);
@@ -1059,7 +1059,7 @@ static void test_iq_dma_types_are_noops(void **state)
     env_start(&e, state, NULL);
     iq_enable(e.u, 0);
     for (unsigned i = 0; i < 5; i++)
-        desc_put(&e.x, i, t[i], 0);
+        desc_put(e.h, i, t[i], 0);
     w64(e.u, INTC_VTD_IQT, 80);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 80);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
@@ -1074,13 +1074,13 @@ static void test_iq_256bit_descriptors(void **state)
     env_start(&e, state, NULL);
     w64(e.u, INTC_VTD_IQA, IQ_BASE | 1u << 11);
     w32(e.u, INTC_VTD_GCMD, INTC_VTD_GCMD_QIE);
-    gm_w64(&e.x, IQ_BASE, wait_lo(false, true, 7));
-    gm_w64(&e.x, IQ_BASE + 8, STATUS_A);
-    gm_w64(&e.x, IQ_BASE + 32, wait_lo(false, true, 8));
-    gm_w64(&e.x, IQ_BASE + 40, STATUS_A + 8);
+    gm_w64(e.h, IQ_BASE, wait_lo(false, true, 7));
+    gm_w64(e.h, IQ_BASE + 8, STATUS_A);
+    gm_w64(e.h, IQ_BASE + 32, wait_lo(false, true, 8));
+    gm_w64(e.h, IQ_BASE + 40, STATUS_A + 8);
     w64(e.u, INTC_VTD_IQT, 64);
-    assert_int_equal(gm_r32(&e.x, STATUS_A), 7);
-    assert_int_equal(gm_r32(&e.x, STATUS_A + 8), 8);
+    assert_int_equal(gm_r32(e.h, STATUS_A), 7);
+    assert_int_equal(gm_r32(e.h, STATUS_A + 8), 8);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 64);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     w64(e.u, INTC_VTD_IQT, 64 + 16);
@@ -1096,13 +1096,13 @@ static void test_iqa_write_and_qie_reset_head(void **state)
     vt_env e;
     env_start(&e, state, NULL);
     w64(e.u, INTC_VTD_IQA, IQ_BASE);
-    desc_put(&e.x, 0, wait_lo(false, true, 5), STATUS_A);
+    desc_put(e.h, 0, wait_lo(false, true, 5), STATUS_A);
     w64(e.u, INTC_VTD_IQT, 16); /* QIE off */
-    assert_int_equal(gm_r32(&e.x, STATUS_A), 0);
+    assert_int_equal(gm_r32(e.h, STATUS_A), 0);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 0);
     w32(e.u, INTC_VTD_GCMD, INTC_VTD_GCMD_QIE);
     w64(e.u, INTC_VTD_IQT, 16);
-    assert_int_equal(gm_r32(&e.x, STATUS_A), 5);
+    assert_int_equal(gm_r32(e.h, STATUS_A), 5);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 16);
     w64(e.u, INTC_VTD_IQA, IQ_BASE);
     assert_int_equal(r64(e.u, INTC_VTD_IQH), 0);
@@ -1118,7 +1118,7 @@ static void cache_env(vt_env *e, void **state, const intc_machine_config *c)
 {
     env_start(e, state, c);
     for (unsigned i = 0; i < 16; i++)
-        irte_put(&e->x, IRT_A, i, irte_lo((uint8_t)(0x40 + i), IRTE_XDST(0)),
+        irte_put(e->h, IRT_A, i, irte_lo((uint8_t)(0x40 + i), IRTE_XDST(0)),
                  0);
     ir_enable(e->u, IRT_A, 7, false, false);
 }
@@ -1127,7 +1127,7 @@ static void cache_env(vt_env *e, void **state, const intc_machine_config *c)
 static void rewrite(vt_env *e, unsigned first, unsigned last)
 {
     for (unsigned i = first; i <= last; i++)
-        irte_put(&e->x, IRT_A, i, irte_lo((uint8_t)(0x60 + i), IRTE_XDST(0)),
+        irte_put(e->h, IRT_A, i, irte_lo((uint8_t)(0x60 + i), IRTE_XDST(0)),
                  0);
 }
 
@@ -1142,7 +1142,7 @@ static void test_iec_stale_entry_used_until_invalidated(void **state)
     assert_int_equal(remapped_vec(&e, rmsi(4, false), 0, SID_DEV), 0x44);
     assert_false(irr(cpu(e.m, 0), 0x64));
     /* Even a not-present rewrite goes unnoticed. */
-    irte_put(&e.x, IRT_A, 4, 0, 0);
+    irte_put(e.h, IRT_A, 4, 0, 0);
     assert_int_equal(remapped_vec(&e, rmsi(4, false), 0, SID_DEV), 0x44);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     env_end(&e);
@@ -1159,7 +1159,7 @@ static void test_iec_global_invalidation_via_queue(void **state)
                          0x40 + (int)i);
     rewrite(&e, 0, 7);
     iq_enable(e.u, INTC_VTD_GCMD_IRE);
-    desc_put(&e.x, 0, iec_global(), 0);
+    desc_put(e.h, 0, iec_global(), 0);
     th_clear_events(e.h);
     w64(e.u, INTC_VTD_IQT, 16);
     TH_IF_TRACED(e.h) {
@@ -1183,8 +1183,8 @@ static void test_iec_index_selective_invalidation(void **state)
         remapped_vec(&e, rmsi(i, false), 0, SID_DEV);
     rewrite(&e, 0, 9);
     iq_enable(e.u, INTC_VTD_GCMD_IRE);
-    desc_put(&e.x, 0, iec_index(5, 2), 0); /* 4..7 */
-    desc_put(&e.x, 1, iec_index(9, 0), 0); /* 9 */
+    desc_put(e.h, 0, iec_index(5, 2), 0); /* 4..7 */
+    desc_put(e.h, 1, iec_index(9, 0), 0); /* 9 */
     w64(e.u, INTC_VTD_IQT, 32);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     static const int want[10] = {0x40, 0x41, 0x42, 0x43, 0x64,
@@ -1241,7 +1241,7 @@ static void test_iec_not_flushed_by_sirtp(void **state)
 {
     vt_env e;
     cache_env(&e, state, NULL);
-    irte_put(&e.x, IRT_B, 1, irte_lo(0x71, IRTE_XDST(0)), 0);
+    irte_put(e.h, IRT_B, 1, irte_lo(0x71, IRTE_XDST(0)), 0);
     assert_int_equal(remapped_vec(&e, rmsi(1, false), 0, SID_DEV), 0x41);
     w64(e.u, INTC_VTD_IRTA, IRT_B | 7);
     w32(e.u, INTC_VTD_GCMD, INTC_VTD_GCMD_IRE | INTC_VTD_GCMD_SIRTP);

@@ -63,7 +63,7 @@ static void test_remap_xapic_fixed_physical(void **state)
 {
     vt_env e;
     xenv(&e, state, 2);
-    irte_put(&e.x, IRT_A, 9, irte_lo(0x41, IRTE_XDST(1)), 0);
+    irte_put(e.h, IRT_A, 9, irte_lo(0x41, IRTE_XDST(1)), 0);
     th_clear_events(e.h);
     send(&e, rmsi(9, false), 0x77, SID_DEV);
     assert_true(irr(cpu(e.m, 1), 0x41));
@@ -80,7 +80,7 @@ static void test_remap_xapic_fixed_physical(void **state)
     }
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     /* 0xFF in DST[15:8] is the xAPIC broadcast. */
-    irte_put(&e.x, IRT_A, 10, irte_lo(0x42, IRTE_XDST(0xff)), 0);
+    irte_put(e.h, IRT_A, 10, irte_lo(0x42, IRTE_XDST(0xff)), 0);
     send(&e, rmsi(10, false), 0, SID_DEV);
     assert_true(irr(cpu(e.m, 0), 0x42));
     assert_true(irr(cpu(e.m, 1), 0x42));
@@ -93,7 +93,7 @@ static void test_remap_x2apic_large_id(void **state)
 {
     vt_env e;
     x2env(&e, state, false);
-    irte_put(&e.x, IRT_A, 3, irte_lo(0x45, IRTE_DST(X2ID)), 0);
+    irte_put(e.h, IRT_A, 3, irte_lo(0x45, IRTE_DST(X2ID)), 0);
     send(&e, rmsi(3, false), 0, SID_DEV);
     assert_true(irr(cpu(e.m, 2), 0x45));
     for (uint32_t c = 0; c < 4; c++)
@@ -101,7 +101,7 @@ static void test_remap_x2apic_large_id(void **state)
             assert_false(irr(cpu(e.m, c), 0x45));
     /* Only the low byte of X2ID, as an xAPIC-style destination, would be
        0x45: nothing there. 0xFFFFFFFF is the x2APIC broadcast. */
-    irte_put(&e.x, IRT_A, 4, irte_lo(0x46, IRTE_DST(0xffffffffu)), 0);
+    irte_put(e.h, IRT_A, 4, irte_lo(0x46, IRTE_DST(0xffffffffu)), 0);
     send(&e, rmsi(4, false), 0, SID_DEV);
     for (uint32_t c = 0; c < 4; c++)
         assert_true(irr(cpu(e.m, c), 0x46));
@@ -115,17 +115,17 @@ static void test_remap_every_delivery_mode(void **state)
     vt_env e;
     xenv(&e, state, 2);
     intc_lapic *l1 = cpu(e.m, 1);
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x50, IRTE_XDST(1)) |
+    irte_put(e.h, IRT_A, 1, irte_lo(0x50, IRTE_XDST(1)) |
                                  IRTE_DLM(DLM_FIXED), 0);
-    irte_put(&e.x, IRT_A, 2, irte_lo(0x51, IRTE_XDST(1)) |
+    irte_put(e.h, IRT_A, 2, irte_lo(0x51, IRTE_XDST(1)) |
                                  IRTE_DLM(DLM_LOWEST), 0);
-    irte_put(&e.x, IRT_A, 3, irte_lo(0, IRTE_XDST(1)) | IRTE_DLM(DLM_SMI),
+    irte_put(e.h, IRT_A, 3, irte_lo(0, IRTE_XDST(1)) | IRTE_DLM(DLM_SMI),
              0);
-    irte_put(&e.x, IRT_A, 4, irte_lo(0, IRTE_XDST(1)) | IRTE_DLM(DLM_NMI),
+    irte_put(e.h, IRT_A, 4, irte_lo(0, IRTE_XDST(1)) | IRTE_DLM(DLM_NMI),
              0);
-    irte_put(&e.x, IRT_A, 5, irte_lo(0, IRTE_XDST(1)) | IRTE_DLM(DLM_INIT),
+    irte_put(e.h, IRT_A, 5, irte_lo(0, IRTE_XDST(1)) | IRTE_DLM(DLM_INIT),
              0);
-    irte_put(&e.x, IRT_A, 6, irte_lo(0, IRTE_XDST(1)) |
+    irte_put(e.h, IRT_A, 6, irte_lo(0, IRTE_XDST(1)) |
                                  IRTE_DLM(DLM_EXTINT), 0);
     send(&e, rmsi(1, false), 0, SID_DEV);
     assert_true(irr(l1, 0x50));
@@ -152,7 +152,7 @@ static void test_remap_logical_xapic_flat(void **state)
     xenv(&e, state, 3);
     for (uint32_t c = 0; c < 3; c++)
         lw(cpu(e.m, c), INTC_LAPIC_LDR, (1u << c) << 24);
-    irte_put(&e.x, IRT_A, 1,
+    irte_put(e.h, IRT_A, 1,
              irte_lo(0x52, IRTE_XDST(0x06)) | IRTE_DM_LOGICAL, 0);
     send(&e, rmsi(1, false), 0, SID_DEV);
     assert_false(irr(cpu(e.m, 0), 0x52));
@@ -168,14 +168,14 @@ static void test_remap_logical_x2apic_cluster(void **state)
     vt_env e;
     x2env(&e, state, false);
     /* ID 0x300: cluster 0x30, member bit 0. */
-    irte_put(&e.x, IRT_A, 1,
+    irte_put(e.h, IRT_A, 1,
              irte_lo(0x53, IRTE_DST(0x00300001u)) | IRTE_DM_LOGICAL, 0);
     send(&e, rmsi(1, false), 0, SID_DEV);
     assert_true(irr(cpu(e.m, 3), 0x53));
     for (uint32_t c = 0; c < 3; c++)
         assert_false(irr(cpu(e.m, c), 0x53));
     /* Cluster 0, members 0 and 1. */
-    irte_put(&e.x, IRT_A, 2,
+    irte_put(e.h, IRT_A, 2,
              irte_lo(0x54, IRTE_DST(0x00000003u)) | IRTE_DM_LOGICAL, 0);
     send(&e, rmsi(2, false), 0, SID_DEV);
     assert_true(irr(cpu(e.m, 0), 0x54));
@@ -195,7 +195,7 @@ static void test_remap_rh_lowest_priority(void **state)
         lw(cpu(e.m, c), INTC_LAPIC_LDR, (1u << c) << 24);
         lw(cpu(e.m, c), INTC_LAPIC_TPR, tpr[c]);
     }
-    irte_put(&e.x, IRT_A, 1,
+    irte_put(e.h, IRT_A, 1,
              irte_lo(0x90, IRTE_XDST(0x07)) | IRTE_DM_LOGICAL | IRTE_RH, 0);
     send(&e, rmsi(1, false), 0, SID_DEV);
     assert_false(irr(cpu(e.m, 0), 0x90));
@@ -211,7 +211,7 @@ static void test_remap_level_sets_tmr_and_broadcasts_eoi(void **state)
 {
     vt_env e;
     xenv(&e, state, 2);
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x66, IRTE_XDST(0)) | IRTE_TM_LEVEL,
+    irte_put(e.h, IRT_A, 1, irte_lo(0x66, IRTE_XDST(0)) | IRTE_TM_LEVEL,
              0);
     send(&e, rmsi(1, false), 0, SID_DEV);
     intc_lapic *l = cpu(e.m, 0);
@@ -231,8 +231,8 @@ static void test_remap_shv_subhandle(void **state)
 {
     vt_env e;
     xenv(&e, state, 2);
-    irte_put(&e.x, IRT_A, 0x10, irte_lo(0x70, IRTE_XDST(0)), 0);
-    irte_put(&e.x, IRT_A, 0x13, irte_lo(0x73, IRTE_XDST(0)), 0);
+    irte_put(e.h, IRT_A, 0x10, irte_lo(0x70, IRTE_XDST(0)), 0);
+    irte_put(e.h, IRT_A, 0x13, irte_lo(0x73, IRTE_XDST(0)), 0);
     assert_int_equal(remapped_vec(&e, rmsi(0x10, true), 3, SID_DEV), 0x73);
     th_assert_last_event(e.h, INTC_EV_IR_REMAPPED, data, 0x13);
     assert_int_equal(remapped_vec(&e, rmsi(0x10, false), 3, SID_DEV),
@@ -253,8 +253,8 @@ static void test_remap_handle_bit15(void **state)
     vt_cfg(&cfg, 2);
     env_start(&e, state, &cfg);
     ir_enable(e.u, IRT_A, 15, false, false); /* 65536 entries */
-    irte_put(&e.x, IRT_A, 5, irte_lo(0x75, IRTE_XDST(0)), 0);
-    irte_put(&e.x, IRT_A, 0x8005, irte_lo(0x85, IRTE_XDST(1)), 0);
+    irte_put(e.h, IRT_A, 5, irte_lo(0x75, IRTE_XDST(0)), 0);
+    irte_put(e.h, IRT_A, 0x8005, irte_lo(0x85, IRTE_XDST(1)), 0);
     assert_int_equal(remapped_vec(&e, rmsi(0x8005, false), 0, SID_DEV),
                      0x85);
     th_assert_last_event(e.h, INTC_EV_IR_REMAPPED, data, 0x8005);
@@ -289,7 +289,7 @@ static void test_irte_reserved_fields_fault_24(void **state)
     xenv(&e, state, 2);
     for (unsigned i = 0; i < sizeof(rsv) / sizeof(rsv[0]); i++) {
         uint32_t idx = 0x20 + i;
-        irte_put(&e.x, IRT_A, idx, irte_lo(0x44, IRTE_XDST(0)) | rsv[i].lo,
+        irte_put(e.h, IRT_A, idx, irte_lo(0x44, IRTE_XDST(0)) | rsv[i].lo,
                  rsv[i].hi);
         send(&e, rmsi(idx, false), 0, SID_DEV);
         TH_IF_TRACED(e.h) {
@@ -312,7 +312,7 @@ static void test_irte_dst_high_bits_not_reserved_in_x2apic_mode(void **state)
 {
     vt_env e;
     x2env(&e, state, false);
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x47, IRTE_DST(0x00ff0000u)), 0);
+    irte_put(e.h, IRT_A, 1, irte_lo(0x47, IRTE_DST(0x00ff0000u)), 0);
     send(&e, rmsi(1, false), 0, SID_DEV);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     th_assert_event_count(e.h, INTC_EV_IR_FAULT, 0);
@@ -328,7 +328,7 @@ static void test_irte_dst_high_bits_not_reserved_in_x2apic_mode(void **state)
 static bool sv_try(vt_env *e, uint32_t idx, unsigned svt, unsigned sq,
                    uint16_t want, uint16_t sid)
 {
-    irte_put(&e->x, IRT_A, idx, irte_lo(0x58, IRTE_XDST(0)),
+    irte_put(e->h, IRT_A, idx, irte_lo(0x58, IRTE_XDST(0)),
              IRTE_SVT(svt) | IRTE_SQ(sq) | IRTE_SID(want));
     assert_int_equal(intc_iommu_invalidate(e->u, idx, 0), INTC_OK);
     size_t f = th_count_events(e->h, INTC_EV_IR_FAULT);
@@ -407,7 +407,7 @@ static void test_svt11_reserved(void **state)
 {
     vt_env e;
     xenv(&e, state, 2);
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x58, IRTE_XDST(0)),
+    irte_put(e.h, IRT_A, 1, irte_lo(0x58, IRTE_XDST(0)),
              IRTE_SVT(3) | IRTE_SID(SID_DEV));
     send(&e, rmsi(1, false), 0, SID_DEV);
     assert_fault(&e, INTC_VTD_FR_RESERVED_IRTE, true);
@@ -477,7 +477,7 @@ static void test_ir_disabled_passes_compat(void **state)
     env_start(&e, state, &cfg);
     w64(e.u, INTC_VTD_IRTA, IRT_A | INTC_VTD_IRTA_EIME | 7);
     w32(e.u, INTC_VTD_GCMD, INTC_VTD_GCMD_SIRTP);
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x41, IRTE_DST(0)), 0);
+    irte_put(e.h, IRT_A, 1, irte_lo(0x41, IRTE_DST(0)), 0);
 
     send(&e, cmsi(1), 0x33, SID_DEV);
     assert_true(irr(cpu(e.m, 1), 0x33));
@@ -505,10 +505,10 @@ static void test_ir_disabled_passes_compat(void **state)
 static void penv(vt_env *e, void **state, uint64_t pid_extra)
 {
     xenv(e, state, 2);
-    pid_put(&e->x, PID_A, pid_ctl(NV, 1u << 8) | pid_extra);
-    irte_put(&e->x, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
-    irte_put(&e->x, IRT_A, 8, pirte_lo(0x92, PID_A), pirte_hi(PID_A));
-    irte_put(&e->x, IRT_A, 9, pirte_lo(0x30, PID_A) | IRTE_URG,
+    pid_put(e->h, PID_A, pid_ctl(NV, 1u << 8) | pid_extra);
+    irte_put(e->h, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
+    irte_put(e->h, IRT_A, 8, pirte_lo(0x92, PID_A), pirte_hi(PID_A));
+    irte_put(e->h, IRT_A, 9, pirte_lo(0x30, PID_A) | IRTE_URG,
              pirte_hi(PID_A));
     th_clear_events(e->h);
 }
@@ -521,8 +521,8 @@ static void test_posted_sets_pir_and_notifies(void **state)
     vt_env e;
     penv(&e, state, 0);
     send(&e, rmsi(7, false), 0, SID_DEV);
-    assert_true(pir_bit(&e.x, PID_A, 0x51));
-    assert_true(gm_r64(&e.x, PID_A + 32) & PID_ON);
+    assert_true(pir_bit(e.h, PID_A, 0x51));
+    assert_true(gm_r64(e.h, PID_A + 32) & PID_ON);
     assert_true(irr(cpu(e.m, 1), NV));
     assert_false(irr(cpu(e.m, 0), NV));
     assert_false(irr(cpu(e.m, 1), 0x51));
@@ -537,7 +537,7 @@ static void test_posted_sets_pir_and_notifies(void **state)
     }
     th_assert_event_count(e.h, INTC_EV_IR_REMAPPED, 0);
     /* The rest of the descriptor is untouched. */
-    assert_int_equal(gm_r64(&e.x, PID_A + 32),
+    assert_int_equal(gm_r64(e.h, PID_A + 32),
                      pid_ctl(NV, 1u << 8) | PID_ON);
     assert_int_equal(r32(e.u, INTC_VTD_FSTS), 0);
     env_end(&e);
@@ -553,8 +553,8 @@ static void test_posted_no_notify_when_on_set(void **state)
     assert_int_equal(intc_lapic_ack(cpu(e.m, 1)), NV);
     eoi(cpu(e.m, 1));
     send(&e, rmsi(8, false), 0, SID_DEV);
-    assert_true(pir_bit(&e.x, PID_A, 0x51));
-    assert_true(pir_bit(&e.x, PID_A, 0x92));
+    assert_true(pir_bit(e.h, PID_A, 0x51));
+    assert_true(pir_bit(e.h, PID_A, 0x92));
     assert_false(irr(cpu(e.m, 1), NV));
     th_assert_event_count(e.h, INTC_EV_IRR_SET, 1);
     th_assert_last_event(e.h, INTC_EV_IR_POSTED, data2, 0);
@@ -568,15 +568,15 @@ static void test_posted_sn_suppresses_unless_urgent(void **state)
     vt_env e;
     penv(&e, state, PID_SN);
     send(&e, rmsi(7, false), 0, SID_DEV);
-    assert_true(pir_bit(&e.x, PID_A, 0x51));
-    assert_false(gm_r64(&e.x, PID_A + 32) & PID_ON);
+    assert_true(pir_bit(e.h, PID_A, 0x51));
+    assert_false(gm_r64(e.h, PID_A + 32) & PID_ON);
     th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
     th_assert_last_event(e.h, INTC_EV_IR_POSTED, data2, 0);
 
     send(&e, rmsi(9, false), 0, SID_DEV); /* URG */
-    assert_true(pir_bit(&e.x, PID_A, 0x30));
-    assert_true(gm_r64(&e.x, PID_A + 32) & PID_ON);
-    assert_true(gm_r64(&e.x, PID_A + 32) & PID_SN);
+    assert_true(pir_bit(e.h, PID_A, 0x30));
+    assert_true(gm_r64(e.h, PID_A + 32) & PID_ON);
+    assert_true(gm_r64(e.h, PID_A + 32) & PID_SN);
     assert_true(irr(cpu(e.m, 1), NV));
     th_assert_last_event(e.h, INTC_EV_IR_POSTED, data2, 1);
     env_end(&e);
@@ -587,10 +587,10 @@ static void test_posted_x2apic_ndst(void **state)
 {
     vt_env e;
     x2env(&e, state, false);
-    pid_put(&e.x, PID_A, pid_ctl(NV, X2ID));
-    irte_put(&e.x, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
+    pid_put(e.h, PID_A, pid_ctl(NV, X2ID));
+    irte_put(e.h, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
     send(&e, rmsi(7, false), 0, SID_DEV);
-    assert_true(pir_bit(&e.x, PID_A, 0x51));
+    assert_true(pir_bit(e.h, PID_A, 0x51));
     assert_true(irr(cpu(e.m, 2), NV));
     for (uint32_t c = 0; c < 4; c++)
         if (c != 2)
@@ -614,8 +614,8 @@ static void test_posted_reserved_pid_fault_28(void **state)
     for (unsigned i = 0; i < sizeof(rsv) / sizeof(rsv[0]); i++) {
         vt_env e;
         penv(&e, state, 0);
-        gm_w64(&e.x, PID_A + 8 * rsv[i].q,
-               gm_r64(&e.x, PID_A + 8 * rsv[i].q) | rsv[i].bits);
+        gm_w64(e.h, PID_A + 8 * rsv[i].q,
+               gm_r64(e.h, PID_A + 8 * rsv[i].q) | rsv[i].bits);
         send(&e, rmsi(7, false), 0, SID_DEV);
         TH_IF_TRACED(e.h) {
             if ((th_last_event(e.h, INTC_EV_IR_FAULT) == NULL) ||
@@ -623,8 +623,8 @@ static void test_posted_reserved_pid_fault_28(void **state)
                 fail_msg("case %u: no fault 28h", i);
         }
         assert_int_equal(FRR_FI(frr_lo(e.u, 0)), 7);
-        assert_false(pir_bit(&e.x, PID_A, 0x51));
-        assert_false(gm_r64(&e.x, PID_A + 32) & PID_ON);
+        assert_false(pir_bit(e.h, PID_A, 0x51));
+        assert_false(gm_r64(e.h, PID_A + 32) & PID_ON);
         th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
         env_end(&e);
     }
@@ -636,17 +636,17 @@ static void test_posted_pid_access_fault_27(void **state)
 {
     vt_env e;
     penv(&e, state, 0);
-    irte_put(&e.x, IRT_A, 10, pirte_lo(0x51, BAD_GPA), pirte_hi(BAD_GPA));
+    irte_put(e.h, IRT_A, 10, pirte_lo(0x51, BAD_GPA), pirte_hi(BAD_GPA));
     send(&e, rmsi(10, false), 0, SID_DEV);
     assert_fault(&e, INTC_VTD_FR_PID_ACCESS, true);
     assert_int_equal(FRR_FI(frr_lo(e.u, 0)), 10);
     assert_no_irr(e.m);
 
-    e.x.fail_writes = true; /* readable but not writable */
+    e.h->fail_dma_write = true; /* readable but not writable */
     send(&e, rmsi(7, false), 0, SID_DEV);
     assert_fault(&e, INTC_VTD_FR_PID_ACCESS, true);
     th_assert_event_count(e.h, INTC_EV_IRR_SET, 0);
-    e.x.fail_writes = false;
+    e.h->fail_dma_write = false;
     env_end(&e);
 }
 
@@ -664,7 +664,7 @@ static void test_posted_irte_reserved_fault_24(void **state)
     penv(&e, state, 0);
     for (unsigned i = 0; i < sizeof(rsv) / sizeof(rsv[0]); i++) {
         uint32_t idx = 0x20 + i;
-        irte_put(&e.x, IRT_A, idx, pirte_lo(0x51, PID_A) | rsv[i].lo,
+        irte_put(e.h, IRT_A, idx, pirte_lo(0x51, PID_A) | rsv[i].lo,
                  pirte_hi(PID_A) | rsv[i].hi);
         send(&e, rmsi(idx, false), 0, SID_DEV);
         TH_IF_TRACED(e.h) {
@@ -673,7 +673,7 @@ static void test_posted_irte_reserved_fault_24(void **state)
                 fail_msg("case %u: no fault 24h", i);
         }
     }
-    assert_false(pir_bit(&e.x, PID_A, 0x51));
+    assert_false(pir_bit(e.h, PID_A, 0x51));
     env_end(&e);
 }
 
@@ -687,11 +687,11 @@ static void test_posted_unsupported_im_reserved(void **state)
     cfg.iommu.posted = false;
     env_start(&e, state, &cfg);
     ir_enable(e.u, IRT_A, 7, false, false);
-    pid_put(&e.x, PID_A, pid_ctl(NV, 1u << 8));
-    irte_put(&e.x, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
+    pid_put(e.h, PID_A, pid_ctl(NV, 1u << 8));
+    irte_put(e.h, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
     send(&e, rmsi(7, false), 0, SID_DEV);
     assert_fault(&e, INTC_VTD_FR_RESERVED_IRTE, true);
-    assert_false(pir_bit(&e.x, PID_A, 0x51));
+    assert_false(pir_bit(e.h, PID_A, 0x51));
     assert_no_irr(e.m);
     env_end(&e);
 }
@@ -711,7 +711,7 @@ static void test_posted_then_sync_pir_delivers(void **state)
     eoi(l);
     uint64_t pir[4];
     for (unsigned w = 0; w < 4; w++)
-        pir[w] = gm_r64(&e.x, PID_A + 8 * w);
+        pir[w] = gm_r64(e.h, PID_A + 8 * w);
     assert_int_equal(intc_lapic_sync_pir(l, pir), INTC_OK);
     assert_true(irr(l, 0x51));
     assert_true(irr(l, 0x92));
@@ -743,10 +743,10 @@ static void test_security_hostile_device_never_reaches_lapic(void **state)
     vt_cfg(&cfg, 4);
     env_start(&e, state, &cfg);
     ir_enable(e.u, IRT_A, 3, false, false); /* 16 entries */
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x61, IRTE_XDST(2)),
+    irte_put(e.h, IRT_A, 1, irte_lo(0x61, IRTE_XDST(2)),
              IRTE_SVT(1) | IRTE_SID(SID_DEV));
-    irte_put(&e.x, IRT_A, 2, 0, 0);
-    irte_put(&e.x, IRT_A, 3, irte_lo(0x63, IRTE_XDST(0xff)) & ~IRTE_P, 0);
+    irte_put(e.h, IRT_A, 2, 0, 0);
+    irte_put(e.h, IRT_A, 3, irte_lo(0x63, IRTE_XDST(0xff)) & ~IRTE_P, 0);
     intc_lapic *l2 = cpu(e.m, 2);
 
     /* Attacks: wrong requester for idx 1; idx 16; idx 0x8001 (bit 15);
@@ -805,9 +805,9 @@ static void test_e2e_msix_remapped_ack_eoi(void **state)
 {
     vt_env e;
     xenv(&e, state, 2);
-    irte_put(&e.x, IRT_A, 0x20, irte_lo(0x71, IRTE_XDST(1)),
+    irte_put(e.h, IRT_A, 0x20, irte_lo(0x71, IRTE_XDST(1)),
              IRTE_SVT(1) | IRTE_SID(SID_DEV));
-    irte_put(&e.x, IRT_A, 0x32, irte_lo(0x72, IRTE_XDST(0)),
+    irte_put(e.h, IRT_A, 0x32, irte_lo(0x72, IRTE_XDST(0)),
              IRTE_SVT(1) | IRTE_SID(SID_DEV));
     intc_err err = INTC_OK;
     intc_msix *x = intc_msix_new(e.m, 4, SID_DEV, &err);
@@ -868,7 +868,7 @@ static void ioapic_e2e(void **state, bool x2)
     const uint32_t idx = 0x8003;
     uint32_t target = x2 ? 2 : 1;
     uint64_t dst = x2 ? IRTE_DST(X2ID) : IRTE_XDST(1);
-    irte_put(&e.x, IRT_A, idx, irte_lo(0x81, dst) | IRTE_TM_LEVEL,
+    irte_put(e.h, IRT_A, idx, irte_lo(0x81, dst) | IRTE_TM_LEVEL,
              IRTE_SVT(1) | IRTE_SID(0x00f8));
     intc_ioapic *io = intc_machine_ioapic(e.m, 0);
     rte_set(io, 5, RTE_VEC(0x81) | RTE_LEVEL | INTC_RTE_REMAPPABLE |
@@ -939,14 +939,14 @@ static void test_event_interrupts_reach_large_x2apic_id(void **state)
     w32(e.u, INTC_VTD_IEUADDR, X2ID & 0xffffff00u);
     w32(e.u, INTC_VTD_IECTL, 0);
     iq_enable(e.u, INTC_VTD_GCMD_IRE);
-    desc_put(&e.x, 0, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 0, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 16);
     assert_true(irr(cpu(e.m, 2), 0xe6));
     /* Upper address 0: an ordinary 8-bit destination (CPU 1). */
     w32(e.u, INTC_VTD_ICS, ICS_IWC);
     w32(e.u, INTC_VTD_IEADDR, (uint32_t)cmsi(1));
     w32(e.u, INTC_VTD_IEUADDR, 0);
-    desc_put(&e.x, 1, wait_lo(true, false, 0), 0);
+    desc_put(e.h, 1, wait_lo(true, false, 0), 0);
     w64(e.u, INTC_VTD_IQT, 32);
     assert_true(irr(cpu(e.m, 1), 0xe6));
     env_end(&e);
@@ -971,7 +971,7 @@ static void test_engine_remapped_xapic(void **state)
                      INTC_OK);
     assert_int_equal(r32(e.u, INTC_VTD_GSTS), GS_IRTPS | GS_IRES);
     assert_int_equal(r64(e.u, INTC_VTD_IRTA), IRT_A | 7);
-    irte_put(&e.x, IRT_A, 5,
+    irte_put(e.h, IRT_A, 5,
              irte_lo(0x99, IRTE_XDST(0x06)) | IRTE_DM_LOGICAL | IRTE_RH |
                  IRTE_TM_LEVEL | IRTE_DLM(DLM_LOWEST),
              0);
@@ -1013,7 +1013,7 @@ static void test_engine_remapped_x2apic(void **state)
     assert_int_equal(intc_iommu_set_table(e.u, IRT_A | INTC_VTD_IRTA_EIME | 7,
                                           true, false),
                      INTC_OK);
-    irte_put(&e.x, IRT_A, 6, irte_lo(0x9a, IRTE_DST(X2ID)), 0);
+    irte_put(e.h, IRT_A, 6, irte_lo(0x9a, IRTE_DST(X2ID)), 0);
     intc_irq irq;
     assert_int_equal(intc_iommu_remap(e.u, SID_DEV, rmsi(6, false), 0, &irq),
                      INTC_OK);
@@ -1097,7 +1097,7 @@ static void test_engine_disabled_passes_compat(void **state)
     vt_cfg(&cfg, 2);
     env_start(&e, state, &cfg);
     intc_irq irq;
-    irte_put(&e.x, IRT_A, 1, irte_lo(0x41, IRTE_XDST(0)), 0);
+    irte_put(e.h, IRT_A, 1, irte_lo(0x41, IRTE_XDST(0)), 0);
     assert_int_equal(intc_iommu_set_table(e.u, IRT_A | 7, false, false),
                      INTC_OK);
     assert_false(r32(e.u, INTC_VTD_GSTS) & GS_IRES);
@@ -1132,8 +1132,8 @@ static void test_engine_posted(void **state)
     intc_machine_config cfg;
     vt_cfg(&cfg, 2);
     env_start(&e, state, &cfg);
-    pid_put(&e.x, PID_A, pid_ctl(NV, 1u << 8));
-    irte_put(&e.x, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
+    pid_put(e.h, PID_A, pid_ctl(NV, 1u << 8));
+    irte_put(e.h, IRT_A, 7, pirte_lo(0x51, PID_A), pirte_hi(PID_A));
     assert_int_equal(intc_iommu_set_table(e.u, IRT_A | 7, true, false),
                      INTC_OK);
     intc_irq irq;
@@ -1144,7 +1144,7 @@ static void test_engine_posted(void **state)
     assert_int_equal(irq.fault, 0);
     assert_int_equal(irq.vector, 0x51);
     assert_int_equal(irq.index, 7);
-    assert_true(pir_bit(&e.x, PID_A, 0x51));
+    assert_true(pir_bit(e.h, PID_A, 0x51));
     assert_true(irr(cpu(e.m, 1), NV));
     size_t n = th_count_events(e.h, INTC_EV_IRR_SET);
     assert_int_equal(intc_irq_deliver(e.m, &irq, NULL), INTC_OK);
@@ -1160,11 +1160,10 @@ static void test_engine_posted(void **state)
 static void test_machine_new_alloc_failures(void **state)
 {
     th_host *h = *state;
-    vt_host x;
     intc_ioapic_config ioc = {.id = 2, .version = 0x20, .n_pins = 24,
                               .source_id = 0x00f8};
     intc_machine_config cfg;
-    vt_init(&x, h);
+    vt_memory(h);
     vt_cfg(&cfg, 4);
     cfg.ioapics = &ioc;
     cfg.n_ioapics = 1;
@@ -1176,7 +1175,7 @@ static void test_machine_new_alloc_failures(void **state)
         intc_err err = INTC_OK;
         h->fail_at = k;
         h->n_allocs = 0;
-        intc_machine *m = intc_machine_new(&cfg, &x.ops, &x, &err);
+        intc_machine *m = intc_machine_new(&cfg, &h->ops, h, &err);
         h->fail_at = 0;
         if (m) {
             assert_int_equal(err, INTC_OK);
@@ -1193,7 +1192,6 @@ static void test_machine_new_alloc_failures(void **state)
     }
     assert_true(failures >= 4); /* machine..., unit, cache, records */
     assert_int_equal(h->live_bytes, 0);
-    vt_fini(&x);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, th_setup, th_teardown)

@@ -1,6 +1,6 @@
 /*
- * Helpers for the VT-d interrupt-remapping tests: a host with guest
- * memory (dma_read/dma_write, which the harness does not provide),
+ * Helpers for the VT-d interrupt-remapping tests: guest memory (the kit's
+ * region and DMA callbacks, which a th_host leaves out until asked),
  * register access that asserts the host-level result, IRTE and posted-
  * interrupt-descriptor builders (VT-d spec 9.10, 9.11, 9.12), invalidation
  * descriptors (6.5.2.7, 6.5.2.8) and LAPIC bit readers.
@@ -16,7 +16,7 @@
 #include <string.h>
 
 /* ------------------------------------------------------------------ */
-/* Host with guest memory.                                             */
+/* Guest memory.                                                       */
 /* ------------------------------------------------------------------ */
 
 /* Guest-physical window [GM_BASE, GM_BASE + GM_SIZE); anything outside
@@ -32,108 +32,39 @@
 #define STATUS_A (GM_BASE + 0x1a0000ull) /* wait-descriptor status */
 #define BAD_GPA 0x4000000000ull         /* outside the window */
 
-typedef struct vt_host {
-    th_host *h;
-    intc_host_ops ops;
-    uint8_t *mem;
-    unsigned n_dma_read, n_dma_write;
-    bool fail_writes; /* make every dma_write fail */
-} vt_host;
-
-static inline int vt_dma_read(void *host, uint64_t addr, void *buf, size_t len)
+/* The window in the kit's guest memory, zeroed, and the kit's DMA
+   callbacks in h->ops (dma_write fails while h->fail_dma_write is set;
+   h->n_dma_read and h->n_dma_write count the accesses). */
+static inline uint8_t *vt_memory(th_host *h)
 {
-    vt_host *x = host;
-    x->n_dma_read++;
-    if (addr < GM_BASE || len > GM_SIZE || addr - GM_BASE > GM_SIZE - len)
-        return -1;
-    memcpy(buf, x->mem + (addr - GM_BASE), len);
-    return 0;
-}
-
-static inline int vt_dma_write(void *host, uint64_t addr, const void *buf,
-                        size_t len)
-{
-    vt_host *x = host;
-    x->n_dma_write++;
-    if (x->fail_writes || addr < GM_BASE || len > GM_SIZE ||
-        addr - GM_BASE > GM_SIZE - len)
-        return -1;
-    memcpy(x->mem + (addr - GM_BASE), buf, len);
-    return 0;
-}
-
-static inline void vt_kick(void *host, uint32_t cpu)
-{
-    vt_host *x = host;
-    x->h->ops.kick(x->h, cpu);
-}
-
-static inline uint64_t vt_now(void *host, uint32_t cpu)
-{
-    vt_host *x = host;
-    return x->h->ops.now_ns(x->h, cpu);
-}
-
-static inline void vt_timer_arm(void *host, uint32_t cpu, uint64_t d)
-{
-    vt_host *x = host;
-    x->h->ops.timer_arm(x->h, cpu, d);
-}
-
-static inline void vt_event(void *host, const intc_event *ev)
-{
-    vt_host *x = host;
-    x->h->ops.event(x->h, ev);
-}
-
-static inline void *vt_alloc(void *host, void *p, size_t o, size_t n)
-{
-    vt_host *x = host;
-    return th_alloc(x->h, p, o, n);
-}
-
-static inline void vt_init(vt_host *x, th_host *h)
-{
-    memset(x, 0, sizeof(*x));
-    x->h = h;
-    x->ops = h->ops;
-    x->ops.kick = vt_kick;
-    x->ops.now_ns = vt_now;
-    x->ops.timer_arm = vt_timer_arm;
-    x->ops.event = th_traced(h) ? vt_event : NULL; /* forwards to h */
-    x->ops.alloc = vt_alloc;
-    x->ops.dma_read = vt_dma_read;
-    x->ops.dma_write = vt_dma_write;
-    x->mem = calloc(1, GM_SIZE);
-    assert_non_null(x->mem);
-}
-
-static inline void vt_fini(vt_host *x)
-{
-    free(x->mem);
-    x->mem = NULL;
+    return th_guest_memory(h, GM_BASE, GM_SIZE);
 }
 
 /* Guest memory access for the test itself. */
-static inline void gm_w64(vt_host *x, uint64_t gpa, uint64_t v)
+static inline uint8_t *gm_at(th_host *h, uint64_t gpa, unsigned len)
 {
-    assert_true(gpa >= GM_BASE && gpa + 8 <= GM_BASE + GM_SIZE);
-    memcpy(x->mem + (gpa - GM_BASE), &v, 8);
+    uint8_t *p = kit_mem(h, gpa, len);
+    assert_true(gpa >= GM_BASE && gpa + len <= GM_BASE + GM_SIZE);
+    assert_non_null(p);
+    return p;
 }
 
-static inline uint64_t gm_r64(vt_host *x, uint64_t gpa)
+static inline void gm_w64(th_host *h, uint64_t gpa, uint64_t v)
+{
+    memcpy(gm_at(h, gpa, 8), &v, 8);
+}
+
+static inline uint64_t gm_r64(th_host *h, uint64_t gpa)
 {
     uint64_t v;
-    assert_true(gpa >= GM_BASE && gpa + 8 <= GM_BASE + GM_SIZE);
-    memcpy(&v, x->mem + (gpa - GM_BASE), 8);
+    memcpy(&v, gm_at(h, gpa, 8), 8);
     return v;
 }
 
-static inline uint32_t gm_r32(vt_host *x, uint64_t gpa)
+static inline uint32_t gm_r32(th_host *h, uint64_t gpa)
 {
     uint32_t v;
-    assert_true(gpa >= GM_BASE && gpa + 4 <= GM_BASE + GM_SIZE);
-    memcpy(&v, x->mem + (gpa - GM_BASE), 4);
+    memcpy(&v, gm_at(h, gpa, 4), 4);
     return v;
 }
 
@@ -145,12 +76,9 @@ static inline void vt_cfg(intc_machine_config *cfg, uint32_t n_cpus)
     cfg->iommu.kind = INTC_IOMMU_VTD;
 }
 
-static inline intc_machine *vt_machine(vt_host *x, const intc_machine_config *cfg)
+static inline intc_machine *vt_machine(th_host *h, const intc_machine_config *cfg)
 {
-    intc_err err = INTC_OK;
-    intc_machine *m = intc_machine_new(cfg, &x->ops, x, &err);
-    if (!m)
-        fail_msg("intc_machine_new failed: %s", intc_err_name(err));
+    intc_machine *m = th_machine(h, cfg);
     assert_non_null(intc_machine_iommu(m));
     return m;
 }
@@ -162,12 +90,11 @@ static inline void vt_check(intc_machine *m)
         fail_msg("intc_machine_check: %s", msg);
 }
 
-/* Check, free the machine and the guest memory. */
-static inline void vt_done(vt_host *x, intc_machine *m)
+/* Check, free the machine. */
+static inline void vt_done(intc_machine *m)
 {
     vt_check(m);
     intc_machine_free(m);
-    vt_fini(x);
 }
 
 /* ------------------------------------------------------------------ */
@@ -280,11 +207,11 @@ static inline uint64_t irte_lo(uint8_t vector, uint64_t dst_field)
     return IRTE_P | IRTE_V(vector) | dst_field;
 }
 
-static inline void irte_put(vt_host *x, uint64_t table, uint32_t index, uint64_t lo,
+static inline void irte_put(th_host *h, uint64_t table, uint32_t index, uint64_t lo,
                      uint64_t hi)
 {
-    gm_w64(x, table + 16ull * index, lo);
-    gm_w64(x, table + 16ull * index + 8, hi);
+    gm_w64(h, table + 16ull * index, lo);
+    gm_w64(h, table + 16ull * index + 8, hi);
 }
 
 /* Posted-format entry (9.11): PDA[31:6] in 63:38, PDA[63:32] in 127:96. */
@@ -304,14 +231,14 @@ static inline uint64_t pid_ctl(uint8_t nv, uint32_t ndst)
 {
     return (uint64_t)nv << 16 | (uint64_t)ndst << 32;
 }
-static inline void pid_put(vt_host *x, uint64_t pda, uint64_t ctl)
+static inline void pid_put(th_host *h, uint64_t pda, uint64_t ctl)
 {
     for (unsigned i = 0; i < 8; i++)
-        gm_w64(x, pda + 8 * i, i == 4 ? ctl : 0);
+        gm_w64(h, pda + 8 * i, i == 4 ? ctl : 0);
 }
-static inline int pir_bit(vt_host *x, uint64_t pda, unsigned v)
+static inline int pir_bit(th_host *h, uint64_t pda, unsigned v)
 {
-    return (int)((gm_r64(x, pda + 8 * (v / 64)) >> (v % 64)) & 1);
+    return (int)((gm_r64(h, pda + 8 * (v / 64)) >> (v % 64)) & 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -356,10 +283,10 @@ static inline uint64_t wait_lo(bool intr, bool sw, uint32_t status)
 }
 
 /* Put a 128-bit descriptor in slot i of a 128-bit-descriptor queue. */
-static inline void desc_put(vt_host *x, unsigned i, uint64_t lo, uint64_t hi)
+static inline void desc_put(th_host *h, unsigned i, uint64_t lo, uint64_t hi)
 {
-    gm_w64(x, IQ_BASE + 16ull * i, lo);
-    gm_w64(x, IQ_BASE + 16ull * i + 8, hi);
+    gm_w64(h, IQ_BASE + 16ull * i, lo);
+    gm_w64(h, IQ_BASE + 16ull * i + 8, hi);
 }
 
 /* Enable the queue at IQ_BASE (QS=0: 4 KiB, 256 descriptors). */
@@ -447,7 +374,6 @@ static inline void x2_enable_all(intc_machine *m)
 /* ------------------------------------------------------------------ */
 
 typedef struct vt_env {
-    vt_host x;
     th_host *h;
     intc_machine *m;
     intc_iommu *u;
@@ -464,15 +390,15 @@ static inline void env_start(vt_env *e, void **state,
         cfg = &def;
     }
     e->h = *state;
-    vt_init(&e->x, e->h);
-    e->m = vt_machine(&e->x, cfg);
+    vt_memory(e->h);
+    e->m = vt_machine(e->h, cfg);
     e->u = intc_machine_iommu(e->m);
     sw_enable_all(e->m);
 }
 
 static inline void env_end(vt_env *e)
 {
-    vt_done(&e->x, e->m);
+    vt_done(e->m);
 }
 
 static inline void send(vt_env *e, uint64_t addr, uint32_t data,
