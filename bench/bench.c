@@ -72,11 +72,10 @@ void bench_print_sizes(FILE *out);
 #define IRT_A (GM_BASE + 0x0000ull)  /* remapping table, 256 entries */
 #define PID_A (GM_BASE + 0x10000ull) /* posted-interrupt descriptor */
 
-/* The host is the test kit's (testkit/kit.h), untraced or with its event
-   callback, nothing else switched on (no stored events, log, hash,
-   checks or hooks), so its callbacks stay a few instructions: kick and
-   event count, timer_arm files the deadline, dma_* copy from or to the
-   guest memory region. */
+/* The host is the test kit's (testkit/kit.h) with its lean callbacks
+   (kit_host_ops_lean), untraced or with an event callback, so they stay
+   a few instructions: kick and event count, timer_arm stores the
+   deadline, dma_* copy from or to the guest memory region. */
 static uint64_t n_events(const kit_host *h)
 {
     uint64_t n = 0;
@@ -570,7 +569,7 @@ static void make(ctx *x, const bcase *c, unsigned variant, bool traced)
     x->host = kit_host_new(traced);
     if (!x->host || !(x->gmem = kit_region_add(x->host, GM_BASE, GM_SIZE)))
         abort();
-    x->host->max_events = 0; /* counted in totals[], not stored */
+    x->host->ops = kit_host_ops_lean(traced);
     x->m = kit_machine(x->host, &cfg, &err);
     if (!x->m) {
         fprintf(stderr, "%s/%s: intc_machine_new: %s\n", c->name,

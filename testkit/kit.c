@@ -474,6 +474,80 @@ intc_host_ops kit_host_ops(bool traced)
     };
 }
 
+/* The lean callbacks (kit_host_ops_lean): counts and deadlines only. */
+static void lean_kick(void *host, uint32_t cpu)
+{
+    kit_host *h = host;
+
+    (void)cpu;
+    h->n_kicks++;
+}
+
+static uint64_t lean_now(void *host, uint32_t cpu)
+{
+    (void)cpu;
+    return ((kit_host *)host)->now;
+}
+
+/* These two trust the library's contract (a CPU of the machine, whose
+   size kit_machine() gave the arrays; a defined event type): unchecked,
+   as a host's hot path would be. */
+static void lean_timer_arm(void *host, uint32_t cpu, uint64_t deadline)
+{
+    ((kit_host *)host)->deadline[cpu] = deadline;
+}
+
+static void lean_event(void *host, const intc_event *ev)
+{
+    ((kit_host *)host)->totals[ev->type]++;
+}
+
+/* The bytes of [addr, addr + len) in the first region, or NULL. */
+static uint8_t *lean_mem(kit_host *h, uint64_t addr, size_t len)
+{
+    const kit_region *r = h->regions;
+
+    if (!h->n_regions || addr < r->addr || len > r->size ||
+        addr - r->addr > r->size - len)
+        return NULL;
+    return r->mem + (addr - r->addr);
+}
+
+static int lean_dma_read(void *host, uint64_t addr, void *buf, size_t len)
+{
+    uint8_t *p = lean_mem(host, addr, len);
+
+    if (!p)
+        return -1;
+    memcpy(buf, p, len);
+    return 0;
+}
+
+static int lean_dma_write(void *host, uint64_t addr, const void *buf,
+                          size_t len)
+{
+    uint8_t *p = lean_mem(host, addr, len);
+
+    if (!p)
+        return -1;
+    memcpy(p, buf, len);
+    return 0;
+}
+
+intc_host_ops kit_host_ops_lean(bool traced)
+{
+    return (intc_host_ops){
+        .version = INTC_HOST_OPS_VERSION,
+        .kick = lean_kick,
+        .now_ns = lean_now,
+        .timer_arm = lean_timer_arm,
+        .dma_read = lean_dma_read,
+        .dma_write = lean_dma_write,
+        .event = traced ? lean_event : NULL,
+        .alloc = kit_alloc,
+    };
+}
+
 kit_host *kit_host_new(bool traced)
 {
     kit_priv *p = calloc(1, sizeof *p);

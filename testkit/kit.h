@@ -194,6 +194,17 @@ static inline bool kit_traced(const kit_host *h)
    changed h->ops and wants the kit's back. */
 intc_host_ops kit_host_ops(bool traced);
 
+/* For benchmarks, which count the host's instructions too: kick() only
+   counts (n_kicks), now_ns() returns now, timer_arm() only stores
+   deadline[] (no heap: not for kit_advance_to), event() only counts
+   (totals[]) -- these two unchecked, trusting the library's contract
+   and a machine made by kit_machine() --, dma_read()/dma_write() use the first region alone and
+   count nothing, alloc() is the kit's; eoi(), ioapic_timer_arm() and
+   apic_base_changed() are NULL (the library's defaults).  No hash,
+   checks, log, stored events or hooks.  Install with
+   h->ops = kit_host_ops_lean(traced) before kit_machine(). */
+intc_host_ops kit_host_ops_lean(bool traced);
+
 /* A machine with cfg (NULL: intc_machine_config_init defaults) on h's
    callbacks; grows h's arrays to its size and remembers it in h->m.
    NULL with *err set on failure. */

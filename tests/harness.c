@@ -28,6 +28,14 @@ void th_full_ops(th_host *h)
     h->ops = kit_host_ops(th_traced(h));
 }
 
+void th_ioapic_ops(th_host *h)
+{
+    intc_host_ops k = kit_host_ops(false);
+
+    h->ops.eoi = k.eoi;
+    h->ops.ioapic_timer_arm = k.ioapic_timer_arm;
+}
+
 uint8_t *th_guest_memory(th_host *h, uint64_t base, uint64_t size)
 {
     intc_host_ops k = kit_host_ops(false);

@@ -1,5 +1,6 @@
 /*
- * Test harness: a fake host for libintc unit tests.
+ * Test harness: the test kit's host (testkit/kit.h) for libintc's cmocka
+ * unit tests; no test file has a host of its own.
  *
  * A th_host plays the embedding program: its clock stands still until a test
  * moves h->now, it records every timer_arm(), kick() and event, and its
@@ -62,7 +63,9 @@ typedef kit_host th_host;
    the test; ops has kick, now_ns, timer_arm, event (traced) and alloc;
    dma_read, dma_write, eoi, ioapic_timer_arm and apic_base_changed stay
    NULL (the library's defaults) until a test installs the kit's
-   (th_full_ops) or its own.  th_host_free(NULL) is a no-op. */
+   (th_full_ops, th_ioapic_ops, th_guest_memory, or single members of
+   kit_host_ops()); behaviour on a callback goes in h->hooks.
+   th_host_free(NULL) is a no-op. */
 th_host *th_host_new(void);
 void th_host_free(th_host *h);
 
@@ -144,15 +147,19 @@ void th_clear_events(th_host *h);
 /* Print the recorded events to stderr, to explain a failing assertion. */
 void th_dump_events(const th_host *h);
 
-/* An apic_base_changed() recorder (host = the th_host).  Not in h->ops by
-   default, since test hosts that wrap h->ops pass their own host pointer;
-   a test that wants it sets h->ops.apic_base_changed to it. */
+/* The kit's apic_base_changed() recorder (host = the th_host).  Not in
+   h->ops by default (the library's default is tested too); a test that
+   wants it sets h->ops.apic_base_changed to it. */
 void th_apic_base_changed(void *host, uint32_t cpu, uint64_t base);
 
 /* Install every callback of the kit in h->ops: guest memory (see
    kit_region_add), eoi() and ioapic_timer_arm() recorded,
    apic_base_changed() recorded. */
 void th_full_ops(th_host *h);
+
+/* Install the kit's eoi() and ioapic_timer_arm() in h->ops (recorded in
+   n_eois/last_eoi_gsi and io_deadline[]/n_io_arms). */
+void th_ioapic_ops(th_host *h);
 
 /* Guest memory: install the kit's dma_read/dma_write in h->ops and return
    the region [base, base + size), zeroed (a region that is already there

@@ -83,10 +83,7 @@ static size_t find_from(const th_host *h, size_t from, intc_event_type type,
    recorded too (a th_host leaves them out). */
 static intc_machine *ch_machine(th_host *h, const intc_machine_config *cfg)
 {
-    intc_host_ops k = kit_host_ops(false);
-
-    h->ops.eoi = k.eoi;
-    h->ops.ioapic_timer_arm = k.ioapic_timer_arm;
+    th_ioapic_ops(h);
     return th_machine(h, cfg);
 }
 

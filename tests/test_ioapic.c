@@ -59,16 +59,13 @@ static void x_eoi(void *ctx, uint32_t gsi)
 
 static void io_init(io_rec *x, th_host *h)
 {
-    intc_host_ops k = kit_host_ops(false);
-
     memset(x, 0, sizeof(*x));
     x->h = h;
     /* Counts start here (a test may start a second machine). */
     memset(h->totals, 0, sizeof(h->totals));
     h->n_eois = 0;
     h->n_io_arms = 0;
-    h->ops.eoi = k.eoi;
-    h->ops.ioapic_timer_arm = k.ioapic_timer_arm;
+    th_ioapic_ops(h);
     h->hooks = (kit_hooks){.ctx = x, .event = x_event, .eoi = x_eoi};
 }
 
