@@ -28,7 +28,7 @@
 # Recipe (the same as fuzz/CMakeLists.txt): every fuzz/fuzz_<name>.c is
 # linked with the library and, when present, fuzz/<name>_ops.c (e.g. the
 # whole-machine target fuzz_machine.c + machine_ops.c).  fuzz_scenario
-# also compiles tools/intc-sim/{scenario,run,trace}.c with the tight
+# also compiles tools/intc-sim/{scenario,run,step,save,trace}.c with the tight
 # SIM_MAX_* bounds and needs libyaml (pkg-config yaml-0.1); it is skipped
 # with a message when libyaml is missing.
 
@@ -59,7 +59,7 @@ trap 'rm -rf "$work"' EXIT
 
 # shellcheck disable=SC2206  # word splitting of the flag strings is meant
 cflags=(-std=c11 -g -O1 ${CFLAGS})
-inc=(-I"$SRC_DIR/include" -I"$SRC_DIR/fuzz")
+inc=(-I"$SRC_DIR/include" -I"$SRC_DIR/fuzz" -I"$SRC_DIR/testkit")
 
 echo "libintc: compiling with $CC ${CFLAGS}"
 objs=()
@@ -67,6 +67,14 @@ for f in "$SRC_DIR"/libintc/*.c; do
     o="$work/lib_$(basename "$f" .c).o"
     "$CC" "${cflags[@]}" "${inc[@]}" -I"$SRC_DIR/libintc" -DINTC_BUILDING \
         -c "$f" -o "$o"
+    objs+=("$o")
+done
+# The test kit (testkit/: the fake host, the operation set and its
+# executor) goes into the same archive: fuzz_machine and fuzz_scenario
+# use it, the others link none of it.
+for f in "$SRC_DIR"/testkit/{kit,op,exec,op_yaml}.c; do
+    o="$work/kit_$(basename "$f" .c).o"
+    "$CC" "${cflags[@]}" "${inc[@]}" -I"$SRC_DIR/testkit" -c "$f" -o "$o"
     objs+=("$o")
 done
 ar rcs "$work/libintc.a" "${objs[@]}"
@@ -113,6 +121,8 @@ for src in "$SRC_DIR"/fuzz/fuzz_*.c; do
         fi
         extra+=("$SRC_DIR/tools/intc-sim/scenario.c"
             "$SRC_DIR/tools/intc-sim/run.c"
+            "$SRC_DIR/tools/intc-sim/step.c"
+            "$SRC_DIR/tools/intc-sim/save.c"
             "$SRC_DIR/tools/intc-sim/trace.c")
         # shellcheck disable=SC2206
         extra_flags+=(-I"$SRC_DIR/tools/intc-sim" "${sim_defs[@]}"
