@@ -558,7 +558,7 @@ static kit_exec_fn group(unsigned kind)
     }
 }
 
-void kit_exec(kit_rig *r, const kit_op *op, kit_result *res)
+void kit_result_reset(kit_result *res)
 {
     kit_runrec *keep = res->runlog;
     size_t cap = res->cap_runlog;
@@ -567,6 +567,11 @@ void kit_exec(kit_rig *r, const kit_op *op, kit_result *res)
     res->runlog = keep;
     res->cap_runlog = cap;
     res->ack = -1;
+}
+
+void kit_exec(kit_rig *r, const kit_op *op, kit_result *res)
+{
+    kit_result_reset(res);
     if (op->kind == KIT_OP_RUN) {
         exec_run(r, op, res);
         return;

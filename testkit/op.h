@@ -279,6 +279,8 @@ void kit_rig_fini(kit_rig *r);
    and reused).  The op's operands must be in range for the rig (the
    parsers and the decoder check). */
 void kit_exec(kit_rig *r, const kit_op *op, kit_result *res);
+/* What kit_exec does first: *res cleared (ack -1), its run log kept. */
+void kit_result_reset(kit_result *res);
 void kit_result_free(kit_result *res);
 
 /* Registers in the CPU's current mode (MMIO in xAPIC, MSR in x2APIC);

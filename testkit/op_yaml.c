@@ -85,7 +85,12 @@ static void value(FILE *f, const kit_op *op, const kit_field *fd,
     case KIT_F_HEX:
         hex_bytes(f, op->bytes, op->n_bytes);
         break;
-    case KIT_F_DURATION:
+    case KIT_F_DURATION: /* and indices: decimal */
+    case KIT_F_IOAPIC:
+    case KIT_F_PIN:
+    case KIT_F_ENTRY:
+    case KIT_F_DEVVEC:
+    case KIT_F_CPU_IDX:
         fprintf(f, "%" PRIu64, v);
         break;
     default:
