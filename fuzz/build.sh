@@ -26,9 +26,10 @@
 # when libyaml.a exists), so they run on ClusterFuzz's runner image.
 #
 # Recipe (the same as fuzz/CMakeLists.txt): every fuzz/fuzz_<name>.c is
-# linked with the library (plus testkit/kit.c, the fake host) and, when present, fuzz/<name>_ops.c (e.g. the
-# whole-machine target fuzz_machine.c + machine_ops.c).  fuzz_scenario
-# also compiles tools/intc-sim/{scenario,run,trace}.c with the tight
+# linked with the library and the test kit (testkit/) and, when present,
+# fuzz/<name>_ops.c (e.g. the whole-machine target fuzz_machine.c +
+# machine_ops.c).  fuzz_scenario
+# also compiles tools/intc-sim/{scenario,run,step,save,trace}.c with the tight
 # SIM_MAX_* bounds and needs libyaml (pkg-config yaml-0.1); it is skipped
 # with a message when libyaml is missing.
 
@@ -69,10 +70,14 @@ for f in "$SRC_DIR"/libintc/*.c; do
         -c "$f" -o "$o"
     objs+=("$o")
 done
-# The fake host of the targets (testkit/kit.h).
-o="$work/lib_testkit_kit.o"
-"$CC" "${cflags[@]}" "${inc[@]}" -c "$SRC_DIR/testkit/kit.c" -o "$o"
-objs+=("$o")
+# The test kit (testkit/: the fake host, the operation set and its
+# executor) goes into the same archive: every target's host is the kit;
+# fuzz_machine and fuzz_scenario also run the executor.
+for f in "$SRC_DIR"/testkit/{kit,op,exec,op_yaml}.c; do
+    o="$work/kit_$(basename "$f" .c).o"
+    "$CC" "${cflags[@]}" "${inc[@]}" -I"$SRC_DIR/testkit" -c "$f" -o "$o"
+    objs+=("$o")
+done
 ar rcs "$work/libintc.a" "${objs[@]}"
 
 # The libFuzzer flags the CMake build passes at link time: targets written
@@ -117,6 +122,8 @@ for src in "$SRC_DIR"/fuzz/fuzz_*.c; do
         fi
         extra+=("$SRC_DIR/tools/intc-sim/scenario.c"
             "$SRC_DIR/tools/intc-sim/run.c"
+            "$SRC_DIR/tools/intc-sim/step.c"
+            "$SRC_DIR/tools/intc-sim/save.c"
             "$SRC_DIR/tools/intc-sim/trace.c")
         # shellcheck disable=SC2206
         extra_flags+=(-I"$SRC_DIR/tools/intc-sim" "${sim_defs[@]}"

@@ -119,7 +119,7 @@ static void final_expect(FILE *f, mo_host *h)
     fprintf(f, "  - expect:\n      total: {");
     for (size_t i = 0; i < sizeof tot / sizeof tot[0]; i++)
         fprintf(f, "%s%s: %" PRIu64, i ? ", " : "", intc_event_name(tot[i]),
-                h->totals[tot[i]]);
+                h->k->totals[tot[i]]);
     fprintf(f, "}\n");
 }
 
@@ -142,6 +142,7 @@ static int convert(const char *path, const uint8_t *data, size_t size,
     mo_host *h = calloc(1, sizeof *h);
     mo_oracle *o = calloc(1, sizeof *o);
     mo_observer obs;
+    mo_result r = {0};
     const char *base = strrchr(path, '/');
 
     if (!p || !h || !o) {
@@ -181,7 +182,6 @@ static int convert(const char *path, const uint8_t *data, size_t size,
     printf("name: fuzz_machine %s\n", base ? base + 1 : path);
     mo_yaml_machine(stdout, &p->cfg, x2);
     for (unsigned i = 0; i < p->n; i++) {
-        mo_result r;
         mo_oracle_pre(o, i, &p->steps[i]);
         mo_exec(h, &p->steps[i], &r);
         mo_yaml_step(stdout, &p->cfg, &p->steps[i], &r, x2);
@@ -194,7 +194,9 @@ static int convert(const char *path, const uint8_t *data, size_t size,
     }
     if (expect)
         final_expect(stdout, h);
+    kit_result_free(&r);
     mo_host_fini(h);
+    mo_program_free(p);
     free(p);
     free(h);
     free(o);

@@ -1,15 +1,14 @@
 /*
- * Whole-machine fuzzing: decoder, host, executor and scenario printer
- * (machine_ops.h).  The executor mirrors tools/intc-sim/run.c step for
- * step; keep them in sync.
+ * Whole-machine fuzzing: the decoder of bytes into the testkit's
+ * operations, its encoder, the host (the kit's) and the scenario printer
+ * (machine_ops.h).  The operations run through kit_exec, intc-sim's
+ * executor too.
  */
 #include "machine_ops.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "../libintc/internal.h" /* ack(): the ISR, read-only */
 
 /* ---- byte reader ---- */
 
@@ -37,30 +36,7 @@ static uint32_t rd32(mo_rd *r)
 
 /* ---- registers ---- */
 
-#define REG_ICR64 0x1000u /* the scenario's `icr` (sim.h SIM_REG_ICR64) */
-
-static const struct {
-    const char *name;
-    uint32_t off;
-} reg_names[] = {
-    {"id", 0x20},          {"version", 0x30},     {"tpr", 0x80},
-    {"apr", 0x90},         {"ppr", 0xa0},         {"eoi", 0xb0},
-    {"rrd", 0xc0},         {"ldr", 0xd0},         {"dfr", 0xe0},
-    {"svr", 0xf0},         {"esr", 0x280},        {"lvt_cmci", 0x2f0},
-    {"icr_lo", 0x300},     {"icr_hi", 0x310},     {"lvt_timer", 0x320},
-    {"lvt_thermal", 0x330}, {"lvt_perf", 0x340},  {"lvt_lint0", 0x350},
-    {"lvt_lint1", 0x360},  {"lvt_error", 0x370},  {"timer_icr", 0x380},
-    {"timer_ccr", 0x390},  {"timer_dcr", 0x3e0},  {"self_ipi", 0x3f0},
-    {"icr", REG_ICR64},
-};
-
-const char *mo_reg_name(uint32_t off)
-{
-    for (size_t i = 0; i < sizeof reg_names / sizeof reg_names[0]; i++)
-        if (reg_names[i].off == off)
-            return reg_names[i].name;
-    return NULL;
-}
+#define REG_ICR64 KIT_REG_ICR64
 
 /* Registers the decoder writes, most meaningful first. */
 static const uint32_t wregs[] = {
@@ -297,17 +273,6 @@ static const uint32_t diff_wregs[] = {
 /* Readable in both modes without side effects that differ. */
 static const uint32_t diff_rregs[] = {0x390, 0x0a0, 0x080, 0x100, 0x200};
 
-static mo_step *add(mo_program *p, unsigned kind)
-{
-    mo_step *s;
-    if (p->n >= MO_MAX_STEPS)
-        return NULL;
-    s = &p->steps[p->n++];
-    memset(s, 0, sizeof *s);
-    s->kind = (uint8_t)kind;
-    return s;
-}
-
 static unsigned pins_of(unsigned io)
 {
     return io ? MO_IOAPIC1_PINS : MO_IOAPIC0_PINS;
@@ -337,393 +302,714 @@ static void decode_config(mo_rd *r, mo_config *c)
         c->iommu = INTC_IOMMU_NONE;
 }
 
+/* One decoding: the reader, the program, the opcode's CPU. */
+typedef struct mo_dec {
+    mo_rd *r;
+    mo_program *p;
+    const mo_config *c;
+    uint8_t cpu;
+    bool snapped[MO_SNAP_SLOTS];
+} mo_dec;
+
+static mo_step *add(mo_dec *d, unsigned kind)
+{
+    mo_step *s;
+
+    if (d->p->n >= MO_MAX_STEPS)
+        return NULL;
+    s = &d->p->steps[d->p->n++];
+    memset(s, 0, sizeof *s);
+    s->kind = (uint16_t)kind;
+    return s;
+}
+
+/* A step of the opcode's CPU. */
+static mo_step *add_cpu(mo_dec *d, unsigned kind)
+{
+    mo_step *s = add(d, kind);
+
+    if (s)
+        s->cpu = d->cpu;
+    return s;
+}
+
+static void dec_write(mo_dec *d)
+{
+    uint8_t sel = rd8(d->r);
+    const mo_config *c = d->c;
+    uint32_t reg;
+    mo_step *s;
+
+    if (c->diff)
+        reg = diff_wregs[sel % (sizeof diff_wregs / sizeof diff_wregs[0])];
+    else if (sel >= 0xf8)
+        reg = (uint32_t)(rd8(d->r) & 0x3f) << 4; /* any slot */
+    else
+        reg = wregs[sel % N_WREGS];
+    if (!(s = add_cpu(d, KIT_OP_WRITE)))
+        return;
+    s->index = reg;
+    s->value = write_value(d->r, c, reg, c->diff);
+    if (reg != KIT_REG_ICR64)
+        s->value &= 0xffffffffu;
+    if (c->diff && reg == 0x320) /* TSC-deadline is in both modes */
+        s->value &= 0x700ffu;
+}
+
+static void dec_ipi(mo_dec *d, bool self)
+{
+    static const uint8_t modes[8] = {0, 0, 1, 2, 4, 5, 6, 7};
+    uint8_t a = rd8(d->r), v = rd8(d->r), b = rd8(d->r);
+    mo_step *s = add_cpu(d, KIT_OP_IPI);
+
+    if (!s)
+        return;
+    if (self) {
+        /* x2APIC SELF IPI register vs ICR self shorthand */
+        s->value2 = (uint32_t)(0x10 + v % 0xf0);
+        s->size = 1;
+        s->flags = KIT_IPI_SELF_REG;
+        return;
+    }
+    s->value = d->c->diff ? a % (d->c->n_cpus + 1) : dest_of(d->c, a);
+    s->value2 = vec_of(v);
+    s->index = modes[b & 7];
+    s->size = (b >> 3) & 3;
+    if (!d->c->diff && (b & 0x20))
+        s->flags |= KIT_IPI_LOGICAL;
+    if (b & 0x40)
+        s->flags |= KIT_IPI_LEVEL;
+    if (b & 0x80)
+        s->flags |= KIT_IPI_DEASSERT;
+}
+
+static void dec_ipi_dest(mo_dec *d)
+{
+    dec_ipi(d, false);
+}
+
+static void dec_self_ipi(mo_dec *d)
+{
+    dec_ipi(d, true);
+}
+
+/* The CPU ops with one byte operand: tpr, lint, take, run, raise_lvt. */
+static void dec_cpu_byte(mo_dec *d, unsigned kind)
+{
+    uint8_t b = rd8(d->r);
+    mo_step *s = add_cpu(d, kind);
+
+    if (!s)
+        return;
+    switch (kind) {
+    case KIT_OP_TPR:
+        s->value = b;
+        break;
+    case KIT_OP_LINT:
+        s->index = b & 1;
+        s->value = (b >> 1) & 1;
+        break;
+    case KIT_OP_TAKE:
+        s->index = kit_take_codes[b % 5];
+        break;
+    case KIT_OP_RUN:
+        s->flags = b & 1 ? KIT_RUN_ALL : 0;
+        break;
+    default:
+        s->index = kit_lvt_codes[b % 3];
+        break;
+    }
+}
+
+static void dec_tpr(mo_dec *d) { dec_cpu_byte(d, KIT_OP_TPR); }
+static void dec_lint(mo_dec *d) { dec_cpu_byte(d, KIT_OP_LINT); }
+static void dec_take(mo_dec *d) { dec_cpu_byte(d, KIT_OP_TAKE); }
+static void dec_run(mo_dec *d) { dec_cpu_byte(d, KIT_OP_RUN); }
+static void dec_raise(mo_dec *d) { dec_cpu_byte(d, KIT_OP_RAISE_LVT); }
+static void dec_ack(mo_dec *d) { add_cpu(d, KIT_OP_ACK); }
+static void dec_eoi(mo_dec *d) { add_cpu(d, KIT_OP_EOI); }
+
+static void dec_advance(mo_dec *d)
+{
+    static const unsigned shift[4] = {0, 4, 8, 12};
+    uint8_t b = rd8(d->r), a = rd8(d->r);
+    mo_step *s = add(d, KIT_OP_ADVANCE);
+
+    if (s)
+        s->value = (uint64_t)a << shift[b & 3];
+}
+
+static uint8_t ioapic_of(mo_dec *d)
+{
+    return (uint8_t)(rd8(d->r) % d->c->n_ioapics);
+}
+
+static void dec_rte(mo_dec *d)
+{
+    uint8_t i = ioapic_of(d);
+    uint8_t pin = (uint8_t)(rd8(d->r) % pins_of(i));
+    mo_step *s = add(d, KIT_OP_IOAPIC_RTE);
+
+    if (!s)
+        return;
+    s->unit = i;
+    s->index = pin;
+    s->value = rte_value(d->r, d->c, i, pin, d->c->diff);
+}
+
+static void dec_ioreg(mo_dec *d)
+{
+    uint8_t i = ioapic_of(d), b = rd8(d->r);
+    uint32_t val = rd32(d->r);
+    mo_step *s = add(d, KIT_OP_IOAPIC_REG);
+
+    if (!s)
+        return;
+    s->unit = i;
+    /* mostly the low or high half of an entry */
+    s->index = b < 0xf0 ? 0x10u + (b % (2 * pins_of(i))) : b & 3;
+    s->value = val;
+}
+
+static void dec_ioeoi(mo_dec *d)
+{
+    uint8_t i = ioapic_of(d), v = rd8(d->r);
+    mo_step *s = add(d, KIT_OP_IOAPIC_EOI);
+
+    if (s) {
+        s->unit = i;
+        s->value = vec_of(v);
+    }
+}
+
+static void dec_irq(mo_dec *d)
+{
+    uint8_t i = ioapic_of(d);
+    uint8_t pin = (uint8_t)(rd8(d->r) % pins_of(i)), b = rd8(d->r);
+    mo_step *s = add(d, KIT_OP_IRQ), *t;
+
+    if (!s)
+        return;
+    s->unit = i;
+    s->index = pin;
+    s->source = (b >> 2) & 1; /* source 0 or 1 (shared line) */
+    s->value = b & 1;
+    if (b & 2) { /* a pulse: assert then de-assert */
+        s->value = 1;
+        if ((t = add(d, KIT_OP_IRQ))) {
+            *t = *s;
+            t->value = 0;
+        }
+    }
+}
+
+static void dec_msi(mo_dec *d)
+{
+    mo_step *s = add(d, KIT_OP_MSI);
+
+    if (!s)
+        return;
+    s->addr = msi_addr(d->r, d->c, d->c->diff);
+    s->value = msi_data(d->r, d->c->diff);
+    s->source = rd8(d->r) & 3; /* source-id */
+}
+
+static void dec_msix_table(mo_dec *d)
+{
+    uint8_t dv = rd8(d->r), e = rd8(d->r), f = rd8(d->r);
+    mo_step *s;
+
+    if (!d->c->n_msix || !(s = add(d, KIT_OP_MSIX_TABLE)))
+        return;
+    s->unit = (uint8_t)(dv % d->c->n_msix);
+    s->index = e % MO_MSIX_VECTORS;
+    s->flags = (uint16_t)(f & 7);
+    if (!s->flags)
+        s->flags = KIT_TF_ADDR | KIT_TF_DATA | KIT_TF_MASKED;
+    s->addr = msi_addr(d->r, d->c, d->c->diff);
+    s->value = msi_data(d->r, d->c->diff);
+    s->value2 = (f >> 3) & 1; /* masked */
+}
+
+static void dec_msix_ctrl(mo_dec *d)
+{
+    uint8_t dv = rd8(d->r), b = rd8(d->r);
+    mo_step *s;
+
+    if (!d->c->n_msix || !(s = add(d, KIT_OP_MSIX_CONTROL)))
+        return;
+    s->unit = (uint8_t)(dv % d->c->n_msix);
+    s->value = !(b & 1);
+    s->value2 = (b >> 1) & 1;
+}
+
+static void dec_msix_notify(mo_dec *d)
+{
+    uint8_t dv = rd8(d->r), e = rd8(d->r);
+    mo_step *s;
+
+    if (!d->c->n_msix || !(s = add(d, KIT_OP_MSIX_NOTIFY)))
+        return;
+    s->unit = (uint8_t)(dv % d->c->n_msix);
+    s->index = e % MO_MSIX_VECTORS;
+}
+
+/* wrmsr: IA32_APIC_BASE, TSC deadline, or an x2APIC register. */
+static void dec_wrmsr(mo_dec *d)
+{
+    static const uint64_t base[4] = {
+        INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_EN | INTC_APIC_BASE_EXTD,
+        INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_EN, 0,
+        INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_EXTD};
+    uint8_t sel = rd8(d->r), b = rd8(d->r);
+    mo_step *s = add_cpu(d, KIT_OP_WRMSR);
+    uint32_t reg;
+
+    if (!s)
+        return;
+    if (sel % 8 < 2) {
+        s->index = INTC_MSR_APIC_BASE;
+        s->value = base[b & 3] |
+                   (d->cpu == 0 && !(b & 4) ? INTC_APIC_BASE_BSP : 0);
+        if (b >= 0xf8)
+            s->value = rd32(d->r) | (uint64_t)rd32(d->r) << 32;
+        return;
+    }
+    if (sel % 8 == 2) {
+        s->index = INTC_MSR_TSC_DEADLINE;
+        s->value = (uint64_t)rd16(d->r) * 4;
+        return;
+    }
+    reg = wregs[b % N_WREGS];
+    if (reg == KIT_REG_ICR64)
+        reg = 0x300;
+    s->index = reg == 0x300 ? 0x830 : 0x800u + (reg >> 4);
+    s->value = write_value(d->r, d->c, reg == 0x300 ? KIT_REG_ICR64 : reg,
+                           false);
+    if (sel >= 0xf0)
+        s->value |= (uint64_t)rd8(d->r) << (32 + (sel & 7) * 4);
+}
+
+static void dec_tsc_deadline(mo_dec *d)
+{
+    mo_step *s = add_cpu(d, KIT_OP_WRMSR);
+
+    if (s) {
+        s->index = INTC_MSR_TSC_DEADLINE;
+        s->value = (uint64_t)rd16(d->r) * 4;
+    }
+}
+
+static void dec_read(mo_dec *d)
+{
+    uint8_t sel = rd8(d->r);
+    mo_step *s = add_cpu(d, KIT_OP_READ);
+
+    if (s)
+        s->index = d->c->diff
+                       ? diff_rregs[sel % (sizeof diff_rregs /
+                                           sizeof diff_rregs[0])]
+                       : rregs[sel % (sizeof rregs / sizeof rregs[0])];
+}
+
+static void dec_mmio(mo_dec *d)
+{
+    static const unsigned sizes[8] = {4, 4, 1, 2, 8, 4, 3, 4};
+    uint8_t b = rd8(d->r);
+    uint16_t off = rd16(d->r);
+    uint32_t val = rd32(d->r);
+    mo_step *s = add_cpu(d, KIT_OP_MMIO_WRITE);
+
+    if (!s)
+        return;
+    s->size = sizes[b & 7];
+    s->addr = (b & 8) ? off & 0xfffu : (off & 0x3f0u) | (b >> 4 & 3);
+    s->value = val;
+}
+
+static void iommu_write(mo_dec *d, uint32_t reg, unsigned size, uint64_t v)
+{
+    mo_step *s = add(d, KIT_OP_IOMMU_WRITE);
+
+    if (s) {
+        s->addr = reg;
+        s->size = size;
+        s->value = v;
+    }
+}
+
+static void dec_ir_setup(mo_dec *d)
+{
+    uint8_t b = rd8(d->r);
+
+    if (d->c->iommu == INTC_IOMMU_VTD) {
+        /* IRTA (256 entries), SIRTP, then IRE (+CFI) */
+        iommu_write(d, INTC_VTD_IRTA, 8,
+                    MO_IRT | (b & 1 ? INTC_VTD_IRTA_EIME : 0) | 7);
+        iommu_write(d, INTC_VTD_GCMD, 4, INTC_VTD_GCMD_SIRTP);
+        iommu_write(d, INTC_VTD_GCMD, 4,
+                    (b & 2 ? 0 : INTC_VTD_GCMD_IRE) |
+                        (b & 4 ? INTC_VTD_GCMD_CFI : 0));
+    } else if (d->c->iommu == INTC_IOMMU_AMDVI) {
+        iommu_write(d, INTC_AMDVI_DEVTAB, 8, MO_DEVTAB); /* 128 devices */
+        iommu_write(d, INTC_AMDVI_CONTROL, 8,
+                    1u | (b & 1 ? 1ull << 22 : 0)); /* En, GAEn? */
+    }
+}
+
+static void dec_iommu_write(mo_dec *d)
+{
+    static const uint32_t vtd_regs[8] = {
+        INTC_VTD_GCMD, INTC_VTD_IRTA, INTC_VTD_FSTS, INTC_VTD_FECTL,
+        INTC_VTD_FEDATA, INTC_VTD_FEADDR, INTC_VTD_IQT, INTC_VTD_FRR + 12};
+    static const uint32_t amd_regs[8] = {
+        INTC_AMDVI_DEVTAB, INTC_AMDVI_CONTROL, INTC_AMDVI_CMDBUF,
+        INTC_AMDVI_EVTLOG, INTC_AMDVI_CMD_TAIL, INTC_AMDVI_EVT_HEAD,
+        INTC_AMDVI_STATUS, INTC_AMDVI_CMD_HEAD};
+    uint8_t b = rd8(d->r);
+    uint32_t lo = rd32(d->r), hi = rd32(d->r), reg;
+    unsigned size;
+
+    if (!d->c->iommu)
+        return;
+    reg = d->c->iommu == INTC_IOMMU_VTD ? vtd_regs[b & 7] : amd_regs[b & 7];
+    size = (b & 8) && !(reg & 4) ? 8 : 4;
+    iommu_write(d, reg, size, size == 8 ? (uint64_t)hi << 32 | lo : lo);
+}
+
+/* memory_write of n qwords (the step's own byte buffer). */
+static mo_step *mem_write(mo_dec *d, uint64_t addr, const uint64_t *q,
+                          unsigned n)
+{
+    mo_step *s = add(d, KIT_OP_MEMORY_WRITE);
+    uint8_t *b;
+
+    if (!s)
+        return NULL;
+    b = d->p->bytes[d->p->n - 1];
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned k = 0; k < 8; k++)
+            b[8 * i + k] = (uint8_t)(q[i] >> (8 * k));
+    s->addr = addr;
+    s->size = 8;
+    s->bytes = b;
+    s->n_bytes = 8u * n;
+    return s;
+}
+
+/* A VT-d IRTE at index idx (posted: and its descriptor's NV/NDST). */
+static void dec_irte(mo_dec *d)
+{
+    static const uint8_t dlm[8] = {0, 0, 0, 1, 1, 4, 2, 7};
+    uint8_t idx = rd8(d->r), f = rd8(d->r), v = rd8(d->r), dst = rd8(d->r);
+    uint64_t q[2] = {0, 0};
+
+    if (d->c->iommu != INTC_IOMMU_VTD || d->p->n >= MO_MAX_STEPS)
+        return;
+    idx &= 0x0f;
+    if (f & 0x80) {
+        /* posted: descriptor idx % 4, notification vector v */
+        uint64_t pda = MO_PID + 64ull * (idx & 3);
+        q[0] = 1 | 1ull << 15 | (uint64_t)vec_of(v) << 16 |
+               ((pda >> 6) & 0x3ffffffull) << 38;
+        q[1] = pda & 0xffffffff00000000ull;
+        mem_write(d, MO_IRT + 16ull * idx, q, 2);
+        if (d->p->n < MO_MAX_STEPS) {
+            /* NDST: x2APIC ID, or xAPIC ID in bits 15:8 */
+            q[0] = (uint64_t)vec_of(rd8(d->r)) << 16 |
+                   (uint64_t)(dst % d->c->n_cpus) << (f & 0x40 ? 32 : 40) |
+                   (f & 0x20 ? 2 : 0); /* SN */
+            mem_write(d, pda + 32, q, 1);
+        }
+        return;
+    }
+    q[0] = (f & 0x20 ? 0 : 1) | (f & 0x01 ? 2 : 0) | (f & 0x02 ? 4 : 0) |
+           (f & 0x04 ? 8 : 0) | (f & 0x08 ? 16 : 0) |
+           (uint64_t)dlm[(f >> 4) & 7] << 5 | (uint64_t)vec_of(v) << 16;
+    /* destination: xAPIC (15:8) or x2APIC form */
+    q[0] |= (f & 0x40) ? (uint64_t)dest_of(d->c, dst) << 32
+                       : (uint64_t)dest_of(d->c, dst) << 40;
+    mem_write(d, MO_IRT + 16ull * idx, q, 2);
+}
+
+static void dec_snapshot(mo_dec *d)
+{
+    uint8_t b = rd8(d->r);
+    mo_step *s = add(d, KIT_OP_SNAPSHOT);
+
+    if (s) {
+        s->unit = b & 1;
+        d->snapped[b & 1] = true;
+    }
+}
+
+static void dec_restore(mo_dec *d)
+{
+    uint8_t b = rd8(d->r);
+    mo_step *s;
+
+    if (d->snapped[b & 1] && (s = add(d, KIT_OP_RESTORE)))
+        s->unit = b & 1;
+}
+
+/* Software-enable every APIC (SVR = 0x1ff). */
+static void dec_boot(mo_dec *d)
+{
+    mo_step *s;
+
+    for (unsigned i = 0; i < d->c->n_cpus; i++)
+        if ((s = add(d, KIT_OP_WRITE))) {
+            s->cpu = (uint8_t)i;
+            s->index = 0x0f0;
+            s->value = 0x1ff;
+        }
+}
+
+/* OP_* -> its decoder. */
+static void (*const decoders[])(mo_dec *) = {
+    [OP_WRITE] = dec_write,         [OP_IPI] = dec_ipi_dest,
+    [OP_TPR] = dec_tpr,             [OP_LINT] = dec_lint,
+    [OP_ACK] = dec_ack,             [OP_EOI] = dec_eoi,
+    [OP_TAKE] = dec_take,           [OP_RUN] = dec_run,
+    [OP_RAISE] = dec_raise,         [OP_ADVANCE] = dec_advance,
+    [OP_RTE] = dec_rte,             [OP_IOREG] = dec_ioreg,
+    [OP_IOEOI] = dec_ioeoi,         [OP_IRQ] = dec_irq,
+    [OP_MSI] = dec_msi,             [OP_MSIX_TABLE] = dec_msix_table,
+    [OP_MSIX_CTRL] = dec_msix_ctrl, [OP_MSIX_NOTIFY] = dec_msix_notify,
+    [OP_WRMSR] = dec_wrmsr,         [OP_READ] = dec_read,
+    [OP_MMIO] = dec_mmio,           [OP_IR_SETUP] = dec_ir_setup,
+    [OP_IOMMU_WRITE] = dec_iommu_write, [OP_IRTE] = dec_irte,
+    [OP_SNAPSHOT] = dec_snapshot,   [OP_RESTORE] = dec_restore,
+    [OP_BOOT] = dec_boot,           [OP_SELF_IPI] = dec_self_ipi,
+    [OP_TSC_DEADLINE] = dec_tsc_deadline,
+};
+
+/* ---- the raw escape: one kit_op, full width ---- */
+
+static uint64_t rd64(mo_rd *r)
+{
+    uint64_t v = rd32(r);
+    return v | (uint64_t)rd32(r) << 32;
+}
+
+/* Flags a kind may carry: its table's, plus the executor's own. */
+static uint16_t kind_flags(unsigned kind)
+{
+    const kit_op_info *in = &kit_op_table[kind];
+    uint16_t f = 0;
+
+    for (unsigned i = 0; i < in->n_fields; i++)
+        if (in->fields[i].flag != KIT_OPT)
+            f |= in->fields[i].flag;
+    if (kind == KIT_OP_RUN)
+        f |= KIT_RUN_ALL;
+    if (kind == KIT_OP_IPI)
+        f |= KIT_IPI_SELF_REG;
+    return f;
+}
+
+/* The number of units (IOAPICs, devices...) a field's type indexes. */
+static uint64_t units(const mo_config *c, const kit_op *op,
+                      const kit_field *fd)
+{
+    switch (fd->type) {
+    case KIT_F_IOAPIC: return c->n_ioapics;
+    case KIT_F_PIN: return pins_of(op->unit);
+    case KIT_F_MSIX: case KIT_F_DEVICE: return c->n_msix;
+    case KIT_F_MSI: return 0;
+    case KIT_F_ENTRY: case KIT_F_DEVVEC: return MO_MSIX_VECTORS;
+    case KIT_F_SNAP: case KIT_F_SNAP_USE: return MO_SNAP_SLOTS;
+    case KIT_F_CPU_IDX: return c->n_cpus;
+    default: return 0;
+    }
+}
+
+static bool fit_field(const mo_config *c, kit_op *op, const kit_field *fd)
+{
+    uint64_t v = kit_op_get(op, fd->slot), n = units(c, op, fd);
+
+    if (op->kind == KIT_OP_TIMER_EXPIRED && fd->slot == KIT_S_UNIT)
+        return true; /* cpu or ioapic: mo_fit */
+    switch (fd->type) {
+    case KIT_F_UINT:
+        if (fd->max != UINT64_MAX && v > fd->max)
+            v %= fd->max + 1;
+        break;
+    case KIT_F_BOOL:
+        v &= 1;
+        break;
+    case KIT_F_WORD:
+        if (!kit_word(fd, (uint32_t)v))
+            v = fd->codes[0];
+        break;
+    case KIT_F_REG:
+        if (v != KIT_REG_ICR64)
+            v &= 0xff0;
+        break;
+    case KIT_F_HEX:
+        if (op->n_bytes > fd->max)
+            op->n_bytes = (size_t)fd->max;
+        return true;
+    case KIT_F_FLAG: case KIT_F_NFLAG: case KIT_F_DURATION:
+        return true;
+    default:
+        if (n == 0)
+            return false; /* no such unit in this machine */
+        v %= n;
+        break;
+    }
+    kit_op_set(op, fd->slot, v);
+    return true;
+}
+
+bool mo_fit(const mo_config *c, kit_op *op)
+{
+    const kit_op_info *in;
+
+    if (op->kind >= KIT_OP_COUNT_)
+        return false;
+    in = &kit_op_table[op->kind];
+    if (!c->iommu && (op->kind == KIT_OP_IOMMU_WRITE ||
+                      op->kind == KIT_OP_IOMMU_READ ||
+                      op->kind == KIT_OP_IOMMU_TABLE ||
+                      op->kind == KIT_OP_IOMMU_INVALIDATE ||
+                      op->kind == KIT_OP_REMAP))
+        return false;
+    op->cpu = in->on_cpu ? op->cpu % c->n_cpus : 0;
+    op->flags &= kind_flags(op->kind);
+    if (op->kind == KIT_OP_TIMER_EXPIRED)
+        op->unit %= op->flags & KIT_TIMER_IOAPIC ? c->n_ioapics : c->n_cpus;
+    for (unsigned i = 0; i < in->n_fields; i++)
+        if (!fit_field(c, op, &in->fields[i]))
+            return false;
+    if (op->kind == KIT_OP_WRITE && op->index != KIT_REG_ICR64)
+        op->value &= 0xffffffffu;
+    if (op->kind == KIT_OP_SYNC_PIR && op->n_bytes != 32)
+        op->n_bytes = 0;
+    if (op->kind == KIT_OP_MEMORY_WRITE || op->kind == KIT_OP_MEMORY_READ) {
+        op->size = op->size == 4 || op->size == 8 ? op->size : 1;
+        op->n_bytes -= op->n_bytes % op->size;
+        if (!op->n_bytes || op->addr < MO_MEM_BASE ||
+            op->addr - MO_MEM_BASE > MO_MEM_SIZE - op->n_bytes)
+            return false;
+    }
+    return true;
+}
+
+static void dec_raw(mo_dec *d)
+{
+    mo_step *s, op = {0};
+    size_t n, i = d->p->n;
+    uint8_t *b;
+
+    op.kind = rd8(d->r);
+    op.flags = rd16(d->r);
+    op.cpu = rd32(d->r);
+    op.unit = rd32(d->r);
+    op.index = rd32(d->r);
+    op.size = rd32(d->r);
+    op.source = rd32(d->r);
+    op.addr = rd64(d->r);
+    op.value = rd64(d->r);
+    op.value2 = rd64(d->r);
+    n = rd16(d->r);
+    n = n > MO_RAW_BYTES ? MO_RAW_BYTES : n;
+    if (i >= MO_MAX_STEPS)
+        return;
+    b = n > sizeof d->p->bytes[i] ? malloc(n) : d->p->bytes[i];
+    for (size_t k = 0; k < n; k++) {
+        uint8_t v = rd8(d->r);
+        if (b)
+            b[k] = v;
+    }
+    op.bytes = b;
+    op.n_bytes = b ? n : 0;
+    if (!mo_fit(d->c, &op) || !(s = add(d, op.kind))) {
+        if (b != d->p->bytes[i])
+            free(b);
+        return;
+    }
+    *s = op;
+    if (b != d->p->bytes[i])
+        d->p->raw_bytes[i] = b;
+}
+
+static size_t put_le(uint8_t *out, uint64_t v, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        out[i] = (uint8_t)(v >> (8 * i));
+    return n;
+}
+
+size_t mo_encode_header(const mo_config *c, uint8_t *out, size_t cap)
+{
+    unsigned iommu = c->iommu == INTC_IOMMU_NONE ? 0 : c->iommu;
+
+    if (cap < 3)
+        return 0;
+    out[0] = (uint8_t)((c->n_cpus - 1) | (c->n_ioapics > 1 ? 4 : 0) |
+                       iommu << 3 | (c->directed_eoi ? 0x20 : 0) |
+                       (c->diff ? 0x40 : 0) | (c->storm ? 0x80 : 0));
+    out[1] = (uint8_t)(c->n_msix | (c->ioapic0_v11 ? 4 : 0) |
+                       (c->focus ? 8 : 0) | (c->no_ext_dest ? 0x10 : 0) |
+                       MO_FMT_RAW);
+    out[2] = c->snap_at == UINT32_MAX ? 0xff : (uint8_t)c->snap_at;
+    return 3;
+}
+
+size_t mo_encode_op(const kit_op *op, uint8_t *out, size_t cap)
+{
+    size_t n = op->n_bytes > MO_RAW_BYTES ? MO_RAW_BYTES : op->n_bytes;
+    size_t k = 0;
+
+    if (cap < 51 + n)
+        return 0;
+    out[k++] = MO_RAW_OP;
+    out[k++] = (uint8_t)op->kind;
+    k += put_le(out + k, op->flags, 2);
+    k += put_le(out + k, op->cpu, 4);
+    k += put_le(out + k, op->unit, 4);
+    k += put_le(out + k, op->index, 4);
+    k += put_le(out + k, op->size, 4);
+    k += put_le(out + k, op->source, 4);
+    k += put_le(out + k, op->addr, 8);
+    k += put_le(out + k, op->value, 8);
+    k += put_le(out + k, op->value2, 8);
+    k += put_le(out + k, n, 2);
+    if (n)
+        memcpy(out + k, op->bytes, n);
+    return k + n;
+}
+
+void mo_program_free(mo_program *p)
+{
+    for (unsigned i = 0; i < MO_MAX_STEPS; i++) {
+        free(p->raw_bytes[i]);
+        p->raw_bytes[i] = NULL;
+    }
+}
+
 void mo_decode(const uint8_t *data, size_t size, mo_program *p)
 {
     mo_rd r = {data, size, 0};
+    mo_dec d = {.r = &r, .p = p, .c = &p->cfg};
     mo_config *c = &p->cfg;
-    bool snapped[MO_SNAP_SLOTS] = {false, false};
+    bool raw;
 
     p->n = 0;
+    memset(p->raw_bytes, 0, sizeof p->raw_bytes);
     decode_config(&r, c);
+    raw = size > 1 && (data[1] & MO_FMT_RAW) == MO_FMT_RAW;
     while (r.pos < r.n && p->n < MO_MAX_STEPS) {
         uint8_t ob = rd8(&r);
         unsigned op = c->diff ? diff_table[ob % sizeof diff_table]
                               : op_table[ob % sizeof op_table];
-        uint8_t cpu = (uint8_t)(rd8(&r) % c->n_cpus);
-        mo_step *s;
-
-        switch (op) {
-        case OP_WRITE: {
-            uint8_t sel = rd8(&r);
-            uint32_t reg;
-            if (c->diff)
-                reg = diff_wregs[sel % (sizeof diff_wregs /
-                                        sizeof diff_wregs[0])];
-            else if (sel >= 0xf8)
-                reg = (uint32_t)(rd8(&r) & 0x3f) << 4; /* any slot */
-            else
-                reg = wregs[sel % N_WREGS];
-            if (!(s = add(p, MO_WRITE)))
-                break;
-            s->cpu = cpu;
-            s->reg = reg;
-            s->value = write_value(&r, c, reg, c->diff);
-            if (reg != REG_ICR64)
-                s->value &= 0xffffffffu;
-            if (c->diff && reg == 0x320) /* TSC-deadline is in both modes */
-                s->value &= 0x700ffu;
-            break;
+        if (raw && ob == MO_RAW_OP) {
+            dec_raw(&d);
+            continue;
         }
-        case OP_IPI:
-        case OP_SELF_IPI: {
-            uint8_t d = rd8(&r), v = rd8(&r), b = rd8(&r);
-            static const uint8_t modes[8] = {0, 0, 1, 2, 4, 5, 6, 7};
-            if (!(s = add(p, MO_IPI)))
-                break;
-            s->cpu = cpu;
-            if (op == OP_SELF_IPI) {
-                /* x2APIC SELF IPI register vs ICR self shorthand */
-                s->aux = (uint32_t)(0x10 + v % 0xf0) | 1u << 12;
-                s->flags = 1;
-                break;
-            }
-            s->value = c->diff ? d % (c->n_cpus + 1) : dest_of(c, d);
-            s->aux = vec_of(v) | (uint32_t)modes[b & 7] << 8 |
-                     (uint32_t)((b >> 3) & 3) << 12;
-            if (!c->diff && (b & 0x20))
-                s->aux |= MO_IPI_LOGICAL;
-            if (b & 0x40)
-                s->aux |= MO_IPI_LEVEL;
-            if (b & 0x80)
-                s->aux |= MO_IPI_DEASSERT;
-            break;
-        }
-        case OP_TPR:
-            if ((s = add(p, MO_TPR))) {
-                s->cpu = cpu;
-                s->value = rd8(&r);
-            }
-            break;
-        case OP_LINT: {
-            uint8_t b = rd8(&r);
-            if ((s = add(p, MO_LINT))) {
-                s->cpu = cpu;
-                s->reg = b & 1;
-                s->value = (b >> 1) & 1;
-            }
-            break;
-        }
-        case OP_ACK:
-        case OP_EOI:
-            if ((s = add(p, op == OP_ACK ? MO_ACK : MO_EOI)))
-                s->cpu = cpu;
-            break;
-        case OP_TAKE: {
-            static const unsigned what[5] = {INTC_PEND_NMI, INTC_PEND_SMI,
-                                             INTC_PEND_INIT, INTC_PEND_SIPI,
-                                             INTC_PEND_EXTINT};
-            uint8_t b = rd8(&r);
-            if ((s = add(p, MO_TAKE))) {
-                s->cpu = cpu;
-                s->aux = what[b % 5];
-            }
-            break;
-        }
-        case OP_RUN: {
-            uint8_t b = rd8(&r);
-            if ((s = add(p, MO_RUN))) {
-                s->cpu = cpu;
-                s->flags = b & 1 ? MO_RUN_ALL : 0;
-            }
-            break;
-        }
-        case OP_RAISE: {
-            static const unsigned lvts[3] = {INTC_LVT_CMCI, INTC_LVT_THERMAL,
-                                             INTC_LVT_PERF};
-            uint8_t b = rd8(&r);
-            if ((s = add(p, MO_RAISE_LVT))) {
-                s->cpu = cpu;
-                s->aux = lvts[b % 3];
-            }
-            break;
-        }
-        case OP_ADVANCE: {
-            uint8_t b = rd8(&r), a = rd8(&r);
-            static const unsigned shift[4] = {0, 4, 8, 12};
-            if ((s = add(p, MO_ADVANCE)))
-                s->value = (uint64_t)a << shift[b & 3];
-            break;
-        }
-        case OP_RTE: {
-            uint8_t i = (uint8_t)(rd8(&r) % c->n_ioapics);
-            uint8_t pin = (uint8_t)(rd8(&r) % pins_of(i));
-            if ((s = add(p, MO_IOAPIC_RTE))) {
-                s->unit = i;
-                s->reg = pin;
-                s->value = rte_value(&r, c, i, pin, c->diff);
-            }
-            break;
-        }
-        case OP_IOREG: {
-            uint8_t i = (uint8_t)(rd8(&r) % c->n_ioapics);
-            uint8_t b = rd8(&r);
-            uint32_t val = rd32(&r);
-            if ((s = add(p, MO_IOAPIC_REG))) {
-                s->unit = i;
-                /* mostly the low or high half of an entry */
-                s->reg = b < 0xf0 ? 0x10u + (b % (2 * pins_of(i))) : b & 3;
-                s->value = val;
-            }
-            break;
-        }
-        case OP_IOEOI: {
-            uint8_t i = (uint8_t)(rd8(&r) % c->n_ioapics);
-            uint8_t v = rd8(&r);
-            if ((s = add(p, MO_IOAPIC_EOI))) {
-                s->unit = i;
-                s->value = vec_of(v);
-            }
-            break;
-        }
-        case OP_IRQ: {
-            uint8_t i = (uint8_t)(rd8(&r) % c->n_ioapics);
-            uint8_t pin = (uint8_t)(rd8(&r) % pins_of(i));
-            uint8_t b = rd8(&r);
-            if (!(s = add(p, MO_IRQ)))
-                break;
-            s->unit = i;
-            s->reg = pin;
-            s->aux = (b >> 2) & 1; /* source 0 or 1 (shared line) */
-            s->value = b & 1;
-            if (b & 2) { /* a pulse: assert then de-assert */
-                mo_step *t;
-                s->value = 1;
-                if ((t = add(p, MO_IRQ))) {
-                    *t = *s;
-                    t->value = 0;
-                }
-            }
-            break;
-        }
-        case OP_MSI:
-            if ((s = add(p, MO_MSI))) {
-                s->value = msi_addr(&r, c, c->diff);
-                s->v[0] = msi_data(&r, c->diff);
-                s->aux = rd8(&r) & 3; /* source-id */
-            }
-            break;
-        case OP_MSIX_TABLE: {
-            uint8_t dv = rd8(&r), e = rd8(&r), f = rd8(&r);
-            if (!c->n_msix)
-                break;
-            if (!(s = add(p, MO_MSIX_TABLE)))
-                break;
-            s->unit = (uint8_t)(dv % c->n_msix);
-            s->reg = e % MO_MSIX_VECTORS;
-            s->flags = (uint8_t)(f & 7);
-            if (!s->flags)
-                s->flags = MO_TF_ADDR | MO_TF_DATA | MO_TF_MASKED;
-            s->value = msi_addr(&r, c, c->diff);
-            s->v[0] = msi_data(&r, c->diff);
-            s->v[1] = (f >> 3) & 1; /* masked */
-            break;
-        }
-        case OP_MSIX_CTRL: {
-            uint8_t dv = rd8(&r), b = rd8(&r);
-            if (!c->n_msix || !(s = add(p, MO_MSIX_CONTROL)))
-                break;
-            s->unit = (uint8_t)(dv % c->n_msix);
-            s->value = !(b & 1);
-            s->v[0] = (b >> 1) & 1;
-            break;
-        }
-        case OP_MSIX_NOTIFY: {
-            uint8_t dv = rd8(&r), e = rd8(&r);
-            if (!c->n_msix || !(s = add(p, MO_MSIX_NOTIFY)))
-                break;
-            s->unit = (uint8_t)(dv % c->n_msix);
-            s->value = e % MO_MSIX_VECTORS;
-            break;
-        }
-        case OP_WRMSR: {
-            uint8_t sel = rd8(&r), b = rd8(&r);
-            if (!(s = add(p, MO_WRMSR)))
-                break;
-            s->cpu = cpu;
-            if (sel % 8 < 2) {
-                static const uint64_t base[4] = {
-                    INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_EN |
-                        INTC_APIC_BASE_EXTD,
-                    INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_EN, 0,
-                    INTC_APIC_BASE_DEFAULT | INTC_APIC_BASE_EXTD};
-                s->reg = INTC_MSR_APIC_BASE;
-                s->value = base[b & 3] |
-                           (cpu == 0 && !(b & 4) ? INTC_APIC_BASE_BSP : 0);
-                if (b >= 0xf8)
-                    s->value = rd32(&r) | (uint64_t)rd32(&r) << 32;
-            } else if (sel % 8 == 2) {
-                s->reg = INTC_MSR_TSC_DEADLINE;
-                s->value = (uint64_t)rd16(&r) * 4;
-            } else {
-                uint32_t reg = wregs[b % N_WREGS];
-                if (reg == REG_ICR64)
-                    reg = 0x300;
-                s->reg = 0x800u + (reg >> 4);
-                s->value = write_value(&r, c, reg == 0x300 ? REG_ICR64 : reg,
-                                       false);
-                if (reg == 0x300)
-                    s->reg = 0x830;
-                if (sel >= 0xf0)
-                    s->value |= (uint64_t)rd8(&r) << (32 + (sel & 7) * 4);
-            }
-            break;
-        }
-        case OP_TSC_DEADLINE:
-            if ((s = add(p, MO_WRMSR))) {
-                s->cpu = cpu;
-                s->reg = INTC_MSR_TSC_DEADLINE;
-                s->value = (uint64_t)rd16(&r) * 4;
-            }
-            break;
-        case OP_READ: {
-            uint8_t sel = rd8(&r);
-            if (!(s = add(p, MO_READ)))
-                break;
-            s->cpu = cpu;
-            s->reg = c->diff ? diff_rregs[sel % (sizeof diff_rregs /
-                                                 sizeof diff_rregs[0])]
-                             : rregs[sel % (sizeof rregs / sizeof rregs[0])];
-            break;
-        }
-        case OP_MMIO: {
-            static const unsigned sizes[8] = {4, 4, 1, 2, 8, 4, 3, 4};
-            uint8_t b = rd8(&r);
-            uint16_t off = rd16(&r);
-            uint32_t val = rd32(&r);
-            if (!(s = add(p, MO_MMIO_WRITE)))
-                break;
-            s->cpu = cpu;
-            s->aux = sizes[b & 7];
-            s->reg = (b & 8) ? off & 0xfffu : (off & 0x3f0u) | (b >> 4 & 3);
-            s->value = val;
-            break;
-        }
-        case OP_IR_SETUP: {
-            uint8_t b = rd8(&r);
-            if (c->iommu == INTC_IOMMU_VTD) {
-                /* IRTA (256 entries), SIRTP, then IRE (+CFI) */
-                if ((s = add(p, MO_IOMMU_WRITE))) {
-                    s->reg = INTC_VTD_IRTA;
-                    s->aux = 8;
-                    s->value = MO_IRT | (b & 1 ? INTC_VTD_IRTA_EIME : 0) | 7;
-                }
-                if ((s = add(p, MO_IOMMU_WRITE))) {
-                    s->reg = INTC_VTD_GCMD;
-                    s->aux = 4;
-                    s->value = INTC_VTD_GCMD_SIRTP;
-                }
-                if ((s = add(p, MO_IOMMU_WRITE))) {
-                    s->reg = INTC_VTD_GCMD;
-                    s->aux = 4;
-                    s->value = (b & 2 ? 0 : INTC_VTD_GCMD_IRE) |
-                               (b & 4 ? INTC_VTD_GCMD_CFI : 0);
-                }
-            } else if (c->iommu == INTC_IOMMU_AMDVI) {
-                if ((s = add(p, MO_IOMMU_WRITE))) {
-                    s->reg = INTC_AMDVI_DEVTAB;
-                    s->aux = 8;
-                    s->value = MO_DEVTAB; /* 4 KiB: 128 devices */
-                }
-                if ((s = add(p, MO_IOMMU_WRITE))) {
-                    s->reg = INTC_AMDVI_CONTROL;
-                    s->aux = 8;
-                    s->value = 1u | (b & 1 ? 1ull << 22 : 0); /* En, GAEn? */
-                }
-            }
-            break;
-        }
-        case OP_IOMMU_WRITE: {
-            static const uint32_t vtd_regs[8] = {
-                INTC_VTD_GCMD, INTC_VTD_IRTA, INTC_VTD_FSTS, INTC_VTD_FECTL,
-                INTC_VTD_FEDATA, INTC_VTD_FEADDR, INTC_VTD_IQT, INTC_VTD_FRR + 12};
-            static const uint32_t amd_regs[8] = {
-                INTC_AMDVI_DEVTAB, INTC_AMDVI_CONTROL, INTC_AMDVI_CMDBUF,
-                INTC_AMDVI_EVTLOG, INTC_AMDVI_CMD_TAIL, INTC_AMDVI_EVT_HEAD,
-                INTC_AMDVI_STATUS, INTC_AMDVI_CMD_HEAD};
-            uint8_t b = rd8(&r);
-            uint32_t lo = rd32(&r), hi = rd32(&r);
-            if (!c->iommu || !(s = add(p, MO_IOMMU_WRITE)))
-                break;
-            s->reg = c->iommu == INTC_IOMMU_VTD ? vtd_regs[b & 7]
-                                                : amd_regs[b & 7];
-            s->aux = (b & 8) ? 8 : 4;
-            if (s->reg & 4)
-                s->aux = 4;
-            s->value = s->aux == 8 ? (uint64_t)hi << 32 | lo : lo;
-            break;
-        }
-        case OP_IRTE: {
-            uint8_t idx = rd8(&r), f = rd8(&r), v = rd8(&r), d = rd8(&r);
-            static const uint8_t dlm[8] = {0, 0, 0, 1, 1, 4, 2, 7};
-            if (c->iommu != INTC_IOMMU_VTD)
-                break;
-            if (!(s = add(p, MO_MEMORY_WRITE)))
-                break;
-            idx &= 0x0f;
-            s->value = MO_IRT + 16ull * idx;
-            s->aux = 2;
-            if (f & 0x80) {
-                /* posted: descriptor idx % 4, notification vector v */
-                uint64_t pda = MO_PID + 64ull * (idx & 3);
-                mo_step *t;
-                s->v[0] = 1 | 1ull << 15 | (uint64_t)vec_of(v) << 16 |
-                          ((pda >> 6) & 0x3ffffffull) << 38;
-                s->v[1] = pda & 0xffffffff00000000ull;
-                if ((t = add(p, MO_MEMORY_WRITE))) {
-                    t->value = pda + 32;
-                    t->aux = 1;
-                    /* NDST: x2APIC ID, or xAPIC ID in bits 15:8 */
-                    t->v[0] = (uint64_t)vec_of(rd8(&r)) << 16 |
-                              (uint64_t)(d % c->n_cpus)
-                                  << (f & 0x40 ? 32 : 40) |
-                              (f & 0x20 ? 2 : 0); /* SN */
-                }
-                break;
-            }
-            s->v[0] = (f & 0x20 ? 0 : 1) | (f & 0x01 ? 2 : 0) |
-                      (f & 0x02 ? 4 : 0) | (f & 0x04 ? 8 : 0) |
-                      (f & 0x08 ? 16 : 0) | (uint64_t)dlm[(f >> 4) & 7] << 5 |
-                      (uint64_t)vec_of(v) << 16;
-            /* destination: xAPIC (15:8) or x2APIC form */
-            s->v[0] |= (f & 0x40) ? (uint64_t)dest_of(c, d) << 32
-                                  : (uint64_t)dest_of(c, d) << 40;
-            s->v[1] = 0;
-            break;
-        }
-        case OP_SNAPSHOT: {
-            uint8_t b = rd8(&r);
-            if ((s = add(p, MO_SNAPSHOT))) {
-                s->unit = b & 1;
-                snapped[b & 1] = true;
-            }
-            break;
-        }
-        case OP_RESTORE: {
-            uint8_t b = rd8(&r);
-            if (snapped[b & 1] && (s = add(p, MO_RESTORE)))
-                s->unit = b & 1;
-            break;
-        }
-        case OP_BOOT:
-            /* software-enable every APIC (SVR = 0x1ff) */
-            for (unsigned i = 0; i < c->n_cpus; i++)
-                if ((s = add(p, MO_WRITE))) {
-                    s->cpu = (uint8_t)i;
-                    s->reg = 0x0f0;
-                    s->value = 0x1ff;
-                }
-            break;
-        }
+        d.cpu = (uint8_t)(rd8(&r) % c->n_cpus);
+        decoders[op](&d);
     }
     if (c->snap_at == 0xff || p->n == 0)
         c->snap_at = UINT32_MAX;
@@ -769,69 +1055,47 @@ void mo_machine_config(const mo_config *c, intc_machine_config *mc,
     mc->iommu.kind = c->iommu;
 }
 
-static uint64_t cb_now(void *host, uint32_t cpu)
-{
-    (void)cpu;
-    return ((mo_host *)host)->now;
-}
+/* ---- the host: the testkit's ---- */
 
-static void timer_slot(mo_host *h, uint32_t slot, uint64_t d)
+static void on_event(void *ctx, const intc_event *ev)
 {
-    if (slot < MO_MAX_CPUS + MO_MAX_IOAPICS)
-        h->deadline[slot] = d;
-}
+    mo_host *h = ctx;
 
-static void cb_timer_arm(void *host, uint32_t cpu, uint64_t d)
-{
-    mo_host *h = host;
-    if (cpu < h->cfg->n_cpus)
-        timer_slot(h, cpu, d);
-}
-
-static void cb_ioapic_timer_arm(void *host, uint32_t io, uint64_t d)
-{
-    mo_host *h = host;
-    if (io < h->cfg->n_ioapics)
-        timer_slot(h, h->cfg->n_cpus + io, d);
-}
-
-static void cb_event(void *host, const intc_event *ev)
-{
-    mo_host *h = host;
-    if ((unsigned)ev->type < INTC_EV_COUNT_)
-        h->totals[ev->type]++;
     if (!h->quiet && h->obs.event)
         h->obs.event(h->obs.ctx, ev);
 }
 
-static void cb_kick(void *host, uint32_t cpu)
+static void on_kick(void *ctx, uint32_t cpu)
 {
-    mo_host *h = host;
+    mo_host *h = ctx;
+
     if (!h->quiet && h->obs.kick)
         h->obs.kick(h->obs.ctx, cpu);
 }
 
-static int cb_dma_read(void *host, uint64_t addr, void *buf, size_t len)
+static void on_fired(void *ctx, bool ioapic, uint32_t index)
 {
-    mo_host *h = host;
-    if (addr < MO_MEM_BASE || len > MO_MEM_SIZE ||
-        addr - MO_MEM_BASE > MO_MEM_SIZE - len)
-        return -1;
-    if (len)
-        memcpy(buf, h->mem + (addr - MO_MEM_BASE), len);
-    return 0;
+    mo_host *h = ctx;
+
+    h->fired |= 1u << (ioapic ? h->cfg->n_cpus + index : index);
 }
 
-static int cb_dma_write(void *host, uint64_t addr, const void *buf,
-                        size_t len)
+static bool host_new(mo_host *h, bool traced)
 {
-    mo_host *h = host;
-    if (addr < MO_MEM_BASE || len > MO_MEM_SIZE ||
-        addr - MO_MEM_BASE > MO_MEM_SIZE - len)
-        return -1;
-    if (len)
-        memcpy(h->mem + (addr - MO_MEM_BASE), buf, len);
-    return 0;
+    kit_host *k = kit_host_new(traced);
+
+    if (!k)
+        return false;
+    h->k = k;
+    /* the callbacks of a host without level resampling or APIC-base
+       tracking, as intc-sim's */
+    k->ops.eoi = NULL;
+    k->ops.apic_base_changed = NULL;
+    k->max_events = 0; /* the oracles keep their own */
+    k->max_fires = MO_MAX_FIRES;
+    k->hooks = (kit_hooks){.ctx = h, .event = on_event, .kick = on_kick,
+                           .fired = on_fired};
+    return kit_region_add(k, MO_MEM_BASE, MO_MEM_SIZE) != NULL;
 }
 
 bool mo_host_init(mo_host *h, const mo_config *cfg, const mo_observer *obs)
@@ -839,91 +1103,90 @@ bool mo_host_init(mo_host *h, const mo_config *cfg, const mo_observer *obs)
     intc_machine_config mc;
     intc_ioapic_config io[MO_MAX_IOAPICS];
     uint8_t w0[MO_IOAPIC0_PINS], w1[MO_IOAPIC1_PINS];
-    intc_host_ops ops = {
-        .version = INTC_HOST_OPS_VERSION,
-        .kick = cb_kick,
-        .now_ns = cb_now,
-        .timer_arm = cb_timer_arm,
-        .dma_read = cb_dma_read,
-        .dma_write = cb_dma_write,
-        .event = cb_event,
-        .ioapic_timer_arm = cb_ioapic_timer_arm,
-    };
-    intc_err e = INTC_OK;
 
     memset(h, 0, sizeof *h);
     h->cfg = cfg;
     if (obs)
         h->obs = *obs;
-    if (obs && obs->untraced) {
-        ops.event = NULL;
-        h->untraced = true;
-    }
-    for (unsigned i = 0; i < MO_MAX_CPUS + MO_MAX_IOAPICS; i++)
-        h->deadline[i] = UINT64_MAX;
-    mo_machine_config(cfg, &mc, io, w0, w1);
-    h->m = intc_machine_new(&mc, &ops, h, &e);
-    if (!h->m)
+    h->untraced = obs && obs->untraced;
+    if (!host_new(h, !h->untraced))
         return false;
-    for (unsigned i = 0; i < cfg->n_msix; i++) {
-        h->msix[i] = intc_msix_new(h->m, MO_MSIX_VECTORS,
-                                   (uint16_t)(0x100 + 8 * i), &e);
-        if (!h->msix[i]) {
-            intc_machine_free(h->m);
-            h->m = NULL;
-            return false;
-        }
+    for (unsigned i = 0; i < cfg->n_msix; i++)
+        h->devs[i] = (kit_device){.msix = true, .vectors = MO_MSIX_VECTORS,
+                                  .source_id = (uint16_t)(0x100 + 8 * i)};
+    mo_machine_config(cfg, &mc, io, w0, w1);
+    if (kit_rig_init(&h->rig, h->k, &mc, h->devs, cfg->n_msix,
+                     MO_SNAP_SLOTS, NULL) != INTC_OK) {
+        mo_host_fini(h);
+        return false;
     }
+    h->rig.max_runlog = MO_RUNLOG;
+    h->m = h->rig.m;
+    for (unsigned i = 0; i < cfg->n_msix; i++)
+        h->msix[i] = h->rig.dev[i];
     return true;
 }
 
 void mo_host_fini(mo_host *h)
 {
-    intc_machine_free(h->m);
+    kit_rig_fini(&h->rig);
+    kit_host_free(h->k);
+    h->k = NULL;
     h->m = NULL;
     for (unsigned i = 0; i < MO_SNAP_SLOTS; i++) {
-        free(h->snaps[i].img);
-        free(h->snaps[i].shadow);
-        h->snaps[i].img = NULL;
-        h->snaps[i].shadow = NULL;
-        h->snaps[i].valid = false;
+        free(h->snap_shadow[i]);
+        h->snap_shadow[i] = NULL;
     }
+}
+
+uint64_t mo_deadline(const mo_host *h, unsigned i)
+{
+    unsigned nc = h->cfg->n_cpus;
+
+    return i < nc ? h->k->deadline[i] : h->k->io_deadline[i - nc];
+}
+
+static bool copy_snap(mo_host *dst, const mo_host *src, unsigned i)
+{
+    const kit_snap *a = &src->rig.snaps[i];
+    kit_snap *b = &dst->rig.snaps[i];
+
+    free(b->img);
+    free(dst->snap_shadow[i]);
+    *b = (kit_snap){0};
+    dst->snap_shadow[i] = NULL;
+    if (!a->valid)
+        return true;
+    b->img = malloc(a->len ? a->len : 1);
+    if (!b->img)
+        return false;
+    memcpy(b->img, a->img, a->len);
+    b->len = a->len;
+    b->valid = true;
+    if (src->snap_shadow[i] && src->shadow_size) {
+        dst->snap_shadow[i] = malloc(src->shadow_size);
+        if (!dst->snap_shadow[i])
+            return false;
+        memcpy(dst->snap_shadow[i], src->snap_shadow[i], src->shadow_size);
+    }
+    return true;
 }
 
 bool mo_host_copy_state(mo_host *dst, const mo_host *src)
 {
-    dst->now = src->now;
-    memcpy(dst->deadline, src->deadline, sizeof dst->deadline);
-    memcpy(dst->mem, src->mem, sizeof dst->mem);
-    memcpy(dst->totals, src->totals, sizeof dst->totals);
-    for (unsigned i = 0; i < MO_SNAP_SLOTS; i++) {
-        const mo_snap *a = &src->snaps[i];
-        mo_snap *b = &dst->snaps[i];
-        free(b->img);
-        free(b->shadow);
-        *b = (mo_snap){0};
-        if (!a->valid)
-            continue;
-        b->img = malloc(a->len ? a->len : 1);
-        b->shadow = a->shadow && src->shadow_size
-                        ? malloc(src->shadow_size) : NULL;
-        if (!b->img || (a->shadow && src->shadow_size && !b->shadow))
+    dst->k->now = src->k->now;
+    memcpy(kit_mem(dst->k, MO_MEM_BASE, MO_MEM_SIZE),
+           kit_mem(src->k, MO_MEM_BASE, MO_MEM_SIZE), MO_MEM_SIZE);
+    memcpy(dst->k->totals, src->k->totals, sizeof dst->k->totals);
+    for (unsigned i = 0; i < MO_SNAP_SLOTS; i++)
+        if (!copy_snap(dst, src, i))
             return false;
-        memcpy(b->img, a->img, a->len);
-        if (b->shadow)
-            memcpy(b->shadow, a->shadow, src->shadow_size);
-        b->len = a->len;
-        b->valid = true;
-    }
     return true;
 }
 
 bool mo_lapic_x2(intc_lapic *l)
 {
-    uint64_t base = 0;
-    if (intc_lapic_msr_read(l, INTC_MSR_APIC_BASE, &base) != INTC_OK)
-        return false;
-    return (base & INTC_APIC_BASE_EN) && (base & INTC_APIC_BASE_EXTD);
+    return kit_lapic_x2(l);
 }
 
 void mo_host_enter_x2apic(mo_host *h)
@@ -936,399 +1199,54 @@ void mo_host_enter_x2apic(mo_host *h)
     h->x2 = true;
 }
 
-/* ---- executor (tools/intc-sim/run.c do_step) ---- */
+/* ---- one step ---- */
 
-static intc_err lapic_read(intc_lapic *l, uint32_t reg, uint64_t *val)
+/* The oracles' shadow goes with a named snapshot. */
+static void shadow_snap(mo_host *h, const mo_step *s, const mo_result *r)
 {
-    intc_err e;
-    uint64_t lo = 0, hi = 0;
+    void **slot = &h->snap_shadow[s->unit % MO_SNAP_SLOTS];
 
-    *val = 0;
-    if (mo_lapic_x2(l))
-        return intc_lapic_msr_read(
-            l, reg == REG_ICR64 ? 0x830u : 0x800u + (reg >> 4), val);
-    if (reg != REG_ICR64)
-        return intc_lapic_mmio_read(l, reg, 4, val);
-    e = intc_lapic_mmio_read(l, INTC_LAPIC_ICR_LO, 4, &lo);
-    if (e == INTC_OK)
-        e = intc_lapic_mmio_read(l, INTC_LAPIC_ICR_HI, 4, &hi);
-    *val = hi << 32 | (lo & 0xffffffffu);
-    return e;
-}
-
-static intc_err lapic_write(intc_lapic *l, uint32_t reg, uint64_t val)
-{
-    intc_err e;
-
-    if (mo_lapic_x2(l))
-        return intc_lapic_msr_write(
-            l, reg == REG_ICR64 ? 0x830u : 0x800u + (reg >> 4), val);
-    if (reg != REG_ICR64)
-        return intc_lapic_mmio_write(l, reg, 4, val & 0xffffffffu);
-    e = intc_lapic_mmio_write(l, INTC_LAPIC_ICR_HI, 4, val >> 32);
-    if (e == INTC_OK)
-        e = intc_lapic_mmio_write(l, INTC_LAPIC_ICR_LO, 4,
-                                  val & 0xffffffffu);
-    return e;
-}
-
-static void fire(mo_host *h, uint32_t slot)
-{
-    h->deadline[slot] = UINT64_MAX;
-    h->fired |= 1u << slot;
-    if (slot < h->cfg->n_cpus)
-        intc_lapic_timer_expired(intc_machine_lapic(h->m, slot), h->now);
-    else
-        intc_ioapic_timer_expired(
-            intc_machine_ioapic(h->m, slot - h->cfg->n_cpus), h->now);
-}
-
-/* Move the clock forward by up to d, firing due timers in deadline order
-   (ties: CPUs by index, then IOAPICs), as intc-sim's advance does; after
-   MO_MAX_FIRES expiries stop at the current time (the step then records
-   the shorter advance it really made, which intc-sim reproduces). */
-static void advance(mo_host *h, uint64_t d, mo_result *r)
-{
-    uint64_t start = h->now;
-    uint64_t t = d > UINT64_MAX - 2 - h->now ? UINT64_MAX - 2 : h->now + d;
-    unsigned nslots = h->cfg->n_cpus + h->cfg->n_ioapics, fires = 0;
-
-    for (;;) {
-        int best = -1;
-        for (unsigned i = 0; i < nslots; i++)
-            if (h->deadline[i] <= t &&
-                (best < 0 || h->deadline[i] < h->deadline[best]))
-                best = (int)i;
-        if (best < 0)
-            break;
-        if (fires >= MO_MAX_FIRES) {
-            t = h->now;
-            if (h->deadline[best] > t)
-                break;
-            if (fires >= 4 * MO_MAX_FIRES) { /* re-armed at or before now */
-                r->err = INTC_ERR_BUSY;
-                break;
-            }
-        }
-        if (h->deadline[best] > h->now)
-            h->now = h->deadline[best];
-        fire(h, (uint32_t)best);
-        fires++;
-    }
-    if (t > h->now)
-        h->now = t;
-    r->advanced = h->now - start;
-}
-
-/* INTA; *spurious: it returned INTC_ACK_SPURIOUS(v) (11.9, lapic.h). */
-static int ack(mo_host *h, intc_lapic *l, bool *spurious)
-{
-    int v = intc_lapic_ack(l);
-    (void)h;
-    *spurious = v > 255;
-    return v;
-}
-
-static void runlog(mo_result *r, uint32_t cpu, unsigned kind, int val)
-{
-    if (r->n_runlog < MO_RUNLOG)
-        r->runlog[r->n_runlog] = (mo_runrec){(uint8_t)cpu, (uint8_t)kind,
-                                             (int16_t)val};
-    r->n_runlog++;
-}
-
-static void run_cpu(mo_host *h, uint32_t cpu, mo_result *r)
-{
-    static const unsigned order[] = {INTC_PEND_INIT, INTC_PEND_SIPI,
-                                     INTC_PEND_SMI, INTC_PEND_NMI,
-                                     INTC_PEND_EXTINT};
-    intc_lapic *l = intc_machine_lapic(h->m, cpu);
-    unsigned acks = 0, takes = 0;
-    bool extint_taken = false;
-
-    while (acks < 256 && takes < 16) {
-        unsigned p = intc_lapic_pending(l);
-        bool took = false;
-
-        for (unsigned i = 0; i < 5 && !took; i++) {
-            uint8_t sv = 0;
-            if (!(p & order[i]))
-                continue;
-            if (order[i] == INTC_PEND_EXTINT && extint_taken)
-                continue;
-            if (intc_lapic_take(l, order[i], &sv) == 1) {
-                runlog(r, cpu, MO_RR_TAKE, (int)order[i]);
-                extint_taken |= order[i] == INTC_PEND_EXTINT;
-                took = true;
-                takes++;
-            }
-        }
-        if (took)
-            continue;
-        if (p & INTC_PEND_INTR) {
-            bool spurious;
-            int v = ack(h, l, &spurious);
-            acks++;
-            runlog(r, cpu, MO_RR_ACK, v);
-            if (v < 0 || spurious)
-                break;
-            if (lapic_write(l, INTC_LAPIC_EOI, 0) != INTC_OK)
-                break;
-            runlog(r, cpu, MO_RR_EOI, 0);
-            continue;
-        }
-        break;
+    if (!h->shadow_size || r->err != INTC_OK || r->skipped)
+        return;
+    if (s->kind == KIT_OP_SNAPSHOT) {
+        if (!*slot)
+            *slot = malloc(h->shadow_size);
+        if (*slot)
+            memcpy(*slot, h->shadow, h->shadow_size);
+    } else if (s->kind == KIT_OP_RESTORE && *slot) {
+        memcpy(h->shadow, *slot, h->shadow_size);
     }
 }
 
-uint8_t *mo_save(intc_machine *m, size_t *len)
+/* Whether a timer is due at or before now after an advance: the model
+   re-armed it there (the advance would never end). */
+static bool stuck(const mo_host *h)
 {
-    /* One save into a buffer that is usually large enough (a sizing call
-       first would walk the whole machine twice). */
-    size_t cap = 16384, used = 0;
-    uint8_t *img = malloc(cap);
-    intc_err e;
-
-    if (!img)
-        return NULL;
-    e = intc_machine_save(m, img, cap, &used);
-    if (e == INTC_ERR_NOSPC) {
-        uint8_t *n = realloc(img, used ? used : 1);
-        if (!n) {
-            free(img);
-            return NULL;
-        }
-        img = n;
-        e = intc_machine_save(m, img, used, &used);
-    }
-    if (e != INTC_OK) {
-        free(img);
-        return NULL;
-    }
-    *len = used;
-    return img;
-}
-
-static intc_err load_image(mo_host *h, const void *img, size_t len)
-{
-    uint64_t old[MO_MAX_CPUS + MO_MAX_IOAPICS];
-    unsigned nc = h->cfg->n_cpus, ns = nc + h->cfg->n_ioapics;
-    intc_err e;
-
-    memcpy(old, h->deadline, sizeof old);
-    for (unsigned i = nc; i < ns; i++)
-        h->deadline[i] = UINT64_MAX;
-    e = intc_machine_load(h->m, img, len);
-    if (e != INTC_OK) {
-        for (unsigned i = nc; i < ns; i++)
-            h->deadline[i] = old[i];
-    } else {
-        for (unsigned c = 0; c < nc; c++)
-            h->deadline[c] =
-                intc_lapic_timer_deadline(intc_machine_lapic(h->m, c));
-    }
-    return e;
+    return kit_next_deadline(h->k) <= h->k->now;
 }
 
 void mo_exec(mo_host *h, const mo_step *s, mo_result *r)
 {
-    intc_lapic *l = intc_machine_lapic(h->m, s->cpu);
-    intc_err e = INTC_OK;
-
-    memset(r, 0, offsetof(mo_result, runlog));
-    r->ack = -1;
     h->fired = 0;
     /* intc-sim moves the clock to each step's time first: timers already
        due (a restore can bring back a past deadline) fire now. */
-    advance(h, 0, r);
-    if (r->err)
+    kit_advance_to(h->k, h->k->now);
+    if (stuck(h)) {
+        kit_result_reset(r);
+        r->err = INTC_ERR_BUSY;
         return;
+    }
     if (h->obs.mark)
         h->obs.mark(h->obs.ctx);
-    switch ((enum mo_kind)s->kind) {
-    case MO_WRITE:
-        e = lapic_write(l, s->reg, s->value);
-        break;
-    case MO_READ:
-        e = lapic_read(l, s->reg, &r->read);
-        break;
-    case MO_MMIO_WRITE:
-        e = intc_lapic_mmio_write(l, s->reg, s->aux, s->value);
-        break;
-    case MO_WRMSR:
-        e = intc_lapic_msr_write(l, s->reg, s->value);
-        break;
-    case MO_IPI: {
-        unsigned mode = (s->aux >> 8) & 7, sh = (s->aux >> 12) & 3;
-        uint64_t lo = (s->aux & 0xff) | (uint64_t)mode << 8 |
-                      ((s->aux & MO_IPI_LOGICAL) ? 1u << 11 : 0) |
-                      ((s->aux & MO_IPI_DEASSERT) ? 0 : 1u << 14) |
-                      ((s->aux & MO_IPI_LEVEL) ? 1u << 15 : 0) |
-                      (uint64_t)sh << 18;
-        if (s->flags && h->x2) { /* differential self IPI, x2APIC form */
-            e = intc_lapic_msr_write(l, 0x83f, s->aux & 0xff);
-            break;
-        }
-        r->icr = lo;
-        if (mo_lapic_x2(l)) {
-            r->x2mode = true;
-            e = intc_lapic_msr_write(l, 0x830, s->value << 32 | lo);
-        } else if (s->value > 0xff && !sh) {
-            r->skipped = true;
-        } else {
-            e = intc_lapic_mmio_write(l, INTC_LAPIC_ICR_HI, 4,
-                                      sh ? 0 : s->value << 24);
-            if (e == INTC_OK)
-                e = intc_lapic_mmio_write(l, INTC_LAPIC_ICR_LO, 4, lo);
-        }
-        break;
-    }
-    case MO_TPR:
-        e = intc_lapic_set_tpr(l, (uint8_t)s->value);
-        break;
-    case MO_LINT:
-        e = intc_lapic_set_lint(l, s->reg, s->value != 0);
-        break;
-    case MO_ACK:
-        r->ack = ack(h, l, &r->spurious);
-        break;
-    case MO_EOI:
-        e = lapic_write(l, INTC_LAPIC_EOI, 0);
-        break;
-    case MO_TAKE:
-        r->take = intc_lapic_take(l, s->aux, &r->sipi);
-        break;
-    case MO_RUN:
-        if (!(s->flags & MO_RUN_ALL)) {
-            run_cpu(h, s->cpu, r);
-            break;
-        }
-        for (unsigned pass = 0; pass < 4; pass++) {
-            bool any = false;
-            for (uint32_t c = 0; c < h->cfg->n_cpus; c++) {
-                if (!intc_lapic_pending(intc_machine_lapic(h->m, c)))
-                    continue;
-                any = true;
-                run_cpu(h, c, r);
-            }
-            if (!any)
-                break;
-        }
-        break;
-    case MO_RAISE_LVT:
-        e = intc_lapic_raise_lvt(l, s->aux);
-        break;
-    case MO_ADVANCE:
-        advance(h, s->value, r);
-        e = r->err;
-        break;
-    case MO_IOAPIC_RTE: {
-        intc_ioapic *io = intc_machine_ioapic(h->m, s->unit);
-        uint32_t sel = 0x10 + 2 * s->reg;
-        e = intc_ioapic_mmio_write(io, INTC_IOAPIC_IOREGSEL, 4, sel + 1);
-        if (!e)
-            e = intc_ioapic_mmio_write(io, INTC_IOAPIC_IOWIN, 4,
-                                       s->value >> 32);
-        if (!e)
-            e = intc_ioapic_mmio_write(io, INTC_IOAPIC_IOREGSEL, 4, sel);
-        if (!e)
-            e = intc_ioapic_mmio_write(io, INTC_IOAPIC_IOWIN, 4,
-                                       s->value & 0xffffffffu);
-        break;
-    }
-    case MO_IOAPIC_REG: {
-        intc_ioapic *io = intc_machine_ioapic(h->m, s->unit);
-        e = intc_ioapic_mmio_write(io, INTC_IOAPIC_IOREGSEL, 4, s->reg);
-        if (!e)
-            e = intc_ioapic_mmio_write(io, INTC_IOAPIC_IOWIN, 4, s->value);
-        break;
-    }
-    case MO_IOAPIC_EOI:
-        e = intc_ioapic_mmio_write(intc_machine_ioapic(h->m, s->unit),
-                                   INTC_IOAPIC_EOI, 4, s->value);
-        break;
-    case MO_IRQ:
-        e = intc_ioapic_set_irq_source(intc_machine_ioapic(h->m, s->unit),
-                                       s->reg, s->aux, s->value != 0);
-        break;
-    case MO_MSI:
-        e = intc_msi_send(h->m, s->value, (uint32_t)s->v[0],
-                          (uint16_t)s->aux, NULL);
-        break;
-    case MO_MSIX_TABLE: {
-        intc_msix *x = h->msix[s->unit];
-        uint32_t o = 16 * s->reg;
-        if (s->flags & MO_TF_ADDR) {
-            e = intc_msix_table_write(x, o, 4, s->value & 0xffffffffu);
-            if (!e)
-                e = intc_msix_table_write(x, o + 4, 4, s->value >> 32);
-        }
-        if (!e && (s->flags & MO_TF_DATA))
-            e = intc_msix_table_write(x, o + 8, 4, s->v[0]);
-        if (!e && (s->flags & MO_TF_MASKED))
-            e = intc_msix_table_write(x, o + 12, 4, s->v[1] ? 1 : 0);
-        break;
-    }
-    case MO_MSIX_CONTROL:
-        e = intc_msix_set_control(h->msix[s->unit], s->value != 0,
-                                  s->v[0] != 0);
-        break;
-    case MO_MSIX_NOTIFY:
-        e = intc_msix_notify(h->msix[s->unit], (uint16_t)s->value, NULL);
-        break;
-    case MO_IOMMU_WRITE:
-        e = intc_iommu_mmio_write(intc_machine_iommu(h->m), s->reg, s->aux,
-                                  s->value);
-        break;
-    case MO_MEMORY_WRITE:
-        for (unsigned i = 0; i < s->aux && i < 4; i++)
-            memcpy(h->mem + (s->value - MO_MEM_BASE) + 8 * i, &s->v[i], 8);
-        break;
-    case MO_SNAPSHOT: {
-        mo_snap *sn = &h->snaps[s->unit];
-        size_t used = 0;
-        uint8_t *img = mo_save(h->m, &used);
-        if (!img) {
-            e = INTC_ERR_NOMEM;
-            break;
-        }
-        free(sn->img);
-        sn->img = img;
-        sn->len = used;
-        sn->valid = true;
-        if (h->shadow_size) {
-            if (!sn->shadow)
-                sn->shadow = malloc(h->shadow_size);
-            if (sn->shadow)
-                memcpy(sn->shadow, h->shadow, h->shadow_size);
-        }
-        break;
-    }
-    case MO_RESTORE: {
-        mo_snap *sn = &h->snaps[s->unit];
-        if (!sn->valid) {
-            r->skipped = true;
-            break;
-        }
-        e = load_image(h, sn->img, sn->len);
-        if (e == INTC_OK && h->shadow_size && sn->shadow)
-            memcpy(h->shadow, sn->shadow, h->shadow_size);
-        break;
-    }
-    case MO_KIND_COUNT:
-        break;
-    }
-    r->err = e;
+    kit_exec(&h->rig, s, r);
+    if (s->kind == KIT_OP_ADVANCE && stuck(h))
+        r->err = INTC_ERR_BUSY;
+    shadow_snap(h, s, r);
 }
 
-/* ---- scenario output ---- */
-
-static void hex(FILE *f, uint64_t v)
+uint8_t *mo_save(intc_machine *m, size_t *len)
 {
-    if (v < 10)
-        fprintf(f, "%" PRIu64, v);
-    else
-        fprintf(f, "0x%" PRIx64, v);
+    return kit_save(m, len, NULL);
 }
 
 void mo_yaml_machine(FILE *f, const mo_config *c, bool x2)
@@ -1363,6 +1281,7 @@ void mo_yaml_machine(FILE *f, const mo_config *c, bool x2)
         fprintf(f, "  memory:\n    - {addr: 0x%llx, size: 0x%x}\n",
                 (unsigned long long)MO_MEM_BASE, MO_MEM_SIZE);
     }
+    fprintf(f, "host: {max_fires: %u}\n", MO_MAX_FIRES);
     fprintf(f, "steps:\n");
     if (x2)
         for (unsigned i = 0; i < c->n_cpus; i++)
@@ -1374,223 +1293,79 @@ void mo_yaml_machine(FILE *f, const mo_config *c, bool x2)
                                          (i == 0 ? INTC_APIC_BASE_BSP : 0)));
 }
 
-static void expect_err(FILE *f, const mo_result *r)
+
+/* ---- scenario output: the testkit's print rule per op ---- */
+
+static const char *err_word(intc_err e)
 {
-    if (!r)
-        return;
-    if (r->err == INTC_ERR_GP)
-        fprintf(f, ", expect_error: gp");
-    else if (r->err == INTC_ERR_NOT_DECODED)
-        fprintf(f, ", expect_error: not_decoded");
-    else if (r->err == INTC_ERR_INVAL)
-        fprintf(f, ", expect_error: inval");
+    return e == INTC_ERR_GP            ? "gp"
+           : e == INTC_ERR_NOT_DECODED ? "not_decoded"
+           : e == INTC_ERR_INVAL       ? "inval"
+                                       : NULL;
 }
 
-static void reg_out(FILE *f, uint32_t reg)
+/* The step intc-sim can express for what ran: a failed IPI or EOI is the
+   register write that failed, a differential self IPI in x2APIC mode is
+   the SELF IPI register, a memory read compares what was there. */
+static void lower(kit_op *op, const mo_result *r, bool x2)
 {
-    const char *n = mo_reg_name(reg);
-    if (n)
-        fprintf(f, "%s", n);
-    else
-        fprintf(f, "0x%x", reg);
+    if (op->kind == KIT_OP_IPI && (op->flags & KIT_IPI_SELF_REG) &&
+        (r ? r->x2 : x2)) {
+        *op = (kit_op){.kind = KIT_OP_WRITE, .cpu = op->cpu, .index = 0x3f0,
+                       .value = op->value2 & 0xff};
+    } else if (op->kind == KIT_OP_IPI && r && r->err) {
+        uint64_t v = r->x2 ? r->icr : op->size ? 0 : op->value << 24;
+        *op = (kit_op){.kind = KIT_OP_WRITE, .cpu = op->cpu,
+                       .index = r->x2 ? KIT_REG_ICR64 : 0x310, .value = v};
+    } else if (op->kind == KIT_OP_EOI && r && r->err) {
+        *op = (kit_op){.kind = KIT_OP_WRITE, .cpu = op->cpu, .index = 0x0b0};
+    } else if (op->kind == KIT_OP_MEMORY_READ && r && r->mem) {
+        op->bytes = r->mem;
+    }
+}
+
+/* What the step returned, as the scenario's expectations. */
+static void annotate(char *x, size_t n, const kit_op *op, const mo_result *r)
+{
+    unsigned res = kit_op_table[op->kind].results;
+    const char *w;
+    size_t k = 0;
+
+    x[0] = 0;
+    if (!r)
+        return;
+    if (op->kind == KIT_OP_ACK && r->ack < 0)
+        snprintf(x, n, "none");
+    else if (op->kind == KIT_OP_ACK && r->ack > 255)
+        snprintf(x, n, "spurious");
+    else if (op->kind == KIT_OP_ACK)
+        snprintf(x, n, "0x%02x", r->ack);
+    else if (op->kind == KIT_OP_TAKE && r->take != 1)
+        snprintf(x, n, ", expect: false");
+    else if (op->kind == KIT_OP_TAKE && op->index == INTC_PEND_SIPI)
+        snprintf(x, n, ", vector: 0x%02x", r->sipi);
+    if ((res & KIT_RES_VALUE) && r->err == INTC_OK)
+        k = (size_t)snprintf(x, n, ", expect: 0x%" PRIx64, r->value);
+    if ((res & KIT_RES_ERR) && (w = err_word(r->err)) && k < n)
+        snprintf(x + k, n - k, ", expect_error: %s", w);
 }
 
 void mo_yaml_step(FILE *f, const mo_config *c, const mo_step *s,
                   const mo_result *r, bool x2)
 {
-    static const char *const modes[8] = {"fixed", "lowest", "smi", "?",
-                                         "nmi", "init", "sipi", "extint"};
-    static const char *const sh[4] = {"none", "self", "all", "others"};
-    (void)c;
+    kit_op op = *s;
+    char extra[96];
 
+    (void)c;
     if (r && r->skipped) {
         fprintf(f, "  # (step not executable here: skipped)\n");
         return;
     }
-    fprintf(f, "  - {");
-    switch ((enum mo_kind)s->kind) {
-    case MO_WRITE:
-        fprintf(f, "cpu: %u, write: {reg: ", s->cpu);
-        reg_out(f, s->reg);
-        fprintf(f, ", value: ");
-        hex(f, s->value);
-        expect_err(f, r);
-        fprintf(f, "}");
-        break;
-    case MO_READ:
-        fprintf(f, "cpu: %u, read: {reg: ", s->cpu);
-        reg_out(f, s->reg);
-        if (r && r->err == INTC_OK) {
-            fprintf(f, ", expect: ");
-            hex(f, r->read);
-        }
-        expect_err(f, r);
-        fprintf(f, "}");
-        break;
-    case MO_MMIO_WRITE:
-        fprintf(f, "cpu: %u, mmio_write: {offset: 0x%x, size: %u, value: ",
-                s->cpu, s->reg, s->aux);
-        hex(f, s->value);
-        expect_err(f, r);
-        fprintf(f, "}");
-        break;
-    case MO_WRMSR:
-        fprintf(f, "cpu: %u, wrmsr: {msr: 0x%x, value: ", s->cpu, s->reg);
-        hex(f, s->value);
-        expect_err(f, r);
-        fprintf(f, "}");
-        break;
-    case MO_IPI:
-        if (s->flags && x2) {
-            fprintf(f, "cpu: %u, write: {reg: self_ipi, value: 0x%x}",
-                    s->cpu, s->aux & 0xff);
-            break;
-        }
-        if (r && r->err) { /* the register write that failed */
-            if (r->x2mode)
-                fprintf(f, "cpu: %u, write: {reg: icr, value: 0x%" PRIx64,
-                        s->cpu, s->value << 32 | r->icr);
-            else
-                fprintf(f, "cpu: %u, write: {reg: icr_hi, value: 0x%" PRIx64,
-                        s->cpu, ((s->aux >> 12) & 3) ? 0 : s->value << 24);
-            expect_err(f, r);
-            fprintf(f, "}");
-            break;
-        }
-        fprintf(f, "cpu: %u, ipi: {", s->cpu);
-        if (((s->aux >> 12) & 3) == 0)
-            fprintf(f, "dest: 0x%" PRIx64 ", ", s->value);
-        else
-            fprintf(f, "shorthand: %s, ", sh[(s->aux >> 12) & 3]);
-        fprintf(f, "vector: 0x%x, mode: %s", s->aux & 0xff,
-                modes[(s->aux >> 8) & 7]);
-        if (s->aux & MO_IPI_LOGICAL)
-            fprintf(f, ", logical: true");
-        if (s->aux & MO_IPI_LEVEL)
-            fprintf(f, ", level: true");
-        if (s->aux & MO_IPI_DEASSERT)
-            fprintf(f, ", assert: false");
-        fprintf(f, "}");
-        break;
-    case MO_TPR:
-        fprintf(f, "cpu: %u, tpr: 0x%" PRIx64, s->cpu, s->value);
-        break;
-    case MO_LINT:
-        fprintf(f, "cpu: %u, lint: {pin: %u, level: %s}", s->cpu, s->reg,
-                s->value ? "true" : "false");
-        break;
-    case MO_ACK:
-        fprintf(f, "cpu: %u, ack: ", s->cpu);
-        if (!r)
-            fprintf(f, "{}");
-        else if (r->ack < 0)
-            fprintf(f, "none");
-        else if (r->spurious)
-            fprintf(f, "spurious");
-        else
-            fprintf(f, "0x%02x", r->ack);
-        break;
-    case MO_EOI:
-        if (r && r->err) { /* only `write` can say expect_error */
-            fprintf(f, "cpu: %u, write: {reg: eoi, value: 0", s->cpu);
-            expect_err(f, r);
-            fprintf(f, "}");
-            break;
-        }
-        fprintf(f, "cpu: %u, eoi: true", s->cpu);
-        break;
-    case MO_TAKE: {
-        const char *w = s->aux == INTC_PEND_NMI    ? "nmi"
-                        : s->aux == INTC_PEND_SMI  ? "smi"
-                        : s->aux == INTC_PEND_INIT ? "init"
-                        : s->aux == INTC_PEND_SIPI ? "sipi"
-                                                   : "extint";
-        fprintf(f, "cpu: %u, take: %s", s->cpu, w);
-        if (r && r->take != 1)
-            fprintf(f, ", expect: false");
-        else if (r && s->aux == INTC_PEND_SIPI)
-            fprintf(f, ", vector: 0x%02x", r->sipi);
-        break;
-    }
-    case MO_RUN:
-        if (s->flags & MO_RUN_ALL)
-            fprintf(f, "run: true");
-        else
-            fprintf(f, "cpu: %u, run: true", s->cpu);
-        break;
-    case MO_RAISE_LVT:
-        fprintf(f, "cpu: %u, raise_lvt: %s", s->cpu,
-                s->aux == INTC_LVT_CMCI      ? "cmci"
-                : s->aux == INTC_LVT_THERMAL ? "thermal"
-                                             : "perf");
-        break;
-    case MO_ADVANCE:
-        fprintf(f, "advance: %" PRIu64, r ? r->advanced : s->value);
-        break;
-    case MO_IOAPIC_RTE:
-        fprintf(f, "ioapic_write: {ioapic: %u, pin: %u, rte: 0x%" PRIx64 "}",
-                s->unit, s->reg, s->value);
-        break;
-    case MO_IOAPIC_REG:
-        fprintf(f, "ioapic_write: {ioapic: %u, reg: 0x%x, value: 0x%" PRIx64
-                   "}", s->unit, s->reg, s->value);
-        break;
-    case MO_IOAPIC_EOI:
-        fprintf(f, "ioapic_eoi: {ioapic: %u, vector: 0x%" PRIx64 "}", s->unit,
-                s->value);
-        break;
-    case MO_IRQ:
-        fprintf(f, "irq: {ioapic: %u, pin: %u, level: %s", s->unit, s->reg,
-                s->value ? "true" : "false");
-        if (s->aux)
-            fprintf(f, ", source: %u", s->aux);
-        fprintf(f, "}");
-        break;
-    case MO_MSI:
-        fprintf(f, "msi: {addr: 0x%" PRIx64 ", data: 0x%" PRIx64
-                   ", source_id: %u}", s->value, s->v[0], s->aux);
-        break;
-    case MO_MSIX_TABLE:
-        fprintf(f, "msix_table: {device: dev%u, entry: %u", s->unit, s->reg);
-        if (s->flags & MO_TF_ADDR)
-            fprintf(f, ", addr: 0x%" PRIx64, s->value);
-        if (s->flags & MO_TF_DATA)
-            fprintf(f, ", data: 0x%" PRIx64, s->v[0]);
-        if (s->flags & MO_TF_MASKED)
-            fprintf(f, ", masked: %s", s->v[1] ? "true" : "false");
-        fprintf(f, "}");
-        break;
-    case MO_MSIX_CONTROL:
-        fprintf(f, "msix_control: {device: dev%u, enable: %s, mask: %s}",
-                s->unit, s->value ? "true" : "false",
-                s->v[0] ? "true" : "false");
-        break;
-    case MO_MSIX_NOTIFY:
-        fprintf(f, "msix_notify: {device: dev%u, vector: %" PRIu64 "}",
-                s->unit, s->value);
-        break;
-    case MO_IOMMU_WRITE:
-        fprintf(f, "iommu_write: {offset: 0x%x, size: %u, value: 0x%" PRIx64,
-                s->reg, s->aux, s->value);
-        expect_err(f, r);
-        fprintf(f, "}");
-        break;
-    case MO_MEMORY_WRITE:
-        fprintf(f, "memory_write: {addr: 0x%" PRIx64 ", qwords: [", s->value);
-        for (unsigned i = 0; i < s->aux && i < 4; i++)
-            fprintf(f, "%s0x%" PRIx64, i ? ", " : "", s->v[i]);
-        fprintf(f, "]}");
-        break;
-    case MO_SNAPSHOT:
-        fprintf(f, "snapshot: s%u", s->unit);
-        break;
-    case MO_RESTORE:
-        fprintf(f, "restore: s%u", s->unit);
-        break;
-    case MO_KIND_COUNT:
-        break;
-    }
-    fprintf(f, "}\n");
+    lower(&op, r, x2);
+    annotate(extra, sizeof extra, &op, r);
+    fprintf(f, "  - ");
+    kit_op_yaml(f, &op, NULL, extra[0] ? extra : NULL);
+    fprintf(f, "\n");
 }
 
 /* The generic fuzz recipe (fuzz/CMakeLists.txt, fuzz/build.sh) links one

@@ -1,16 +1,16 @@
 /*
- * Whole-machine fuzzing: the byte decoder, the host and the step executor
- * shared by the libFuzzer target (fuzz_machine.c) and the converter
- * (machine2yaml.c), which prints the same steps as an intc-sim scenario
- * (docs/scenario.md).
+ * Whole-machine fuzzing: the byte decoder and encoder of the operation set
+ * (testkit/op.h), shared by the libFuzzer target (fuzz_machine.c) and the
+ * converter (machine2yaml.c), which prints the same steps as an intc-sim
+ * scenario (docs/scenario.md).
  *
  * An input is a header (machine configuration, oracle choices) followed by
- * operations.  Each operation decodes into one or more primitive steps, and
- * every primitive step is exactly one intc-sim scenario action executed the
- * way intc-sim executes it (tools/intc-sim/run.c): the same register path
- * per APIC mode, the same host clock and timer order, the same snapshot
- * semantics.  So the scenario machine2yaml prints replays the fuzzer's run
- * event for event.
+ * operations.  Each operation decodes into one or more kit_ops, and every
+ * kit_op runs through the testkit's one executor (kit_exec) on the kit's
+ * host, as intc-sim runs it: the same register path per APIC mode, the
+ * same host clock, timer order and fire budget (MO_MAX_FIRES, printed as
+ * the scenario's host: {max_fires}), the same snapshot semantics.  So the
+ * scenario machine2yaml prints replays the fuzzer's run event for event.
  *
  * Input layout (all multi-byte fields little-endian; reads past the end
  * give 0, so every input decodes):
@@ -20,15 +20,25 @@
  *           see mo_decode); bit 7 storm threshold 4 with a 500 ns throttle
  *   byte 1  bits 1:0 MSI-X functions (0..2, 3 = 2); bit 2 IOAPIC 0 is a
  *           version 0x11 82093AA; bit 3 focus-processor checking; bit 4
- *           no extended MSI destination; bits 7:5 reserved
+ *           no extended MSI destination; bits 7:5 all set (MO_FMT_RAW):
+ *           opcode byte 0xff is the raw escape (below), else reserved
  *   byte 2  the step after which the snapshot round-trip oracle saves
  *           (0xff: never; otherwise byte % (steps + 1))
  *   then    operations: an opcode byte and its operands (mo_decode)
+ *
+ * The raw escape (format MO_FMT_RAW only): 0xff, then one kit_op with
+ * full-width operands, little-endian: u8 kind, u16 flags, u32 cpu, unit,
+ * index, size, source, u64 addr, value, value2, u16 n_bytes and the bytes
+ * (at most MO_RAW_BYTES).  Operands are brought into the machine's range
+ * by the op table (mo_fit), so every raw op is executable and printable;
+ * mo_encode writes it, for a converter from recordings to seeds.
  */
 #ifndef INTC_FUZZ_MACHINE_OPS_H
 #define INTC_FUZZ_MACHINE_OPS_H
 
 #include <intc/intc.h>
+
+#include "op.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -61,66 +71,36 @@ typedef struct mo_config {
                              UINT32_MAX */
 } mo_config;
 
-enum mo_kind {
-    MO_WRITE,        /* write: {reg, value} (mode-dependent path) */
-    MO_READ,         /* read: {reg} */
-    MO_MMIO_WRITE,   /* mmio_write: {offset, size, value} */
-    MO_WRMSR,        /* wrmsr: {msr, value} */
-    MO_IPI,          /* ipi: {...} */
-    MO_TPR,          /* tpr: V */
-    MO_LINT,         /* lint: {pin, level} */
-    MO_ACK,          /* ack */
-    MO_EOI,          /* eoi: true */
-    MO_TAKE,         /* take: what */
-    MO_RUN,          /* run: true (cpu or all) */
-    MO_RAISE_LVT,    /* raise_lvt */
-    MO_ADVANCE,      /* advance: ns */
-    MO_IOAPIC_RTE,   /* ioapic_write: {ioapic, pin, rte} */
-    MO_IOAPIC_REG,   /* ioapic_write: {ioapic, reg, value} */
-    MO_IOAPIC_EOI,   /* ioapic_eoi */
-    MO_IRQ,          /* irq: {ioapic, pin, source, level} */
-    MO_MSI,          /* msi: {addr, data, source_id} */
-    MO_MSIX_TABLE,   /* msix_table: {device, entry, addr, data, masked} */
-    MO_MSIX_CONTROL, /* msix_control */
-    MO_MSIX_NOTIFY,  /* msix_notify */
-    MO_IOMMU_WRITE,  /* iommu_write: {offset, size, value} */
-    MO_MEMORY_WRITE, /* memory_write: {addr, qwords} */
-    MO_SNAPSHOT,     /* snapshot: sN */
-    MO_RESTORE,      /* restore: sN */
-    MO_KIND_COUNT
-};
+/* The steps are the testkit's operations (testkit/op.h). */
+typedef kit_op mo_step;
+typedef kit_result mo_result;
 
-/* MO_IPI: value = dest, aux = vector | mode << 8 | shorthand << 12 |
-   logical << 14 | level << 15 | deassert << 16. */
-#define MO_IPI_LOGICAL (1u << 14)
-#define MO_IPI_LEVEL (1u << 15)
-#define MO_IPI_DEASSERT (1u << 16)
-/* MO_MSIX_TABLE flags */
-#define MO_TF_ADDR 1u
-#define MO_TF_DATA 2u
-#define MO_TF_MASKED 4u
-/* MO_RUN on every CPU */
-#define MO_RUN_ALL 1u
-
-typedef struct mo_step {
-    uint8_t kind;   /* enum mo_kind */
-    uint8_t cpu;
-    uint8_t unit;   /* IOAPIC, MSI-X function, snapshot slot */
-    uint8_t flags;
-    uint32_t reg;   /* register offset / MSR / pin / entry / IOMMU offset */
-    uint32_t aux;   /* size / source / what / vector / qword count */
-    uint64_t value; /* value / addr / duration / dest */
-    uint64_t v[4];  /* data, memory qwords */
-} mo_step;
+#define MO_FMT_RAW 0xe0u   /* byte 1 bits 7:5: the raw escape is on */
+#define MO_RAW_OP 0xffu    /* its opcode byte */
+#define MO_RAW_BYTES 512u  /* bytes one raw op carries at most */
+#define MO_RUNLOG 1024u    /* run records kept per step */
 
 typedef struct mo_program {
     mo_config cfg;
     mo_step steps[MO_MAX_STEPS];
     unsigned n;
+    /* memory_write / load / sync_pir bytes of the steps */
+    uint8_t bytes[MO_MAX_STEPS][32];
+    uint8_t *raw_bytes[MO_MAX_STEPS]; /* larger ones (raw ops), owned */
 } mo_program;
 
-/* Decode an input.  Never fails: short inputs decode to fewer steps. */
+/* Decode an input.  Never fails: short inputs decode to fewer steps.
+   mo_program_free() frees what raw ops allocated (not p). */
 void mo_decode(const uint8_t *data, size_t size, mo_program *p);
+void mo_program_free(mo_program *p);
+/* Bring op's operands into the range of machine c (the op table's types
+   and c's sizes); false if c cannot run it at all (no such device). */
+bool mo_fit(const mo_config *c, kit_op *op);
+/* Encoders: the 3-byte header of c (with MO_FMT_RAW set), and one op as
+   a raw escape; each returns the bytes written (0: out does not have
+   room, cap bytes). */
+size_t mo_encode_header(const mo_config *c, uint8_t *out, size_t cap);
+size_t mo_encode_op(const kit_op *op, uint8_t *out, size_t cap);
 
 /* ---- host ---- */
 
@@ -136,23 +116,16 @@ typedef struct mo_observer {
     bool untraced;
 } mo_observer;
 
-typedef struct mo_snap {
-    uint8_t *img;
-    size_t len;
-    bool valid;
-    void *shadow; /* oracle state at the snapshot (mo_host.shadow_size) */
-} mo_snap;
-
+/* The host is the testkit's (kit_host), the machine and its MSI-X
+   functions a kit_rig; m and msix[] are the rig's, for the oracles. */
 typedef struct mo_host {
     const mo_config *cfg;
     bool x2;                  /* differential run in x2APIC mode */
+    kit_host *k;
+    kit_rig rig;
+    kit_device devs[MO_MAX_MSIX];
     intc_machine *m;
     intc_msix *msix[MO_MAX_MSIX];
-    uint64_t now;
-    uint64_t deadline[MO_MAX_CPUS + MO_MAX_IOAPICS];
-    uint8_t mem[MO_MEM_SIZE];
-    mo_snap snaps[MO_SNAP_SLOTS];
-    uint64_t totals[INTC_EV_COUNT_];
     uint32_t fired;           /* timer slots fired during the last step */
     mo_observer obs;
     bool quiet;               /* callbacks not forwarded (during load) */
@@ -160,35 +133,8 @@ typedef struct mo_host {
     /* Oracle state saved with named snapshots (restored by restore). */
     void *shadow;
     size_t shadow_size;
+    void *snap_shadow[MO_SNAP_SLOTS];
 } mo_host;
-
-/* One INTA, EOI or signal taken inside a `run` step, in order (for the
-   reference model, O11). */
-enum { MO_RR_ACK, MO_RR_EOI, MO_RR_TAKE };
-typedef struct mo_runrec {
-    uint8_t cpu;
-    uint8_t kind;  /* MO_RR_* */
-    int16_t val;   /* ACK: the result; TAKE: what (INTC_PEND_*) */
-} mo_runrec;
-#define MO_RUNLOG 1024u
-
-/* What one executed step returned (for the converter's annotations). */
-typedef struct mo_result {
-    intc_err err;       /* access result (write/read/mmio/wrmsr) */
-    int ack;            /* MO_ACK: vector, or -1 */
-    bool spurious;      /* MO_ACK returned the spurious vector */
-    int take;           /* MO_TAKE: 1/0 */
-    uint8_t sipi;       /* MO_TAKE sipi vector */
-    uint64_t read;      /* MO_READ value */
-    uint64_t advanced;  /* MO_ADVANCE: ns actually advanced */
-    bool skipped;       /* not executable here (nothing happened) */
-    bool x2mode;        /* MO_IPI: sent through the x2APIC ICR MSR */
-    uint64_t icr;       /* MO_IPI: the ICR low half composed */
-    /* MO_RUN: what the CPUs did, in order; n_runlog > MO_RUNLOG means
-       the log overflowed */
-    unsigned n_runlog;
-    mo_runrec runlog[MO_RUNLOG];
-} mo_result;
 
 void mo_machine_config(const mo_config *c, intc_machine_config *mc,
                        intc_ioapic_config io[MO_MAX_IOAPICS],
@@ -203,8 +149,11 @@ void mo_host_enter_x2apic(mo_host *h);
 /* Execute one step the way intc-sim does. */
 void mo_exec(mo_host *h, const mo_step *s, mo_result *r);
 /* Host state for the snapshot round trip: copy everything but the
-   machine from src into dst (clock, deadlines, memory, named snapshots). */
+   machine from src into dst (clock, memory, event totals, named
+   snapshots; not the timers: the machine's load re-arms them). */
 bool mo_host_copy_state(mo_host *dst, const mo_host *src);
+/* The host timer deadline of slot i (CPUs, then IOAPICs). */
+uint64_t mo_deadline(const mo_host *h, unsigned i);
 /* intc_machine_save() into a new buffer (*len bytes); NULL on failure. */
 uint8_t *mo_save(intc_machine *m, size_t *len);
 /* Whether the CPU is in x2APIC mode. */
@@ -212,8 +161,7 @@ bool mo_lapic_x2(intc_lapic *l);
 
 /* ---- scenario output ---- */
 
-const char *mo_reg_name(uint32_t off);
-/* The machine section. */
+/* The machine section (and the host's fire budget). */
 void mo_yaml_machine(FILE *f, const mo_config *c, bool x2);
 /* One step, annotated with what it returned (r may be NULL); x2: the
    x2APIC variant of a differential input. */

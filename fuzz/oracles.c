@@ -63,7 +63,7 @@
  *     Also: remote_irr events and the entry's bit must agree.
  *  O11 reference model: an independent model of the fabric (ref_model.c)
  *     is fed every step; afterwards each CPU's APIC mode, TPR, IRR, ISR,
- *     TMR, PPR and INTR-pending, every INTA result (MO_ACK and each one
+ *     TMR, PPR and INTR-pending, every INTA result (an ack step and each one
  *     inside a run step, in order), every IOAPIC entry as the guest reads
  *     it (Remote IRR and Delivery Status included) and every MSI-X
  *     pending bit must be what the model says, read through the public
@@ -361,14 +361,14 @@ void mo_oracle_pre(mo_oracle *o, unsigned index, const mo_step *s)
         return;
     if (!o->sh.rm.ready)
         rm_init(&o->sh.rm, o->h); /* O11: from the machine as it starts */
-    if (s->kind == MO_IRQ) {
-        struct intc_ioapic_pin *p = pin_of(o, s->unit, s->reg);
+    if (s->kind == KIT_OP_IRQ) {
+        struct intc_ioapic_pin *p = pin_of(o, s->unit, s->index);
         o->pre_rte = p->rte;
         o->pre_active = pin_active(p);
-    } else if (s->kind == MO_MSIX_NOTIFY) {
+    } else if (s->kind == KIT_OP_MSIX_NOTIFY) {
         const intc_msix *x = o->h->msix[s->unit];
         o->pre_enabled = x->enabled;
-        o->pre_masked = x->fmask || (x->table[s->value].ctrl & MSIX_CTRL_MASK);
+        o->pre_masked = x->fmask || (x->table[s->index].ctrl & MSIX_CTRL_MASK);
     }
 }
 
@@ -520,7 +520,7 @@ static void check_lapic_hold(mo_oracle *o)
 /* O11: feed the reference model the step and compare. */
 static void check_model(mo_oracle *o, const mo_step *s, const mo_result *r)
 {
-    mo_snap *sn;
+    mo_shadow *sn;
 
     if (!rm_step_post(&o->sh.rm, &o->rs, o->h, s, r)) {
         fail(o, "O11 reference model: %s", o->rs.msg);
@@ -529,10 +529,9 @@ static void check_model(mo_oracle *o, const mo_step *s, const mo_result *r)
     /* The host copied the shadow while it executed the snapshot step,
        before the model caught up with that step's timer expiries (they
        fire at its start): the model at the snapshot is the one now. */
-    sn = &o->h->snaps[s->unit % MO_SNAP_SLOTS];
-    if (s->kind == MO_SNAPSHOT && r->err == INTC_OK && sn->valid &&
-        sn->shadow)
-        memcpy(&((mo_shadow *)sn->shadow)->rm, &o->sh.rm, sizeof o->sh.rm);
+    sn = o->h->snap_shadow[s->unit % MO_SNAP_SLOTS];
+    if (s->kind == KIT_OP_SNAPSHOT && r->err == INTC_OK && sn)
+        memcpy(&sn->rm, &o->sh.rm, sizeof o->sh.rm);
 }
 
 bool mo_oracle_post(mo_oracle *o, const mo_step *s, const mo_result *r)
@@ -550,15 +549,16 @@ bool mo_oracle_post(mo_oracle *o, const mo_step *s, const mo_result *r)
     /* O1 */
     if (intc_machine_check(o->h->m, msg, sizeof msg) != INTC_OK)
         fail(o, "intc_machine_check: %s", msg);
-    if (r->err == INTC_ERR_BUSY && s->kind == MO_ADVANCE)
+    if (r->err == INTC_ERR_BUSY && s->kind == KIT_OP_ADVANCE)
         fail(o, "a timer keeps re-arming at or before the current time");
     else if (r->err == INTC_ERR_BUSY || r->err == INTC_ERR_NOMEM ||
              r->err == INTC_ERR_CORRUPT ||
              strcmp(intc_err_name(r->err), "UNKNOWN") == 0)
         fail(o, "call returned %s", intc_err_name(r->err));
-    if ((s->kind == MO_SNAPSHOT || s->kind == MO_RESTORE) && r->err)
+    if ((s->kind == KIT_OP_SNAPSHOT || s->kind == KIT_OP_RESTORE) && r->err)
         fail(o, "%s of the machine's own image: %s",
-             s->kind == MO_SNAPSHOT ? "save" : "load", intc_err_name(r->err));
+             s->kind == KIT_OP_SNAPSHOT ? "save" : "load",
+             intc_err_name(r->err));
     if (o->failed || o->overflow) {
         if (!o->failed)
             check_model(o, s, r); /* O11 follows every step */
@@ -566,7 +566,7 @@ bool mo_oracle_post(mo_oracle *o, const mo_step *s, const mo_result *r)
     }
     /* O2, O3 */
     check_messages(o);
-    if (s->kind == MO_MSIX_NOTIFY && !o->failed) {
+    if (s->kind == KIT_OP_MSIX_NOTIFY && !o->failed) {
         unsigned out = count_outcomes(o);
         unsigned pend = count_ev(o, INTC_EV_MSIX_PENDING, -1, -1);
         if (!o->pre_enabled && o->n_ev > o->mark)
@@ -578,8 +578,8 @@ bool mo_oracle_post(mo_oracle *o, const mo_step *s, const mo_result *r)
             fail(o, "MSI-X notify of an unmasked vector: %u messages, %u "
                     "pending events", out, pend);
     }
-    if (s->kind == MO_MSI && !o->failed) {
-        bool ours = (s->value & ~0xfffffull) == INTC_MSI_ADDR_BASE;
+    if (s->kind == KIT_OP_MSI && !o->failed) {
+        bool ours = (s->addr & ~0xfffffull) == INTC_MSI_ADDR_BASE;
         if (count_outcomes(o) < 1)
             fail(o, "msi without an outcome event");
         else if (!ours && r->err != INTC_ERR_NOT_DECODED)
@@ -587,22 +587,23 @@ bool mo_oracle_post(mo_oracle *o, const mo_step *s, const mo_result *r)
                  intc_err_name(r->err));
     }
     /* O4 */
-    if (s->kind == MO_IRQ && !o->failed && !entry_level(o->pre_rte)) {
-        struct intc_ioapic_pin *p = pin_of(o, s->unit, s->reg);
+    if (s->kind == KIT_OP_IRQ && !o->failed && !entry_level(o->pre_rte)) {
+        struct intc_ioapic_pin *p = pin_of(o, s->unit, s->index);
         bool rise = !o->pre_active && pin_active(p);
-        unsigned sends = count_ev(o, INTC_EV_IOAPIC_SEND, s->unit, (int)s->reg);
+        unsigned sends = count_ev(o, INTC_EV_IOAPIC_SEND, s->unit,
+                                  (int)s->index);
         unsigned lost = count_ev(o, INTC_EV_IOAPIC_MASKED, s->unit,
-                                 (int)s->reg);
+                                 (int)s->index);
         bool masked = o->pre_rte & INTC_RTE_MASKED;
         if (rise && !masked && (sends != 1 || lost))
             fail(o, "edge on unmasked ioapic %u pin %u: %u messages",
-                 s->unit, s->reg, sends);
+                 s->unit, s->index, sends);
         else if (rise && masked && (sends || lost != 1))
             fail(o, "edge on masked ioapic %u pin %u: %u messages, %u "
-                    "ioapic_masked", s->unit, s->reg, sends, lost);
+                    "ioapic_masked", s->unit, s->index, sends, lost);
         else if (!rise && (sends || lost))
             fail(o, "no edge on ioapic %u pin %u but %u messages",
-                 s->unit, s->reg, sends);
+                 s->unit, s->index, sends);
     }
     /* O5, O6 */
     if (!o->failed)
@@ -635,12 +636,24 @@ static const uint8_t *twin_save(intc_machine *m, uint8_t *buf, size_t cap,
     return *heap;
 }
 
+/* O10: the same clock, timer deadlines and guest memory. */
+static bool same_host(const mo_host *a, const mo_host *b)
+{
+    if (a->k->now != b->k->now)
+        return false;
+    for (unsigned i = 0; i < a->cfg->n_cpus + a->cfg->n_ioapics; i++)
+        if (mo_deadline(a, i) != mo_deadline(b, i))
+            return false;
+    return memcmp(kit_mem(a->k, MO_MEM_BASE, MO_MEM_SIZE),
+                  kit_mem(b->k, MO_MEM_BASE, MO_MEM_SIZE), MO_MEM_SIZE) == 0;
+}
+
 /* O10: execute step i on x's untraced twin and compare (false and x's
    oracle message on a divergence). */
 static bool twin_step(mo_run *x, const mo_step *s, const mo_result *ra)
 {
     mo_run *u = x->twin;
-    mo_result rb;
+    mo_result rb = {0};
     const uint8_t *ia, *ib;
     uint8_t *ha = NULL, *hb = NULL;
     size_t la = 0, lb = 0;
@@ -648,18 +661,17 @@ static bool twin_step(mo_run *x, const mo_step *s, const mo_result *ra)
 
     mo_oracle_pre(&u->o, x->o.step, s);
     mo_exec(&u->h, s, &rb);
-    if (ra->err != rb.err || ra->ack != rb.ack ||
-        ra->spurious != rb.spurious || ra->take != rb.take ||
-        ra->sipi != rb.sipi || ra->read != rb.read ||
-        ra->advanced != rb.advanced || ra->skipped != rb.skipped) {
+    if (ra->err != rb.err || ra->ack != rb.ack || ra->take != rb.take ||
+        ra->sipi != rb.sipi || ra->value != rb.value ||
+        ra->skipped != rb.skipped) {
         fail(&x->o, "traced vs untraced: results differ (err %s/%s, ack "
-                    "%d/%d, spurious %d/%d, take %d/%d, read %#" PRIx64
-                    "/%#" PRIx64 ")",
+                    "%d/%d, take %d/%d, read %#" PRIx64 "/%#" PRIx64 ")",
              intc_err_name(ra->err), intc_err_name(rb.err), ra->ack, rb.ack,
-             ra->spurious, rb.spurious, ra->take, rb.take, ra->read,
-             rb.read);
+             ra->take, rb.take, ra->value, rb.value);
+        kit_result_free(&rb);
         return false;
     }
+    kit_result_free(&rb);
     if (x->o.n_kicks != u->o.n_kicks ||
         memcmp(x->o.kicks, u->o.kicks,
                sizeof(uint32_t) *
@@ -670,9 +682,7 @@ static bool twin_step(mo_run *x, const mo_step *s, const mo_result *ra)
              u->o.n_kicks ? (int)u->o.kicks[0] : -1);
         return false;
     }
-    if (x->h.now != u->h.now ||
-        memcmp(x->h.deadline, u->h.deadline, sizeof x->h.deadline) ||
-        memcmp(x->h.mem, u->h.mem, sizeof x->h.mem)) {
+    if (!same_host(&x->h, &u->h)) {
         fail(&x->o, "traced vs untraced: host clock, timers or guest "
                     "memory differ");
         return false;
@@ -707,26 +717,35 @@ static bool run_init(mo_run *x, const mo_config *c, bool checks)
     return true;
 }
 
+static bool run_step(mo_run *x, const mo_program *p, unsigned i,
+                     mo_result *r)
+{
+    mo_oracle_pre(&x->o, i, &p->steps[i]);
+    mo_exec(&x->h, &p->steps[i], r);
+    if (!mo_oracle_post(&x->o, &p->steps[i], r))
+        return false;
+    if (x->twin && !twin_step(x, &p->steps[i], r))
+        return false;
+    if (x->h.x2 && r->err == INTC_ERR_GP) {
+        x->o.step = i;
+        fail(&x->o, "differential x2APIC run: the write raised #GP");
+        return false;
+    }
+    if (p->steps[i].kind == KIT_OP_ACK)
+        dlog(&x->o, 0x3f, p->steps[i].cpu, r->ack);
+    return true;
+}
+
 static bool run_steps(mo_run *x, const mo_program *p, unsigned from,
                       unsigned to)
 {
-    for (unsigned i = from; i < to; i++) {
-        mo_result r;
-        mo_oracle_pre(&x->o, i, &p->steps[i]);
-        mo_exec(&x->h, &p->steps[i], &r);
-        if (!mo_oracle_post(&x->o, &p->steps[i], &r))
-            return false;
-        if (x->twin && !twin_step(x, &p->steps[i], &r))
-            return false;
-        if (x->h.x2 && r.err == INTC_ERR_GP) {
-            x->o.step = i;
-            fail(&x->o, "differential x2APIC run: the write raised #GP");
-            return false;
-        }
-        if (p->steps[i].kind == MO_ACK)
-            dlog(&x->o, 0x3f, p->steps[i].cpu, r.ack);
-    }
-    return true;
+    mo_result r = {0};
+    bool ok = true;
+
+    for (unsigned i = from; i < to && ok; i++)
+        ok = run_step(x, p, i, &r);
+    kit_result_free(&r);
+    return ok;
 }
 
 /* O10: a traced machine T (no per-step checks) and its untraced twin U
@@ -842,6 +861,7 @@ static int check_o11_only(mo_program *p, char *msg, size_t len)
         mo_host_fini(&a->h);
     }
     free(a);
+    mo_program_free(p);
     free(p);
     return rc;
 }
@@ -863,6 +883,7 @@ int mo_check_input(const uint8_t *data, size_t size, char *msg, size_t len)
         return check_o11_only(p, msg, len);
     if (p->cfg.diff) {
         rc = check_diff(p, msg, len);
+        mo_program_free(p);
         free(p);
         return rc;
     }
@@ -883,7 +904,8 @@ int mo_check_input(const uint8_t *data, size_t size, char *msg, size_t len)
     if (k != UINT32_MAX) {
         hash_k = a->o.hash;
         img = mo_save(a->h.m, &img_len);
-        memcpy(deadlines, a->h.deadline, sizeof deadlines);
+        for (unsigned i = 0; i < p->cfg.n_cpus + p->cfg.n_ioapics; i++)
+            deadlines[i] = mo_deadline(&a->h, i);
         if (!img)
             goto out;
         if (!run_init(c, &p->cfg, false))
@@ -893,19 +915,18 @@ int mo_check_input(const uint8_t *data, size_t size, char *msg, size_t len)
         if (!mo_host_copy_state(&c->h, &a->h))
             goto out;
         memcpy(&c->o.sh, &a->o.sh, sizeof c->o.sh);
-        for (unsigned i = 0; i < MO_MAX_CPUS + MO_MAX_IOAPICS; i++)
-            c->h.deadline[i] = UINT64_MAX;
+        /* (C's host timers are all disarmed: nothing ran on it) */
         if (intc_machine_load(c->h.m, img, img_len) != INTC_OK) {
             snprintf(msg, len, "step %u: load of a fresh save failed", k + 1);
             rc = 1;
             goto out;
         }
         for (unsigned i = 0; i < p->cfg.n_cpus + p->cfg.n_ioapics; i++)
-            if (c->h.deadline[i] != deadlines[i]) {
+            if (mo_deadline(&c->h, i) != deadlines[i]) {
                 snprintf(msg, len, "step %u: after load, host timer %u "
                                    "armed at %" PRIu64 ", saved machine "
                                    "had %" PRIu64, k + 1, i,
-                         c->h.deadline[i], deadlines[i]);
+                         mo_deadline(&c->h, i), deadlines[i]);
                 rc = 1;
                 goto out;
             }
@@ -962,6 +983,7 @@ out:
         rc = check_twin(p, msg, len);
     free(img);
     free(img_c);
+    mo_program_free(p);
     free(p);
     return rc;
 }

@@ -836,12 +836,12 @@ static void rm_apply(rm_model *M, rm_step *S, mo_host *h, const mo_step *s,
     bool ok = r->err == INTC_OK && !r->skipped;
     bool x2 = c->mode == RM_X2APIC;
 
-    switch ((enum mo_kind)s->kind) {
-    case MO_WRITE:
+    switch (s->kind) {
+    case KIT_OP_WRITE:
         if (!ok)
             break;
-        if (s->reg != 0x1000u) {
-            rm_write_reg(M, S, i, s->reg, x2 ? s->value
+        if (s->index != 0x1000u) {
+            rm_write_reg(M, S, i, s->index, x2 ? s->value
                                              : s->value & 0xffffffffu, x2);
         } else if (x2) {
             rm_write_reg(M, S, i, 0x300, s->value, true);
@@ -850,141 +850,142 @@ static void rm_apply(rm_model *M, rm_step *S, mo_host *h, const mo_step *s,
             rm_write_reg(M, S, i, 0x300, s->value & 0xffffffffu, false);
         }
         break;
-    case MO_READ: {
+    case KIT_OP_READ: {
         static const uint32_t plain[] = {0x390, 0x0a0, 0x280, 0x100, 0x170,
                                          0x180, 0x200, 0x090, 0x030, 0x080};
         bool known = false;
         for (unsigned k = 0; k < sizeof plain / sizeof plain[0]; k++)
-            known |= plain[k] == s->reg && !(x2 && s->reg == 0x090);
+            known |= plain[k] == s->index && !(x2 && s->index == 0x090);
         if (!known)
             rm_unsure(S, i);
         break;
     }
-    case MO_MMIO_WRITE:
+    case KIT_OP_MMIO_WRITE:
         if (c->mode != RM_XAPIC)
             break; /* not decoded */
-        if (s->aux == 4 && !(s->reg & 15))
-            rm_write_reg(M, S, i, s->reg, s->value & 0xffffffffu, false);
+        if (s->size == 4 && !(s->addr & 15))
+            rm_write_reg(M, S, i, (uint32_t)s->addr, s->value & 0xffffffffu,
+                         false);
         else
             rm_unsure(S, i);
         break;
-    case MO_WRMSR:
+    case KIT_OP_WRMSR:
         if (!ok)
             break;
-        if (s->reg == INTC_MSR_APIC_BASE)
+        if (s->index == INTC_MSR_APIC_BASE)
             rm_apic_base(M, i, s->value);
-        else if (s->reg >= 0x800 && s->reg <= 0x8ff)
-            rm_write_reg(M, S, i, (s->reg - 0x800) << 4, s->value, true);
+        else if (s->index >= 0x800 && s->index <= 0x8ff)
+            rm_write_reg(M, S, i, (s->index - 0x800) << 4, s->value, true);
         else
             rm_unsure(S, i); /* TSC deadline */
         break;
-    case MO_IPI:
+    case KIT_OP_IPI:
         if (!ok)
             break;
-        if (s->flags && h->x2) {
-            rm_write_reg(M, S, i, 0x3f0, s->aux & 0xff, true);
-        } else if (r->x2mode) {
-            rm_write_reg(M, S, i, 0x300, s->value << 32 | r->icr, true);
+        (void)h;
+        if ((s->flags & KIT_IPI_SELF_REG) && r->x2) {
+            rm_write_reg(M, S, i, 0x3f0, s->value2 & 0xff, true);
+        } else if (r->x2) {
+            rm_write_reg(M, S, i, 0x300, r->icr, true);
         } else {
-            bool sh = (s->aux >> 12) & 3;
-            rm_write_reg(M, S, i, 0x310, sh ? 0 : s->value << 24, false);
-            rm_write_reg(M, S, i, 0x300, r->icr, false);
+            rm_write_reg(M, S, i, 0x310, s->size ? 0 : s->value << 24, false);
+            rm_write_reg(M, S, i, 0x300, r->icr & 0xffffffffu, false);
         }
         break;
-    case MO_TPR:
+    case KIT_OP_TPR:
         c->tpr = (uint8_t)s->value;
         break;
-    case MO_LINT:
+    case KIT_OP_LINT:
         c->lint_used = true;
         rm_unsure(S, i);
         break;
-    case MO_ACK:
+    case KIT_OP_ACK:
         rm_check_ack(M, S, i, r->ack);
         break;
-    case MO_EOI:
+    case KIT_OP_EOI:
         if (ok)
             rm_eoi(M, S, i);
         break;
-    case MO_TAKE:
+    case KIT_OP_TAKE:
         if (r->take == 1)
-            rm_take(M, i, s->aux);
+            rm_take(M, i, s->index);
         break;
-    case MO_RUN:
-        if (r->n_runlog > MO_RUNLOG) {
+    case KIT_OP_RUN:
+        if (r->n_runlog > r->cap_runlog) {
             S->unsure_all = true;
             break;
         }
-        for (unsigned k = 0; k < r->n_runlog && !S->failed; k++) {
-            const mo_runrec *e = &r->runlog[k];
-            if (e->kind == MO_RR_ACK)
+        for (size_t k = 0; k < r->n_runlog && !S->failed; k++) {
+            const kit_runrec *e = &r->runlog[k];
+            if (e->kind == KIT_RR_ACK)
                 rm_check_ack(M, S, e->cpu, e->val);
-            else if (e->kind == MO_RR_EOI)
+            else if (e->kind == KIT_RR_EOI && e->val == INTC_OK)
                 rm_eoi(M, S, e->cpu);
-            else
+            else if (e->kind == KIT_RR_TAKE)
                 rm_take(M, e->cpu, (unsigned)e->val);
         }
         break;
-    case MO_RAISE_LVT:
+    case KIT_OP_RAISE_LVT:
         rm_unsure(S, i);
         break;
-    case MO_ADVANCE:
-    case MO_SNAPSHOT:
-    case MO_RESTORE: /* the model came back with the shadow */
+    case KIT_OP_ADVANCE:
+    case KIT_OP_SNAPSHOT:
+    case KIT_OP_RESTORE: /* the model came back with the shadow */
         break;
-    case MO_IOAPIC_RTE:
+    case KIT_OP_IOAPIC_RTE:
         if (ok) {
-            rm_write_rte(M, S, s->unit, s->reg, true,
+            rm_write_rte(M, S, s->unit, s->index, true,
                          (uint32_t)(s->value >> 32));
-            rm_write_rte(M, S, s->unit, s->reg, false, (uint32_t)s->value);
+            rm_write_rte(M, S, s->unit, s->index, false, (uint32_t)s->value);
         }
         break;
-    case MO_IOAPIC_REG: {
-        unsigned sel = s->reg & 0xff;
+    case KIT_OP_IOAPIC_REG: {
+        unsigned sel = s->index & 0xff;
         if (ok && sel >= 0x10 && (sel - 0x10) / 2 < M->cfg.n_pins[s->unit])
             rm_write_rte(M, S, s->unit, (sel - 0x10) / 2, sel & 1,
                          (uint32_t)s->value);
         break;
     }
-    case MO_IOAPIC_EOI:
+    case KIT_OP_IOAPIC_EOI:
         if (ok && M->cfg.version[s->unit] >= 0x20)
             rm_ioapic_eoi(M, S, s->unit, (uint8_t)s->value);
         break;
-    case MO_IRQ:
+    case KIT_OP_IRQ:
         if (ok)
-            rm_set_irq(M, S, s->unit, s->reg, s->aux, s->value != 0);
+            rm_set_irq(M, S, s->unit, s->index, s->source, s->value != 0);
         break;
-    case MO_MSI:
-        rm_msi(M, S, s->value, (uint32_t)s->v[0]);
+    case KIT_OP_MSI:
+        rm_msi(M, S, s->addr, (uint32_t)s->value);
         break;
-    case MO_MSIX_TABLE: {
+    case KIT_OP_MSIX_TABLE: {
         rm_msix *d = &M->msix[s->unit];
-        unsigned v = s->reg;
+        unsigned v = s->index;
         if (!ok)
             break;
-        if (s->flags & MO_TF_ADDR) {
-            d->addr_lo[v] = (uint32_t)s->value;
-            d->addr_hi[v] = (uint32_t)(s->value >> 32);
+        if (s->flags & KIT_TF_ADDR) {
+            d->addr_lo[v] = (uint32_t)s->addr;
+            d->addr_hi[v] = (uint32_t)(s->addr >> 32);
         }
-        if (s->flags & MO_TF_DATA)
-            d->data[v] = (uint32_t)s->v[0];
-        if (s->flags & MO_TF_MASKED) {
+        if (s->flags & KIT_TF_DATA)
+            d->data[v] = (uint32_t)s->value;
+        if (s->flags & KIT_TF_MASKED) {
             bool was = d->masked[v];
-            d->masked[v] = s->v[1] != 0;
+            d->masked[v] = s->value2 != 0;
             if (was && !d->masked[v])
                 rm_msix_flush(M, S, s->unit, v, v + 1);
         }
         break;
     }
-    case MO_MSIX_CONTROL:
+    case KIT_OP_MSIX_CONTROL:
         if (ok) {
             M->msix[s->unit].enabled = s->value != 0;
-            M->msix[s->unit].fmask = s->v[0] != 0;
+            M->msix[s->unit].fmask = s->value2 != 0;
             rm_msix_flush(M, S, s->unit, 0, RM_MSIX_VECTORS);
         }
         break;
-    case MO_MSIX_NOTIFY: {
+    case KIT_OP_MSIX_NOTIFY: {
         rm_msix *d = &M->msix[s->unit];
-        unsigned v = (unsigned)s->value;
+        unsigned v = s->index;
         if (!ok || !d->enabled)
             break;
         if (d->fmask || d->masked[v])
@@ -993,12 +994,14 @@ static void rm_apply(rm_model *M, rm_step *S, mo_host *h, const mo_step *s,
             rm_msix_send(M, S, s->unit, v);
         break;
     }
-    case MO_IOMMU_WRITE:
-    case MO_MEMORY_WRITE:
+    case KIT_OP_IOMMU_WRITE:
+    case KIT_OP_MEMORY_WRITE:
         M->remap_possible = true;
         S->unsure_all = true;
         break;
-    case MO_KIND_COUNT:
+    default: /* the raw operations: the model does not follow them */
+        M->remap_possible = true;
+        S->unsure_all = true;
         break;
     }
 }
@@ -1089,11 +1092,11 @@ static bool rm_step_post(rm_model *M, rm_step *S, mo_host *h,
     uint32_t cpu_fired = h->fired & ((1u << h->cfg->n_cpus) - 1);
 
     memset(S, 0, sizeof *S);
-    S->now = h->now;
+    S->now = h->k->now;
     /* Timers that fired in this step: local interrupts (LVT timer), or
        the IOAPIC's throttle expiry; before an operation, everything. */
     S->unsure_cpus = cpu_fired;
-    if ((h->fired & ~cpu_fired) || (h->fired && s->kind != MO_ADVANCE))
+    if ((h->fired & ~cpu_fired) || (h->fired && s->kind != KIT_OP_ADVANCE))
         S->unsure_all = true;
     rm_apply(M, S, h, s, r);
     if (S->failed)

@@ -705,7 +705,8 @@ unsigned long kit_advance_to(kit_host *h, uint64_t t)
     while (h->m && p->heap_n > 0 && kit_next_deadline(h) <= t) {
         uint64_t d = kit_next_deadline(h);
 
-        if (h->max_fires && fires >= h->max_fires) {
+        if ((h->max_fires && fires >= h->max_fires) ||
+            (h->max_fires_total && h->n_fires >= h->max_fires_total)) {
             /* Budget spent: each timer still due fires once, at t. */
             h->n_coalesced++;
             set_now(h, t);
@@ -724,6 +725,17 @@ unsigned long kit_advance_to(kit_host *h, uint64_t t)
     if (t > h->now)
         set_now(h, t);
     return fires;
+}
+
+void kit_timer_expired(kit_host *h, bool ioapic, uint32_t index,
+                       uint64_t now)
+{
+    if (ioapic ? index < h->cap_ioapics : index < h->cap_cpus)
+        timer_set(h, ioapic ? h->cap_cpus + index : index, UINT64_MAX);
+    if (ioapic)
+        intc_ioapic_timer_expired(intc_machine_ioapic(h->m, index), now);
+    else
+        intc_lapic_timer_expired(intc_machine_lapic(h->m, index), now);
 }
 
 /* ---- snapshots ---- */

@@ -112,6 +112,9 @@ typedef struct kit_host {
     unsigned long n_coalesced;
     /* Fire budget per kit_advance_to() (0: none). */
     unsigned long max_fires;
+    /* Fire budget over the host's life (0: none): once n_fires reaches
+       it, every kit_advance_to() fires each due timer once, late. */
+    unsigned long max_fires_total;
 
     /* apic_base_changed() per CPU and in total, the last value per CPU. */
     unsigned *base_changes;
@@ -237,6 +240,11 @@ void kit_clear_log(kit_host *h);
 unsigned long kit_advance_to(kit_host *h, uint64_t t);
 /* The earliest armed deadline (UINT64_MAX: none). */
 uint64_t kit_next_deadline(const kit_host *h);
+/* A host that fires a timer itself: forget the pending deadline of CPU
+   index's LAPIC timer (ioapic: IOAPIC index's throttle timer), then call
+   the model's timer_expired() with now (the clock does not move). */
+void kit_timer_expired(kit_host *h, bool ioapic, uint32_t index,
+                       uint64_t now);
 
 /* Snapshots: the machine's image in a malloc'd buffer (NULL on failure,
    *err says why); kit_load() loads one into h->m and brings the host's

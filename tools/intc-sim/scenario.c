@@ -26,6 +26,8 @@
 
 #include <yaml.h>
 
+#include "op.h"
+
 typedef struct pctx {
     const char *file;
     yaml_document_t *doc;
@@ -408,7 +410,7 @@ static bool get_enum(pctx *p, const yaml_node_t *n, const char *what,
 
 /* ---- mappings ---- */
 
-#define MV_MAX 40
+#define MV_MAX 72
 
 typedef struct mapview {
     const char *const *keys;
@@ -461,6 +463,23 @@ static unsigned mv_index(const mapview *mv, const char *key)
         if (strcmp(mv->keys[i], key) == 0)
             return i;
     abort(); /* a key not in the list: a bug in this file */
+}
+
+/* Index of key in the mapping's key list, -1 if not one of them. */
+static int mv_index_of(const mapview *mv, const char *key)
+{
+    for (unsigned i = 0; mv->keys[i]; i++)
+        if (strcmp(mv->keys[i], key) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The value of key if the list has it and it was given. */
+static yaml_node_t *mv_opt(const mapview *mv, const char *key)
+{
+    int i = mv_index_of(mv, key);
+
+    return i < 0 ? NULL : mv->val[i];
 }
 
 static yaml_node_t *mv_get(const mapview *mv, const char *key)
@@ -538,42 +557,14 @@ static bool need_u32(pctx *p, const mapview *mv, const char *key,
            opt_u32(p, mv, key, what, min, max, out);
 }
 
-static bool need_bool(pctx *p, const mapview *mv, const char *key,
-                      const char *what, bool *out)
-{
-    return mv_need(p, mv, key, what) && opt_bool(p, mv, key, what, out);
-}
-
 /* ---- tables ---- */
-
-static const struct {
-    const char *name;
-    uint32_t off;
-} reg_names[] = {
-    {"id", 0x020},          {"version", 0x030},     {"tpr", 0x080},
-    {"apr", 0x090},         {"ppr", 0x0a0},         {"eoi", 0x0b0},
-    {"rrd", 0x0c0},         {"ldr", 0x0d0},         {"dfr", 0x0e0},
-    {"svr", 0x0f0},         {"isr0", 0x100},        {"isr1", 0x110},
-    {"isr2", 0x120},        {"isr3", 0x130},        {"isr4", 0x140},
-    {"isr5", 0x150},        {"isr6", 0x160},        {"isr7", 0x170},
-    {"tmr0", 0x180},        {"tmr1", 0x190},        {"tmr2", 0x1a0},
-    {"tmr3", 0x1b0},        {"tmr4", 0x1c0},        {"tmr5", 0x1d0},
-    {"tmr6", 0x1e0},        {"tmr7", 0x1f0},        {"irr0", 0x200},
-    {"irr1", 0x210},        {"irr2", 0x220},        {"irr3", 0x230},
-    {"irr4", 0x240},        {"irr5", 0x250},        {"irr6", 0x260},
-    {"irr7", 0x270},        {"esr", 0x280},         {"lvt_cmci", 0x2f0},
-    {"icr_lo", 0x300},      {"icr_hi", 0x310},      {"lvt_timer", 0x320},
-    {"lvt_thermal", 0x330}, {"lvt_perf", 0x340},    {"lvt_lint0", 0x350},
-    {"lvt_lint1", 0x360},   {"lvt_error", 0x370},   {"timer_icr", 0x380},
-    {"timer_ccr", 0x390},   {"timer_dcr", 0x3e0},   {"self_ipi", 0x3f0},
-    {"icr", SIM_REG_ICR64},
-};
 
 const char *sim_reg_name(uint32_t reg, char *buf, size_t len)
 {
-    for (size_t i = 0; i < sizeof reg_names / sizeof reg_names[0]; i++)
-        if (reg_names[i].off == reg)
-            return reg_names[i].name;
+    const char *n = kit_reg_name(reg);
+
+    if (n)
+        return n;
     snprintf(buf, len, "0x%03" PRIx32, reg);
     return buf;
 }
@@ -584,9 +575,11 @@ static bool get_reg(pctx *p, const yaml_node_t *n, const char *what,
     char b[64];
     uint64_t v;
 
-    for (size_t i = 0; i < sizeof reg_names / sizeof reg_names[0]; i++)
-        if (sis(p, n, reg_names[i].name))
-            return *out = reg_names[i].off, true;
+    for (uint32_t r = 0; r <= KIT_REG_ICR64; r += 0x10) {
+        const char *name = kit_reg_name(r);
+        if (name && sis(p, n, name))
+            return *out = r, true;
+    }
     if (intlike(p, n)) {
         size_t len;
         const char *t = stext(n, &len);
@@ -602,29 +595,9 @@ static bool get_reg(pctx *p, const yaml_node_t *n, const char *what,
                 show(n, b, sizeof b));
 }
 
-static const char *const action_names[ACT_COUNT_] = {
-    [ACT_ADVANCE] = "advance",         [ACT_WRITE] = "write",
-    [ACT_READ] = "read",               [ACT_MMIO_WRITE] = "mmio_write",
-    [ACT_MMIO_READ] = "mmio_read",     [ACT_WRMSR] = "wrmsr",
-    [ACT_RDMSR] = "rdmsr",             [ACT_IPI] = "ipi",
-    [ACT_TPR] = "tpr",                 [ACT_LINT] = "lint",
-    [ACT_ACK] = "ack",                 [ACT_EOI] = "eoi",
-    [ACT_TAKE] = "take",               [ACT_RUN] = "run",
-    [ACT_RAISE_LVT] = "raise_lvt",     [ACT_BLOCK] = "block",
-    [ACT_IOAPIC_RTE] = "ioapic_write", [ACT_IOAPIC_REG] = "ioapic_write",
-    [ACT_IOAPIC_EOI] = "ioapic_eoi",   [ACT_IRQ] = "irq",
-    [ACT_IRQ_GSI] = "irq",             [ACT_MSI] = "msi",
-    [ACT_MSIX_TABLE] = "msix_table",   [ACT_MSIX_CONTROL] = "msix_control",
-    [ACT_MSIX_NOTIFY] = "msix_notify", [ACT_MSI_CONFIG] = "msi_config",
-    [ACT_MSI_NOTIFY] = "msi_notify",   [ACT_IOMMU_WRITE] = "iommu_write",
-    [ACT_IOMMU_READ] = "iommu_read",   [ACT_MEMORY_WRITE] = "memory_write",
-    [ACT_MEMORY_READ] = "memory_read", [ACT_SNAPSHOT] = "snapshot",
-    [ACT_RESTORE] = "restore",         [ACT_EXPECT] = "expect",
-};
-
-const char *sim_action_name(enum sim_action a)
+const char *sim_action_name(unsigned a)
 {
-    return (unsigned)a < ACT_COUNT_ ? action_names[a] : "?";
+    return a == SIM_ACT_EXPECT ? "expect" : kit_op_name(a);
 }
 
 static bool get_event_type(pctx *p, const yaml_node_t *n, const char *what,
@@ -1372,56 +1345,19 @@ static bool parse_expect(pctx *p, yaml_node_t *n, sim_step *st)
     return true;
 }
 
-/* memory_write / memory_read: {addr, qwords|dwords|bytes}. */
-static bool parse_memory_op(pctx *p, yaml_node_t *n, sim_step *st,
-                            const char *what)
-{
-    static const char *const keys[] = {"addr", "qwords", "dwords", "bytes",
-                                       NULL};
-    static const char *const widths[] = {"qwords", "dwords", "bytes"};
-    static const unsigned wbytes[] = {8, 4, 1};
-    const sim_scenario *s = p->s;
-    mapview mv;
-    yaml_node_t *list = NULL;
-    unsigned w = 0;
-    size_t cnt;
-    uint64_t end;
-    bool inside = false;
+/* ---- step operations: the rows of testkit/op.c, walked ---- */
 
-    if (!map_open(p, n, what, keys, &mv) ||
-        !need_uint(p, &mv, "addr", what, 0, UINT64_MAX, &st->off))
-        return false;
-    for (unsigned i = 0; i < 3; i++) {
-        yaml_node_t *v = mv_get(&mv, widths[i]);
-        if (!v)
-            continue;
-        if (list)
-            return perr(p, v, "%s: give only one of qwords, dwords, bytes",
-                        what);
-        list = v;
-        w = wbytes[i];
-    }
-    if (!list)
-        return perr(p, n, "%s: missing qwords, dwords or bytes", what);
-    if (!seq(list, what, p))
-        return false;
-    cnt = seq_len(list);
+/* memory_write / memory_read: {addr, qwords|dwords|bytes}. */
+static bool memory_list(pctx *p, yaml_node_t *n, sim_step *st,
+                        const char *what, yaml_node_t *list, unsigned w)
+{
+    size_t cnt = seq_len(list);
+
     if (cnt == 0)
         return perr(p, list, "%s: empty list", what);
     if (cnt > SIM_MAX_MEMORY_BYTES / w)
         return perr(p, list, "%s: too long", what);
     st->n_bytes = cnt * w;
-    end = st->off + st->n_bytes - 1;
-    if (end < st->off)
-        return perr(p, n, "%s: wraps around the address space", what);
-    for (size_t i = 0; i < s->n_regions; i++)
-        if (st->off >= s->regions[i].addr &&
-            end <= s->regions[i].addr + s->regions[i].size - 1)
-            inside = true;
-    if (!inside)
-        return perr(p, n, "%s: 0x%" PRIx64 "-0x%" PRIx64
-                          " is not inside one memory region", what, st->off,
-                    end);
     st->bytes = malloc(st->n_bytes);
     if (!st->bytes)
         return perr(p, n, "out of memory");
@@ -1435,517 +1371,668 @@ static bool parse_memory_op(pctx *p, yaml_node_t *n, sim_step *st,
         for (unsigned b = 0; b < w; b++)
             st->bytes[i * w + b] = (uint8_t)(v >> (8 * b));
     }
-    st->value = w; /* element width, for messages */
+    st->op.bytes = st->bytes;
+    st->op.n_bytes = st->n_bytes;
+    st->op.size = w; /* element width, for messages */
     return true;
 }
 
-static bool get_device(pctx *p, const mapview *mv, const char *what,
-                       bool msix, const sim_device **out, uint32_t *idx)
+static bool parse_memory_op(pctx *p, yaml_node_t *n, sim_step *st,
+                            const char *what)
 {
-    yaml_node_t *v = mv_need(p, mv, "device", what);
-    char *name = NULL;
-    size_t i;
+    static const char *const keys[] = {"addr", "qwords", "dwords", "bytes",
+                                       NULL};
+    static const char *const widths[] = {"qwords", "dwords", "bytes"};
+    static const unsigned wbytes[] = {8, 4, 1};
+    const sim_scenario *s = p->s;
+    mapview mv;
+    yaml_node_t *list = NULL;
+    unsigned w = 0;
+    uint64_t a = 0, end;
+    bool inside = false;
 
-    if (!v || !get_name(p, v, "device", &name))
+    if (!map_open(p, n, what, keys, &mv) ||
+        !need_uint(p, &mv, "addr", what, 0, UINT64_MAX, &a))
         return false;
-    *out = find_device(p->s, name, &i);
-    free(name);
-    if (!*out || (*out)->is_msix != msix)
-        return perr(p, v, "%s: no %s device of that name", what,
-                    msix ? "MSI-X" : "MSI");
-    *idx = (uint32_t)i;
+    st->op.addr = a;
+    for (unsigned i = 0; i < 3; i++) {
+        yaml_node_t *v = mv_get(&mv, widths[i]);
+        if (!v)
+            continue;
+        if (list)
+            return perr(p, v, "%s: give only one of qwords, dwords, bytes",
+                        what);
+        list = v;
+        w = wbytes[i];
+    }
+    if (!list)
+        return perr(p, n, "%s: missing qwords, dwords or bytes", what);
+    if (!seq(list, what, p) || !memory_list(p, n, st, what, list, w))
+        return false;
+    end = a + st->n_bytes - 1;
+    if (end < a)
+        return perr(p, n, "%s: wraps around the address space", what);
+    for (size_t i = 0; i < s->n_regions; i++)
+        if (a >= s->regions[i].addr &&
+            end <= s->regions[i].addr + s->regions[i].size - 1)
+            inside = true;
+    if (!inside)
+        return perr(p, n, "%s: 0x%" PRIx64 "-0x%" PRIx64
+                          " is not inside one memory region", what, a, end);
     return true;
 }
 
 /* Snapshot names: index in s->snap_names, added if define. */
-static bool snap_name(pctx *p, yaml_node_t *v, bool define, int *out)
+static bool snap_name(pctx *p, yaml_node_t *v, bool define, uint32_t *out)
 {
     sim_scenario *s = p->s;
     char *name = NULL;
+    char **nn;
 
     if (!get_name(p, v, "snapshot name", &name))
         return false;
     for (size_t i = 0; i < s->n_snap_names; i++)
         if (strcmp(s->snap_names[i], name) == 0) {
             free(name);
-            return *out = (int)i, true;
+            return *out = (uint32_t)i, true;
         }
     if (!define) {
         free(name);
         return perr(p, v, "restore: no earlier snapshot of that name");
     }
-    {
-        char **nn = realloc(s->snap_names,
-                            (s->n_snap_names + 1) * sizeof *nn);
-        if (!nn) {
-            free(name);
-            return perr(p, v, "out of memory");
-        }
-        s->snap_names = nn;
-        nn[s->n_snap_names] = name;
-        *out = (int)s->n_snap_names++;
+    nn = realloc(s->snap_names, (s->n_snap_names + 1) * sizeof *nn);
+    if (!nn) {
+        free(name);
+        return perr(p, v, "out of memory");
+    }
+    s->snap_names = nn;
+    nn[s->n_snap_names] = name;
+    *out = (uint32_t)s->n_snap_names++;
+    return true;
+}
+
+static bool get_device(pctx *p, const yaml_node_t *n, const char *what,
+                       unsigned type, uint32_t *idx)
+{
+    const sim_device *d;
+    char *name = NULL;
+    size_t i;
+
+    if (!get_name(p, n, "device", &name))
+        return false;
+    d = find_device(p->s, name, &i);
+    free(name);
+    if (!d || (type == KIT_F_MSIX && !d->is_msix) ||
+        (type == KIT_F_MSI && d->is_msix))
+        return perr(p, n, "%s: no %s device of that name", what,
+                    type == KIT_F_MSIX ? "MSI-X"
+                    : type == KIT_F_MSI ? "MSI"
+                                        : "MSI-X or MSI");
+    *idx = (uint32_t)i;
+    return true;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Bytes as a string of hex digits (load, sync_pir). */
+static bool get_hex(pctx *p, const yaml_node_t *n, const char *what,
+                    uint64_t max, sim_step *st)
+{
+    size_t len;
+    const char *t;
+
+    if (!wordlike(p, n))
+        return perr(p, n, "%s: expected a string of hex digits", what);
+    t = stext(n, &len);
+    if (len % 2 || len / 2 > max)
+        return perr(p, n, "%s: expected an even number of hex digits, at "
+                          "most %" PRIu64 " bytes", what, max);
+    st->bytes = malloc(len / 2 ? len / 2 : 1);
+    if (!st->bytes)
+        return perr(p, n, "out of memory");
+    for (size_t i = 0; i < len; i += 2) {
+        int hi = hexval(t[i]), lo = hexval(t[i + 1]);
+        if (hi < 0 || lo < 0)
+            return perr(p, n, "%s: not a hex digit at %zu", what, i);
+        st->bytes[i / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    st->n_bytes = len / 2;
+    st->op.bytes = st->bytes;
+    st->op.n_bytes = st->n_bytes;
+    return true;
+}
+
+/* The largest value a write/read of the op's register holds. */
+static uint64_t reg_max(const sim_step *st)
+{
+    if (st->op.kind != KIT_OP_WRITE && st->op.kind != KIT_OP_READ)
+        return UINT64_MAX;
+    return st->op.index == KIT_REG_ICR64 ? UINT64_MAX : UINT32_MAX;
+}
+
+/* The upper bound of an integer operand that depends on the machine. */
+static bool field_max(pctx *p, const yaml_node_t *n, const kit_field *fd,
+                      const sim_step *st, uint64_t *max)
+{
+    const sim_scenario *s = p->s;
+    const sim_device *d = st->op.unit < s->n_devices
+                              ? &s->devices[st->op.unit] : NULL;
+
+    *max = fd->slot == KIT_S_VALUE ? reg_max(st) : UINT64_MAX;
+    if (fd->max < *max)
+        *max = fd->max;
+    switch (fd->type) {
+    case KIT_F_IOAPIC:
+        if (s->cfg.n_ioapics == 0)
+            return perr(p, n, "%s: the machine has no IOAPIC",
+                        kit_op_name(st->op.kind));
+        *max = s->cfg.n_ioapics - 1u;
+        break;
+    case KIT_F_PIN:
+        *max = s->ioapics[st->op.unit].n_pins - 1u;
+        break;
+    case KIT_F_ENTRY:
+    case KIT_F_DEVVEC:
+        *max = !d ? 0 : d->is_msix ? d->vectors - 1u : 31u;
+        break;
+    case KIT_F_CPU_IDX:
+        *max = s->cfg.n_cpus - 1u;
+        break;
+    default:
+        break;
     }
     return true;
 }
 
-static const char *const ipi_modes[] = {"fixed", "lowest", "smi",    "nmi",
-                                        "init",  "sipi",   "extint", NULL};
-static const unsigned ipi_mode_bits[] = {0, 1, 2, 4, 5, 6, 7};
-static const char *const shorthands[] = {"none", "self", "all", "others",
-                                         NULL};
-static const char *const take_words[] = {"nmi", "smi", "init", "sipi",
-                                         "extint", NULL};
-static const unsigned take_bits[] = {INTC_PEND_NMI, INTC_PEND_SMI,
-                                     INTC_PEND_INIT, INTC_PEND_SIPI,
-                                     INTC_PEND_EXTINT};
-static const char *const lvt_words[] = {"cmci", "thermal", "perf", NULL};
-static const unsigned lvt_ids[] = {INTC_LVT_CMCI, INTC_LVT_THERMAL,
-                                   INTC_LVT_PERF};
-
-/* Step keys: the common ones first, then the actions. */
-static const char *const step_keys[] = {
-    "name",         "at",           "after",       "cpu",
-    "expect",       "vector",       /* take's options; expect also an action */
-    "advance",      "write",        "read",        "mmio_write",
-    "mmio_read",    "wrmsr",        "rdmsr",       "ipi",
-    "tpr",          "lint",         "ack",         "eoi",
-    "take",         "run",          "raise_lvt",   "block",
-    "ioapic_write", "ioapic_eoi",   "irq",         "msi",
-    "msix_table",   "msix_control", "msix_notify", "msi_config",
-    "msi_notify",   "iommu_write",  "iommu_read",  "memory_write",
-    "memory_read",  "snapshot",     "restore",     NULL};
-#define FIRST_ACTION_KEY 6u
-
-static bool needs_cpu(const char *key)
+/* One operand from node n; what names it in messages. */
+static bool get_field(pctx *p, const yaml_node_t *n, const char *what,
+                      const kit_field *fd, sim_step *st)
 {
-    static const char *const cpu_keys[] = {
-        "write", "read", "mmio_write", "mmio_read", "wrmsr", "rdmsr",
-        "ipi",   "tpr",  "lint",       "ack",       "eoi",   "take",
-        "run",   "raise_lvt", "block", NULL};
-    for (unsigned i = 0; cpu_keys[i]; i++)
-        if (strcmp(cpu_keys[i], key) == 0)
-            return true;
-    return false;
+    const char *op = kit_op_name(st->op.kind);
+    uint64_t v = 0, max;
+    uint32_t u = 0;
+    unsigned w;
+    bool b = false;
+
+    switch (fd->type) {
+    case KIT_F_BOOL:
+        if (!get_bool(p, n, what, &b))
+            return false;
+        v = b;
+        break;
+    case KIT_F_FLAG:
+    case KIT_F_NFLAG:
+        if (!get_bool(p, n, what, &b))
+            return false;
+        if (b == (fd->type == KIT_F_FLAG))
+            st->op.flags |= fd->flag;
+        return true;
+    case KIT_F_WORD:
+        if (!get_enum(p, n, what, fd->words, &w))
+            return false;
+        v = fd->codes[w];
+        break;
+    case KIT_F_REG:
+        if (!get_reg(p, n, op, &u))
+            return false;
+        v = u;
+        break;
+    case KIT_F_DURATION:
+        if (!get_duration(p, n, what, &v))
+            return false;
+        break;
+    case KIT_F_MSIX:
+    case KIT_F_MSI:
+    case KIT_F_DEVICE:
+        if (!get_device(p, n, op, fd->type, &u))
+            return false;
+        v = u;
+        break;
+    case KIT_F_SNAP:
+    case KIT_F_SNAP_USE:
+        if (!snap_name(p, (yaml_node_t *)n, fd->type == KIT_F_SNAP, &u))
+            return false;
+        v = u;
+        break;
+    case KIT_F_HEX:
+        return get_hex(p, n, what, fd->max, st);
+    default:
+        if (!field_max(p, n, fd, st, &max) || !get_uint(p, n, what, 0, max, &v))
+            return false;
+        break;
+    }
+    if (fd->flag && fd->flag != KIT_OPT)
+        st->op.flags |= fd->flag;
+    kit_op_set(&st->op, fd->slot, v);
+    return true;
 }
 
-static bool parse_access(pctx *p, yaml_node_t *v, sim_step *st,
-                         const char *what, bool is_read, uint64_t off_max,
-                         uint64_t size_max, bool has_size)
+/* What a step may expect of its op's result: expect_error, expect, mask. */
+static bool parse_results(pctx *p, const mapview *mv, sim_step *st)
 {
-    static const char *const wkeys[] = {"offset", "size", "value",
-                                        "expect_error", NULL};
-    static const char *const rkeys[] = {"offset", "size", "expect", "mask",
-                                        "expect_error", NULL};
-    mapview mv;
+    const char *op = kit_op_name(st->op.kind);
+    unsigned res = kit_op_table[st->op.kind].results;
+    uint64_t max = reg_max(st);
 
-    if (!map_open(p, v, what, is_read ? rkeys : wkeys, &mv) ||
-        !need_uint(p, &mv, "offset", what, 0, off_max, &st->off) ||
-        (has_size && !need_uint(p, &mv, "size", what, 0, size_max,
-                                &st->size)) ||
-        !opt_expect_error(p, &mv, "expect_error", &st->expect_error))
+    if (!(res & KIT_RES_VALUE))
+        return !(res & KIT_RES_ERR) ||
+               opt_expect_error(p, mv, "expect_error", &st->expect_error);
+    if (mv_index_of(mv, "expect_error") >= 0 &&
+        !opt_expect_error(p, mv, "expect_error", &st->expect_error))
         return false;
-    if (!is_read)
-        return need_uint(p, &mv, "value", what, 0, UINT64_MAX, &st->value);
-    if (mv_get(&mv, "expect")) {
-        if (!opt_uint(p, &mv, "expect", what, 0, UINT64_MAX, &st->expect))
+    if (mv_index_of(mv, "expect") >= 0 && mv_get(mv, "expect")) {
+        if (!opt_uint(p, mv, "expect", op, 0, max, &st->expect))
             return false;
         st->opt |= OPT_EXPECT;
     }
-    if (mv_get(&mv, "mask")) {
-        if (!opt_uint(p, &mv, "mask", what, 0, UINT64_MAX, &st->mask))
+    if (mv_index_of(mv, "mask") >= 0 && mv_get(mv, "mask")) {
+        if (!opt_uint(p, mv, "mask", op, 0, max, &st->mask))
             return false;
         st->opt |= OPT_MASK;
     }
     return true;
 }
 
+/* The keys of a row's mapping: its operands, then what it reports. */
+static void row_keys(const kit_op_info *in, const char **keys)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < in->n_fields; i++)
+        keys[n++] = in->fields[i].key;
+    if (in->results & KIT_RES_VALUE) {
+        keys[n++] = "expect";
+        keys[n++] = "mask";
+    }
+    if (in->results & KIT_RES_ERR)
+        keys[n++] = "expect_error";
+    keys[n] = NULL;
+}
+
+/* Two rows share a scenario name (ioapic_write, irq): the keys given
+   choose one. */
+static const struct {
+    unsigned a, b;          /* the rows */
+    const char *b_keys[3];  /* keys that only b has */
+    const char *a_keys[4];  /* keys that only a has */
+    bool b_default;         /* neither given: b */
+} variants[] = {
+    {KIT_OP_IRQ, KIT_OP_GSI, {"gsi", NULL}, {"ioapic", "pin", "source",
+                                             NULL}, false},
+    {KIT_OP_IOAPIC_RTE, KIT_OP_IOAPIC_REG, {"reg", "value", NULL},
+     {"pin", "rte", NULL}, true},
+};
+
+static bool any_key(const mapview *mv, const char *const *keys)
+{
+    for (unsigned i = 0; keys[i]; i++)
+        if (mv_get(mv, keys[i]))
+            return true;
+    return false;
+}
+
+static bool pick_variant(pctx *p, yaml_node_t *v, const mapview *mv,
+                         unsigned vi, sim_step *st)
+{
+    bool a = any_key(mv, variants[vi].a_keys);
+    bool b = any_key(mv, variants[vi].b_keys);
+
+    if (a && b)
+        return perr(p, v, "%s: give either %s or %s",
+                    kit_op_name(st->op.kind),
+                    vi == 0 ? "gsi" : "pin/rte",
+                    vi == 0 ? "ioapic/pin/source" : "reg/value");
+    st->op.kind = (uint16_t)(b || (!a && variants[vi].b_default)
+                                 ? variants[vi].b
+                                 : variants[vi].a);
+    st->action = st->op.kind;
+    return true;
+}
+
+/* A mapping of operands (and result keys). */
+static bool parse_map(pctx *p, yaml_node_t *v, sim_step *st,
+                      const char **keys, mapview *mv)
+{
+    const char *op = kit_op_name(st->op.kind);
+    const kit_op_info *in;
+    unsigned vi = 0;
+
+    for (vi = 0; vi < 2 && variants[vi].a != st->op.kind; vi++)
+        ;
+    if (vi < 2) {
+        /* the union of both rows' keys */
+        const kit_op_info *a = &kit_op_table[variants[vi].a];
+        const kit_op_info *b = &kit_op_table[variants[vi].b];
+        unsigned n = 0;
+        for (unsigned i = 0; i < a->n_fields; i++)
+            keys[n++] = a->fields[i].key;
+        for (unsigned i = 0; i < b->n_fields; i++)
+            if (!(i == 0 && vi == 1)) /* ioapic, already there */
+                keys[n++] = b->fields[i].key;
+        keys[n] = NULL;
+        if (vi == 0)
+            keys[n - 1] = NULL; /* level, already there */
+        if (!map_open(p, v, op, keys, mv) ||
+            !pick_variant(p, v, mv, vi, st))
+            return false;
+    } else {
+        row_keys(&kit_op_table[st->op.kind], keys);
+        if (!map_open(p, v, op, keys, mv))
+            return false;
+    }
+    in = &kit_op_table[st->op.kind];
+    for (unsigned i = 0; i < in->n_fields; i++) {
+        const kit_field *fd = &in->fields[i];
+        yaml_node_t *x = mv_get(mv, fd->key);
+        char w[96];
+        if (!x && fd->flag == 0)
+            return mv_need(p, mv, fd->key, op) != NULL;
+        snprintf(w, sizeof w, "%s %s", op, fd->key);
+        if (x && !get_field(p, x, w, fd, st))
+            return false;
+    }
+    return parse_results(p, mv, st);
+}
+
+/* ack: V, spurious, none, or {expect: V}: what the INTA must return. */
+static bool parse_ack(pctx *p, yaml_node_t *v, sim_step *st)
+{
+    static const char *const k[] = {"expect", NULL};
+    yaml_node_t *x = v;
+    mapview mv;
+
+    st->ack = ACK_ANY;
+    if (v->type == YAML_MAPPING_NODE) {
+        if (!map_open(p, v, "ack", k, &mv))
+            return false;
+        x = mv_get(&mv, "expect");
+        if (!x)
+            return true;
+    }
+    if (sis(p, x, "spurious"))
+        st->ack = ACK_SPURIOUS;
+    else if (sis(p, x, "none"))
+        st->ack = ACK_NONE;
+    else if (!get_uint(p, x, "ack (a vector, spurious or none)", 0, 255,
+                       &st->expect))
+        return false;
+    else
+        st->ack = ACK_VECTOR;
+    return true;
+}
+
+/* take: the step's own `expect: false` and `vector: V` (sipi). */
+static bool take_checks(pctx *p, sim_step *st, const mapview *smv)
+{
+    yaml_node_t *x;
+    bool ex = true;
+
+    if ((x = mv_get(smv, "expect")) && !get_bool(p, x, "take expect", &ex))
+        return false;
+    if (ex)
+        st->opt |= OPT_EXPECT;
+    if ((x = mv_get(smv, "vector"))) {
+        if (st->op.index != INTC_PEND_SIPI)
+            return perr(p, mv_key(smv, "vector"),
+                        "take: 'vector' applies only to sipi");
+        if (!ex)
+            return perr(p, mv_key(smv, "vector"),
+                        "take: 'vector' with 'expect: false'");
+        if (!get_uint(p, x, "take vector", 0, 255, &st->expect))
+            return false;
+        st->opt |= OPT_VECTOR;
+    }
+    return true;
+}
+
+static bool gsi_exists(pctx *p, const mapview *mv, uint32_t gsi)
+{
+    const sim_scenario *s = p->s;
+
+    for (uint32_t i = 0; i < s->cfg.n_ioapics; i++)
+        if (gsi >= s->ioapics[i].gsi_base &&
+            gsi - s->ioapics[i].gsi_base < s->ioapics[i].n_pins)
+            return true;
+    return perr(p, mv_get(mv, "gsi"), "irq: no IOAPIC has GSI %" PRIu32,
+                gsi);
+}
+
+/* What a row cannot say: checks across operands, time, the step. */
+static bool post_check(pctx *p, yaml_node_t *v, sim_step *st,
+                       const mapview *mv, const mapview *smv)
+{
+    const char *op = kit_op_name(st->op.kind);
+
+    switch (st->op.kind) {
+    case KIT_OP_ADVANCE:
+    case KIT_OP_BLOCK:
+        if (st->op.value > UINT64_MAX - 1 - st->t_action)
+            return perr(p, v, "%s: virtual time overflows", op);
+        st->t_end = st->t_action + st->op.value;
+        return true;
+    case KIT_OP_WRMSR:
+    case KIT_OP_RDMSR:
+        if (st->expect_error == INTC_ERR_INVAL)
+            return perr(p, mv_opt(mv, "expect_error"),
+                        "%s expect_error: gp or not_decoded", op);
+        return true;
+    case KIT_OP_IPI:
+        if (!mv_opt(mv, "dest") && st->op.size == 0)
+            return perr(p, v, "ipi: missing key 'dest' (or a shorthand)");
+        return true;
+    case KIT_OP_RUN:
+        if (!mv_get(smv, "cpu"))
+            st->op.flags |= KIT_RUN_ALL;
+        return true;
+    case KIT_OP_TAKE:
+        return take_checks(p, st, smv);
+    case KIT_OP_GSI:
+        return gsi_exists(p, mv, st->op.index);
+    case KIT_OP_TIMER_EXPIRED:
+        if (!mv_opt(mv, "cpu") == !mv_opt(mv, "ioapic"))
+            return perr(p, v, "timer_expired: give cpu or ioapic");
+        return true;
+    case KIT_OP_SYNC_PIR:
+        if (st->op.n_bytes && st->op.n_bytes != 32)
+            return perr(p, v, "sync_pir: pir is 32 bytes");
+        return true;
+    default:
+        return true;
+    }
+}
+
+/* The kinds that need the machine's IOMMU. */
+static bool needs_iommu(unsigned kind)
+{
+    return kind == KIT_OP_IOMMU_WRITE || kind == KIT_OP_IOMMU_READ ||
+           kind == KIT_OP_IOMMU_TABLE || kind == KIT_OP_IOMMU_INVALIDATE ||
+           kind == KIT_OP_REMAP;
+}
+
+/* A row with an IOAPIC operand that defaults to IOAPIC 0. */
+static bool needs_ioapic(unsigned kind)
+{
+    const kit_op_info *in = &kit_op_table[kind];
+
+    for (unsigned i = 0; i < in->n_fields; i++)
+        if (in->fields[i].type == KIT_F_IOAPIC &&
+            in->fields[i].flag == KIT_OPT)
+            return true;
+    return false;
+}
+
+static bool parse_true(pctx *p, yaml_node_t *v, const char *op)
+{
+    bool b;
+
+    if (!get_bool(p, v, op, &b))
+        return false;
+    if (!b)
+        return perr(p, v, "%s: only 'true' is meaningful", op);
+    return true;
+}
+
+/* One operation step: st->op.kind is the first row of its name. */
+static bool parse_op(pctx *p, yaml_node_t *v, sim_step *st,
+                     const mapview *smv)
+{
+    const kit_op_info *in = &kit_op_table[st->op.kind];
+    static const char *const none[] = {NULL};
+    const char *keys[MV_MAX];
+    mapview mv;
+    bool ok;
+
+    if (needs_ioapic(st->op.kind) && p->s->cfg.n_ioapics == 0)
+        return perr(p, v, "%s: the machine has no IOAPIC", in->name);
+    if (needs_iommu(st->op.kind) &&
+        p->s->cfg.iommu.kind == INTC_IOMMU_NONE)
+        return perr(p, v, "%s: the machine has no IOMMU", in->name);
+    memset(&mv, 0, sizeof mv);
+    mv.keys = none;
+    switch (in->form) {
+    case KIT_FORM_SCALAR:
+        ok = get_field(p, v, in->name, &in->fields[0], st);
+        break;
+    case KIT_FORM_TRUE:
+        ok = parse_true(p, v, in->name);
+        break;
+    case KIT_FORM_MAP:
+        ok = parse_map(p, v, st, keys, &mv);
+        break;
+    default:
+        ok = st->op.kind == KIT_OP_ACK ? parse_ack(p, v, st)
+                                       : parse_memory_op(p, v, st, in->name);
+        break;
+    }
+    return ok && post_check(p, v, st, &mv, smv);
+}
+
 static bool parse_action(pctx *p, const char *key, yaml_node_t *v,
                          sim_step *st, const mapview *smv)
 {
-    const sim_scenario *s = p->s;
-    const intc_machine_config *c = &s->cfg;
-    mapview mv;
-    unsigned w;
-    uint64_t d;
-
-    if (strcmp(key, "advance") == 0 || strcmp(key, "block") == 0) {
-        st->action = key[0] == 'a' ? ACT_ADVANCE : ACT_BLOCK;
-        if (!get_duration(p, v, key, &d))
-            return false;
-        if (d > UINT64_MAX - 1 - st->t_action)
-            return perr(p, v, "%s: virtual time overflows", key);
-        st->t_end = st->t_action + d;
-        return true;
-    }
-    if (strcmp(key, "write") == 0 || strcmp(key, "read") == 0) {
-        static const char *const wk[] = {"reg", "value", "expect_error",
-                                         NULL};
-        static const char *const rk[] = {"reg", "expect", "mask",
-                                         "expect_error", NULL};
-        bool rd = key[0] == 'r';
-        uint32_t reg;
-        uint64_t max;
-
-        st->action = rd ? ACT_READ : ACT_WRITE;
-        if (!map_open(p, v, key, rd ? rk : wk, &mv) ||
-            !mv_need(p, &mv, "reg", key) ||
-            !get_reg(p, mv_get(&mv, "reg"), key, &reg) ||
-            !opt_expect_error(p, &mv, "expect_error", &st->expect_error))
-            return false;
-        st->off = reg;
-        max = reg == SIM_REG_ICR64 ? UINT64_MAX : UINT32_MAX;
-        if (!rd)
-            return need_uint(p, &mv, "value", key, 0, max, &st->value);
-        if (mv_get(&mv, "expect")) {
-            if (!opt_uint(p, &mv, "expect", key, 0, max, &st->expect))
-                return false;
-            st->opt |= OPT_EXPECT;
-        }
-        if (mv_get(&mv, "mask")) {
-            if (!opt_uint(p, &mv, "mask", key, 0, max, &st->mask))
-                return false;
-            st->opt |= OPT_MASK;
-        }
-        return true;
-    }
-    if (strcmp(key, "mmio_write") == 0 || strcmp(key, "mmio_read") == 0) {
-        bool rd = key[5] == 'r';
-        st->action = rd ? ACT_MMIO_READ : ACT_MMIO_WRITE;
-        return parse_access(p, v, st, key, rd, UINT32_MAX, 16, true);
-    }
-    if (strcmp(key, "wrmsr") == 0 || strcmp(key, "rdmsr") == 0) {
-        static const char *const wk[] = {"msr", "value", "expect_error",
-                                         NULL};
-        static const char *const rk[] = {"msr", "expect", "mask",
-                                         "expect_error", NULL};
-        bool rd = key[0] == 'r';
-        st->action = rd ? ACT_RDMSR : ACT_WRMSR;
-        if (!map_open(p, v, key, rd ? rk : wk, &mv) ||
-            !need_uint(p, &mv, "msr", key, 0, UINT32_MAX, &st->off) ||
-            !opt_expect_error(p, &mv, "expect_error", &st->expect_error))
-            return false;
-        if (st->expect_error == INTC_ERR_INVAL)
-            return perr(p, mv_get(&mv, "expect_error"),
-                        "%s expect_error: gp or not_decoded", key);
-        if (!rd)
-            return need_uint(p, &mv, "value", key, 0, UINT64_MAX,
-                             &st->value);
-        if (mv_get(&mv, "expect")) {
-            if (!opt_uint(p, &mv, "expect", key, 0, UINT64_MAX,
-                          &st->expect))
-                return false;
-            st->opt |= OPT_EXPECT;
-        }
-        if (mv_get(&mv, "mask")) {
-            if (!opt_uint(p, &mv, "mask", key, 0, UINT64_MAX, &st->mask))
-                return false;
-            st->opt |= OPT_MASK;
-        }
-        return true;
-    }
-    if (strcmp(key, "ipi") == 0) {
-        static const char *const k[] = {"dest",  "vector",    "mode",
-                                        "logical", "shorthand", "level",
-                                        "assert", NULL};
-        bool logical = false, level = false, assert_ = true;
-        yaml_node_t *x;
-
-        st->action = ACT_IPI;
-        st->what = 0;
-        if (!map_open(p, v, "ipi", k, &mv) ||
-            !opt_uint(p, &mv, "dest", "ipi", 0, UINT32_MAX, &st->value) ||
-            !opt_uint(p, &mv, "vector", "ipi", 0, 255, &st->value2) ||
-            !opt_bool(p, &mv, "logical", "ipi", &logical) ||
-            !opt_bool(p, &mv, "level", "ipi", &level) ||
-            !opt_bool(p, &mv, "assert", "ipi", &assert_))
-            return false;
-        if ((x = mv_get(&mv, "mode"))) {
-            if (!get_enum(p, x, "ipi mode", ipi_modes, &w))
-                return false;
-            st->what = ipi_mode_bits[w];
-        }
-        if ((x = mv_get(&mv, "shorthand"))) {
-            if (!get_enum(p, x, "ipi shorthand", shorthands, &w))
-                return false;
-            st->shorthand = w;
-        }
-        if (!mv_get(&mv, "dest") && st->shorthand == 0)
-            return perr(p, v, "ipi: missing key 'dest' (or a shorthand)");
-        st->opt |= (logical ? OPT_LOGICAL : 0) | (level ? OPT_LEVEL : 0) |
-                   (assert_ ? 0 : OPT_DEASSERT);
-        return true;
-    }
-    if (strcmp(key, "tpr") == 0) {
-        st->action = ACT_TPR;
-        return get_uint(p, v, "tpr", 0, 255, &st->value);
-    }
-    if (strcmp(key, "lint") == 0) {
-        static const char *const k[] = {"pin", "level", NULL};
-        bool lv = false;
-        st->action = ACT_LINT;
-        if (!map_open(p, v, "lint", k, &mv) ||
-            !need_u32(p, &mv, "pin", "lint", 0, 1, &st->pin) ||
-            !need_bool(p, &mv, "level", "lint", &lv))
-            return false;
-        st->value = lv;
-        return true;
-    }
-    if (strcmp(key, "ack") == 0) {
-        static const char *const k[] = {"expect", NULL};
-        yaml_node_t *x = v;
-        st->action = ACT_ACK;
-        st->what = ACK_ANY;
-        if (v->type == YAML_MAPPING_NODE) {
-            if (!map_open(p, v, "ack", k, &mv))
-                return false;
-            x = mv_get(&mv, "expect");
-            if (!x)
-                return true;
-        }
-        if (sis(p, x, "spurious"))
-            st->what = ACK_SPURIOUS;
-        else if (sis(p, x, "none"))
-            st->what = ACK_NONE;
-        else if (!get_uint(p, x, "ack (a vector, spurious or none)", 0, 255,
-                           &st->expect))
-            return false;
-        else
-            st->what = ACK_VECTOR;
-        return true;
-    }
-    if (strcmp(key, "eoi") == 0 || strcmp(key, "run") == 0) {
-        bool b;
-        st->action = key[0] == 'e' ? ACT_EOI : ACT_RUN;
-        if (!get_bool(p, v, key, &b))
-            return false;
-        if (!b)
-            return perr(p, v, "%s: only 'true' is meaningful", key);
-        if (st->action == ACT_RUN && !mv_get(smv, "cpu"))
-            st->opt |= OPT_ALL_CPUS;
-        return true;
-    }
-    if (strcmp(key, "take") == 0) {
-        yaml_node_t *x;
-        bool ex = true;
-        st->action = ACT_TAKE;
-        if (!get_enum(p, v, "take", take_words, &w))
-            return false;
-        st->what = take_bits[w];
-        if ((x = mv_get(smv, "expect"))) {
-            if (!get_bool(p, x, "take expect", &ex))
-                return false;
-        }
-        if (ex)
-            st->opt |= OPT_EXPECT;
-        if ((x = mv_get(smv, "vector"))) {
-            if (st->what != INTC_PEND_SIPI)
-                return perr(p, mv_key(smv, "vector"),
-                            "take: 'vector' applies only to sipi");
-            if (!ex)
-                return perr(p, mv_key(smv, "vector"),
-                            "take: 'vector' with 'expect: false'");
-            if (!get_uint(p, x, "take vector", 0, 255, &st->expect))
-                return false;
-            st->opt |= OPT_VECTOR;
-        }
-        return true;
-    }
-    if (strcmp(key, "raise_lvt") == 0) {
-        st->action = ACT_RAISE_LVT;
-        if (!get_enum(p, v, "raise_lvt", lvt_words, &w))
-            return false;
-        st->what = lvt_ids[w];
-        return true;
-    }
-    if (strcmp(key, "ioapic_write") == 0 || strcmp(key, "ioapic_eoi") == 0 ||
-        strcmp(key, "irq") == 0) {
-        static const char *const wk[] = {"ioapic", "pin", "rte", "reg",
-                                         "value", NULL};
-        static const char *const ek[] = {"ioapic", "vector", NULL};
-        static const char *const ik[] = {"ioapic", "pin", "level", "source",
-                                         "gsi", NULL};
-        const char *const *keys = key[0] == 'i' && key[1] == 'r' ? ik
-                                  : key[7] == 'w'                ? wk
-                                                                 : ek;
-        bool lv = false;
-
-        if (c->n_ioapics == 0)
-            return perr(p, v, "%s: the machine has no IOAPIC", key);
-        if (!map_open(p, v, key, keys, &mv))
-            return false;
-        if (keys == ik && mv_get(&mv, "gsi")) {
-            bool found = false;
-            st->action = ACT_IRQ_GSI;
-            if (mv_get(&mv, "ioapic") || mv_get(&mv, "pin") ||
-                mv_get(&mv, "source"))
-                return perr(p, mv_key(&mv, "gsi"),
-                            "irq: give either gsi or ioapic/pin/source");
-            if (!need_u32(p, &mv, "gsi", key, 0, UINT32_MAX, &st->pin) ||
-                !need_bool(p, &mv, "level", key, &lv))
-                return false;
-            for (uint32_t i = 0; i < c->n_ioapics; i++)
-                if (st->pin >= s->ioapics[i].gsi_base &&
-                    st->pin - s->ioapics[i].gsi_base < s->ioapics[i].n_pins)
-                    found = true;
-            if (!found)
-                return perr(p, mv_get(&mv, "gsi"),
-                            "irq: no IOAPIC has GSI %" PRIu32, st->pin);
-            st->value = lv;
-            return true;
-        }
-        if (!opt_u32(p, &mv, "ioapic", key, 0, c->n_ioapics - 1, &st->unit))
-            return false;
-        if (keys == ek) {
-            st->action = ACT_IOAPIC_EOI;
-            return need_uint(p, &mv, "vector", key, 0, 255, &st->value);
-        }
-        if (keys == ik) {
-            st->action = ACT_IRQ;
-            if (!need_u32(p, &mv, "pin", key, 0,
-                          s->ioapics[st->unit].n_pins - 1u, &st->pin) ||
-                !need_bool(p, &mv, "level", key, &lv) ||
-                !opt_u32(p, &mv, "source", key, 0,
-                         INTC_IOAPIC_MAX_SOURCES - 1, &st->source))
-                return false;
-            st->value = lv;
-            return true;
-        }
-        if (mv_get(&mv, "rte") || mv_get(&mv, "pin")) {
-            st->action = ACT_IOAPIC_RTE;
-            if (mv_get(&mv, "reg") || mv_get(&mv, "value"))
-                return perr(p, v, "ioapic_write: give either pin/rte or "
-                                  "reg/value");
-            return need_u32(p, &mv, "pin", key, 0,
-                            s->ioapics[st->unit].n_pins - 1u, &st->pin) &&
-                   need_uint(p, &mv, "rte", key, 0, UINT64_MAX, &st->value);
-        }
-        st->action = ACT_IOAPIC_REG;
-        return need_uint(p, &mv, "reg", key, 0, 255, &st->off) &&
-               need_uint(p, &mv, "value", key, 0, UINT32_MAX, &st->value);
-    }
-    if (strcmp(key, "msi") == 0) {
-        static const char *const k[] = {"addr", "data", "source_id", NULL};
-        st->action = ACT_MSI;
-        return map_open(p, v, "msi", k, &mv) &&
-               need_uint(p, &mv, "addr", "msi", 0, UINT64_MAX, &st->off) &&
-               need_uint(p, &mv, "data", "msi", 0, UINT32_MAX, &st->value) &&
-               opt_u32(p, &mv, "source_id", "msi", 0, 0xffff, &st->source);
-    }
-    if (strncmp(key, "msix_", 5) == 0 || strncmp(key, "msi_", 4) == 0) {
-        static const char *const tk[] = {"device", "entry", "addr", "data",
-                                         "masked", NULL};
-        static const char *const ck[] = {"device", "enable", "mask", NULL};
-        static const char *const nk[] = {"device", "vector", NULL};
-        static const char *const gk[] = {"device", "offset", "size",
-                                         "value", NULL};
-        bool msix = key[3] == 'x';
-        const char *const *keys = strstr(key, "table")     ? tk
-                                  : strstr(key, "control") ? ck
-                                  : strstr(key, "notify")  ? nk
-                                                           : gk;
-        const sim_device *dv;
-        bool b1 = false, b2 = false;
-
-        if (!map_open(p, v, key, keys, &mv) ||
-            !get_device(p, &mv, key, msix, &dv, &st->unit))
-            return false;
-        if (keys == tk) {
-            st->action = ACT_MSIX_TABLE;
-            if (!need_u32(p, &mv, "entry", key, 0, dv->vectors - 1u,
-                          &st->pin))
-                return false;
-            if (mv_get(&mv, "addr")) {
-                if (!opt_uint(p, &mv, "addr", key, 0, UINT64_MAX, &st->off))
-                    return false;
-                st->opt |= OPT_ADDR;
-            }
-            if (mv_get(&mv, "data")) {
-                if (!opt_uint(p, &mv, "data", key, 0, UINT32_MAX,
-                              &st->value))
-                    return false;
-                st->opt |= OPT_DATA;
-            }
-            if (mv_get(&mv, "masked")) {
-                if (!opt_bool(p, &mv, "masked", key, &b1))
-                    return false;
-                st->opt |= OPT_MASKED;
-                st->value2 = b1;
-            }
-            return true;
-        }
-        if (keys == ck) {
-            st->action = ACT_MSIX_CONTROL;
-            if (!opt_bool(p, &mv, "enable", key, &b1) ||
-                !opt_bool(p, &mv, "mask", key, &b2))
-                return false;
-            st->value = b1;
-            st->value2 = b2;
-            return true;
-        }
-        if (keys == nk) {
-            st->action = msix ? ACT_MSIX_NOTIFY : ACT_MSI_NOTIFY;
-            return need_uint(p, &mv, "vector", key, 0,
-                             msix ? dv->vectors - 1u : 31u, &st->value);
-        }
-        st->action = ACT_MSI_CONFIG;
-        return need_uint(p, &mv, "offset", key, 0, 255, &st->off) &&
-               need_uint(p, &mv, "size", key, 0, 8, &st->size) &&
-               need_uint(p, &mv, "value", key, 0, UINT32_MAX, &st->value);
-    }
-    if (strncmp(key, "iommu_", 6) == 0) {
-        bool rd = key[6] == 'r';
-        if (c->iommu.kind == INTC_IOMMU_NONE)
-            return perr(p, v, "%s: the machine has no IOMMU", key);
-        st->action = rd ? ACT_IOMMU_READ : ACT_IOMMU_WRITE;
-        return parse_access(p, v, st, key, rd, UINT32_MAX, 16, true);
-    }
-    if (strncmp(key, "memory_", 7) == 0) {
-        st->action = key[7] == 'w' ? ACT_MEMORY_WRITE : ACT_MEMORY_READ;
-        return parse_memory_op(p, v, st, key);
-    }
-    if (strcmp(key, "snapshot") == 0 || strcmp(key, "restore") == 0) {
-        st->action = key[0] == 's' ? ACT_SNAPSHOT : ACT_RESTORE;
-        return snap_name(p, v, st->action == ACT_SNAPSHOT, &st->snap);
-    }
     if (strcmp(key, "expect") == 0) {
-        st->action = ACT_EXPECT;
+        st->action = SIM_ACT_EXPECT;
         return parse_expect(p, v, st);
     }
+    for (unsigned k = 0; k < KIT_OP_COUNT_; k++)
+        if (strcmp(kit_op_table[k].name, key) == 0) {
+            st->action = k;
+            st->op.kind = (uint16_t)k;
+            st->op.cpu = st->cpu;
+            return parse_op(p, v, st, smv);
+        }
     return perr(p, v, "internal: unhandled action '%s'", key);
 }
 
-static bool parse_step(pctx *p, yaml_node_t *n, sim_step *st, size_t index)
-{
-    sim_scenario *s = p->s;
-    mapview mv;
-    yaml_node_t *v, *act = NULL;
-    const char *key = NULL;
-    bool has_take;
+/* Step keys: the common ones, then every operation's name once. */
+#define FIRST_ACTION_KEY 6u
 
-    st->line = (int)n->start_mark.line + 1;
-    st->col = (int)n->start_mark.column + 1;
-    st->snap = -1;
-    if (!map_open(p, n, "step", step_keys, &mv))
-        return false;
-    has_take = mv_get(&mv, "take") != NULL;
-    for (unsigned i = FIRST_ACTION_KEY - 2; step_keys[i]; i++) {
-        if (!mv.val[i])
+static void step_keys(const char **keys)
+{
+    static const char *const common[FIRST_ACTION_KEY] = {
+        "name", "at", "after", "cpu",
+        "expect", "vector" /* take's options; expect also an action */};
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < FIRST_ACTION_KEY; i++)
+        keys[n++] = common[i];
+    for (unsigned k = 0; k < KIT_OP_COUNT_; k++)
+        if (k == 0 ||
+            strcmp(kit_op_table[k].name, kit_op_table[k - 1].name) != 0)
+            keys[n++] = kit_op_table[k].name;
+    keys[n] = NULL;
+}
+
+static bool needs_cpu(const char *key)
+{
+    for (unsigned k = 0; k < KIT_OP_COUNT_; k++)
+        if (strcmp(kit_op_table[k].name, key) == 0)
+            return kit_op_table[k].on_cpu;
+    return false;
+}
+
+/* at / after: the step's static time. */
+static bool step_time(pctx *p, const mapview *mv, sim_step *st)
+{
+    yaml_node_t *v;
+    uint64_t t;
+
+    st->t_start = p->now;
+    if (mv_get(mv, "at") && mv_get(mv, "after"))
+        return perr(p, mv_key(mv, "after"), "give 'at' or 'after', not "
+                                            "both");
+    if ((v = mv_get(mv, "at"))) {
+        if (!get_duration(p, v, "at", &t))
+            return false;
+        if (t < p->now)
+            return perr(p, v, "at: time %" PRIu64 " ns is in the past (the "
+                              "scenario is at %" PRIu64 " ns)", t, p->now);
+        if (t == UINT64_MAX)
+            return perr(p, v, "at: virtual time overflows");
+        p->now = t;
+    }
+    if ((v = mv_get(mv, "after"))) {
+        if (!get_duration(p, v, "after", &t))
+            return false;
+        if (t > UINT64_MAX - 1 - p->now)
+            return perr(p, v, "after: virtual time overflows");
+        p->now += t;
+    }
+    st->t_action = st->t_end = p->now;
+    return true;
+}
+
+/* The step's one action key (expect and vector may be take's). */
+static bool step_action(pctx *p, yaml_node_t *n, const mapview *mv,
+                        size_t index, yaml_node_t **act, const char **key)
+{
+    bool has_take = mv_get(mv, "take") != NULL;
+
+    *act = NULL;
+    for (unsigned i = FIRST_ACTION_KEY - 2; mv->keys[i]; i++) {
+        if (!mv->val[i])
             continue;
         if (i == FIRST_ACTION_KEY - 1) /* vector: take's */
             continue;
         if (i == FIRST_ACTION_KEY - 2 && has_take) /* expect: take's */
             continue;
-        if (act)
-            return perr(p, mv.key[i], "step has two actions ('%s' and "
-                                      "'%s')", key, step_keys[i]);
-        act = mv.val[i];
-        key = step_keys[i];
+        if (*act)
+            return perr(p, mv->key[i], "step has two actions ('%s' and "
+                                       "'%s')", *key, mv->keys[i]);
+        *act = mv->val[i];
+        *key = mv->keys[i];
     }
-    if (!act)
+    if (!*act)
         return perr(p, n, "step %zu has no action", index + 1);
-    if ((v = mv_get(&mv, "vector")) && !has_take)
-        return perr(p, mv_key(&mv, "vector"),
+    if (mv_get(mv, "vector") && !has_take)
+        return perr(p, mv_key(mv, "vector"),
                     "unknown key 'vector' in step (only with take)");
+    return true;
+}
+
+static bool parse_step(pctx *p, yaml_node_t *n, sim_step *st, size_t index)
+{
+    sim_scenario *s = p->s;
+    const char *keys[MV_MAX];
+    mapview mv;
+    yaml_node_t *v, *act = NULL;
+    const char *key = NULL;
+
+    st->line = (int)n->start_mark.line + 1;
+    st->col = (int)n->start_mark.column + 1;
+    step_keys(keys);
+    if (!map_open(p, n, "step", keys, &mv) ||
+        !step_action(p, n, &mv, index, &act, &key))
+        return false;
     if ((v = mv_get(&mv, "name"))) {
         if (!get_name(p, v, "step name", &st->name))
             return false;
@@ -1960,31 +2047,7 @@ static bool parse_step(pctx *p, yaml_node_t *n, sim_step *st, size_t index)
         if (!get_u32(p, v, "cpu", 0, s->cfg.n_cpus - 1, &st->cpu))
             return false;
     }
-    st->t_start = p->now;
-    if (mv_get(&mv, "at") && mv_get(&mv, "after"))
-        return perr(p, mv_key(&mv, "after"), "give 'at' or 'after', not "
-                                             "both");
-    if ((v = mv_get(&mv, "at"))) {
-        uint64_t t;
-        if (!get_duration(p, v, "at", &t))
-            return false;
-        if (t < p->now)
-            return perr(p, v, "at: time %" PRIu64 " ns is in the past (the "
-                              "scenario is at %" PRIu64 " ns)", t, p->now);
-        if (t == UINT64_MAX)
-            return perr(p, v, "at: virtual time overflows");
-        p->now = t;
-    }
-    if ((v = mv_get(&mv, "after"))) {
-        uint64_t d;
-        if (!get_duration(p, v, "after", &d))
-            return false;
-        if (d > UINT64_MAX - 1 - p->now)
-            return perr(p, v, "after: virtual time overflows");
-        p->now += d;
-    }
-    st->t_action = st->t_end = p->now;
-    if (!parse_action(p, key, act, st, &mv))
+    if (!step_time(p, &mv, st) || !parse_action(p, key, act, st, &mv))
         return false;
     p->now = st->t_end;
     return true;
@@ -1992,15 +2055,22 @@ static bool parse_step(pctx *p, yaml_node_t *n, sim_step *st, size_t index)
 
 static bool parse_root(pctx *p, yaml_node_t *root)
 {
-    static const char *const keys[] = {"name", "machine", "steps", NULL};
+    static const char *const keys[] = {"name", "machine", "host", "steps",
+                                       NULL};
+    static const char *const hkeys[] = {"max_fires", NULL};
     sim_scenario *s = p->s;
-    mapview mv;
+    mapview mv, hv;
     yaml_node_t *v;
 
     if (!map_open(p, root, "the scenario", keys, &mv))
         return false;
     if ((v = mv_get(&mv, "name")) &&
         !get_name(p, v, "scenario name", &s->title))
+        return false;
+    if ((v = mv_get(&mv, "host")) &&
+        (!map_open(p, v, "host", hkeys, &hv) ||
+         !opt_u32(p, &hv, "max_fires", "host", 1, UINT32_MAX,
+                  &s->max_fires)))
         return false;
     if ((v = mv_get(&mv, "machine"))) {
         if (!parse_machine(p, v))

@@ -16,6 +16,8 @@
 
 #include <intc/intc.h>
 
+#include "op.h"
+
 /* Exit codes (docs/scenario.md). */
 #define SIM_EXIT_OK 0
 #define SIM_EXIT_FAIL 1
@@ -126,85 +128,41 @@ typedef struct sim_expect {
     uint64_t time;
 } sim_expect;
 
-enum sim_action {
-    ACT_ADVANCE,
-    ACT_WRITE,
-    ACT_READ,
-    ACT_MMIO_WRITE,
-    ACT_MMIO_READ,
-    ACT_WRMSR,
-    ACT_RDMSR,
-    ACT_IPI,
-    ACT_TPR,
-    ACT_LINT,
-    ACT_ACK,
-    ACT_EOI,
-    ACT_TAKE,
-    ACT_RUN,
-    ACT_RAISE_LVT,
-    ACT_BLOCK,
-    ACT_IOAPIC_RTE,
-    ACT_IOAPIC_REG,
-    ACT_IOAPIC_EOI,
-    ACT_IRQ,
-    ACT_IRQ_GSI,
-    ACT_MSI,
-    ACT_MSIX_TABLE,
-    ACT_MSIX_CONTROL,
-    ACT_MSIX_NOTIFY,
-    ACT_MSI_CONFIG,
-    ACT_MSI_NOTIFY,
-    ACT_IOMMU_WRITE,
-    ACT_IOMMU_READ,
-    ACT_MEMORY_WRITE,
-    ACT_MEMORY_READ,
-    ACT_SNAPSHOT,
-    ACT_RESTORE,
-    ACT_EXPECT,
-    ACT_COUNT_
-};
+/* A step's action: an operation (enum kit_op_kind) or an expectation. */
+#define SIM_ACT_EXPECT KIT_OP_COUNT_
 
 /* ack: what the INTA must return. */
 enum { ACK_ANY, ACK_VECTOR, ACK_SPURIOUS, ACK_NONE };
 
-/* Optional operand flags (sim_step.opt). */
+/* What a step expects of its operation's result (sim_step.opt). */
 enum {
-    OPT_EXPECT = 1u << 0,    /* expect value given (read-like steps) */
+    OPT_EXPECT = 1u << 0, /* expect value given (read-like steps); take:
+                             the signal must be pending */
     OPT_MASK = 1u << 1,
-    OPT_ADDR = 1u << 2,      /* msix_table fields */
-    OPT_DATA = 1u << 3,
-    OPT_MASKED = 1u << 4,
-    OPT_VECTOR = 1u << 5,    /* take sipi vector check */
-    OPT_LOGICAL = 1u << 6,   /* ipi flags */
-    OPT_LEVEL = 1u << 7,
-    OPT_DEASSERT = 1u << 8,
-    OPT_ALL_CPUS = 1u << 9   /* run without cpu */
+    OPT_VECTOR = 1u << 2  /* take sipi vector check */
 };
 
 typedef struct sim_step {
     int line, col;
     char *name;
-    enum sim_action action;
+    unsigned action;        /* enum kit_op_kind or SIM_ACT_EXPECT */
     uint32_t cpu;
     /* Static virtual time: the action happens at t_action (after any
        at/after); t_end is the time after the step. */
     uint64_t t_start, t_action, t_end;
+    kit_op op;              /* the operation (testkit/op.h) */
+    /* Expectations of its result. */
     unsigned opt;
     int expect_error;       /* 0 or an intc_err the access must return */
-    uint32_t unit, pin, source;
-    uint64_t off, size, value, value2, mask, expect;
-    unsigned what;          /* take: INTC_PEND_*; raise_lvt: INTC_LVT_*;
-                               ack: ACK_*; ipi: mode */
-    unsigned shorthand;
-    uint8_t *bytes;         /* memory_write/read contents */
+    unsigned ack;           /* ACK_* */
+    uint64_t mask, expect;
+    uint8_t *bytes;         /* op.bytes: memory contents, hex images */
     size_t n_bytes;
-    int snap;               /* snapshot/restore: index in snap_names */
     sim_expect *exp;
 } sim_step;
 
 typedef struct sim_region {
     uint64_t addr, size;
-    uint8_t *mem; /* owned by the host (run.c), not the scenario */
 } sim_region;
 
 typedef struct sim_device {
@@ -224,6 +182,7 @@ typedef struct sim_scenario {
     uint64_t hash; /* FNV-1a of the file bytes (--save-at/--resume) */
 
     intc_machine_config cfg;
+    uint32_t max_fires; /* host: max_fires (0: SIM_MAX_FIRES_PER_ADVANCE) */
     uint32_t *apic_ids;
     intc_ioapic_config *ioapics;
     uint8_t **wiring; /* per IOAPIC, n_pins entries */
@@ -255,7 +214,7 @@ void sim_scenario_free(sim_scenario *s);
 uint64_t sim_fnv1a(uint64_t h, const void *p, size_t n);
 /* Register name for messages ("tpr", "0x2c0"); buf for unnamed ones. */
 const char *sim_reg_name(uint32_t reg, char *buf, size_t len);
-const char *sim_action_name(enum sim_action a);
+const char *sim_action_name(unsigned a);
 /* Step index (0-based) by "N" (1-based) or name; -1 if none. */
 long sim_step_lookup(const sim_scenario *s, const char *spec);
 
@@ -265,16 +224,9 @@ enum sim_trace_mode { TRACE_NONE, TRACE_TEXT, TRACE_JSON };
 
 typedef struct sim_vcd sim_vcd;
 
-/* One recorded trace item of the current step. */
-typedef struct sim_item {
-    bool is_kick;
-    uint64_t time;
-    intc_event ev; /* ev.cpu is the kicked CPU for kicks */
-} sim_item;
-
 void sim_trace_step(FILE *f, enum sim_trace_mode mode, size_t index,
                     const sim_step *st, uint64_t time, const char *text,
-                    const sim_item *items, size_t n_items, size_t n_lost);
+                    const kit_item *items, size_t n_items, size_t n_lost);
 void sim_trace_failure(FILE *f, enum sim_trace_mode mode, size_t index,
                        const sim_step *st, const char *what,
                        const char *lines);
@@ -293,7 +245,7 @@ bool sim_vcd_close(sim_vcd *v);
 
 /* Read an APIC register the way the guest would in the CPU's current
    mode (MMIO in xAPIC, RDMSR in x2APIC).  reg may be SIM_REG_ICR64. */
-intc_err sim_lapic_read(intc_lapic *l, uint32_t reg, uint64_t *val);
+#define sim_lapic_read kit_lapic_read
 /* The 256-bit register at base (ISR0/TMR0/IRR0); zero where unreadable. */
 void sim_lapic_vec(intc_lapic *l, uint32_t base, sim_vecset *out);
 
@@ -311,5 +263,55 @@ typedef struct sim_options {
 /* Build the machine, run the steps, check expectations.  Returns an exit
    code. */
 int sim_run(const sim_scenario *s, const sim_options *o);
+
+/* ---- the runner's state (run.c, step.c, save.c) ---- */
+
+/* Run records kept per `run` step (the trace names the first CPUs). */
+#ifndef SIM_MAX_RUNLOG
+#define SIM_MAX_RUNLOG (1u << 20)
+#endif
+
+/* A growable string with a hard cap (traces, failure messages). */
+typedef struct strbuf {
+    char *s;
+    size_t len, cap;
+    bool truncated;
+} strbuf;
+
+/* The host is the testkit's (testkit/kit.h): clock, timers, guest
+   memory, events and the timed log; the rig adds the machine, the
+   devices and the named snapshots (testkit/op.h). */
+typedef struct sim_host {
+    const sim_scenario *s;
+    const sim_options *o;
+    kit_host *k;
+    kit_rig rig;
+    kit_device *devs;
+    kit_result res;
+    /* Event totals at the last event check: the window's counts are
+       k->totals - wbase; k->events holds the window's events. */
+    uint64_t wbase[INTC_EV_COUNT_];
+    bool coalesced_note;
+    sim_vcd *vcd;
+    FILE *out;
+} sim_host;
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void sb_printf(strbuf *b, const char *fmt, ...);
+void sim_vec_text(strbuf *b, const sim_vecset *v);
+void sim_pending_text(strbuf *b, unsigned p);
+/* step.c: execute an operation step, describe it (d) and check what the
+   step expects of its result (f: failure lines). */
+void sim_do_op(sim_host *h, const sim_step *st, strbuf *d, strbuf *f);
+/* Past the fire budget the timers coalesce: said once per run (before:
+   k->n_coalesced before the advance). */
+void sim_coalesce_note(sim_host *h, unsigned long before);
+/* run.c: an `expect` step. */
+void sim_check_expect(sim_host *h, const sim_expect *e, strbuf *f);
+/* save.c */
+int sim_save_file(sim_host *h, size_t index);
+int sim_resume_file(sim_host *h, size_t *next);
 
 #endif /* INTC_SIM_H */

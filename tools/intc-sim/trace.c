@@ -221,7 +221,7 @@ static void json_name(FILE *f, const sim_step *st)
 
 void sim_trace_step(FILE *f, enum sim_trace_mode mode, size_t index,
                     const sim_step *st, uint64_t time, const char *text,
-                    const sim_item *items, size_t n_items, size_t n_lost)
+                    const kit_item *items, size_t n_items, size_t n_lost)
 {
     char buf[512];
 
@@ -233,8 +233,8 @@ void sim_trace_step(FILE *f, enum sim_trace_mode mode, size_t index,
             fprintf(f, " \"%s\"", st->name);
         fprintf(f, ": %s\n", text);
         for (size_t i = 0; i < n_items; i++) {
-            const sim_item *it = &items[i];
-            if (it->is_kick) {
+            const kit_item *it = &items[i];
+            if (it->kind == KIT_ITEM_KICK) {
                 fprintf(f, "    @%" PRIu64 "ns %-14s cpu=%" PRIu32 "\n",
                         it->time, "kick", it->ev.cpu);
                 continue;
@@ -256,8 +256,8 @@ void sim_trace_step(FILE *f, enum sim_trace_mode mode, size_t index,
     json_str(f, text);
     fprintf(f, ",\"events\":%zu}\n", n_items + n_lost);
     for (size_t i = 0; i < n_items; i++) {
-        const sim_item *it = &items[i];
-        if (it->is_kick) {
+        const kit_item *it = &items[i];
+        if (it->kind == KIT_ITEM_KICK) {
             fprintf(f, "{\"type\":\"kick\",\"step\":%zu,\"time\":%" PRIu64
                     ",\"cpu\":%" PRIu32 "}\n", index + 1, it->time,
                     it->ev.cpu);
