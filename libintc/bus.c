@@ -536,7 +536,11 @@ intc_err intc_msi_send(intc_machine *m, uint64_t addr, uint32_t data,
         return INTC_ERR_INVAL;
     if (INTC_UNLIKELY(!intc__enter(m)))
         return INTC_ERR_BUSY;
-    err = route(m, addr, data, source_id, out ? out : &res);
+    if (!out)
+        out = &res;
+    err = route(m, addr, data, source_id, out);
+    INTC_REC(m, INTC__OP_MSI_SEND, 0, addr, data, source_id, err,
+             intc__rec_delivery(out));
     intc__leave(m);
     return err;
 }

@@ -48,6 +48,7 @@ typedef struct intc_msg {
 #include "lapic_priv.h"
 #include "ioapic_priv.h"
 #include "iommu_priv.h"
+#include "record_priv.h"
 
 /* Open-addressing map from a 32-bit key to a CPU index, built once. */
 typedef struct intc_idmap {
@@ -90,6 +91,12 @@ struct intc_machine {
     /* --- callback plumbing --- */
     unsigned depth;     /* nesting of public calls */
     unsigned in_cb;     /* inside an event/timer_arm/now_ns callback */
+    /* A recording or a replay in progress (record.c), else NULL: the one
+       test every recorded call makes when recording is off. */
+    struct intc__rec *rec;
+    /* Deferred callbacks run (kick, eoi, apic_base_changed), free-running:
+       the recorder names the callback a nested call came from by it. */
+    uint32_t n_deferred;
     /* Ring of APICs whose CPU is owed a kick at the end of the outermost
        call; free-running head and tail, each APIC queued at most once
        (kick_queued), so n_cpus slots suffice. */
@@ -124,6 +131,9 @@ struct intc_machine {
     /* What the last failed intc_machine_load() refused, "" after a
        success (intc_machine_errmsg). */
     char snap_errmsg[128];
+
+    /* --- recording (record.c) --- */
+    intc_err rec_err;   /* why the last recording stopped on its own */
 };
 
 /* ---- allocation (creation paths only) ---- */
@@ -165,6 +175,7 @@ static inline void intc__leave(intc_machine *m)
         m->n_owed = 0;
         l->kick_queued = false;
         m->depth = 1;
+        m->n_deferred++;
         m->ops.kick(m->host, l->index);
         m->depth = 0;
         if (!intc__owed(m))
@@ -227,6 +238,22 @@ static inline bool intc__tracing(const intc_machine *m)
 {
     return m->ops.event != NULL;
 }
+
+/* ---- recording (record.c, record_priv.h) ----
+ *
+ * Every public call that takes the machine (intc__enter) reports itself
+ * with INTC_REC just before intc__leave(), i.e. once the operation is
+ * complete and before the deferred callbacks run; the host's inputs
+ * (clock, guest memory, posted vectors) are reported where they are
+ * read.  Off, that is one predictable test of m->rec per call. */
+void intc__rec_call(intc_machine *m, unsigned op, uint32_t obj, uint64_t a0,
+                    uint64_t a1, uint64_t a2, int32_t ret, uint64_t out);
+
+#define INTC_REC(m, ...)                                                    \
+    do {                                                                    \
+        if (INTC_UNLIKELY((m)->rec != NULL))                                \
+            intc__rec_call((m), __VA_ARGS__);                               \
+    } while (0)
 
 #define INTC_EMIT(m, ...)                                                   \
     do {                                                                    \

@@ -407,6 +407,8 @@ intc_err intc_ioapic_mmio_read(intc_ioapic *io, uint32_t off, unsigned size,
         out |= (uint64_t)((r >> (8 * (a & 15))) & 0xff) << (8 * i);
     }
     *val = out;
+    INTC_REC(io->m, INTC__OP_IOAPIC_MMIO_READ, io->index, off, size, 0,
+             INTC_OK, out);
     intc__leave(io->m);
     return INTC_OK;
 }
@@ -434,6 +436,8 @@ intc_err intc_ioapic_mmio_write(intc_ioapic *io, uint32_t off, unsigned size,
         emit(io, INTC_EV_IOAPIC_EOI, 0, (int32_t)(val & 0xff), 0, 0);
         eoi_vector(io, (uint8_t)val);
     }
+    INTC_REC(io->m, INTC__OP_IOAPIC_MMIO_WRITE, io->index, off, size, val,
+             INTC_OK, 0);
     intc__leave(io->m);
     return INTC_OK;
 }
@@ -457,6 +461,8 @@ intc_err intc_ioapic_set_irq_source(intc_ioapic *io, uint32_t pin,
     else
         p->sources &= ~(1u << source);
     line_changed(io, pin, was_active, was_asserted);
+    INTC_REC(io->m, INTC__OP_IOAPIC_SET_IRQ, io->index, pin, source, asserted,
+             INTC_OK, 0);
     intc__leave(io->m);
     return INTC_OK;
 }
@@ -493,6 +499,8 @@ intc_err intc_ioapic_timer_expired(intc_ioapic *io, uint64_t now_ns)
     }
     io->timer_deadline = 0; /* force the host timer to be re-armed */
     arm_throttle(io);
+    INTC_REC(io->m, INTC__OP_IOAPIC_TIMER_EXPIRED, io->index, now_ns, 0, 0,
+             INTC_OK, 0);
     intc__leave(io->m);
     return INTC_OK;
 }

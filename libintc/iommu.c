@@ -52,6 +52,22 @@ static void iec_clear(intc_iommu *u)
 
 bool intc__dma_read(intc_machine *m, uint64_t addr, void *buf, size_t len)
 {
+    if (INTC_UNLIKELY(m->rec != NULL))
+        return intc__rec_dma_read(m, addr, buf, len);
+    return intc__host_dma_read(m, addr, buf, len);
+}
+
+bool intc__dma_write(intc_machine *m, uint64_t addr, const void *buf,
+                    size_t len)
+{
+    if (INTC_UNLIKELY(m->rec != NULL))
+        return intc__rec_dma_write(m, addr, buf, len);
+    return intc__host_dma_write(m, addr, buf, len);
+}
+
+bool intc__host_dma_read(intc_machine *m, uint64_t addr, void *buf,
+                         size_t len)
+{
     int r;
     if (!m->ops.dma_read)
         return false;
@@ -61,8 +77,8 @@ bool intc__dma_read(intc_machine *m, uint64_t addr, void *buf, size_t len)
     return r == 0;
 }
 
-bool intc__dma_write(intc_machine *m, uint64_t addr, const void *buf,
-                    size_t len)
+bool intc__host_dma_write(intc_machine *m, uint64_t addr, const void *buf,
+                          size_t len)
 {
     int r;
     if (!m->ops.dma_write)
@@ -295,6 +311,7 @@ intc_err intc_iommu_mmio_read(intc_iommu *u, uint32_t off, unsigned size,
         (void)u->ops->reg_get(u, off & ~7u, &q);
         *val = size == 8 ? q : (uint32_t)(q >> (8 * (off & 4)));
     } /* else not an architectural access: reads 0 */
+    INTC_REC(u->m, INTC__OP_IOMMU_MMIO_READ, 0, off, size, 0, INTC_OK, *val);
     intc__leave(u->m);
     return INTC_OK;
 }
@@ -316,6 +333,7 @@ intc_err intc_iommu_mmio_write(intc_iommu *u, uint32_t off, unsigned size,
         err = u->ops->mmio_write(u, off, size, val);
     }
     intc__iommu_flush(u);
+    INTC_REC(u->m, INTC__OP_IOMMU_MMIO_WRITE, 0, off, size, val, err, 0);
     intc__leave(u->m);
     return err;
 }
@@ -352,6 +370,12 @@ intc_err intc_iommu_remap(intc_iommu *u, uint16_t sid, uint64_t addr,
     if (!out->blocked && !out->posted && !out->remapped)
         passthrough_fields(u, addr, data, out);
     intc__iommu_flush(u);
+    if (INTC_UNLIKELY(u->m->rec != NULL)) {
+        uint8_t b[INTC__IRQ_BYTES];
+        intc__rec_irq_bytes(b, out);
+        intc__rec_call_blob(u->m, INTC__OP_IOMMU_REMAP, 0, sid, addr, data,
+                            INTC_OK, 0, b, sizeof b);
+    }
     intc__leave(u->m);
     return INTC_OK;
 }
@@ -391,6 +415,12 @@ intc_err intc_irq_deliver(intc_machine *m, const intc_irq *irq,
             intc__emit_unit(m, INTC_EV_NO_TARGET, INTC_NO_CPU, irq->vector, 0,
                            0, irq->dest, msg.dm);
     }
+    if (INTC_UNLIKELY(m->rec != NULL)) {
+        uint8_t b[INTC__IRQ_BYTES];
+        intc__rec_irq_bytes(b, irq);
+        intc__rec_call_blob(m, INTC__OP_IRQ_DELIVER, 0, 0, 0, 0, INTC_OK,
+                            intc__rec_delivery(out), b, sizeof b);
+    }
     intc__leave(m);
     return INTC_OK;
 }
@@ -404,6 +434,8 @@ intc_err intc_iommu_set_table(intc_iommu *u, uint64_t irta, bool enabled,
         return INTC_ERR_BUSY;
     u->ops->set_table(u, irta, enabled, cfi);
     intc__iommu_flush(u);
+    INTC_REC(u->m, INTC__OP_IOMMU_SET_TABLE, 0, irta, enabled, cfi, INTC_OK,
+             0);
     intc__leave(u->m);
     return INTC_OK;
 }
@@ -419,6 +451,8 @@ intc_err intc_iommu_invalidate(intc_iommu *u, uint32_t index,
         iec_clear(u);
     else
         u->ops->invalidate(u, index, index_mask);
+    INTC_REC(u->m, INTC__OP_IOMMU_INVALIDATE, 0, index, index_mask, 0,
+             INTC_OK, 0);
     intc__leave(u->m);
     return INTC_OK;
 }

@@ -763,18 +763,25 @@ static uint64_t x2_allowed(const intc_lapic *l, unsigned slot)
    keeps its trigger mode. */
 static INTC_COLD void fold_pir_slow(intc_lapic *l)
 {
+    uint64_t bits[4], lv[4], any = 0;
     atomic_store_explicit(&l->pir_on, 0, memory_order_seq_cst);
     for (unsigned w = 0; w < 4; w++) {
-        uint64_t bits = atomic_exchange(&l->pir[w], 0);
-        uint64_t lv;
-        if (!bits)
-            continue;
-        lv = atomic_fetch_and(&l->pir_level[w], ~bits) & bits;
-        while (bits) {
-            unsigned b = (unsigned)intc__fls64(bits);
-            bits &= ~(1ull << b);
-            intc__lapic_accept_fixed(l, (uint8_t)(w * 64 + b), (lv >> b) & 1,
-                         INTC_DM_FIXED);
+        bits[w] = atomic_exchange(&l->pir[w], 0);
+        lv[w] = bits[w] ? atomic_fetch_and(&l->pir_level[w], ~bits[w]) &
+                              bits[w]
+                        : 0;
+        any |= bits[w];
+    }
+    /* What was taken is a host input of the running call (record.h);
+       a replay posts it again before the call, so this fold finds it. */
+    if (any && l->m->rec)
+        intc__rec_fold(l->m, l->index, bits, lv);
+    for (unsigned w = 0; w < 4; w++) {
+        while (bits[w]) {
+            unsigned b = (unsigned)intc__fls64(bits[w]);
+            bits[w] &= ~(1ull << b);
+            intc__lapic_accept_fixed(l, (uint8_t)(w * 64 + b),
+                                     (lv[w] >> b) & 1, INTC_DM_FIXED);
         }
     }
 }
@@ -783,6 +790,11 @@ static inline void fold_pir(intc_lapic *l)
 {
     if (INTC_UNLIKELY(atomic_load_explicit(&l->pir_on, memory_order_acquire)))
         fold_pir_slow(l);
+}
+
+void intc__lapic_fold_pir(intc_lapic *l)
+{
+    fold_pir(l);
 }
 
 static inline bool lapic_enter(intc_lapic *l)
@@ -821,6 +833,10 @@ intc_err intc_lapic_sync_pir(intc_lapic *l, const uint64_t pir[4])
             }
         }
     }
+    if (INTC_UNLIKELY(l->m->rec != NULL))
+        intc__rec_call_blob(l->m, INTC__OP_LAPIC_SYNC_PIR, l->index,
+                            pir != NULL, 0, 0, INTC_OK, 0, pir,
+                            pir ? 4 * sizeof(uint64_t) : 0);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -839,12 +855,16 @@ intc_err intc_lapic_mmio_read(intc_lapic *l, uint32_t off, unsigned size,
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     if (l->mode != INTC_MODE_XAPIC) {
+        INTC_REC(l->m, INTC__OP_LAPIC_MMIO_READ, l->index, off, size, 0,
+                 INTC_ERR_NOT_DECODED, 0);
         intc__leave(l->m);
         return INTC_ERR_NOT_DECODED;
     }
     /* The architectural access: an aligned 32-bit load of a register. */
     if (size == 4 && !(off & 15) && slot_present(l, off >> 4, RX)) {
         *val = read_reg(l, off >> 4);
+        INTC_REC(l->m, INTC__OP_LAPIC_MMIO_READ, l->index, off, size, 0,
+                 INTC_OK, *val);
         intc__leave(l->m);
         return INTC_OK;
     }
@@ -867,6 +887,8 @@ intc_err intc_lapic_mmio_read(intc_lapic *l, uint32_t off, unsigned size,
     if (illegal)
         intc__lapic_error(l, INTC_ESR_ILLEGAL_REGISTER);
     *val = out;
+    INTC_REC(l->m, INTC__OP_LAPIC_MMIO_READ, l->index, off, size, 0, INTC_OK,
+             out);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -880,12 +902,16 @@ intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off, unsigned size,
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     if (l->mode != INTC_MODE_XAPIC) {
+        INTC_REC(l->m, INTC__OP_LAPIC_MMIO_WRITE, l->index, off, size, val,
+                 INTC_ERR_NOT_DECODED, 0);
         intc__leave(l->m);
         return INTC_ERR_NOT_DECODED;
     }
     if (off == S_EOI << 4 && size == 4) {
         /* EOI, the hot write: present, aligned, any value. */
         do_eoi(l);
+        INTC_REC(l->m, INTC__OP_LAPIC_MMIO_WRITE, l->index, off, size, val,
+                 INTC_OK, 0);
         intc__leave(l->m);
         return INTC_OK;
     }
@@ -902,6 +928,8 @@ intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off, unsigned size,
     } else if (slot_present(l, slot, RX)) {
         write_reg(l, slot, val & 0xffffffffu, false);
     }
+    INTC_REC(l->m, INTC__OP_LAPIC_MMIO_WRITE, l->index, off, size, val,
+             INTC_OK, 0);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -1050,6 +1078,8 @@ intc_err intc_lapic_msr_read(intc_lapic *l, uint32_t msr, uint64_t *val)
     } else {
         err = INTC_ERR_NOT_DECODED;
     }
+    INTC_REC(l->m, INTC__OP_LAPIC_MSR_READ, l->index, msr, 0, 0, err,
+             err ? 0 : *val);
     intc__leave(l->m);
     return err;
 }
@@ -1065,6 +1095,8 @@ intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr, uint64_t val)
         l->mode == INTC_MODE_X2APIC) {
         /* EOI, the hot WRMSR (only 0 is accepted, 11.12.1.3). */
         do_eoi(l);
+        INTC_REC(l->m, INTC__OP_LAPIC_MSR_WRITE, l->index, msr, val, 0,
+                 INTC_OK, 0);
         intc__leave(l->m);
         return INTC_OK;
     }
@@ -1087,6 +1119,7 @@ intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr, uint64_t val)
     } else {
         err = INTC_ERR_NOT_DECODED;
     }
+    INTC_REC(l->m, INTC__OP_LAPIC_MSR_WRITE, l->index, msr, val, 0, err, 0);
     intc__leave(l->m);
     return err;
 }
@@ -1169,6 +1202,7 @@ int intc_lapic_ack(intc_lapic *l)
         update_ppr(l);
         INTC_EMIT(l->m, INTC_EV_ACK, l->index, v, 0, 0, 0);
     }
+    INTC_REC(l->m, INTC__OP_LAPIC_ACK, l->index, 0, 0, 0, ret, 0);
     intc__leave(l->m);
     return ret;
 }
@@ -1186,11 +1220,14 @@ int intc_lapic_take(intc_lapic *l, unsigned what, uint8_t *sipi_vector)
         return INTC_ERR_BUSY;
     p = intc_lapic_pending(l);
     if (!(p & what)) {
+        INTC_REC(l->m, INTC__OP_LAPIC_TAKE, l->index, what, 0, 0, 0, 0);
         intc__leave(l->m);
         return 0;
     }
     l->sig &= (uint8_t)~what;
     if (what == INTC_PEND_SIPI) {
+        INTC_REC(l->m, INTC__OP_LAPIC_TAKE, l->index, what, 0, 0, 1,
+                 l->sipi_vector);
         if (sipi_vector)
             *sipi_vector = l->sipi_vector;
         l->wait_sipi = false;
@@ -1209,6 +1246,8 @@ int intc_lapic_take(intc_lapic *l, unsigned what, uint8_t *sipi_vector)
         }
         INTC_EMIT(l->m, INTC_EV_INIT_RESET, l->index, -1, 0, ap, 0);
     }
+    if (what != INTC_PEND_SIPI)
+        INTC_REC(l->m, INTC__OP_LAPIC_TAKE, l->index, what, 0, 0, 1, 0);
     intc__leave(l->m);
     return 1;
 }
@@ -1220,6 +1259,7 @@ intc_err intc_lapic_set_tpr(intc_lapic *l, uint8_t tpr)
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     write_tpr(l, tpr);
+    INTC_REC(l->m, INTC__OP_LAPIC_SET_TPR, l->index, tpr, 0, 0, INTC_OK, 0);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -1250,6 +1290,8 @@ intc_err intc_lapic_set_lint(intc_lapic *l, unsigned pin, bool level)
     } else {
         lint_eval(l, pin, was);
     }
+    INTC_REC(l->m, INTC__OP_LAPIC_SET_LINT, l->index, pin, level, 0, INTC_OK,
+             0);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -1263,6 +1305,7 @@ intc_err intc_lapic_raise_lvt(intc_lapic *l, unsigned lvt)
         return INTC_ERR_BUSY;
     if (l->mode != INTC_MODE_DISABLED)
         intc__lapic_lvt_fire(l, lvt);
+    INTC_REC(l->m, INTC__OP_LAPIC_RAISE_LVT, l->index, lvt, 0, 0, INTC_OK, 0);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -1274,6 +1317,8 @@ intc_err intc_lapic_timer_expired(intc_lapic *l, uint64_t now_ns)
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     intc__timer_expire(l, now_ns);
+    INTC_REC(l->m, INTC__OP_LAPIC_TIMER_EXPIRED, l->index, now_ns, 0, 0,
+             INTC_OK, 0);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -1290,6 +1335,8 @@ intc_err intc_lapic_reset(intc_lapic *l, bool init_only)
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     intc__lapic_do_reset(l, init_only);
+    INTC_REC(l->m, INTC__OP_LAPIC_RESET, l->index, init_only, 0, 0, INTC_OK,
+             0);
     intc__leave(l->m);
     return INTC_OK;
 }

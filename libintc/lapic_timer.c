@@ -348,6 +348,8 @@ intc_err intc_lapic_set_tsc_offset(intc_lapic *l, uint64_t offset)
     /* An armed TSC deadline is re-expressed in host time. */
     if (timer_mode(l) == INTC_TIMER_TSC_DEADLINE && l->tsc_deadline)
         intc__timer_write_tsc_deadline(l, l->tsc_deadline);
+    INTC_REC(l->m, INTC__OP_LAPIC_SET_TSC_OFFSET, l->index, offset, 0, 0,
+             INTC_OK, 0);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -357,7 +359,9 @@ uint64_t intc_machine_tsc(intc_machine *m, uint32_t cpu)
     if (!m || cpu >= m->n_cpus)
         return 0;
     /* The same formula the TSC-deadline timer compares against. */
-    return guest_tsc(&m->cpus[cpu], intc__now(m, cpu));
+    /* A query: the clock read is the host's own business, not an input
+       of a recorded call (record.h). */
+    return guest_tsc(&m->cpus[cpu], intc__host_now(m, cpu));
 }
 
 /* ---- snapshot section ---- */

@@ -103,6 +103,7 @@ void intc__flush_kicks(intc_machine *m)
             m->n_resample--;
             m->n_owed--;
             io->pins[pin].resample_queued = false;
+            m->n_deferred++;
             if (intc__tracing(m))
                 intc__emit_unit(m, INTC_EV_RESAMPLE, INTC_NO_CPU, -1,
                                io->index, pin, io->gsi_base + pin, 0);
@@ -115,6 +116,7 @@ void intc__flush_kicks(intc_machine *m)
             l->base_queued = false;
             if (intc__base_differs(l)) {
                 l->base_reported = l->apic_base;
+                m->n_deferred++;
                 m->ops.apic_base_changed(m->host, l->index, l->apic_base);
             }
             continue;
@@ -122,6 +124,7 @@ void intc__flush_kicks(intc_machine *m)
         intc_lapic *l = m->kickq[m->kick_head++ & m->kick_mask];
         m->n_owed--;
         l->kick_queued = false;
+        m->n_deferred++;
         m->ops.kick(m->host, l->index);
     } while (intc__owed(m));
     m->depth = 0;
@@ -167,6 +170,13 @@ void intc__emit(intc_machine *m, intc_event_type type, uint32_t cpu,
 }
 
 uint64_t intc__now(intc_machine *m, uint32_t cpu)
+{
+    if (INTC_UNLIKELY(m->rec != NULL))
+        return intc__rec_now(m, cpu);
+    return intc__host_now(m, cpu);
+}
+
+uint64_t intc__host_now(intc_machine *m, uint32_t cpu)
 {
     uint64_t t;
     if (!m->ops.now_ns)
@@ -471,6 +481,7 @@ void intc_machine_free(intc_machine *m)
 {
     if (!m || m->in_cb || m->depth)
         return;
+    intc__rec_release(m);
     machine_release(m);
 }
 
@@ -491,6 +502,7 @@ intc_err intc_machine_reset(intc_machine *m)
     intc__msi_reset_all(m);
     if (m->iommu)
         intc__iommu_do_reset(m->iommu);
+    INTC_REC(m, INTC__OP_MACHINE_RESET, 0, 0, 0, 0, INTC_OK, 0);
     intc__leave(m);
     return INTC_OK;
 }

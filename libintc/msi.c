@@ -110,6 +110,7 @@ intc_msix *intc_msix_new(intc_machine *m, uint16_t nvec, uint16_t source_id,
     x->unit = m->next_unit++;
     x->next = m->msix;
     m->msix = x;
+    INTC_REC(m, INTC__OP_MSIX_NEW, 0, nvec, source_id, 0, INTC_OK, x->unit);
     *errp = INTC_OK;
     return x;
 }
@@ -130,6 +131,7 @@ void intc_msix_free(intc_msix *x)
     m = x->m;
     if (m->in_cb || m->depth)
         return; /* host bug: not from inside a callback */
+    INTC_REC(m, INTC__OP_MSIX_FREE, x->unit, 0, 0, 0, INTC_OK, 0);
     for (intc_msix **pp = &m->msix; *pp; pp = &(*pp)->next) {
         if (*pp == x) {
             *pp = x->next;
@@ -188,6 +190,8 @@ intc_err intc_msix_table_read(intc_msix *x, uint32_t off, unsigned size,
         if (size == 8)
             *val |= (uint64_t)entry_dword(x, off + 4) << 32;
     }
+    INTC_REC(x->m, INTC__OP_MSIX_TABLE_READ, x->unit, off, size, 0, INTC_OK,
+             *val);
     intc__leave(x->m);
     return INTC_OK;
 }
@@ -233,6 +237,8 @@ intc_err intc_msix_table_write(intc_msix *x, uint32_t off, unsigned size,
         intc__emit_unit(x->m, INTC_EV_BAD_ACCESS, INTC_NO_CPU, -1, x->unit, off,
                        size, val);
     }
+    INTC_REC(x->m, INTC__OP_MSIX_TABLE_WRITE, x->unit, off, size, val,
+             INTC_OK, 0);
     intc__leave(x->m);
     return INTC_OK;
 }
@@ -260,12 +266,17 @@ intc_err intc_msix_set_control(intc_msix *x, bool enable, bool function_mask)
     x->enabled = enable;
     x->fmask = function_mask;
     msix_flush_pending(x, 0, x->nvec);
+    INTC_REC(x->m, INTC__OP_MSIX_SET_CONTROL, x->unit, enable, function_mask,
+             0, INTC_OK, 0);
     intc__leave(x->m);
     return INTC_OK;
 }
 
 intc_err intc_msix_notify(intc_msix *x, uint16_t vector, intc_delivery *out)
 {
+    intc_delivery res;
+    if (!out)
+        out = &res;
     if (!x)
         return INTC_ERR_INVAL;
     if (vector >= x->nvec)
@@ -285,6 +296,8 @@ intc_err intc_msix_notify(intc_msix *x, uint16_t vector, intc_delivery *out)
     } else {
         msix_send(x, vector, out);
     }
+    INTC_REC(x->m, INTC__OP_MSIX_NOTIFY, x->unit, vector, 0, 0, INTC_OK,
+             intc__rec_delivery(out));
     intc__leave(x->m);
     return INTC_OK;
 }
@@ -296,6 +309,7 @@ intc_err intc_msix_reset(intc_msix *x)
     if (!intc__enter(x->m))
         return INTC_ERR_BUSY;
     msix_reset(x);
+    INTC_REC(x->m, INTC__OP_MSIX_RESET, x->unit, 0, 0, 0, INTC_OK, 0);
     intc__leave(x->m);
     return INTC_OK;
 }
@@ -450,6 +464,9 @@ intc_msi *intc_msi_new(intc_machine *m, unsigned log2_vectors, bool addr64,
     c->unit = m->next_unit++;
     c->next = m->msi;
     m->msi = c;
+    INTC_REC(m, INTC__OP_MSI_NEW, 0, log2_vectors,
+             (uint64_t)addr64 | (uint64_t)per_vector_mask << 1, source_id,
+             INTC_OK, c->unit);
     *errp = INTC_OK;
     return c;
 }
@@ -467,6 +484,7 @@ void intc_msi_free(intc_msi *c)
     m = c->m;
     if (m->in_cb || m->depth)
         return;
+    INTC_REC(m, INTC__OP_MSI_FREE, c->unit, 0, 0, 0, INTC_OK, 0);
     for (intc_msi **pp = &m->msi; *pp; pp = &(*pp)->next) {
         if (*pp == c) {
             *pp = c->next;
@@ -525,12 +543,17 @@ intc_err intc_msi_config_write(intc_msi *c, uint32_t off, unsigned size,
     }
     /* Clearing a mask bit, or enabling, sends what is pending. */
     msi_flush_pending(c);
+    INTC_REC(c->m, INTC__OP_MSI_CONFIG_WRITE, c->unit, off, size, val,
+             INTC_OK, 0);
     intc__leave(c->m);
     return INTC_OK;
 }
 
 intc_err intc_msi_notify(intc_msi *c, unsigned vector, intc_delivery *out)
 {
+    intc_delivery res;
+    if (!out)
+        out = &res;
     if (!c)
         return INTC_ERR_INVAL;
     if (!intc__enter(c->m))
@@ -546,6 +569,8 @@ intc_err intc_msi_notify(intc_msi *c, unsigned vector, intc_delivery *out)
     } else {
         msi_send(c, vector, out);
     }
+    INTC_REC(c->m, INTC__OP_MSI_NOTIFY, c->unit, vector, 0, 0, INTC_OK,
+             intc__rec_delivery(out));
     intc__leave(c->m);
     return INTC_OK;
 }
@@ -557,6 +582,7 @@ intc_err intc_msi_reset(intc_msi *c)
     if (!intc__enter(c->m))
         return INTC_ERR_BUSY;
     msi_reset(c);
+    INTC_REC(c->m, INTC__OP_MSI_RESET, c->unit, 0, 0, 0, INTC_OK, 0);
     intc__leave(c->m);
     return INTC_OK;
 }

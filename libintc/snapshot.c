@@ -276,8 +276,8 @@ static size_t sn_measure(intc_machine *m)
 intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
                            size_t *used)
 {
-    size_t plen, size;
-    uint8_t *img = buf;
+    size_t size;
+    intc_err err;
 
     if (!m)
         return INTC_ERR_INVAL;
@@ -289,15 +289,28 @@ intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
        so the machine that saved and every machine that loads the image
        continue alike. */
     for (uint32_t i = 0; i < m->n_cpus; i++)
-        intc_lapic_sync_pir(&m->cpus[i], NULL);
-    plen = sn_measure(m);
-    size = SN_HDR_SIZE + plen;
+        intc__lapic_fold_pir(&m->cpus[i]);
+    err = intc__snap_save(m, buf, len, &size);
     if (used)
         *used = size;
-    if (!buf || len < size) {
-        intc__leave(m);
+    /* Recorded for its folds; a replay saves to no buffer (NOSPC after
+       the same folds) and compares the size. */
+    INTC_REC(m, INTC__OP_MACHINE_SAVE, 0, len, 0, 0, err, size);
+    intc__leave(m);
+    return err;
+}
+
+intc_err intc__snap_save(intc_machine *m, void *buf, size_t len,
+                         size_t *used)
+{
+    size_t plen, size;
+    uint8_t *img = buf;
+
+    plen = sn_measure(m);
+    size = SN_HDR_SIZE + plen;
+    *used = size;
+    if (!buf || len < size)
         return INTC_ERR_NOSPC;
-    }
     intc__snap c = {.mode = INTC__SNAP_SAVE, .out = img + SN_HDR_SIZE};
     sn_walk(&c, m);
     memcpy(img, sn_magic, 8);
@@ -307,7 +320,6 @@ intc_err intc_machine_save(intc_machine *m, void *buf, size_t len,
     intc__snap_put(img + 32, sn_fingerprint(m), 8);
     intc__snap_put(img + SN_SUM_OFF,
                    xxh64(img + SN_SUM_FROM, size - SN_SUM_FROM), 8);
-    intc__leave(m);
     return INTC_OK;
 }
 
@@ -407,6 +419,9 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
         }
     }
     if (err) {
+        if (INTC_UNLIKELY(m->rec != NULL))
+            intc__rec_call_blob(m, INTC__OP_MACHINE_LOAD, 0, 0, 0, 0, err, 0,
+                                buf, len);
         intc__leave(m);
         return err;
     }
@@ -428,6 +443,9 @@ intc_err intc_machine_load(intc_machine *m, const void *buf, size_t len)
        image has none, so a timer of the replaced state cannot fire. */
     for (uint32_t i = 0; i < m->n_ioapics; i++)
         intc__ioapic_timer_arm(m, i, m->ioapics[i].timer_deadline);
+    if (INTC_UNLIKELY(m->rec != NULL))
+        intc__rec_call_blob(m, INTC__OP_MACHINE_LOAD, 0, 0, 0, 0, INTC_OK, 0,
+                            buf, len);
     intc__leave(m);
     return INTC_OK;
 }

@@ -403,7 +403,7 @@ static void test_strerror_all(void **state)
         INTC_ERRNO_MAP(TH_ERR_ROW)
 #undef TH_ERR_ROW
     };
-    const int unknown[] = {1, 2, -12, -100, 12345, -2147483647};
+    const int unknown[] = {1, 2, -14, -100, 12345, -2147483647};
 
     (void)state;
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {

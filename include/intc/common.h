@@ -100,7 +100,9 @@ INTC_API const char *intc_version_string(void);
     X(CORRUPT, -8, "image is truncated, corrupt or inconsistent")           \
     X(NOSPC, -9, "buffer too small")                                        \
     X(UNSUPPORTED, -10, "not supported by this machine's configuration")    \
-    X(DMA, -11, "host memory access failed")
+    X(DMA, -11, "host memory access failed")                                \
+    X(IO, -12, "host write callback failed (recording stopped)")            \
+    X(DIVERGED, -13, "replay diverged from the recording")
 
 typedef enum intc_err {
 #define INTC_ERR_ENUM_(name, val, str) INTC_ERR_##name = (val),
@@ -387,8 +389,12 @@ typedef struct intc_host_ops {
 
     /* Allocator, Lua-style: new_size 0 frees ptr (returning NULL); otherwise
        (re)allocates.  old_size is the size ptr was allocated with (0 for
-       a new block).  libintc allocates only inside intc_machine_new() and
-       intc_msix_new() and frees only in the matching free calls.
+       a new block).  libintc allocates only inside intc_machine_new(),
+       intc_msix_new(), intc_msi_new(), intc_machine_record() (start) and
+       intc_replay_new(), and frees only in the matching free calls,
+       when a recording stops (intc_machine_record() with write NULL, or
+       a failed write) and in intc_machine_record() itself (its scratch
+       block).
        Default: the C library's realloc/free. */
     void *(*alloc)(void *host, void *ptr, size_t old_size, size_t new_size);
 

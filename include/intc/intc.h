@@ -15,5 +15,6 @@
 #include "ioapic.h"
 #include "msi.h"
 #include "iommu.h"
+#include "record.h"
 
 #endif /* INTC_INTC_H */
