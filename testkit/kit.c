@@ -702,7 +702,8 @@ unsigned long kit_advance_to(kit_host *h, uint64_t t)
     kit_priv *p = priv(h);
     unsigned long fires = 0;
 
-    while (h->m && p->heap_n > 0 && kit_next_deadline(h) <= t) {
+    while (h->m && !h->manual_timers && p->heap_n > 0 &&
+           kit_next_deadline(h) <= t) {
         uint64_t d = kit_next_deadline(h);
 
         if ((h->max_fires && fires >= h->max_fires) ||

@@ -115,6 +115,10 @@ typedef struct kit_host {
     /* Fire budget over the host's life (0: none): once n_fires reaches
        it, every kit_advance_to() fires each due timer once, late. */
     unsigned long max_fires_total;
+    /* Timers by hand: kit_advance_to() moves the clock and fires
+       nothing; timers expire only through kit_timer_expired() (a
+       converted recording says when, docs/recording.md). */
+    bool manual_timers;
 
     /* apic_base_changed() per CPU and in total, the last value per CPU. */
     unsigned *base_changes;

@@ -11,6 +11,9 @@
 #         only declared identifiers).
 # resume: --save-at then --resume give the same end; bad resume files are
 #         refused.
+# replay: --record a run (with --events and --final-image), --replay the
+#         recording: the same event stream and a byte-identical final
+#         image; a truncated recording is refused (exit 2).
 # hostile: generated inputs: 200,000-deep nestings (flow and block), a
 #         file over the size limit, a directory: refused (exit 2 with
 #         FILE:LINE:COL, or 3 for the host error), quickly (not timed
@@ -250,6 +253,42 @@ elseif(MODE STREQUAL "resume")
     if(NOT rc EQUAL 2)
         fail("save-at an unknown step: exit ${rc}\n${err}")
     endif()
+elseif(MODE STREQUAL "replay")
+    file(REMOVE_RECURSE "${WORK}")
+    file(MAKE_DIRECTORY "${WORK}")
+    run_sim(out err rc --quiet --record=${WORK}/run.rec
+        --events=${WORK}/run.events --final-image=${WORK}/run.img "${FILE}")
+    if(NOT rc EQUAL 0)
+        fail("recorded run: exit ${rc}\n${err}")
+    endif()
+    run_sim(out err rc --replay ${WORK}/run.rec --trace=none
+        --events=${WORK}/replay.events --final-image=${WORK}/replay.img)
+    if(NOT rc EQUAL 0)
+        fail("replay: exit ${rc}\n${err}")
+    endif()
+    foreach(_k events img)
+        file(SHA256 "${WORK}/run.${_k}" _a)
+        file(SHA256 "${WORK}/replay.${_k}" _b)
+        if(NOT _a STREQUAL _b)
+            fail("the replay's ${_k} differ from the recorded run's")
+        endif()
+    endforeach()
+    file(READ "${WORK}/run.events" _ev)
+    if(_ev STREQUAL "")
+        fail("the recorded run had no events")
+    endif()
+    # Truncated: the end record cut off.
+    file(SIZE "${WORK}/run.rec" _size)
+    math(EXPR _cut "${_size} - 5")
+    execute_process(COMMAND head -c ${_cut} "${WORK}/run.rec"
+        OUTPUT_FILE "${WORK}/cut.rec" RESULT_VARIABLE _x)
+    if(_x EQUAL 0)
+        run_sim(out err rc --replay ${WORK}/cut.rec --trace=none)
+        if(NOT rc EQUAL 2)
+            fail("truncated recording: exit ${rc}, expected 2\n${err}")
+        endif()
+    endif()
+
 elseif(MODE STREQUAL "hostile")
     file(REMOVE_RECURSE "${WORK}")
     file(MAKE_DIRECTORY "${WORK}")

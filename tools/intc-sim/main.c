@@ -1,11 +1,16 @@
 /*
- * intc-sim — run a libintc scenario file (docs/scenario.md).
+ * intc-sim — run a libintc scenario file (docs/scenario.md), or replay a
+ * recording (docs/recording.md).
  *
  *   intc-sim [--trace=text|json|none] [--vcd=FILE] [--save-at=STEP:FILE]
- *            [--resume=FILE] [--quiet] FILE.yaml
+ *            [--resume=FILE] [--record=FILE] [--events=FILE]
+ *            [--final-image=FILE] [--quiet] FILE.yaml
+ *   intc-sim --replay FILE [--trace=text|none] [--events=FILE]
+ *            [--final-image=FILE] [--to-yaml=FILE] [--to-seed=FILE]
  *
- * Exit: 0 every expectation held, 1 one failed, 2 malformed file or
- * command line (nothing ran), 3 host-level error (I/O).
+ * Exit: 0 every expectation held (the replay matched the recording), 1
+ * one failed (the replay diverged), 2 malformed file or command line
+ * (nothing ran), 3 host-level error (I/O).
  */
 #include "sim.h"
 
@@ -16,11 +21,18 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: intc-sim [--trace=text|json|none] [--vcd=FILE]\n"
-            "                [--save-at=STEP:FILE] [--resume=FILE] [--quiet]"
-            "\n                FILE.yaml\n"
-            "Runs a libintc scenario (see docs/scenario.md).  Exit status: "
-            "0 pass,\n1 an expectation failed, 2 malformed input, 3 I/O "
-            "error.\n");
+            "                [--save-at=STEP:FILE] [--resume=FILE] "
+            "[--record=FILE]\n"
+            "                [--events=FILE] [--final-image=FILE] [--quiet]"
+            " FILE.yaml\n"
+            "       intc-sim --replay FILE [--trace=text|none] "
+            "[--events=FILE]\n"
+            "                [--final-image=FILE] [--to-yaml=FILE] "
+            "[--to-seed=FILE]\n"
+            "Runs a libintc scenario (see docs/scenario.md) or replays a "
+            "recording\n(docs/recording.md).  Exit status: 0 pass, 1 an "
+            "expectation failed or the\nreplay diverged, 2 malformed input,"
+            " 3 I/O error.\n");
 }
 
 static const char *opt_value(const char *arg, const char *name)
@@ -32,95 +44,169 @@ static const char *opt_value(const char *arg, const char *name)
     return NULL;
 }
 
-int main(int argc, char **argv)
-{
-    sim_options o = {.trace = TRACE_TEXT, .save_at = -1};
-    const char *file = NULL, *save_spec = NULL, *v;
-    char *step_spec = NULL;
-    sim_scenario *s = NULL;
-    int rc;
+/* The command line: options, file, --save-at's spec. */
+typedef struct sim_cli {
+    sim_options o;
+    const char *file, *save_spec;
+    bool replay;
+} sim_cli;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            usage(stdout);
-            return SIM_EXIT_OK;
-        } else if (strcmp(a, "--version") == 0) {
-            printf("intc-sim (libintc %s)\n", intc_version_string());
-            return SIM_EXIT_OK;
-        } else if ((v = opt_value(a, "--trace"))) {
-            if (strcmp(v, "text") == 0)
-                o.trace = TRACE_TEXT;
-            else if (strcmp(v, "json") == 0)
-                o.trace = TRACE_JSON;
-            else if (strcmp(v, "none") == 0)
-                o.trace = TRACE_NONE;
-            else {
-                fprintf(stderr, "intc-sim: --trace: text, json or none\n");
-                return SIM_EXIT_MALFORMED;
-            }
-        } else if ((v = opt_value(a, "--vcd"))) {
-            o.vcd_path = v;
-        } else if ((v = opt_value(a, "--save-at"))) {
-            save_spec = v;
-        } else if ((v = opt_value(a, "--resume"))) {
-            o.resume_path = v;
-        } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
-            o.quiet = true;
-        } else if (strcmp(a, "--") == 0 && i + 1 == argc - 1 && !file) {
-            file = argv[++i];
-        } else if (a[0] == '-' && a[1] != 0) {
-            fprintf(stderr, "intc-sim: unknown option '%s'\n", a);
-            usage(stderr);
-            return SIM_EXIT_MALFORMED;
-        } else if (file) {
-            fprintf(stderr, "intc-sim: one scenario file only\n");
-            return SIM_EXIT_MALFORMED;
-        } else {
-            file = a;
-        }
+static bool set_trace(sim_options *o, const char *v)
+{
+    if (strcmp(v, "text") == 0)
+        o->trace = TRACE_TEXT;
+    else if (strcmp(v, "json") == 0)
+        o->trace = TRACE_JSON;
+    else if (strcmp(v, "none") == 0)
+        o->trace = TRACE_NONE;
+    else
+        return false;
+    return true;
+}
+
+/* A FILE-valued option: *slot set, true; false if arg is not name=. */
+static bool path_opt(const char *arg, const char *name, const char **slot)
+{
+    const char *v = opt_value(arg, name);
+
+    if (v)
+        *slot = v;
+    return v != NULL;
+}
+
+/* One argument at argv[*i]; -1 to go on, else an exit code. */
+static int parse_arg(sim_cli *c, int argc, char **argv, int *i)
+{
+    sim_options *o = &c->o;
+    const char *a = argv[*i], *v;
+
+    if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        usage(stdout);
+        return SIM_EXIT_OK;
     }
-    if (!file) {
+    if (strcmp(a, "--version") == 0) {
+        printf("intc-sim (libintc %s)\n", intc_version_string());
+        return SIM_EXIT_OK;
+    }
+    if ((v = opt_value(a, "--trace"))) {
+        if (set_trace(o, v))
+            return -1;
+        fprintf(stderr, "intc-sim: --trace: text, json or none\n");
+        return SIM_EXIT_MALFORMED;
+    }
+    if (path_opt(a, "--vcd", &o->vcd_path) ||
+        path_opt(a, "--save-at", &c->save_spec) ||
+        path_opt(a, "--resume", &o->resume_path) ||
+        path_opt(a, "--record", &o->record_path) ||
+        path_opt(a, "--events", &o->events_path) ||
+        path_opt(a, "--final-image", &o->final_image) ||
+        path_opt(a, "--to-yaml", &o->to_yaml) ||
+        path_opt(a, "--to-seed", &o->to_seed))
+        return -1;
+    if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+        o->quiet = true;
+        return -1;
+    }
+    if ((v = opt_value(a, "--replay")) ||
+        (strcmp(a, "--replay") == 0 && *i + 1 < argc &&
+         (v = argv[++*i]) != NULL)) {
+        c->replay = true;
+        a = v;
+    } else if (strcmp(a, "--") == 0 && *i + 1 == argc - 1 && !c->file) {
+        a = argv[++*i];
+    } else if (a[0] == '-' && a[1] != 0) {
+        fprintf(stderr, "intc-sim: unknown option '%s'\n", a);
         usage(stderr);
         return SIM_EXIT_MALFORMED;
     }
-    if (o.quiet)
-        o.trace = TRACE_NONE;
-    if ((o.vcd_path && !*o.vcd_path) ||
-        (o.resume_path && !*o.resume_path)) {
+    if (c->file) {
+        fprintf(stderr, "intc-sim: one scenario or recording only\n");
+        return SIM_EXIT_MALFORMED;
+    }
+    c->file = a;
+    return -1;
+}
+
+static bool empty(const char *p)
+{
+    return p && !*p;
+}
+
+/* What the options say together; an exit code, or -1 to go on. */
+static int check_cli(sim_cli *c)
+{
+    sim_options *o = &c->o;
+
+    if (!c->file) {
+        usage(stderr);
+        return SIM_EXIT_MALFORMED;
+    }
+    if (o->quiet)
+        o->trace = TRACE_NONE;
+    if (empty(o->vcd_path) || empty(o->resume_path) ||
+        empty(o->record_path) || empty(o->events_path) ||
+        empty(o->final_image) || empty(o->to_yaml) || empty(o->to_seed) ||
+        !*c->file) {
         fprintf(stderr, "intc-sim: empty file name\n");
         return SIM_EXIT_MALFORMED;
     }
-    if (save_spec) {
-        const char *colon = strchr(save_spec, ':');
-        if (!colon || colon == save_spec || !colon[1]) {
-            fprintf(stderr, "intc-sim: --save-at=STEP:FILE\n");
-            return SIM_EXIT_MALFORMED;
-        }
-        step_spec = malloc((size_t)(colon - save_spec) + 1);
-        if (!step_spec)
-            return SIM_EXIT_HOST;
-        memcpy(step_spec, save_spec, (size_t)(colon - save_spec));
-        step_spec[colon - save_spec] = 0;
-        o.save_path = colon + 1;
+    if (c->replay && (o->vcd_path || c->save_spec || o->resume_path ||
+                      o->record_path || o->trace == TRACE_JSON)) {
+        fprintf(stderr, "intc-sim: --replay takes --trace=text|none, "
+                        "--events, --final-image, --to-yaml, --to-seed\n");
+        return SIM_EXIT_MALFORMED;
     }
+    if (!c->replay && (o->to_yaml || o->to_seed)) {
+        fprintf(stderr, "intc-sim: --to-yaml and --to-seed convert a "
+                        "recording: use them with --replay\n");
+        return SIM_EXIT_MALFORMED;
+    }
+    return -1;
+}
 
-    rc = sim_scenario_load(file, &s);
-    if (rc != SIM_EXIT_OK) {
-        free(step_spec);
+/* --save-at=STEP:FILE against the loaded scenario. */
+static int save_at(sim_cli *c, const sim_scenario *s)
+{
+    const char *spec = c->save_spec, *colon = strchr(spec, ':');
+    char *step;
+
+    if (!colon || colon == spec || !colon[1]) {
+        fprintf(stderr, "intc-sim: --save-at=STEP:FILE\n");
+        return SIM_EXIT_MALFORMED;
+    }
+    step = malloc((size_t)(colon - spec) + 1);
+    if (!step)
+        return SIM_EXIT_HOST;
+    memcpy(step, spec, (size_t)(colon - spec));
+    step[colon - spec] = 0;
+    c->o.save_path = colon + 1;
+    c->o.save_at = sim_step_lookup(s, step);
+    if (c->o.save_at < 0)
+        fprintf(stderr, "intc-sim: --save-at: %s has no step '%s'\n",
+                c->file, step);
+    free(step);
+    return c->o.save_at < 0 ? SIM_EXIT_MALFORMED : SIM_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    sim_cli c = {.o = {.trace = TRACE_TEXT, .save_at = -1}};
+    sim_scenario *s = NULL;
+    int rc = -1;
+
+    for (int i = 1; i < argc && rc < 0; i++)
+        rc = parse_arg(&c, argc, argv, &i);
+    if (rc < 0)
+        rc = check_cli(&c);
+    if (rc >= 0)
         return rc;
-    }
-    if (step_spec) {
-        o.save_at = sim_step_lookup(s, step_spec);
-        if (o.save_at < 0) {
-            fprintf(stderr, "intc-sim: --save-at: %s has no step '%s'\n",
-                    file, step_spec);
-            rc = SIM_EXIT_MALFORMED;
-        }
-        free(step_spec);
-    }
+    if (c.replay)
+        return sim_replay(c.file, &c.o);
+    rc = sim_scenario_load(c.file, &s);
+    if (rc == SIM_EXIT_OK && c.save_spec)
+        rc = save_at(&c, s);
     if (rc == SIM_EXIT_OK)
-        rc = sim_run(s, &o);
+        rc = sim_run(s, &c.o);
     sim_scenario_free(s);
     return rc;
 }

@@ -413,6 +413,45 @@ static void on_fired(void *ctx, bool ioapic, uint32_t index)
         sim_vcd_sample(h->vcd, h->k->now);
 }
 
+void sim_events_line(FILE *f, const intc_event *ev)
+{
+    fprintf(f, "%s cpu=%" PRIu32 " vector=%" PRId32 " unit=%" PRIu32
+               " pin=%" PRIu32 " data=0x%" PRIx64 " data2=0x%" PRIx64 "\n",
+            intc_event_name(ev->type), ev->cpu, ev->vector, ev->unit, ev->pin,
+            ev->data, ev->data2);
+}
+
+bool sim_write_image(intc_machine *m, const char *path)
+{
+    intc_err e = INTC_OK;
+    size_t len = 0;
+    uint8_t *img = kit_save(m, &len, &e);
+    FILE *f;
+    bool ok;
+
+    if (!img) {
+        fprintf(stderr, "intc-sim: %s: intc_machine_save: %s\n", path,
+                intc_err_name(e));
+        return false;
+    }
+    f = fopen(path, "wb");
+    ok = f && fwrite(img, 1, len, f) == len;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok)
+        fprintf(stderr, "intc-sim: %s: %s\n", path, strerror(errno));
+    free(img);
+    return ok;
+}
+
+static void on_event(void *ctx, const intc_event *ev)
+{
+    sim_host *h = ctx;
+
+    if (h->events)
+        sim_events_line(h->events, ev);
+}
+
 static int nomem(void)
 {
     fprintf(stderr, "intc-sim: out of memory\n");
@@ -436,8 +475,10 @@ static bool build_host(sim_host *h)
     if (s->max_fires && s->max_fires < h->k->max_fires)
         h->k->max_fires = s->max_fires;
     h->k->max_fires_total = SIM_MAX_FIRES_TOTAL;
+    h->k->manual_timers = s->manual_timers;
     h->k->hooks.ctx = h;
     h->k->hooks.fired = on_fired;
+    h->k->hooks.event = on_event;
     if (h->o->trace != TRACE_NONE)
         kit_log_enable(h->k, SIM_MAX_STEP_TRACE);
     for (size_t i = 0; i < s->n_regions; i++)
@@ -478,6 +519,69 @@ static int build(sim_host *h)
                         "it: %s\n", s->file, s->machine_line,
                 s->machine_col, s->devices[bad].name, intc_err_name(e));
     return SIM_EXIT_MALFORMED;
+}
+
+static int rec_write(void *ctx, const void *buf, size_t len)
+{
+    return fwrite(buf, 1, len, ctx) == len ? 0 : -1;
+}
+
+static FILE *open_out(const char *path, const char *mode)
+{
+    FILE *f = fopen(path, mode);
+
+    if (!f)
+        fprintf(stderr, "intc-sim: %s: %s\n", path, strerror(errno));
+    return f;
+}
+
+/* --events and --record: from the first step run on (after --resume). */
+static int start_outputs(sim_host *h)
+{
+    const sim_options *o = h->o;
+    intc_err e;
+
+    if (o->events_path && !(h->events = open_out(o->events_path, "w")))
+        return SIM_EXIT_HOST;
+    if (!o->record_path)
+        return SIM_EXIT_OK;
+    if (!(h->rec = open_out(o->record_path, "wb")))
+        return SIM_EXIT_HOST;
+    e = intc_machine_record(h->rig.m, rec_write, h->rec);
+    if (e == INTC_OK)
+        return SIM_EXIT_OK;
+    fprintf(stderr, "intc-sim: %s: intc_machine_record: %s\n",
+            o->record_path, intc_err_name(e));
+    return e == INTC_ERR_NOMEM || e == INTC_ERR_IO ? SIM_EXIT_HOST
+                                                   : SIM_EXIT_MALFORMED;
+}
+
+/* Close --record (its end record), --events and write --final-image;
+   rc is the run's exit code, returned unless an output failed. */
+static int end_outputs(sim_host *h, int rc)
+{
+    const sim_options *o = h->o;
+    bool ok = true;
+
+    if (h->rec) {
+        ok = intc_machine_record(h->rig.m, NULL, NULL) == INTC_OK &&
+             intc_machine_recording(h->rig.m) == 0;
+        ok = fclose(h->rec) == 0 && ok;
+        h->rec = NULL;
+        if (!ok)
+            fprintf(stderr, "intc-sim: %s: write error\n", o->record_path);
+    }
+    if (h->events) {
+        if (fclose(h->events) != 0) {
+            fprintf(stderr, "intc-sim: %s: write error\n", o->events_path);
+            ok = false;
+        }
+        h->events = NULL;
+    }
+    if (o->final_image && h->rig.m && rc != SIM_EXIT_MALFORMED &&
+        !sim_write_image(h->rig.m, o->final_image))
+        ok = false;
+    return ok || rc != SIM_EXIT_OK ? rc : SIM_EXIT_HOST;
 }
 
 static void teardown(sim_host *h)
@@ -572,6 +676,8 @@ int sim_run(const sim_scenario *s, const sim_options *o)
 
     if (rc == SIM_EXIT_OK)
         rc = start(&h, &first);
+    if (rc == SIM_EXIT_OK)
+        rc = start_outputs(&h);
     if (rc != SIM_EXIT_OK)
         goto out;
     for (i = first; i < s->n_steps && rc == SIM_EXIT_OK; i++) {
@@ -592,6 +698,7 @@ int sim_run(const sim_scenario *s, const sim_options *o)
     h.vcd = NULL;
     sim_trace_end(stdout, o->trace, rc, ran, h.k->now);
 out:
+    rc = end_outputs(&h, rc);
     if (h.vcd)
         sim_vcd_close(h.vcd);
     teardown(&h);

@@ -2053,11 +2053,25 @@ static bool parse_step(pctx *p, yaml_node_t *n, sim_step *st, size_t index)
     return true;
 }
 
+/* host: {timers: auto|manual} */
+static bool host_timers(pctx *p, const mapview *hv, bool *manual)
+{
+    yaml_node_t *v = mv_get(hv, "timers");
+
+    if (!v || sis(p, v, "auto"))
+        return true;
+    if (sis(p, v, "manual")) {
+        *manual = true;
+        return true;
+    }
+    return perr(p, v, "host: timers: auto or manual");
+}
+
 static bool parse_root(pctx *p, yaml_node_t *root)
 {
     static const char *const keys[] = {"name", "machine", "host", "steps",
                                        NULL};
-    static const char *const hkeys[] = {"max_fires", NULL};
+    static const char *const hkeys[] = {"max_fires", "timers", NULL};
     sim_scenario *s = p->s;
     mapview mv, hv;
     yaml_node_t *v;
@@ -2070,7 +2084,8 @@ static bool parse_root(pctx *p, yaml_node_t *root)
     if ((v = mv_get(&mv, "host")) &&
         (!map_open(p, v, "host", hkeys, &hv) ||
          !opt_u32(p, &hv, "max_fires", "host", 1, UINT32_MAX,
-                  &s->max_fires)))
+                  &s->max_fires) ||
+         !host_timers(p, &hv, &s->manual_timers)))
         return false;
     if ((v = mv_get(&mv, "machine"))) {
         if (!parse_machine(p, v))

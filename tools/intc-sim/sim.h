@@ -183,6 +183,7 @@ typedef struct sim_scenario {
 
     intc_machine_config cfg;
     uint32_t max_fires; /* host: max_fires (0: SIM_MAX_FIRES_PER_ADVANCE) */
+    bool manual_timers; /* host: timers: manual */
     uint32_t *apic_ids;
     intc_ioapic_config *ioapics;
     uint8_t **wiring; /* per IOAPIC, n_pins entries */
@@ -258,11 +259,23 @@ typedef struct sim_options {
     long save_at; /* step index (0-based) or -1 */
     const char *save_path;
     const char *resume_path;
+    const char *record_path; /* --record: intc_machine_record to FILE */
+    const char *events_path; /* --events: every event, one per line */
+    const char *final_image; /* --final-image: the machine's image */
+    const char *to_yaml;     /* --replay: the recording as a scenario */
+    const char *to_seed;     /* --replay: ... as a fuzz_machine input */
 } sim_options;
 
 /* Build the machine, run the steps, check expectations.  Returns an exit
    code. */
 int sim_run(const sim_scenario *s, const sim_options *o);
+
+/* replay.c: --replay FILE (docs/recording.md); an exit code. */
+int sim_replay(const char *path, const sim_options *o);
+/* One line per event with every field (--events files). */
+void sim_events_line(FILE *f, const intc_event *ev);
+/* Write m's intc_machine_save() image to path; false (said) on error. */
+bool sim_write_image(intc_machine *m, const char *path);
 
 /* ---- the runner's state (run.c, step.c, save.c) ---- */
 
@@ -294,6 +307,8 @@ typedef struct sim_host {
     bool coalesced_note;
     sim_vcd *vcd;
     FILE *out;
+    FILE *events; /* --events */
+    FILE *rec;    /* --record */
 } sim_host;
 
 #if defined(__GNUC__)

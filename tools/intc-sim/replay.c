@@ -1,0 +1,143 @@
+/*
+ * intc-sim --replay: run a recording (docs/recording.md) through the
+ * library's replayer, show its events, and optionally write the event
+ * stream and the final machine image for comparison with the recorded
+ * run (--events=FILE, --final-image=FILE: intc-sim writes the same two
+ * files when it runs a scenario).
+ */
+#include "sim.h"
+
+#include "kit.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest recording --replay reads (host input: refused beyond, exit 2). */
+#define SIM_MAX_RECORDING (1ull << 30)
+
+/* The whole file, or NULL with the exit code in *rc. */
+static uint8_t *read_all(const char *path, size_t *len, int *rc)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t cap = 0, n = 0;
+
+    *rc = SIM_EXIT_HOST;
+    if (!f) {
+        fprintf(stderr, "intc-sim: %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    for (;;) {
+        if (n == cap) {
+            uint8_t *nb;
+            cap = cap ? 2 * cap : 65536;
+            if (cap > SIM_MAX_RECORDING + 1)
+                cap = SIM_MAX_RECORDING + 1;
+            if (n == cap || !(nb = realloc(buf, cap)))
+                break;
+            buf = nb;
+        }
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f) || n > SIM_MAX_RECORDING || (n == cap && !feof(f))) {
+        if (n > SIM_MAX_RECORDING || n == cap) {
+            fprintf(stderr, "intc-sim: %s: larger than %llu bytes\n", path,
+                    (unsigned long long)SIM_MAX_RECORDING);
+            *rc = SIM_EXIT_MALFORMED;
+        } else {
+            fprintf(stderr, "intc-sim: %s: read error\n", path);
+        }
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    *len = n;
+    return buf;
+}
+
+typedef struct rp_ctx {
+    const sim_options *o;
+    FILE *events;
+    uint64_t index; /* the call being replayed */
+} rp_ctx;
+
+static void rp_event(void *ctx, const intc_event *ev)
+{
+    rp_ctx *c = ctx;
+    char buf[256];
+
+    if (c->events)
+        sim_events_line(c->events, ev);
+    if (c->o->trace != TRACE_TEXT)
+        return;
+    sim_event_text(ev, buf, sizeof buf);
+    printf("    %-14s %s\n", intc_event_name(ev->type), buf);
+}
+
+/* Step to the end; the exit code. */
+static int rp_steps(intc_replay *r, rp_ctx *c, const char *path)
+{
+    for (;;) {
+        size_t off = 0;
+        uint64_t idx = intc_replay_position(r, &off);
+        int st;
+
+        if (c->o->trace == TRACE_TEXT)
+            printf("[record %" PRIu64 " @%zu]\n", idx, off);
+        st = intc_replay_step(r);
+        if (st == 0)
+            return SIM_EXIT_OK;
+        if (st == 1)
+            continue;
+        fprintf(stderr, "intc-sim: %s: %s: %s\n", path,
+                intc_err_name((intc_err)st), intc_replay_errmsg(r));
+        return st == INTC_ERR_DIVERGED ? SIM_EXIT_FAIL : SIM_EXIT_MALFORMED;
+    }
+}
+
+int sim_replay(const char *path, const sim_options *o)
+{
+    size_t len = 0;
+    int rc;
+    uint8_t *buf = read_all(path, &len, &rc);
+    kit_host *h = buf ? kit_host_new(true) : NULL;
+    rp_ctx c = {.o = o};
+    intc_replay *r = NULL;
+    intc_err e = INTC_OK;
+
+    if (!h)
+        goto out;
+    h->hooks = (kit_hooks){.ctx = &c, .event = rp_event};
+    rc = SIM_EXIT_HOST;
+    if (o->events_path && !(c.events = fopen(o->events_path, "w"))) {
+        fprintf(stderr, "intc-sim: %s: %s\n", o->events_path,
+                strerror(errno));
+        goto out;
+    }
+    r = intc_replay_new(buf, len, &h->ops, h, &e);
+    if (!r || e != INTC_OK) {
+        fprintf(stderr, "intc-sim: %s: %s: %s\n", path, intc_err_name(e),
+                r ? intc_replay_errmsg(r) : intc_strerror(e));
+        rc = e == INTC_ERR_NOMEM ? SIM_EXIT_HOST : SIM_EXIT_MALFORMED;
+        goto out;
+    }
+    rc = rp_steps(r, &c, path);
+    if (rc == SIM_EXIT_OK && o->final_image &&
+        !sim_write_image(intc_replay_machine(r), o->final_image))
+        rc = SIM_EXIT_HOST;
+    if (rc == SIM_EXIT_OK && o->trace == TRACE_TEXT)
+        printf("replayed %" PRIu64 " records of %s\n",
+               intc_replay_position(r, NULL), path);
+out:
+    if (c.events && fclose(c.events) != 0 && rc == SIM_EXIT_OK)
+        rc = SIM_EXIT_HOST;
+    intc_replay_free(r);
+    kit_host_free(h);
+    free(buf);
+    return rc;
+}
