@@ -902,6 +902,98 @@ static bool parse_memory(pctx *p, yaml_node_t *n)
     return true;
 }
 
+/* machine: the scalar options, every one optional. */
+static bool parse_machine_options(pctx *p, const mapview *mv,
+                                  intc_machine_config *c)
+{
+    uint32_t ver = c->lapic_version;
+    yaml_node_t *v;
+
+    if (!opt_u32(p, mv, "cpus", "machine", 1, INTC_MAX_CPUS, &c->n_cpus) ||
+        !opt_bool(p, mv, "x2apic", "machine", &c->x2apic) ||
+        !opt_bool(p, mv, "tsc_deadline", "machine", &c->tsc_deadline) ||
+        !opt_bool(p, mv, "directed_eoi", "machine", &c->directed_eoi) ||
+        !opt_bool(p, mv, "focus_processor", "machine",
+                  &c->focus_processor) ||
+        !opt_u32(p, mv, "lapic_version", "machine", 0, 0xff, &ver) ||
+        !opt_uint(p, mv, "timer_hz", "machine", 1, UINT64_MAX,
+                  &c->apic_timer_hz) ||
+        !opt_uint(p, mv, "tsc_hz", "machine", 1, UINT64_MAX, &c->tsc_hz) ||
+        !opt_bool(p, mv, "msi_ext_dest", "machine", &c->msi_ext_dest) ||
+        !opt_u32(p, mv, "storm_threshold", "machine", 0, UINT32_MAX,
+                 &c->storm_threshold))
+        return false;
+    c->lapic_version = (uint8_t)ver;
+    if ((v = mv_get(mv, "storm_throttle")) &&
+        !get_duration(p, v, "storm_throttle", &c->storm_throttle_ns))
+        return false;
+    return true;
+}
+
+/* apic_ids: no ID twice.  Sorts a copy; names the largest duplicate. */
+static bool apic_ids_unique(pctx *p, yaml_node_t *v, const uint32_t *ids,
+                            size_t cnt)
+{
+    uint32_t *tmp = malloc(cnt * sizeof *tmp);
+    int dup = -1;
+
+    if (!tmp)
+        return perr(p, v, "out of memory");
+    memcpy(tmp, ids, cnt * sizeof *tmp);
+    for (size_t gap = cnt / 2; gap > 0; gap /= 2) /* shell sort */
+        for (size_t i = gap; i < cnt; i++)
+            for (size_t j = i; j >= gap && tmp[j - gap] > tmp[j]; j -= gap) {
+                uint32_t t = tmp[j];
+                tmp[j] = tmp[j - gap];
+                tmp[j - gap] = t;
+            }
+    for (size_t i = 1; i < cnt; i++)
+        if (tmp[i] == tmp[i - 1])
+            dup = (int)i;
+    if (dup >= 0) {
+        uint32_t d = tmp[dup];
+        free(tmp);
+        return perr(p, v, "apic_ids: duplicate ID %" PRIu32, d);
+    }
+    free(tmp);
+    return true;
+}
+
+/* machine: apic_ids, after the scalar options (x2apic bounds the IDs; the
+   list sets cpus when cpus is not given). */
+static bool parse_apic_ids(pctx *p, yaml_node_t *v, bool cpus_given)
+{
+    sim_scenario *s = p->s;
+    intc_machine_config *c = &s->cfg;
+    uint32_t max = c->x2apic ? UINT32_MAX - 1 : 254;
+    size_t cnt;
+
+    if (!seq(v, "apic_ids", p))
+        return false;
+    cnt = seq_len(v);
+    if (!cpus_given) {
+        if (cnt < 1 || cnt > INTC_MAX_CPUS)
+            return perr(p, v, "apic_ids: 1 to %u entries", INTC_MAX_CPUS);
+        c->n_cpus = (uint32_t)cnt;
+    } else if (cnt != c->n_cpus) {
+        return perr(p, v, "apic_ids: %zu entries for %" PRIu32 " cpus", cnt,
+                    c->n_cpus);
+    }
+    s->apic_ids = calloc(cnt, sizeof *s->apic_ids);
+    if (!s->apic_ids)
+        return perr(p, v, "out of memory");
+    for (size_t i = 0; i < cnt; i++) {
+        yaml_node_t *it;
+        if (!seq_item(p, v, i, &it) ||
+            !get_u32(p, it, "apic_ids entry", 0, max, &s->apic_ids[i]))
+            return false;
+    }
+    if (!apic_ids_unique(p, v, s->apic_ids, cnt))
+        return false;
+    c->apic_ids = s->apic_ids;
+    return true;
+}
+
 static bool parse_machine(pctx *p, yaml_node_t *n)
 {
     static const char *const keys[] = {
@@ -916,81 +1008,15 @@ static bool parse_machine(pctx *p, yaml_node_t *n)
     intc_machine_config *c = &s->cfg;
     mapview mv;
     yaml_node_t *v;
-    uint32_t ver = c->lapic_version;
 
     s->machine_line = (int)n->start_mark.line + 1;
     s->machine_col = (int)n->start_mark.column + 1;
     if (!map_open(p, n, "machine", keys, &mv) ||
-        !opt_u32(p, &mv, "cpus", "machine", 1, INTC_MAX_CPUS, &c->n_cpus) ||
-        !opt_bool(p, &mv, "x2apic", "machine", &c->x2apic) ||
-        !opt_bool(p, &mv, "tsc_deadline", "machine", &c->tsc_deadline) ||
-        !opt_bool(p, &mv, "directed_eoi", "machine", &c->directed_eoi) ||
-        !opt_bool(p, &mv, "focus_processor", "machine",
-                  &c->focus_processor) ||
-        !opt_u32(p, &mv, "lapic_version", "machine", 0, 0xff, &ver) ||
-        !opt_uint(p, &mv, "timer_hz", "machine", 1, UINT64_MAX,
-                  &c->apic_timer_hz) ||
-        !opt_uint(p, &mv, "tsc_hz", "machine", 1, UINT64_MAX, &c->tsc_hz) ||
-        !opt_bool(p, &mv, "msi_ext_dest", "machine", &c->msi_ext_dest) ||
-        !opt_u32(p, &mv, "storm_threshold", "machine", 0, UINT32_MAX,
-                 &c->storm_threshold))
+        !parse_machine_options(p, &mv, c))
         return false;
-    c->lapic_version = (uint8_t)ver;
-    if ((v = mv_get(&mv, "storm_throttle")) &&
-        !get_duration(p, v, "storm_throttle", &c->storm_throttle_ns))
+    if ((v = mv_get(&mv, "apic_ids")) &&
+        !parse_apic_ids(p, v, mv_get(&mv, "cpus") != NULL))
         return false;
-    if ((v = mv_get(&mv, "apic_ids"))) {
-        size_t cnt;
-        uint32_t max = c->x2apic ? UINT32_MAX - 1 : 254;
-
-        if (!seq(v, "apic_ids", p))
-            return false;
-        cnt = seq_len(v);
-        if (!mv_get(&mv, "cpus")) {
-            if (cnt < 1 || cnt > INTC_MAX_CPUS)
-                return perr(p, v, "apic_ids: 1 to %u entries",
-                            INTC_MAX_CPUS);
-            c->n_cpus = (uint32_t)cnt;
-        } else if (cnt != c->n_cpus) {
-            return perr(p, v, "apic_ids: %zu entries for %" PRIu32 " cpus",
-                        cnt, c->n_cpus);
-        }
-        s->apic_ids = calloc(cnt, sizeof *s->apic_ids);
-        if (!s->apic_ids)
-            return perr(p, v, "out of memory");
-        for (size_t i = 0; i < cnt; i++) {
-            yaml_node_t *it;
-            if (!seq_item(p, v, i, &it) ||
-                !get_u32(p, it, "apic_ids entry", 0, max, &s->apic_ids[i]))
-                return false;
-        }
-        /* Uniqueness: sort a copy. */
-        {
-            uint32_t *tmp = malloc(cnt * sizeof *tmp);
-            int dup = -1;
-            if (!tmp)
-                return perr(p, v, "out of memory");
-            memcpy(tmp, s->apic_ids, cnt * sizeof *tmp);
-            for (size_t gap = cnt / 2; gap > 0; gap /= 2) /* shell sort */
-                for (size_t i = gap; i < cnt; i++)
-                    for (size_t j = i; j >= gap && tmp[j - gap] > tmp[j];
-                         j -= gap) {
-                        uint32_t t = tmp[j];
-                        tmp[j] = tmp[j - gap];
-                        tmp[j - gap] = t;
-                    }
-            for (size_t i = 1; i < cnt; i++)
-                if (tmp[i] == tmp[i - 1])
-                    dup = (int)i;
-            if (dup >= 0) {
-                uint32_t d = tmp[dup];
-                free(tmp);
-                return perr(p, v, "apic_ids: duplicate ID %" PRIu32, d);
-            }
-            free(tmp);
-        }
-        c->apic_ids = s->apic_ids;
-    }
     if (!opt_u32(p, &mv, "bsp", "machine", 0, c->n_cpus - 1, &c->bsp))
         return false;
     if ((v = mv_get(&mv, "ioapics")) && !parse_ioapics(p, v))
@@ -1141,63 +1167,54 @@ static const unsigned pend_bits[] = {INTC_PEND_INTR, INTC_PEND_NMI,
                                      INTC_PEND_SMI,  INTC_PEND_INIT,
                                      INTC_PEND_SIPI, INTC_PEND_EXTINT};
 
-static bool parse_expect(pctx *p, yaml_node_t *n, sim_step *st)
+/* expect: irr, isr, tmr (exact sets) and their _has / _lacks. */
+static bool expect_vecsets(pctx *p, const mapview *mv, sim_expect *e)
 {
-    static const char *const keys[] = {
-        "cpu",        "irr",       "isr",          "tmr",
-        "irr_has",    "irr_lacks", "isr_has",      "isr_lacks",
-        "tmr_has",    "tmr_lacks", "ppr",          "tpr",
-        "pending",    "reg",       "waiting_for_sipi", "ioapic",
-        "pin",        "remote_irr", "delivery_status", "line",
-        "msix_pending", "events",  "no_events",    "count",
-        "total",      "time",      "events_in_order", NULL};
     static const char *const vr[VR_COUNT] = {"irr", "isr", "tmr"};
-    const sim_scenario *s = p->s;
-    sim_expect *e;
-    mapview mv;
     yaml_node_t *v;
-    uint32_t u;
 
-    e = calloc(1, sizeof *e);
-    if (!e)
-        return perr(p, n, "out of memory");
-    st->exp = e;
-    if (!map_open(p, n, "expect", keys, &mv) ||
-        !opt_u32(p, &mv, "cpu", "expect", 0, s->cfg.n_cpus - 1, &e->cpu))
-        return false;
     for (int r = 0; r < VR_COUNT; r++) {
         char k[16];
-        if ((v = mv_get(&mv, vr[r]))) {
+        if ((v = mv_get(mv, vr[r]))) {
             if (!get_vecset(p, v, vr[r], &e->exact[r]))
                 return false;
             e->has_exact[r] = e->has_cpu_keys = true;
         }
         snprintf(k, sizeof k, "%s_has", vr[r]);
-        if ((v = mv_get(&mv, k))) {
+        if ((v = mv_get(mv, k))) {
             if (!get_vecset(p, v, k, &e->has[r]))
                 return false;
             e->has_has[r] = e->has_cpu_keys = true;
         }
         snprintf(k, sizeof k, "%s_lacks", vr[r]);
-        if ((v = mv_get(&mv, k))) {
+        if ((v = mv_get(mv, k))) {
             if (!get_vecset(p, v, k, &e->lacks[r]))
                 return false;
             e->has_lacks[r] = e->has_cpu_keys = true;
         }
     }
-    if ((v = mv_get(&mv, "ppr"))) {
+    return true;
+}
+
+/* expect: ppr, tpr, pending, waiting_for_sipi. */
+static bool expect_cpu_state(pctx *p, const mapview *mv, sim_expect *e)
+{
+    yaml_node_t *v;
+    uint32_t u;
+
+    if ((v = mv_get(mv, "ppr"))) {
         if (!get_u32(p, v, "ppr", 0, 255, &u))
             return false;
         e->ppr = (uint8_t)u;
         e->has_ppr = e->has_cpu_keys = true;
     }
-    if ((v = mv_get(&mv, "tpr"))) {
+    if ((v = mv_get(mv, "tpr"))) {
         if (!get_u32(p, v, "tpr", 0, 255, &u))
             return false;
         e->tpr = (uint8_t)u;
         e->has_tpr = e->has_cpu_keys = true;
     }
-    if ((v = mv_get(&mv, "pending"))) {
+    if ((v = mv_get(mv, "pending"))) {
         if (!seq(v, "pending", p))
             return false;
         for (size_t i = 0; i < seq_len(v); i++) {
@@ -1210,129 +1227,191 @@ static bool parse_expect(pctx *p, yaml_node_t *n, sim_step *st)
         }
         e->has_pending = e->has_cpu_keys = true;
     }
-    if ((v = mv_get(&mv, "waiting_for_sipi"))) {
+    if ((v = mv_get(mv, "waiting_for_sipi"))) {
         if (!get_bool(p, v, "waiting_for_sipi", &e->wfs))
             return false;
         e->has_wfs = e->has_cpu_keys = true;
     }
-    if ((v = mv_get(&mv, "reg"))) {
-        size_t cnt;
-        if (v->type != YAML_MAPPING_NODE)
-            return perr(p, v, "reg: expected a mapping of registers to "
-                              "values");
-        cnt = (size_t)(v->data.mapping.pairs.top -
-                       v->data.mapping.pairs.start);
-        if (cnt > 512)
-            return perr(p, v, "reg: too many registers");
-        e->regs = calloc(cnt ? cnt : 1, sizeof *e->regs);
-        if (!e->regs)
-            return perr(p, v, "out of memory");
-        for (size_t i = 0; i < cnt; i++) {
-            yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
-            yaml_node_t *k = get(p, pr->key, v), *x;
-            sim_regcheck *rc = &e->regs[i];
-            if (!k || !get_reg(p, k, "reg", &rc->reg))
-                return false;
-            for (size_t j = 0; j < i; j++)
-                if (e->regs[j].reg == rc->reg)
-                    return perr(p, k, "reg: duplicate register");
-            x = get(p, pr->value, v);
-            if (!x || !get_uint(p, x, "reg value", 0,
-                                rc->reg == SIM_REG_ICR64 ? UINT64_MAX
-                                                         : UINT32_MAX,
-                                &rc->value))
-                return false;
-            e->n_regs++;
-        }
-        e->has_cpu_keys = true;
-    }
-    if (mv_get(&mv, "remote_irr") || mv_get(&mv, "delivery_status") ||
-        mv_get(&mv, "line") || mv_get(&mv, "pin")) {
-        const intc_ioapic_config *io;
-        if (s->cfg.n_ioapics == 0)
-            return perr(p, n, "expect: the machine has no IOAPIC");
-        if (!opt_u32(p, &mv, "ioapic", "expect", 0, s->cfg.n_ioapics - 1,
-                     &e->ioapic))
-            return false;
-        io = &s->ioapics[e->ioapic];
-        if (!need_u32(p, &mv, "pin", "expect", 0, io->n_pins - 1, &e->pin))
-            return false;
-        e->has_pin = true;
-        if ((v = mv_get(&mv, "remote_irr"))) {
-            if (!get_bool(p, v, "remote_irr", &e->remote_irr))
-                return false;
-            e->has_remote_irr = true;
-        }
-        if ((v = mv_get(&mv, "delivery_status"))) {
-            if (!get_bool(p, v, "delivery_status", &e->delivs))
-                return false;
-            e->has_delivs = true;
-        }
-        if ((v = mv_get(&mv, "line"))) {
-            if (!get_bool(p, v, "line", &e->line))
-                return false;
-            e->has_line = true;
-        }
-    } else if ((v = mv_get(&mv, "ioapic"))) {
-        return perr(p, mv_key(&mv, "ioapic"),
-                    "expect: 'ioapic' needs 'pin' and a pin state "
-                    "(remote_irr, delivery_status, line)");
-    }
-    if ((v = mv_get(&mv, "msix_pending"))) {
-        static const char *const mk[] = {"device", "vectors", NULL};
-        mapview m2;
-        char *name = NULL;
-        const sim_device *d;
-        size_t di;
-        yaml_node_t *vl;
+    return true;
+}
 
-        if (!map_open(p, v, "msix_pending", mk, &m2) ||
-            !mv_need(p, &m2, "device", "msix_pending") ||
-            !(vl = mv_need(p, &m2, "vectors", "msix_pending")) ||
-            !get_name(p, mv_get(&m2, "device"), "device", &name))
+/* expect: reg, a mapping of registers to values. */
+static bool expect_regs(pctx *p, yaml_node_t *v, sim_expect *e)
+{
+    size_t cnt;
+
+    if (v->type != YAML_MAPPING_NODE)
+        return perr(p, v, "reg: expected a mapping of registers to values");
+    cnt = (size_t)(v->data.mapping.pairs.top - v->data.mapping.pairs.start);
+    if (cnt > 512)
+        return perr(p, v, "reg: too many registers");
+    e->regs = calloc(cnt ? cnt : 1, sizeof *e->regs);
+    if (!e->regs)
+        return perr(p, v, "out of memory");
+    for (size_t i = 0; i < cnt; i++) {
+        yaml_node_pair_t *pr = &v->data.mapping.pairs.start[i];
+        yaml_node_t *k = get(p, pr->key, v), *x;
+        sim_regcheck *rc = &e->regs[i];
+        if (!k || !get_reg(p, k, "reg", &rc->reg))
             return false;
-        d = find_device(s, name, &di);
-        free(name);
-        if (!d || !d->is_msix)
-            return perr(p, mv_get(&m2, "device"), "no MSI-X device of that "
-                                                  "name");
-        if (!seq(vl, "vectors", p))
+        for (size_t j = 0; j < i; j++)
+            if (e->regs[j].reg == rc->reg)
+                return perr(p, k, "reg: duplicate register");
+        x = get(p, pr->value, v);
+        if (!x || !get_uint(p, x, "reg value", 0,
+                            rc->reg == SIM_REG_ICR64 ? UINT64_MAX
+                                                     : UINT32_MAX,
+                            &rc->value))
             return false;
-        for (size_t i = 0; i < seq_len(vl); i++) {
-            yaml_node_t *it;
-            if (!seq_item(p, vl, i, &it) ||
-                !get_u32(p, it, "msix_pending vector", 0, d->vectors - 1,
-                         &u))
-                return false;
-            e->msix_bits[u / 64] |= 1ull << (u % 64);
-        }
-        e->msix_dev = (uint32_t)di;
-        e->has_msix = true;
+        e->n_regs++;
     }
-    if ((v = mv_get(&mv, "events"))) {
+    e->has_cpu_keys = true;
+    return true;
+}
+
+/* expect: an IOAPIC pin's state (ioapic, pin, and remote_irr,
+   delivery_status or line). */
+static bool expect_pin(pctx *p, yaml_node_t *n, const mapview *mv,
+                       sim_expect *e)
+{
+    const sim_scenario *s = p->s;
+    const intc_ioapic_config *io;
+    yaml_node_t *v;
+
+    if (!mv_get(mv, "remote_irr") && !mv_get(mv, "delivery_status") &&
+        !mv_get(mv, "line") && !mv_get(mv, "pin")) {
+        if (mv_get(mv, "ioapic"))
+            return perr(p, mv_key(mv, "ioapic"),
+                        "expect: 'ioapic' needs 'pin' and a pin state "
+                        "(remote_irr, delivery_status, line)");
+        return true;
+    }
+    if (s->cfg.n_ioapics == 0)
+        return perr(p, n, "expect: the machine has no IOAPIC");
+    if (!opt_u32(p, mv, "ioapic", "expect", 0, s->cfg.n_ioapics - 1,
+                 &e->ioapic))
+        return false;
+    io = &s->ioapics[e->ioapic];
+    if (!need_u32(p, mv, "pin", "expect", 0, io->n_pins - 1, &e->pin))
+        return false;
+    e->has_pin = true;
+    if ((v = mv_get(mv, "remote_irr"))) {
+        if (!get_bool(p, v, "remote_irr", &e->remote_irr))
+            return false;
+        e->has_remote_irr = true;
+    }
+    if ((v = mv_get(mv, "delivery_status"))) {
+        if (!get_bool(p, v, "delivery_status", &e->delivs))
+            return false;
+        e->has_delivs = true;
+    }
+    if ((v = mv_get(mv, "line"))) {
+        if (!get_bool(p, v, "line", &e->line))
+            return false;
+        e->has_line = true;
+    }
+    return true;
+}
+
+/* expect: msix_pending {device, vectors}. */
+static bool expect_msix(pctx *p, yaml_node_t *v, sim_expect *e)
+{
+    static const char *const mk[] = {"device", "vectors", NULL};
+    mapview m2;
+    char *name = NULL;
+    const sim_device *d;
+    size_t di;
+    yaml_node_t *vl;
+
+    if (!map_open(p, v, "msix_pending", mk, &m2) ||
+        !mv_need(p, &m2, "device", "msix_pending") ||
+        !(vl = mv_need(p, &m2, "vectors", "msix_pending")) ||
+        !get_name(p, mv_get(&m2, "device"), "device", &name))
+        return false;
+    d = find_device(p->s, name, &di);
+    free(name);
+    if (!d || !d->is_msix)
+        return perr(p, mv_get(&m2, "device"), "no MSI-X device of that "
+                                              "name");
+    if (!seq(vl, "vectors", p))
+        return false;
+    for (size_t i = 0; i < seq_len(vl); i++) {
+        yaml_node_t *it;
+        uint32_t u;
+        if (!seq_item(p, vl, i, &it) ||
+            !get_u32(p, it, "msix_pending vector", 0, d->vectors - 1, &u))
+            return false;
+        e->msix_bits[u / 64] |= 1ull << (u % 64);
+    }
+    e->msix_dev = (uint32_t)di;
+    e->has_msix = true;
+    return true;
+}
+
+/* expect: events, events_in_order, no_events, count (each resets the
+   step's event window) and total. */
+static bool expect_events(pctx *p, const mapview *mv, sim_expect *e)
+{
+    yaml_node_t *v;
+
+    if ((v = mv_get(mv, "events"))) {
         if (!get_patterns(p, v, "events", &e->events, &e->n_events))
             return false;
         e->has_events_key = true;
     }
-    if ((v = mv_get(&mv, "events_in_order"))) {
+    if ((v = mv_get(mv, "events_in_order"))) {
         if (!get_patterns(p, v, "events_in_order", &e->in_order,
                           &e->n_in_order))
             return false;
         e->has_events_key = true;
     }
-    if ((v = mv_get(&mv, "no_events"))) {
+    if ((v = mv_get(mv, "no_events"))) {
         if (!get_patterns(p, v, "no_events", &e->no_events,
                           &e->n_no_events))
             return false;
         e->has_events_key = true;
     }
-    if ((v = mv_get(&mv, "count"))) {
+    if ((v = mv_get(mv, "count"))) {
         if (!get_counts(p, v, "count", &e->count, &e->n_count))
             return false;
         e->has_events_key = true;
     }
-    if ((v = mv_get(&mv, "total")) &&
+    if ((v = mv_get(mv, "total")) &&
         !get_counts(p, v, "total", &e->total, &e->n_total))
+        return false;
+    return true;
+}
+
+static bool parse_expect(pctx *p, yaml_node_t *n, sim_step *st)
+{
+    static const char *const keys[] = {
+        "cpu",        "irr",       "isr",          "tmr",
+        "irr_has",    "irr_lacks", "isr_has",      "isr_lacks",
+        "tmr_has",    "tmr_lacks", "ppr",          "tpr",
+        "pending",    "reg",       "waiting_for_sipi", "ioapic",
+        "pin",        "remote_irr", "delivery_status", "line",
+        "msix_pending", "events",  "no_events",    "count",
+        "total",      "time",      "events_in_order", NULL};
+    sim_expect *e;
+    mapview mv;
+    yaml_node_t *v;
+
+    e = calloc(1, sizeof *e);
+    if (!e)
+        return perr(p, n, "out of memory");
+    st->exp = e;
+    if (!map_open(p, n, "expect", keys, &mv) ||
+        !opt_u32(p, &mv, "cpu", "expect", 0, p->s->cfg.n_cpus - 1,
+                 &e->cpu) ||
+        !expect_vecsets(p, &mv, e) || !expect_cpu_state(p, &mv, e))
+        return false;
+    if ((v = mv_get(&mv, "reg")) && !expect_regs(p, v, e))
+        return false;
+    if (!expect_pin(p, n, &mv, e))
+        return false;
+    if ((v = mv_get(&mv, "msix_pending")) && !expect_msix(p, v, e))
+        return false;
+    if (!expect_events(p, &mv, e))
         return false;
     if ((v = mv_get(&mv, "time"))) {
         if (!get_duration(p, v, "time", &e->time))

@@ -12,6 +12,155 @@
 
 /* ---- event decoding ---- */
 
+/*
+ * An event's text is a row of fields joined by single blanks, each a name
+ * and a value ("cpu=1", "rte=0x...") or a bare word ("level").  The table
+ * below gives, per event type, where each field's value comes from and
+ * how it is printed; INTC_EVENT_MAP (intc/common.h) says what the event's
+ * members carry.
+ */
+enum ev_src {
+    S_END,        /* end of the row */
+    S_CPU,        /* "cpu=N"; left out when the event has no CPU */
+    S_VECTOR,     /* "vector=0xNN", or "vector=none" when it has none */
+    S_VEC_MASKED, /* the vector, or "masked" when it has none (timer) */
+    S_UNIT,
+    S_PIN,
+    S_DATA,
+    S_DATA2,
+    S_DATA_LO8,  /* data & 0xff */
+    S_DATA_BIT8, /* (data >> 8) & 1 */
+    S_DATA2_LO,  /* data2 & 0xffffffff */
+    S_DATA2_HI,  /* data2 >> 32 */
+};
+
+enum ev_fmt {
+    F_DEC,
+    F_HEX,    /* 0x%x */
+    F_HEX2,   /* 0x%02x, and so on */
+    F_HEX4,
+    F_HEX8,
+    F_HEX16,
+    F_BOOL,   /* words[value != 0]; an empty word leaves the field out */
+    F_MODE,   /* delivery mode: value & 7 */
+    F_TIMER,  /* LVT timer mode: value & 3 */
+    F_REASON, /* enum intc_msi_drop */
+};
+
+typedef struct ev_field {
+    const char *name; /* printed before the value: "cpu=", "lint" or "" */
+    unsigned char src, fmt;
+    const char *const *words; /* F_BOOL: {if zero, if not} */
+} ev_field;
+
+#define EV_FIELDS 6
+typedef struct ev_row {
+    ev_field f[EV_FIELDS];
+} ev_row;
+
+static const char *const w_level[] = {"edge", "level"};
+static const char *const w_wfs[] = {"runs", "waits-for-sipi"};
+static const char *const w_set[] = {"cleared", "set"};
+static const char *const w_asserted[] = {"deasserted", "asserted"};
+static const char *const w_redelivery[] = {"", "redelivery"};
+
+#define CPU {"", S_CPU, F_DEC, NULL}
+#define VEC {"", S_VECTOR, F_DEC, NULL}
+#define IOAPIC_PIN                                                          \
+    {"ioapic=", S_UNIT, F_DEC, NULL}, {"pin=", S_PIN, F_DEC, NULL}
+#define SID {"sid=", S_PIN, F_HEX4, NULL}
+#define FIELD(name, src, fmt) {name, src, fmt, NULL}
+#define WORD(src, words) {"", src, F_BOOL, words}
+
+static const ev_row ev_rows[INTC_EV_COUNT_] = {
+    [INTC_EV_IRR_SET] = {{CPU, VEC, WORD(S_DATA, w_level)}},
+    [INTC_EV_COALESCED] = {{CPU, VEC}},
+    [INTC_EV_ACK] = {{CPU, VEC}},
+    [INTC_EV_SPURIOUS] = {{CPU, VEC}},
+    [INTC_EV_EOI] = {{CPU, VEC, WORD(S_DATA, w_level)}},
+    [INTC_EV_EOI_BROADCAST] = {{CPU, VEC}},
+    [INTC_EV_IPI] = {{CPU, VEC, FIELD("icr=", S_DATA, F_HEX),
+                      FIELD("targets=", S_DATA2, F_DEC)}},
+    [INTC_EV_NMI] = {{CPU}},
+    [INTC_EV_SMI] = {{CPU}},
+    [INTC_EV_INIT] = {{CPU}},
+    [INTC_EV_SIPI] = {{CPU, VEC}},
+    [INTC_EV_EXTINT] = {{CPU}},
+    [INTC_EV_INIT_RESET] = {{CPU, WORD(S_DATA, w_wfs)}},
+    [INTC_EV_TIMER] = {{CPU, FIELD("", S_VEC_MASKED, F_DEC),
+                        FIELD("", S_DATA, F_TIMER),
+                        FIELD("missed=", S_DATA2, F_DEC)}},
+    [INTC_EV_ESR_ERROR] = {{CPU, FIELD("new=", S_DATA, F_HEX2),
+                            FIELD("esr=", S_DATA2, F_HEX2)}},
+    [INTC_EV_APIC_BASE] = {{CPU, FIELD("new=", S_DATA, F_HEX),
+                            FIELD("old=", S_DATA2, F_HEX)}},
+    [INTC_EV_LINT] = {{CPU, FIELD("lint", S_PIN, F_DEC),
+                       FIELD("level=", S_DATA, F_DEC)}},
+    [INTC_EV_LVT_REMOTE_IRR] = {{CPU, FIELD("lvt=", S_PIN, F_DEC), VEC,
+                                 WORD(S_DATA, w_set)}},
+    [INTC_EV_REJECTED] = {{CPU, VEC, FIELD("mode=", S_DATA, F_MODE)}},
+    [INTC_EV_NO_TARGET] = {{CPU, VEC, FIELD("dest=", S_DATA, F_HEX),
+                            FIELD("mode=", S_DATA2, F_MODE)}},
+    [INTC_EV_BAD_ACCESS] = {{CPU, FIELD("offset=", S_PIN, F_HEX),
+                             FIELD("size=", S_DATA, F_DEC)}},
+    [INTC_EV_MSI] = {{VEC, SID, FIELD("addr=", S_DATA, F_HEX),
+                      FIELD("data=", S_DATA2_LO, F_HEX8),
+                      FIELD("reached=", S_DATA2_HI, F_DEC)}},
+    [INTC_EV_MSI_DROPPED] = {{VEC, SID, FIELD("addr=", S_DATA, F_HEX),
+                              FIELD("data=", S_DATA2_LO, F_HEX8),
+                              FIELD("reason=", S_DATA2_HI, F_REASON)}},
+    [INTC_EV_IOAPIC_SEND] = {{IOAPIC_PIN, VEC,
+                              FIELD("rte=", S_DATA, F_HEX16),
+                              WORD(S_DATA2, w_redelivery)}},
+    [INTC_EV_IOAPIC_LINE] = {{IOAPIC_PIN, WORD(S_DATA, w_asserted),
+                              FIELD("electrical=", S_DATA2, F_DEC)}},
+    [INTC_EV_IOAPIC_MASKED] = {{IOAPIC_PIN, VEC,
+                                FIELD("rte=", S_DATA, F_HEX16)}},
+    [INTC_EV_IOAPIC_EOI] = {{FIELD("ioapic=", S_UNIT, F_DEC), VEC}},
+    [INTC_EV_REMOTE_IRR] = {{IOAPIC_PIN, VEC, WORD(S_DATA, w_set)}},
+    [INTC_EV_POLARITY_MISMATCH] = {{IOAPIC_PIN, VEC,
+                                    FIELD("programmed=", S_DATA, F_DEC),
+                                    FIELD("wired=", S_DATA2, F_DEC)}},
+    [INTC_EV_STORM] = {{IOAPIC_PIN, VEC,
+                        FIELD("redeliveries=", S_DATA, F_DEC)}},
+    [INTC_EV_MSIX_PENDING] = {{FIELD("device=", S_UNIT, F_DEC),
+                               FIELD("vector=", S_PIN, F_DEC)}},
+    [INTC_EV_RESAMPLE] = {{IOAPIC_PIN, FIELD("gsi=", S_DATA, F_DEC)}},
+    [INTC_EV_IR_REMAPPED] = {{SID, VEC, FIELD("irte=", S_DATA, F_DEC),
+                              FIELD("dest=", S_DATA2_LO, F_HEX),
+                              FIELD("reached=", S_DATA2_HI, F_DEC)}},
+    [INTC_EV_IR_FAULT] = {{SID, FIELD("reason=", S_DATA_LO8, F_HEX2),
+                           FIELD("recorded=", S_DATA_BIT8, F_DEC),
+                           FIELD("index=", S_DATA2, F_DEC)}},
+    [INTC_EV_IR_POSTED] = {{SID, VEC, FIELD("desc=", S_DATA, F_HEX),
+                            FIELD("notified=", S_DATA2, F_DEC)}},
+    /* data2 == INTC_IOMMU_INV_ALL prints "all": see sim_event_text. */
+    [INTC_EV_IR_INVALIDATE] = {{FIELD("index=", S_DATA, F_DEC),
+                                FIELD("mask=", S_DATA2, F_DEC)}},
+    [INTC_EV_IR_QUEUE_ERROR] = {{FIELD("head=", S_DATA, F_HEX),
+                                 FIELD("tail=", S_DATA2, F_HEX)}},
+    [INTC_EV_IR_STATUS] = {{FIELD("reg=", S_PIN, F_HEX),
+                            FIELD("value=", S_DATA, F_HEX),
+                            FIELD("written=", S_DATA2, F_HEX)}},
+    [INTC_EV_TRIGGER_MISMATCH] = {{IOAPIC_PIN, VEC,
+                                   FIELD("programmed=", S_DATA, F_DEC),
+                                   FIELD("wired=", S_DATA2, F_DEC)}},
+};
+
+/* A type out of range (a raw fuzzer event) or without a row (one added to
+   INTC_EVENT_MAP but not here): every member. */
+static const ev_row ev_row_unknown = {{CPU, VEC, FIELD("unit=", S_UNIT, F_DEC),
+                                       FIELD("pin=", S_PIN, F_DEC),
+                                       FIELD("data=", S_DATA, F_HEX),
+                                       FIELD("data2=", S_DATA2, F_HEX)}};
+
+#undef CPU
+#undef VEC
+#undef IOAPIC_PIN
+#undef SID
+#undef FIELD
+#undef WORD
+
 static const char *delivery_mode(uint64_t dm)
 {
     static const char *const n[8] = {"fixed", "lowest", "smi",  "reserved3",
@@ -19,172 +168,97 @@ static const char *delivery_mode(uint64_t dm)
     return n[dm & 7];
 }
 
+static uint64_t ev_value(const intc_event *ev, unsigned src)
+{
+    switch (src) {
+    case S_UNIT:      return ev->unit;
+    case S_PIN:       return ev->pin;
+    case S_DATA:      return ev->data;
+    case S_DATA2:     return ev->data2;
+    case S_DATA_LO8:  return ev->data & 0xff;
+    case S_DATA_BIT8: return (ev->data >> 8) & 1;
+    case S_DATA2_LO:  return ev->data2 & 0xffffffffu;
+    case S_DATA2_HI:  return ev->data2 >> 32;
+    default:          return 0;
+    }
+}
+
+/* A value in the field's format, after its name. */
+static void ev_value_text(const ev_field *f, uint64_t v, char *out,
+                          size_t len)
+{
+    static const char *const timer_modes[4] = {"one-shot", "periodic",
+                                               "tsc-deadline", "mode3"};
+    static const char *const why[] = {
+        "?", "not-interrupt", "reserved-data", "reserved-mode",
+        "deassert", "reserved-addr", "no-remapping"};
+
+    switch (f->fmt) {
+    case F_DEC: snprintf(out, len, "%s%" PRIu64, f->name, v); break;
+    case F_HEX: snprintf(out, len, "%s0x%" PRIx64, f->name, v); break;
+    case F_HEX2: snprintf(out, len, "%s0x%02" PRIx64, f->name, v); break;
+    case F_HEX4: snprintf(out, len, "%s0x%04" PRIx64, f->name, v); break;
+    case F_HEX8: snprintf(out, len, "%s0x%08" PRIx64, f->name, v); break;
+    case F_HEX16: snprintf(out, len, "%s0x%016" PRIx64, f->name, v); break;
+    case F_BOOL: snprintf(out, len, "%s", f->words[v != 0]); break;
+    case F_MODE: snprintf(out, len, "%s%s", f->name, delivery_mode(v)); break;
+    case F_TIMER: snprintf(out, len, "%s", timer_modes[v & 3]); break;
+    case F_REASON:
+        snprintf(out, len, "%s%s", f->name, v < 7 ? why[v] : "?");
+        break;
+    default: out[0] = 0; break;
+    }
+}
+
+/* One field's text into out; false if the field is left out. */
+static bool ev_field_text(const intc_event *ev, const ev_field *f, char *out,
+                          size_t len)
+{
+    if (f->src == S_CPU) {
+        if (ev->cpu == INTC_NO_CPU)
+            return false;
+        snprintf(out, len, "cpu=%" PRIu32, ev->cpu);
+    } else if (f->src == S_VEC_MASKED && ev->vector < 0) {
+        snprintf(out, len, "masked");
+    } else if (f->src == S_VECTOR || f->src == S_VEC_MASKED) {
+        if (ev->vector >= 0)
+            snprintf(out, len, "vector=0x%02" PRIx32, (uint32_t)ev->vector);
+        else
+            snprintf(out, len, "vector=none");
+    } else {
+        ev_value_text(f, ev_value(ev, f->src), out, len);
+    }
+    return out[0] != 0;
+}
+
 void sim_event_text(const intc_event *ev, char *buf, size_t len)
 {
-    char cpu[24] = "", vec[24] = "";
-    size_t n;
+    const ev_row *row = &ev_row_unknown;
+    size_t n = 0;
 
-    if (ev->cpu != INTC_NO_CPU)
-        snprintf(cpu, sizeof cpu, "cpu=%" PRIu32 " ", ev->cpu);
-    if (ev->vector >= 0)
-        snprintf(vec, sizeof vec, "vector=0x%02" PRIx32 " ",
-                 (uint32_t)ev->vector);
-    else
-        snprintf(vec, sizeof vec, "vector=none ");
+    if (len == 0)
+        return;
+    buf[0] = 0;
+    if (ev->type == INTC_EV_IR_INVALIDATE &&
+        ev->data2 == INTC_IOMMU_INV_ALL) {
+        snprintf(buf, len, "all");
+        return;
+    }
+    if ((unsigned)ev->type < INTC_EV_COUNT_ &&
+        ev_rows[ev->type].f[0].src != S_END)
+        row = &ev_rows[ev->type];
+    for (int i = 0; i < EV_FIELDS && row->f[i].src != S_END; i++) {
+        char field[64];
+        int w;
 
-    switch (ev->type) {
-    case INTC_EV_IRR_SET:
-        snprintf(buf, len, "%s%s%s", cpu, vec, ev->data ? "level" : "edge");
-        break;
-    case INTC_EV_COALESCED:
-    case INTC_EV_ACK:
-    case INTC_EV_SPURIOUS:
-    case INTC_EV_EOI_BROADCAST:
-    case INTC_EV_SIPI:
-        snprintf(buf, len, "%s%s", cpu, vec);
-        break;
-    case INTC_EV_EOI:
-        snprintf(buf, len, "%s%s%s", cpu, vec, ev->data ? "level" : "edge");
-        break;
-    case INTC_EV_IPI:
-        snprintf(buf, len, "%s%sicr=0x%" PRIx64 " targets=%" PRIu64, cpu, vec,
-                 ev->data, ev->data2);
-        break;
-    case INTC_EV_NMI:
-    case INTC_EV_SMI:
-    case INTC_EV_INIT:
-    case INTC_EV_EXTINT:
-        snprintf(buf, len, "%s", cpu);
-        break;
-    case INTC_EV_INIT_RESET:
-        snprintf(buf, len, "%s%s", cpu,
-                 ev->data ? "waits-for-sipi" : "runs");
-        break;
-    case INTC_EV_TIMER: {
-        static const char *const modes[4] = {"one-shot", "periodic",
-                                             "tsc-deadline", "mode3"};
-        snprintf(buf, len, "%s%s%s missed=%" PRIu64, cpu,
-                 ev->vector < 0 ? "masked " : vec, modes[ev->data & 3],
-                 ev->data2);
-        break;
+        if (!ev_field_text(ev, &row->f[i], field, sizeof field))
+            continue;
+        w = snprintf(buf + n, len - n, "%s%s", n ? " " : "", field);
+        if (w < 0 || (size_t)w >= len - n)
+            break; /* truncated */
+        n += (size_t)w;
     }
-    case INTC_EV_ESR_ERROR:
-        snprintf(buf, len, "%snew=0x%02" PRIx64 " esr=0x%02" PRIx64, cpu,
-                 ev->data, ev->data2);
-        break;
-    case INTC_EV_APIC_BASE:
-        snprintf(buf, len, "%snew=0x%" PRIx64 " old=0x%" PRIx64, cpu,
-                 ev->data, ev->data2);
-        break;
-    case INTC_EV_LINT:
-        snprintf(buf, len, "%slint%" PRIu32 " level=%" PRIu64, cpu, ev->pin,
-                 ev->data);
-        break;
-    case INTC_EV_LVT_REMOTE_IRR:
-        snprintf(buf, len, "%slvt=%" PRIu32 " %s%s", cpu, ev->pin, vec,
-                 ev->data ? "set" : "cleared");
-        break;
-    case INTC_EV_REJECTED:
-        snprintf(buf, len, "%s%smode=%s", cpu, vec, delivery_mode(ev->data));
-        break;
-    case INTC_EV_NO_TARGET:
-        snprintf(buf, len, "%s%sdest=0x%" PRIx64 " mode=%s", cpu, vec,
-                 ev->data, delivery_mode(ev->data2));
-        break;
-    case INTC_EV_BAD_ACCESS:
-        snprintf(buf, len, "%soffset=0x%" PRIx32 " size=%" PRIu64, cpu,
-                 ev->pin, ev->data);
-        break;
-    case INTC_EV_MSI:
-        snprintf(buf, len, "%ssid=0x%04" PRIx32 " addr=0x%" PRIx64
-                 " data=0x%08" PRIx64 " reached=%" PRIu64, vec, ev->pin,
-                 ev->data, ev->data2 & 0xffffffffu, ev->data2 >> 32);
-        break;
-    case INTC_EV_MSI_DROPPED: {
-        static const char *const why[] = {
-            "?", "not-interrupt", "reserved-data", "reserved-mode",
-            "deassert", "reserved-addr", "no-remapping"};
-        uint64_t r = ev->data2 >> 32;
-        snprintf(buf, len, "%ssid=0x%04" PRIx32 " addr=0x%" PRIx64
-                 " data=0x%08" PRIx64 " reason=%s", vec, ev->pin, ev->data,
-                 ev->data2 & 0xffffffffu, r < 7 ? why[r] : "?");
-        break;
-    }
-    case INTC_EV_IOAPIC_SEND:
-        snprintf(buf, len, "ioapic=%" PRIu32 " pin=%" PRIu32 " %srte=0x%016"
-                 PRIx64 "%s", ev->unit, ev->pin, vec, ev->data,
-                 ev->data2 ? " redelivery" : "");
-        break;
-    case INTC_EV_IOAPIC_LINE:
-        snprintf(buf, len, "ioapic=%" PRIu32 " pin=%" PRIu32 " %s "
-                 "electrical=%" PRIu64, ev->unit, ev->pin,
-                 ev->data ? "asserted" : "deasserted", ev->data2);
-        break;
-    case INTC_EV_IOAPIC_MASKED:
-        snprintf(buf, len, "ioapic=%" PRIu32 " pin=%" PRIu32 " %srte=0x%016"
-                 PRIx64, ev->unit, ev->pin, vec, ev->data);
-        break;
-    case INTC_EV_IOAPIC_EOI:
-        snprintf(buf, len, "ioapic=%" PRIu32 " %s", ev->unit, vec);
-        break;
-    case INTC_EV_REMOTE_IRR:
-        snprintf(buf, len, "ioapic=%" PRIu32 " pin=%" PRIu32 " %s%s",
-                 ev->unit, ev->pin, vec, ev->data ? "set" : "cleared");
-        break;
-    case INTC_EV_POLARITY_MISMATCH:
-    case INTC_EV_TRIGGER_MISMATCH:
-        snprintf(buf, len, "ioapic=%" PRIu32 " pin=%" PRIu32 " %s"
-                 "programmed=%" PRIu64 " wired=%" PRIu64, ev->unit, ev->pin,
-                 vec, ev->data, ev->data2);
-        break;
-    case INTC_EV_STORM:
-        snprintf(buf, len, "ioapic=%" PRIu32 " pin=%" PRIu32 " %s"
-                 "redeliveries=%" PRIu64, ev->unit, ev->pin, vec, ev->data);
-        break;
-    case INTC_EV_MSIX_PENDING:
-        snprintf(buf, len, "device=%" PRIu32 " vector=%" PRIu32, ev->unit,
-                 ev->pin);
-        break;
-    case INTC_EV_RESAMPLE:
-        snprintf(buf, len, "ioapic=%" PRIu32 " pin=%" PRIu32 " gsi=%" PRIu64,
-                 ev->unit, ev->pin, ev->data);
-        break;
-    case INTC_EV_IR_REMAPPED:
-        snprintf(buf, len, "sid=0x%04" PRIx32 " %sirte=%" PRIu64 " dest=0x%"
-                 PRIx64 " reached=%" PRIu64, ev->pin, vec, ev->data,
-                 ev->data2 & 0xffffffffu, ev->data2 >> 32);
-        break;
-    case INTC_EV_IR_FAULT:
-        snprintf(buf, len, "sid=0x%04" PRIx32 " reason=0x%02" PRIx64
-                 " recorded=%" PRIu64 " index=%" PRIu64, ev->pin,
-                 ev->data & 0xff, (ev->data >> 8) & 1, ev->data2);
-        break;
-    case INTC_EV_IR_POSTED:
-        snprintf(buf, len, "sid=0x%04" PRIx32 " %sdesc=0x%" PRIx64
-                 " notified=%" PRIu64, ev->pin, vec, ev->data, ev->data2);
-        break;
-    case INTC_EV_IR_INVALIDATE:
-        if (ev->data2 == INTC_IOMMU_INV_ALL)
-            snprintf(buf, len, "all");
-        else
-            snprintf(buf, len, "index=%" PRIu64 " mask=%" PRIu64, ev->data,
-                     ev->data2);
-        break;
-    case INTC_EV_IR_QUEUE_ERROR:
-        snprintf(buf, len, "head=0x%" PRIx64 " tail=0x%" PRIx64, ev->data,
-                 ev->data2);
-        break;
-    case INTC_EV_IR_STATUS:
-        snprintf(buf, len, "reg=0x%" PRIx32 " value=0x%" PRIx64
-                 " written=0x%" PRIx64, ev->pin, ev->data, ev->data2);
-        break;
-    default:
-        snprintf(buf, len, "%s%sunit=%" PRIu32 " pin=%" PRIu32
-                 " data=0x%" PRIx64 " data2=0x%" PRIx64, cpu, vec, ev->unit,
-                 ev->pin, ev->data, ev->data2);
-        break;
-    }
-    /* Drop a trailing blank left by an empty last field. */
+    /* Cut short by len: no trailing blank. */
     n = strlen(buf);
     while (n > 0 && buf[n - 1] == ' ')
         buf[--n] = 0;
