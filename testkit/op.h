@@ -304,4 +304,11 @@ typedef struct kit_names {
 void kit_op_yaml(FILE *f, const kit_op *op, const kit_names *nm,
                  const char *extra);
 
+/* The scenario's `machine:` section for cfg, its devices (in creation
+   order) and its guest memory regions, every key written out, so it
+   parses back to the same configuration. */
+void kit_machine_yaml(FILE *f, const intc_machine_config *cfg,
+                      const kit_device *devs, size_t n_devs,
+                      const kit_region *mem, size_t n_mem);
+
 #endif /* INTC_TESTKIT_OP_H */

@@ -166,3 +166,112 @@ void kit_op_yaml(FILE *f, const kit_op *op, const kit_names *nm,
     }
     fprintf(f, "}");
 }
+
+/* ---- the machine section ---- */
+
+static const char *const pin_words[] = {"edge-high", "edge-low",
+                                        "level-high", "level-low"};
+
+static void yaml_bool(FILE *f, const char *key, bool v)
+{
+    fprintf(f, "  %s: %s\n", key, v ? "true" : "false");
+}
+
+static void yaml_num(FILE *f, const char *key, uint64_t v)
+{
+    fprintf(f, "  %s: ", key);
+    num(f, v);
+    fputc('\n', f);
+}
+
+static void ioapic_yaml(FILE *f, const intc_ioapic_config *io)
+{
+    bool open = false;
+
+    fprintf(f, "    - {id: %u, version: 0x%02x, pins: %u, gsi_base: %" PRIu32
+               ", source_id: 0x%04x",
+            io->id, io->version, io->n_pins, io->gsi_base, io->source_id);
+
+    for (unsigned p = 0; io->pin_wiring && p < io->n_pins; p++) {
+        unsigned w = io->pin_wiring[p] & 3u;
+        if (!w)
+            continue;
+        fprintf(f, "%s%u: %s", open ? ", " : ", wiring: {", p, pin_words[w]);
+        open = true;
+    }
+    fputs(open ? "}}\n" : "}\n", f);
+}
+
+static void cpu_keys(FILE *f, const intc_machine_config *c)
+{
+    yaml_num(f, "cpus", c->n_cpus);
+    if (c->apic_ids) {
+        fputs("  apic_ids: [", f);
+        for (uint32_t i = 0; i < c->n_cpus; i++)
+            fprintf(f, "%s%" PRIu32, i ? ", " : "", c->apic_ids[i]);
+        fputs("]\n", f);
+    }
+    yaml_num(f, "bsp", c->bsp);
+    yaml_bool(f, "x2apic", c->x2apic);
+    yaml_bool(f, "tsc_deadline", c->tsc_deadline);
+    yaml_bool(f, "directed_eoi", c->directed_eoi);
+    yaml_bool(f, "lvt_cmci", c->lvt_cmci);
+    yaml_bool(f, "lowest_priority_ipi", c->lowest_priority_ipi);
+    yaml_bool(f, "focus_processor", c->focus_processor);
+    yaml_bool(f, "apic_bus_errors", c->apic_bus_errors);
+    yaml_num(f, "lapic_version", c->lapic_version);
+    yaml_num(f, "phys_addr_bits", c->phys_addr_bits);
+    yaml_num(f, "timer_hz", c->apic_timer_hz);
+    yaml_num(f, "tsc_hz", c->tsc_hz);
+    yaml_bool(f, "msi_ext_dest", c->msi_ext_dest);
+    yaml_num(f, "storm_threshold", c->storm_threshold);
+    yaml_num(f, "storm_throttle", c->storm_throttle_ns);
+}
+
+static void device_yaml(FILE *f, const kit_device *d)
+{
+    if (d->msix)
+        fprintf(f, "    - {name: %s, vectors: %u, source_id: 0x%04x}\n",
+                d->name, d->vectors, d->source_id);
+    else
+        fprintf(f, "    - {name: %s, vectors_log2: %u, addr64: %s, mask: "
+                   "%s, source_id: 0x%04x}\n",
+                d->name, d->log2, d->addr64 ? "true" : "false",
+                d->mask ? "true" : "false", d->source_id);
+}
+
+void kit_machine_yaml(FILE *f, const intc_machine_config *c,
+                      const kit_device *devs, size_t n_devs,
+                      const kit_region *mem, size_t n_mem)
+{
+    static const char *const kinds[] = {"none", "vtd", "amdvi"};
+
+    fputs("machine:\n", f);
+    cpu_keys(f, c);
+    if (c->n_ioapics)
+        fputs("  ioapics:\n", f);
+    for (uint32_t i = 0; i < c->n_ioapics; i++)
+        ioapic_yaml(f, &c->ioapics[i]);
+    for (int msix = 1; msix >= 0; msix--) {
+        bool any = false;
+        for (size_t i = 0; i < n_devs; i++) {
+            if (devs[i].msix != (msix == 1))
+                continue;
+            if (!any)
+                fprintf(f, "  %s:\n", msix ? "msix" : "msi");
+            any = true;
+            device_yaml(f, &devs[i]);
+        }
+    }
+    if (c->iommu.kind != INTC_IOMMU_NONE && c->iommu.kind < 3)
+        fprintf(f, "  iommu: {kind: %s, x2apic: %s, posted: %s, "
+                   "fault_regs: %u, cache: %" PRIu32 "}\n",
+                kinds[c->iommu.kind], c->iommu.x2apic ? "true" : "false",
+                c->iommu.posted ? "true" : "false", c->iommu.n_fault_regs,
+                c->iommu.cache_entries);
+    if (n_mem)
+        fputs("  memory:\n", f);
+    for (size_t i = 0; i < n_mem; i++)
+        fprintf(f, "    - {addr: 0x%" PRIx64 ", size: 0x%" PRIx64 "}\n",
+                mem[i].addr, mem[i].size);
+}

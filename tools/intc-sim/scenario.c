@@ -906,7 +906,7 @@ static bool parse_memory(pctx *p, yaml_node_t *n)
 static bool parse_machine_options(pctx *p, const mapview *mv,
                                   intc_machine_config *c)
 {
-    uint32_t ver = c->lapic_version;
+    uint32_t ver = c->lapic_version, pab = c->phys_addr_bits;
     yaml_node_t *v;
 
     if (!opt_u32(p, mv, "cpus", "machine", 1, INTC_MAX_CPUS, &c->n_cpus) ||
@@ -921,9 +921,16 @@ static bool parse_machine_options(pctx *p, const mapview *mv,
         !opt_uint(p, mv, "tsc_hz", "machine", 1, UINT64_MAX, &c->tsc_hz) ||
         !opt_bool(p, mv, "msi_ext_dest", "machine", &c->msi_ext_dest) ||
         !opt_u32(p, mv, "storm_threshold", "machine", 0, UINT32_MAX,
-                 &c->storm_threshold))
+                 &c->storm_threshold) ||
+        !opt_bool(p, mv, "lvt_cmci", "machine", &c->lvt_cmci) ||
+        !opt_bool(p, mv, "lowest_priority_ipi", "machine",
+                  &c->lowest_priority_ipi) ||
+        !opt_bool(p, mv, "apic_bus_errors", "machine",
+                  &c->apic_bus_errors) ||
+        !opt_u32(p, mv, "phys_addr_bits", "machine", 0, 0xff, &pab))
         return false;
     c->lapic_version = (uint8_t)ver;
+    c->phys_addr_bits = (uint8_t)pab;
     if ((v = mv_get(mv, "storm_throttle")) &&
         !get_duration(p, v, "storm_throttle", &c->storm_throttle_ns))
         return false;
@@ -1003,7 +1010,8 @@ static bool parse_machine(pctx *p, yaml_node_t *n)
         "tsc_hz",       "msi_ext_dest",    "storm_threshold",
         "storm_throttle", "ioapics",       "msix",
         "msi",          "iommu",           "memory",
-        NULL};
+        "lvt_cmci",     "lowest_priority_ipi", "apic_bus_errors",
+        "phys_addr_bits", NULL};
     sim_scenario *s = p->s;
     intc_machine_config *c = &s->cfg;
     mapview mv;
