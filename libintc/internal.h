@@ -246,8 +246,9 @@ static inline bool intc__tracing(const intc_machine *m)
  * complete and before the deferred callbacks run; the host's inputs
  * (clock, guest memory, posted vectors) are reported where they are
  * read.  Off, that is one predictable test of m->rec per call. */
-void intc__rec_call(intc_machine *m, unsigned op, uint32_t obj, uint64_t a0,
-                    uint64_t a1, uint64_t a2, int32_t ret, uint64_t out);
+INTC_COLD void intc__rec_call(intc_machine *m, unsigned op, uint32_t obj,
+                              uint64_t a0, uint64_t a1, uint64_t a2,
+                              int32_t ret, uint64_t out);
 
 #define INTC_REC(m, ...)                                                    \
     do {                                                                    \

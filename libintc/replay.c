@@ -998,17 +998,20 @@ static intc_err rp_config(intc_replay *r, const rp_frame *f, size_t pos)
 static intc_err rp_device(intc_replay *r, const rp_frame *f, uint64_t index,
                           size_t pos, int64_t *last)
 {
-    uint32_t unit = (uint32_t)get(f->p + 4, 4);
-    uint16_t sid = (uint16_t)get(f->p + 2, 2), n = (uint16_t)get(f->p + 8, 2);
+    uint32_t unit;
+    uint16_t sid, n;
     intc_err err = INTC_ERR_CORRUPT;
     intc_msix *x = NULL;
     intc_msi *c = NULL;
 
-    if (f->len != INTC__REC_DEVICE_SIZE || (int64_t)unit <= *last ||
-        f->p[0] < 1 || f->p[0] > 2) {
+    if (f->len != INTC__REC_DEVICE_SIZE ||
+        (int64_t)get(f->p + 4, 4) <= *last || f->p[0] < 1 || f->p[0] > 2) {
         rp_fail(r, err, index, pos, "bad device record");
         return err;
     }
+    unit = (uint32_t)get(f->p + 4, 4);
+    sid = (uint16_t)get(f->p + 2, 2);
+    n = (uint16_t)get(f->p + 8, 2);
     if (f->p[0] == 1)
         x = intc_msix_new(r->m, n, sid, &err);
     else

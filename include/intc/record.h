@@ -66,8 +66,10 @@ typedef int (*intc_record_fn)(void *ctx, const void *buf, size_t len);
  * INTC_ERR_IO when write() failed (nothing is left on).
  *
  * Stop: writes the end record, hands the rest to write(), frees the
- * recorder.  Returns INTC_ERR_IO if that write failed, INTC_OK otherwise
- * (also when nothing was being recorded).
+ * recorder.  Returns INTC_ERR_IO if that write failed, INTC_OK otherwise.
+ * With nothing being recorded it returns, once, why the last recording
+ * ended on its own (INTC_ERR_IO, or INTC_ERR_NOSPC for a record above
+ * the format's 256 MiB limit), else INTC_OK.
  *
  * A failing write() ends the recording there: the call being recorded
  * completes normally (recording never changes what a call does or

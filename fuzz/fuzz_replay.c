@@ -1,0 +1,87 @@
+/*
+ * libFuzzer target: the replayer (record.h, docs/recording.md).
+ *
+ * Input: byte 0 = mode, then a recording.  Mode bit 0: before replaying,
+ * recompute the CRC of every record that frames (so mutations reach the
+ * checks behind the checksum: configuration, devices, image, calls,
+ * host inputs).  The replayer must refuse or replay every input without
+ * crashing, leaking or looping: intc_replay_run() returns OK or one of
+ * CORRUPT, DIVERGED, VERSION, INVAL, UNSUPPORTED, NOMEM with a message;
+ * a machine it built passes intc_machine_check() whatever happened.
+ * Recordings of more than FZ_MAX_CPUS CPUs are skipped (size, not
+ * correctness).  Seeds: fuzz/regressions/fuzz_replay/ (recordings of the
+ * tests' small runs).
+ */
+#include "fuzz_common.h"
+
+static uint32_t crc32_bitwise(const uint8_t *p, size_t n)
+{
+    uint32_t c = 0xffffffffu;
+    while (n--) {
+        c ^= *p++;
+        for (int k = 0; k < 8; k++)
+            c = c >> 1 ^ (0xedb88320u & (0u - (c & 1u)));
+    }
+    return ~c;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static void fix_crcs(uint8_t *b, size_t len)
+{
+    size_t pos = 16;
+    while (pos <= len && len - pos >= 9) {
+        uint32_t n = rd32(b + pos), c;
+        if (n > len - pos - 9)
+            return;
+        c = crc32_bitwise(b + pos + 4, (size_t)n + 1);
+        for (int i = 0; i < 4; i++)
+            b[pos + 5 + n + i] = (uint8_t)(c >> (8 * i));
+        pos += 9 + (size_t)n;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    uint8_t *b;
+    size_t len;
+    intc_replay *r;
+    intc_err err;
+
+    if (size < 1)
+        return 0;
+    len = size - 1;
+    b = malloc(len ? len : 1);
+    if (!b)
+        return 0;
+    memcpy(b, data + 1, len);
+    if (data[0] & 1)
+        fix_crcs(b, len);
+    /* The CONFIG record's CPU count (preamble 16, frame 5). */
+    if (len >= 25 && rd32(b + 21) > FZ_MAX_CPUS) {
+        free(b);
+        return 0;
+    }
+    r = intc_replay_new(b, len, NULL, NULL, &err);
+    if (!r)
+        FZ_ABORT("intc_replay_new: NULL (%s)", intc_err_name(err));
+    if (!err)
+        err = intc_replay_run(r);
+    if (err != INTC_OK && err != INTC_ERR_CORRUPT &&
+        err != INTC_ERR_DIVERGED && err != INTC_ERR_VERSION &&
+        err != INTC_ERR_INVAL && err != INTC_ERR_UNSUPPORTED &&
+        err != INTC_ERR_NOMEM)
+        FZ_ABORT("replay: %s", intc_err_name(err));
+    if (err && intc_replay_errmsg(r)[0] == '\0')
+        FZ_ABORT("replay: %s without a message", intc_err_name(err));
+    if (intc_replay_machine(r))
+        fz_check(intc_replay_machine(r), "replay");
+    intc_replay_free(r);
+    free(b);
+    return 0;
+}
