@@ -73,7 +73,7 @@ done
 # The test kit (testkit/: the fake host, the operation set and its
 # executor) goes into the same archive: every target's host is the kit;
 # fuzz_machine and fuzz_scenario also run the executor.
-for f in "$SRC_DIR"/testkit/{kit,op,exec,op_yaml}.c; do
+for f in "$SRC_DIR"/testkit/{kit,op,exec,op_yaml,rec_conv}.c; do
     o="$work/kit_$(basename "$f" .c).o"
     "$CC" "${cflags[@]}" "${inc[@]}" -I"$SRC_DIR/testkit" -c "$f" -o "$o"
     objs+=("$o")

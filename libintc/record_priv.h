@@ -18,49 +18,10 @@ struct intc__rec {
     unsigned mode; /* enum intc__rec_mode */
 };
 
-/* Recorded operations: the op byte of a call record (docs/recording.md
-   lists each with its obj, a0..a2, ret and out).  Numbers are part of
-   the format: append only. */
-#define INTC__OP_MAP(X)                                                     \
-    X(LAPIC_MMIO_READ, 1, "lapic_mmio_read")                                \
-    X(LAPIC_MMIO_WRITE, 2, "lapic_mmio_write")                              \
-    X(LAPIC_MSR_READ, 3, "lapic_msr_read")                                  \
-    X(LAPIC_MSR_WRITE, 4, "lapic_msr_write")                                \
-    X(LAPIC_ACK, 5, "lapic_ack")                                            \
-    X(LAPIC_TAKE, 6, "lapic_take")                                          \
-    X(LAPIC_SET_TPR, 7, "lapic_set_tpr")                                    \
-    X(LAPIC_SET_LINT, 8, "lapic_set_lint")                                  \
-    X(LAPIC_RAISE_LVT, 9, "lapic_raise_lvt")                                \
-    X(LAPIC_TIMER_EXPIRED, 10, "lapic_timer_expired")                       \
-    X(LAPIC_SET_TSC_OFFSET, 11, "lapic_set_tsc_offset")                     \
-    X(LAPIC_RESET, 12, "lapic_reset")                                       \
-    X(LAPIC_SYNC_PIR, 13, "lapic_sync_pir")                                 \
-    X(IOAPIC_MMIO_READ, 14, "ioapic_mmio_read")                             \
-    X(IOAPIC_MMIO_WRITE, 15, "ioapic_mmio_write")                           \
-    X(IOAPIC_SET_IRQ, 16, "ioapic_set_irq_source")                          \
-    X(IOAPIC_TIMER_EXPIRED, 17, "ioapic_timer_expired")                     \
-    X(MSI_SEND, 18, "msi_send")                                             \
-    X(MSIX_NEW, 19, "msix_new")                                             \
-    X(MSIX_FREE, 20, "msix_free")                                           \
-    X(MSIX_TABLE_READ, 21, "msix_table_read")                               \
-    X(MSIX_TABLE_WRITE, 22, "msix_table_write")                             \
-    X(MSIX_SET_CONTROL, 23, "msix_set_control")                             \
-    X(MSIX_NOTIFY, 24, "msix_notify")                                       \
-    X(MSIX_RESET, 25, "msix_reset")                                         \
-    X(MSI_NEW, 26, "msi_new")                                               \
-    X(MSI_FREE, 27, "msi_free")                                             \
-    X(MSI_CONFIG_WRITE, 28, "msi_config_write")                             \
-    X(MSI_NOTIFY, 29, "msi_notify")                                         \
-    X(MSI_RESET, 30, "msi_reset")                                           \
-    X(IOMMU_MMIO_READ, 31, "iommu_mmio_read")                               \
-    X(IOMMU_MMIO_WRITE, 32, "iommu_mmio_write")                             \
-    X(IOMMU_REMAP, 33, "iommu_remap")                                       \
-    X(IRQ_DELIVER, 34, "irq_deliver")                                       \
-    X(IOMMU_SET_TABLE, 35, "iommu_set_table")                               \
-    X(IOMMU_INVALIDATE, 36, "iommu_invalidate")                             \
-    X(MACHINE_RESET, 37, "machine_reset")                                   \
-    X(MACHINE_SAVE, 38, "machine_save")                                     \
-    X(MACHINE_LOAD, 39, "machine_load")
+/* Recorded operations: the op byte of a call record (record.h's
+   INTC_RECORD_OPS, docs/recording.md lists each with its obj, a0..a2,
+   ret and out). */
+#define INTC__OP_MAP(X) INTC_RECORD_OPS(X)
 
 enum intc__rec_op {
 #define INTC__OP_ENUM_(name, val, str) INTC__OP_##name = (val),
@@ -106,6 +67,29 @@ enum {
     INTC__HOP_DMA_WRITE, INTC__HOP_EVENT, INTC__HOP_ALLOC, INTC__HOP_EOI,
     INTC__HOP_IOAPIC_TIMER_ARM, INTC__HOP_APIC_BASE_CHANGED
 };
+
+/* A record's frame, checked (record_read.c): it fits in len bytes from
+   pos, its length is sane, its CRC matches.  Else false and *why says
+   what is wrong (a static sentence, or NULL for "ends without its end
+   record"). */
+typedef struct intc__rec_frame {
+    unsigned type;
+    const uint8_t *p; /* payload */
+    size_t len;       /* payload length */
+    size_t next;      /* offset of the following record */
+} intc__rec_frame;
+bool intc__rec_frame_at(const uint8_t *buf, size_t len, size_t pos,
+                        intc__rec_frame *f, const char **why);
+/* An input record (CLOCK, DMA_*, FOLD) has the payload size its type
+   says. */
+bool intc__rec_input_ok(const intc__rec_frame *f);
+/* The fixed part of a CONFIG payload (at least INTC__REC_CONFIG_FIXED
+   bytes) into cfg (arrays NULL). */
+void intc__rec_cfg_fixed(intc_machine_config *cfg, const uint8_t *p);
+/* The IOAPIC part of a CONFIG payload: n IOAPICs from p (len bytes),
+   wiring pointing into it; false if the sizes do not add up. */
+bool intc__rec_ioapics(const uint8_t *p, size_t len, uint32_t n,
+                       intc_ioapic_config *io);
 
 /* CRC-32 (reflected 0xEDB88320) of n bytes, continuing crc (start with
    0; the result is final). */

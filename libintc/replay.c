@@ -30,12 +30,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-typedef struct rp_frame {
-    unsigned type;
-    const uint8_t *p; /* payload */
-    size_t len;       /* payload length */
-    size_t next;      /* offset of the following record */
-} rp_frame;
+typedef intc__rec_frame rp_frame;
 
 /* A call record with the span of its inputs, and the input cursor while
    it is being issued. */
@@ -142,75 +137,31 @@ static void rp_free(intc_replay *r, void *p, size_t n)
 static bool rp_frame_at(intc_replay *r, size_t pos, uint64_t index,
                         rp_frame *f)
 {
-    size_t left = r->len - pos;
-    uint32_t plen;
+    const char *why;
 
-    if (left < INTC__REC_FRAME) {
-        if (left == 0)
-            rp_fail(r, INTC_ERR_CORRUPT, index, pos,
-                    "the recording ends without its end record");
-        else
-            rp_fail(r, INTC_ERR_CORRUPT, index, pos,
-                    "truncated: %zu bytes left, a record takes at least %u",
-                    left, INTC__REC_FRAME);
-        return false;
-    }
-    plen = (uint32_t)get(r->buf + pos, 4);
-    if (plen > INTC__REC_MAX_PAYLOAD) {
-        rp_fail(r, INTC_ERR_CORRUPT, index, pos,
-                "oversized: a record of %u bytes (at most %u)", plen,
-                INTC__REC_MAX_PAYLOAD);
-        return false;
-    }
-    if (plen > left - INTC__REC_FRAME) {
-        rp_fail(r, INTC_ERR_CORRUPT, index, pos,
-                "truncated: a record of %u bytes, %zu left", plen,
-                left - INTC__REC_FRAME);
-        return false;
-    }
-    if (get(r->buf + pos + 5 + plen, 4) !=
-        intc__crc32(0, r->buf + pos + 4, (size_t)plen + 1)) {
-        rp_fail(r, INTC_ERR_CORRUPT, index, pos, "checksum mismatch");
-        return false;
-    }
-    f->type = r->buf[pos + 4];
-    f->p = r->buf + pos + 5;
-    f->len = plen;
-    f->next = pos + INTC__REC_FRAME + plen;
-    return true;
+    if (intc__rec_frame_at(r->buf, r->len, pos, f, &why))
+        return true;
+    rp_fail(r, INTC_ERR_CORRUPT, index, pos, "%s",
+            why ? why : "the recording ends without its end record");
+    return false;
 }
 
 /* An input record's payload is the size its type says. */
 static bool rp_input_ok(intc_replay *r, const rp_frame *f, uint64_t index,
                         size_t pos)
 {
-    bool ok = false;
-    switch (f->type) {
-    case INTC__RT_CLOCK:
-        ok = f->len == INTC__REC_CLOCK_SIZE;
-        break;
-    case INTC__RT_DMA_READ:
-    case INTC__RT_DMA_WRITE:
-        if (f->len >= INTC__REC_DMA_FIXED) {
-            uint64_t n = get(f->p + 8, 4), rc = get(f->p + 12, 4);
-            bool data = f->type == INTC__RT_DMA_WRITE || rc == 0;
-            ok = rc <= 1 && f->len == INTC__REC_DMA_FIXED + (data ? n : 0);
-        }
-        break;
-    case INTC__RT_FOLD:
-        ok = f->len == INTC__REC_FOLD_SIZE;
-        break;
-    default:
+    if (f->type != INTC__RT_CLOCK && f->type != INTC__RT_DMA_READ &&
+        f->type != INTC__RT_DMA_WRITE && f->type != INTC__RT_FOLD) {
         rp_fail(r, INTC_ERR_CORRUPT, index, pos,
                 "record type %u where a call or host input belongs",
                 f->type);
         return false;
     }
-    if (!ok)
-        rp_fail(r, INTC_ERR_CORRUPT, index, pos,
-                "record type %u with a payload of %zu bytes", f->type,
-                f->len);
-    return ok;
+    if (intc__rec_input_ok(f))
+        return true;
+    rp_fail(r, INTC_ERR_CORRUPT, index, pos,
+            "record type %u with a payload of %zu bytes", f->type, f->len);
+    return false;
 }
 
 static void rp_decode_call(rp_call *c, const rp_frame *f)
@@ -892,58 +843,6 @@ static void rp_ops(intc_replay *r)
 
 /* ---- the header: configuration, devices, image ---- */
 
-/* The IOAPIC part of the configuration record: n IOAPICs from p (len
-   bytes left), into io (wiring pointing into the recording). */
-static bool rp_ioapics(const uint8_t *p, size_t len, uint32_t n,
-                       intc_ioapic_config *io)
-{
-    for (uint32_t i = 0; i < n; i++) {
-        size_t pins;
-        if (len < INTC__REC_IOAPIC_FIXED)
-            return false;
-        pins = (size_t)get(p + 2, 2);
-        if (len - INTC__REC_IOAPIC_FIXED < pins)
-            return false;
-        io[i].id = p[0];
-        io[i].version = p[1];
-        io[i].n_pins = (uint16_t)pins;
-        io[i].gsi_base = (uint32_t)get(p + 4, 4);
-        io[i].source_id = (uint16_t)get(p + 8, 2);
-        io[i].pin_wiring = p + INTC__REC_IOAPIC_FIXED;
-        p += INTC__REC_IOAPIC_FIXED + pins;
-        len -= INTC__REC_IOAPIC_FIXED + pins;
-    }
-    return len == 0;
-}
-
-static void rp_cfg_fixed(intc_machine_config *cfg, const uint8_t *p)
-{
-    uint32_t fl = (uint32_t)get(p + 8, 4);
-    intc_machine_config_init(cfg);
-    cfg->n_cpus = (uint32_t)get(p, 4);
-    cfg->bsp = (uint32_t)get(p + 4, 4);
-    cfg->x2apic = fl & 1;
-    cfg->tsc_deadline = fl >> 1 & 1;
-    cfg->directed_eoi = fl >> 2 & 1;
-    cfg->lvt_cmci = fl >> 3 & 1;
-    cfg->lowest_priority_ipi = fl >> 4 & 1;
-    cfg->focus_processor = fl >> 5 & 1;
-    cfg->apic_bus_errors = fl >> 6 & 1;
-    cfg->msi_ext_dest = fl >> 7 & 1;
-    cfg->lapic_version = p[12];
-    cfg->phys_addr_bits = p[13];
-    cfg->apic_timer_hz = get(p + 16, 8);
-    cfg->tsc_hz = get(p + 24, 8);
-    cfg->storm_threshold = (uint32_t)get(p + 32, 4);
-    cfg->n_ioapics = (uint32_t)get(p + 36, 4);
-    cfg->storm_throttle_ns = get(p + 40, 8);
-    cfg->iommu.kind = (unsigned)get(p + 48, 4);
-    cfg->iommu.x2apic = p[52] != 0;
-    cfg->iommu.posted = p[53] != 0;
-    cfg->iommu.n_fault_regs = (uint16_t)get(p + 54, 2);
-    cfg->iommu.cache_entries = (uint32_t)get(p + 56, 4);
-}
-
 /* Build the machine from the configuration record. */
 static intc_err rp_config(intc_replay *r, const rp_frame *f, size_t pos)
 {
@@ -958,7 +857,7 @@ static intc_err rp_config(intc_replay *r, const rp_frame *f, size_t pos)
         rp_fail(r, err, 0, pos, "no configuration record");
         return err;
     }
-    rp_cfg_fixed(&cfg, f->p);
+    intc__rec_cfg_fixed(&cfg, f->p);
     r->rec_mask = (uint32_t)get(f->p + 60, 4);
     n_ids = cfg.n_cpus;
     n_io = cfg.n_ioapics;
@@ -973,7 +872,7 @@ static intc_err rp_config(intc_replay *r, const rp_frame *f, size_t pos)
     if (!ids || (n_io && !io)) {
         err = INTC_ERR_NOMEM;
         rp_fail(r, err, 0, pos, "out of memory");
-    } else if (!rp_ioapics(f->p + INTC__REC_CONFIG_FIXED + 4 * n_ids,
+    } else if (!intc__rec_ioapics(f->p + INTC__REC_CONFIG_FIXED + 4 * n_ids,
                            f->len - INTC__REC_CONFIG_FIXED - 4 * n_ids,
                            cfg.n_ioapics, io)) {
         rp_fail(r, err, 0, pos, "IOAPIC configuration of the wrong size");

@@ -34,6 +34,7 @@
 #define INTC_RECORD_H
 
 #include "common.h"
+#include "machine.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -167,6 +168,140 @@ INTC_API const char *intc_replay_errmsg(const intc_replay *r);
 /* Free r and its machine.  NULL is a no-op.  Not from inside one of its
    machine's callbacks (ignored). */
 INTC_API void intc_replay_free(intc_replay *r);
+
+
+/* ---- reading a recording ---- */
+
+/*
+ * A recording is also readable record by record, without replaying it,
+ * for converters and viewers (intc-sim --replay FILE --to-yaml turns one
+ * into a scenario).  The reader checks each record's framing, checksum
+ * and payload size; it does not check that the calls make sense (the
+ * replayer does).
+ */
+
+/* Record types (docs/recording.md). */
+enum intc_record_type {
+    INTC_RECORD_CONFIG = 1,
+    INTC_RECORD_DEVICE = 2,
+    INTC_RECORD_IMAGE = 3,
+    INTC_RECORD_CALL = 16,
+    INTC_RECORD_CLOCK = 32,
+    INTC_RECORD_DMA_READ = 33,
+    INTC_RECORD_DMA_WRITE = 34,
+    INTC_RECORD_FOLD = 35,
+    INTC_RECORD_END = 127
+};
+
+/* The recorded calls: X(NAME, op number, name), as in docs/recording.md's
+   table of ops.  Numbers are part of the format: only ever appended. */
+#define INTC_RECORD_OPS(X)                                                  \
+    X(LAPIC_MMIO_READ, 1, "lapic_mmio_read")                                \
+    X(LAPIC_MMIO_WRITE, 2, "lapic_mmio_write")                              \
+    X(LAPIC_MSR_READ, 3, "lapic_msr_read")                                  \
+    X(LAPIC_MSR_WRITE, 4, "lapic_msr_write")                                \
+    X(LAPIC_ACK, 5, "lapic_ack")                                            \
+    X(LAPIC_TAKE, 6, "lapic_take")                                          \
+    X(LAPIC_SET_TPR, 7, "lapic_set_tpr")                                    \
+    X(LAPIC_SET_LINT, 8, "lapic_set_lint")                                  \
+    X(LAPIC_RAISE_LVT, 9, "lapic_raise_lvt")                                \
+    X(LAPIC_TIMER_EXPIRED, 10, "lapic_timer_expired")                       \
+    X(LAPIC_SET_TSC_OFFSET, 11, "lapic_set_tsc_offset")                     \
+    X(LAPIC_RESET, 12, "lapic_reset")                                       \
+    X(LAPIC_SYNC_PIR, 13, "lapic_sync_pir")                                 \
+    X(IOAPIC_MMIO_READ, 14, "ioapic_mmio_read")                             \
+    X(IOAPIC_MMIO_WRITE, 15, "ioapic_mmio_write")                           \
+    X(IOAPIC_SET_IRQ, 16, "ioapic_set_irq_source")                          \
+    X(IOAPIC_TIMER_EXPIRED, 17, "ioapic_timer_expired")                     \
+    X(MSI_SEND, 18, "msi_send")                                             \
+    X(MSIX_NEW, 19, "msix_new")                                             \
+    X(MSIX_FREE, 20, "msix_free")                                           \
+    X(MSIX_TABLE_READ, 21, "msix_table_read")                               \
+    X(MSIX_TABLE_WRITE, 22, "msix_table_write")                             \
+    X(MSIX_SET_CONTROL, 23, "msix_set_control")                             \
+    X(MSIX_NOTIFY, 24, "msix_notify")                                       \
+    X(MSIX_RESET, 25, "msix_reset")                                         \
+    X(MSI_NEW, 26, "msi_new")                                               \
+    X(MSI_FREE, 27, "msi_free")                                             \
+    X(MSI_CONFIG_WRITE, 28, "msi_config_write")                             \
+    X(MSI_NOTIFY, 29, "msi_notify")                                         \
+    X(MSI_RESET, 30, "msi_reset")                                           \
+    X(IOMMU_MMIO_READ, 31, "iommu_mmio_read")                               \
+    X(IOMMU_MMIO_WRITE, 32, "iommu_mmio_write")                             \
+    X(IOMMU_REMAP, 33, "iommu_remap")                                       \
+    X(IRQ_DELIVER, 34, "irq_deliver")                                       \
+    X(IOMMU_SET_TABLE, 35, "iommu_set_table")                               \
+    X(IOMMU_INVALIDATE, 36, "iommu_invalidate")                             \
+    X(MACHINE_RESET, 37, "machine_reset")                                   \
+    X(MACHINE_SAVE, 38, "machine_save")                                     \
+    X(MACHINE_LOAD, 39, "machine_load")
+
+enum intc_record_op {
+#define INTC_RECORD_OP_ENUM_(name, val, str) INTC_RECORD_OP_##name = (val),
+    INTC_RECORD_OPS(INTC_RECORD_OP_ENUM_)
+#undef INTC_RECORD_OP_ENUM_
+    INTC_RECORD_OP_END_
+};
+
+/* One record, decoded.  Which members mean something depends on type;
+   pointers point into the recording. */
+typedef struct intc_record_item {
+    unsigned type;        /* enum intc_record_type */
+    size_t offset;        /* of its first byte in the recording */
+    /* IMAGE: the image; CALL: its variable part; DMA_READ (ok) and
+       DMA_WRITE: the bytes; else NULL, 0 */
+    const uint8_t *data;
+    size_t data_len;
+    /* CALL (docs/recording.md's table says what a0..a2, out mean) */
+    unsigned op;          /* enum intc_record_op */
+    bool nested;          /* made from a deferred callback */
+    uint32_t obj;         /* CPU, IOAPIC or device unit */
+    int32_t ret;
+    uint64_t a0, a1, a2, out;
+    /* CLOCK: cpu, value (now_ns's result); FOLD: cpu, pir, level;
+       DMA_*: addr, len, ok (the host's access succeeded) */
+    uint32_t cpu;
+    uint64_t value;
+    uint64_t addr;
+    uint32_t len;
+    bool ok;
+    uint64_t pir[4], level[4];
+    /* DEVICE: msix (else MSI), vectors (MSI-X nvec, MSI log2), addr64
+       and mask (MSI), source_id, unit */
+    bool msix, addr64, mask;
+    uint16_t vectors, source_id;
+    uint32_t unit;
+    /* CONFIG: the configuration, apic_ids and ioapics NULL (see
+       intc_record_config_arrays); host_ops: bit i set when the recorded
+       host had member i of intc_host_ops after version */
+    intc_machine_config config;
+    uint32_t host_ops;
+} intc_record_item;
+
+/*
+ * Read the record at *pos of the recording buf (len bytes) into *it and
+ * move *pos past it.  Start with *pos = 0: the 16-byte preamble is
+ * checked and skipped.  INTC_OK; INTC_ERR_CORRUPT for a truncated or
+ * damaged record, one of the wrong size for its type, or bytes after the
+ * END record (reading at *pos == len after END also gives it: nothing is
+ * left); INTC_ERR_VERSION for another format; INTC_ERR_INVAL for NULL
+ * arguments.  On error *pos stays.
+ */
+INTC_API intc_err intc_record_next(const void *buf, size_t len, size_t *pos,
+                                   intc_record_item *it);
+
+/*
+ * The arrays of a CONFIG record: apic_ids (it->config.n_cpus entries)
+ * and ioapics (it->config.n_ioapics entries; their pin_wiring points into
+ * the recording).  Either may be NULL to skip it.  INTC_ERR_INVAL when it
+ * is not a CONFIG record, INTC_ERR_CORRUPT when they do not fit it.
+ */
+INTC_API intc_err intc_record_config_arrays(const intc_record_item *it,
+                                            uint32_t *apic_ids,
+                                            intc_ioapic_config *ioapics);
+
+/* An op's name ("lapic_mmio_read"), "?" if unknown. */
+INTC_API const char *intc_record_op_name(unsigned op);
 
 #ifdef __cplusplus
 }

@@ -12,8 +12,10 @@
 # resume: --save-at then --resume give the same end; bad resume files are
 #         refused.
 # replay: --record a run (with --events and --final-image), --replay the
-#         recording: the same event stream and a byte-identical final
-#         image; a truncated recording is refused (exit 2).
+#         recording and convert it (--to-yaml): the replay and the
+#         converted scenario give the same event stream and a
+#         byte-identical final image; a truncated recording is refused
+#         (exit 2).
 # hostile: generated inputs: 200,000-deep nestings (flow and block), a
 #         file over the size limit, a directory: refused (exit 2 with
 #         FILE:LINE:COL, or 3 for the host error), quickly (not timed
@@ -262,16 +264,28 @@ elseif(MODE STREQUAL "replay")
         fail("recorded run: exit ${rc}\n${err}")
     endif()
     run_sim(out err rc --replay ${WORK}/run.rec --trace=none
-        --events=${WORK}/replay.events --final-image=${WORK}/replay.img)
+        --events=${WORK}/replay.events --final-image=${WORK}/replay.img
+        --to-yaml=${WORK}/conv.yaml)
     if(NOT rc EQUAL 0)
         fail("replay: exit ${rc}\n${err}")
     endif()
+    if(NOT err STREQUAL "")
+        fail("replay/conversion said:\n${err}")
+    endif()
+    # The converted scenario runs clean and does the same.
+    run_sim(out err rc --quiet --events=${WORK}/conv.events
+        --final-image=${WORK}/conv.img ${WORK}/conv.yaml)
+    if(NOT rc EQUAL 0)
+        fail("the converted scenario: exit ${rc}\n${err}")
+    endif()
     foreach(_k events img)
         file(SHA256 "${WORK}/run.${_k}" _a)
-        file(SHA256 "${WORK}/replay.${_k}" _b)
-        if(NOT _a STREQUAL _b)
-            fail("the replay's ${_k} differ from the recorded run's")
-        endif()
+        foreach(_w replay conv)
+            file(SHA256 "${WORK}/${_w}.${_k}" _b)
+            if(NOT _a STREQUAL _b)
+                fail("the ${_w}'s ${_k} differ from the recorded run's")
+            endif()
+        endforeach()
     endforeach()
     file(READ "${WORK}/run.events" _ev)
     if(_ev STREQUAL "")

@@ -6,7 +6,9 @@
  *            [--resume=FILE] [--record=FILE] [--events=FILE]
  *            [--final-image=FILE] [--quiet] FILE.yaml
  *   intc-sim --replay FILE [--trace=text|none] [--events=FILE]
- *            [--final-image=FILE] [--to-yaml=FILE] [--to-seed=FILE]
+ *            [--final-image=FILE] [--to-yaml=FILE]
+ *
+ * (fuzz/rec2seed turns a recording into a fuzz_machine input.)
  *
  * Exit: 0 every expectation held (the replay matched the recording), 1
  * one failed (the replay diverged), 2 malformed file or command line
@@ -27,8 +29,7 @@ static void usage(FILE *f)
             " FILE.yaml\n"
             "       intc-sim --replay FILE [--trace=text|none] "
             "[--events=FILE]\n"
-            "                [--final-image=FILE] [--to-yaml=FILE] "
-            "[--to-seed=FILE]\n"
+            "                [--final-image=FILE] [--to-yaml=FILE]\n"
             "Runs a libintc scenario (see docs/scenario.md) or replays a "
             "recording\n(docs/recording.md).  Exit status: 0 pass, 1 an "
             "expectation failed or the\nreplay diverged, 2 malformed input,"
@@ -100,8 +101,7 @@ static int parse_arg(sim_cli *c, int argc, char **argv, int *i)
         path_opt(a, "--record", &o->record_path) ||
         path_opt(a, "--events", &o->events_path) ||
         path_opt(a, "--final-image", &o->final_image) ||
-        path_opt(a, "--to-yaml", &o->to_yaml) ||
-        path_opt(a, "--to-seed", &o->to_seed))
+        path_opt(a, "--to-yaml", &o->to_yaml))
         return -1;
     if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
         o->quiet = true;
@@ -145,7 +145,7 @@ static int check_cli(sim_cli *c)
         o->trace = TRACE_NONE;
     if (empty(o->vcd_path) || empty(o->resume_path) ||
         empty(o->record_path) || empty(o->events_path) ||
-        empty(o->final_image) || empty(o->to_yaml) || empty(o->to_seed) ||
+        empty(o->final_image) || empty(o->to_yaml) ||
         !*c->file) {
         fprintf(stderr, "intc-sim: empty file name\n");
         return SIM_EXIT_MALFORMED;
@@ -153,12 +153,12 @@ static int check_cli(sim_cli *c)
     if (c->replay && (o->vcd_path || c->save_spec || o->resume_path ||
                       o->record_path || o->trace == TRACE_JSON)) {
         fprintf(stderr, "intc-sim: --replay takes --trace=text|none, "
-                        "--events, --final-image, --to-yaml, --to-seed\n");
+                        "--events, --final-image, --to-yaml\n");
         return SIM_EXIT_MALFORMED;
     }
-    if (!c->replay && (o->to_yaml || o->to_seed)) {
-        fprintf(stderr, "intc-sim: --to-yaml and --to-seed convert a "
-                        "recording: use them with --replay\n");
+    if (!c->replay && o->to_yaml) {
+        fprintf(stderr, "intc-sim: --to-yaml converts a recording: use it "
+                        "with --replay\n");
         return SIM_EXIT_MALFORMED;
     }
     return -1;

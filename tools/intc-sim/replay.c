@@ -8,6 +8,7 @@
 #include "sim.h"
 
 #include "kit.h"
+#include "rec_conv.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -100,6 +101,44 @@ static int rp_steps(intc_replay *r, rp_ctx *c, const char *path)
     }
 }
 
+/* --to-yaml: the recording as a scenario (testkit/rec_conv.h). */
+static int to_yaml(const char *path, const uint8_t *buf, size_t len,
+                   const char *out)
+{
+    const char *base = strrchr(path, '/');
+    char title[64];
+    kit_conv c;
+    FILE *f = fopen(out, "w");
+    intc_err e;
+    size_t j = 0;
+
+    if (!f) {
+        fprintf(stderr, "intc-sim: %s: %s\n", out, strerror(errno));
+        return SIM_EXIT_HOST;
+    }
+    base = base ? base + 1 : path;
+    for (size_t i = 0; base[i] && j + 1 < sizeof title; i++)
+        if (base[i] != '"' && base[i] != '\\' && (unsigned char)base[i] >= 32)
+            title[j++] = base[i];
+    title[j] = 0;
+    e = kit_conv_yaml(f, buf, len, title, &c);
+    if (fclose(f) != 0 && e == INTC_OK) {
+        fprintf(stderr, "intc-sim: %s: write error\n", out);
+        kit_conv_fini(&c);
+        return SIM_EXIT_HOST;
+    }
+    if (e != INTC_OK)
+        fprintf(stderr, "intc-sim: %s: %s\n", path, c.msg);
+    else if (c.n_inexact)
+        fprintf(stderr, "intc-sim: %s: %u call(s) or input(s) could not be "
+                        "expressed exactly (see the comments in %s)\n",
+                path, c.n_inexact, out);
+    kit_conv_fini(&c);
+    if (e == INTC_ERR_NOMEM)
+        return SIM_EXIT_HOST;
+    return e == INTC_OK ? SIM_EXIT_OK : SIM_EXIT_MALFORMED;
+}
+
 int sim_replay(const char *path, const sim_options *o)
 {
     size_t len = 0;
@@ -127,6 +166,8 @@ int sim_replay(const char *path, const sim_options *o)
         goto out;
     }
     rc = rp_steps(r, &c, path);
+    if (rc == SIM_EXIT_OK && o->to_yaml)
+        rc = to_yaml(path, buf, len, o->to_yaml);
     if (rc == SIM_EXIT_OK && o->final_image &&
         !sim_write_image(intc_replay_machine(r), o->final_image))
         rc = SIM_EXIT_HOST;

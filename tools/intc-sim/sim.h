@@ -263,7 +263,6 @@ typedef struct sim_options {
     const char *events_path; /* --events: every event, one per line */
     const char *final_image; /* --final-image: the machine's image */
     const char *to_yaml;     /* --replay: the recording as a scenario */
-    const char *to_seed;     /* --replay: ... as a fuzz_machine input */
 } sim_options;
 
 /* Build the machine, run the steps, check expectations.  Returns an exit
