@@ -746,8 +746,31 @@ static uint64_t rm_model_rte(const rm_pin *p)
     return v;
 }
 
+/* The MSI-X tables from the machine's public state (PCIe 7.7.2: each
+   entry's address, data and Vector Control mask; the pending bits), after
+   an operation the model does not follow (the raw table writes, a device
+   reset).  Enable and Function Mask have no query: the model keeps them
+   (only msix_control and a reset change them). */
+static void rm_resync_msix(rm_model *M, mo_host *h)
+{
+    for (unsigned x = 0; x < M->cfg.n_msix; x++) {
+        rm_msix *d = &M->msix[x];
+        for (unsigned v = 0; v < RM_MSIX_VECTORS; v++) {
+            uint64_t w[4] = {0, 0, 0, 0};
+            for (unsigned i = 0; i < 4; i++)
+                intc_msix_table_read(h->msix[x], 16 * v + 4 * i, 4, &w[i]);
+            d->addr_lo[v] = (uint32_t)w[0];
+            d->addr_hi[v] = (uint32_t)w[1];
+            d->data[v] = (uint32_t)w[2];
+            d->masked[v] = w[3] & 1;
+            d->pending[v] = intc_msix_pending(h->msix[x], (uint16_t)v);
+        }
+    }
+}
+
 static void rm_resync_pins(rm_model *M, rm_step *S, mo_host *h)
 {
+    rm_resync_msix(M, h);
     for (unsigned io = 0; io < M->cfg.n_ioapics; io++)
         for (unsigned pin = 0; pin < M->cfg.n_pins[io]; pin++) {
             rm_pin *p = &M->pin[io][pin];
@@ -996,6 +1019,16 @@ static void rm_apply(rm_model *M, rm_step *S, mo_host *h, const mo_step *s,
     }
     case KIT_OP_IOMMU_WRITE:
     case KIT_OP_MEMORY_WRITE:
+        M->remap_possible = true;
+        S->unsure_all = true;
+        break;
+    case KIT_OP_DEVICE_RESET:
+        /* PCIe 7.7.2: MSI-X Enable and Function Mask reset to 0 (the
+           table and pending bits are read back, rm_resync_msix) */
+        if (ok && s->unit < M->cfg.n_msix) {
+            M->msix[s->unit].enabled = false;
+            M->msix[s->unit].fmask = false;
+        }
         M->remap_possible = true;
         S->unsure_all = true;
         break;
