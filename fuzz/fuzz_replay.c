@@ -8,9 +8,14 @@
  * crashing, leaking or looping: intc_replay_run() returns OK or one of
  * CORRUPT, DIVERGED, VERSION, INVAL, UNSUPPORTED, NOMEM with a message;
  * a machine it built passes intc_machine_check() whatever happened.
+ * The replayer runs on the test kit's host (testkit/kit.h), whose
+ * allocator checks every old_size and keeps the live byte count (nothing
+ * may be live after intc_replay_free()) and whose event() checks each
+ * event's type; the clock and guest memory come from the recording.
  * Recordings of more than FZ_MAX_CPUS CPUs are skipped (size, not
- * correctness).  Seeds: fuzz/regressions/fuzz_replay/ (recordings of the
- * tests' small runs).
+ * correctness).  Seeds: fuzz/corpus/fuzz_replay/ (gen_corpus: a short run
+ * recorded on each fz_config configuration); regressions:
+ * fuzz/regressions/fuzz_replay/.
  */
 #include "fuzz_common.h"
 
@@ -50,6 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     uint8_t *b;
     size_t len;
+    kit_host *h;
     intc_replay *r;
     intc_err err;
 
@@ -67,7 +73,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(b);
         return 0;
     }
-    r = intc_replay_new(b, len, NULL, NULL, &err);
+    h = kit_host_new(true);
+    if (!h)
+        abort();
+    h->max_events = 0; /* counted, not stored */
+    r = intc_replay_new(b, len, &h->ops, h, &err);
     if (!r)
         FZ_ABORT("intc_replay_new: NULL (%s)", intc_err_name(err));
     if (!err)
@@ -82,6 +92,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (intc_replay_machine(r))
         fz_check(intc_replay_machine(r), "replay");
     intc_replay_free(r);
+    if (h->live_bytes || h->live_blocks)
+        FZ_ABORT("replay: %zu bytes in %zu blocks live after "
+                 "intc_replay_free",
+                 h->live_bytes, h->live_blocks);
+    kit_host_free(h);
     free(b);
     return 0;
 }

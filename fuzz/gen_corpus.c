@@ -8,7 +8,8 @@
  * target's encoding (the opcode tables of fuzz_*.c and fuzz_iommu.h) that
  * reaches a feature: timers, IPIs, INIT/SIPI, LINT, level IOAPIC lines,
  * MSI-X/MSI, VT-d and AMD-Vi remapping, posting, queues.  The snapshot
- * seeds are real images saved from machines driven into several states;
+ * seeds are real images saved from machines driven into several states,
+ * the replay seeds real recordings of a short run on each configuration;
  * the scenario seeds are the project's scenario files (copied by the
  * fuzz/CMakeLists.txt replay from tests/sim and examples, so not here)
  * plus a few small ones.
@@ -634,6 +635,72 @@ static void gen_snapshot(void)
     }
 }
 
+/* ---- fuzz_replay: recordings (record.h) of a short run on each
+   configuration, as mode byte + recording; mode 1 has the target fix the
+   CRCs, so mutations of these seeds get past the checksums ---- */
+
+static int rec_sink(void *ctx, const void *p, size_t n)
+{
+    (void)ctx;
+    if (n > sizeof B.b - B.n)
+        return -1;
+    memcpy(B.b + B.n, p, n);
+    B.n += n;
+    return 0;
+}
+
+static void gen_replay(void)
+{
+    const char *t = "fuzz_replay";
+    char name[64];
+
+    for (unsigned sel = 0; sel < FZ_N_CONFIGS; sel++) {
+        for (unsigned mode = 0; mode < 2; mode++) {
+            fz_host *h = fz_host_new(1);
+            intc_machine *m = snap_machine(h, sel, (uint8_t)(sel & 0xf));
+            intc_lapic *l0 = intc_machine_lapic(m, 0);
+            intc_iommu *u = intc_machine_iommu(m);
+            uint64_t v;
+
+            u8(mode);
+            if (intc_machine_record(m, rec_sink, NULL) != INTC_OK) {
+                fprintf(stderr, "intc_machine_record failed\n");
+                exit(1);
+            }
+            /* One-shot timers that fire, an MSI acknowledged, TPR, a
+               posted vector folded, an IOAPIC line, the IOMMU's
+               registers. */
+            for (uint32_t c = 0; c < h->n_cpus; c++) {
+                intc_lapic *l = intc_machine_lapic(m, c);
+                intc_lapic_mmio_write(l, INTC_LAPIC_SVR, 4, 0x1ff);
+                intc_lapic_mmio_write(l, INTC_LAPIC_LVT_TIMER, 4, 0x40);
+                intc_lapic_mmio_write(l, INTC_LAPIC_TIMER_ICR, 4, 50 + c);
+            }
+            intc_msi_send(m, INTC_MSI_ADDR_BASE, 0x61, 0x10, NULL);
+            intc_lapic_ack(l0);
+            intc_lapic_mmio_write(l0, INTC_LAPIC_EOI, 4, 0);
+            intc_lapic_set_tpr(l0, 0x20);
+            intc_lapic_post(l0, 0x91, true);
+            intc_lapic_sync_pir(l0, NULL);
+            if (h->n_ioapics)
+                intc_machine_set_gsi(m, 16, true);
+            if (u)
+                intc_iommu_mmio_read(u, 0, 8, &v);
+            kit_advance_to(h, h->now + 100000);
+            intc_lapic_mmio_read(l0, INTC_LAPIC_TIMER_CCR, 4, &v);
+            if (intc_machine_record(m, NULL, NULL) != INTC_OK) {
+                fprintf(stderr, "recording failed\n");
+                exit(1);
+            }
+            fz_check(m, "gen_corpus");
+            snprintf(name, sizeof name, "%s_%u", mode ? "run_crcfix" : "run",
+                     sel);
+            emit(t, name);
+            fz_host_free(h);
+        }
+    }
+}
+
 /* ---- fuzz_scenario: a few small files (the project's scenario files
    are replayed from tests/sim and examples by the ctest) ---- */
 
@@ -682,6 +749,7 @@ int main(int argc, char **argv)
     gen_vtd();
     gen_amdvi();
     gen_snapshot();
+    gen_replay();
     gen_scenario();
     return 0;
 }

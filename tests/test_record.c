@@ -4,6 +4,12 @@
  * stream and a byte-identical final image; damaged recordings are
  * refused with the record named; a failing sink stops the recording;
  * recording changes nothing in what the machine does.
+ *
+ * Both sides run on the test kit's host (testkit/kit.h): the recorded
+ * machine's host has guest memory and every callback of the kit, and
+ * calls back into the machine from its deferred callbacks through
+ * h->hooks; the replayer's host collects what the replayed machine
+ * reports.
  */
 #include "harness.h"
 #include "ioapic_util.h"
@@ -12,11 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the recording host: guest memory (vt_host), a sink, and a host
-   that calls back in from its deferred callbacks ---- */
+/* ---- the recording side: a kit host with guest memory and every
+   callback (th_full_ops), the calls its deferred callbacks make (kit
+   hooks, ctx an rt_ctx), and the sink ---- */
 
-typedef struct rt_host {
-    vt_host vt;            /* first: the vt_* callbacks take it as host */
+typedef struct rt_ctx {
+    th_host *h;            /* the recorded machine's host */
     intc_machine *m;
     uint8_t *out;          /* the recording */
     size_t n_out, cap;
@@ -28,11 +35,15 @@ typedef struct rt_host {
     bool record_from_kick; /* kick() tries to start a recording */
     intc_err kick_record;
     size_t ev_from;        /* events before the recording started */
-} rt_host;
+    /* The host's kicks, EOI resamples and APIC base changes before the
+       recording started (rt_record). */
+    unsigned kicks_from, eois_from, bases_from;
+} rt_ctx;
 
+/* The sink (intc_record_fn), ctx an rt_ctx. */
 static int rt_write(void *ctx, const void *buf, size_t len)
 {
-    rt_host *x = ctx;
+    rt_ctx *x = ctx;
     x->n_writes++;
     if (x->fail_at && x->n_writes >= x->fail_at)
         return -1;
@@ -46,52 +57,57 @@ static int rt_write(void *ctx, const void *buf, size_t len)
     return 0;
 }
 
-static void rt_kick(void *host, uint32_t cpu)
+/* Hooks: run after the kit recorded the kick or the EOI resample. */
+static void rt_kick(void *ctx, uint32_t cpu)
 {
-    rt_host *x = host;
-    vt_kick(host, cpu);
+    rt_ctx *x = ctx;
     if (x->ack_from_kick && cpu == 3)
         x->kick_acked = intc_lapic_ack(intc_machine_lapic(x->m, 3));
     if (x->record_from_kick)
         x->kick_record = intc_machine_record(x->m, rt_write, x);
 }
 
-static void rt_eoi(void *host, uint32_t gsi)
+static void rt_eoi(void *ctx, uint32_t gsi)
 {
-    rt_host *x = host;
+    rt_ctx *x = ctx;
     if (gsi == x->deassert_on_eoi)
         assert_int_equal(intc_machine_set_gsi(x->m, gsi, false), INTC_OK);
 }
 
-static void rt_base(void *host, uint32_t cpu, uint64_t base)
-{
-    rt_host *x = host;
-    th_apic_base_changed(x->vt.h, cpu, base);
-}
-
-static void rt_init(rt_host *x, th_host *h)
+/* h gets guest memory (vtd_util.h's window, zeroed), every callback of
+   the kit (apic_base_changed() and eoi() recorded) and x's hooks. */
+static void rt_init(rt_ctx *x, th_host *h)
 {
     memset(x, 0, sizeof(*x));
-    vt_init(&x->vt, h);
-    x->vt.ops.kick = rt_kick;
-    x->vt.ops.eoi = rt_eoi;
-    x->vt.ops.apic_base_changed = rt_base;
+    x->h = h;
     x->deassert_on_eoi = UINT32_MAX;
+    th_full_ops(h);
+    vt_memory(h);
+    h->hooks = (kit_hooks){.ctx = x, .kick = rt_kick, .eoi = rt_eoi};
 }
 
-static void rt_fini(rt_host *x)
+static void rt_fini(rt_ctx *x)
 {
+    x->h->hooks = (kit_hooks){0};
     free(x->out);
-    vt_fini(&x->vt);
+    x->out = NULL;
 }
 
-static intc_machine *rt_machine(rt_host *x, const intc_machine_config *cfg)
+static intc_machine *rt_machine(rt_ctx *x, const intc_machine_config *cfg)
 {
-    intc_err err = INTC_OK;
-    x->m = intc_machine_new(cfg, &x->vt.ops, x, &err);
-    if (!x->m)
-        fail_msg("intc_machine_new: %s", intc_err_name(err));
+    x->m = th_machine(x->h, cfg);
     return x->m;
+}
+
+/* Start recording x->m into x's sink, noting what the host has seen so
+   far. */
+static void rt_record(rt_ctx *x)
+{
+    x->ev_from = x->h->n_events;
+    x->kicks_from = x->h->n_kicks;
+    x->eois_from = x->h->n_eois;
+    x->bases_from = x->h->n_base_changes;
+    assert_int_equal(intc_machine_record(x->m, rt_write, x), INTC_OK);
 }
 
 static uint8_t *save(intc_machine *m, size_t *len)
@@ -119,9 +135,12 @@ static void events_equal(const th_host *a, size_t from, const th_host *b)
     }
 }
 
-/* Replay x's recording on a fresh host; its final image must be img.
-   Returns the replay host (free with th_host_free after the checks). */
-static th_host *replay_check(rt_host *x, const uint8_t *img, size_t len,
+/* Replay x's recording on a fresh kit host with every callback; its
+   final image must be img, its events those x's host saw from ev_from
+   on, its kicks, EOI resamples and APIC base changes as many as x's
+   host saw while recording (rt_record).  Returns the replay host (free
+   with th_host_free after the checks). */
+static th_host *replay_check(rt_ctx *x, const uint8_t *img, size_t len,
                              size_t ev_from)
 {
     th_host *h2 = th_host_new();
@@ -129,13 +148,19 @@ static th_host *replay_check(rt_host *x, const uint8_t *img, size_t len,
     intc_replay *r;
     size_t n2;
     uint8_t *img2;
+    unsigned kicks0, eois0, bases0;
 
+    assert_non_null(h2);
+    th_full_ops(h2);
     r = intc_replay_new(x->out, x->n_out, &h2->ops, h2, &err);
     assert_non_null(r);
     if (err)
         fail_msg("replay_new: %s: %s", intc_err_name(err),
                  intc_replay_errmsg(r));
     th_clear_events(h2);
+    kicks0 = h2->n_kicks;
+    eois0 = h2->n_eois;
+    bases0 = h2->n_base_changes;
     err = intc_replay_run(r);
     if (err)
         fail_msg("replay: %s: %s", intc_err_name(err), intc_replay_errmsg(r));
@@ -144,7 +169,11 @@ static th_host *replay_check(rt_host *x, const uint8_t *img, size_t len,
     img2 = save(intc_replay_machine(r), &n2);
     assert_int_equal(n2, len);
     assert_memory_equal(img, img2, len);
-    events_equal(x->vt.h, ev_from, h2);
+    events_equal(x->h, ev_from, h2);
+    assert_int_equal(h2->n_kicks - kicks0, x->h->n_kicks - x->kicks_from);
+    assert_int_equal(h2->n_eois - eois0, x->h->n_eois - x->eois_from);
+    assert_int_equal(h2->n_base_changes - bases0,
+                     x->h->n_base_changes - x->bases_from);
     free(img2);
     intc_replay_free(r);
     assert_int_equal(h2->live_bytes, 0);
@@ -153,7 +182,7 @@ static th_host *replay_check(rt_host *x, const uint8_t *img, size_t len,
 
 /* ---- the workload ---- */
 
-static void lapic_work(rt_host *x, th_host *h)
+static void lapic_work(rt_ctx *x, th_host *h)
 {
     intc_machine *m = x->m;
     intc_lapic *c0 = intc_machine_lapic(m, 0), *c1 = intc_machine_lapic(m, 1);
@@ -213,7 +242,7 @@ static void lapic_work(rt_host *x, th_host *h)
     }
 }
 
-static void device_work(rt_host *x, intc_msix *mx, intc_msi *mc)
+static void device_work(rt_ctx *x, intc_msix *mx, intc_msi *mc)
 {
     intc_machine *m = x->m;
     intc_ioapic *io = intc_machine_ioapic(m, 0);
@@ -273,17 +302,16 @@ static void device_work(rt_host *x, intc_msix *mx, intc_msi *mc)
     assert_int_equal(intc_lapic_reset(c3, true), INTC_OK);
 }
 
-static void vtd_work(rt_host *x)
+static void vtd_work(rt_ctx *x)
 {
     intc_machine *m = x->m;
-    vt_host *vt = &x->vt;
     intc_iommu *u = intc_machine_iommu(m);
     intc_irq irq;
     intc_delivery d;
 
-    irte_put(vt, IRT_A, 1, irte_lo(0x80, IRTE_XDST(1)), 0);
-    irte_put(vt, IRT_A, 2, pirte_lo(0x81, PID_A), pirte_hi(PID_A));
-    pid_put(vt, PID_A, pid_ctl(0xf0, 1u << 8));
+    irte_put(x->h, IRT_A, 1, irte_lo(0x80, IRTE_XDST(1)), 0);
+    irte_put(x->h, IRT_A, 2, pirte_lo(0x81, PID_A), pirte_hi(PID_A));
+    pid_put(x->h, PID_A, pid_ctl(0xf0, 1u << 8));
     ir_enable(u, IRT_A, 3, false, false);
     assert_int_equal(intc_msi_send(m, rmsi(1, false), 0, 0x0400, &d),
                      INTC_OK);
@@ -303,7 +331,7 @@ static void vtd_work(rt_host *x)
 /* The machine of the varied run, with its devices made before
    recording starts (one freed, so units have a gap) and a vector posted
    and not yet folded. */
-static void varied_machine(rt_host *x, th_host *h, intc_msix **mx,
+static void varied_machine(rt_ctx *x, th_host *h, intc_msix **mx,
                            intc_msi **mc)
 {
     static const uint8_t wiring[24] = {[5] = INTC_PIN_LEVEL};
@@ -330,7 +358,7 @@ static void varied_machine(rt_host *x, th_host *h, intc_msix **mx,
 }
 
 /* Everything, recorded when rec; returns the final image. */
-static uint8_t *varied_run(rt_host *x, th_host *h, bool rec, size_t *len)
+static uint8_t *varied_run(rt_ctx *x, th_host *h, bool rec, size_t *len)
 {
     intc_msix *mx, *dead;
     intc_msi *mc;
@@ -339,8 +367,7 @@ static uint8_t *varied_run(rt_host *x, th_host *h, bool rec, size_t *len)
 
     varied_machine(x, h, &mx, &mc);
     if (rec) {
-        x->ev_from = h->n_events;
-        assert_int_equal(intc_machine_record(x->m, rt_write, x), INTC_OK);
+        rt_record(x);
         assert_int_equal(intc_machine_recording(x->m), 1);
     }
     lapic_work(x, h);
@@ -366,35 +393,40 @@ static uint8_t *varied_run(rt_host *x, th_host *h, bool rec, size_t *len)
 static void test_record_replay(void **state)
 {
     th_host *h = *state;
-    rt_host x;
+    rt_ctx x;
     size_t len;
     uint8_t *img;
 
     img = varied_run(&x, h, true, &len);
     th_host_free(replay_check(&x, img, len, x.ev_from));
     free(img);
-    vt_done(&x.vt, x.m);
+    vt_done(x.m);
     rt_fini(&x);
 }
 
 /* Recording changes nothing: the same run without it ends in the same
-   state after the same events. */
+   state after the same events and the same callbacks, in the same order
+   with the same arguments (the kit's callback hash). */
 static void test_record_off_unchanged(void **state)
 {
     th_host *h = *state, *h2 = th_host_new();
-    rt_host x, y;
+    rt_ctx x, y;
     size_t len, len2;
     uint8_t *a, *b;
 
+    assert_non_null(h2);
+    h->hash_callbacks = h2->hash_callbacks = true;
     a = varied_run(&x, h, true, &len);
     b = varied_run(&y, h2, false, &len2);
     assert_int_equal(len, len2);
     assert_memory_equal(a, b, len);
     events_equal(h, 0, h2);
+    assert_int_equal(h->n_callbacks, h2->n_callbacks);
+    assert_int_equal(h->cb_hash, h2->cb_hash);
     free(a);
     free(b);
-    vt_done(&x.vt, x.m);
-    vt_done(&y.vt, y.m);
+    vt_done(x.m);
+    vt_done(y.m);
     rt_fini(&x);
     rt_fini(&y);
     assert_int_equal(h2->live_bytes, 0);
@@ -405,23 +437,22 @@ static void test_record_off_unchanged(void **state)
 static void test_record_mid_run(void **state)
 {
     th_host *h = *state;
-    rt_host x;
+    rt_ctx x;
     intc_msix *mx;
     intc_msi *mc;
-    size_t len, ev_from;
+    size_t len;
     uint8_t *img;
 
     varied_machine(&x, h, &mx, &mc);
     lapic_work(&x, h);
-    ev_from = h->n_events;
-    assert_int_equal(intc_machine_record(x.m, rt_write, &x), INTC_OK);
+    rt_record(&x);
     device_work(&x, mx, mc);
     vtd_work(&x);
     assert_int_equal(intc_machine_record(x.m, NULL, NULL), INTC_OK);
     img = save(x.m, &len);
-    th_host_free(replay_check(&x, img, len, ev_from));
+    th_host_free(replay_check(&x, img, len, x.ev_from));
     free(img);
-    vt_done(&x.vt, x.m);
+    vt_done(x.m);
     rt_fini(&x);
 }
 
@@ -432,7 +463,7 @@ static void test_record_mid_run(void **state)
 static void test_record_amdvi(void **state)
 {
     th_host *h = *state;
-    rt_host x;
+    rt_ctx x;
     intc_machine_config cfg;
     intc_err err;
     intc_iommu *u;
@@ -443,20 +474,19 @@ static void test_record_amdvi(void **state)
     intc_machine_config_init(&cfg);
     cfg.n_cpus = 2;
     cfg.iommu.kind = INTC_IOMMU_AMDVI;
-    x.m = intc_machine_new(&cfg, &x.vt.ops, &x, &err);
+    x.m = kit_machine(h, &cfg, &err);
     if (!x.m) {
         assert_int_equal(err, INTC_ERR_UNSUPPORTED);
         rt_fini(&x);
         skip();
     }
     sw_enable(intc_machine_lapic(x.m, 1));
-    x.ev_from = h->n_events;
     u = intc_machine_iommu(x.m);
-    gm_w64(&x.vt, AMD_DEVTAB + 32 * 0x10, 1);
-    gm_w64(&x.vt, AMD_DEVTAB + 32 * 0x10 + 16,
+    gm_w64(h, AMD_DEVTAB + 32 * 0x10, 1);
+    gm_w64(h, AMD_DEVTAB + 32 * 0x10 + 16,
            1 | 9ull << 1 | AMD_IRT | 2ull << 60);
-    gm_w64(&x.vt, AMD_IRT + 4 * 0x42, 1 | 1u << 8 | 0x56u << 16);
-    assert_int_equal(intc_machine_record(x.m, rt_write, &x), INTC_OK);
+    gm_w64(h, AMD_IRT + 4 * 0x42, 1 | 1u << 8 | 0x56u << 16);
+    rt_record(&x);
     assert_int_equal(intc_iommu_mmio_write(u, INTC_AMDVI_DEVTAB, 8,
                                            AMD_DEVTAB | 1),
                      INTC_OK);
@@ -471,7 +501,7 @@ static void test_record_amdvi(void **state)
     img = save(x.m, &len);
     th_host_free(replay_check(&x, img, len, 0));
     free(img);
-    vt_done(&x.vt, x.m);
+    vt_done(x.m);
     rt_fini(&x);
 }
 
@@ -485,14 +515,14 @@ static intc_machine_config one_cpu_cfg(void)
 }
 
 /* A small recording: one CPU, a few calls with a clock read. */
-static void small_recording(rt_host *x, th_host *h)
+static void small_recording(rt_ctx *x, th_host *h)
 {
     intc_lapic *l;
     intc_machine_config cfg = one_cpu_cfg();
     rt_init(x, h);
     rt_machine(x, &cfg);
     l = intc_machine_lapic(x->m, 0);
-    assert_int_equal(intc_machine_record(x->m, rt_write, x), INTC_OK);
+    rt_record(x);
     sw_enable(l);
     lw(l, INTC_LAPIC_LVT_TIMER, 0x30);
     lw(l, INTC_LAPIC_TIMER_ICR, 100);
@@ -555,7 +585,7 @@ static void fix_crc(uint8_t *b, size_t pos)
 static void test_record_truncated(void **state)
 {
     th_host *h = *state, *h2 = th_host_new();
-    rt_host x;
+    rt_ctx x;
     char msg[256];
     uint64_t index;
 
@@ -579,7 +609,7 @@ static void test_record_truncated(void **state)
 static void test_record_tampered(void **state)
 {
     th_host *h = *state, *h2 = th_host_new();
-    rt_host x;
+    rt_ctx x;
     char msg[256];
     uint64_t index;
     uint8_t *b;
@@ -645,7 +675,7 @@ static void test_record_tampered(void **state)
 static void test_record_write_fails(void **state)
 {
     th_host *h = *state;
-    rt_host x;
+    rt_ctx x;
     intc_lapic *l;
     intc_machine_config cfg = one_cpu_cfg();
 
@@ -670,20 +700,25 @@ static void test_record_write_fails(void **state)
     rt_fini(&x);
 }
 
-static intc_machine *g_busy_m; /* test-only: the machine of the event */
-static intc_err g_busy_err;
-static void busy_event(void *host, const intc_event *ev)
+/* The event hook of test_record_misuse: tries to start a recording
+   from inside event(), a restricted callback. */
+typedef struct busy_ctx {
+    intc_machine *m;
+    intc_err err;
+} busy_ctx;
+
+static void busy_event(void *ctx, const intc_event *ev)
 {
-    (void)host;
+    busy_ctx *b = ctx;
     (void)ev;
-    g_busy_err = intc_machine_record(g_busy_m, rt_write, NULL);
+    b->err = intc_machine_record(b->m, rt_write, NULL);
 }
 
 /* Host misuse: INVAL, BUSY from callbacks, UNSUPPORTED on a replay. */
 static void test_record_misuse(void **state)
 {
     th_host *h = *state;
-    rt_host x;
+    rt_ctx x;
     intc_lapic *l;
     intc_replay *r;
     intc_err err;
@@ -727,24 +762,25 @@ static void test_record_misuse(void **state)
     intc_machine_free(x.m);
     rt_fini(&x);
 
+    /* From a restricted callback: event(), installed even when the
+       tests run untraced (INTC_TEST_EVENTS=0), for its hook. */
     {
-        intc_host_ops ops = h->ops;
+        busy_ctx b = {NULL, INTC_OK};
+        intc_machine_config zero = {0}, cfg = one_cpu_cfg();
         intc_machine *m;
-        ops.event = busy_event;
-        m = intc_machine_new(&(intc_machine_config){0}, &ops, h, &err);
+        h->ops.event = kit_host_ops(true).event;
+        h->hooks = (kit_hooks){.ctx = &b, .event = busy_event};
+        m = kit_machine(h, &zero, &err);
         assert_null(m);
-        {
-            intc_machine_config cfg = one_cpu_cfg();
-            m = intc_machine_new(&cfg, &ops, h, &err);
-        }
+        m = kit_machine(h, &cfg, &err);
         assert_non_null(m);
-        g_busy_m = m;
-        g_busy_err = INTC_OK;
+        b.m = m;
         sw_enable(intc_machine_lapic(m, 0));
         lw(intc_machine_lapic(m, 0), INTC_LAPIC_ICR_LO, 0x41 | 1u << 18);
-        assert_int_equal(g_busy_err, INTC_ERR_BUSY);
+        assert_int_equal(b.err, INTC_ERR_BUSY);
         assert_int_equal(intc_machine_recording(m), 0);
         intc_machine_free(m);
+        h->hooks = (kit_hooks){0};
     }
 }
 
