@@ -94,8 +94,13 @@ struct intc_machine {
     /* A recording or a replay in progress (record.c), else NULL: the one
        test every recorded call makes when recording is off. */
     struct intc__rec *rec;
-    /* Deferred callbacks run (kick, eoi, apic_base_changed), free-running:
-       the recorder names the callback a nested call came from by it. */
+    /* m->rec != NULL, except while a recorded call's cold twin runs the
+       call itself: the one test of the hot calls (intc__rec_set). */
+    bool rec_calls;
+    /* Deferred callbacks other than kicks run (eoi, apic_base_changed),
+       free-running; with kick_head (one per kick run) they number the
+       deferred callbacks, by which the recorder names the callback a
+       nested call came from (intc__deferred_count). */
     uint32_t n_deferred;
     /* Ring of APICs whose CPU is owed a kick at the end of the outermost
        call; free-running head and tail, each APIC queued at most once
@@ -175,7 +180,6 @@ static inline void intc__leave(intc_machine *m)
         m->n_owed = 0;
         l->kick_queued = false;
         m->depth = 1;
-        m->n_deferred++;
         m->ops.kick(m->host, l->index);
         m->depth = 0;
         if (!intc__owed(m))
@@ -245,10 +249,55 @@ static inline bool intc__tracing(const intc_machine *m)
  * with INTC_REC just before intc__leave(), i.e. once the operation is
  * complete and before the deferred callbacks run; the host's inputs
  * (clock, guest memory, posted vectors) are reported where they are
- * read.  Off, that is one predictable test of m->rec per call. */
+ * read.
+ *
+ * Off, that must cost one predictable test per call and nothing else.
+ * A test at the end of a call costs more (the arguments the record needs
+ * stay live across the body, in saved registers), so the hot calls test
+ * m->rec_calls first thing, arguments still in their registers, and
+ * branch (a tail call) to a cold twin, the call's *_rec function:
+ *
+ *     twin(args): intc__rec_twin_enter(m) (enter, and hold the deferred
+ *                 callbacks); the public call itself, which does not
+ *                 divert again; intc__rec_twin_leave(m); INTC_REC(...);
+ *                 intc__leave(m) (the deferred callbacks, after the record)
+ *
+ * so the call runs the same code recorded or not.  m->rec cannot become
+ * non-NULL during a call (intc_machine_record() is refused from
+ * callbacks); it may become NULL (a failed write()), which INTC_REC tests
+ * again. */
 INTC_COLD void intc__rec_call(intc_machine *m, unsigned op, uint32_t obj,
                               uint64_t a0, uint64_t a1, uint64_t a2,
                               int32_t ret, uint64_t out);
+
+/* Attach (or, NULL, detach) the recorder or replayer. */
+static inline void intc__rec_set(intc_machine *m, struct intc__rec *rec)
+{
+    m->rec = rec;
+    m->rec_calls = rec != NULL;
+}
+
+/* A cold twin's entry: false (INTC_ERR_BUSY) from a restricted callback.
+   The depth it takes keeps the public call it makes from running the
+   deferred callbacks, and rec_calls, cleared, from diverting again. */
+static inline bool intc__rec_twin_enter(intc_machine *m)
+{
+    if (!intc__enter(m))
+        return false;
+    m->rec_calls = false;
+    return true;
+}
+
+static inline void intc__rec_twin_leave(intc_machine *m)
+{
+    m->rec_calls = m->rec != NULL;
+}
+
+/* Deferred callbacks run so far (free-running): kicks plus the others. */
+static inline uint32_t intc__deferred_count(const intc_machine *m)
+{
+    return m->kick_head + m->n_deferred;
+}
 
 #define INTC_REC(m, ...)                                                    \
     do {                                                                    \

@@ -384,6 +384,21 @@ static bool enter(intc_ioapic *io)
     return intc__enter(io->m);
 }
 
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err mmio_read_rec(intc_ioapic *io, uint32_t off,
+                                        unsigned size, uint64_t *val)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(io->m))
+        return INTC_ERR_BUSY;
+    ret = intc_ioapic_mmio_read(io, off, size, val);
+    intc__rec_twin_leave(io->m);
+    INTC_REC(io->m, INTC__OP_IOAPIC_MMIO_READ, io->index, off, size, 0, ret,
+             ret ? 0 : *val);
+    intc__leave(io->m);
+    return ret;
+}
+
 intc_err intc_ioapic_mmio_read(intc_ioapic *io, uint32_t off, unsigned size,
                                uint64_t *val)
 {
@@ -391,6 +406,8 @@ intc_err intc_ioapic_mmio_read(intc_ioapic *io, uint32_t off, unsigned size,
     if (!io || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
         off >= 256 || off + size > 256)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(io->m->rec_calls))
+        return mmio_read_rec(io, off, size, val);
     if (!enter(io))
         return INTC_ERR_BUSY;
     for (unsigned i = 0; i < size; i++) {
@@ -407,10 +424,23 @@ intc_err intc_ioapic_mmio_read(intc_ioapic *io, uint32_t off, unsigned size,
         out |= (uint64_t)((r >> (8 * (a & 15))) & 0xff) << (8 * i);
     }
     *val = out;
-    INTC_REC(io->m, INTC__OP_IOAPIC_MMIO_READ, io->index, off, size, 0,
-             INTC_OK, out);
     intc__leave(io->m);
     return INTC_OK;
+}
+
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err mmio_write_rec(intc_ioapic *io, uint32_t off,
+                                         unsigned size, uint64_t val)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(io->m))
+        return INTC_ERR_BUSY;
+    ret = intc_ioapic_mmio_write(io, off, size, val);
+    intc__rec_twin_leave(io->m);
+    INTC_REC(io->m, INTC__OP_IOAPIC_MMIO_WRITE, io->index, off, size, val,
+             ret, 0);
+    intc__leave(io->m);
+    return ret;
 }
 
 intc_err intc_ioapic_mmio_write(intc_ioapic *io, uint32_t off, unsigned size,
@@ -419,6 +449,8 @@ intc_err intc_ioapic_mmio_write(intc_ioapic *io, uint32_t off, unsigned size,
     if (!io || (size != 1 && size != 2 && size != 4 && size != 8) ||
         off >= 256 || off + size > 256)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(io->m->rec_calls))
+        return mmio_write_rec(io, off, size, val);
     if (!enter(io))
         return INTC_ERR_BUSY;
     if (size != 4 || !reg_at(io, off)) {
@@ -436,13 +468,26 @@ intc_err intc_ioapic_mmio_write(intc_ioapic *io, uint32_t off, unsigned size,
         emit(io, INTC_EV_IOAPIC_EOI, 0, (int32_t)(val & 0xff), 0, 0);
         eoi_vector(io, (uint8_t)val);
     }
-    INTC_REC(io->m, INTC__OP_IOAPIC_MMIO_WRITE, io->index, off, size, val,
-             INTC_OK, 0);
     intc__leave(io->m);
     return INTC_OK;
 }
 
 /* ---- lines ---- */
+
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err set_irq_source_rec(intc_ioapic *io, uint32_t pin,
+                                             unsigned source, bool asserted)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(io->m))
+        return INTC_ERR_BUSY;
+    ret = intc_ioapic_set_irq_source(io, pin, source, asserted);
+    intc__rec_twin_leave(io->m);
+    INTC_REC(io->m, INTC__OP_IOAPIC_SET_IRQ, io->index, pin, source, asserted,
+             ret, 0);
+    intc__leave(io->m);
+    return ret;
+}
 
 intc_err intc_ioapic_set_irq_source(intc_ioapic *io, uint32_t pin,
                                     unsigned source, bool asserted)
@@ -451,6 +496,8 @@ intc_err intc_ioapic_set_irq_source(intc_ioapic *io, uint32_t pin,
     bool was_active, was_asserted;
     if (!io || pin >= io->n_pins || source >= INTC_IOAPIC_MAX_SOURCES)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(io->m->rec_calls))
+        return set_irq_source_rec(io, pin, source, asserted);
     if (!enter(io))
         return INTC_ERR_BUSY;
     p = &io->pins[pin];
@@ -461,8 +508,6 @@ intc_err intc_ioapic_set_irq_source(intc_ioapic *io, uint32_t pin,
     else
         p->sources &= ~(1u << source);
     line_changed(io, pin, was_active, was_asserted);
-    INTC_REC(io->m, INTC__OP_IOAPIC_SET_IRQ, io->index, pin, source, asserted,
-             INTC_OK, 0);
     intc__leave(io->m);
     return INTC_OK;
 }
@@ -484,10 +529,26 @@ intc_err intc_machine_set_gsi(intc_machine *m, uint32_t gsi, bool asserted)
     return INTC_ERR_RANGE;
 }
 
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err timer_expired_rec(intc_ioapic *io, uint64_t now_ns)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(io->m))
+        return INTC_ERR_BUSY;
+    ret = intc_ioapic_timer_expired(io, now_ns);
+    intc__rec_twin_leave(io->m);
+    INTC_REC(io->m, INTC__OP_IOAPIC_TIMER_EXPIRED, io->index, now_ns, 0, 0,
+             ret, 0);
+    intc__leave(io->m);
+    return ret;
+}
+
 intc_err intc_ioapic_timer_expired(intc_ioapic *io, uint64_t now_ns)
 {
     if (!io)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(io->m->rec_calls))
+        return timer_expired_rec(io, now_ns);
     if (!enter(io))
         return INTC_ERR_BUSY;
     for (uint32_t i = 0; i < io->n_pins; i++) {
@@ -499,8 +560,6 @@ intc_err intc_ioapic_timer_expired(intc_ioapic *io, uint64_t now_ns)
     }
     io->timer_deadline = 0; /* force the host timer to be re-armed */
     arm_throttle(io);
-    INTC_REC(io->m, INTC__OP_IOAPIC_TIMER_EXPIRED, io->index, now_ns, 0, 0,
-             INTC_OK, 0);
     intc__leave(io->m);
     return INTC_OK;
 }

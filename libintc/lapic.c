@@ -843,6 +843,21 @@ intc_err intc_lapic_sync_pir(intc_lapic *l, const uint64_t pir[4])
 
 /* ---- MMIO ---- */
 
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err mmio_read_rec(intc_lapic *l, uint32_t off,
+                                        unsigned size, uint64_t *val)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_mmio_read(l, off, size, val);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_MMIO_READ, l->index, off, size, 0, ret,
+             ret ? 0 : *val);
+    intc__leave(l->m);
+    return ret;
+}
+
 intc_err intc_lapic_mmio_read(intc_lapic *l, uint32_t off, unsigned size,
                               uint64_t *val)
 {
@@ -852,19 +867,17 @@ intc_err intc_lapic_mmio_read(intc_lapic *l, uint32_t off, unsigned size,
     if (!l || !val || (size != 1 && size != 2 && size != 4 && size != 8) ||
         off >= 4096 || off + size > 4096)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return mmio_read_rec(l, off, size, val);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     if (l->mode != INTC_MODE_XAPIC) {
-        INTC_REC(l->m, INTC__OP_LAPIC_MMIO_READ, l->index, off, size, 0,
-                 INTC_ERR_NOT_DECODED, 0);
         intc__leave(l->m);
         return INTC_ERR_NOT_DECODED;
     }
     /* The architectural access: an aligned 32-bit load of a register. */
     if (size == 4 && !(off & 15) && slot_present(l, off >> 4, RX)) {
         *val = read_reg(l, off >> 4);
-        INTC_REC(l->m, INTC__OP_LAPIC_MMIO_READ, l->index, off, size, 0,
-                 INTC_OK, *val);
         intc__leave(l->m);
         return INTC_OK;
     }
@@ -887,10 +900,23 @@ intc_err intc_lapic_mmio_read(intc_lapic *l, uint32_t off, unsigned size,
     if (illegal)
         intc__lapic_error(l, INTC_ESR_ILLEGAL_REGISTER);
     *val = out;
-    INTC_REC(l->m, INTC__OP_LAPIC_MMIO_READ, l->index, off, size, 0, INTC_OK,
-             out);
     intc__leave(l->m);
     return INTC_OK;
+}
+
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err mmio_write_rec(intc_lapic *l, uint32_t off,
+                                         unsigned size, uint64_t val)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_mmio_write(l, off, size, val);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_MMIO_WRITE, l->index, off, size, val, ret,
+             0);
+    intc__leave(l->m);
+    return ret;
 }
 
 intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off, unsigned size,
@@ -899,19 +925,17 @@ intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off, unsigned size,
     if (!l || (size != 1 && size != 2 && size != 4 && size != 8) ||
         off >= 4096 || off + size > 4096)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return mmio_write_rec(l, off, size, val);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     if (l->mode != INTC_MODE_XAPIC) {
-        INTC_REC(l->m, INTC__OP_LAPIC_MMIO_WRITE, l->index, off, size, val,
-                 INTC_ERR_NOT_DECODED, 0);
         intc__leave(l->m);
         return INTC_ERR_NOT_DECODED;
     }
     if (off == S_EOI << 4 && size == 4) {
         /* EOI, the hot write: present, aligned, any value. */
         do_eoi(l);
-        INTC_REC(l->m, INTC__OP_LAPIC_MMIO_WRITE, l->index, off, size, val,
-                 INTC_OK, 0);
         intc__leave(l->m);
         return INTC_OK;
     }
@@ -928,8 +952,6 @@ intc_err intc_lapic_mmio_write(intc_lapic *l, uint32_t off, unsigned size,
     } else if (slot_present(l, slot, RX)) {
         write_reg(l, slot, val & 0xffffffffu, false);
     }
-    INTC_REC(l->m, INTC__OP_LAPIC_MMIO_WRITE, l->index, off, size, val,
-             INTC_OK, 0);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -1053,11 +1075,28 @@ static intc_err write_apic_base(intc_lapic *l, uint64_t v)
 
 /* ---- MSRs ---- */
 
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err msr_read_rec(intc_lapic *l, uint32_t msr,
+                                       uint64_t *val)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_msr_read(l, msr, val);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_MSR_READ, l->index, msr, 0, 0, ret,
+             ret ? 0 : *val);
+    intc__leave(l->m);
+    return ret;
+}
+
 intc_err intc_lapic_msr_read(intc_lapic *l, uint32_t msr, uint64_t *val)
 {
     intc_err err = INTC_OK;
     if (!l || !val)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return msr_read_rec(l, msr, val);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     if (msr == INTC_MSR_APIC_BASE) {
@@ -1078,10 +1117,22 @@ intc_err intc_lapic_msr_read(intc_lapic *l, uint32_t msr, uint64_t *val)
     } else {
         err = INTC_ERR_NOT_DECODED;
     }
-    INTC_REC(l->m, INTC__OP_LAPIC_MSR_READ, l->index, msr, 0, 0, err,
-             err ? 0 : *val);
     intc__leave(l->m);
     return err;
+}
+
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err msr_write_rec(intc_lapic *l, uint32_t msr,
+                                        uint64_t val)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_msr_write(l, msr, val);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_MSR_WRITE, l->index, msr, val, 0, ret, 0);
+    intc__leave(l->m);
+    return ret;
 }
 
 intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr, uint64_t val)
@@ -1089,14 +1140,14 @@ intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr, uint64_t val)
     intc_err err = INTC_OK;
     if (!l)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return msr_write_rec(l, msr, val);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     if (msr == INTC_MSR_X2APIC_FIRST + S_EOI && val == 0 &&
         l->mode == INTC_MODE_X2APIC) {
         /* EOI, the hot WRMSR (only 0 is accepted, 11.12.1.3). */
         do_eoi(l);
-        INTC_REC(l->m, INTC__OP_LAPIC_MSR_WRITE, l->index, msr, val, 0,
-                 INTC_OK, 0);
         intc__leave(l->m);
         return INTC_OK;
     }
@@ -1119,7 +1170,6 @@ intc_err intc_lapic_msr_write(intc_lapic *l, uint32_t msr, uint64_t val)
     } else {
         err = INTC_ERR_NOT_DECODED;
     }
-    INTC_REC(l->m, INTC__OP_LAPIC_MSR_WRITE, l->index, msr, val, 0, err, 0);
     intc__leave(l->m);
     return err;
 }
@@ -1178,12 +1228,27 @@ int intc_lapic_ack_peek(const intc_lapic *l)
     return ack_result(l, highest_irr_with_pir(l));
 }
 
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static int ack_rec(intc_lapic *l)
+{
+    int ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_ack(l);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_ACK, l->index, 0, 0, 0, ret, 0);
+    intc__leave(l->m);
+    return ret;
+}
+
 int intc_lapic_ack(intc_lapic *l)
 {
     int16_t v;
     int ret;
     if (!l)
         return INTC_ACK_NONE;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return ack_rec(l);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     v = l->irrv;
@@ -1202,7 +1267,21 @@ int intc_lapic_ack(intc_lapic *l)
         update_ppr(l);
         INTC_EMIT(l->m, INTC_EV_ACK, l->index, v, 0, 0, 0);
     }
-    INTC_REC(l->m, INTC__OP_LAPIC_ACK, l->index, 0, 0, 0, ret, 0);
+    intc__leave(l->m);
+    return ret;
+}
+
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static int take_rec(intc_lapic *l, unsigned what,
+                              uint8_t *sipi_vector)
+{
+    int ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_take(l, what, sipi_vector);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_TAKE, l->index, what, 0, 0, ret,
+             ret == 1 && what == INTC_PEND_SIPI ? l->sipi_vector : 0);
     intc__leave(l->m);
     return ret;
 }
@@ -1216,18 +1295,17 @@ int intc_lapic_take(intc_lapic *l, unsigned what, uint8_t *sipi_vector)
         what != INTC_PEND_INIT && what != INTC_PEND_SIPI &&
         what != INTC_PEND_EXTINT)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return take_rec(l, what, sipi_vector);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     p = intc_lapic_pending(l);
     if (!(p & what)) {
-        INTC_REC(l->m, INTC__OP_LAPIC_TAKE, l->index, what, 0, 0, 0, 0);
         intc__leave(l->m);
         return 0;
     }
     l->sig &= (uint8_t)~what;
     if (what == INTC_PEND_SIPI) {
-        INTC_REC(l->m, INTC__OP_LAPIC_TAKE, l->index, what, 0, 0, 1,
-                 l->sipi_vector);
         if (sipi_vector)
             *sipi_vector = l->sipi_vector;
         l->wait_sipi = false;
@@ -1246,20 +1324,32 @@ int intc_lapic_take(intc_lapic *l, unsigned what, uint8_t *sipi_vector)
         }
         INTC_EMIT(l->m, INTC_EV_INIT_RESET, l->index, -1, 0, ap, 0);
     }
-    if (what != INTC_PEND_SIPI)
-        INTC_REC(l->m, INTC__OP_LAPIC_TAKE, l->index, what, 0, 0, 1, 0);
     intc__leave(l->m);
     return 1;
+}
+
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err set_tpr_rec(intc_lapic *l, uint8_t tpr)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_set_tpr(l, tpr);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_SET_TPR, l->index, tpr, 0, 0, ret, 0);
+    intc__leave(l->m);
+    return ret;
 }
 
 intc_err intc_lapic_set_tpr(intc_lapic *l, uint8_t tpr)
 {
     if (!l)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return set_tpr_rec(l, tpr);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     write_tpr(l, tpr);
-    INTC_REC(l->m, INTC__OP_LAPIC_SET_TPR, l->index, tpr, 0, 0, INTC_OK, 0);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -1269,11 +1359,26 @@ uint8_t intc_lapic_get_tpr(const intc_lapic *l)
     return l ? l->tpr : 0;
 }
 
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err set_lint_rec(intc_lapic *l, unsigned pin, bool level)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_set_lint(l, pin, level);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_SET_LINT, l->index, pin, level, 0, ret, 0);
+    intc__leave(l->m);
+    return ret;
+}
+
 intc_err intc_lapic_set_lint(intc_lapic *l, unsigned pin, bool level)
 {
     bool was;
     if (!l || pin > 1)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return set_lint_rec(l, pin, level);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     was = l->lint_level[pin];
@@ -1290,10 +1395,21 @@ intc_err intc_lapic_set_lint(intc_lapic *l, unsigned pin, bool level)
     } else {
         lint_eval(l, pin, was);
     }
-    INTC_REC(l->m, INTC__OP_LAPIC_SET_LINT, l->index, pin, level, 0, INTC_OK,
-             0);
     intc__leave(l->m);
     return INTC_OK;
+}
+
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err raise_lvt_rec(intc_lapic *l, unsigned lvt)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_raise_lvt(l, lvt);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_RAISE_LVT, l->index, lvt, 0, 0, ret, 0);
+    intc__leave(l->m);
+    return ret;
 }
 
 intc_err intc_lapic_raise_lvt(intc_lapic *l, unsigned lvt)
@@ -1301,24 +1417,39 @@ intc_err intc_lapic_raise_lvt(intc_lapic *l, unsigned lvt)
     if (!l || (lvt != INTC_LVT_THERMAL && lvt != INTC_LVT_PERF &&
                (lvt != INTC_LVT_CMCI || !l->m->cfg.lvt_cmci)))
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return raise_lvt_rec(l, lvt);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     if (l->mode != INTC_MODE_DISABLED)
         intc__lapic_lvt_fire(l, lvt);
-    INTC_REC(l->m, INTC__OP_LAPIC_RAISE_LVT, l->index, lvt, 0, 0, INTC_OK, 0);
     intc__leave(l->m);
     return INTC_OK;
+}
+
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err timer_expired_rec(intc_lapic *l, uint64_t now_ns)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_timer_expired(l, now_ns);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_TIMER_EXPIRED, l->index, now_ns, 0, 0, ret,
+             0);
+    intc__leave(l->m);
+    return ret;
 }
 
 intc_err intc_lapic_timer_expired(intc_lapic *l, uint64_t now_ns)
 {
     if (!l)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return timer_expired_rec(l, now_ns);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     intc__timer_expire(l, now_ns);
-    INTC_REC(l->m, INTC__OP_LAPIC_TIMER_EXPIRED, l->index, now_ns, 0, 0,
-             INTC_OK, 0);
     intc__leave(l->m);
     return INTC_OK;
 }
@@ -1328,15 +1459,28 @@ uint64_t intc_lapic_timer_deadline(const intc_lapic *l)
     return l ? l->deadline : UINT64_MAX;
 }
 
+/* The recorded twin (internal.h, "recording"). */
+INTC_COLD static intc_err reset_rec(intc_lapic *l, bool init_only)
+{
+    intc_err ret;
+    if (!intc__rec_twin_enter(l->m))
+        return INTC_ERR_BUSY;
+    ret = intc_lapic_reset(l, init_only);
+    intc__rec_twin_leave(l->m);
+    INTC_REC(l->m, INTC__OP_LAPIC_RESET, l->index, init_only, 0, 0, ret, 0);
+    intc__leave(l->m);
+    return ret;
+}
+
 intc_err intc_lapic_reset(intc_lapic *l, bool init_only)
 {
     if (!l)
         return INTC_ERR_INVAL;
+    if (INTC_UNLIKELY(l->m->rec_calls))
+        return reset_rec(l, init_only);
     if (!lapic_enter(l))
         return INTC_ERR_BUSY;
     intc__lapic_do_reset(l, init_only);
-    INTC_REC(l->m, INTC__OP_LAPIC_RESET, l->index, init_only, 0, 0, INTC_OK,
-             0);
     intc__leave(l->m);
     return INTC_OK;
 }

@@ -124,8 +124,7 @@ void intc__flush_kicks(intc_machine *m)
         intc_lapic *l = m->kickq[m->kick_head++ & m->kick_mask];
         m->n_owed--;
         l->kick_queued = false;
-        m->n_deferred++;
-        m->ops.kick(m->host, l->index);
+        m->ops.kick(m->host, l->index); /* counted by kick_head */
     } while (intc__owed(m));
     m->depth = 0;
 }

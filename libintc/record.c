@@ -9,10 +9,11 @@
  * complete and before its deferred callbacks run (INTC_REC sits just
  * before intc__leave()).  A call the host makes from kick(), eoi() or
  * apic_base_changed() therefore follows the call whose deferred callback
- * it came from, tagged with that callback's ordinal (m->n_deferred
- * counts them), and a replayer issues it from inside the same callback:
- * the replayed machine goes through the same states in the same order,
- * so it raises the same events in the same order.
+ * it came from, tagged with that callback's ordinal
+ * (intc__deferred_count() counts them), and a replayer issues it from
+ * inside the same callback: the replayed machine goes through the same
+ * states in the same order, so it raises the same events in the same
+ * order.
  *
  * Records stream through one buffer (allocated at start, through the
  * host's allocator) and leave through write() when it is full and at the
@@ -34,7 +35,8 @@ typedef struct intc__recorder {
     uint32_t crc;          /* of the record being written (running) */
     bool failed;           /* write() failed: nothing more goes out */
     uint64_t n_calls;      /* call records written */
-    uint32_t cb_base;      /* m->n_deferred at the last top-level call */
+    uint32_t cb_base;      /* intc__deferred_count() at the last top-level
+                              call */
 } intc__recorder;
 
 /* ---- CRC-32 ---- */
@@ -226,7 +228,7 @@ static void rec_settle(intc_machine *m, intc__recorder *r)
 {
     if (!r->failed)
         return;
-    m->rec = NULL;
+    intc__rec_set(m, NULL);
     if (!m->rec_err)
         m->rec_err = INTC_ERR_IO;
     rec_free(m, r);
@@ -268,11 +270,12 @@ void intc__rec_call_blob(intc_machine *m, unsigned op, uint32_t obj,
        (0 for the device calls, which do not take the machine). */
     nested = m->depth > (intc__rec_op_unentered(op) ? 0u : 1u);
     if (!nested)
-        r->cb_base = m->n_deferred;
+        r->cb_base = intc__deferred_count(m);
     memset(p, 0, sizeof p);
     p[0] = (uint8_t)op;
     p[1] = nested ? INTC__REC_NESTED : 0;
-    intc__snap_put(p + 4, nested ? m->n_deferred - r->cb_base - 1 : 0, 4);
+    intc__snap_put(p + 4,
+                   nested ? intc__deferred_count(m) - r->cb_base - 1 : 0, 4);
     intc__snap_put(p + 8, obj, 4);
     intc__snap_put(p + 12, (uint32_t)ret, 4);
     intc__snap_put(p + 16, a0, 8);
@@ -540,7 +543,7 @@ static intc_err rec_start(intc_machine *m, intc_record_fn write, void *ctx)
         rec_free(m, r);
         return err;
     }
-    m->rec = &r->hdr;
+    intc__rec_set(m, &r->hdr);
     return INTC_OK;
 }
 
@@ -560,7 +563,7 @@ static intc_err rec_stop(intc_machine *m)
     rec_record(m, r, INTC__RT_END, p, sizeof p, NULL, 0);
     rec_flush(m, r);
     err = r->failed ? INTC_ERR_IO : INTC_OK;
-    m->rec = NULL;
+    intc__rec_set(m, NULL);
     rec_free(m, r);
     return err;
 }
@@ -595,6 +598,6 @@ void intc__rec_release(intc_machine *m)
 {
     if (m->rec && m->rec->mode == INTC__REC_RECORD) {
         rec_free(m, recorder(m));
-        m->rec = NULL;
+        intc__rec_set(m, NULL);
     }
 }

@@ -1020,7 +1020,7 @@ intc_replay *intc_replay_new(const void *buf, size_t len,
         r->m = NULL;
     }
     if (r->m)
-        r->m->rec = &r->hdr;
+        intc__rec_set(r->m, &r->hdr);
     r->setup = false;
     return r;
 }
@@ -1096,7 +1096,7 @@ void intc_replay_free(intc_replay *r)
     if (r->m) {
         if (r->m->in_cb || r->m->depth)
             return; /* host bug: from inside a callback */
-        r->m->rec = NULL;
+        intc__rec_set(r->m, NULL);
         intc_machine_free(r->m);
     }
     rp_free(r, r, sizeof(*r));

@@ -84,10 +84,11 @@ typedef int (*intc_record_fn)(void *ctx, const void *buf, size_t len);
  * outermost calls.  intc_machine_free() of a recording machine frees the
  * recorder without writing the end record.
  *
- * Cost: while recording is off, each recorded call tests m->rec once (a
+ * Cost: while recording is off, each recorded call tests one flag (a
  * predictable branch); each clock and guest-memory read, already a host
- * callback, tests it once more; each deferred callback counts itself
- * (one increment).  docs/recording.md has the measured figures.
+ * callback, tests it once more; each eoi() and apic_base_changed()
+ * callback counts itself (one increment).  docs/recording.md has the
+ * measured figures.
  */
 INTC_API intc_err intc_machine_record(intc_machine *m, intc_record_fn write,
                                       void *ctx);
