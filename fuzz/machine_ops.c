@@ -999,7 +999,10 @@ void mo_decode(const uint8_t *data, size_t size, mo_program *p)
     p->n = 0;
     memset(p->raw_bytes, 0, sizeof p->raw_bytes);
     decode_config(&r, c);
-    raw = size > 1 && (data[1] & MO_FMT_RAW) == MO_FMT_RAW;
+    /* A differential input compares an xAPIC and an x2APIC run of the
+       same steps, so its vocabulary is only what both modes do alike
+       (diff_table); the raw escape would bypass that. */
+    raw = size > 1 && (data[1] & MO_FMT_RAW) == MO_FMT_RAW && !c->diff;
     while (r.pos < r.n && p->n < MO_MAX_STEPS) {
         uint8_t ob = rd8(&r);
         unsigned op = c->diff ? diff_table[ob % sizeof diff_table]

@@ -26,7 +26,9 @@
  *           (0xff: never; otherwise byte % (steps + 1))
  *   then    operations: an opcode byte and its operands (mo_decode)
  *
- * The raw escape (format MO_FMT_RAW only): 0xff, then one kit_op with
+ * The raw escape (format MO_FMT_RAW only, and not in a differential
+ * input, whose steps must do alike in both APIC modes): 0xff, then one
+ * kit_op with
  * full-width operands, little-endian: u8 kind, u16 flags, u32 cpu, unit,
  * index, size, source, u64 addr, value, value2, u16 n_bytes and the bytes
  * (at most MO_RAW_BYTES).  Operands are brought into the machine's range
