@@ -56,6 +56,17 @@ static uint8_t *read_file(const char *path, size_t *len)
     return buf;
 }
 
+static bool write_file(const char *path, const uint8_t *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    bool ok;
+
+    if (!f)
+        return false;
+    ok = fwrite(p, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
 /* The nearest fuzz_machine configuration. */
 static void nearest(const kit_conv *c, mo_config *m)
 {
@@ -65,9 +76,12 @@ static void nearest(const kit_conv *c, mo_config *m)
         msix += c->devs[i].msix;
     memset(m, 0, sizeof *m);
     m->n_cpus = c->cfg.n_cpus < MO_MAX_CPUS ? c->cfg.n_cpus : MO_MAX_CPUS;
+    if (m->n_cpus == 0) /* (the reader refuses it) */
+        m->n_cpus = 1;
     m->n_ioapics = c->cfg.n_ioapics > 1 ? 2 : 1;
     m->n_msix = msix < MO_MAX_MSIX ? msix : MO_MAX_MSIX;
-    m->iommu = c->cfg.iommu.kind;
+    m->iommu = c->cfg.iommu.kind <= INTC_IOMMU_AMDVI ? c->cfg.iommu.kind
+                                                    : INTC_IOMMU_NONE;
     m->directed_eoi = c->cfg.directed_eoi;
     m->storm = c->cfg.storm_threshold == 4;
     m->ioapic0_v11 = c->cfg.n_ioapics && c->cfg.ioapics[0].version == 0x11;
@@ -128,7 +142,6 @@ static int convert(const char *in, const uint8_t *buf, size_t len,
     seed s = {.c = &c};
     kit_conv_out out = {.ctx = &s, .op = on_op};
     intc_err e = kit_conv_open(&c, buf, len);
-    FILE *f;
     int rc = 2;
 
     s.out = malloc(SEED_MAX);
@@ -140,8 +153,7 @@ static int convert(const char *in, const uint8_t *buf, size_t len,
     if (e != INTC_OK || !s.out)
         fprintf(stderr, "rec2seed: %s: %s\n", in,
                 s.out ? c.msg : "out of memory");
-    else if (!(f = fopen(out_path, "wb")) ||
-             fwrite(s.out, 1, s.len, f) != s.len || fclose(f) != 0)
+    else if (!write_file(out_path, s.out, s.len))
         fprintf(stderr, "rec2seed: %s: write error\n", out_path);
     else {
         printf("%s: %u operations kept, %u left out (of %" PRIu64

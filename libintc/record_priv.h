@@ -86,8 +86,9 @@ bool intc__rec_input_ok(const intc__rec_frame *f);
 /* The fixed part of a CONFIG payload (at least INTC__REC_CONFIG_FIXED
    bytes) into cfg (arrays NULL). */
 void intc__rec_cfg_fixed(intc_machine_config *cfg, const uint8_t *p);
-/* The IOAPIC part of a CONFIG payload: n IOAPICs from p (len bytes),
-   wiring pointing into it; false if the sizes do not add up. */
+/* The IOAPIC part of a CONFIG payload: n IOAPICs from p (len bytes)
+   into io (NULL: only check), wiring pointing into it; false if the
+   sizes do not add up. */
 bool intc__rec_ioapics(const uint8_t *p, size_t len, uint32_t n,
                        intc_ioapic_config *io);
 

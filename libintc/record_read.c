@@ -100,12 +100,14 @@ bool intc__rec_ioapics(const uint8_t *p, size_t len, uint32_t n,
         pins = (size_t)get(p + 2, 2);
         if (len - INTC__REC_IOAPIC_FIXED < pins)
             return false;
-        io[i].id = p[0];
-        io[i].version = p[1];
-        io[i].n_pins = (uint16_t)pins;
-        io[i].gsi_base = (uint32_t)get(p + 4, 4);
-        io[i].source_id = (uint16_t)get(p + 8, 2);
-        io[i].pin_wiring = p + INTC__REC_IOAPIC_FIXED;
+        if (io) {
+            io[i].id = p[0];
+            io[i].version = p[1];
+            io[i].n_pins = (uint16_t)pins;
+            io[i].gsi_base = (uint32_t)get(p + 4, 4);
+            io[i].source_id = (uint16_t)get(p + 8, 2);
+            io[i].pin_wiring = p + INTC__REC_IOAPIC_FIXED;
+        }
         p += INTC__REC_IOAPIC_FIXED + pins;
         len -= INTC__REC_IOAPIC_FIXED + pins;
     }
@@ -166,6 +168,23 @@ static bool read_device(intc_record_item *it, const intc__rec_frame *f)
     return true;
 }
 
+/* A CONFIG payload of len bytes whose counts fit it exactly: 1..
+   INTC_MAX_CPUS CPUs, at most INTC_IOAPIC_MAX IOAPICs, each with its
+   wiring, nothing left over. */
+static bool config_fits(const intc_machine_config *c, const uint8_t *p,
+                        size_t len)
+{
+    size_t ids = 4ull * c->n_cpus;
+
+    return c->n_cpus >= 1 && c->n_cpus <= INTC_MAX_CPUS &&
+           c->n_ioapics <= INTC_IOAPIC_MAX &&
+           len >= INTC__REC_CONFIG_FIXED &&
+           len - INTC__REC_CONFIG_FIXED >= ids &&
+           intc__rec_ioapics(p + INTC__REC_CONFIG_FIXED + ids,
+                             len - INTC__REC_CONFIG_FIXED - ids,
+                             c->n_ioapics, NULL);
+}
+
 static bool read_config(intc_record_item *it, const intc__rec_frame *f)
 {
     if (f->len < INTC__REC_CONFIG_FIXED)
@@ -175,8 +194,7 @@ static bool read_config(intc_record_item *it, const intc__rec_frame *f)
     it->unit = (uint32_t)get(f->p + 64, 4);
     it->data = f->p;
     it->data_len = f->len;
-    return it->config.n_cpus <= INTC_MAX_CPUS &&
-           f->len - INTC__REC_CONFIG_FIXED >= 4ull * it->config.n_cpus;
+    return config_fits(&it->config, f->p, f->len);
 }
 
 /* The payload of f into it, by type; false if it has the wrong size. */
@@ -243,17 +261,17 @@ intc_err intc_record_config_arrays(const intc_record_item *it,
     if (!it || it->type != INTC_RECORD_CONFIG || !it->data)
         return INTC_ERR_INVAL;
     c = &it->config;
+    /* The item is the caller's: its counts are checked again. */
+    if (!config_fits(c, it->data, it->data_len))
+        return INTC_ERR_CORRUPT;
     ids = 4ull * c->n_cpus;
     for (size_t i = 0; apic_ids && i < c->n_cpus; i++)
         apic_ids[i] =
             (uint32_t)get(it->data + INTC__REC_CONFIG_FIXED + 4 * i, 4);
-    if (ioapics && c->n_ioapics > INTC_IOAPIC_MAX)
-        return INTC_ERR_CORRUPT;
-    if (ioapics &&
-        !intc__rec_ioapics(it->data + INTC__REC_CONFIG_FIXED + ids,
-                           it->data_len - INTC__REC_CONFIG_FIXED - ids,
-                           c->n_ioapics, ioapics))
-        return INTC_ERR_CORRUPT;
+    if (ioapics)
+        intc__rec_ioapics(it->data + INTC__REC_CONFIG_FIXED + ids,
+                          it->data_len - INTC__REC_CONFIG_FIXED - ids,
+                          c->n_ioapics, ioapics);
     return INTC_OK;
 }
 

@@ -64,6 +64,8 @@ static bool add_pages(pageset *s, uint64_t addr, uint64_t len)
 {
     uint64_t first = addr / PAGE, last = (addr + (len ? len - 1 : 0)) / PAGE;
 
+    /* (scan_item refused accesses that wrap around the address space) */
+
     for (uint64_t pg = first; pg <= last; pg++) {
         if (s->n && s->p[s->n - 1] == pg)
             continue;
@@ -96,9 +98,9 @@ static bool pages_to_regions(kit_conv *c, pageset *s)
     for (size_t i = 0; i < s->n; i++) {
         kit_region *r = c->n_mem ? &c->mem[c->n_mem - 1] : NULL;
         uint64_t at = s->p[i] * PAGE;
-        if (r && at < r->addr + r->size)
+        if (r && at - r->addr < r->size)
             continue; /* a duplicate */
-        if (r && r->addr + r->size == at) {
+        if (r && at - r->addr == r->size) {
             r->size += PAGE;
         } else {
             kit_region *nm = realloc(c->mem, (c->n_mem + 1) * sizeof *nm);
@@ -124,7 +126,44 @@ static intc_err read_config(kit_conv *c, const intc_record_item *it)
                                               "does not add up");
     c->cfg.apic_ids = c->apic_ids;
     c->cfg.ioapics = c->ioapics;
+    c->host_ops = it->host_ops;
     return INTC_OK;
+}
+
+/* The scenario creates its MSI-X functions, then its MSI capabilities,
+   each in list order, numbered from 0: list the devices so, and say
+   whether the recorded units agree. */
+static bool order_devices(kit_conv *c)
+{
+    size_t n = c->n_devs, k = 0;
+    kit_device *d = malloc((n ? n : 1) * sizeof *d);
+    uint32_t *u = malloc((n ? n : 1) * sizeof *u);
+    char(*nm)[16] = malloc((n ? n : 1) * sizeof *nm);
+
+    if (!d || !u || !nm) {
+        free(d);
+        free(u);
+        free(nm);
+        return false;
+    }
+    for (int msix = 1; msix >= 0; msix--)
+        for (size_t i = 0; i < n; i++)
+            if (c->devs[i].msix == (msix == 1)) {
+                d[k] = c->devs[i];
+                u[k] = c->units[i];
+                memcpy(nm[k], c->names[i], sizeof nm[k]);
+                c->units_differ |= u[k] != k;
+                k++;
+            }
+    free(c->devs);
+    free(c->units);
+    free(c->names);
+    c->devs = d;
+    c->units = u;
+    c->names = nm;
+    for (size_t i = 0; i < n; i++)
+        c->devs[i].name = c->names[i];
+    return true;
 }
 
 /* One record of the scan. */
@@ -146,6 +185,9 @@ static intc_err scan_item(kit_conv *c, const intc_record_item *it,
         ok = add_pages(pages, it->addr, it->len);
     else if (it->type == INTC_RECORD_CALL) {
         c->n_calls++;
+        if ((it->op == INTC_RECORD_OP_MSIX_NEW ||
+             it->op == INTC_RECORD_OP_MSI_NEW) && it->ret == 0)
+            c->late_devices = true;
         if (it->op == INTC_RECORD_OP_MSIX_NEW && it->ret == 0)
             ok = add_device(c, true, (uint32_t)it->out, (uint16_t)it->a0,
                             false, false, (uint16_t)it->a1);
@@ -207,7 +249,7 @@ intc_err kit_conv_open(kit_conv *c, const uint8_t *buf, size_t len)
         else
             e = scan_item(c, &it, &pages);
     } while (e == INTC_OK && it.type != INTC_RECORD_END);
-    if (e == INTC_OK && !pages_to_regions(c, &pages))
+    if (e == INTC_OK && (!pages_to_regions(c, &pages) || !order_devices(c)))
         e = conv_fail(c, INTC_ERR_NOMEM, "out of memory");
     free(pages.p);
     if (e == INTC_OK && image_is_fresh(c))
@@ -284,18 +326,25 @@ static void on_clock(conv_run *r, const intc_record_item *it)
 
 /* Guest memory read: a memory_write first where it differs from what
    the converted run's memory holds; written: remember it. */
-static bool on_dma(conv_run *r, const intc_record_item *it)
+static intc_err on_dma(conv_run *r, const intc_record_item *it)
 {
     kit_region *g;
     uint8_t *p;
 
-    if (!it->ok || !it->data)
-        return true;
+    if (!it->ok) {
+        if (region_of(r->c, it->addr, it->len ? it->len : 1))
+            note(r, "a failed guest-memory access at 0x%" PRIx64 " where "
+                    "other accesses succeeded: the scenario's succeeds",
+                 it->addr);
+        return INTC_OK;
+    }
+    if (!it->data)
+        return INTC_OK;
     g = region_of(r->c, it->addr, it->len);
-    if (!g)
-        return false;
+    if (!g) /* the scan covered every successful access */
+        return INTC_ERR_CORRUPT;
     if (!g->mem && !(g->mem = calloc(1, (size_t)g->size)))
-        return false;
+        return INTC_ERR_NOMEM;
     p = g->mem + (it->addr - g->addr);
     if (it->type == INTC_RECORD_DMA_READ && memcmp(p, it->data, it->len)) {
         kit_op op = {.kind = KIT_OP_MEMORY_WRITE, .addr = it->addr,
@@ -304,7 +353,7 @@ static bool on_dma(conv_run *r, const intc_record_item *it)
         emit(r, &op, NULL);
     }
     memcpy(p, it->data, it->len);
-    return true;
+    return INTC_OK;
 }
 
 /* Posted vectors the call folded: posted again just before it. */
@@ -387,11 +436,17 @@ static bool dev_index(const kit_conv *c, uint32_t unit, uint32_t *idx)
 
 /* The variable parts: the PIR of sync_pir, the image of load, the
    intc_irq of irq_deliver (docs/recording.md). */
-static void call_data(kit_op *op, const intc_record_item *it)
+static bool call_data(kit_op *op, const intc_record_item *it)
 {
     if (it->op == INTC_RECORD_OP_LAPIC_SYNC_PIR && it->a0) {
+        if (it->data_len != 32)
+            return false;
         op->bytes = it->data;
-        op->n_bytes = it->data_len < 32 ? it->data_len : 32;
+        op->n_bytes = 32;
+    } else if (it->op == INTC_RECORD_OP_IRQ_DELIVER &&
+               (it->data_len != 16 || (it->data[14] & 3))) {
+        /* a blocked or posted intc_irq: the call delivered nothing */
+        return false;
     } else if (it->op == INTC_RECORD_OP_MACHINE_LOAD) {
         op->bytes = it->data;
         op->n_bytes = it->data_len;
@@ -407,6 +462,7 @@ static void call_data(kit_op *op, const intc_record_item *it)
                                (fl >> 5 & 1 ? KIT_IRQ_RH : 0) |
                                (fl >> 6 & 1 ? KIT_IRQ_X2APIC : 0));
     }
+    return true;
 }
 
 /* The recorded call as an op; false when it has none. */
@@ -435,8 +491,7 @@ static bool call_op(conv_run *r, const intc_record_item *it, kit_op *op)
             kit_op_set(op, cm->a[i], a[i]);
     if (it->op == INTC_RECORD_OP_IOAPIC_TIMER_EXPIRED)
         op->flags |= KIT_TIMER_IOAPIC;
-    call_data(op, it);
-    return true;
+    return call_data(op, it);
 }
 
 /* What the step must see, from the recorded result (docs/scenario.md's
@@ -472,6 +527,11 @@ static void call_extra(conv_run *r, const intc_record_item *it,
         else
             note(r, "%s returned %s: a scenario cannot expect it",
                  intc_record_op_name(it->op), intc_err_name(it->ret));
+    } else if (it->ret < 0 && it->op != INTC_RECORD_OP_MACHINE_SAVE &&
+               !(op->kind == KIT_OP_MSI && it->ret == INTC_ERR_NOT_DECODED)) {
+        /* (a save's NOSPC is a size query: it folded all the same) */
+        note(r, "%s returned %s: the step fails on it",
+             intc_record_op_name(it->op), intc_err_name(it->ret));
     }
 }
 
@@ -486,6 +546,9 @@ static void on_call(conv_run *r, const intc_record_item *it)
              intc_record_op_name(it->op), it->obj);
         return;
     }
+    if (it->op == INTC_RECORD_OP_IRQ_DELIVER && it->data_len == 16 &&
+        (it->data[14] & 3))
+        return; /* blocked or posted: the call delivered nothing */
     if (!call_op(r, it, &op)) {
         if (it->op != INTC_RECORD_OP_MSIX_NEW &&
             it->op != INTC_RECORD_OP_MSI_NEW)
@@ -496,13 +559,30 @@ static void on_call(conv_run *r, const intc_record_item *it)
     emit(r, &op, extra);
 }
 
+/* What holds for the whole conversion, said first. */
+static void start_notes(conv_run *r)
+{
+    const kit_conv *c = r->c;
+
+    if (c->late_devices)
+        note(r, "devices created while recording are declared up front");
+    if (c->units_differ)
+        note(r, "the recorded device units are not the scenario's (MSI-X "
+                "first, then MSI, from 0): images and events name others");
+    if (c->host_ops & (1u << 7 | 1u << 9))
+        note(r, "the recorded host had eoi() or apic_base_changed(); "
+                "intc-sim's host has neither (resample events differ)");
+}
+
 intc_err kit_conv_run(kit_conv *c, const uint8_t *buf, size_t len,
                       const kit_conv_out *out)
 {
     conv_run r = {.c = c, .out = out};
     intc_record_item it;
     size_t pos = 0;
+    intc_err e = INTC_OK;
 
+    start_notes(&r);
     if (c->image) {
         kit_op op = {.kind = KIT_OP_LOAD, .bytes = c->image,
                      .n_bytes = c->image_len};
@@ -521,9 +601,13 @@ intc_err kit_conv_run(kit_conv *c, const uint8_t *buf, size_t len,
             on_fold(&r, &it);
         else if (it.type == INTC_RECORD_CALL)
             on_call(&r, &it);
-        else if ((it.type == INTC_RECORD_DMA_READ ||
-                  it.type == INTC_RECORD_DMA_WRITE) && !on_dma(&r, &it))
-            return conv_fail(c, INTC_ERR_NOMEM, "out of memory");
+        else if (it.type == INTC_RECORD_DMA_READ ||
+                 it.type == INTC_RECORD_DMA_WRITE)
+            e = on_dma(&r, &it);
+        if (e != INTC_OK)
+            return conv_fail(c, e, "offset %zu: %s", at,
+                             e == INTC_ERR_NOMEM ? "out of memory"
+                                                 : "inconsistent record");
     }
 }
 
@@ -560,7 +644,7 @@ intc_err kit_conv_yaml(FILE *f, const uint8_t *buf, size_t len,
 
     if (e == INTC_OK && c->n_devs &&
         !(devn = malloc(c->n_devs * sizeof *devn)))
-        e = INTC_ERR_NOMEM;
+        e = conv_fail(c, INTC_ERR_NOMEM, "out of memory");
     if (e != INTC_OK)
         return e;
     for (size_t i = 0; i < c->n_devs; i++)

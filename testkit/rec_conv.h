@@ -1,7 +1,7 @@
 /*
  * testkit — a recording (include/intc/record.h, docs/recording.md) as
  * operations of the test kit's set (op.h): the converter behind
- * `intc-sim --replay FILE --to-yaml OUT` (a scenario) and fuzz/rec2seed
+ * `intc-sim --replay FILE --to-yaml=OUT` (a scenario) and fuzz/rec2seed
  * (a fuzz_machine input).
  *
  * Each recorded call becomes the kit_op that makes the same library call
@@ -19,7 +19,11 @@
  *
  * Not expressible (counted in n_inexact, and said in a note): a clock
  * that goes back (per-CPU clocks), intc_msix_free / intc_msi_free, a
- * failed guest-memory access on a page that also had a successful one.
+ * failed guest-memory access on a page that also had a successful one,
+ * an error result the step cannot expect, devices created while
+ * recording or numbered otherwise than the scenario numbers them, a
+ * recorded host with eoi() or apic_base_changed() (intc-sim's host has
+ * neither, so resample events differ).
  */
 #ifndef INTC_TESTKIT_REC_CONV_H
 #define INTC_TESTKIT_REC_CONV_H
@@ -54,6 +58,13 @@ typedef struct kit_conv {
     const uint8_t *image;
     size_t image_len;
     uint64_t n_calls;
+    /* What the converted run cannot reproduce exactly, said once as a
+       note at the start: devices created while recording (declared up
+       front), device units other than the scenario's (MSI-X first, then
+       MSI, numbered from 0), recorded host callbacks intc-sim's host does
+       not have (eoi, apic_base_changed: their events differ). */
+    bool late_devices, units_differ;
+    uint32_t host_ops;
     unsigned n_inexact;
     char msg[160]; /* why kit_conv_open / kit_conv_run failed */
 } kit_conv;
@@ -68,7 +79,8 @@ intc_err kit_conv_run(kit_conv *c, const uint8_t *buf, size_t len,
 void kit_conv_fini(kit_conv *c);
 
 /* The whole recording as an intc-sim scenario on f (title: its name);
-   INTC_OK, or an error with c->msg.  c is opened and finished here. */
+   INTC_OK, or an error with c->msg.  c is opened here; the caller
+   finishes it (kit_conv_fini) either way, after reading n_inexact. */
 intc_err kit_conv_yaml(FILE *f, const uint8_t *buf, size_t len,
                        const char *title, kit_conv *c);
 

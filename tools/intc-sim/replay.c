@@ -22,41 +22,41 @@
 static uint8_t *read_all(const char *path, size_t *len, int *rc)
 {
     FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t cap = 0, n = 0;
+    uint8_t *buf = NULL, *nb;
+    size_t cap = 0, n = 0, got = 0;
+    const char *why = NULL;
 
     *rc = SIM_EXIT_HOST;
     if (!f) {
         fprintf(stderr, "intc-sim: %s: %s\n", path, strerror(errno));
         return NULL;
     }
-    for (;;) {
+    do {
+        if (n == cap && cap > SIM_MAX_RECORDING) {
+            why = "larger than the limit (1 GiB)";
+            *rc = SIM_EXIT_MALFORMED;
+            break;
+        }
         if (n == cap) {
-            uint8_t *nb;
             cap = cap ? 2 * cap : 65536;
-            if (cap > SIM_MAX_RECORDING + 1)
-                cap = SIM_MAX_RECORDING + 1;
-            if (n == cap || !(nb = realloc(buf, cap)))
+            cap = cap > SIM_MAX_RECORDING + 1 ? SIM_MAX_RECORDING + 1 : cap;
+            if (!(nb = realloc(buf, cap))) {
+                why = "out of memory";
                 break;
+            }
             buf = nb;
         }
-        size_t got = fread(buf + n, 1, cap - n, f);
+        got = fread(buf + n, 1, cap - n, f);
         n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f) || n > SIM_MAX_RECORDING || (n == cap && !feof(f))) {
-        if (n > SIM_MAX_RECORDING || n == cap) {
-            fprintf(stderr, "intc-sim: %s: larger than %llu bytes\n", path,
-                    (unsigned long long)SIM_MAX_RECORDING);
-            *rc = SIM_EXIT_MALFORMED;
-        } else {
-            fprintf(stderr, "intc-sim: %s: read error\n", path);
-        }
-        free(buf);
-        buf = NULL;
-    }
+    } while (got > 0);
+    if (!why && ferror(f))
+        why = "read error";
     fclose(f);
+    if (why) {
+        fprintf(stderr, "intc-sim: %s: %s\n", path, why);
+        free(buf);
+        return NULL;
+    }
     *len = n;
     return buf;
 }
@@ -97,7 +97,9 @@ static int rp_steps(intc_replay *r, rp_ctx *c, const char *path)
             continue;
         fprintf(stderr, "intc-sim: %s: %s: %s\n", path,
                 intc_err_name((intc_err)st), intc_replay_errmsg(r));
-        return st == INTC_ERR_DIVERGED ? SIM_EXIT_FAIL : SIM_EXIT_MALFORMED;
+        return st == INTC_ERR_DIVERGED ? SIM_EXIT_FAIL
+               : st == INTC_ERR_NOMEM  ? SIM_EXIT_HOST
+                                       : SIM_EXIT_MALFORMED;
     }
 }
 

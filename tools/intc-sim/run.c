@@ -556,13 +556,18 @@ static int start_outputs(sim_host *h)
                                                    : SIM_EXIT_MALFORMED;
 }
 
-/* Close --record (its end record), --events and write --final-image;
-   rc is the run's exit code, returned unless an output failed. */
+/* Write --final-image, close --record (its end record) and --events;
+   rc is the run's exit code, returned unless an output failed.  The
+   image is taken while still recording: a save folds posted vectors,
+   and the replay must fold them too. */
 static int end_outputs(sim_host *h, int rc)
 {
     const sim_options *o = h->o;
     bool ok = true;
 
+    if (o->final_image && h->rig.m && rc != SIM_EXIT_MALFORMED &&
+        !sim_write_image(h->rig.m, o->final_image))
+        ok = false;
     if (h->rec) {
         ok = intc_machine_record(h->rig.m, NULL, NULL) == INTC_OK &&
              intc_machine_recording(h->rig.m) == 0;
@@ -578,9 +583,6 @@ static int end_outputs(sim_host *h, int rc)
         }
         h->events = NULL;
     }
-    if (o->final_image && h->rig.m && rc != SIM_EXIT_MALFORMED &&
-        !sim_write_image(h->rig.m, o->final_image))
-        ok = false;
     return ok || rc != SIM_EXIT_OK ? rc : SIM_EXIT_HOST;
 }
 
