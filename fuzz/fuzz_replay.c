@@ -50,6 +50,41 @@ static void fix_crcs(uint8_t *b, size_t len)
     }
 }
 
+/* The reader (intc_record_next) walks the same bytes: records in order,
+   each inside the buffer, until the end record or an error; a recording
+   the replayer ran to its end reads to its end too.  A CONFIG record's
+   arrays are read as well. */
+static void read_records(const uint8_t *b, size_t len, intc_err replayed)
+{
+    intc_record_item it;
+    size_t pos = 0, prev = 0;
+    intc_err e;
+
+    while ((e = intc_record_next(b, len, &pos, &it)) == INTC_OK) {
+        if (pos <= prev || pos > len || it.offset < prev ||
+            (it.data && (it.data < b || it.data + it.data_len > b + len)))
+            FZ_ABORT("intc_record_next: record at %zu out of order or "
+                     "outside the recording", it.offset);
+        prev = pos;
+        if (it.type == INTC_RECORD_CONFIG &&
+            it.config.n_cpus <= FZ_MAX_CPUS &&
+            it.config.n_ioapics <= INTC_IOAPIC_MAX) {
+            uint32_t ids[FZ_MAX_CPUS];
+            intc_ioapic_config io[INTC_IOAPIC_MAX];
+            if (intc_record_config_arrays(&it, ids, io) != INTC_OK)
+                FZ_ABORT("intc_record_config_arrays refuses a record "
+                         "intc_record_next accepted");
+        }
+        if (it.type == INTC_RECORD_END)
+            break;
+    }
+    if (e != INTC_OK && e != INTC_ERR_CORRUPT && e != INTC_ERR_VERSION)
+        FZ_ABORT("intc_record_next: %s", intc_err_name(e));
+    if (replayed == INTC_OK && (e != INTC_OK || pos != len))
+        FZ_ABORT("the replayer ran to the end, the reader stopped at %zu "
+                 "(%s)", prev, intc_err_name(e));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -92,6 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (intc_replay_machine(r))
         fz_check(intc_replay_machine(r), "replay");
     intc_replay_free(r);
+    read_records(b, len, err);
     if (h->live_bytes || h->live_blocks)
         FZ_ABORT("replay: %zu bytes in %zu blocks live after "
                  "intc_replay_free",

@@ -200,6 +200,88 @@ static void test_damage_refused(void **state)
     free(s.p);
 }
 
+/* Host inputs: a clock read, a guest-memory read, a fold. */
+static void test_inputs(void **state)
+{
+    th_host *h = *state;
+    intc_machine_config cfg;
+    intc_machine *m;
+    intc_lapic *l;
+    intc_irq irq;
+    sink s = {0};
+    intc_record_item it;
+    size_t pos = 0;
+    bool clock = false, dma = false, fold = false;
+    uint64_t v;
+    uint8_t *mem;
+
+    intc_machine_config_init(&cfg);
+    cfg.iommu.kind = INTC_IOMMU_VTD;
+    th_full_ops(h);
+    mem = kit_region_add(h, 0x200000, 0x1000);
+    assert_non_null(mem);
+    mem[0] = 1; /* IRTE 0 present (VT-d 9.10) */
+    m = th_machine(h, &cfg);
+    l = intc_machine_lapic(m, 0);
+    h->now = 5000;
+    assert_int_equal(intc_machine_record(m, sink_write, &s), INTC_OK);
+    assert_int_equal(intc_lapic_mmio_write(l, INTC_LAPIC_TIMER_ICR, 4, 100),
+                     INTC_OK);
+    assert_int_equal(intc_iommu_set_table(intc_machine_iommu(m), 0x200000,
+                                          true, false), INTC_OK);
+    intc_iommu_remap(intc_machine_iommu(m), 0x10, 0xfee00010u, 0, &irq);
+    assert_true(intc_lapic_post(l, 0x70, true) >= 0);
+    assert_int_equal(intc_lapic_sync_pir(l, NULL), INTC_OK);
+    assert_int_equal(intc_lapic_mmio_read(l, INTC_LAPIC_PPR, 4, &v), INTC_OK);
+    assert_int_equal(intc_machine_record(m, NULL, NULL), INTC_OK);
+    intc_machine_free(m);
+    while (intc_record_next(s.p, s.n, &pos, &it) == INTC_OK &&
+           it.type != INTC_RECORD_END) {
+        if (it.type == INTC_RECORD_CLOCK) {
+            clock = true;
+            assert_int_equal(it.cpu, 0);
+            assert_int_equal(it.value, 5000);
+        } else if (it.type == INTC_RECORD_DMA_READ) {
+            dma = true;
+            assert_int_equal(it.addr, 0x200000);
+            assert_int_equal(it.len, 16);
+            assert_true(it.ok);
+            assert_int_equal(it.data_len, 16);
+            assert_int_equal(it.data[0], 1);
+        } else if (it.type == INTC_RECORD_FOLD) {
+            fold = true;
+            assert_int_equal(it.cpu, 0);
+            assert_int_equal(it.pir[1], 1ull << (0x70 - 64));
+            assert_int_equal(it.level[1], 1ull << (0x70 - 64));
+        }
+    }
+    assert_int_equal(it.type, INTC_RECORD_END);
+    assert_true(clock && dma && fold);
+    free(s.p);
+}
+
+/* intc_record_config_arrays checks the item it is given again. */
+static void test_config_item_checked(void **state)
+{
+    sink s = {0};
+    intc_record_item it;
+    uint32_t ids[2];
+    size_t pos = 0;
+
+    record_small(*state, &s);
+    assert_int_equal(intc_record_next(s.p, s.n, &pos, &it), INTC_OK);
+    it.config.n_cpus = 100000; /* more than the record holds */
+    assert_int_equal(intc_record_config_arrays(&it, NULL, NULL),
+                     INTC_ERR_CORRUPT);
+    it.config.n_cpus = 2;
+    it.config.n_ioapics = 2;
+    assert_int_equal(intc_record_config_arrays(&it, ids, NULL),
+                     INTC_ERR_CORRUPT);
+    it.config.n_ioapics = 1;
+    assert_int_equal(intc_record_config_arrays(&it, ids, NULL), INTC_OK);
+    free(s.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +290,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_call_fields, th_setup,
                                         th_teardown),
         cmocka_unit_test_setup_teardown(test_damage_refused, th_setup,
+                                        th_teardown),
+        cmocka_unit_test_setup_teardown(test_inputs, th_setup, th_teardown),
+        cmocka_unit_test_setup_teardown(test_config_item_checked, th_setup,
                                         th_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
