@@ -126,6 +126,14 @@
  * (and #PF's CR2 is whatever Unicorn set).  INT n (CD ib) is a software
  * interrupt: no error code even for vectors that have one.
  *
+ * Known Unicorn 2.0.1 limit: Unicorn never resets QEMU's double-fault
+ * tracking (QEMU resets it in its own delivery, which Unicorn replaces
+ * with its interrupt hook), so after one contributory exception (#DE,
+ * #TS, #NP, #SS, #GP) or #PF raised by Unicorn, the next such exception
+ * Unicorn raises on that CPU arrives, and is delivered, as #DF(0).
+ * Exceptions this library raises itself (delivery faults, #UD, the trap
+ * module's #GP) are not affected.
+ *
  * Not emulated: SMI (taken and dropped), ExtINT (no 8259: taken and
  * dropped), MOV SS/POP SS interrupt shadows, the TPR through CR8, x2APIC
  * MSRs, TSC-deadline and RDTSC (until the trap module lands: see the
