@@ -34,6 +34,12 @@ intc_need_packages()
 INTC_BUILD_PACKAGES=(build-essential binutils cmake ninja-build pkg-config
     libyaml-dev)
 
+# libintc-uc (integrations/unicorn, -DINTC_BUILD_UNICORN=AUTO builds it
+# when found): Unicorn 2 and the assembler/linker of its example firmware
+# (binutils, above).
+# shellcheck disable=SC2034
+INTC_UNICORN_PACKAGES=(libunicorn-dev)
+
 # The fuzz build (scripts/test.sh, -DINTC_FUZZ=ON): clang with the
 # libFuzzer and sanitizer runtimes, llvm-symbolizer for readable reports;
 # zip/unzip for the seed corpus zips of fuzz/build.sh, which the ctest

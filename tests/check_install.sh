@@ -6,16 +6,21 @@
 # compiler call with `pkg-config --cflags --libs libintc`.  Both programs
 # run and must print the library version.
 #
+# With UC=ON (libintc-uc built, integrations/unicorn) the same two ways
+# for libintc-uc: find_package(intc) with intc::intc_uc, and
+# `pkg-config --cflags --libs libintc-uc`.
+#
 # usage: check_install.sh BUILD_DIR CONSUMER_SRC WORK_DIR LIBDIR CC
-#                         GENERATOR VERSION "SANITIZER_FLAGS"
+#                         GENERATOR VERSION "SANITIZER_FLAGS" [UC]
 set -euo pipefail
 
-if [ $# -ne 8 ]; then
+if [ $# -ne 8 ] && [ $# -ne 9 ]; then
     echo "usage: $0 BUILD_DIR CONSUMER_SRC WORK_DIR LIBDIR CC GENERATOR" \
-        "VERSION SANITIZER_FLAGS" >&2
+        "VERSION SANITIZER_FLAGS [UC]" >&2
     exit 2
 fi
 build=$1 src=$2 work=$3 libdir=$4 cc=$5 generator=$6 version=$7 san=$8
+uc=${9:-OFF}
 prefix=$work/prefix
 
 rm -rf "$work"
@@ -74,4 +79,36 @@ export PKG_CONFIG_PATH="$prefix/$libdir/pkgconfig"
 out=$("$work/consumer-pc")
 echo "$out"
 [ "$out" = "libintc $version" ]
+
+if [ "$uc" = ON ]; then
+    for f in include/intc/uc.h "$libdir/libintc-uc.so" \
+        "$libdir/libintc-uc.a" "$libdir/pkgconfig/libintc-uc.pc"; do
+        if [ ! -e "$prefix/$f" ]; then
+            echo "FAIL: $f not installed" >&2
+            exit 1
+        fi
+    done
+    uc_soname=$(objdump -p "$prefix/$libdir/libintc-uc.so" |
+        awk '$1 == "SONAME" { print $2 }')
+    if [ "$uc_soname" != "libintc-uc${want_soname#libintc}" ]; then
+        echo "FAIL: libintc-uc SONAME is '$uc_soname'" >&2
+        exit 1
+    fi
+    echo "SONAME $uc_soname"
+    want_uc="libintc-uc $version exit 0x600d"
+
+    echo "== find_package(intc): intc::intc_uc"
+    out=$("$work/cmake-build/consumer_uc")
+    echo "$out"
+    [ "$out" = "$want_uc" ]
+
+    echo "== pkg-config libintc-uc"
+    [ "$(pkg-config --modversion libintc-uc)" = "$version" ]
+    # shellcheck disable=SC2046,SC2086
+    "$cc" -std=c11 $san -o "$work/consumer-uc-pc" "$src/main_uc.c" \
+        $(pkg-config --cflags --libs libintc-uc)
+    out=$("$work/consumer-uc-pc")
+    echo "$out"
+    [ "$out" = "$want_uc" ]
+fi
 echo "install/consumer check passed"

@@ -1,0 +1,130 @@
+# NCPU CPUs in xAPIC mode: INIT-SIPI-SIPI bring-up of the APs (which
+# start in 64-bit mode at the SIPI page, libintc-uc's convention), then
+# a TLB-shootdown-like broadcast (all-excluding-self, every AP acks with
+# a locked increment) and directed ping-pong IPIs (SDM 11.6, 8.4.4).
+        .include "common.inc"
+        .set NCPU, 4
+        .set ROUNDS, 50
+        .set PINGS, 20
+
+        .globl _start
+_start:
+        CPU_SETUP
+        call idt_defaults
+        mov edi, 0x50
+        lea rsi, [rip + shoot_isr]
+        call set_gate
+        mov edi, 0x51
+        lea rsi, [rip + pong_isr]
+        call set_gate
+        mov edi, 0x52
+        lea rsi, [rip + ping_isr]
+        call set_gate
+        lea rsi, [rip + hello]
+        call puts
+
+        mov rbx, LAPIC
+        mov dword ptr [rbx + LAPIC_SVR], 0x1ff
+
+        # INIT, then two STARTUPs to all excluding self (8.4.4.1).
+        mov dword ptr [rbx + LAPIC_ICR_HI], 0
+        mov dword ptr [rbx + LAPIC_ICR_LO], 0x000c4500
+        lea eax, [rip + ap_entry]
+        shr eax, 12
+        or eax, 0x000c4600
+        mov dword ptr [rbx + LAPIC_ICR_LO], eax
+        mov dword ptr [rbx + LAPIC_ICR_LO], eax
+1:      pause
+        cmp dword ptr [rip + ap_count], NCPU - 1
+        jb 1b
+        jne fail1
+
+        # Broadcast rounds: vector 0x50 to all excluding self; wait for
+        # every AP's ack.
+        xor r12d, r12d
+2:      inc r12d
+        mov dword ptr [rbx + LAPIC_ICR_LO], 0x000c0050
+        mov ecx, r12d
+        imul ecx, ecx, NCPU - 1
+3:      cmp dword ptr [rip + acks], ecx
+        jb 3b
+        jne fail2
+        cmp r12d, ROUNDS
+        jb 2b
+
+        # Ping-pong: 0x52 to each AP by physical APIC ID; the AP answers
+        # 0x51 to APIC ID 0; the BSP sleeps (sti; hlt) for the answer.
+        mov r13d, 1
+4:      mov r12d, PINGS
+5:      mov eax, r13d
+        shl eax, 24
+        mov dword ptr [rbx + LAPIC_ICR_HI], eax
+        mov dword ptr [rbx + LAPIC_ICR_LO], 0x52
+        mov r14d, dword ptr [rip + pongs]
+        sti
+6:      hlt
+        cmp dword ptr [rip + pongs], r14d
+        je 6b
+        cli
+        dec r12d
+        jnz 5b
+        inc r13d
+        cmp r13d, NCPU
+        jb 4b
+        cmp dword ptr [rip + pongs], PINGS * (NCPU - 1)
+        jne fail3
+        cmp dword ptr [rip + pings], PINGS * (NCPU - 1)
+        jne fail3
+        lea rsi, [rip + pass]
+        call puts
+        EXIT EXIT_PASS
+
+fail1:  EXIT 0xbad1
+fail2:  EXIT 0xbad2
+fail3:  EXIT 0xbad3
+
+shoot_isr:                              # AP: "flush", then ack
+        lock inc dword ptr [rip + acks]
+        EOI
+        iretq
+
+ping_isr:                               # AP: answer the BSP
+        push rax
+        push rbx
+        lock inc dword ptr [rip + pings]
+        mov rbx, LAPIC
+        mov dword ptr [rbx + LAPIC_ICR_HI], 0
+        mov dword ptr [rbx + LAPIC_ICR_LO], 0x51
+        EOI
+        pop rbx
+        pop rax
+        iretq
+
+pong_isr:                               # BSP
+        inc dword ptr [rip + pongs]
+        EOI
+        iretq
+
+hello:  .asciz "ipi: INIT-SIPI-SIPI, broadcast and ping-pong\n"
+pass:   .asciz "ipi: pass\n"
+
+        .include "lib.inc"
+
+# The AP trampoline: the SIPI vector is this page's number.
+        .balign 4096
+ap_entry:
+        CPU_SETUP
+        mov rbx, LAPIC
+        mov dword ptr [rbx + LAPIC_SVR], 0x1ff
+        lock inc dword ptr [rip + ap_count]
+        sti
+1:      hlt
+        jmp 1b
+
+        .balign 4096
+DATA:
+ap_count: .long 0
+acks:   .long 0
+pings:  .long 0
+pongs:  .long 0
+        .balign 4096

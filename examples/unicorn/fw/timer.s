@@ -1,0 +1,96 @@
+# LAPIC timer, periodic then one-shot, on one CPU (SDM 11.5.4).
+# Time is virtual: one instruction is one nanosecond (the runner's
+# default) and the APIC timer counts at 1 GHz with divide-by-1, so a
+# period of 10000 counts is 10000 instructions of the CPU.
+        .include "common.inc"
+        .globl _start
+_start:
+        CPU_SETUP
+        call idt_defaults
+        mov edi, 0x40
+        lea rsi, [rip + periodic_isr]
+        call set_gate
+        mov edi, 0x41
+        lea rsi, [rip + oneshot_isr]
+        call set_gate
+        lea rsi, [rip + hello]
+        call puts
+
+        mov rbx, LAPIC
+        mov dword ptr [rbx + LAPIC_SVR], 0x1ff     # enable, spurious 0xFF
+        mov dword ptr [rbx + LAPIC_TDCR], 0xb      # divide by 1
+        mov dword ptr [rbx + LAPIC_LVT_TIMER], 0x20040  # periodic, 0x40
+        mov dword ptr [rbx + LAPIC_TMICT], 10000
+
+        # 1. Ten ticks while halted: time skips from one deadline to the
+        #    next (sti; hlt: the wake-up is not lost in the STI shadow).
+        sti
+1:      hlt
+        cmp qword ptr [rip + ticks], 10
+        jb 1b
+        cmp qword ptr [rip + ticks], 10
+        jne fail1
+
+        # 2. Ticks while busy: 100000 iterations of two instructions are
+        #    ~200000 ns, 20 periods (19..21 with the phase and the ISRs).
+        mov r12, qword ptr [rip + ticks]
+        mov ecx, 100000
+2:      dec ecx
+        jnz 2b
+        mov rax, qword ptr [rip + ticks]
+        sub rax, r12
+        cmp rax, 19
+        jb fail2
+        cmp rax, 21
+        ja fail2
+
+        # 3. One-shot: stop the periodic timer (TMICT = 0), program a
+        #    single 5000-count shot on vector 0x41.
+        cli
+        mov dword ptr [rbx + LAPIC_TMICT], 0
+        mov r12, qword ptr [rip + ticks]
+        mov dword ptr [rbx + LAPIC_LVT_TIMER], 0x41
+        mov dword ptr [rbx + LAPIC_TMICT], 5000
+        sti
+3:      hlt
+        cmp qword ptr [rip + shots], 1
+        jb 3b
+        mov eax, dword ptr [rbx + LAPIC_TMCCT]   # expired: reads 0
+        test eax, eax
+        jnz fail3
+        mov ecx, 50000                           # no second shot, no tick
+4:      dec ecx
+        jnz 4b
+        cmp qword ptr [rip + shots], 1
+        jne fail4
+        cmp qword ptr [rip + ticks], r12
+        jne fail4
+        lea rsi, [rip + pass]
+        call puts
+        EXIT EXIT_PASS
+
+fail1:  EXIT 0xbad1
+fail2:  EXIT 0xbad2
+fail3:  EXIT 0xbad3
+fail4:  EXIT 0xbad4
+
+periodic_isr:
+        inc qword ptr [rip + ticks]
+        EOI
+        iretq
+
+oneshot_isr:
+        inc qword ptr [rip + shots]
+        EOI
+        iretq
+
+hello:  .asciz "timer: periodic and one-shot\n"
+pass:   .asciz "timer: pass\n"
+
+        .include "lib.inc"
+
+        .balign 4096
+DATA:
+ticks:  .quad 0
+shots:  .quad 0
+        .balign 4096

@@ -1,0 +1,406 @@
+/*
+ * libintc-uc — libintc as the interrupt fabric of a set of Unicorn x86-64
+ * CPUs (Unicorn 2.0.1, Debian's libunicorn-dev).
+ *
+ * Unicorn emulates instructions but has no interrupt controller and never
+ * vectors through the guest's IDT.  An intc_uc is a small machine: N
+ * Unicorn engines (one per CPU, UC_MODE_64) sharing one guest RAM buffer,
+ * a libintc machine (one Local APIC per CPU, IOAPICs), and a deterministic
+ * one-thread scheduler that runs the CPUs round robin on virtual clocks
+ * derived from exact instruction counts, delivers interrupts and
+ * exceptions through the guest IDT, and stops on a documented condition.
+ * This header is the manual: every sentence is a requirement.
+ *
+ * Threads.  Nothing here is thread-safe.  One thread drives a machine;
+ * different machines are independent (the library has no mutable global
+ * state) and may run on different threads at once.  Callbacks (event,
+ * console, device MMIO) run on the thread inside intc_uc_run(); from them
+ * the host may call the query functions, intc_uc_set_gsi(),
+ * intc_uc_msi_send(), intc_uc_request_stop() and libintc's own API on
+ * intc_uc_intc() (libintc's re-entrancy rules apply), but not
+ * intc_uc_run(), intc_uc_load() or intc_uc_free() (INTC_ERR_BUSY, or for
+ * free: a host bug, ignored).
+ *
+ * ---------------------------------------------------------------------
+ * Guest physical memory map
+ *   0 .. ram_size-1              RAM (one host buffer, shared by all CPUs)
+ *   0xFEC00000 + 0x1000 * i      IOAPIC i (4 KiB each, shared): libintc
+ *                                decodes 0x00-0xFF; the rest of the page
+ *                                reads 0 and ignores writes
+ *   IA32_APIC_BASE (0xFEE00000)  each CPU's own Local APIC page (xAPIC);
+ *                                moved when the guest moves the base; when
+ *                                the APIC does not decode it (globally
+ *                                disabled, x2APIC mode) reads return all
+ *                                ones and writes are dropped, as on an
+ *                                idle bus
+ *   device windows               intc_uc_map_mmio()
+ *   anything else                unmapped: an access stops the machine
+ *                                (INTC_UC_STOP_UNMAPPED)
+ * RAM must end below 0xFEC00000 (ram_size <= 0xFEC00000).
+ *
+ * I/O ports (OUT/IN instructions, any CPU)
+ *   0xE9  console: OUT of a byte calls the console callback
+ *   0xF4  debug exit: OUT of a byte, word or dword stops the machine with
+ *         INTC_UC_STOP_EXIT, code = the value written.  The stop takes
+ *         effect at the end of the current translation block: follow the
+ *         OUT with a halt loop (`1: hlt; jmp 1b`).  By convention a test
+ *         firmware writes INTC_UC_EXIT_PASS for success, anything else
+ *         for a failure of its own numbering.
+ *   other ports: OUT ignored, IN returns all ones.
+ *
+ * Entry state of every CPU (what a UC_MODE_64 engine starts in; it
+ * cannot run real mode): 64-bit mode with paging off (Unicorn's flat
+ * long mode: linear = physical; CR0 = PE|ET, CR4 = 0, EFER = LME|LMA),
+ * CS = 0 with a 64-bit hidden descriptor, the other segments 0, GDTR and
+ * IDTR base 0 limit 0, RFLAGS = 2 (IF clear), every general register 0.
+ * Firmware must load a GDT with a 64-bit code segment and reload CS (a
+ * far return) before its first IRETQ (IRETQ reads the GDT), and load an
+ * IDT before it enables interrupts.  It may turn on 4-level paging
+ * (PAE + PG); the library walks the guest's page tables (4 KiB, 2 MiB
+ * and 1 GiB pages) when it delivers through the IDT.
+ *   - The bootstrap processor (CPU index bsp of the libintc config)
+ *     starts at config.entry.
+ *   - Application processors start waiting for SIPI.  INIT then
+ *     STARTUP IPI vector V starts the AP at physical address V << 12
+ *     IN 64-BIT MODE in the entry state above (not in real mode, which
+ *     Unicorn cannot enter from UC_MODE_64): the firmware's AP trampoline
+ *     at the SIPI page is 64-bit code.  A further INIT puts the AP back
+ *     to waiting for SIPI with the entry state.
+ *   - INIT sent to the BSP stops the machine (INTC_UC_STOP_UNSUPPORTED):
+ *     there is no reset vector in 64-bit mode.
+ *
+ * ---------------------------------------------------------------------
+ * Time.  CPU i has a virtual clock in nanoseconds: insn_ns per retired
+ * instruction, counted per translation block from the block's exact
+ * instruction count (Unicorn's own, cached per block address and size),
+ * plus the time it spent halted.  libintc's now_ns(cpu) is that clock;
+ * its APIC timers run on it (apic_timer_hz of the libintc config).
+ * Counting is exact except: a block that faults part-way counts the
+ * instructions of the block before the faulting one as Unicorn
+ * re-translates them (exact unless the block ended at Unicorn's
+ * instruction limit); guest code that rewrites a block in place keeping
+ * its address and size keeps the old block's count until the next
+ * intc_uc_load() or SIPI (both forget every cached count).  Either way
+ * the result is deterministic.
+ *
+ * Scheduler (intc_uc_run).  One host thread.  The next CPU to run is the
+ * one with the earliest "ready time" (its clock if it can run; for a
+ * halted CPU that nothing can wake yet, its timer deadline; never for a
+ * CPU that nothing will wake); ties go to the CPU kicked last, then
+ * round robin from the CPU after the last one run.  A slice runs the CPU
+ * from its clock t until the first block boundary at or after
+ * min(t + quantum_ns, every CPU's armed timer deadline after t), or
+ * earlier when the CPU sends another CPU something (libintc's kick: the
+ * sender's slice ends at its next block boundary so the target runs
+ * next), when it can take an interrupt it has pending, when its APIC base
+ * moves, or on a stop.  A halted CPU woken by another is brought forward
+ * to the waker's clock.  When every CPU is halted, time skips to the
+ * earliest deadline; with no deadline and nothing pending the machine
+ * stops (INTC_UC_STOP_ALL_HALTED).  The same configuration, images and
+ * calls give the same run: the same events at the same clocks, bit for
+ * bit (tested).
+ *
+ * Delivery (SDM vol. 3A ch. 6; long mode, 6.14).  Between slices, in
+ * this order: an exception the last slice raised; NMI (unless blocked:
+ * NMI stays blocked from its delivery until the next IRET, 6.7.1); a
+ * maskable interrupt when RFLAGS.IF = 1 and the CPU is not in an STI
+ * shadow (the one instruction after STI) - acknowledged with
+ * intc_lapic_ack(), so the vector is in service until the guest's EOI.
+ * A halted CPU so woken resumes after its HLT.  Delivery reads the
+ * 16-byte gate at IDTR.base + 16 * vector (64-bit interrupt gate 0xE or
+ * trap gate 0xF, present, within the limit; software INT n also checks
+ * gate DPL >= CPL), the target code segment in the GDT (present 64-bit
+ * code), switches to TSS.RSPn on a privilege change and to TSS.IST[n]
+ * when the gate names one, aligns RSP to 16, pushes SS, RSP, RFLAGS, CS,
+ * RIP and the error code if the vector has one (8, 10-14, 17, 21),
+ * clears TF, NT, RF, VM (and IF for an interrupt gate) and writes RIP
+ * last.  A delivery that faults raises #GP/#NP/#SS with the selector
+ * error code; a fault delivering that raises #DF; a fault delivering #DF
+ * is a triple fault (INTC_UC_STOP_TRIPLE_FAULT).  32-bit protected-mode
+ * and real-mode delivery are not implemented yet: a CPU outside 64-bit
+ * mode that must deliver stops the machine (INTC_UC_STOP_UNSUPPORTED).
+ *
+ * Exceptions the guest raises in Unicorn (#DE, #BP, INT n, #UD, #GP from
+ * IRET or a segment load, #PF...) are delivered through the IDT the same
+ * way.  Unicorn does not report their error code: the library pushes 0
+ * (and #PF's CR2 is whatever Unicorn set).  INT n (CD ib) is a software
+ * interrupt: no error code even for vectors that have one.
+ *
+ * Known Unicorn 2.0.1 limit: Unicorn never resets QEMU's double-fault
+ * tracking (QEMU resets it in its own delivery, which Unicorn replaces
+ * with its interrupt hook), so after one contributory exception (#DE,
+ * #TS, #NP, #SS, #GP) or #PF raised by Unicorn, the next such exception
+ * Unicorn raises on that CPU arrives, and is delivered, as #DF(0).
+ * Exceptions this library raises itself (delivery faults, #UD, the trap
+ * module's #GP) are not affected.
+ *
+ * Not emulated: SMI (taken and dropped), ExtINT (no 8259: taken and
+ * dropped), MOV SS/POP SS interrupt shadows, the TPR through CR8, x2APIC
+ * MSRs, TSC-deadline and RDTSC (until the trap module lands: see the
+ * README of integrations/unicorn), 32-bit and real-mode delivery.
+ */
+#ifndef INTC_UC_H
+#define INTC_UC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <intc/intc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* libintc-uc is versioned with libintc (the same INTC_VERSION_*). */
+INTC_API unsigned intc_uc_version(void);
+
+typedef struct intc_uc intc_uc;
+struct uc_struct; /* Unicorn's uc_engine */
+
+#define INTC_UC_MAX_CPUS 64u
+#define INTC_UC_IOAPIC_BASE 0xfec00000ull
+#define INTC_UC_IOAPIC_STRIDE 0x1000ull
+#define INTC_UC_PORT_CONSOLE 0xe9u
+#define INTC_UC_PORT_EXIT 0xf4u
+#define INTC_UC_EXIT_PASS 0x600du
+#define INTC_UC_DEFAULT_ENTRY 0x10000ull
+
+/* Why intc_uc_run() returned. */
+#define INTC_UC_STOP_MAP(X)                                                 \
+    /* not run yet */                                                       \
+    X(NONE, "none")                                                         \
+    /* guest OUT to port 0xF4: code = value */                              \
+    X(EXIT, "exit")                                                         \
+    /* every CPU halted or waiting for SIPI, nothing pending that can     \
+       wake one, no timer armed */                                          \
+    X(ALL_HALTED, "all_halted")                                             \
+    /* the run's instruction budget is spent (resumable) */                 \
+    X(INSN_LIMIT, "insn_limit")                                             \
+    /* the next thing to happen lies past the run's time limit             \
+       (resumable) */                                                       \
+    X(TIME_LIMIT, "time_limit")                                             \
+    /* intc_uc_request_stop() (resumable) */                                \
+    X(REQUESTED, "requested")                                               \
+    /* cpu: a fault while delivering #DF; code = the vector */              \
+    X(TRIPLE_FAULT, "triple_fault")                                         \
+    /* cpu: access to an address with nothing behind it; code = the       \
+       uc_err, rip = where the CPU stopped */                               \
+    X(UNMAPPED, "unmapped")                                                 \
+    /* cpu: something this library does not emulate (see above); code   \
+       says what (enum intc_uc_unsupported) */                              \
+    X(UNSUPPORTED, "unsupported")                                           \
+    /* cpu: Unicorn returned an error not covered above; code = uc_err */  \
+    X(EMU_ERROR, "emu_error")
+
+typedef enum intc_uc_stop {
+#define INTC_UC_STOP_ENUM_(n, s) INTC_UC_STOP_##n,
+    INTC_UC_STOP_MAP(INTC_UC_STOP_ENUM_)
+#undef INTC_UC_STOP_ENUM_
+    INTC_UC_STOP_COUNT_
+} intc_uc_stop;
+
+/* INTC_UC_STOP_UNSUPPORTED codes. */
+enum intc_uc_unsupported {
+    INTC_UC_UNSUP_MODE = 1,  /* delivery outside 64-bit mode */
+    INTC_UC_UNSUP_BSP_INIT,  /* INIT taken by the BSP */
+    INTC_UC_UNSUP_APIC_BASE, /* APIC page moved onto RAM or a device */
+    INTC_UC_UNSUP_NOT_HLT    /* Unicorn stopped with no reason, not at HLT */
+};
+
+typedef struct intc_uc_stop_info {
+    intc_uc_stop reason;
+    uint32_t cpu;     /* the CPU concerned, or INTC_NO_CPU */
+    uint64_t code;    /* per reason, see INTC_UC_STOP_MAP */
+    uint64_t rip;     /* that CPU's RIP, 0 if no CPU */
+    uint64_t time_ns; /* that CPU's clock (else the latest clock) */
+    uint64_t insns;   /* instructions retired by all CPUs so far */
+} intc_uc_stop_info;
+
+/* Events: libintc's own (type INTC_UC_EV_INTC, in .intc) and the
+   machine's.  cpu (INTC_NO_CPU if none), time_ns and insns (cpu's
+   retired count; all CPUs' when none) are always filled.  time_ns is
+   cpu's clock for the machine's events; for libintc's it is the clock
+   of the CPU being run or serviced, the cause (an IPI is stamped with
+   its sender's time, also at its halted target). */
+#define INTC_UC_EVENT_MAP(X)                                                \
+    /* a libintc event (.intc) */                                           \
+    X(INTC, "intc")                                                         \
+    /* vector delivered through the IDT: rip = return RIP, data = kind    \
+       (enum intc_uc_kind), data2 = error code */                           \
+    X(DELIVER, "deliver")                                                   \
+    /* CPU executed HLT; rip = after it */                                  \
+    X(HALT, "halt")                                                         \
+    /* INIT taken: the CPU waits for SIPI */                                \
+    X(INIT, "init")                                                         \
+    /* SIPI taken: vector = SIPI vector, rip = start address */             \
+    X(START, "start")                                                       \
+    /* the machine stopped: data = reason, data2 = code */                  \
+    X(STOP, "stop")
+
+typedef enum intc_uc_event_type {
+#define INTC_UC_EV_ENUM_(n, s) INTC_UC_EV_##n,
+    INTC_UC_EVENT_MAP(INTC_UC_EV_ENUM_)
+#undef INTC_UC_EV_ENUM_
+    INTC_UC_EV_COUNT_
+} intc_uc_event_type;
+
+enum intc_uc_kind {
+    INTC_UC_KIND_EXTERNAL = 0, /* from the Local APIC (INTR) */
+    INTC_UC_KIND_NMI = 1,
+    INTC_UC_KIND_EXCEPTION = 2, /* raised by an instruction or delivery */
+    INTC_UC_KIND_SOFTWARE = 3   /* INT n, INT3, INTO, INT1 */
+};
+
+typedef struct intc_uc_event {
+    intc_uc_event_type type;
+    uint32_t cpu;
+    uint64_t time_ns;
+    uint64_t insns;
+    int32_t vector; /* -1 if none */
+    uint64_t rip;
+    uint64_t data;
+    uint64_t data2;
+    intc_event intc; /* INTC_UC_EV_INTC only */
+} intc_uc_event;
+
+/* Configuration: fill with intc_uc_config_init(), then change. */
+#define INTC_UC_CONFIG_VERSION 1u
+typedef struct intc_uc_config {
+    unsigned version;      /* INTC_UC_CONFIG_VERSION */
+    /* The libintc machine: CPUs and their APIC IDs, BSP, IOAPICs (at
+       INTC_UC_IOAPIC_BASE + 0x1000 * index), IOMMU, timer and TSC
+       rates.  Copied.  n_cpus 1..INTC_UC_MAX_CPUS.  NULL: libintc's
+       defaults with n_cpus CPUs and one 24-pin version-0x20 IOAPIC
+       (ID n_cpus, GSI 0). */
+    const intc_machine_config *intc;
+    uint32_t n_cpus;       /* used when intc is NULL; default 1 */
+    uint64_t ram_size;     /* bytes, multiple of 4 KiB, 64 KiB up to
+                              0xFEC00000; default 16 MiB */
+    uint64_t entry;        /* BSP start address; default 0x10000 */
+    uint32_t insn_ns;      /* virtual ns per instruction, 1..1000000;
+                              default 1 */
+    uint64_t quantum_ns;   /* longest slice, >= 1; default 10000 */
+
+    /* Optional callbacks; user is passed back.  event sees every event
+       (libintc's included), console every byte OUT to port 0xE9. */
+    void (*event)(void *user, const intc_uc_event *ev);
+    void (*console)(void *user, uint32_t cpu, uint8_t byte);
+    void *user;
+} intc_uc_config;
+
+INTC_API void intc_uc_config_init(intc_uc_config *cfg);
+
+/*
+ * Create a machine: RAM zero-filled, every CPU in the entry state, the
+ * BSP runnable at cfg->entry, the APs waiting for SIPI, nothing run.
+ * NULL on failure with *err (if err is non-NULL): INTC_ERR_INVAL for a
+ * bad config (each field checked), INTC_ERR_VERSION for an unknown
+ * config version, INTC_ERR_NOMEM, INTC_ERR_UNSUPPORTED when Unicorn
+ * refuses to create an engine or map memory; libintc's own errors for
+ * its config.  Nothing is leaked on failure.
+ */
+INTC_API intc_uc *intc_uc_new(const intc_uc_config *cfg, intc_err *err);
+
+/* Free the machine, its engines and RAM.  NULL is a no-op.  Not from a
+   callback (ignored). */
+INTC_API void intc_uc_free(intc_uc *m);
+
+/*
+ * Copy len bytes into guest RAM at gpa (the whole range inside RAM, else
+ * INTC_ERR_RANGE) and forget every CPU's translated code.  Between runs
+ * only (INTC_ERR_BUSY from a callback).
+ */
+INTC_API intc_err intc_uc_load(intc_uc *m, uint64_t gpa, const void *data,
+                               size_t len);
+
+/* Read guest RAM (INTC_ERR_RANGE outside it).  Safe from callbacks. */
+INTC_API intc_err intc_uc_read(intc_uc *m, uint64_t gpa, void *buf,
+                               size_t len);
+
+/*
+ * Run until a stop condition (INTC_UC_STOP_MAP).  max_insns (0: no
+ * limit) bounds the instructions retired by all CPUs in this call,
+ * checked at block boundaries (so it may be exceeded by one block);
+ * max_ns (0: no limit) is a virtual-time horizon (an absolute clock
+ * value, not a duration): the run stops before it would run or wake a
+ * CPU at a clock at or beyond it, and no slice runs past it.  *info (may be NULL)
+ * receives the stop.  INSN_LIMIT, TIME_LIMIT and REQUESTED stops may be
+ * resumed by calling again; after any other stop intc_uc_run() returns
+ * INTC_ERR_INVAL and the same *info.  Returns INTC_OK when it ran (the
+ * stop reason says why it returned), INTC_ERR_BUSY from a callback,
+ * INTC_ERR_INVAL for m NULL.
+ */
+INTC_API intc_err intc_uc_run(intc_uc *m, uint64_t max_insns,
+                              uint64_t max_ns, intc_uc_stop_info *info);
+
+/* From a callback inside intc_uc_run(): stop at the next block boundary
+   (INTC_UC_STOP_REQUESTED).  Outside a run: nothing. */
+INTC_API void intc_uc_request_stop(intc_uc *m);
+
+/* CPU state (between runs or from callbacks). */
+typedef enum intc_uc_cpu_state {
+    INTC_UC_CPU_RUNNING = 0,
+    INTC_UC_CPU_HALTED,
+    INTC_UC_CPU_WAIT_SIPI
+} intc_uc_cpu_state;
+
+typedef struct intc_uc_cpu_info {
+    intc_uc_cpu_state state;
+    uint64_t rip;
+    uint64_t time_ns;     /* the CPU's virtual clock */
+    uint64_t insns;       /* instructions retired */
+    uint64_t delivered;   /* vectors delivered through the IDT */
+    uint64_t deadline_ns; /* armed APIC timer, UINT64_MAX if none */
+} intc_uc_cpu_info;
+
+INTC_API intc_err intc_uc_cpu_info_get(intc_uc *m, uint32_t cpu,
+                                       intc_uc_cpu_info *out);
+
+/* The libintc machine inside (its host ops are this library's: do not
+   replace them).  Safe from callbacks. */
+INTC_API intc_machine *intc_uc_intc(intc_uc *m);
+INTC_API uint32_t intc_uc_cpu_count(const intc_uc *m);
+/* CPU cpu's Unicorn engine, for reading and writing its registers
+   between runs; NULL if out of range.  Hooks added to it must not stop
+   the engine or write RIP (the scheduler owns both). */
+INTC_API struct uc_struct *intc_uc_engine(intc_uc *m, uint32_t cpu);
+
+/*
+ * Devices.  A device model maps an MMIO window on every CPU: accesses
+ * arrive as read/write calls with the CPU index, the offset in the window
+ * and the size (1, 2 or 4; Unicorn splits 8-byte and wider accesses into
+ * 4-byte pieces, low first).  The window must be 4 KiB aligned, a
+ * multiple of 4 KiB, outside RAM, the IOAPICs and 0xFEE00000 (else
+ * INTC_ERR_INVAL).  Between runs only.  At most 16 windows
+ * (INTC_ERR_NOSPC).
+ */
+typedef struct intc_uc_mmio_ops {
+    uint64_t (*read)(void *opaque, uint32_t cpu, uint64_t off,
+                     unsigned size);
+    void (*write)(void *opaque, uint32_t cpu, uint64_t off, unsigned size,
+                  uint64_t val);
+} intc_uc_mmio_ops;
+
+INTC_API intc_err intc_uc_map_mmio(intc_uc *m, uint64_t gpa, uint64_t size,
+                                   const intc_uc_mmio_ops *ops,
+                                   void *opaque);
+
+/* Drive GSI gsi (an IOAPIC input, logically asserted or not) and send an
+   interrupt message (through the IOMMU when remapping is on) with the
+   device's requester id: thin, documented wrappers of
+   intc_machine_set_gsi() and intc_msi_send().  Safe from callbacks; a CPU
+   they make runnable runs after the current slice. */
+INTC_API intc_err intc_uc_set_gsi(intc_uc *m, uint32_t gsi, bool asserted);
+INTC_API intc_err intc_uc_msi_send(intc_uc *m, uint64_t addr, uint32_t data,
+                                   uint16_t source_id);
+
+/* Names: "exit", "deliver"; "unknown" when out of range. */
+INTC_API const char *intc_uc_stop_name(intc_uc_stop reason);
+INTC_API const char *intc_uc_event_name(intc_uc_event_type type);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* INTC_UC_H */

@@ -1,0 +1,299 @@
+/*
+ * libintc-uc — delivery of interrupts and exceptions through the guest's
+ * IDT, which Unicorn never does itself.  Intel SDM vol. 3A ch. 6: 6.12
+ * (exception and interrupt handling), 6.13 (error code), 6.14 (64-bit
+ * mode: 16-byte gates, IST, stack alignment, the frame always pushes
+ * SS:RSP).  Runs between slices only, so it may write RIP (corruption 2
+ * of the Unicorn notes concerns hooks).
+ */
+#include <string.h>
+
+#include "uc_priv.h"
+
+#define CR0_PG (1ull << 31)
+#define CR4_PAE (1ull << 5)
+#define EFER_LMA (1ull << 10)
+#define PTE_P 1ull
+#define PTE_PS (1ull << 7)
+#define PTE_ADDR 0x000ffffffffff000ull
+
+#define RFLAGS_TF (1ull << 8)
+#define RFLAGS_IF (1ull << 9)
+#define RFLAGS_NT (1ull << 14)
+#define RFLAGS_RF (1ull << 16)
+#define RFLAGS_VM (1ull << 17)
+
+#define VEC_DF 8
+#define VEC_TS 10
+#define VEC_NP 11
+#define VEC_SS 12
+#define VEC_GP 13
+#define VEC_PF 14
+
+bool intc_uc__has_error_code(uint8_t v)
+{
+    /* SDM table 6-1: #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP. */
+    return v == 8 || (v >= 10 && v <= 14) || v == 17 || v == 21;
+}
+
+static uint64_t reg(uc_cpu *c, int id)
+{
+    uint64_t v = 0;
+    uc_reg_read(c->uc, id, &v);
+    return v;
+}
+
+static uint64_t efer(uc_cpu *c)
+{
+    uc_x86_msr msr = {.rid = 0xc0000080u, .value = 0};
+    uc_reg_read(c->uc, UC_X86_REG_MSR, &msr);
+    return msr.value;
+}
+
+static bool ram_u64(const intc_uc *m, uint64_t gpa, uint64_t *out)
+{
+    if (gpa > m->ram_size || m->ram_size - gpa < 8)
+        return false;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | m->ram[gpa + (uint64_t)i];
+    *out = v;
+    return true;
+}
+
+bool intc_uc__translate(uc_cpu *c, uint64_t la, bool write, uint64_t *gpa)
+{
+    (void)write; /* protection bits are not checked (CPL 0 firmware) */
+    intc_uc *m = c->m;
+    uint64_t pa = la;
+    uint64_t cr0 = reg(c, UC_X86_REG_CR0);
+    if (cr0 & CR0_PG) {
+        /* 4-level paging (SDM 4.5); 32-bit and PAE paging outside long
+           mode are not walked. */
+        if (!(reg(c, UC_X86_REG_CR4) & CR4_PAE) || !(efer(c) & EFER_LMA))
+            return false;
+        uint64_t e = reg(c, UC_X86_REG_CR3);
+        static const unsigned shift[4] = {39, 30, 21, 12};
+        for (int lvl = 0; lvl < 4; lvl++) {
+            uint64_t idx = (la >> shift[lvl]) & 511;
+            if (!ram_u64(m, (e & PTE_ADDR) + idx * 8, &e) || !(e & PTE_P))
+                return false;
+            if ((lvl == 1 || lvl == 2) && (e & PTE_PS)) {
+                uint64_t size = 1ull << shift[lvl];
+                pa = (e & PTE_ADDR & ~(size - 1)) | (la & (size - 1));
+                goto done;
+            }
+        }
+        pa = (e & PTE_ADDR) | (la & 0xfff);
+    }
+done:
+    if (pa >= m->ram_size)
+        return false;
+    *gpa = pa;
+    return true;
+}
+
+static bool read_lin(uc_cpu *c, uint64_t la, void *buf, size_t n)
+{
+    uint8_t *p = buf;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t gpa;
+        if (!intc_uc__translate(c, la + i, false, &gpa))
+            return false;
+        p[i] = c->m->ram[gpa];
+    }
+    return true;
+}
+
+static bool write_lin(uc_cpu *c, uint64_t la, const void *buf, size_t n)
+{
+    const uint8_t *p = buf;
+    uint64_t gpa[64];
+    if (n > sizeof gpa / sizeof gpa[0])
+        return false;
+    /* Translate everything first: a frame is written whole or not at
+       all. */
+    for (size_t i = 0; i < n; i++)
+        if (!intc_uc__translate(c, la + i, true, &gpa[i]))
+            return false;
+    for (size_t i = 0; i < n; i++)
+        c->m->ram[gpa[i]] = p[i];
+    return true;
+}
+
+static uint64_t le(const uint8_t *b, unsigned n)
+{
+    uint64_t v = 0;
+    for (unsigned i = n; i-- > 0;)
+        v = (v << 8) | b[i];
+    return v;
+}
+
+/* A fault of the delivery itself: vector and error code. */
+typedef struct dfault {
+    uint8_t vector;
+    uint32_t err;
+    bool unsupported;
+} dfault;
+
+static bool fail(dfault *f, uint8_t v, uint32_t err)
+{
+    f->vector = v;
+    f->err = err;
+    f->unsupported = false;
+    return false;
+}
+
+static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
+                         uint32_t err, uint64_t rip, dfault *f)
+{
+    /* EXT (6.13): the event is external to the program. */
+    uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
+    uint32_t idt_err = (uint32_t)v * 8 + 2 + ext;
+
+    if (!(efer(c) & EFER_LMA)) {
+        f->unsupported = true; /* 32-bit and real-mode delivery: later */
+        return false;
+    }
+    uc_x86_mmr idtr, gdtr, tr;
+    memset(&idtr, 0, sizeof idtr);
+    memset(&gdtr, 0, sizeof gdtr);
+    memset(&tr, 0, sizeof tr);
+    uc_reg_read(c->uc, UC_X86_REG_IDTR, &idtr);
+    uc_reg_read(c->uc, UC_X86_REG_GDTR, &gdtr);
+    uc_reg_read(c->uc, UC_X86_REG_TR, &tr);
+    uint64_t cs = reg(c, UC_X86_REG_CS) & 0xffff;
+    uint64_t ss = reg(c, UC_X86_REG_SS) & 0xffff;
+    uint64_t rsp = reg(c, UC_X86_REG_RSP);
+    uint64_t rflags = reg(c, UC_X86_REG_RFLAGS);
+    unsigned cpl = (unsigned)(cs & 3);
+
+    /* The gate (6.14.1). */
+    if ((uint64_t)v * 16 + 15 > idtr.limit)
+        return fail(f, VEC_GP, idt_err);
+    uint8_t g[16];
+    if (!read_lin(c, idtr.base + (uint64_t)v * 16, g, sizeof g))
+        return fail(f, VEC_PF, 0);
+    unsigned type = g[5] & 0x1f, dpl = (g[5] >> 5) & 3;
+    if (type != 0x0e && type != 0x0f)
+        return fail(f, VEC_GP, idt_err);
+    /* INT n, INT3, INTO check the gate's DPL against CPL (6.12.1.1). */
+    if (kind == INTC_UC_KIND_SOFTWARE && dpl < cpl)
+        return fail(f, VEC_GP, (uint32_t)v * 8 + 2);
+    if (!(g[5] & 0x80))
+        return fail(f, VEC_NP, idt_err);
+    uint16_t sel = (uint16_t)le(g + 2, 2);
+    uint64_t target = le(g, 2) | (le(g + 6, 2) << 16) | (le(g + 8, 4) << 32);
+    unsigned ist = g[4] & 7;
+
+    /* The target code segment: a present 64-bit code segment of the GDT
+       with DPL <= CPL (6.12.1.1, 6.14.1). */
+    uint32_t sel_err = (sel & 0xfffcu) + ext;
+    if ((sel & 0xfffc) == 0)
+        return fail(f, VEC_GP, ext);
+    if (sel & 4) /* LDT: not modelled */
+        return fail(f, VEC_GP, sel_err);
+    if ((uint64_t)(sel | 7) > gdtr.limit)
+        return fail(f, VEC_GP, sel_err);
+    uint8_t d[8];
+    if (!read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d))
+        return fail(f, VEC_PF, 0);
+    uint64_t desc = le(d, 8);
+    bool s_code = ((desc >> 44) & 1) && ((desc >> 43) & 1);
+    bool conforming = (desc >> 42) & 1;
+    unsigned cdpl = (unsigned)((desc >> 45) & 3);
+    if (!s_code || cdpl > cpl)
+        return fail(f, VEC_GP, sel_err);
+    if (!((desc >> 47) & 1))
+        return fail(f, VEC_NP, sel_err);
+    if (!((desc >> 53) & 1) || ((desc >> 54) & 1)) /* L = 1, D = 0 */
+        return fail(f, VEC_GP, sel_err);
+    unsigned ncpl = conforming ? cpl : cdpl;
+
+    /* The stack (6.14.4, 6.14.5): RSPn on a privilege change, the IST
+       entry when the gate names one, then aligned to 16 bytes. */
+    uint64_t nrsp = rsp, nss = ss;
+    if (ncpl < cpl || ist) {
+        uint64_t off = ist ? 0x24 + 8 * (uint64_t)(ist - 1) : 4 + 8 * (uint64_t)ncpl;
+        uint8_t t[8];
+        if (off + 7 > tr.limit)
+            return fail(f, VEC_TS, ((uint32_t)tr.selector & 0xfffcu) + ext);
+        if (!read_lin(c, tr.base + off, t, sizeof t))
+            return fail(f, VEC_PF, 0);
+        nrsp = le(t, 8);
+        if (ncpl < cpl)
+            nss = ncpl; /* a null selector with RPL = new CPL */
+    }
+    nrsp &= ~0xfull;
+
+    /* The frame: SS, RSP, RFLAGS, CS, RIP [, error code] (figure 6-9). */
+    uint64_t frame[6];
+    unsigned n = 0;
+    if (has_err)
+        frame[n++] = err;
+    frame[n++] = rip;
+    frame[n++] = cs;
+    frame[n++] = rflags;
+    frame[n++] = rsp;
+    frame[n++] = ss;
+    uint8_t bytes[48];
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned b = 0; b < 8; b++)
+            bytes[i * 8 + b] = (uint8_t)(frame[i] >> (8 * b));
+    uint64_t top = nrsp - 8 * (uint64_t)n;
+    if (!write_lin(c, top, bytes, 8 * (size_t)n))
+        return fail(f, VEC_SS, 0);
+
+    /* Load the new state; RIP last. */
+    uint64_t ncs = (sel & 0xfffcu) | ncpl;
+    if (ncs != cs && uc_reg_write(c->uc, UC_X86_REG_CS, &ncs) != UC_ERR_OK)
+        return fail(f, VEC_GP, sel_err);
+    if (nss != ss && uc_reg_write(c->uc, UC_X86_REG_SS, &nss) != UC_ERR_OK)
+        return fail(f, VEC_SS, 0);
+    uint64_t nfl = rflags & ~(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
+    if (type == 0x0e) /* interrupt gate: IF cleared (6.12.1.3) */
+        nfl &= ~RFLAGS_IF;
+    uc_reg_write(c->uc, UC_X86_REG_RSP, &top);
+    uc_reg_write(c->uc, UC_X86_REG_RFLAGS, &nfl);
+    uc_reg_write(c->uc, UC_X86_REG_RIP, &target);
+    return true;
+}
+
+bool intc_uc__deliver(uc_cpu *c, uint8_t vector, unsigned kind, bool has_err,
+                      uint32_t err, uint64_t rip)
+{
+    intc_uc *m = c->m;
+    uint8_t v = vector;
+    /* Escalation (6.15, table 6-5, simplified): a fault delivering the
+       event is delivered instead; a fault delivering that is #DF; a
+       fault delivering #DF is a triple fault (shutdown). */
+    for (int depth = 0; depth < 3; depth++) {
+        dfault f;
+        memset(&f, 0, sizeof f);
+        if (deliver_once(c, v, kind, has_err, err, rip, &f)) {
+            c->delivered++;
+            c->after_sti = false;
+            intc_uc__emit(m, c, INTC_UC_EV_DELIVER, v, rip, kind,
+                          has_err ? err : 0);
+            return true;
+        }
+        if (f.unsupported) {
+            intc_uc__stop(m, INTC_UC_STOP_UNSUPPORTED, c,
+                          INTC_UC_UNSUP_MODE);
+            return false;
+        }
+        if (v == VEC_DF)
+            break;
+        if (depth == 0) {
+            v = f.vector;
+            err = f.err;
+        } else {
+            v = VEC_DF;
+            err = 0;
+        }
+        has_err = true;
+        kind = INTC_UC_KIND_EXCEPTION;
+    }
+    intc_uc__stop(m, INTC_UC_STOP_TRIPLE_FAULT, c, vector);
+    return false;
+}

@@ -1,0 +1,201 @@
+/*
+ * libintc-uc — private declarations shared by the sources of
+ * integrations/unicorn/src, and the hook points of the trap module.
+ */
+#ifndef INTC_UC_PRIV_H
+#define INTC_UC_PRIV_H
+
+#include <unicorn/unicorn.h>
+
+#include "intc/uc.h"
+
+#define UC_MAX_MMIO 16u
+#define UC_BLOCK_CACHE 4096u /* per CPU, power of two */
+
+/* Why the running CPU must leave its slice (cpu.stop_req bits). */
+#define UC_STOP_SLICE 0x01u   /* another CPU was kicked / time is up */
+#define UC_STOP_EXC 0x02u     /* an exception to deliver */
+#define UC_STOP_MACHINE 0x04u /* the machine stops (m->stop set) */
+#define UC_STOP_REMAP 0x08u   /* the APIC page moves */
+
+/* Cached facts about one translation block. */
+typedef struct uc_block {
+    uint64_t pc;
+    uint32_t size; /* 0: empty slot */
+    uint16_t icount;
+    uint8_t last; /* last byte of the block (0xFB STI, 0xCF IRET) */
+} uc_block;
+
+typedef struct uc_cpu {
+    struct intc_uc *m;
+    uint32_t index;
+    uc_engine *uc;
+    intc_lapic *lapic;
+    uc_context *reset_ctx; /* the entry state, for INIT */
+    intc_uc_cpu_state state;
+
+    uint64_t clock;    /* virtual ns */
+    uint64_t insns;    /* retired */
+    uint64_t deadline; /* APIC timer, UINT64_MAX if none */
+    uint64_t slice_end;
+    uint64_t delivered;
+    uint64_t now_read;   /* the latest clock libintc was given */
+    uint64_t tsc_offset; /* as told to intc_lapic_set_tsc_offset */
+
+    unsigned stop_req;   /* UC_STOP_* */
+    bool hook_stopped;   /* the block hook called uc_emu_stop */
+    bool first_block;    /* the next block is the slice's first */
+    bool kicked;         /* kicked since it last ran (scheduling) */
+    uint64_t stop_pc;    /* where (corruption 3: written back) */
+    bool after_sti;      /* the next block is the STI shadow */
+    bool after_iret;     /* the last block ended with IRET */
+    bool nmi_blocked;    /* from NMI delivery until IRET (6.7.1) */
+
+    /* The block being executed, to uncount a fault's tail. */
+    uint64_t cur_pc, cur_end;
+    uint16_t cur_icount;
+
+    /* An exception raised by the last slice, delivered before the next. */
+    bool exc_pending;
+    uint8_t exc_vector;
+    bool exc_has_err;
+    uint32_t exc_err;
+    unsigned exc_kind; /* enum intc_uc_kind */
+    uint64_t exc_rip;  /* its return address */
+
+    uint64_t apic_page;  /* where the LAPIC page is mapped */
+    uint64_t apic_base;  /* IA32_APIC_BASE as libintc last said */
+    bool remap_pending;
+
+    uc_hook h_block, h_intr, h_in, h_out;
+    uc_block *blocks; /* UC_BLOCK_CACHE entries */
+} uc_cpu;
+
+typedef struct uc_mmio {
+    uint64_t gpa, size;
+    intc_uc_mmio_ops ops;
+    void *opaque;
+} uc_mmio;
+
+typedef struct uc_ioapic_ctx {
+    struct intc_uc *m;
+    uint32_t index;
+} uc_ioapic_ctx;
+
+typedef struct uc_mmio_ctx {
+    struct intc_uc *m;
+    uint32_t cpu;
+    uint32_t window;
+} uc_mmio_ctx;
+
+struct intc_uc {
+    intc_uc_config cfg;
+    intc_machine *intc;
+    uint32_t n_cpus;
+    uint32_t bsp;
+    uint32_t n_ioapics;
+    bool x2apic, tsc_deadline; /* CPUID features, from the config */
+    uc_ioapic_ctx *ioctx;      /* n_ioapics */
+    uint8_t *ram;
+    uint64_t ram_size;
+    uc_cpu *cpus;
+
+    uc_cpu *running;      /* the CPU inside uc_emu_start, or NULL */
+    uc_cpu *serviced;     /* the CPU being prepared or run */
+    uint32_t last_run;    /* round robin */
+    bool in_run;
+    int in_callback;      /* depth of host callbacks */
+
+    uint64_t insns_total;
+    uint64_t insn_limit; /* absolute, UINT64_MAX if none */
+    uint64_t time_limit; /* absolute, UINT64_MAX if none */
+    bool stop_requested;
+    intc_uc_stop_info stop; /* reason NONE while running */
+    bool terminal;
+
+    uc_mmio mmio[UC_MAX_MMIO];
+    uint32_t n_mmio;
+    uc_mmio_ctx *mmio_ctx; /* n_cpus * UC_MAX_MMIO */
+};
+
+/* uc.c */
+void intc_uc__emit(intc_uc *m, uc_cpu *c, intc_uc_event_type type,
+                   int32_t vector, uint64_t rip, uint64_t data,
+                   uint64_t data2);
+void intc_uc__stop(intc_uc *m, intc_uc_stop reason, uc_cpu *c,
+                   uint64_t code);
+
+/* deliver.c: deliver vector through the IDT of CPU c (between slices),
+   escalating faults of the delivery itself to #DF and a triple fault.
+   rip is the return address.  Returns false when the machine stopped. */
+bool intc_uc__deliver(uc_cpu *c, uint8_t vector, unsigned kind,
+                      bool has_err, uint32_t err, uint64_t rip);
+/* Translate a linear address through the guest's paging (identity when
+   CR0.PG = 0) to a RAM offset; false if not present or not RAM. */
+bool intc_uc__translate(uc_cpu *c, uint64_t la, bool write, uint64_t *gpa);
+/* Whether vector has an error code (SDM table 6-1). */
+bool intc_uc__has_error_code(uint8_t vector);
+
+/*
+ * ---------------------------------------------------------------------
+ * Hook points for the trap module (integrations/unicorn/src/trap.[ch],
+ * written separately): it intercepts RDMSR/WRMSR, RDTSC/RDTSCP, MOV CR8
+ * and CPUID on engine c->uc of CPU cpu, and calls these.  They may be
+ * called from inside a Unicorn hook of that CPU while it runs (the trap
+ * module owns its UC_HOOK_CODE hooks and writes RIP past the instruction
+ * itself), or between slices.  None of them stops the engine or writes
+ * RIP.
+ *
+ * The coordinator wires the module in at the marked place in
+ * uc_cpu_init() (uc.c: "TRAP MODULE ATTACH").
+ */
+
+/* RDMSR/WRMSR.  Returns 0 when the MSR was handled (*val set for a read),
+   1 when it is not libintc-uc's (the trap module lets Unicorn run it
+   natively, e.g. EFER), -1 for #GP(0): the trap module then calls
+   intc_uc_trap_exception(m, cpu, 13, true, 0, rip_of_the_instruction)
+   instead of advancing RIP.  Handles IA32_APIC_BASE (0x1B),
+   IA32_TSC_DEADLINE (0x6E0) and the x2APIC range (0x800-0x8FF) through
+   libintc, and IA32_TIME_STAMP_COUNTER (0x10) as the virtual TSC. */
+int intc_uc_trap_msr_read(intc_uc *m, uint32_t cpu, uint32_t msr,
+                          uint64_t *val);
+int intc_uc_trap_msr_write(intc_uc *m, uint32_t cpu, uint32_t msr,
+                           uint64_t val);
+
+/* MOV to/from CR8: the TPR's priority class (CR8[3:0] = TPR[7:4]).
+   Returns 0, or -1 for #GP(0) (reserved bits 63:4 set on a write). */
+int intc_uc_trap_cr8_read(intc_uc *m, uint32_t cpu, uint64_t *val);
+int intc_uc_trap_cr8_write(intc_uc *m, uint32_t cpu, uint64_t val);
+
+/* RDTSC/RDTSCP: the virtual TSC of cpu (intc_machine_tsc on the CPU's
+   clock); *aux (may be NULL) receives IA32_TSC_AUX for RDTSCP (the
+   initial APIC ID). */
+uint64_t intc_uc_trap_tsc(intc_uc *m, uint32_t cpu, uint32_t *aux);
+
+/* CPUID: patch what Unicorn returned for leaf/subleaf in regs (EAX, EBX,
+   ECX, EDX): leaf 1 APIC (EDX[9]), x2APIC (ECX[21]), TSC-deadline
+   (ECX[24]) as configured, initial APIC ID (EBX[31:24]); leaf 0xB the
+   x2APIC ID in EDX (one thread per core, one core per package
+   topology). */
+void intc_uc_trap_cpuid(intc_uc *m, uint32_t cpu, uint32_t leaf,
+                        uint32_t subleaf, uint32_t regs[4]);
+
+/* Raise an exception on cpu (e.g. #GP(0) from a refused WRMSR) whose
+   faulting instruction is at rip.  The CPU leaves its slice at the next
+   block boundary; the exception is delivered through the IDT before it
+   runs again, with rip as the return address.  The trap module keeps the
+   instruction from running natively by writing RIP = rip in its code
+   hook (Unicorn restarts there; the block hook then stops before it) and
+   calls intc_uc_trap_cut(m, cpu, rip).  Returns 0, or -1 if cpu is out
+   of range. */
+int intc_uc_trap_exception(intc_uc *m, uint32_t cpu, uint8_t vector,
+                           bool has_err, uint32_t err, uint64_t rip);
+
+/* The trap module wrote RIP = next_rip in the middle of the running
+   block (after emulating an instruction, or to fault it): the rest of
+   the block, from next_rip on, is not executed as part of it, so its
+   instructions are taken off the CPU's count (they count again when
+   they run as a block of their own).  Keeps the clock exact. */
+void intc_uc_trap_cut(intc_uc *m, uint32_t cpu, uint64_t next_rip);
+
+#endif /* INTC_UC_PRIV_H */
