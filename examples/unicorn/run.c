@@ -11,8 +11,19 @@
  *   --insn-ns N       ns per instruction (default 1)
  *   --expect-exit C   pass when the firmware exits with code C (0x600d)
  *   --trace           print every event
+ *   --events          print how many events of each kind the run had
+ *   --expect-event E  fail unless at least one event named E happened
+ *                     (a libintc event name, intc_event_name(), e.g.
+ *                     "storm", "ir_fault", or a machine event name,
+ *                     intc_uc_event_name(), e.g. "deliver"); repeatable
+ *   --expect-no-event E   fail if an event named E happened; repeatable
+ *   --storm-threshold N   libintc's storm_threshold (default 1000)
+ *   --iommu KIND      none (default), vtd or amdvi: the machine's IOMMU,
+ *                     its registers mapped at INTC_UC_IOMMU_BASE
  *   --twice           run twice on fresh machines and require the same
  *                     event stream, bit for bit (determinism)
+ * Every machine has the test device (testdev.h) and one 24-pin IOAPIC
+ * whose pins 16-23 are wired as PCI INTx (level, active low).
  * Exit status 0 on pass, 1 on failure, 2 on bad usage.
  */
 #include <errno.h>
@@ -23,19 +34,30 @@
 
 #include <intc/uc.h>
 
+#include "testdev.h"
+
+#define MAX_EXPECT 8
+
 typedef struct opts {
     uint32_t cpus;
     uint64_t load, max_insns, max_ns, quantum, insn_ns, expect;
-    int trace, twice;
+    uint64_t storm_threshold;
+    unsigned iommu; /* enum intc_iommu_kind */
+    int trace, twice, events;
+    const char *want[MAX_EXPECT], *refuse[MAX_EXPECT];
+    unsigned n_want, n_refuse;
     const char *image;
 } opts;
 
-/* The event stream of one run, as fixed-layout records. */
+/* The event stream of one run, as fixed-layout records, and how many
+   events of each type it had. */
 typedef struct stream {
     uint64_t *w;
     size_t n, cap;
     int trace;
     int oom;
+    uint64_t n_intc[INTC_EV_COUNT_];
+    uint64_t n_uc[INTC_UC_EV_COUNT_];
 } stream;
 
 static void put(stream *s, uint64_t v)
@@ -58,6 +80,10 @@ static void put(stream *s, uint64_t v)
 static void on_event(void *user, const intc_uc_event *ev)
 {
     stream *s = user;
+    if (ev->type == INTC_UC_EV_INTC && ev->intc.type < INTC_EV_COUNT_)
+        s->n_intc[ev->intc.type]++;
+    else if (ev->type < INTC_UC_EV_COUNT_)
+        s->n_uc[ev->type]++;
     put(s, ev->type);
     put(s, ev->cpu);
     put(s, ev->time_ns);
@@ -132,13 +158,30 @@ static unsigned char *read_file(const char *path, size_t *len)
     return buf;
 }
 
-/* One run on a fresh machine; returns 0 on pass. */
-static int run_once(const opts *o, const unsigned char *img, size_t len,
-                    stream *s)
+/* A machine as the options say, with the test device (*dev) mapped. */
+static intc_uc *new_machine(const opts *o, stream *s, testdev *dev)
 {
+    /* One IOAPIC as libintc-uc's default (ID n_cpus, version 0x20, 24
+       pins, source id f0:1f.0), pins 16-23 wired as PCI INTx. */
+    uint8_t wiring[24] = {0};
+    for (unsigned i = 16; i < 24; i++)
+        wiring[i] = INTC_PIN_ACTIVE_LOW | INTC_PIN_LEVEL;
+    intc_ioapic_config ioc = {.id = (uint8_t)(o->cpus < 16 ? o->cpus : 0),
+                              .version = 0x20,
+                              .n_pins = 24,
+                              .source_id = 0xf0f8,
+                              .pin_wiring = wiring};
+    intc_machine_config mc;
+    intc_machine_config_init(&mc);
+    mc.n_cpus = o->cpus;
+    mc.ioapics = &ioc;
+    mc.n_ioapics = 1;
+    mc.storm_threshold = (uint32_t)o->storm_threshold;
+    mc.iommu.kind = o->iommu;
+
     intc_uc_config cfg;
     intc_uc_config_init(&cfg);
-    cfg.n_cpus = o->cpus;
+    cfg.intc = &mc;
     cfg.entry = o->load;
     cfg.quantum_ns = o->quantum;
     cfg.insn_ns = (uint32_t)o->insn_ns;
@@ -149,9 +192,87 @@ static int run_once(const opts *o, const unsigned char *img, size_t len,
     intc_uc *m = intc_uc_new(&cfg, &err);
     if (!m) {
         fprintf(stderr, "intc_uc_new: %s\n", intc_strerror(err));
-        return 1;
+        return NULL;
     }
-    err = intc_uc_load(m, o->load, img, len);
+    err = testdev_attach(dev, m);
+    if (err == INTC_OK && o->iommu != INTC_IOMMU_NONE)
+        err = intc_uc_map_iommu(m, INTC_UC_IOMMU_BASE);
+    if (err != INTC_OK) {
+        fprintf(stderr, "device setup: %s\n", intc_strerror(err));
+        intc_uc_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* How many events named name the run had; -1 if no event has that
+   name. */
+static int64_t count_named(const stream *s, const char *name)
+{
+    for (int t = 0; t < INTC_EV_COUNT_; t++)
+        if (!strcmp(name, intc_event_name((intc_event_type)t)))
+            return (int64_t)s->n_intc[t];
+    for (int t = 0; t < INTC_UC_EV_COUNT_; t++)
+        if (t != INTC_UC_EV_INTC &&
+            !strcmp(name, intc_uc_event_name((intc_uc_event_type)t)))
+            return (int64_t)s->n_uc[t];
+    return -1;
+}
+
+/* --events, --expect-event, --expect-no-event; returns 0 on pass. */
+static int check_events(const opts *o, const stream *s)
+{
+    if (o->events) {
+        for (int t = 0; t < INTC_EV_COUNT_; t++)
+            if (s->n_intc[t])
+                printf("event %-18s %" PRIu64 "\n",
+                       intc_event_name((intc_event_type)t), s->n_intc[t]);
+        for (int t = 0; t < INTC_UC_EV_COUNT_; t++)
+            if (s->n_uc[t] && t != INTC_UC_EV_INTC)
+                printf("event %-18s %" PRIu64 "\n",
+                       intc_uc_event_name((intc_uc_event_type)t),
+                       s->n_uc[t]);
+    }
+    int rc = 0;
+    for (unsigned i = 0; i < o->n_want; i++)
+        if (count_named(s, o->want[i]) <= 0) {
+            fprintf(stderr, "FAIL: no %s event\n", o->want[i]);
+            rc = 1;
+        }
+    for (unsigned i = 0; i < o->n_refuse; i++)
+        if (count_named(s, o->refuse[i]) != 0) {
+            fprintf(stderr, "FAIL: %s event(s) happened\n", o->refuse[i]);
+            rc = 1;
+        }
+    return rc;
+}
+
+static void print_stop(intc_uc *m, const intc_uc_stop_info *st)
+{
+    printf("stop: %s code %#" PRIx64 " cpu %d rip %#" PRIx64
+           " time %" PRIu64 " ns insns %" PRIu64 "\n",
+           intc_uc_stop_name(st->reason), st->code,
+           st->cpu == INTC_NO_CPU ? -1 : (int)st->cpu, st->rip, st->time_ns,
+           st->insns);
+    for (uint32_t i = 0; i < intc_uc_cpu_count(m); i++) {
+        intc_uc_cpu_info ci;
+        if (intc_uc_cpu_info_get(m, i, &ci) == INTC_OK)
+            printf("cpu %u: state %d rip %#" PRIx64 " clock %" PRIu64
+                   " ns insns %" PRIu64 " delivered %" PRIu64 "\n",
+                   i, (int)ci.state, ci.rip, ci.time_ns, ci.insns,
+                   ci.delivered);
+    }
+}
+
+/* One run on a fresh machine; returns 0 on pass. */
+static int run_once(const opts *o, const unsigned char *img, size_t len,
+                    stream *s)
+{
+    testdev dev;
+    intc_uc *m = new_machine(o, s, &dev);
+    if (!m)
+        return 1;
+    intc_err err = intc_uc_load(m, o->load, img, len);
     if (err != INTC_OK) {
         fprintf(stderr, "intc_uc_load: %s\n", intc_strerror(err));
         intc_uc_free(m);
@@ -164,25 +285,16 @@ static int run_once(const opts *o, const unsigned char *img, size_t len,
         intc_uc_free(m);
         return 1;
     }
-    printf("stop: %s code %#" PRIx64 " cpu %d rip %#" PRIx64
-           " time %" PRIu64 " ns insns %" PRIu64 "\n",
-           intc_uc_stop_name(st.reason), st.code,
-           st.cpu == INTC_NO_CPU ? -1 : (int)st.cpu, st.rip, st.time_ns,
-           st.insns);
-    for (uint32_t i = 0; i < intc_uc_cpu_count(m); i++) {
-        intc_uc_cpu_info ci;
-        if (intc_uc_cpu_info_get(m, i, &ci) == INTC_OK)
-            printf("cpu %u: state %d rip %#" PRIx64 " clock %" PRIu64
-                   " ns insns %" PRIu64 " delivered %" PRIu64 "\n",
-                   i, (int)ci.state, ci.rip, ci.time_ns, ci.insns,
-                   ci.delivered);
-    }
+    print_stop(m, &st);
+    printf("device: events %u zero-status reads %u\n", dev.events,
+           dev.zero_reads);
     intc_uc_free(m);
+    int rc = check_events(o, s);
     if (st.reason != INTC_UC_STOP_EXIT || st.code != o->expect) {
         fprintf(stderr, "FAIL: wanted exit code %#" PRIx64 "\n", o->expect);
-        return 1;
+        rc = 1;
     }
-    return 0;
+    return rc;
 }
 
 static uint64_t fnv(const stream *s)
@@ -196,6 +308,78 @@ static uint64_t fnv(const stream *s)
     return h;
 }
 
+/* Options taking a word rather than a number. */
+static int parse_word(opts *o, const char *a, const char *v)
+{
+    if (!strcmp(a, "--expect-event") && o->n_want < MAX_EXPECT)
+        o->want[o->n_want++] = v;
+    else if (!strcmp(a, "--expect-no-event") && o->n_refuse < MAX_EXPECT)
+        o->refuse[o->n_refuse++] = v;
+    else if (!strcmp(a, "--iommu") && !strcmp(v, "none"))
+        o->iommu = INTC_IOMMU_NONE;
+    else if (!strcmp(a, "--iommu") && !strcmp(v, "vtd"))
+        o->iommu = INTC_IOMMU_VTD;
+    else if (!strcmp(a, "--iommu") && !strcmp(v, "amdvi"))
+        o->iommu = INTC_IOMMU_AMDVI;
+    else
+        return -1;
+    return 0;
+}
+
+static int parse_number(opts *o, const char *a, uint64_t v)
+{
+    if (!strcmp(a, "--cpus"))
+        o->cpus = (uint32_t)v;
+    else if (!strcmp(a, "--load"))
+        o->load = v;
+    else if (!strcmp(a, "--max-insns"))
+        o->max_insns = v;
+    else if (!strcmp(a, "--max-ns"))
+        o->max_ns = v;
+    else if (!strcmp(a, "--quantum"))
+        o->quantum = v;
+    else if (!strcmp(a, "--insn-ns"))
+        o->insn_ns = v;
+    else if (!strcmp(a, "--expect-exit"))
+        o->expect = v;
+    else if (!strcmp(a, "--storm-threshold") && v <= UINT32_MAX)
+        o->storm_threshold = v;
+    else
+        return -1;
+    return 0;
+}
+
+/* Returns 0, or 2 (bad usage, reported). */
+static int parse_args(opts *o, int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--trace")) {
+            o->trace = 1;
+        } else if (!strcmp(a, "--twice")) {
+            o->twice = 1;
+        } else if (!strcmp(a, "--events")) {
+            o->events = 1;
+        } else if (a[0] != '-') {
+            o->image = a;
+        } else {
+            uint64_t v = 0;
+            const char *val = i + 1 < argc ? argv[++i] : NULL;
+            if (!val || (parse_word(o, a, val) &&
+                         (parse_u64(val, &v) || parse_number(o, a, v)))) {
+                fprintf(stderr, "%s: unknown option, bad or missing value\n",
+                        a);
+                return 2;
+            }
+        }
+    }
+    if (!o->image || o->insn_ns > 1000000) {
+        fprintf(stderr, "usage: %s [options] IMAGE\n", argv[0]);
+        return 2;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     opts o = {.cpus = 1,
@@ -204,47 +388,10 @@ int main(int argc, char **argv)
               .max_ns = 10000000000ull,
               .quantum = 10000,
               .insn_ns = 1,
-              .expect = INTC_UC_EXIT_PASS};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        uint64_t v = 0;
-        int needs = strcmp(a, "--trace") && strcmp(a, "--twice") &&
-                    a[0] == '-';
-        if (needs && (i + 1 >= argc || parse_u64(argv[i + 1], &v))) {
-            fprintf(stderr, "%s: bad or missing value\n", a);
-            return 2;
-        }
-        if (!strcmp(a, "--cpus"))
-            o.cpus = (uint32_t)v;
-        else if (!strcmp(a, "--load"))
-            o.load = v;
-        else if (!strcmp(a, "--max-insns"))
-            o.max_insns = v;
-        else if (!strcmp(a, "--max-ns"))
-            o.max_ns = v;
-        else if (!strcmp(a, "--quantum"))
-            o.quantum = v;
-        else if (!strcmp(a, "--insn-ns"))
-            o.insn_ns = v;
-        else if (!strcmp(a, "--expect-exit"))
-            o.expect = v;
-        else if (!strcmp(a, "--trace"))
-            o.trace = 1;
-        else if (!strcmp(a, "--twice"))
-            o.twice = 1;
-        else if (a[0] == '-') {
-            fprintf(stderr, "unknown option %s\n", a);
-            return 2;
-        } else {
-            o.image = a;
-        }
-        if (needs)
-            i++;
-    }
-    if (!o.image || o.insn_ns > 1000000) {
-        fprintf(stderr, "usage: %s [options] IMAGE\n", argv[0]);
+              .expect = INTC_UC_EXIT_PASS,
+              .storm_threshold = 1000};
+    if (parse_args(&o, argc, argv))
         return 2;
-    }
     size_t len = 0;
     unsigned char *img = read_file(o.image, &len);
     if (!img) {

@@ -903,6 +903,7 @@ intc_uc *intc_uc_new(const intc_uc_config *cfg, intc_err *err)
     m->n_cpus = mc.n_cpus;
     m->bsp = mc.bsp;
     m->n_ioapics = mc.n_ioapics;
+    m->iommu_kind = mc.iommu.kind;
     m->x2apic = mc.x2apic;
     m->tsc_deadline = mc.tsc_deadline;
     m->ram_size = cfg->ram_size;

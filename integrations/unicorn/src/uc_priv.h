@@ -77,6 +77,12 @@ typedef struct uc_mmio {
     void *opaque;
 } uc_mmio;
 
+/* An MSI-X table and PBA mapped by intc_uc_map_msix() (device.c). */
+typedef struct uc_msix_window {
+    intc_msix *msix;
+    uint64_t pba_off; /* offset of the PBA in the window */
+} uc_msix_window;
+
 typedef struct uc_ioapic_ctx {
     struct intc_uc *m;
     uint32_t index;
@@ -94,6 +100,7 @@ struct intc_uc {
     uint32_t n_cpus;
     uint32_t bsp;
     uint32_t n_ioapics;
+    unsigned iommu_kind;       /* enum intc_iommu_kind, from the config */
     bool x2apic, tsc_deadline; /* CPUID features, from the config */
     uc_ioapic_ctx *ioctx;      /* n_ioapics */
     uint8_t *ram;
@@ -116,6 +123,10 @@ struct intc_uc {
     uc_mmio mmio[UC_MAX_MMIO];
     uint32_t n_mmio;
     uc_mmio_ctx *mmio_ctx; /* n_cpus * UC_MAX_MMIO */
+
+    /* device.c: MSI-X windows (each is also one of the mmio windows) */
+    uc_msix_window msixw[UC_MAX_MMIO];
+    uint32_t n_msixw;
 };
 
 /* uc.c */

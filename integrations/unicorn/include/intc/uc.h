@@ -16,8 +16,9 @@
  * state) and may run on different threads at once.  Callbacks (event,
  * console, device MMIO) run on the thread inside intc_uc_run(); from them
  * the host may call the query functions, intc_uc_set_gsi(),
- * intc_uc_msi_send(), intc_uc_request_stop() and libintc's own API on
- * intc_uc_intc() (libintc's re-entrancy rules apply), but not
+ * intc_uc_msi_send(), intc_uc_dma_write(), intc_uc_request_stop() and
+ * libintc's own API on intc_uc_intc() (libintc's re-entrancy rules
+ * apply), but not
  * intc_uc_run(), intc_uc_load() or intc_uc_free() (INTC_ERR_BUSY, or for
  * free: a host bug, ignored).
  *
@@ -33,7 +34,8 @@
  *                                disabled, x2APIC mode) reads return all
  *                                ones and writes are dropped, as on an
  *                                idle bus
- *   device windows               intc_uc_map_mmio()
+ *   device windows               intc_uc_map_mmio(), intc_uc_map_msix(),
+ *                                intc_uc_map_iommu() (see "device API")
  *   anything else                unmapped: an access stops the machine
  *                                (INTC_UC_STOP_UNMAPPED)
  * RAM must end below 0xFEC00000 (ram_size <= 0xFEC00000).
@@ -394,6 +396,77 @@ INTC_API intc_err intc_uc_map_mmio(intc_uc *m, uint64_t gpa, uint64_t size,
 INTC_API intc_err intc_uc_set_gsi(intc_uc *m, uint32_t gsi, bool asserted);
 INTC_API intc_err intc_uc_msi_send(intc_uc *m, uint64_t addr, uint32_t data,
                                    uint16_t source_id);
+
+/*
+ * The device API (integrations/unicorn/src/device.c).  A device model is
+ * host code that
+ *   - maps its registers with intc_uc_map_mmio();
+ *   - drives its IOAPIC input with intc_uc_set_gsi() (logically: true =
+ *     the device requests service; an active-low PCI INTx pin is wired
+ *     as such in the IOAPIC config, INTC_PIN_ACTIVE_LOW | INTC_PIN_LEVEL,
+ *     and libintc applies the polarity the guest programs in the RTE);
+ *   - owns an MSI-X table: intc_msix_new(intc_uc_intc(m), nvec,
+ *     requester_id, &err), mapped into guest MMIO with intc_uc_map_msix(),
+ *     raised with intc_msix_notify() (the message goes out with the
+ *     table's requester id, through interrupt remapping when it is on;
+ *     Message Control lives in configuration space, which the device
+ *     model exposes as it likes and forwards to intc_msix_set_control());
+ *   - writes memory with intc_uc_dma_write(): guest RAM, or an MSI when
+ *     the address is in the interrupt range (with its requester id, so
+ *     VT-d source-id verification applies to it).
+ * Device work happens in the model's MMIO callbacks (synchronously, at
+ * the guest's access) or between runs; there is no device timer.
+ */
+
+/*
+ * Map an MSI-X table and its PBA (PCIe base 7.7.2) as one window of size
+ * bytes at gpa (intc_uc_map_mmio()'s rules: 4 KiB aligned, a multiple of
+ * 4 KiB, one of the 16 windows): the table at offset 0, the PBA at
+ * pba_off (8-byte aligned, < size; PCIe lets both share one 4 KiB page
+ * as long as they do not overlap, which is the caller's to ensure:
+ * pba_off >= 16 * nvec).  Reads and writes go to intc_msix_table_read()/
+ * _write() and intc_msix_pba_read() (PBA writes are ignored, as in
+ * hardware); an access straddling pba_off reads 0 and is ignored.  x
+ * stays the caller's (free it after intc_uc_free(), or with the libintc
+ * machine).  Between runs only (INTC_ERR_BUSY).  Errors: INTC_ERR_INVAL
+ * (m or x NULL, pba_off misaligned or not below size, a bad window),
+ * INTC_ERR_NOSPC (no window left), INTC_ERR_UNSUPPORTED (Unicorn refused
+ * the mapping).
+ */
+INTC_API intc_err intc_uc_map_msix(intc_uc *m, uint64_t gpa, uint64_t size,
+                                   intc_msix *x, uint64_t pba_off);
+
+/*
+ * Map the IOMMU's registers (libintc's register model, intc/iommu.h) at
+ * gpa: 4 KiB for VT-d, 16 KiB for AMD-Vi.  INTC_UC_IOMMU_BASE is the
+ * conventional place (a DMAR unit's register base on many Intel
+ * chipsets); the firmware finds it there (there is no ACPI DMAR table).
+ * Accesses go to intc_iommu_mmio_read()/_write(); what the model does not
+ * decode reads 0.  Interrupt remapping reads the guest's IRT and posted
+ * descriptors from guest RAM (libintc's dma_read is served by the RAM
+ * buffer; outside RAM it fails, which VT-d reports as fault 0x23).
+ * Between runs only.  INTC_ERR_UNSUPPORTED if the machine has no IOMMU
+ * (intc config .iommu.kind), else as intc_uc_map_mmio().
+ */
+#define INTC_UC_IOMMU_BASE 0xfed90000ull
+INTC_API intc_err intc_uc_map_iommu(intc_uc *m, uint64_t gpa);
+
+/*
+ * A memory write of len bytes at gpa by the device with requester id
+ * source_id (bus << 8 | device << 3 | function).  In the interrupt range
+ * (0xFEE00000-0xFEEFFFFF) it is an MSI: exactly one aligned dword (else
+ * INTC_ERR_INVAL), sent with intc_msi_send() from source_id, so a
+ * remappable message is looked up in the IRT and checked against the
+ * IRTE's source-id qualifier, and a blocked one is recorded in the fault
+ * registers; the result is intc_msi_send()'s.  Elsewhere it writes guest
+ * RAM (INTC_ERR_RANGE if any byte is outside RAM; MMIO windows are not
+ * reachable by DMA).  A DMA write does not invalidate code Unicorn has
+ * translated from the bytes it changes: devices write data, not code.
+ * Safe from callbacks.
+ */
+INTC_API intc_err intc_uc_dma_write(intc_uc *m, uint16_t source_id,
+                                    uint64_t gpa, const void *buf,
+                                    size_t len);
 
 /* Names: "exit", "deliver"; "unknown" when out of range. */
 INTC_API const char *intc_uc_stop_name(intc_uc_stop reason);
