@@ -8,6 +8,7 @@
 #include <unicorn/unicorn.h>
 
 #include "intc/uc.h"
+#include "trap.h"
 
 #define UC_MAX_MMIO 16u
 #define UC_BLOCK_CACHE 4096u /* per CPU, power of two */
@@ -69,6 +70,13 @@ typedef struct uc_cpu {
 
     uc_hook h_block, h_intr, h_in, h_out;
     uc_block *blocks; /* UC_BLOCK_CACHE entries */
+
+    /* The trap module on this engine (RDMSR/WRMSR, RDTSC(P), MOV CR8,
+       CPUID).  trap_cut: it emulated an instruction and wrote RIP past
+       it, so the next block starts inside the counted one and the tail
+       from there is uncounted (on_block). */
+    ucx_trap *trap;
+    bool trap_cut;
 } uc_cpu;
 
 typedef struct uc_mmio {
