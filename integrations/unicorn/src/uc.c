@@ -1210,6 +1210,29 @@ intc_err intc_uc_cpu_info_get(intc_uc *m, uint32_t cpu, intc_uc_cpu_info *out)
     return INTC_OK;
 }
 
+intc_err intc_uc_trap_info_get(intc_uc *m, uint32_t cpu,
+                               intc_uc_trap_info *out)
+{
+    if (!m || !out)
+        return INTC_ERR_INVAL;
+    if (cpu >= m->n_cpus)
+        return INTC_ERR_RANGE;
+    ucx_trap_stats st;
+    memset(&st, 0, sizeof st);
+    ucx_trap_get_stats(m->cpus[cpu].trap, &st);
+    memset(out, 0, sizeof *out);
+    out->blocks_scanned = st.blocks_scanned;
+    out->restarts = st.restarts;
+    out->hooks_live = st.hooks_live;
+    out->emulated = st.emulated;
+    out->native = st.native;
+    out->faults = st.faults;
+    out->cpuid = st.cpuid;
+    out->native_msr_hooks = st.native_msr_hooks != 0;
+    out->native_tsc_hooks = st.native_tsc_hooks != 0;
+    return INTC_OK;
+}
+
 intc_machine *intc_uc_intc(intc_uc *m)
 {
     return m ? m->intc : NULL;
