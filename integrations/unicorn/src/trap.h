@@ -54,7 +54,9 @@
  *  - Unicorn's own header macros UC_CTL_READ/_READ_WRITE shift into the
  *    sign bit of an int (undefined behaviour; UBSan stops on it): trap.c
  *    builds uc_ctl words itself. A refused uc_hook_add leaks ~260 bytes
- *    (the two probes at attach; tests/lsan.supp).
+ *    (tests/lsan.supp): the attach probes for native hooks only on
+ *    Unicorn versions after 2.1.4 (uc_version() at run time), so on
+ *    2.0.1 it leaks nothing.
  *
  * Decoding (Intel SDM vol 2, chapter 2.1-2.2 instruction format):
  *    RDMSR 0F 32, WRMSR 0F 30, RDTSC 0F 31, RDTSCP 0F 01 F9 (vol 2B/2C);
@@ -175,9 +177,9 @@ typedef struct ucx_trap_stats {
  * Attach a trap to engine uc (UC_ARCH_X86, UC_MODE_64; it may run 16-,
  * 32- or 64-bit code) as CPU cpu. ops is copied; ctx is passed back
  * unchanged; cfg may be NULL for the defaults. Probes for native MSR and
- * TSC insn hooks (reported in the stats; 2.0.1 has neither, and the scan
- * path is used whatever the probe says, because it is correct on every
- * version). Call before the first uc_emu_start, or call ucx_trap_flush
+ * TSC insn hooks on Unicorn versions after 2.1.4 (reported in the stats;
+ * 2.0.1 has neither, and the scan path is used whatever the probe says,
+ * because it is correct on every version). Call before the first uc_emu_start, or call ucx_trap_flush
  * and uc_ctl_flush_tlb after attaching to a running engine.
  * Returns NULL and sets *err (a uc_err; UC_ERR_NOMEM, UC_ERR_ARG, or
  * what Unicorn returned) on failure; err may be NULL.

@@ -360,6 +360,7 @@ static uc_err tb_remove(uc_engine *uc, uint64_t begin, uint64_t end)
 static void forget_blocks(uc_cpu *c)
 {
     memset(c->blocks, 0, sizeof(uc_block) * UC_BLOCK_CACHE);
+    ucx_trap_flush(c->trap); /* its scans go with the code */
     /* Drop the code translated from RAM.  Not UC_CTL_TB_FLUSH: in
        2.0.1 it touches the engine's whole 1 GiB code buffer (1 GiB of
        RSS per engine, seconds of page faults); removing by range costs
@@ -443,6 +444,13 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 
     if (c->hook_stopped)
         return;
+    /* The trap module emulated an instruction and wrote RIP past it:
+       this block starts there, and the rest of the last block did not
+       run as part of it. */
+    if (c->trap_cut) {
+        c->trap_cut = false;
+        uncount_tail(c, addr);
+    }
     /* The previous block has run.  IRET ends NMI blocking (SDM 6.7.1). */
     if (c->after_iret) {
         c->after_iret = false;
@@ -458,6 +466,14 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
        of a slice always runs, so a slice always makes progress. */
     if (!first && !c->after_sti && wants_delivery(c))
         goto stop;
+    /* First visit since the last flush: the trap module scans the block
+       and, when it hooked a trapped instruction in it, dropped it from
+       Unicorn's cache; restart it (a RIP write, no stop: trap.h). */
+    if (ucx_trap_block(c->trap, addr, size)) {
+        c->first_block = first;
+        uc_reg_write(uc, UC_X86_REG_RIP, &addr);
+        return;
+    }
 
     const uc_block *b = block_info(c, addr, size);
     c->after_sti = b->last == 0xfb;
@@ -474,6 +490,7 @@ stop:
     /* Corruption 1: addr, not RIP, is where this block starts. */
     c->hook_stopped = true;
     c->stop_pc = addr;
+    ucx_trap_note_stop(c->trap); /* keep the stop: no RIP write now */
     uc_emu_stop(uc);
 }
 
@@ -507,6 +524,133 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *ud)
     c->exc_err = 0;
     c->exc_rip = rip;
     c->stop_req |= UC_STOP_EXC;
+}
+
+/* ------------------------------------------------------------------ */
+/* The trap module's host ops (trap.h); ctx is the uc_cpu              */
+
+/* The hook points answer 0 (handled), 1 (not ours), -1 (#GP(0)).  When
+   handled, the trap module writes RIP past the instruction: the next
+   block starts inside the one counted (trap_cut). */
+static int trap_answer(uc_cpu *c, int r)
+{
+    if (r == 0) {
+        c->trap_cut = true;
+        return UCX_TRAP_DONE;
+    }
+    return r < 0 ? UCX_TRAP_GP : UCX_TRAP_NATIVE;
+}
+
+static int t_rdmsr(void *ctx, unsigned cpu, uint32_t msr, uint64_t *val)
+{
+    uc_cpu *c = ctx;
+    return trap_answer(c, intc_uc_trap_msr_read(c->m, cpu, msr, val));
+}
+
+static int t_wrmsr(void *ctx, unsigned cpu, uint32_t msr, uint64_t val)
+{
+    uc_cpu *c = ctx;
+    return trap_answer(c, intc_uc_trap_msr_write(c->m, cpu, msr, val));
+}
+
+static uint64_t t_rdtsc(void *ctx, unsigned cpu)
+{
+    uc_cpu *c = ctx;
+    c->trap_cut = true; /* always emulated once asked */
+    return intc_uc_trap_tsc(c->m, cpu, NULL);
+}
+
+static uint8_t t_cr8_read(void *ctx, unsigned cpu)
+{
+    uc_cpu *c = ctx;
+    uint64_t v = 0;
+    c->trap_cut = true;
+    (void)intc_uc_trap_cr8_read(c->m, cpu, &v);
+    return (uint8_t)(v & 0xf);
+}
+
+static int t_cr8_write(void *ctx, unsigned cpu, uint64_t v)
+{
+    uc_cpu *c = ctx;
+    return trap_answer(c, intc_uc_trap_cr8_write(c->m, cpu, v));
+}
+
+/* CPUID is serializing (SDM vol 3A 9.1.3, cross-modifying code: the
+   CPU that runs code another CPU wrote must execute CPUID, or another
+   serializing instruction, after the write and before the code).  So
+   CPUID forgets this CPU's translations, its scans and its cached block
+   counts; with one CPU only the scans and counts (Unicorn itself sees
+   this engine's own stores into translated code). */
+static void t_cpuid(void *ctx, unsigned cpu, uint32_t leaf, uint32_t subleaf,
+                    uint32_t regs[4])
+{
+    uc_cpu *c = ctx;
+    intc_uc_trap_cpuid(c->m, cpu, leaf, subleaf, regs);
+    if (c->m->n_cpus > 1) {
+        forget_blocks(c);
+    } else {
+        memset(c->blocks, 0, sizeof(uc_block) * UC_BLOCK_CACHE);
+        ucx_trap_flush(c->trap);
+    }
+}
+
+/* #GP(0) from libintc (a reserved MSR, a reserved bit, a bad
+   IA32_APIC_BASE transition) or #UD (LOCK RDMSR...): recorded here,
+   delivered before the CPU runs again; the trap module stops the engine
+   at the instruction (run_slice writes RIP back there). */
+static int t_fault(void *ctx, unsigned cpu, unsigned vector, uint32_t error,
+                   uint64_t rip)
+{
+    uc_cpu *c = ctx;
+    (void)intc_uc_trap_exception(c->m, cpu, (uint8_t)vector,
+                                 intc_uc__has_error_code((uint8_t)vector),
+                                 error, rip);
+    return 0;
+}
+
+/* Code bytes at a linear address, through the guest's paging. */
+static int t_read_code(void *ctx, unsigned cpu, uint64_t va, void *buf,
+                       size_t len)
+{
+    uc_cpu *c = ctx;
+    uint8_t *out = buf;
+    (void)cpu;
+    while (len) {
+        uint64_t gpa;
+        size_t n = 0x1000 - (size_t)(va & 0xfff);
+        if (n > len)
+            n = len;
+        if (!intc_uc__translate(c, va, false, &gpa) ||
+            gpa > c->m->ram_size || n > c->m->ram_size - gpa)
+            return -1;
+        memcpy(out, c->m->ram + gpa, n);
+        out += n;
+        va += n;
+        len -= n;
+    }
+    return 0;
+}
+
+static intc_err trap_attach(uc_cpu *c)
+{
+    static const ucx_trap_ops ops = {
+        .rdmsr = t_rdmsr,
+        .wrmsr = t_wrmsr,
+        .rdtsc = t_rdtsc,
+        .cr8_read = t_cr8_read,
+        .cr8_write = t_cr8_write,
+        .cpuid = t_cpuid,
+        .fault = t_fault,
+        .read_code = t_read_code,
+    };
+    /* The block hook is ours (it stops the engine): it calls
+       ucx_trap_block itself. */
+    const ucx_trap_config cfg = {.flags = UCX_TRAP_EXTERNAL_BLOCK};
+    int uerr = UC_ERR_OK;
+    c->trap = ucx_trap_attach(c->uc, c->index, &ops, c, &cfg, &uerr);
+    if (c->trap)
+        return INTC_OK;
+    return uerr == UC_ERR_NOMEM ? INTC_ERR_NOMEM : INTC_ERR_UNSUPPORTED;
 }
 
 /* ------------------------------------------------------------------ */
@@ -656,15 +800,27 @@ static void run_slice(uc_cpu *c)
     c->stop_req = 0;
     c->hook_stopped = false;
     c->first_block = true;
+    c->trap_cut = false;
 
     uint64_t rip = cpu_rip(c);
     m->running = c;
     uc_err e = uc_emu_start(c->uc, rip, UINT64_MAX, 0, 0);
     m->running = NULL;
 
-    if (c->hook_stopped) /* corruption 3 */
+    /* The trap module stopped the engine at a trapped instruction it
+       faulted (trap_fault recorded the exception): Unicorn leaves RIP
+       there, but it is ours to write (trap.h), and the instruction and
+       the rest of its block did not run. */
+    uint64_t trap_rip = 0;
+    int trap_vector = -1;
+    bool trapped = ucx_trap_take_stop(c->trap, &trap_rip, &trap_vector);
+    if (c->hook_stopped) { /* corruption 3 */
         uc_reg_write(c->uc, UC_X86_REG_RIP, &c->stop_pc);
-    if (e == UC_ERR_OK && !c->hook_stopped) {
+    } else if (trapped) {
+        uc_reg_write(c->uc, UC_X86_REG_RIP, &trap_rip);
+        uncount_tail(c, trap_rip);
+    }
+    if (e == UC_ERR_OK && !c->hook_stopped && !trapped) {
         /* No stop of ours: Unicorn returns like this only at HLT. */
         uint64_t now = cpu_rip(c), gpa;
         if (now >= 1 && intc_uc__translate(c, now - 1, false, &gpa) &&
@@ -838,9 +994,10 @@ static intc_err cpu_init(intc_uc *m, uc_cpu *c, uint32_t i,
         uc_hook_add(c->uc, &c->h_in, UC_HOOK_INSN, hook_fn((uc_any_fn)on_in), c, 1, 0,
                     UC_X86_INS_IN) != UC_ERR_OK)
         return INTC_ERR_UNSUPPORTED;
-    /* TRAP MODULE ATTACH: the coordinator adds the trap module's hooks
-       for this engine here (RDMSR/WRMSR, RDTSC/RDTSCP, MOV CR8, CPUID),
-       calling back through the intc_uc_trap_*() functions (uc_priv.h). */
+    /* RDMSR/WRMSR, RDTSC/RDTSCP, MOV CR8 and CPUID (trap.h). */
+    intc_err te = trap_attach(c);
+    if (te != INTC_OK)
+        return te;
     if (uc_context_alloc(c->uc, &c->reset_ctx) != UC_ERR_OK) {
         c->reset_ctx = NULL;
         return INTC_ERR_NOMEM;
@@ -960,6 +1117,7 @@ void intc_uc_free(intc_uc *m)
             uc_cpu *c = &m->cpus[i];
             if (c->reset_ctx)
                 uc_context_free(c->reset_ctx);
+            ucx_trap_detach(c->trap); /* before its engine closes */
             if (c->uc)
                 uc_close(c->uc);
             free(c->blocks);
@@ -1050,6 +1208,29 @@ intc_err intc_uc_cpu_info_get(intc_uc *m, uint32_t cpu, intc_uc_cpu_info *out)
     out->insns = c->insns;
     out->delivered = c->delivered;
     out->deadline_ns = c->deadline;
+    return INTC_OK;
+}
+
+intc_err intc_uc_trap_info_get(intc_uc *m, uint32_t cpu,
+                               intc_uc_trap_info *out)
+{
+    if (!m || !out)
+        return INTC_ERR_INVAL;
+    if (cpu >= m->n_cpus)
+        return INTC_ERR_RANGE;
+    ucx_trap_stats st;
+    memset(&st, 0, sizeof st);
+    ucx_trap_get_stats(m->cpus[cpu].trap, &st);
+    memset(out, 0, sizeof *out);
+    out->blocks_scanned = st.blocks_scanned;
+    out->restarts = st.restarts;
+    out->hooks_live = st.hooks_live;
+    out->emulated = st.emulated;
+    out->native = st.native;
+    out->faults = st.faults;
+    out->cpuid = st.cpuid;
+    out->native_msr_hooks = st.native_msr_hooks != 0;
+    out->native_tsc_hooks = st.native_tsc_hooks != 0;
     return INTC_OK;
 }
 

@@ -8,6 +8,7 @@
 #include <unicorn/unicorn.h>
 
 #include "intc/uc.h"
+#include "trap.h"
 
 #define UC_MAX_MMIO 16u
 #define UC_BLOCK_CACHE 4096u /* per CPU, power of two */
@@ -69,6 +70,13 @@ typedef struct uc_cpu {
 
     uc_hook h_block, h_intr, h_in, h_out;
     uc_block *blocks; /* UC_BLOCK_CACHE entries */
+
+    /* The trap module on this engine (RDMSR/WRMSR, RDTSC(P), MOV CR8,
+       CPUID).  trap_cut: it emulated an instruction and wrote RIP past
+       it, so the next block starts inside the counted one and the tail
+       from there is uncounted (on_block). */
+    ucx_trap *trap;
+    bool trap_cut;
 } uc_cpu;
 
 typedef struct uc_mmio {
@@ -149,16 +157,11 @@ bool intc_uc__has_error_code(uint8_t vector);
 
 /*
  * ---------------------------------------------------------------------
- * Hook points for the trap module (integrations/unicorn/src/trap.[ch],
- * written separately): it intercepts RDMSR/WRMSR, RDTSC/RDTSCP, MOV CR8
- * and CPUID on engine c->uc of CPU cpu, and calls these.  They may be
- * called from inside a Unicorn hook of that CPU while it runs (the trap
- * module owns its UC_HOOK_CODE hooks and writes RIP past the instruction
- * itself), or between slices.  None of them stops the engine or writes
- * RIP.
- *
- * The coordinator wires the module in at the marked place in
- * uc_cpu_init() (uc.c: "TRAP MODULE ATTACH").
+ * Hook points for the trap module (src/trap.[ch]).  uc.c attaches one
+ * trap per CPU in cpu_init (trap_attach) with UCX_TRAP_EXTERNAL_BLOCK;
+ * its ops (t_rdmsr...) call these.  They run inside a Unicorn hook of
+ * that CPU while it runs, or between slices; none of them stops the
+ * engine or writes RIP (the trap module does, as trap.h says).
  */
 
 /* RDMSR/WRMSR.  Returns 0 when the MSR was handled (*val set for a read),
@@ -191,22 +194,19 @@ uint64_t intc_uc_trap_tsc(intc_uc *m, uint32_t cpu, uint32_t *aux);
 void intc_uc_trap_cpuid(intc_uc *m, uint32_t cpu, uint32_t leaf,
                         uint32_t subleaf, uint32_t regs[4]);
 
-/* Raise an exception on cpu (e.g. #GP(0) from a refused WRMSR) whose
-   faulting instruction is at rip.  The CPU leaves its slice at the next
-   block boundary; the exception is delivered through the IDT before it
-   runs again, with rip as the return address.  The trap module keeps the
-   instruction from running natively by writing RIP = rip in its code
-   hook (Unicorn restarts there; the block hook then stops before it) and
-   calls intc_uc_trap_cut(m, cpu, rip).  Returns 0, or -1 if cpu is out
-   of range. */
+/* Record an exception on cpu (#GP(0) from a refused WRMSR, #UD) whose
+   faulting instruction is at rip, delivered through the IDT before the
+   CPU runs again with rip as the return address.  The trap module stops
+   the engine before the instruction; run_slice writes RIP = rip and
+   takes the rest of the block off the count.  Returns 0, or -1 if cpu
+   is out of range. */
 int intc_uc_trap_exception(intc_uc *m, uint32_t cpu, uint8_t vector,
                            bool has_err, uint32_t err, uint64_t rip);
 
-/* The trap module wrote RIP = next_rip in the middle of the running
-   block (after emulating an instruction, or to fault it): the rest of
-   the block, from next_rip on, is not executed as part of it, so its
-   instructions are taken off the CPU's count (they count again when
-   they run as a block of their own).  Keeps the clock exact. */
+/* Take the running block's instructions from next_rip on off cpu's
+   count (they did not run as part of it).  uc.c does this itself at the
+   next block (cpu.trap_cut) and after a trap stop; kept for hosts of
+   the hook points. */
 void intc_uc_trap_cut(intc_uc *m, uint32_t cpu, uint64_t next_rip);
 
 #endif /* INTC_UC_PRIV_H */

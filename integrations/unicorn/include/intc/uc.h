@@ -83,7 +83,8 @@
  * instruction limit); guest code that rewrites a block in place keeping
  * its address and size keeps the old block's count until the next
  * intc_uc_load() or SIPI (both forget every cached count).  Either way
- * the result is deterministic.
+ * the result is deterministic.  An instruction the trap module emulates
+ * (below) counts as one instruction.
  *
  * Scheduler (intc_uc_run).  One host thread.  The next CPU to run is the
  * one with the earliest "ready time" (its clock if it can run; for a
@@ -136,10 +137,82 @@
  * Exceptions this library raises itself (delivery faults, #UD, the trap
  * module's #GP) are not affected.
  *
+ * ---------------------------------------------------------------------
+ * Instructions Unicorn 2.0.1 cannot hook (the trap module, src/trap.h).
+ * Unicorn runs RDMSR/WRMSR of the APIC MSRs as no-ops (reads 0), drops
+ * MOV CR8, returns the host TSC from RDTSC and reports no APIC in CPUID.
+ * Every CPU therefore carries a trap:
+ *   - RDMSR/WRMSR of IA32_APIC_BASE (0x1B), IA32_TSC_DEADLINE (0x6E0)
+ *     and the x2APIC range 0x800-0x8FF go to libintc's
+ *     intc_lapic_msr_read/write: x2APIC mode (EXTD; the xAPIC page then
+ *     stops decoding, above), the 64-bit ICR (0x830), SELF IPI (0x83F),
+ *     EOI (0x80B), the TSC-deadline timer (timer mode 10b).
+ *     IA32_TIME_STAMP_COUNTER (0x10) reads the virtual TSC; writing it
+ *     sets the CPU's TSC offset (intc_lapic_set_tsc_offset) so that it
+ *     reads the value written.  Every other MSR (EFER, IA32_TSC_AUX,
+ *     ...) is Unicorn's own.
+ *   - RDTSC and RDTSCP return the virtual TSC: intc_machine_tsc() on the
+ *     CPU's clock (tsc_hz of the libintc config, default 1 GHz: one
+ *     count per virtual ns).  The clock counts whole translation blocks
+ *     at their start, and an emulated instruction ends its block, so the
+ *     TSC never goes back and two reads on one CPU always differ; like
+ *     every clock here it is deterministic.  RDTSCP's ECX is Unicorn's
+ *     IA32_TSC_AUX (0 after reset, as written by WRMSR 0xC0000103).
+ *   - MOV to/from CR8 is the TPR's priority class (SDM 11.8.6:
+ *     CR8[3:0] = TPR[7:4]) through intc_lapic_set_tpr/get_tpr: a class
+ *     <= CR8 stays pending until CR8 is lowered (the CPU takes it at the
+ *     next block boundary after the MOV).  LOCK MOV CR0 is AMD's CR8
+ *     alias and is treated the same.
+ *   - CPUID leaf 1 reports APIC (EDX[9], cleared while IA32_APIC_BASE.EN
+ *     is 0), x2APIC (ECX[21]) and TSC-deadline (ECX[24]) as the libintc
+ *     config says, and the initial APIC ID in EBX[31:24]; leaf 0BH
+ *     reports the x2APIC ID in EDX and a topology of one thread per core
+ *     and every CPU in one package.  The rest is Unicorn's CPU model.
+ *   - Faults: when libintc answers #GP (an x2APIC MSR in xAPIC mode, a
+ *     reserved or read-only x2APIC MSR, a reserved bit, a non-zero EOI
+ *     write, an illegal IA32_APIC_BASE transition: SDM 11.12.1.2,
+ *     11.12.1.3, 11.12.5), a MOV to CR8 with bits 63:4 set, and LOCK on
+ *     RDMSR/WRMSR/RDTSC/RDTSCP (#UD, which Unicorn itself omits) raise
+ *     the exception at the instruction, which has had no effect:
+ *     delivered through the IDT as an exception (#GP with error code 0)
+ *     with the instruction's address as the return RIP.
+ *   - At CPL > 0 RDMSR, WRMSR and MOV CR8 (and RDTSC/RDTSCP with
+ *     CR4.TSD = 1) are left to Unicorn, which raises #GP(0) itself.
+ * How: on the first visit of each translation block the CPU's block hook
+ * scans the block's bytes (read through the guest's paging) for these
+ * opcodes; for each one found it adds a UC_HOOK_CODE bounded to that
+ * instruction and its prefixes, drops the block from Unicorn's cache and
+ * restarts it.  The code hook emulates an exact match and writes RIP
+ * past it, which ends the block (the rest of the block counts again as
+ * the block it becomes).  CPUID is Unicorn's CPUID insn hook over the
+ * values of a second, private engine of the same CPU model.
+ * Native hooks: Unicorn versions after 2.1.4 may accept RDMSR/RDTSC insn
+ * hooks; the trap asks the library at run time (uc_version(), then a
+ * probe) and reports it (intc_uc_trap_info_get), but uses the scan on
+ * every version (correct everywhere; 2.0.1 has no native hooks).
+ * Code that changes: the scans, Unicorn's translations and the cached
+ * block counts are forgotten by intc_uc_load() (every CPU), by a SIPI
+ * (that CPU) and by CPUID on the CPU that executes it.  CPUID is
+ * serializing (SDM 9.1.3, cross-modifying code): a CPU about to run code
+ * that another CPU wrote must execute CPUID after the write and before
+ * the code, as the SDM requires of real hardware; otherwise it may run
+ * its stale translation.  A CPU that rewrites its own code gets the new
+ * code from Unicorn, but a trapped instruction newly written into a
+ * block already scanned is run by Unicorn natively unless the CPU
+ * executes CPUID first (SDM 9.1.2 recommends a serializing instruction
+ * there too).
+ * Costs (measured on the build host, test_uc_trap bench): the block
+ * scan roughly halves the speed of plain code that runs in short loops
+ * against no hook (the core's own block hook costs a third); an emulated
+ * RDMSR is ~130 ns; a first visit of a block with a trapped instruction
+ * is retranslated once more.  Each CPU holds a second Unicorn engine
+ * for CPUID (~3 MB RSS).  With more than one CPU, CPUID drops the CPU's
+ * translations of all RAM (~0.1 ms per 16 MiB): keep it out of hot
+ * loops.
+ *
  * Not emulated: SMI (taken and dropped), ExtINT (no 8259: taken and
- * dropped), MOV SS/POP SS interrupt shadows, the TPR through CR8, x2APIC
- * MSRs, TSC-deadline and RDTSC (until the trap module lands: see the
- * README of integrations/unicorn), 32-bit and real-mode delivery.
+ * dropped), MOV SS/POP SS interrupt shadows, 32-bit and real-mode
+ * delivery.
  */
 #ifndef INTC_UC_H
 #define INTC_UC_H
@@ -359,13 +432,34 @@ typedef struct intc_uc_cpu_info {
 INTC_API intc_err intc_uc_cpu_info_get(intc_uc *m, uint32_t cpu,
                                        intc_uc_cpu_info *out);
 
+/* CPU cpu's trap module (see "Instructions Unicorn 2.0.1 cannot hook"):
+   counters since the machine was created and what the run-time
+   detection found.  Between runs or from callbacks; INTC_ERR_RANGE for
+   a CPU out of range. */
+typedef struct intc_uc_trap_info {
+    uint64_t blocks_scanned; /* first visits of blocks, scanned */
+    uint64_t restarts;       /* blocks dropped and restarted to hook */
+    uint64_t hooks_live;     /* UC_HOOK_CODE hooks installed now */
+    uint64_t emulated;       /* RDMSR, WRMSR, RDTSC(P), MOV CR8 emulated */
+    uint64_t native;         /* trapped instructions left to Unicorn */
+    uint64_t faults;         /* #GP and #UD raised */
+    uint64_t cpuid;          /* CPUID instructions patched */
+    bool native_msr_hooks;   /* this Unicorn accepts RDMSR insn hooks */
+    bool native_tsc_hooks;   /* this Unicorn accepts RDTSC insn hooks */
+} intc_uc_trap_info;
+
+INTC_API intc_err intc_uc_trap_info_get(intc_uc *m, uint32_t cpu,
+                                        intc_uc_trap_info *out);
+
 /* The libintc machine inside (its host ops are this library's: do not
    replace them).  Safe from callbacks. */
 INTC_API intc_machine *intc_uc_intc(intc_uc *m);
 INTC_API uint32_t intc_uc_cpu_count(const intc_uc *m);
 /* CPU cpu's Unicorn engine, for reading and writing its registers
    between runs; NULL if out of range.  Hooks added to it must not stop
-   the engine or write RIP (the scheduler owns both). */
+   the engine or write RIP (the scheduler and the trap module own both).
+   Code written into RAM with uc_mem_write on it is not seen by the trap
+   module: use intc_uc_load(). */
 INTC_API struct uc_struct *intc_uc_engine(intc_uc *m, uint32_t cpu);
 
 /*
