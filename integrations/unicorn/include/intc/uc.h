@@ -202,10 +202,12 @@ typedef enum intc_uc_stop {
 
 /* INTC_UC_STOP_UNSUPPORTED codes. */
 enum intc_uc_unsupported {
-    INTC_UC_UNSUP_MODE = 1,  /* delivery outside 64-bit mode */
+    INTC_UC_UNSUP_MODE = 1,  /* delivery in real mode, virtual-8086 mode
+                                or legacy protected mode with paging */
     INTC_UC_UNSUP_BSP_INIT,  /* INIT taken by the BSP */
     INTC_UC_UNSUP_APIC_BASE, /* APIC page moved onto RAM or a device */
-    INTC_UC_UNSUP_NOT_HLT    /* Unicorn stopped with no reason, not at HLT */
+    INTC_UC_UNSUP_NOT_HLT,   /* Unicorn stopped with no reason, not at HLT */
+    INTC_UC_UNSUP_GATE       /* a task gate or 16-bit gate in the IDT */
 };
 
 typedef struct intc_uc_stop_info {
