@@ -3,7 +3,9 @@
  * IDT, which Unicorn never does itself.  Intel SDM vol. 3A ch. 6: 6.12
  * (exception and interrupt handling), 6.13 (error code), 6.14 (64-bit
  * mode: 16-byte gates, IST, stack alignment, the frame always pushes
- * SS:RSP).  Runs between slices only, so it may write RIP (corruption 2
+ * SS:RSP; compatibility mode included), 6.11-6.12.1 (legacy protected
+ * mode: 8-byte gates, 32-bit frame, TSS stack switch).  Real-address
+ * mode cannot be delivered: uc.h "Modes", fact F5.  Runs between slices only, so it may write RIP (corruption 2
  * of the Unicorn notes concerns hooks).
  */
 #include <string.h>
@@ -192,6 +194,36 @@ static bool gate_target(uc_cpu *c, uint16_t sel, unsigned cpl, uint32_t ext,
     return true;
 }
 
+/* The 8-byte gate of vector v in legacy mode (6.11, figure 6-2) and its
+   checks (6.12.1.1): *type, *sel and *target; false with the fault. */
+static bool legacy_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
+                        uc_x86_mmr idtr, unsigned *type, uint16_t *sel,
+                        uint32_t *target, dfault *f)
+{
+    uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
+    uint32_t idt_err = (uint32_t)v * 8 + 2 + ext;
+    if ((uint64_t)v * 8 + 7 > idtr.limit)
+        return fail(f, VEC_GP, idt_err);
+    uint8_t g[8];
+    if (!read_lin(c, idtr.base + (uint64_t)v * 8, g, sizeof g))
+        return fail(f, VEC_PF, 0);
+    unsigned dpl = (g[5] >> 5) & 3;
+    *type = g[5] & 0x1f;
+    if (*type == 0x05 || *type == 0x06 || *type == 0x07) {
+        f->unsupported = INTC_UC_UNSUP_GATE; /* task, 16-bit gates */
+        return false;
+    }
+    if (*type != 0x0e && *type != 0x0f)
+        return fail(f, VEC_GP, idt_err);
+    if (kind == INTC_UC_KIND_SOFTWARE && dpl < cpl)
+        return fail(f, VEC_GP, (uint32_t)v * 8 + 2);
+    if (!(g[5] & 0x80))
+        return fail(f, VEC_NP, idt_err);
+    *sel = (uint16_t)le(g + 2, 2);
+    *target = (uint32_t)(le(g, 2) | (le(g + 6, 2) << 16));
+    return true;
+}
+
 /* Delivery in legacy protected mode (SDM 6.11, 6.12.1, figure 6-4):
    8-byte gates, a 32-bit frame EFLAGS, CS, EIP [, error code], preceded
    by SS, ESP on a privilege change (from the 32-bit TSS, 7.2.1).  The
@@ -202,7 +234,6 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
                            dfault *f)
 {
     uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
-    uint32_t idt_err = (uint32_t)v * 8 + 2 + ext;
     uc_x86_mmr idtr, tr;
     memset(&idtr, 0, sizeof idtr);
     memset(&tr, 0, sizeof tr);
@@ -217,24 +248,11 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
         f->unsupported = INTC_UC_UNSUP_MODE; /* legacy paging, virtual-8086 mode */
         return false;
     }
-    if ((uint64_t)v * 8 + 7 > idtr.limit)
-        return fail(f, VEC_GP, idt_err);
-    uint8_t g[8];
-    if (!read_lin(c, idtr.base + (uint64_t)v * 8, g, sizeof g))
-        return fail(f, VEC_PF, 0);
-    unsigned type = g[5] & 0x1f, dpl = (g[5] >> 5) & 3;
-    if (type == 0x05 || type == 0x06 || type == 0x07) {
-        f->unsupported = INTC_UC_UNSUP_GATE; /* task, 16-bit gates */
+    unsigned type = 0;
+    uint16_t sel = 0;
+    uint32_t target = 0;
+    if (!legacy_gate(c, v, kind, cpl, idtr, &type, &sel, &target, f))
         return false;
-    }
-    if (type != 0x0e && type != 0x0f)
-        return fail(f, VEC_GP, idt_err);
-    if (kind == INTC_UC_KIND_SOFTWARE && dpl < cpl)
-        return fail(f, VEC_GP, (uint32_t)v * 8 + 2);
-    if (!(g[5] & 0x80))
-        return fail(f, VEC_NP, idt_err);
-    uint16_t sel = (uint16_t)le(g + 2, 2);
-    uint32_t target = (uint32_t)(le(g, 2) | (le(g + 6, 2) << 16));
     unsigned ncpl = 0;
     if (!gate_target(c, sel, cpl, ext, false, &ncpl, f))
         return false;
