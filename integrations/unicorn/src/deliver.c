@@ -3,13 +3,16 @@
  * IDT, which Unicorn never does itself.  Intel SDM vol. 3A ch. 6: 6.12
  * (exception and interrupt handling), 6.13 (error code), 6.14 (64-bit
  * mode: 16-byte gates, IST, stack alignment, the frame always pushes
- * SS:RSP).  Runs between slices only, so it may write RIP (corruption 2
+ * SS:RSP; compatibility mode included), 6.11-6.12.1 (legacy protected
+ * mode: 8-byte gates, 32-bit frame, TSS stack switch).  Real-address
+ * mode cannot be delivered: uc.h "Modes", fact F5.  Runs between slices only, so it may write RIP (corruption 2
  * of the Unicorn notes concerns hooks).
  */
 #include <string.h>
 
 #include "uc_priv.h"
 
+#define CR0_PE 1ull
 #define CR0_PG (1ull << 31)
 #define CR4_PAE (1ull << 5)
 #define EFER_LMA (1ull << 10)
@@ -133,15 +136,171 @@ static uint64_t le(const uint8_t *b, unsigned n)
 typedef struct dfault {
     uint8_t vector;
     uint32_t err;
-    bool unsupported;
+    unsigned unsupported; /* enum intc_uc_unsupported, 0 if not */
 } dfault;
 
 static bool fail(dfault *f, uint8_t v, uint32_t err)
 {
     f->vector = v;
     f->err = err;
-    f->unsupported = false;
+    f->unsupported = 0;
     return false;
+}
+
+/* The base of the segment selector sel names in the GDT, as loaded
+   (0 for a null selector, an LDT selector or one the GDT does not hold:
+   flat, which is what the entry states have before firmware loads its
+   own GDT). */
+static uint32_t gdt_base(uc_cpu *c, uint64_t sel)
+{
+    uc_x86_mmr gdtr;
+    memset(&gdtr, 0, sizeof gdtr);
+    uc_reg_read(c->uc, UC_X86_REG_GDTR, &gdtr);
+    uint8_t d[8];
+    if ((sel & 0xfffc) == 0 || (sel & 4) || (sel | 7) > gdtr.limit ||
+        !read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d))
+        return 0;
+    return (uint32_t)(le(d + 2, 3) | (le(d + 7, 1) << 24));
+}
+
+/* The target code segment of a gate: present code of the GDT with
+   DPL <= CPL (6.12.1.1).  Sets *ncpl; false with the fault in f. */
+static bool gate_target(uc_cpu *c, uint16_t sel, unsigned cpl, uint32_t ext,
+                        bool want_long, unsigned *ncpl, dfault *f)
+{
+    uc_x86_mmr gdtr;
+    memset(&gdtr, 0, sizeof gdtr);
+    uc_reg_read(c->uc, UC_X86_REG_GDTR, &gdtr);
+    uint32_t sel_err = (sel & 0xfffcu) + ext;
+    if ((sel & 0xfffc) == 0)
+        return fail(f, VEC_GP, ext);
+    if ((sel & 4) || (uint64_t)(sel | 7) > gdtr.limit) /* no LDT */
+        return fail(f, VEC_GP, sel_err);
+    uint8_t d[8];
+    if (!read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d))
+        return fail(f, VEC_PF, 0);
+    uint64_t desc = le(d, 8);
+    bool s_code = ((desc >> 44) & 1) && ((desc >> 43) & 1);
+    unsigned cdpl = (unsigned)((desc >> 45) & 3);
+    if (!s_code || cdpl > cpl)
+        return fail(f, VEC_GP, sel_err);
+    if (!((desc >> 47) & 1))
+        return fail(f, VEC_NP, sel_err);
+    /* 64-bit mode wants L = 1, D = 0 (6.14.1); legacy mode L = 0. */
+    bool l = (desc >> 53) & 1, db = (desc >> 54) & 1;
+    if (want_long ? (!l || db) : l)
+        return fail(f, VEC_GP, sel_err);
+    *ncpl = ((desc >> 42) & 1) ? cpl : cdpl; /* conforming keeps CPL */
+    return true;
+}
+
+/* The 8-byte gate of vector v in legacy mode (6.11, figure 6-2) and its
+   checks (6.12.1.1): *type, *sel and *target; false with the fault. */
+static bool legacy_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
+                        uc_x86_mmr idtr, unsigned *type, uint16_t *sel,
+                        uint32_t *target, dfault *f)
+{
+    uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
+    uint32_t idt_err = (uint32_t)v * 8 + 2 + ext;
+    if ((uint64_t)v * 8 + 7 > idtr.limit)
+        return fail(f, VEC_GP, idt_err);
+    uint8_t g[8];
+    if (!read_lin(c, idtr.base + (uint64_t)v * 8, g, sizeof g))
+        return fail(f, VEC_PF, 0);
+    unsigned dpl = (g[5] >> 5) & 3;
+    *type = g[5] & 0x1f;
+    if (*type == 0x05 || *type == 0x06 || *type == 0x07) {
+        f->unsupported = INTC_UC_UNSUP_GATE; /* task, 16-bit gates */
+        return false;
+    }
+    if (*type != 0x0e && *type != 0x0f)
+        return fail(f, VEC_GP, idt_err);
+    if (kind == INTC_UC_KIND_SOFTWARE && dpl < cpl)
+        return fail(f, VEC_GP, (uint32_t)v * 8 + 2);
+    if (!(g[5] & 0x80))
+        return fail(f, VEC_NP, idt_err);
+    *sel = (uint16_t)le(g + 2, 2);
+    *target = (uint32_t)(le(g, 2) | (le(g + 6, 2) << 16));
+    return true;
+}
+
+/* Delivery in legacy protected mode (SDM 6.11, 6.12.1, figure 6-4):
+   8-byte gates, a 32-bit frame EFLAGS, CS, EIP [, error code], preceded
+   by SS, ESP on a privilege change (from the 32-bit TSS, 7.2.1).  The
+   stack is taken as 32-bit (ESP, SS.B = 1) and paging as off; task
+   gates and 16-bit gates are not emulated. */
+static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
+                           bool has_err, uint32_t err, uint64_t rip,
+                           dfault *f)
+{
+    uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
+    uc_x86_mmr idtr, tr;
+    memset(&idtr, 0, sizeof idtr);
+    memset(&tr, 0, sizeof tr);
+    uc_reg_read(c->uc, UC_X86_REG_IDTR, &idtr);
+    uc_reg_read(c->uc, UC_X86_REG_TR, &tr);
+    uint64_t cs = reg(c, UC_X86_REG_CS) & 0xffff;
+    uint64_t ss = reg(c, UC_X86_REG_SS) & 0xffff;
+    uint32_t esp = (uint32_t)reg(c, UC_X86_REG_RSP);
+    uint32_t eflags = (uint32_t)reg(c, UC_X86_REG_RFLAGS);
+    unsigned cpl = (unsigned)(cs & 3);
+    if ((reg(c, UC_X86_REG_CR0) & CR0_PG) || (eflags & RFLAGS_VM)) {
+        f->unsupported = INTC_UC_UNSUP_MODE; /* legacy paging, virtual-8086 mode */
+        return false;
+    }
+    unsigned type = 0;
+    uint16_t sel = 0;
+    uint32_t target = 0;
+    if (!legacy_gate(c, v, kind, cpl, idtr, &type, &sel, &target, f))
+        return false;
+    unsigned ncpl = 0;
+    if (!gate_target(c, sel, cpl, ext, false, &ncpl, f))
+        return false;
+
+    /* The stack: SSn:ESPn of the 32-bit TSS on a privilege change. */
+    uint32_t nesp = esp;
+    uint64_t nss = ss;
+    uint32_t frame[7];
+    unsigned n = 0;
+    if (has_err)
+        frame[n++] = err;
+    frame[n++] = (uint32_t)rip;
+    frame[n++] = (uint32_t)cs;
+    frame[n++] = eflags;
+    if (ncpl < cpl) {
+        uint8_t t[8];
+        uint64_t off = 4 + 8 * (uint64_t)ncpl;
+        if (off + 5 > tr.limit)
+            return fail(f, VEC_TS, ((uint32_t)tr.selector & 0xfffcu) + ext);
+        if (!read_lin(c, tr.base + off, t, 6))
+            return fail(f, VEC_PF, 0);
+        nesp = (uint32_t)le(t, 4);
+        nss = le(t + 4, 2);
+        frame[n++] = esp;
+        frame[n++] = (uint32_t)ss;
+    }
+    uint8_t bytes[28];
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned b = 0; b < 4; b++)
+            bytes[i * 4 + b] = (uint8_t)(frame[i] >> (8 * b));
+    uint32_t top = nesp - 4 * n;
+    if (!write_lin(c, (uint64_t)gdt_base(c, nss) + top, bytes, 4 * (size_t)n))
+        return fail(f, VEC_SS, 0);
+
+    /* New state, EIP last; the SS load sets QEMU's CPL, so CS first. */
+    uint64_t ncs = (sel & 0xfffcu) | ncpl;
+    if (ncs != cs && uc_reg_write(c->uc, UC_X86_REG_CS, &ncs) != UC_ERR_OK)
+        return fail(f, VEC_GP, (sel & 0xfffcu) + ext);
+    if (nss != ss && uc_reg_write(c->uc, UC_X86_REG_SS, &nss) != UC_ERR_OK)
+        return fail(f, VEC_TS, ((uint32_t)nss & 0xfffcu) + ext);
+    uint64_t nfl = eflags & ~(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
+    if (type == 0x0e) /* interrupt gate (6.12.1.3) */
+        nfl &= ~RFLAGS_IF;
+    uint64_t nsp = top, nip = target;
+    uc_reg_write(c->uc, UC_X86_REG_RSP, &nsp);
+    uc_reg_write(c->uc, UC_X86_REG_RFLAGS, &nfl);
+    uc_reg_write(c->uc, UC_X86_REG_RIP, &nip);
+    return true;
 }
 
 static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
@@ -152,15 +311,19 @@ static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
     uint32_t idt_err = (uint32_t)v * 8 + 2 + ext;
 
     if (!(efer(c) & EFER_LMA)) {
-        f->unsupported = true; /* 32-bit and real-mode delivery: later */
-        return false;
+        /* Legacy protected mode: the 8-byte gates of 6.11; real mode
+           (CR0.PE = 0) cannot be delivered by this library (uc.h,
+           "Modes", fact F5). */
+        if (!(reg(c, UC_X86_REG_CR0) & CR0_PE)) {
+            f->unsupported = INTC_UC_UNSUP_MODE;
+            return false;
+        }
+        return deliver_legacy(c, v, kind, has_err, err, rip, f);
     }
-    uc_x86_mmr idtr, gdtr, tr;
+    uc_x86_mmr idtr, tr;
     memset(&idtr, 0, sizeof idtr);
-    memset(&gdtr, 0, sizeof gdtr);
     memset(&tr, 0, sizeof tr);
     uc_reg_read(c->uc, UC_X86_REG_IDTR, &idtr);
-    uc_reg_read(c->uc, UC_X86_REG_GDTR, &gdtr);
     uc_reg_read(c->uc, UC_X86_REG_TR, &tr);
     uint64_t cs = reg(c, UC_X86_REG_CS) & 0xffff;
     uint64_t ss = reg(c, UC_X86_REG_SS) & 0xffff;
@@ -188,27 +351,10 @@ static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
 
     /* The target code segment: a present 64-bit code segment of the GDT
        with DPL <= CPL (6.12.1.1, 6.14.1). */
+    unsigned ncpl = 0;
+    if (!gate_target(c, sel, cpl, ext, true, &ncpl, f))
+        return false;
     uint32_t sel_err = (sel & 0xfffcu) + ext;
-    if ((sel & 0xfffc) == 0)
-        return fail(f, VEC_GP, ext);
-    if (sel & 4) /* LDT: not modelled */
-        return fail(f, VEC_GP, sel_err);
-    if ((uint64_t)(sel | 7) > gdtr.limit)
-        return fail(f, VEC_GP, sel_err);
-    uint8_t d[8];
-    if (!read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d))
-        return fail(f, VEC_PF, 0);
-    uint64_t desc = le(d, 8);
-    bool s_code = ((desc >> 44) & 1) && ((desc >> 43) & 1);
-    bool conforming = (desc >> 42) & 1;
-    unsigned cdpl = (unsigned)((desc >> 45) & 3);
-    if (!s_code || cdpl > cpl)
-        return fail(f, VEC_GP, sel_err);
-    if (!((desc >> 47) & 1))
-        return fail(f, VEC_NP, sel_err);
-    if (!((desc >> 53) & 1) || ((desc >> 54) & 1)) /* L = 1, D = 0 */
-        return fail(f, VEC_GP, sel_err);
-    unsigned ncpl = conforming ? cpl : cdpl;
 
     /* The stack (6.14.4, 6.14.5): RSPn on a privilege change, the IST
        entry when the gate names one, then aligned to 16 bytes. */
@@ -278,8 +424,7 @@ bool intc_uc__deliver(uc_cpu *c, uint8_t vector, unsigned kind, bool has_err,
             return true;
         }
         if (f.unsupported) {
-            intc_uc__stop(m, INTC_UC_STOP_UNSUPPORTED, c,
-                          INTC_UC_UNSUP_MODE);
+            intc_uc__stop(m, INTC_UC_STOP_UNSUPPORTED, c, f.unsupported);
             return false;
         }
         if (v == VEC_DF)

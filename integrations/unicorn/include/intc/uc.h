@@ -64,9 +64,10 @@
  *     starts at config.entry.
  *   - Application processors start waiting for SIPI.  INIT then
  *     STARTUP IPI vector V starts the AP at physical address V << 12
- *     IN 64-BIT MODE in the entry state above (not in real mode, which
- *     Unicorn cannot enter from UC_MODE_64): the firmware's AP trampoline
- *     at the SIPI page is 64-bit code.  A further INIT puts the AP back
+ *     IN 64-BIT MODE in the entry state above (not in real mode: the
+ *     API cannot load a real-mode CS base, fact F5 under "Modes"): the
+ *     firmware's AP trampoline at the SIPI page is 64-bit code; it may
+ *     drop to 32-bit protected mode itself (F2).  A further INIT puts the AP back
  *     to waiting for SIPI with the entry state.
  *   - INIT sent to the BSP stops the machine (INTC_UC_STOP_UNSUPPORTED):
  *     there is no reset vector in 64-bit mode.
@@ -103,25 +104,45 @@
  * calls give the same run: the same events at the same clocks, bit for
  * bit (tested).
  *
- * Delivery (SDM vol. 3A ch. 6; long mode, 6.14).  Between slices, in
- * this order: an exception the last slice raised; NMI (unless blocked:
- * NMI stays blocked from its delivery until the next IRET, 6.7.1); a
- * maskable interrupt when RFLAGS.IF = 1 and the CPU is not in an STI
- * shadow (the one instruction after STI) - acknowledged with
- * intc_lapic_ack(), so the vector is in service until the guest's EOI.
- * A halted CPU so woken resumes after its HLT.  Delivery reads the
- * 16-byte gate at IDTR.base + 16 * vector (64-bit interrupt gate 0xE or
- * trap gate 0xF, present, within the limit; software INT n also checks
- * gate DPL >= CPL), the target code segment in the GDT (present 64-bit
- * code), switches to TSS.RSPn on a privilege change and to TSS.IST[n]
- * when the gate names one, aligns RSP to 16, pushes SS, RSP, RFLAGS, CS,
- * RIP and the error code if the vector has one (8, 10-14, 17, 21),
- * clears TF, NT, RF, VM (and IF for an interrupt gate) and writes RIP
- * last.  A delivery that faults raises #GP/#NP/#SS with the selector
- * error code; a fault delivering that raises #DF; a fault delivering #DF
- * is a triple fault (INTC_UC_STOP_TRIPLE_FAULT).  32-bit protected-mode
- * and real-mode delivery are not implemented yet: a CPU outside 64-bit
- * mode that must deliver stops the machine (INTC_UC_STOP_UNSUPPORTED).
+ * Delivery (SDM vol. 3A ch. 6).  Between slices, in this order: an
+ * exception the last slice raised; NMI (unless blocked: NMI stays
+ * blocked from its delivery until the next IRET, 6.7.1); a maskable
+ * interrupt when RFLAGS.IF = 1 and the CPU is not in an STI shadow (the
+ * one instruction after STI) - acknowledged with intc_lapic_ack(), so
+ * the vector is in service until the guest's EOI.  A halted CPU so
+ * woken resumes after its HLT.  What delivery does depends on the mode
+ * the CPU is in at that moment:
+ *   - IA-32e mode (EFER.LMA = 1: 64-bit and compatibility mode; in
+ *     compatibility mode interrupts still use the 64-bit IDT, 6.14):
+ *     the 16-byte gate at IDTR.base + 16 * vector (64-bit interrupt
+ *     gate 0xE or trap gate 0xF, present, within the limit; software
+ *     INT n also checks gate DPL >= CPL), the target code segment in
+ *     the GDT (present 64-bit code), TSS.RSPn on a privilege change and
+ *     TSS.IST[n] when the gate names one, RSP aligned to 16, push SS,
+ *     RSP, RFLAGS, CS, RIP and the error code if the vector has one (8,
+ *     10-14, 17, 21).
+ *   - Legacy protected mode (CR0.PE = 1, EFER.LMA = 0; 6.11, 6.12.1):
+ *     the 8-byte gate at IDTR.base + 8 * vector (32-bit interrupt gate
+ *     0xE or trap gate 0xF; same present/limit/DPL checks), the target
+ *     code segment in the GDT (present code, L = 0), SS0:ESP0 (SSn:ESPn)
+ *     of the 32-bit TSS on a privilege change (7.2.1) with the old SS,
+ *     ESP pushed first, then EFLAGS, CS, EIP and the error code, 4 bytes
+ *     each, at SS.base + ESP.  Limits: paging must be off (legacy 32-bit
+ *     and PAE paging are not walked), the stack is 32-bit (ESP), code
+ *     segments are flat (base 0); a task gate or a 16-bit gate stops the
+ *     machine (INTC_UC_STOP_UNSUPPORTED, INTC_UC_UNSUP_GATE), as does
+ *     delivery with paging on or in virtual-8086 mode
+ *     (INTC_UC_UNSUP_MODE).
+ *   - Real-address mode (CR0.PE = 0): not delivered (the IVT needs the
+ *     engine's CS base loaded, which the API cannot do: fact F5 under
+ *     "Modes"); the machine stops (INTC_UC_STOP_UNSUPPORTED,
+ *     INTC_UC_UNSUP_MODE).  Firmware keeps IF = 0 in real mode.
+ * In both delivered modes TF, NT, RF and VM are cleared (and IF for an
+ * interrupt gate) and RIP is written last.  A delivery that faults
+ * raises #GP/#NP/#SS/#TS with the selector or IDT error code (6.13,
+ * IDT bit = 2, EXT = 1 for external events and NMI); a fault delivering
+ * that raises #DF; a fault delivering #DF is a triple fault
+ * (INTC_UC_STOP_TRIPLE_FAULT).
  *
  * Exceptions the guest raises in Unicorn (#DE, #BP, INT n, #UD, #GP from
  * IRET or a segment load, #PF...) are delivered through the IDT the same
@@ -211,8 +232,40 @@
  * loops.
  *
  * Not emulated: SMI (taken and dropped), ExtINT (no 8259: taken and
- * dropped), MOV SS/POP SS interrupt shadows, 32-bit and real-mode
- * delivery.
+ * dropped), MOV SS/POP SS interrupt shadows, real-mode delivery, task
+ * gates.
+ *
+ * ---------------------------------------------------------------------
+ * Modes.  What Unicorn 2.0.1 does with x86 operating modes, each fact
+ * established by the test uc_modes (integrations/unicorn/tests/
+ * test_modes.c and modes.s):
+ *   F1  A UC_MODE_64 engine runs compatibility-mode code (a CS with
+ *       L = 0 under EFER.LMA = 1) as 32-bit code.
+ *   F2  Guest instructions leave long mode the SDM 9.8.5.4 way and the
+ *       engine then runs legacy 32-bit protected mode correctly (IRETD
+ *       included).  Because the entry state has paging off, the guest
+ *       must turn paging on first (4-level, PAE, CR0.PG), far-jump to a
+ *       32-bit code segment, clear CR0.PG (this clears EFER.LMA) and
+ *       then EFER.LME: examples/unicorn/fw/pm32.s does exactly that.
+ *   F3  Guest instructions continue to real-address mode (a 16-bit
+ *       segment, CR0.PE = 0, far jump): real-mode addressing, IRET and
+ *       INT n (to UC_HOOK_INTR, RIP after it) work; RIP reads as IP.
+ *   F4  Writing CR0/EFER through the API does not leave long mode
+ *       (EFER.LMA stays set), so the library cannot put an engine in
+ *       another mode by register writes.
+ *   F5  In real mode, writing CS through the API changes the selector
+ *       but not the hidden base, so neither a SIPI start at CS = V << 8
+ *       nor IVT delivery can be done by register writes in a UC_MODE_64
+ *       engine; only a far transfer executed by the guest loads both.
+ *   F6  A UC_MODE_16 engine loads CS << 4 on a CS write and runs real
+ *       mode; a UC_MODE_32 engine runs 32-bit code (but cannot reach
+ *       long mode: design notes).  The library uses UC_MODE_64 engines
+ *       only: by F1-F3 they reach every mode through guest code.
+ * Conventions that follow: every CPU starts in the 64-bit entry state
+ * above; firmware that lives in 32-bit protected mode enters it through
+ * its own short trampoline (F2); an AP's SIPI page holds 64-bit code.
+ * Starting an AP in real mode at V << 12 would need a guest-executed far
+ * jump from a page the library owns (not implemented yet).
  */
 #ifndef INTC_UC_H
 #define INTC_UC_H
@@ -277,10 +330,12 @@ typedef enum intc_uc_stop {
 
 /* INTC_UC_STOP_UNSUPPORTED codes. */
 enum intc_uc_unsupported {
-    INTC_UC_UNSUP_MODE = 1,  /* delivery outside 64-bit mode */
+    INTC_UC_UNSUP_MODE = 1,  /* delivery in real mode, virtual-8086 mode
+                                or legacy protected mode with paging */
     INTC_UC_UNSUP_BSP_INIT,  /* INIT taken by the BSP */
     INTC_UC_UNSUP_APIC_BASE, /* APIC page moved onto RAM or a device */
-    INTC_UC_UNSUP_NOT_HLT    /* Unicorn stopped with no reason, not at HLT */
+    INTC_UC_UNSUP_NOT_HLT,   /* Unicorn stopped with no reason, not at HLT */
+    INTC_UC_UNSUP_GATE       /* a task gate or 16-bit gate in the IDT */
 };
 
 typedef struct intc_uc_stop_info {

@@ -1,0 +1,210 @@
+/*
+ * test_modes: facts about x86 operating modes in Unicorn 2.0.1 that
+ * libintc-uc's delivery and CPU start design around (uc.h, "Modes").
+ * Each check is one fact; the guest code is modes.s.
+ *
+ *  F1  A UC_MODE_64 engine runs compatibility-mode code (CS.L = 0,
+ *      EFER.LMA = 1) as 32-bit code (0x40 is INC EAX, not REX).
+ *  F2  Guest instructions leave long mode in the SDM 9.8.5.4 way
+ *      (paging on, compatibility mode, CR0.PG 1->0 clears EFER.LMA,
+ *      WRMSR clears LME): legacy 32-bit protected mode then runs
+ *      correctly, IRETD included.  (Unicorn's flat long-mode entry has
+ *      PG = 0: paging must be turned on first or LMA never clears.)
+ *  F3  Guest instructions reach real mode from there (16-bit segment,
+ *      CR0.PE = 0, far jump): real-mode addressing (segment << 4) and
+ *      IRET work; RIP reads as IP (the offset), the block hook's
+ *      address is linear (CS base + IP); INT n reaches UC_HOOK_INTR
+ *      with RIP after the instruction.
+ *  F4  Writing CR0 = PE-less and EFER = 0 through the API on a fresh
+ *      UC_MODE_64 engine does not leave long mode (EFER.LMA stays set).
+ *  F5  In real mode, writing CS through the API changes the selector
+ *      but not the hidden base: the engine keeps fetching from the old
+ *      base.  So the library cannot start a CPU at CS = V << 8 by API
+ *      writes; a guest far jump sets both (see uc.h, the reset page).
+ *  F6  A UC_MODE_16 engine does load the base on a CS write (CS << 4)
+ *      and runs real-mode code; a UC_MODE_32 engine runs 32-bit code.
+ *      Unused: one UC_MODE_64 engine reaches every mode by guest code.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <unicorn/unicorn.h>
+
+#define RAM (2u << 20)
+
+typedef struct probe {
+    uint64_t last_block;
+    int intno;
+} probe;
+
+static int failures;
+
+static void check(int ok, const char *fact, const char *what)
+{
+    printf("%s %s: %s\n", ok ? "ok  " : "FAIL", fact, what);
+    if (!ok)
+        failures++;
+}
+
+static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
+{
+    (void)uc;
+    (void)size;
+    ((probe *)ud)->last_block = addr;
+}
+
+static void on_intr(uc_engine *uc, uint32_t intno, void *ud)
+{
+    ((probe *)ud)->intno = (int)intno;
+    uc_emu_stop(uc);
+}
+
+typedef void (*any_fn)(void);
+static void *fn(any_fn f)
+{
+    void *p;
+    memcpy(&p, &f, sizeof p);
+    return p;
+}
+
+static uint64_t rd(uc_engine *uc, int id)
+{
+    uint64_t v = 0;
+    uc_reg_read(uc, id, &v);
+    return v;
+}
+
+static uint64_t efer(uc_engine *uc)
+{
+    uc_x86_msr m = {.rid = 0xc0000080u, .value = 0};
+    uc_reg_read(uc, UC_X86_REG_MSR, &m);
+    return m.value;
+}
+
+static uc_engine *engine(uc_mode mode, uint8_t *ram, probe *p)
+{
+    uc_engine *uc = NULL;
+    uc_hook h;
+    if (uc_open(UC_ARCH_X86, mode, &uc) != UC_ERR_OK)
+        return NULL;
+    uc_mem_map_ptr(uc, 0, RAM, UC_PROT_ALL, ram);
+    uc_hook_add(uc, &h, UC_HOOK_BLOCK, fn((any_fn)on_block), p, 1, 0);
+    uc_hook_add(uc, &h, UC_HOOK_INTR, fn((any_fn)on_intr), p, 1, 0);
+    return uc;
+}
+
+static uc_err step(uc_engine *uc)
+{
+    return uc_emu_start(uc, rd(uc, UC_X86_REG_RIP), UINT64_MAX, 0, 0);
+}
+
+static uint16_t ram16(const uint8_t *ram, uint32_t a)
+{
+    return (uint16_t)(ram[a] | ram[a + 1] << 8);
+}
+
+static void long_to_real(uint8_t *ram)
+{
+    probe p = {0, -1};
+    uc_engine *uc = engine(UC_MODE_64, ram, &p);
+    uint64_t v = 0x8000;
+    uc_reg_write(uc, UC_X86_REG_RSP, &v);
+    v = 0x10000;
+    uc_reg_write(uc, UC_X86_REG_RIP, &v);
+
+    uc_err e = step(uc);
+    check(e == UC_ERR_OK && (uint32_t)rd(uc, UC_X86_REG_RAX) == 2 &&
+              (efer(uc) & 0x400),
+          "F1", "compatibility mode runs 32-bit code under EFER.LMA");
+    e = step(uc);
+    check(e == UC_ERR_OK && efer(uc) == 0 &&
+              !(rd(uc, UC_X86_REG_CR0) & 0x80000000u) &&
+              (uint32_t)rd(uc, UC_X86_REG_RAX) == 1 &&
+              (uint32_t)rd(uc, UC_X86_REG_RCX) == 0x8000,
+          "F2", "legacy protected mode after leaving long mode, IRETD");
+    e = step(uc);
+    uint64_t ip = rd(uc, UC_X86_REG_RIP);
+    check(e == UC_ERR_OK && !(rd(uc, UC_X86_REG_CR0) & 1) &&
+              rd(uc, UC_X86_REG_CS) == 0x1000 && ram16(ram, 0x20010) == 0x1234 &&
+              (uint16_t)rd(uc, UC_X86_REG_RCX) == 0x7000 && ip < 0x10000 &&
+              p.last_block > 0x10000 && p.last_block < 0x10000 + ip,
+          "F3", "real mode: seg << 4 addressing, IRET, RIP = IP, linear hook");
+    e = step(uc);
+    check(e == UC_ERR_OK && p.intno == 0x21 &&
+              rd(uc, UC_X86_REG_RIP) == ip + 2,
+          "F3", "real-mode INT n reaches UC_HOOK_INTR, RIP after it");
+
+    /* F5: CS = 0x1100 through the API, start at IP 0: the sipi page
+       (linear 0x11000) is not what runs. */
+    v = 0x1100;
+    uc_reg_write(uc, UC_X86_REG_CS, &v);
+    v = 0;
+    uc_reg_write(uc, UC_X86_REG_RIP, &v);
+    p.last_block = 0;
+    uc_emu_start(uc, 0, UINT64_MAX, 0, 200);
+    check(ram16(ram, 0x20020) == 0 && p.last_block != 0x11000,
+          "F5", "API write of CS in real mode keeps the old base");
+    uc_close(uc);
+}
+
+static void api_modes(uint8_t *ram)
+{
+    probe p = {0, -1};
+    uc_engine *uc = engine(UC_MODE_64, ram, &p);
+    uint64_t cr0 = 0x10;
+    uc_x86_msr m = {.rid = 0xc0000080u, .value = 0};
+    uc_reg_write(uc, UC_X86_REG_CR0, &cr0);
+    uc_reg_write(uc, UC_X86_REG_MSR, &m);
+    check((efer(uc) & 0x400) != 0, "F4",
+          "API writes of CR0/EFER do not leave long mode");
+    uc_close(uc);
+
+    memset(ram + 0x20020, 0, 2);
+    uc = engine(UC_MODE_16, ram, &p);
+    uint64_t cs = 0x1100;
+    uc_reg_write(uc, UC_X86_REG_CS, &cs);
+    uc_err e = uc_emu_start(uc, 0x11000, UINT64_MAX, 0, 0);
+    check(e == UC_ERR_OK && ram16(ram, 0x20020) == 0x5678 &&
+              (uint16_t)rd(uc, UC_X86_REG_BX) == 0x1100,
+          "F6", "UC_MODE_16 engine: CS write loads the base, real mode runs");
+    uc_close(uc);
+
+    /* 32-bit: B8 imm32 (mov eax), 40 (inc eax), F4 (hlt) at 0x30000. */
+    static const uint8_t code32[] = {0xb8, 1, 0, 0, 0x80, 0x40, 0xf4};
+    memcpy(ram + 0x30000, code32, sizeof code32);
+    uc = engine(UC_MODE_32, ram, &p);
+    e = uc_emu_start(uc, 0x30000, UINT64_MAX, 0, 0);
+    check(e == UC_ERR_OK && (uint32_t)rd(uc, UC_X86_REG_EAX) == 0x80000002u,
+          "F6", "UC_MODE_32 engine runs 32-bit code");
+    uc_close(uc);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s modes.bin\n", argv[0]);
+        return 2;
+    }
+    uint8_t *ram = aligned_alloc(4096, RAM);
+    FILE *f = fopen(argv[1], "rb");
+    if (!ram || !f) {
+        fprintf(stderr, "cannot load %s\n", argv[1]);
+        free(ram);
+        if (f)
+            fclose(f);
+        return 2;
+    }
+    memset(ram, 0, RAM);
+    size_t n = fread(ram + 0x10000, 1, 0x10000, f);
+    fclose(f);
+    if (n == 0) {
+        free(ram);
+        return 2;
+    }
+    long_to_real(ram);
+    api_modes(ram);
+    free(ram);
+    printf("%s\n", failures ? "FAIL" : "PASS");
+    return failures ? 1 : 0;
+}
