@@ -37,8 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     ucf_result r;
     const char *drv = getenv("UCF_DRIVER");
-    ucf_opts o = {variant_from_env(), drv ? ucf_driver_by_name(drv) : -1,
-                  NULL, NULL};
+    ucf_opts o = {variant_from_env(), drv ? ucf_driver_by_name(drv) : -1, NULL,
+                  NULL};
     if (ucf_run(data, size, &o, &r) != 0)
         FZ_ABORT("fuzz_uc_firmware: %s", r.msg);
     if (r.finding)

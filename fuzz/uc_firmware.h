@@ -66,9 +66,9 @@ typedef struct ucf_result {
 /* How to run an input. */
 typedef struct ucf_opts {
     ucf_variant variant;
-    int driver;          /* enum ucf_driver, or -1: the input's byte 0 */
-    intc_record_fn rec;  /* non-NULL: record the libintc machine inside */
-    void *rec_ctx;       /* from the first instruction to the end */
+    int driver;         /* enum ucf_driver, or -1: the input's byte 0 */
+    intc_record_fn rec; /* non-NULL: record the libintc machine inside */
+    void *rec_ctx;      /* from the first instruction to the end */
 } ucf_opts;
 
 /* Run one input.  Returns 0, or -1 when the harness itself failed

@@ -36,7 +36,7 @@ enum {
 typedef struct ucf_dev {
     intc_uc *m;
     bool line;
-    uint32_t pending;   /* raised, not acknowledged */
+    uint32_t pending; /* raised, not acknowledged */
     uint32_t data;
     uint32_t produced;  /* raised in all */
     uint32_t acked;     /* the driver's acknowledgements, summed */
@@ -56,7 +56,8 @@ const char *ucf_driver_name(unsigned driver)
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-static void say(ucf_result *r, const char *fmt, ...)
+static void
+say(ucf_result *r, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -82,16 +83,21 @@ static uint64_t dev_read(void *opaque, uint32_t cpu, uint64_t off,
     (void)cpu;
     (void)size;
     switch (off) {
-    case DEV_STATUS: return d->pending;
-    case DEV_DATA: return d->data;
-    case DEV_ACKED: return d->acked;
-    case DEV_RETRACT: return d->retracted;
-    default: return 0;
+    case DEV_STATUS:
+        return d->pending;
+    case DEV_DATA:
+        return d->data;
+    case DEV_ACKED:
+        return d->acked;
+    case DEV_RETRACT:
+        return d->retracted;
+    default:
+        return 0;
     }
 }
 
-static void dev_write(void *opaque, uint32_t cpu, uint64_t off,
-                      unsigned size, uint64_t val)
+static void dev_write(void *opaque, uint32_t cpu, uint64_t off, unsigned size,
+                      uint64_t val)
 {
     ucf_dev *d = opaque;
     uint32_t v = (uint32_t)val;
@@ -205,16 +211,19 @@ static int watchdog(intc_uc *m, const ucf_dev *d, ucf_result *r)
     if (!(rflags & 0x200) || (intc_lapic_pending(l) & INTC_PEND_INTR))
         return 0;
     if (d->pending > 0) {
-        say(r, "watchdog: CPU halted with interrupts on and nothing "
-               "pending while the device holds %" PRIu32 " unacknowledged "
-               "event(s), line %s (interrupt starved: vector never EOIed?)",
+        say(r,
+            "watchdog: CPU halted with interrupts on and nothing "
+            "pending while the device holds %" PRIu32 " unacknowledged "
+            "event(s), line %s (interrupt starved: vector never EOIed?)",
             d->pending, d->line ? "asserted" : "deasserted");
         return 1;
     }
     if (d->acked > d->done) {
-        say(r, "watchdog: CPU halted with interrupts on and nothing "
-               "pending while %" PRIu32 " acknowledged event(s) wait "
-               "unprocessed (lost wake-up)", d->acked - d->done);
+        say(r,
+            "watchdog: CPU halted with interrupts on and nothing "
+            "pending while %" PRIu32 " acknowledged event(s) wait "
+            "unprocessed (lost wake-up)",
+            d->acked - d->done);
         return 1;
     }
     return 0;
@@ -246,8 +255,10 @@ static int run_to(intc_uc *m, const ucf_dev *d, uint64_t t, ucf_result *r)
             si.code, si.rip, exit_meaning(si.code));
         return 1;
     case INTC_UC_STOP_ALL_HALTED:
-        say(r, "watchdog: every CPU halted for good (interrupts off, "
-               "nothing armed), device pending %" PRIu32, d->pending);
+        say(r,
+            "watchdog: every CPU halted for good (interrupts off, "
+            "nothing armed), device pending %" PRIu32,
+            d->pending);
         return 1;
     default:
         say(r, "machine stopped: %s, code 0x%" PRIx64 ", rip 0x%" PRIx64,
@@ -261,9 +272,10 @@ static int run_to(intc_uc *m, const ucf_dev *d, uint64_t t, ucf_result *r)
 static int final_check(const ucf_dev *d, ucf_result *r)
 {
     if (d->pending > 0 || d->acked != d->done) {
-        say(r, "watchdog: %u ns after the last event the device still has "
-               "%" PRIu32 " unacknowledged and %" PRIu32 " unprocessed "
-               "event(s) (no progress)",
+        say(r,
+            "watchdog: %u ns after the last event the device still has "
+            "%" PRIu32 " unacknowledged and %" PRIu32 " unprocessed "
+            "event(s) (no progress)",
             UCF_DRAIN_NS, d->pending,
             d->acked > d->done ? d->acked - d->done : 0);
         return 1;
@@ -295,8 +307,8 @@ static intc_uc *new_machine(ucf_dev *d, const ucf_image *img, ucf_result *r)
     return m;
 }
 
-static int run_events(intc_uc *m, ucf_dev *d, const uint8_t *data,
-                      size_t size, ucf_result *r)
+static int run_events(intc_uc *m, ucf_dev *d, const uint8_t *data, size_t size,
+                      ucf_result *r)
 {
     size_t pos = 1;
     uint64_t t = 0;
@@ -329,12 +341,10 @@ int ucf_run(const uint8_t *data, size_t size, const ucf_opts *o,
     memset(&dev, 0, sizeof dev);
     memset(out, 0, sizeof *out);
     uint8_t h = size ? data[0] : 0;
-    out->driver = o->driver >= 0 ? (unsigned)o->driver % UCF_N_DRIVERS
-                                 : h & 3u;
-    out->fixed = o->variant == UCF_FIXED ||
-                 (o->variant == UCF_INPUT && (h & 0x80));
-    intc_uc *m = new_machine(&dev, &ucf_images[out->driver][out->fixed],
-                             out);
+    out->driver = o->driver >= 0 ? (unsigned)o->driver % UCF_N_DRIVERS : h & 3u;
+    out->fixed =
+        o->variant == UCF_FIXED || (o->variant == UCF_INPUT && (h & 0x80));
+    intc_uc *m = new_machine(&dev, &ucf_images[out->driver][out->fixed], out);
     if (!m)
         return -1;
     intc_machine *im = intc_uc_intc(m);
