@@ -12,8 +12,10 @@
  * record the libintc machine inside for the whole run
  * (intc_machine_record) and write the recording to FILE, for
  * `intc-sim --replay FILE [--to-yaml=OUT]`.
- * Exit 0 when every input met --expect, 1 otherwise, 2 on bad usage or
- * a harness failure.
+ * Every input runs twice (the second time unrecorded): both runs must
+ * end the same way, at the same time and instruction count.
+ * Exit 0 when every input met --expect, 1 otherwise, 2 on bad usage, a
+ * harness failure or a non-deterministic run.
  */
 #include "uc_firmware.h"
 
@@ -60,6 +62,29 @@ static uint8_t *slurp(const char *path, size_t *n)
     return p ? p : malloc(1);
 }
 
+/* Run the input again without recording: the outcome must be the same,
+   field for field (the runner is deterministic and recording changes
+   nothing).  0, or -1 with r->msg saying what differed. */
+static int same_again(const uint8_t *p, size_t n, ucf_variant v, ucf_result *r)
+{
+    ucf_opts uo = {v, -1, NULL, NULL};
+    ucf_result r2;
+    if (ucf_run(p, n, &uo, &r2) != 0) {
+        *r = r2;
+        return -1;
+    }
+    if (r2.finding != r->finding || r2.events != r->events ||
+        r2.time_ns != r->time_ns || r2.insns != r->insns ||
+        strcmp(r2.msg, r->msg) != 0) {
+        snprintf(r->msg, sizeof r->msg,
+                 "not deterministic: a second run ended at %" PRIu64
+                 " ns, %" PRIu64 " insns: %.200s",
+                 r2.time_ns, r2.insns, r2.finding ? r2.msg : "clean");
+        return -1;
+    }
+    return 0;
+}
+
 /* 0 as expected, 1 not, 2 harness failure. */
 static int one(const opts *o, const char *path)
 {
@@ -78,6 +103,8 @@ static int one(const opts *o, const char *path)
     }
     ucf_opts uo = {o->variant, -1, rf ? rec_write : NULL, rf};
     int rc = ucf_run(p, n, &uo, &r);
+    if (rc == 0) /* determinism: a second run, unrecorded, the same */
+        rc = same_again(p, n, o->variant, &r);
     free(p);
     if (rf && fclose(rf) != 0 && rc == 0) {
         snprintf(r.msg, sizeof r.msg, "writing %s failed", o->record);
