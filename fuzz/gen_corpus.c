@@ -735,6 +735,59 @@ static void gen_scenario(void)
     emit(t, "alias_cycle.yaml");
 }
 
+/* ---- fuzz_uc_firmware: device scripts (uc_firmware.h), a few per
+   driver: single and burst events, a withdrawn event, data values ---- */
+
+static void ucf_delta(unsigned d)
+{
+    while (d >= 0x80) {
+        u8((d & 0x7f) | 0x80);
+        d >>= 7;
+    }
+    u8(d);
+}
+
+static void ucf_raise(unsigned d, unsigned k) { ucf_delta(d); u8((k - 1) << 2); }
+static void ucf_retract(unsigned d) { ucf_delta(d); u8(1); }
+static void ucf_data(unsigned d, unsigned v) { ucf_delta(d); u8(2); u8(v); }
+static void ucf_raise_data(unsigned d, unsigned v)
+{
+    ucf_delta(d);
+    u8(3);
+    u8(v);
+}
+
+static void gen_uc_firmware(void)
+{
+    static const char *const names[4] = {"eoi_level", "lost_wakeup",
+                                         "shared_counter", "missing_eoi"};
+    const char *t = "fuzz_uc_firmware";
+    char name[64];
+    for (unsigned d = 0; d < 4; d++) {
+        u8(d); /* one event after boot, then quiet */
+        ucf_raise(2000, 1);
+        snprintf(name, sizeof name, "%s_one", names[d]);
+        emit(t, name);
+        u8(d); /* events while busy and while halted, with data */
+        ucf_data(1500, 0x11);
+        ucf_raise(500, 2);
+        ucf_raise(40, 1);
+        ucf_raise_data(3000, 0x22);
+        ucf_raise(20000, 4);
+        ucf_raise(7, 1);
+        snprintf(name, sizeof name, "%s_burst", names[d]);
+        emit(t, name);
+        u8(d); /* an event withdrawn before and after delivery */
+        ucf_raise(1000, 1);
+        ucf_retract(0);
+        ucf_raise(3000, 1);
+        ucf_retract(5);
+        ucf_raise_data(4000, 0x7f);
+        snprintf(name, sizeof name, "%s_retract", names[d]);
+        emit(t, name);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -751,5 +804,6 @@ int main(int argc, char **argv)
     gen_snapshot();
     gen_replay();
     gen_scenario();
+    gen_uc_firmware();
     return 0;
 }

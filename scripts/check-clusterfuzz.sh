@@ -21,7 +21,8 @@
 # holding only PATH, HOME and the OSS-Fuzz variables (CC, CXX, CFLAGS,
 # CXXFLAGS, LIB_FUZZING_ENGINE, SANITIZER, FUZZING_ENGINE, FUZZING_LANGUAGE,
 # ARCHITECTURE, SRC, WORK, OUT).  Then for every fuzz/fuzz_*.c target
-# (fuzz_scenario only when libyaml is installed), it checks that:
+# (fuzz_scenario only when libyaml is installed, fuzz_uc_firmware only
+# when Unicorn's static library and binutils are), it checks that:
 #   - $OUT/<t>, <t>.options, <t>.dict and <t>_seed_corpus.zip exist, the
 #     .options' dict names a file in $OUT, the zip unpacks;
 #   - the binary needs no shared library beyond the C/C++ runtimes
@@ -100,6 +101,13 @@ expected=()
 for f in fuzz/fuzz_*.c; do
     t=$(basename "$f" .c)
     if [ "$t" = fuzz_scenario ] && ! pkg-config --exists yaml-0.1; then
+        continue
+    fi
+    # fuzz_uc_firmware: as fuzz/build.sh decides (static Unicorn, binutils)
+    if [ "$t" = fuzz_uc_firmware ] && ! { pkg-config --exists unicorn &&
+        [ -f "$(pkg-config --variable=libdir unicorn)/libunicorn.a" ] &&
+        command -v as >/dev/null && command -v ld >/dev/null &&
+        command -v objcopy >/dev/null; }; then
         continue
     fi
     expected+=("$t")

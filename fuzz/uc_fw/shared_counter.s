@@ -1,0 +1,54 @@
+# Driver 3 of fuzz_uc_firmware: a counter shared by the handler and the
+# main loop without masking.  The main loop reads the queue count, lets
+# interrupts in, processes the event and only then writes the count back
+# decremented: an interrupt in between adds to the count in memory and
+# the write-back loses it.  Found by IDLE_CHECK (exit 0xbad3: events
+# processed != events acknowledged).  FIXED: the read-modify-write runs
+# with interrupts masked and is done before they are enabled.
+        .include "common.inc"
+        .include "driver.inc"
+        .globl _start
+_start:
+        DRIVER_SETUP handler
+main_loop:
+        cli
+        mov eax, dword ptr [rip + pending]
+        test eax, eax
+        jz idle
+        dec eax
+.ifdef FIXED
+        mov dword ptr [rip + pending], eax
+        sti
+        call process
+.else
+        sti                                     # BUG: unmasked window
+        push rax
+        call process
+        pop rax
+        mov dword ptr [rip + pending], eax      # stale write-back
+.endif
+        jmp main_loop
+idle:
+        IDLE_CHECK
+        inc qword ptr [rip + idle_count]
+        sti
+        hlt
+        jmp main_loop
+
+handler:
+        push rax
+        push rbx
+        mov rbx, DEV
+        mov eax, dword ptr [rbx + DEV_STATUS]
+        test eax, eax
+        jnz 1f
+        SPURIOUS_CHECK
+        jmp 2f
+1:      add dword ptr [rip + pending], eax
+        mov dword ptr [rbx + DEV_ACK], eax
+2:      EOI
+        pop rbx
+        pop rax
+        iretq
+
+        .include "driver_lib.inc"
