@@ -49,8 +49,10 @@ void intc_uc__emit(intc_uc *m, uc_cpu *c, intc_uc_event_type type,
 
 static bool stop_is_resumable(intc_uc_stop r)
 {
+    /* ALL_HALTED too: a device model may raise a line or send an MSI
+       and run again (the woken CPU resumes after its HLT). */
     return r == INTC_UC_STOP_INSN_LIMIT || r == INTC_UC_STOP_TIME_LIMIT ||
-           r == INTC_UC_STOP_REQUESTED;
+           r == INTC_UC_STOP_REQUESTED || r == INTC_UC_STOP_ALL_HALTED;
 }
 
 static uint64_t cpu_rip(uc_cpu *c)

@@ -301,7 +301,9 @@ struct uc_struct; /* Unicorn's uc_engine */
     /* guest OUT to port 0xF4: code = value */                              \
     X(EXIT, "exit")                                                         \
     /* every CPU halted or waiting for SIPI, nothing pending that can     \
-       wake one, no timer armed */                                          \
+       wake one, no timer armed (resumable: a device may raise a line     \
+       or send an MSI first; run again with nothing changed and it        \
+       stops the same way at once) */                                     \
     X(ALL_HALTED, "all_halted")                                             \
     /* the run's instruction budget is spent (resumable) */                 \
     X(INSN_LIMIT, "insn_limit")                                             \
@@ -455,8 +457,8 @@ INTC_API intc_err intc_uc_read(intc_uc *m, uint64_t gpa, void *buf,
  * max_ns (0: no limit) is a virtual-time horizon (an absolute clock
  * value, not a duration): the run stops before it would run or wake a
  * CPU at a clock at or beyond it, and no slice runs past it.  *info (may be NULL)
- * receives the stop.  INSN_LIMIT, TIME_LIMIT and REQUESTED stops may be
- * resumed by calling again; after any other stop intc_uc_run() returns
+ * receives the stop.  ALL_HALTED, INSN_LIMIT, TIME_LIMIT and REQUESTED
+ * stops may be resumed by calling again; after any other stop intc_uc_run() returns
  * INTC_ERR_INVAL and the same *info.  Returns INTC_OK when it ran (the
  * stop reason says why it returned), INTC_ERR_BUSY from a callback,
  * INTC_ERR_INVAL for m NULL.
