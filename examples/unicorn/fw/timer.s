@@ -44,6 +44,20 @@ _start:
         cmp rax, 21
         ja fail2
 
+        # 2b. The same with `dec rcx; jnz` (48 FF C9 75 FB): the block ends
+        #     in byte FB, the jump's displacement, not STI; no shadow, so
+        #     the ticks still arrive inside the loop.
+        mov r12, qword ptr [rip + ticks]
+        mov rcx, 100000
+5:      dec rcx
+        jnz 5b
+        mov rax, qword ptr [rip + ticks]
+        sub rax, r12
+        cmp rax, 19
+        jb fail2
+        cmp rax, 21
+        ja fail2
+
         # 3. One-shot: stop the periodic timer (TMICT = 0), program a
         #    single 5000-count shot on vector 0x41.
         cli

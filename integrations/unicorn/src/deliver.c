@@ -435,7 +435,7 @@ bool intc_uc__deliver(uc_cpu *c, uint8_t vector, unsigned kind, bool has_err,
         memset(&f, 0, sizeof f);
         if (deliver_once(c, v, kind, has_err, err, rip, &f)) {
             c->delivered++;
-            c->after_sti = false;
+            c->after_sti = c->sti_cand = false;
             intc_uc__emit(m, c, INTC_UC_EV_DELIVER, v, rip, kind,
                           has_err ? err : 0);
             return true;

@@ -385,10 +385,12 @@ static const uc_block *block_info(uc_cpu *c, uint64_t pc, uint32_t size)
     b->pc = pc;
     b->size = size;
     b->icount = icount;
-    b->last = 0;
+    b->last = b->prev = 0;
     uint64_t gpa;
     if (size && intc_uc__translate(c, pc + size - 1, false, &gpa))
         b->last = c->m->ram[gpa];
+    if (size > 1 && intc_uc__translate(c, pc + size - 2, false, &gpa))
+        b->prev = c->m->ram[gpa];
     return b;
 }
 
@@ -422,6 +424,27 @@ static bool read_if(uc_cpu *c)
     uint64_t fl = 0;
     uc_reg_read(c->uc, UC_X86_REG_RFLAGS, &fl);
     return (fl & RFLAGS_IF) != 0;
+}
+
+/* The STI shadow (SDM 6.8.3): the one instruction after an STI that set
+   IF.  Unicorn ends a block after STI, so STI is a block's last byte,
+   FB; but so is the displacement of a short jump back by 5 (75 FB,
+   `dec rcx; jnz 1b`).  A block ending in FB that started with IF = 0
+   (sti_cand) was an STI if IF is 1 after it. */
+static bool sti_shadow(uc_cpu *c)
+{
+    if (c->sti_cand) {
+        c->sti_cand = false;
+        c->after_sti = read_if(c);
+    }
+    return c->after_sti;
+}
+
+/* A short jump's opcode (Jcc rel8, JMP rel8, LOOPcc/JCXZ): a block's last
+   byte after it is the jump's displacement, not an instruction. */
+static bool short_jump_opcode(uint8_t b)
+{
+    return (b >= 0x70 && b <= 0x7f) || b == 0xeb || (b >= 0xe0 && b <= 0xe3);
 }
 
 /* Whether the running CPU should leave its slice to take something. */
@@ -466,7 +489,7 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
     /* The block after one ending in STI (FB) is the one instruction of
        the STI shadow (6.8.3): no interrupt before it.  The first block
        of a slice always runs, so a slice always makes progress. */
-    if (!first && !c->after_sti && wants_delivery(c))
+    if (!first && !sti_shadow(c) && wants_delivery(c))
         goto stop;
     /* First visit since the last flush: the trap module scans the block
        and, when it hooked a trapped instruction in it, dropped it from
@@ -478,8 +501,13 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
     }
 
     const uc_block *b = block_info(c, addr, size);
-    c->after_sti = b->last == 0xfb;
-    c->after_iret = b->last == 0xcf;
+    c->sti_cand = b->last == 0xfb && !read_if(c);
+    c->after_sti = false;
+    /* IRET (CF, 48 CF) ends its block; CF after a short jump's opcode is
+       a displacement (a jump back by 49).  An IRET right after a byte
+       that happens to equal such an opcode (e.g. `push 0x75; iretd`) is
+       missed: NMI then stays blocked until the next IRET. */
+    c->after_iret = b->last == 0xcf && !short_jump_opcode(b->prev);
     c->cur_pc = addr;
     c->cur_end = addr + size;
     c->cur_icount = b->icount;
@@ -661,7 +689,7 @@ static intc_err trap_attach(uc_cpu *c)
 static void cpu_enter_entry_state(uc_cpu *c)
 {
     uc_context_restore(c->uc, c->reset_ctx);
-    c->after_sti = false;
+    c->after_sti = c->sti_cand = false;
     c->after_iret = false;
     c->nmi_blocked = false;
     c->exc_pending = false;
@@ -736,7 +764,7 @@ static bool prepare(uc_cpu *c)
                 return false;
             continue;
         }
-        if (c->after_sti)
+        if (sti_shadow(c))
             break; /* the shadowed instruction runs first */
         if ((p & INTC_PEND_NMI) && !c->nmi_blocked) {
             intc_lapic_take(l, INTC_PEND_NMI, NULL);
@@ -828,7 +856,7 @@ static void run_slice(uc_cpu *c)
         if (now >= 1 && intc_uc__translate(c, now - 1, false, &gpa) &&
             m->ram[gpa] == 0xf4) {
             c->state = INTC_UC_CPU_HALTED;
-            c->after_sti = false;
+            c->after_sti = c->sti_cand = false;
             intc_uc__emit(m, c, INTC_UC_EV_HALT, -1, now, 0, 0);
         } else {
             intc_uc__stop(m, INTC_UC_STOP_UNSUPPORTED, c,

@@ -25,6 +25,7 @@ typedef struct uc_block {
     uint32_t size; /* 0: empty slot */
     uint16_t icount;
     uint8_t last; /* last byte of the block (0xFB STI, 0xCF IRET) */
+    uint8_t prev; /* the byte before it (0 for a 1-byte block) */
 } uc_block;
 
 typedef struct uc_cpu {
@@ -49,6 +50,8 @@ typedef struct uc_cpu {
     bool kicked;         /* kicked since it last ran (scheduling) */
     uint64_t stop_pc;    /* where (corruption 3: written back) */
     bool after_sti;      /* the next block is the STI shadow */
+    bool sti_cand;       /* the last block ends in byte FB and started
+                            with IF = 0: STI if IF is 1 now (uc.c) */
     bool after_iret;     /* the last block ended with IRET */
     bool nmi_blocked;    /* from NMI delivery until IRET (6.7.1) */
 
