@@ -9,29 +9,10 @@
         .globl _start
 _start:
         DRIVER_SETUP handler
-main_loop:
-        cli
-        mov eax, dword ptr [rip + pending]
-        test eax, eax
-        jz idle
-        dec eax
-        mov dword ptr [rip + pending], eax
-        sti
-        call process
-        jmp main_loop
-idle:
-        IDLE_CHECK
-        inc qword ptr [rip + idle_count]
-        sti
-        hlt
-        jmp main_loop
+        MAIN_LOOP
 
 handler:
-        push rax
-        push rbx
-        mov rbx, DEV
-        mov eax, dword ptr [rbx + DEV_STATUS]
-        test eax, eax
+        HANDLER_ENTRY
         jnz 1f
         SPURIOUS_CHECK
         EOI
@@ -44,8 +25,6 @@ handler:
         EOI                                     # BUG: the line is still up
         mov dword ptr [rbx + DEV_ACK], eax
 .endif
-2:      pop rbx
-        pop rax
-        iretq
+2:      HANDLER_EXIT
 
         .include "driver_lib.inc"

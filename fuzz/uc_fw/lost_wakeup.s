@@ -11,16 +11,7 @@
         .globl _start
 _start:
         DRIVER_SETUP handler
-main_loop:
-        cli
-        mov eax, dword ptr [rip + pending]
-        test eax, eax
-        jz idle
-        dec eax
-        mov dword ptr [rip + pending], eax
-        sti
-        call process
-        jmp main_loop
+        BUSY_LOOP
 idle:
         IDLE_CHECK
 .ifdef FIXED
@@ -33,20 +24,6 @@ idle:
         hlt
         jmp main_loop
 
-handler:
-        push rax
-        push rbx
-        mov rbx, DEV
-        mov eax, dword ptr [rbx + DEV_STATUS]
-        test eax, eax
-        jnz 1f
-        SPURIOUS_CHECK
-        jmp 2f
-1:      add dword ptr [rip + pending], eax
-        mov dword ptr [rbx + DEV_ACK], eax
-2:      EOI
-        pop rbx
-        pop rax
-        iretq
+        HANDLER
 
         .include "driver_lib.inc"

@@ -12,35 +12,11 @@
         .globl _start
 _start:
         DRIVER_SETUP handler
-main_loop:
-        cli
-        mov eax, dword ptr [rip + pending]
-        test eax, eax
-        jz idle
-        dec eax
-        mov dword ptr [rip + pending], eax
-        sti
-        call process
-        jmp main_loop
-idle:
-        IDLE_CHECK
-        inc qword ptr [rip + idle_count]
-        sti
-        hlt
-        jmp main_loop
+        MAIN_LOOP
 
 handler:
-        push rax
-        push rbx
-        push rcx
-        mov rbx, DEV
-        mov eax, dword ptr [rbx + DEV_STATUS]
-        test eax, eax
-        jnz 1f
-        SPURIOUS_CHECK
-        jmp 2f
-1:      add dword ptr [rip + pending], eax
-        mov dword ptr [rbx + DEV_ACK], eax
+        HANDLER_ENTRY rcx
+        QUEUE_AND_ACK 2f
         mov ecx, dword ptr [rbx + DEV_DATA]
         cmp cl, DATA_ERROR
         jne 2f
@@ -50,9 +26,6 @@ handler:
 .endif
         jmp 3f                                  # BUG unless FIXED: no EOI
 2:      EOI
-3:      pop rcx
-        pop rbx
-        pop rax
-        iretq
+3:      HANDLER_EXIT rcx
 
         .include "driver_lib.inc"

@@ -10,12 +10,7 @@
         .globl _start
 _start:
         DRIVER_SETUP handler
-main_loop:
-        cli
-        mov eax, dword ptr [rip + pending]
-        test eax, eax
-        jz idle
-        dec eax
+        DEQUEUE
 .ifdef FIXED
         mov dword ptr [rip + pending], eax
         sti
@@ -28,27 +23,8 @@ main_loop:
         mov dword ptr [rip + pending], eax      # stale write-back
 .endif
         jmp main_loop
-idle:
-        IDLE_CHECK
-        inc qword ptr [rip + idle_count]
-        sti
-        hlt
-        jmp main_loop
+        IDLE_LOOP
 
-handler:
-        push rax
-        push rbx
-        mov rbx, DEV
-        mov eax, dword ptr [rbx + DEV_STATUS]
-        test eax, eax
-        jnz 1f
-        SPURIOUS_CHECK
-        jmp 2f
-1:      add dword ptr [rip + pending], eax
-        mov dword ptr [rbx + DEV_ACK], eax
-2:      EOI
-        pop rbx
-        pop rax
-        iretq
+        HANDLER
 
         .include "driver_lib.inc"
