@@ -64,9 +64,7 @@ busy_mixed:
         .macro TIMER_SETUP
         CPU_SETUP
         call idt_defaults
-        mov edi, 0x40
-        lea rsi, [rip + tick_isr]
-        call set_gate
+        GATE 0x40, tick_isr
         mov rbx, LAPIC
         mov dword ptr [rbx + LAPIC_SVR], 0x1ff
         mov dword ptr [rbx + LAPIC_TDCR], 0xb
@@ -107,12 +105,8 @@ tick_isr:
 ipi_xapic:
         CPU_SETUP
         call idt_defaults
-        mov edi, 0x51
-        lea rsi, [rip + pong_isr]
-        call set_gate
-        mov edi, 0x52
-        lea rsi, [rip + ping_isr]
-        call set_gate
+        GATE 0x51, pong_isr
+        GATE 0x52, ping_isr
         mov rbx, LAPIC
         mov dword ptr [rbx + LAPIC_SVR], 0x1ff
         mov dword ptr [rbx + LAPIC_ICR_HI], 0
@@ -158,12 +152,8 @@ pong_isr:                               # BSP
 ipi_x2apic:
         CPU_SETUP
         call idt_defaults
-        mov edi, 0x51
-        lea rsi, [rip + pong_x2_isr]
-        call set_gate
-        mov edi, 0x52
-        lea rsi, [rip + ping_x2_isr]
-        call set_gate
+        GATE 0x51, pong_x2_isr
+        GATE 0x52, ping_x2_isr
         TO_X2APIC
         WRMSRI X2_SVR, 0x1ff
         WRMSRI X2_ICR, 0x000c4500

@@ -15,20 +15,11 @@
 _start:
         CPU_SETUP
         call idt_defaults
-        mov edi, 0x55
-        lea rsi, [rip + isr55]
-        call set_gate
-        mov edi, 0x66
-        lea rsi, [rip + isr66]
-        call set_gate
-        mov edi, 13
-        lea rsi, [rip + gp_isr]
-        call set_gate
-        mov edi, 6
-        lea rsi, [rip + ud_isr]
-        call set_gate
-        lea rsi, [rip + hello]
-        call puts
+        GATE 0x55, isr55
+        GATE 0x66, isr66
+        GATE 13, gp_isr
+        GATE 6, ud_isr
+        PUTS hello
 
         mov rbx, LAPIC
         mov dword ptr [rbx + LAPIC_SVR], 0x1ff
@@ -136,16 +127,9 @@ ud1:    .byte 0xf0, 0x0f, 0x32               # lock rdmsr: #UD
         cmp qword ptr [rip + ud_count], 1
         jne fail5
 
-        lea rsi, [rip + pass]
-        call puts
-        EXIT EXIT_PASS
+        REPORT_PASS
 
-fail1:  EXIT 0xbad1
-fail2:  EXIT 0xbad2
-fail3:  EXIT 0xbad3
-fail4:  EXIT 0xbad4
-fail5:  EXIT 0xbad5
-fail6:  EXIT 0xbad6
+        FAIL_EXITS 1, 2, 3, 4, 5, 6
 
 isr55:
         inc qword ptr [rip + hits55]

@@ -11,21 +11,11 @@
 _start:
         CPU_SETUP
         call idt_defaults
-        mov edi, 0x30
-        lea rsi, [rip + int30_isr]
-        call set_gate
-        mov edi, 6
-        lea rsi, [rip + ud_isr]
-        call set_gate
-        mov edi, 13
-        lea rsi, [rip + gp_isr]
-        call set_gate
-        mov edi, 2
-        lea rsi, [rip + nmi_isr]
-        call set_gate
-        mov edi, 0x31
-        lea rsi, [rip + ist_isr]
-        call set_gate
+        GATE 0x30, int30_isr
+        GATE 6, ud_isr
+        GATE 13, gp_isr
+        GATE 2, nmi_isr
+        GATE 0x31, ist_isr
         mov byte ptr [IDT_BASE + 0x31 * 16 + 4], 1       # IST1
 
         # TSS: IST1 at offset 0x24; its 16-byte descriptor at GDT 0x18.
@@ -83,11 +73,7 @@ gp_at:  mov ds, ax
         jne fail6
         EXIT EXIT_PASS
 
-fail1:  EXIT 0xbad1
-fail3:  EXIT 0xbad3
-fail4:  EXIT 0xbad4
-fail5:  EXIT 0xbad5
-fail6:  EXIT 0xbad6
+        FAIL_EXITS 1, 3, 4, 5, 6
 
 int30_isr:
         lea rax, [rip + after_int]

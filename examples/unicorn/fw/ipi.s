@@ -11,15 +11,9 @@
 _start:
         CPU_SETUP
         call idt_defaults
-        mov edi, 0x50
-        lea rsi, [rip + shoot_isr]
-        call set_gate
-        mov edi, 0x51
-        lea rsi, [rip + pong_isr]
-        call set_gate
-        mov edi, 0x52
-        lea rsi, [rip + ping_isr]
-        call set_gate
+        GATE 0x50, shoot_isr
+        GATE 0x51, pong_isr
+        GATE 0x52, ping_isr
         lea rsi, [rip + hello]
         call puts
 
@@ -75,13 +69,9 @@ _start:
         jne fail3
         cmp dword ptr [rip + pings], PINGS * (NCPU - 1)
         jne fail3
-        lea rsi, [rip + pass]
-        call puts
-        EXIT EXIT_PASS
+        REPORT_PASS
 
-fail1:  EXIT 0xbad1
-fail2:  EXIT 0xbad2
-fail3:  EXIT 0xbad3
+        FAIL_EXITS 1, 2, 3
 
 shoot_isr:                              # AP: "flush", then ack
         lock inc dword ptr [rip + acks]

@@ -20,18 +20,10 @@
 _start:
         CPU_SETUP
         call idt_defaults
-        mov edi, VEC0
-        lea rsi, [rip + qisr0]
-        call set_gate
-        mov edi, VEC0 + 1
-        lea rsi, [rip + qisr1]
-        call set_gate
-        mov edi, VEC0 + 2
-        lea rsi, [rip + qisr2]
-        call set_gate
-        mov edi, VEC0 + 3
-        lea rsi, [rip + qisr3]
-        call set_gate
+        GATE VEC0, qisr0
+        GATE VEC0 + 1, qisr1
+        GATE VEC0 + 2, qisr2
+        GATE VEC0 + 3, qisr3
         lea rsi, [rip + hello]
         call puts
         mov rbx, LAPIC
@@ -104,14 +96,9 @@ _start:
         jnz fail3
         cmp dword ptr [rip + wrong], 0
         jne fail4
-        lea rsi, [rip + pass]
-        call puts
-        EXIT EXIT_PASS
+        REPORT_PASS
 
-fail1:  EXIT 0xbad1
-fail2:  EXIT 0xbad2
-fail3:  EXIT 0xbad3
-fail4:  EXIT 0xbad4
+        FAIL_EXITS 1, 2, 3, 4
 
 # Wait (bounded, interrupts on) until counts[i] == r12d for every bit i
 # of edx; 0xbad1 on timeout.

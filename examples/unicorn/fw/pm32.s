@@ -102,9 +102,7 @@ int31:  int 0x31
         call puts32
         EXIT EXIT_PASS
 
-fail1:  EXIT 0xbad1
-fail2:  EXIT 0xbad2
-fail3:  EXIT 0xbad3
+        FAIL_EXITS 1, 2, 3
 unexpected32:
         EXIT 0xbadf
 

@@ -7,14 +7,9 @@
 _start:
         CPU_SETUP
         call idt_defaults
-        mov edi, 0x40
-        lea rsi, [rip + periodic_isr]
-        call set_gate
-        mov edi, 0x41
-        lea rsi, [rip + oneshot_isr]
-        call set_gate
-        lea rsi, [rip + hello]
-        call puts
+        GATE 0x40, periodic_isr
+        GATE 0x41, oneshot_isr
+        PUTS hello
 
         mov rbx, LAPIC
         mov dword ptr [rbx + LAPIC_SVR], 0x1ff     # enable, spurious 0xFF
@@ -79,14 +74,9 @@ _start:
         jne fail4
         cmp qword ptr [rip + ticks], r12
         jne fail4
-        lea rsi, [rip + pass]
-        call puts
-        EXIT EXIT_PASS
+        REPORT_PASS
 
-fail1:  EXIT 0xbad1
-fail2:  EXIT 0xbad2
-fail3:  EXIT 0xbad3
-fail4:  EXIT 0xbad4
+        FAIL_EXITS 1, 2, 3, 4
 
 periodic_isr:
         inc qword ptr [rip + ticks]

@@ -23,12 +23,8 @@
 _start:
         CPU_SETUP
         call idt_defaults
-        mov edi, VEC_SHOOT
-        lea rsi, [rip + shoot_isr]
-        call set_gate
-        mov edi, VEC_WAKE
-        lea rsi, [rip + wake_isr]
-        call set_gate
+        GATE VEC_SHOOT, shoot_isr
+        GATE VEC_WAKE, wake_isr
         lea rsi, [rip + hello]
         call puts
         mov rbx, LAPIC
@@ -80,15 +76,9 @@ _start:
         call wait_acks
         cmp dword ptr [rip + slow_masked], 0
         jne fail5
-        lea rsi, [rip + pass]
-        call puts
-        EXIT EXIT_PASS
+        REPORT_PASS
 
-fail1:  EXIT 0xbad1
-fail2:  EXIT 0xbad2
-fail3:  EXIT 0xbad3
-fail4:  EXIT 0xbad4
-fail5:  EXIT 0xbad5
+        FAIL_EXITS 1, 2, 3, 4, 5
 
 # Publish flush request r12d (generation) for the page, IPI all
 # excluding self, flush the local entry.

@@ -12,11 +12,8 @@
 _start:
         CPU_SETUP
         call idt_defaults
-        mov edi, 0x60
-        lea rsi, [rip + deadline_isr]
-        call set_gate
-        lea rsi, [rip + hello]
-        call puts
+        GATE 0x60, deadline_isr
+        PUTS hello
 
         mov eax, 1
         cpuid
@@ -116,17 +113,9 @@ _start:
         mov r12, rax
         dec r13d
         jnz 4b
-        lea rsi, [rip + pass]
-        call puts
-        EXIT EXIT_PASS
+        REPORT_PASS
 
-fail1:  EXIT 0xbad1
-fail2:  EXIT 0xbad2
-fail3:  EXIT 0xbad3
-fail4:  EXIT 0xbad4
-fail5:  EXIT 0xbad5
-fail6:  EXIT 0xbad6
-fail7:  EXIT 0xbad7
+        FAIL_EXITS 1, 2, 3, 4, 5, 6, 7
 
 # arm: IA32_TSC_DEADLINE <- r12 (0 disarms).
 arm:

@@ -45,14 +45,9 @@
 _start:
         CPU_SETUP
         call idt_defaults
-        mov edi, VEC_DEV
-        lea rsi, [rip + dev_isr]
-        call set_gate
-        mov edi, VEC_FAULT
-        lea rsi, [rip + fault_isr]
-        call set_gate
-        lea rsi, [rip + hello]
-        call puts
+        GATE VEC_DEV, dev_isr
+        GATE VEC_FAULT, fault_isr
+        PUTS hello
         mov rbx, LAPIC
         mov dword ptr [rbx + LAPIC_SVR], 0x1ff
         mov r13, IOMMU
@@ -135,15 +130,9 @@ _start:
         call dma
         cmp dword ptr [rip + dma_target], 0x1234abcd
         jne fail5
-        lea rsi, [rip + pass]
-        call puts
-        EXIT EXIT_PASS
+        REPORT_PASS
 
-fail1:  EXIT 0xbad1
-fail2:  EXIT 0xbad2
-fail3:  EXIT 0xbad3
-fail4:  EXIT 0xbad4
-fail5:  EXIT 0xbad5
+        FAIL_EXITS 1, 2, 3, 4, 5
 
 # Poll GSTS (bounded) until bit(s) esi are set; 0xbad1 on timeout.
 wait_gsts:

@@ -13,21 +13,11 @@
 _start:
         CPU_SETUP
         call idt_defaults
-        mov edi, 0x51
-        lea rsi, [rip + pong_isr]
-        call set_gate
-        mov edi, 0x52
-        lea rsi, [rip + ping_isr]
-        call set_gate
-        mov edi, 0x53
-        lea rsi, [rip + cluster_isr]
-        call set_gate
-        mov edi, 0x54
-        lea rsi, [rip + one_isr]
-        call set_gate
-        mov edi, 0x55
-        lea rsi, [rip + self_isr]
-        call set_gate
+        GATE 0x51, pong_isr
+        GATE 0x52, ping_isr
+        GATE 0x53, cluster_isr
+        GATE 0x54, one_isr
+        GATE 0x55, self_isr
         lea rsi, [rip + hello]
         call puts
 
@@ -108,19 +98,9 @@ _start:
         cli
         cmp dword ptr [rip + self_hits], 1
         jne fail6
-        lea rsi, [rip + pass]
-        call puts
-        EXIT EXIT_PASS
+        REPORT_PASS
 
-fail1:  EXIT 0xbad1
-fail2:  EXIT 0xbad2
-fail3:  EXIT 0xbad3
-fail4:  EXIT 0xbad4
-fail5:  EXIT 0xbad5
-fail6:  EXIT 0xbad6
-fail7:  EXIT 0xbad7
-fail8:  EXIT 0xbad8
-fail9:  EXIT 0xbad9
+        FAIL_EXITS 1, 2, 3, 4, 5, 6, 7, 8, 9
 
 # check_ids: x2APIC ID (MSR 0x802) = CPUID.0BH:EDX = CPUID.01H:EBX[31:24]
 # (the initial APIC ID, 11.12.5.1 and 11.12.8), and the LDR derived from
