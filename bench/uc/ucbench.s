@@ -99,6 +99,22 @@ tick_isr:
         EOI
         iretq
 
+# r12 round trips: send a ping (send: the rest of the line, one
+# instruction or macro), sleep until the pong's ISR counts the answer;
+# then exit EXIT_PASS.  Clobbers r12, r14.
+        .macro ROUND_TRIPS send:vararg
+2:      mov r14d, dword ptr ds:P_PONGS
+        \send
+        sti
+3:      hlt
+        cmp dword ptr ds:P_PONGS, r14d
+        je 3b
+        cli
+        dec r12
+        jnz 2b
+        EXIT EXIT_PASS
+        .endm
+
 # 4: P_N round trips between CPU 0 and CPU 1 in xAPIC mode (ICR and EOI
 # through the LAPIC page): ping 0x52 to APIC ID 1, pong 0x51 back; the
 # BSP sleeps for the answer.
@@ -121,16 +137,7 @@ ipi_xapic:
         jb 1b
         mov r12, qword ptr ds:P_N
         mov dword ptr [rbx + LAPIC_ICR_HI], 1 << 24
-2:      mov r14d, dword ptr ds:P_PONGS
-        mov dword ptr [rbx + LAPIC_ICR_LO], 0x52
-        sti
-3:      hlt
-        cmp dword ptr ds:P_PONGS, r14d
-        je 3b
-        cli
-        dec r12
-        jnz 2b
-        EXIT EXIT_PASS
+        ROUND_TRIPS mov dword ptr [rbx + LAPIC_ICR_LO], 0x52
 
 ping_isr:                               # AP: answer APIC ID 0
         push rbx
@@ -168,16 +175,7 @@ ipi_x2apic:
         cmp dword ptr ds:P_APS, 1
         jb 1b
         mov r12, qword ptr ds:P_N
-2:      mov r14d, dword ptr ds:P_PONGS
-        WRMSRI X2_ICR, 0x52, 1
-        sti
-3:      hlt
-        cmp dword ptr ds:P_PONGS, r14d
-        je 3b
-        cli
-        dec r12
-        jnz 2b
-        EXIT EXIT_PASS
+        ROUND_TRIPS WRMSRI X2_ICR, 0x52, 1
 
 ping_x2_isr:                            # AP: answer x2APIC ID 0
         push rax

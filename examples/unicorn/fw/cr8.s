@@ -11,6 +11,15 @@
         .include "common.inc"
         .include "msr.inc"
 
+# A fixed self-IPI (ICR shorthand 01b, SDM 11.6.1) of vector vec, then
+# 1000 loops with interrupts as they are.  rbx = LAPIC; clobbers ecx.
+        .macro SELF_IPI_SPIN vec
+        mov dword ptr [rbx + LAPIC_ICR_LO], 0x00040000 | \vec
+        mov ecx, 1000
+1:      dec ecx
+        jnz 1b
+        .endm
+
         .globl _start
 _start:
         CPU_SETUP
@@ -42,19 +51,13 @@ _start:
 
         # Self IPI 0x55 (class 5 <= CR8): pending, not taken.
         sti
-        mov dword ptr [rbx + LAPIC_ICR_LO], 0x00040055
-        mov ecx, 1000
-1:      dec ecx
-        jnz 1b
+        SELF_IPI_SPIN 0x55
         cmp qword ptr [rip + hits55], 0
         jne fail2
         bt dword ptr [rbx + 0x220], 0x55 - 0x40   # IRR[0x55]
         jnc fail2
         # Class 6 is above CR8: taken at once, while 0x55 still waits.
-        mov dword ptr [rbx + LAPIC_ICR_LO], 0x00040066
-        mov ecx, 1000
-2:      dec ecx
-        jnz 2b
+        SELF_IPI_SPIN 0x66
         cmp qword ptr [rip + hits66], 1
         jne fail2
         cmp qword ptr [rip + hits55], 0

@@ -3,6 +3,21 @@
 # default) and the APIC timer counts at 1 GHz with divide-by-1, so a
 # period of 10000 counts is 10000 instructions of the CPU.
         .include "common.inc"
+# 100000 iterations of `dec reg; jnz` with the periodic timer on: 19 to
+# 21 ticks arrive (fail2 otherwise).  Clobbers rax, r12, reg.
+        .macro BUSY_TICKS reg
+        mov r12, qword ptr [rip + ticks]
+        mov \reg, 100000
+2:      dec \reg
+        jnz 2b
+        mov rax, qword ptr [rip + ticks]
+        sub rax, r12
+        cmp rax, 19
+        jb fail2
+        cmp rax, 21
+        ja fail2
+        .endm
+
         .globl _start
 _start:
         CPU_SETUP
@@ -28,30 +43,12 @@ _start:
 
         # 2. Ticks while busy: 100000 iterations of two instructions are
         #    ~200000 ns, 20 periods (19..21 with the phase and the ISRs).
-        mov r12, qword ptr [rip + ticks]
-        mov ecx, 100000
-2:      dec ecx
-        jnz 2b
-        mov rax, qword ptr [rip + ticks]
-        sub rax, r12
-        cmp rax, 19
-        jb fail2
-        cmp rax, 21
-        ja fail2
+        BUSY_TICKS ecx
 
         # 2b. The same with `dec rcx; jnz` (48 FF C9 75 FB): the block ends
         #     in byte FB, the jump's displacement, not STI; no shadow, so
         #     the ticks still arrive inside the loop.
-        mov r12, qword ptr [rip + ticks]
-        mov rcx, 100000
-5:      dec rcx
-        jnz 5b
-        mov rax, qword ptr [rip + ticks]
-        sub rax, r12
-        cmp rax, 19
-        jb fail2
-        cmp rax, 21
-        ja fail2
+        BUSY_TICKS rcx
 
         # 3. One-shot: stop the periodic timer (TMICT = 0), program a
         #    single 5000-count shot on vector 0x41.

@@ -8,6 +8,14 @@
         .include "common.inc"
         .include "msr.inc"
 
+# rax = the 64-bit TSC from insn (rdtsc, or rdtscp: clobbers rcx too);
+# clobbers rdx.
+        .macro READ_TSC insn=rdtsc
+        \insn
+        shl rdx, 32
+        or rax, rdx
+        .endm
+
         .globl _start
 _start:
         CPU_SETUP
@@ -31,9 +39,7 @@ _start:
 
         # 1. Arm 5000 ticks ahead and sleep: it fires once, after the
         #    deadline, and the MSR is cleared.
-        rdtsc
-        shl rdx, 32
-        or rax, rdx
+        READ_TSC
         lea r12, [rax + 5000]
         call arm
         sti
@@ -49,9 +55,7 @@ _start:
         jnz fail3
 
         # 2. Re-arm 3000 ahead, busy: fires once more.
-        rdtsc
-        shl rdx, 32
-        or rax, rdx
+        READ_TSC
         lea r12, [rax + 3000]
         call arm
         RDMSRI MSR_TSC_DEADLINE
@@ -78,9 +82,7 @@ _start:
         jne fail5
 
         # 4. Arm, then write 0: disarmed, nothing fires.
-        rdtsc
-        shl rdx, 32
-        or rax, rdx
+        READ_TSC
         lea r12, [rax + 2000]
         call arm
         xor r12d, r12d
@@ -94,20 +96,14 @@ _start:
         jne fail6
 
         # 5. RDTSC and RDTSCP strictly increase (SDM 17.17).
-        rdtsc
-        shl rdx, 32
-        or rax, rdx
+        READ_TSC
         mov r12, rax
         mov r13d, 1000
-4:      rdtscp
-        shl rdx, 32
-        or rax, rdx
+4:      READ_TSC rdtscp
         cmp rax, r12
         jbe fail7
         mov r12, rax
-        rdtsc
-        shl rdx, 32
-        or rax, rdx
+        READ_TSC
         cmp rax, r12
         jbe fail7
         mov r12, rax
@@ -129,9 +125,7 @@ arm:
 deadline_isr:
         push rax
         push rdx
-        rdtsc
-        shl rdx, 32
-        or rax, rdx
+        READ_TSC
         mov qword ptr [rip + fired_tsc], rax
         inc qword ptr [rip + fired]
         pop rdx
