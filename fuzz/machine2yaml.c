@@ -28,36 +28,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kit_file.h"
 #include "oracles.h"
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t cap = 0, n = 0;
-
-    if (!f)
-        return NULL;
-    for (;;) {
-        if (n == cap) {
-            uint8_t *nb;
-            cap = cap ? 2 * cap : 4096;
-            if (cap > (64u << 20) || !(nb = realloc(buf, cap))) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
-}
 
 static void vec_list(FILE *f, const char *key, intc_lapic *l, uint32_t base)
 {
@@ -228,7 +200,7 @@ int main(int argc, char **argv)
     }
     for (; i < argc; i++) {
         size_t len = 0;
-        uint8_t *data = read_file(argv[i], &len);
+        uint8_t *data = kit_read_file(argv[i], 64u << 20, &len);
         char msg[1024];
         if (!data) {
             fprintf(stderr, "machine2yaml: cannot read %s\n", argv[i]);

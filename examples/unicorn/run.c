@@ -34,6 +34,7 @@
 
 #include <intc/uc.h>
 
+#include "kit_file.h"
 #include "testdev.h"
 
 #define MAX_EXPECT 8
@@ -128,34 +129,6 @@ static int parse_u64(const char *s, uint64_t *out)
         return -1;
     *out = v;
     return 0;
-}
-
-static unsigned char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    unsigned char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            cap = cap ? 2 * cap : 65536;
-            unsigned char *b = realloc(buf, cap);
-            if (!b) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = b;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    fclose(f);
-    *len = n;
-    return buf;
 }
 
 /* A machine as the options say, with the test device (*dev) mapped. */
@@ -401,7 +374,7 @@ int main(int argc, char **argv)
     if (parse_args(&o, argc, argv))
         return 2;
     size_t len = 0;
-    unsigned char *img = read_file(o.image, &len);
+    unsigned char *img = kit_read_file(o.image, 0, &len);
     if (!img) {
         fprintf(stderr, "%s: cannot read\n", o.image);
         return 2;
