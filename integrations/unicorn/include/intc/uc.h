@@ -411,6 +411,10 @@ typedef struct intc_uc_config {
     uint32_t insn_ns;      /* virtual ns per instruction, 1..1000000;
                               default 1 */
     uint64_t quantum_ns;   /* longest slice, >= 1; default 10000 */
+    bool sipi_64;          /* false (default): an AP starts in real mode
+                              at the SIPI page, as on hardware; true: in
+                              the 64-bit entry state at V << 12 (the
+                              older convention, "Entry state") */
 
     /* Optional callbacks; user is passed back.  event sees every event
        (libintc's included), console every byte OUT to port 0xE9. */
