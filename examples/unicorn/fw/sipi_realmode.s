@@ -8,7 +8,6 @@
 # pings every AP once (a fixed IPI, answered) to show it is alive.
         .include "common.inc"
         .set NCPU, 4
-        .set PT, 0x80000                # PML4, PDPT, 4 PDs (4 GiB, 2 MiB)
         .set VEC_TIMER, 0x40
         .set VEC_PING, 0x52
         .set VEC_PONG, 0x51
@@ -92,31 +91,6 @@ delay:
         cmp dword ptr [rip + ticked], 0
         je 1b
         cli
-        ret
-
-# Identity map of the low 4 GiB with 2 MiB pages at PT (SDM 4.5).
-build_page_tables:
-        mov dword ptr [PT], PT + 0x1000 + 3
-        mov dword ptr [PT + 4], 0
-        xor ecx, ecx
-1:      lea eax, [rcx * 8 + PT + 0x1000]
-        mov edx, ecx
-        shl edx, 12
-        add edx, PT + 0x2000 + 3
-        mov dword ptr [rax], edx
-        mov dword ptr [rax + 4], 0
-        inc ecx
-        cmp ecx, 4
-        jb 1b
-        xor ecx, ecx                    # 2048 PDEs, one per 2 MiB
-2:      mov eax, ecx
-        shl eax, 21
-        or eax, 0x83
-        mov dword ptr [rcx * 8 + PT + 0x2000], eax
-        mov dword ptr [rcx * 8 + PT + 0x2000 + 4], 0
-        inc ecx
-        cmp ecx, 2048
-        jb 2b
         ret
 
 timer_isr:

@@ -22,6 +22,7 @@
         .globl _start
 _start:
         CPU_SETUP
+        call build_page_tables          # for the APs (common.inc)
         call idt_defaults
         mov edi, VEC_SHOOT
         lea rsi, [rip + shoot_isr]
@@ -149,9 +150,11 @@ pass:   .asciz "tlb: pass\n"
 
         .include "lib.inc"
 
-# The AP trampoline: the SIPI vector is this page's number.
+# The AP trampoline: the SIPI vector is this page's number; the AP
+# starts in real mode (AP_REAL_MODE_START).
         .balign 4096
 ap_entry:
+        AP_REAL_MODE_START ap_entry
         CPU_SETUP
         mov rbx, LAPIC
         mov dword ptr [rbx + LAPIC_SVR], 0x1ff
