@@ -198,3 +198,45 @@ uint64_t intc_uc__cs_base(uc_cpu *c, uint64_t lin)
     uc_reg_read(c->uc, UC_X86_REG_CS, &cs);
     return (cs & 0xffff) << 4;
 }
+
+/*
+ * A real-mode far transfer to sel:ip executed by the guest (F5: only
+ * that loads CS's base), for delivery through the IVT (SDM 20.1.4).
+ * Between slices only one CPU exists for the guest (the scheduler is
+ * one thread), so the library borrows 5 bytes of RAM where the CPU is:
+ * it writes `jmp far sel:ip` at CS.base + IP, runs that one instruction
+ * (the block hook stops at the next block, uncounted) and puts the
+ * original bytes back before anything else runs.  Returns false when it
+ * did not reach sel:ip.
+ */
+bool intc_uc__real_far_jump(uc_cpu *c, uint16_t sel, uint16_t ip)
+{
+    intc_uc *m = c->m;
+    uint64_t cs = 0, at = 0;
+    uc_reg_read(c->uc, UC_X86_REG_CS, &cs);
+    uc_reg_read(c->uc, UC_X86_REG_RIP, &at);
+    uint64_t base = intc_uc__cs_base(c, 0);
+    if (at > 0xfffb)
+        at = 0; /* the 5 bytes inside the segment */
+    uint64_t lin = base + at;
+    if (lin + 5 > m->ram_size)
+        return false;
+    uint8_t saved[5];
+    const uint8_t jmp[5] = {0xea, (uint8_t)ip, (uint8_t)(ip >> 8),
+                            (uint8_t)sel, (uint8_t)(sel >> 8)};
+    memcpy(saved, m->ram + lin, sizeof saved);
+    memcpy(m->ram + lin, jmp, sizeof jmp);
+    uc_control_type rm = (uc_control_type)(UC_CTL_TB_REMOVE_CACHE |
+                                           (2u << 26) | (1u << 30));
+    uc_ctl(c->uc, rm, lin, lin + 5);
+    c->far_jump_at = lin;
+    c->far_jump = true;
+    uc_err e = uc_emu_start(c->uc, at, UINT64_MAX, 0, 0);
+    c->far_jump = false;
+    memcpy(m->ram + lin, saved, sizeof saved);
+    uc_ctl(c->uc, rm, lin, lin + 5);
+    uint64_t now = 0, want = ip;
+    uc_reg_read(c->uc, UC_X86_REG_CS, &now);
+    uc_reg_write(c->uc, UC_X86_REG_RIP, &want);
+    return e == UC_ERR_OK && (now & 0xffff) == sel;
+}

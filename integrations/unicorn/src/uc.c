@@ -444,6 +444,11 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
     uc_cpu *c = ud;
     intc_uc *m = c->m;
 
+    if (c->far_jump) { /* intc_uc__real_far_jump: one block, uncounted */
+        if (addr != c->far_jump_at)
+            uc_emu_stop(uc);
+        return;
+    }
     if (c->hook_stopped)
         return;
     /* The trap module emulated an instruction and wrote RIP past it:

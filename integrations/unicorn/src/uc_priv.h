@@ -81,6 +81,12 @@ typedef struct uc_cpu {
        from there is uncounted (on_block). */
     ucx_trap *trap;
     bool trap_cut;
+
+    /* intc_uc__real_far_jump runs one library far jump at far_jump_at:
+       the block hook lets that block run, uncounted, and stops at the
+       next. */
+    bool far_jump;
+    uint64_t far_jump_at;
 } uc_cpu;
 
 typedef struct uc_mmio {
@@ -157,6 +163,9 @@ intc_err intc_uc__reset_page_init(uc_cpu *c);
 void intc_uc__enter_wait_sipi(uc_cpu *c);
 uint64_t intc_uc__sipi_start(uc_cpu *c, uint8_t v);
 uint64_t intc_uc__cs_base(uc_cpu *c, uint64_t lin);
+/* Between slices, in real mode: make the guest execute jmp far sel:ip
+   (realmode.c); false if it could not. */
+bool intc_uc__real_far_jump(uc_cpu *c, uint16_t sel, uint16_t ip);
 
 /* deliver.c: deliver vector through the IDT of CPU c (between slices),
    escalating faults of the delivery itself to #DF and a triple fault.
