@@ -20,6 +20,8 @@
  *   --storm-threshold N   libintc's storm_threshold (default 1000)
  *   --iommu KIND      none (default), vtd or amdvi: the machine's IOMMU,
  *                     its registers mapped at INTC_UC_IOMMU_BASE
+ *   --sipi-64         APs start in 64-bit mode at the SIPI page (the
+ *                     config's sipi_64), not in real mode as on hardware
  *   --twice           run twice on fresh machines and require the same
  *                     event stream, bit for bit (determinism)
  * Every machine has the test device (testdev.h) and one 24-pin IOAPIC
@@ -44,7 +46,7 @@ typedef struct opts {
     uint64_t load, max_insns, max_ns, quantum, insn_ns, expect;
     uint64_t storm_threshold;
     unsigned iommu; /* enum intc_iommu_kind */
-    int trace, twice, events;
+    int trace, twice, events, sipi_64;
     const char *want[MAX_EXPECT], *refuse[MAX_EXPECT];
     unsigned n_want, n_refuse;
     const char *image;
@@ -157,6 +159,7 @@ static intc_uc *new_machine(const opts *o, stream *s, testdev *dev)
     cfg.intc = &mc;
     cfg.entry = o->load;
     cfg.quantum_ns = o->quantum;
+    cfg.sipi_64 = o->sipi_64 != 0;
     cfg.insn_ns = (uint32_t)o->insn_ns;
     cfg.event = on_event;
     cfg.console = on_console;
@@ -341,6 +344,8 @@ static int parse_args(opts *o, int argc, char **argv)
             o->twice = 1;
         } else if (!strcmp(a, "--events")) {
             o->events = 1;
+        } else if (!strcmp(a, "--sipi-64")) {
+            o->sipi_64 = 1;
         } else if (a[0] != '-') {
             o->image = a;
         } else {

@@ -1,5 +1,5 @@
 # NCPU CPUs in xAPIC mode: INIT-SIPI-SIPI bring-up of the APs (which
-# start in 64-bit mode at the SIPI page, libintc-uc's convention), then
+# start in real mode at the SIPI page and climb to 64-bit mode), then
 # a TLB-shootdown-like broadcast (all-excluding-self, every AP acks with
 # a locked increment) and directed ping-pong IPIs (SDM 11.6, 8.4.4).
         .include "common.inc"
@@ -10,6 +10,7 @@
         .globl _start
 _start:
         CPU_SETUP
+        call build_page_tables          # for the APs (common.inc)
         call idt_defaults
         GATE 0x50, shoot_isr
         GATE 0x51, pong_isr
@@ -100,9 +101,11 @@ pass:   .asciz "ipi: pass\n"
 
         .include "lib.inc"
 
-# The AP trampoline: the SIPI vector is this page's number.
+# The AP trampoline: the SIPI vector is this page's number; the AP
+# starts in real mode (AP_REAL_MODE_START).
         .balign 4096
 ap_entry:
+        AP_REAL_MODE_START ap_entry
         CPU_SETUP
         mov rbx, LAPIC
         mov dword ptr [rbx + LAPIC_SVR], 0x1ff

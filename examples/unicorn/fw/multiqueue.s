@@ -19,6 +19,7 @@
         .globl _start
 _start:
         CPU_SETUP
+        call build_page_tables          # for the APs (common.inc)
         call idt_defaults
         GATE VEC0, qisr0
         GATE VEC0 + 1, qisr1
@@ -149,6 +150,7 @@ pass:   .asciz "multiqueue: pass\n"
 
         .balign 4096
 ap_entry:
+        AP_REAL_MODE_START ap_entry
         CPU_SETUP
         mov rbx, LAPIC
         mov dword ptr [rbx + LAPIC_SVR], 0x1ff

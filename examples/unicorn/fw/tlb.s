@@ -22,6 +22,7 @@
         .globl _start
 _start:
         CPU_SETUP
+        call build_page_tables          # for the APs (common.inc)
         call idt_defaults
         GATE VEC_SHOOT, shoot_isr
         GATE VEC_WAKE, wake_isr
@@ -139,9 +140,11 @@ pass:   .asciz "tlb: pass\n"
 
         .include "lib.inc"
 
-# The AP trampoline: the SIPI vector is this page's number.
+# The AP trampoline: the SIPI vector is this page's number; the AP
+# starts in real mode (AP_REAL_MODE_START).
         .balign 4096
 ap_entry:
+        AP_REAL_MODE_START ap_entry
         CPU_SETUP
         mov rbx, LAPIC
         mov dword ptr [rbx + LAPIC_SVR], 0x1ff

@@ -12,6 +12,7 @@
         .globl _start
 _start:
         CPU_SETUP
+        call build_page_tables          # for the APs (common.inc)
         call idt_defaults
         GATE 0x51, pong_isr
         GATE 0x52, ping_isr
@@ -180,10 +181,12 @@ pass:   .asciz "x2apic: pass\n"
 
         .include "lib.inc"
 
-# The AP trampoline: the SIPI vector is this page's number.  The AP
+# The AP trampoline: the SIPI vector is this page's number; the AP
+# starts in real mode (AP_REAL_MODE_START).  The AP
 # starts in xAPIC mode (its page decodes: CPU_SETUP reads its ID there).
         .balign 4096
 ap_entry:
+        AP_REAL_MODE_START ap_entry
         CPU_SETUP
         TO_X2APIC
         call check_ids

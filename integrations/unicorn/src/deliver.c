@@ -4,9 +4,10 @@
  * (exception and interrupt handling), 6.13 (error code), 6.14 (64-bit
  * mode: 16-byte gates, IST, stack alignment, the frame always pushes
  * SS:RSP; compatibility mode included), 6.11-6.12.1 (legacy protected
- * mode: 8-byte gates, 32-bit frame, TSS stack switch).  Real-address
- * mode cannot be delivered: uc.h "Modes", fact F5.  Runs between slices only, so it may write RIP (corruption 2
- * of the Unicorn notes concerns hooks).
+ * mode: 8-byte gates, 32-bit frame, TSS stack switch), 20.1.4 (real-
+ * address mode: the IVT, a 16-bit frame; the CS base through a
+ * guest-executed far jump, realmode.c).  Runs between slices only, so it
+ * may write RIP (corruption 2 of the Unicorn notes concerns hooks).
  */
 #include <string.h>
 
@@ -320,6 +321,52 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
     return true;
 }
 
+/* Delivery in real-address mode (SDM 20.1.4): the IVT entry at
+   IDTR.base + 4 * vector (IP, then CS), push FLAGS, CS, IP (2 bytes each,
+   at SS << 4 + SP), clear IF, TF and AC, and go to CS:IP.  No error code
+   in real mode.  The CS base is loaded by a guest-executed far jump
+   (uc.h "Modes", F5; realmode.c). */
+#define RFLAGS_AC (1ull << 18)
+static bool deliver_real(uc_cpu *c, uint8_t v, uint64_t rip, dfault *f)
+{
+    uc_x86_mmr idtr;
+    memset(&idtr, 0, sizeof idtr);
+    uc_reg_read(c->uc, UC_X86_REG_IDTR, &idtr);
+    if ((uint64_t)v * 4 + 3 > idtr.limit)
+        return fail(f, VEC_GP, 0);
+    uint8_t e[4];
+    if (!read_lin(c, idtr.base + (uint64_t)v * 4, e, sizeof e))
+        return fail(f, VEC_GP, 0);
+    uint64_t cs = reg(c, UC_X86_REG_CS) & 0xffff;
+    uint64_t ss = reg(c, UC_X86_REG_SS) & 0xffff;
+    uint16_t sp = (uint16_t)reg(c, UC_X86_REG_RSP);
+    uint64_t fl = reg(c, UC_X86_REG_RFLAGS);
+    const uint16_t frame[3] = {(uint16_t)rip, (uint16_t)cs, (uint16_t)fl};
+    uint8_t bytes[6];
+    for (unsigned i = 0; i < 6; i++)
+        bytes[i] = (uint8_t)(frame[i / 2] >> (8 * (i % 2)));
+    uint16_t nsp = (uint16_t)(sp - 6);
+    if (nsp > sp) /* the frame would wrap the 64 KiB stack segment */
+        return fail(f, VEC_SS, 0);
+    uint16_t nip = (uint16_t)le(e, 2), ncs = (uint16_t)le(e + 2, 2);
+    uint64_t gpa;
+    if (!intc_uc__translate(c, (ss << 4) + nsp, true, &gpa) ||
+        !intc_uc__translate(c, (ss << 4) + nsp + 5, true, &gpa))
+        return fail(f, VEC_SS, 0);
+    /* The jump first (it runs guest code), the frame after. */
+    if (!intc_uc__real_far_jump(c, ncs, nip)) {
+        f->unsupported = INTC_UC_UNSUP_MODE;
+        return false;
+    }
+    if (!write_lin(c, (ss << 4) + nsp, bytes, sizeof bytes))
+        return fail(f, VEC_SS, 0);
+    uint64_t nrsp = (reg(c, UC_X86_REG_RSP) & ~0xffffull) | nsp;
+    uint64_t nfl = fl & ~(RFLAGS_IF | RFLAGS_TF | RFLAGS_AC);
+    uc_reg_write(c->uc, UC_X86_REG_RSP, &nrsp);
+    uc_reg_write(c->uc, UC_X86_REG_RFLAGS, &nfl);
+    return true;
+}
+
 static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
                          uint32_t err, uint64_t rip, dfault *f)
 {
@@ -329,12 +376,9 @@ static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
 
     if (!(efer(c) & EFER_LMA)) {
         /* Legacy protected mode: the 8-byte gates of 6.11; real mode
-           (CR0.PE = 0) cannot be delivered by this library (uc.h,
-           "Modes", fact F5). */
-        if (!(reg(c, UC_X86_REG_CR0) & CR0_PE)) {
-            f->unsupported = INTC_UC_UNSUP_MODE;
-            return false;
-        }
+           (CR0.PE = 0): the IVT (20.1.4). */
+        if (!(reg(c, UC_X86_REG_CR0) & CR0_PE))
+            return deliver_real(c, v, rip, f);
         return deliver_legacy(c, v, kind, has_err, err, rip, f);
     }
     uc_x86_mmr idtr, tr;

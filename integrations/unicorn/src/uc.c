@@ -265,6 +265,8 @@ static bool range_taken(const intc_uc *m, uint64_t gpa, uint64_t size)
 {
     if (gpa < m->ram_size)
         return true;
+    if (gpa + size > UC_RESET_PAGE && gpa < UC_RESET_PAGE + UC_RESET_SIZE)
+        return true; /* each engine's reset page (realmode.c) */
     uint64_t io_end = INTC_UC_IOAPIC_BASE +
                       INTC_UC_IOAPIC_STRIDE * (uint64_t)m->n_ioapics;
     if (gpa < io_end && gpa + size > INTC_UC_IOAPIC_BASE)
@@ -467,6 +469,11 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
     uc_cpu *c = ud;
     intc_uc *m = c->m;
 
+    if (c->far_jump) { /* intc_uc__real_far_jump: one block, uncounted */
+        if (addr != c->far_jump_at)
+            uc_emu_stop(uc);
+        return;
+    }
     if (c->hook_stopped)
         return;
     /* The trap module emulated an instruction and wrote RIP past it:
@@ -496,7 +503,8 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
        Unicorn's cache; restart it (a RIP write, no stop: trap.h). */
     if (ucx_trap_block(c->trap, addr, size)) {
         c->first_block = first;
-        uc_reg_write(uc, UC_X86_REG_RIP, &addr);
+        uint64_t ip = addr - intc_uc__cs_base(c, addr);
+        uc_reg_write(uc, UC_X86_REG_RIP, &ip);
         return;
     }
 
@@ -530,13 +538,15 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *ud)
     uc_cpu *c = ud;
     uint64_t rip = 0;
     uc_reg_read(uc, UC_X86_REG_RIP, &rip);
+    /* RIP is IP in real mode (F3); code addresses are linear. */
+    uint64_t lin = rip + intc_uc__cs_base(c, c->cur_pc);
     uint8_t v = (uint8_t)intno;
     unsigned kind = INTC_UC_KIND_EXCEPTION;
     uint8_t ib[2] = {0, 0};
     uint64_t gpa;
     /* Trap-like software interrupts leave RIP after the instruction:
        CD ib (INT n), CC (INT3), CE (INTO), F1 (INT1). */
-    if (rip >= 2 && intc_uc__translate(c, rip - 2, false, &gpa) &&
+    if (lin >= 2 && intc_uc__translate(c, lin - 2, false, &gpa) &&
         gpa + 1 < c->m->ram_size) {
         ib[0] = c->m->ram[gpa];
         ib[1] = c->m->ram[gpa + 1];
@@ -545,7 +555,7 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *ud)
         (ib[1] == 0xce && v == 4) || (ib[1] == 0xf1 && v == 1))
         kind = INTC_UC_KIND_SOFTWARE;
     else
-        uncount_tail(c, rip); /* a fault: the rest did not run */
+        uncount_tail(c, lin); /* a fault: the rest did not run */
     c->exc_pending = true;
     c->exc_vector = v;
     c->exc_kind = kind;
@@ -632,6 +642,7 @@ static int t_fault(void *ctx, unsigned cpu, unsigned vector, uint32_t error,
                    uint64_t rip)
 {
     uc_cpu *c = ctx;
+    rip -= intc_uc__cs_base(c, rip); /* linear to (R)IP */
     (void)intc_uc_trap_exception(c->m, cpu, (uint8_t)vector,
                                  intc_uc__has_error_code((uint8_t)vector),
                                  error, rip);
@@ -686,9 +697,8 @@ static intc_err trap_attach(uc_cpu *c)
 /* ------------------------------------------------------------------ */
 /* CPU life cycle                                                      */
 
-static void cpu_enter_entry_state(uc_cpu *c)
+static void cpu_clear_events(uc_cpu *c)
 {
-    uc_context_restore(c->uc, c->reset_ctx);
     c->after_sti = c->sti_cand = false;
     c->after_iret = false;
     c->nmi_blocked = false;
@@ -697,12 +707,22 @@ static void cpu_enter_entry_state(uc_cpu *c)
     c->cur_icount = 0;
 }
 
-static void cpu_start_at(uc_cpu *c, uint64_t rip)
+/* INIT (SDM 9.1.4): the AP waits for SIPI in the INIT state. */
+static void cpu_enter_wait_sipi(uc_cpu *c)
 {
-    cpu_enter_entry_state(c);
+    intc_uc__enter_wait_sipi(c);
+    cpu_clear_events(c);
+    c->state = INTC_UC_CPU_WAIT_SIPI;
+}
+
+/* SIPI vector v (9.4.4): the AP starts at v << 12; returns that. */
+static uint64_t cpu_sipi(uc_cpu *c, uint8_t v)
+{
+    cpu_clear_events(c);
     forget_blocks(c);
-    uc_reg_write(c->uc, UC_X86_REG_RIP, &rip);
+    uint64_t at = intc_uc__sipi_start(c, v);
     c->state = INTC_UC_CPU_RUNNING;
+    return at;
 }
 
 static void wake(uc_cpu *c)
@@ -733,8 +753,7 @@ static bool prepare(uc_cpu *c)
                               INTC_UC_UNSUP_BSP_INIT);
                 return false;
             }
-            cpu_enter_entry_state(c);
-            c->state = INTC_UC_CPU_WAIT_SIPI;
+            cpu_enter_wait_sipi(c);
             intc_uc__emit(m, c, INTC_UC_EV_INIT, -1, 0, 0, 0);
             continue;
         }
@@ -743,8 +762,7 @@ static bool prepare(uc_cpu *c)
             intc_lapic_take(l, INTC_PEND_SIPI, &v);
             /* A SIPI reaching a CPU not waiting for one is ignored. */
             if (c->state == INTC_UC_CPU_WAIT_SIPI) {
-                uint64_t rip = (uint64_t)v << 12;
-                cpu_start_at(c, rip);
+                uint64_t rip = cpu_sipi(c, v);
                 intc_uc__emit(m, c, INTC_UC_EV_START, v, rip, 0, 0);
             }
             continue;
@@ -844,16 +862,19 @@ static void run_slice(uc_cpu *c)
     uint64_t trap_rip = 0;
     int trap_vector = -1;
     bool trapped = ucx_trap_take_stop(c->trap, &trap_rip, &trap_vector);
-    if (c->hook_stopped) { /* corruption 3 */
-        uc_reg_write(c->uc, UC_X86_REG_RIP, &c->stop_pc);
+    if (c->hook_stopped) { /* corruption 3; linear to (R)IP */
+        uint64_t ip = c->stop_pc - intc_uc__cs_base(c, c->stop_pc);
+        uc_reg_write(c->uc, UC_X86_REG_RIP, &ip);
     } else if (trapped) {
-        uc_reg_write(c->uc, UC_X86_REG_RIP, &trap_rip);
+        uint64_t ip = trap_rip - intc_uc__cs_base(c, trap_rip);
+        uc_reg_write(c->uc, UC_X86_REG_RIP, &ip);
         uncount_tail(c, trap_rip);
     }
     if (e == UC_ERR_OK && !c->hook_stopped && !trapped) {
         /* No stop of ours: Unicorn returns like this only at HLT. */
         uint64_t now = cpu_rip(c), gpa;
-        if (now >= 1 && intc_uc__translate(c, now - 1, false, &gpa) &&
+        uint64_t lin = now + intc_uc__cs_base(c, c->cur_pc);
+        if (lin >= 1 && intc_uc__translate(c, lin - 1, false, &gpa) &&
             m->ram[gpa] == 0xf4) {
             c->state = INTC_UC_CPU_HALTED;
             c->after_sti = c->sti_cand = false;
@@ -865,7 +886,7 @@ static void run_slice(uc_cpu *c)
     } else if (e == UC_ERR_INSN_INVALID) {
         /* #UD: Unicorn stops at the faulting instruction. */
         uint64_t at = cpu_rip(c);
-        uncount_tail(c, at);
+        uncount_tail(c, at + intc_uc__cs_base(c, c->cur_pc));
         c->exc_pending = true;
         c->exc_vector = 6;
         c->exc_kind = INTC_UC_KIND_EXCEPTION;
@@ -1007,6 +1028,16 @@ static intc_err cpu_init(intc_uc *m, uc_cpu *c, uint32_t i,
     if (uc_mem_map_ptr(c->uc, 0, m->ram_size, UC_PROT_ALL, m->ram) !=
         UC_ERR_OK)
         return INTC_ERR_UNSUPPORTED;
+    /* The 64-bit entry state, then (hooks not yet attached) the real-mode
+       INIT state reached through the reset page (realmode.c). */
+    if (uc_context_alloc(c->uc, &c->reset_ctx) != UC_ERR_OK) {
+        c->reset_ctx = NULL;
+        return INTC_ERR_NOMEM;
+    }
+    uc_context_save(c->uc, c->reset_ctx);
+    intc_err re = intc_uc__reset_page_init(c);
+    if (re != INTC_OK)
+        return re;
     if (!apply_remap(c))
         return INTC_ERR_UNSUPPORTED;
     for (uint32_t k = 0; k < m->n_ioapics; k++)
@@ -1028,17 +1059,13 @@ static intc_err cpu_init(intc_uc *m, uc_cpu *c, uint32_t i,
     intc_err te = trap_attach(c);
     if (te != INTC_OK)
         return te;
-    if (uc_context_alloc(c->uc, &c->reset_ctx) != UC_ERR_OK) {
-        c->reset_ctx = NULL;
-        return INTC_ERR_NOMEM;
-    }
-    uc_context_save(c->uc, c->reset_ctx);
     if (i == m->bsp) {
+        uc_context_restore(c->uc, c->reset_ctx);
         uint64_t rip = m->cfg.entry;
         uc_reg_write(c->uc, UC_X86_REG_RIP, &rip);
         c->state = INTC_UC_CPU_RUNNING;
     } else {
-        c->state = INTC_UC_CPU_WAIT_SIPI;
+        cpu_enter_wait_sipi(c);
     }
     return INTC_OK;
 }
@@ -1147,6 +1174,8 @@ void intc_uc_free(intc_uc *m)
             uc_cpu *c = &m->cpus[i];
             if (c->reset_ctx)
                 uc_context_free(c->reset_ctx);
+            if (c->sipi_ctx)
+                uc_context_free(c->sipi_ctx);
             ucx_trap_detach(c->trap); /* before its engine closes */
             if (c->uc)
                 uc_close(c->uc);

@@ -12,6 +12,9 @@
 
 #define UC_MAX_MMIO 16u
 #define UC_BLOCK_CACHE 4096u /* per CPU, power of two */
+/* Each engine's private reset page (realmode.c): not guest RAM. */
+#define UC_RESET_PAGE 0xffffc000ull
+#define UC_RESET_SIZE 0x4000ull
 
 /* Why the running CPU must leave its slice (cpu.stop_req bits). */
 #define UC_STOP_SLICE 0x01u   /* another CPU was kicked / time is up */
@@ -33,7 +36,8 @@ typedef struct uc_cpu {
     uint32_t index;
     uc_engine *uc;
     intc_lapic *lapic;
-    uc_context *reset_ctx; /* the entry state, for INIT */
+    uc_context *reset_ctx; /* the 64-bit entry state */
+    uc_context *sipi_ctx;  /* the INIT state: real mode (realmode.c) */
     intc_uc_cpu_state state;
 
     uint64_t clock;    /* virtual ns */
@@ -80,6 +84,12 @@ typedef struct uc_cpu {
        from there is uncounted (on_block). */
     ucx_trap *trap;
     bool trap_cut;
+
+    /* intc_uc__real_far_jump runs one library far jump at far_jump_at:
+       the block hook lets that block run, uncounted, and stops at the
+       next. */
+    bool far_jump;
+    uint64_t far_jump_at;
 } uc_cpu;
 
 typedef struct uc_mmio {
@@ -146,6 +156,19 @@ void intc_uc__emit(intc_uc *m, uc_cpu *c, intc_uc_event_type type,
                    uint64_t data2);
 void intc_uc__stop(intc_uc *m, intc_uc_stop reason, uc_cpu *c,
                    uint64_t code);
+
+/* realmode.c: the reset page and the real-mode INIT state of cpu c
+   (once, before any hook); entering the wait-for-SIPI state; starting
+   at SIPI vector v (returns the start address V << 12); the CS base to
+   turn a linear code address lin into IP (real mode: the reset page's
+   0xFFFF0000, else CS << 4; protected and long mode: flat, 0). */
+intc_err intc_uc__reset_page_init(uc_cpu *c);
+void intc_uc__enter_wait_sipi(uc_cpu *c);
+uint64_t intc_uc__sipi_start(uc_cpu *c, uint8_t v);
+uint64_t intc_uc__cs_base(uc_cpu *c, uint64_t lin);
+/* Between slices, in real mode: make the guest execute jmp far sel:ip
+   (realmode.c); false if it could not. */
+bool intc_uc__real_far_jump(uc_cpu *c, uint16_t sel, uint16_t ip);
 
 /* deliver.c: deliver vector through the IDT of CPU c (between slices),
    escalating faults of the delivery itself to #DF and a triple fault.

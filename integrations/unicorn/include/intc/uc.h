@@ -36,6 +36,10 @@
  *                                idle bus
  *   device windows               intc_uc_map_mmio(), intc_uc_map_msix(),
  *                                intc_uc_map_iommu() (see "device API")
+ *   0xFFFFC000-0xFFFFFFFF        each CPU's private reset page (library
+ *                                code and tables for the real-mode INIT
+ *                                state, "Entry state"); guest code must
+ *                                not use it
  *   anything else                unmapped: an access stops the machine
  *                                (INTC_UC_STOP_UNMAPPED)
  * RAM must end below 0xFEC00000 (ram_size <= 0xFEC00000).
@@ -64,13 +68,29 @@
  *     starts at config.entry.
  *   - Application processors start waiting for SIPI.  INIT then
  *     STARTUP IPI vector V starts the AP at physical address V << 12
- *     IN 64-BIT MODE in the entry state above (not in real mode: the
- *     API cannot load a real-mode CS base, fact F5 under "Modes"): the
- *     firmware's AP trampoline at the SIPI page is 64-bit code; it may
- *     drop to 32-bit protected mode itself (F2).  A further INIT puts the AP back
- *     to waiting for SIPI with the entry state.
+ *     IN REAL-ADDRESS MODE, as on hardware (SDM 9.4.4, 9.1.4): CS = V << 8
+ *     with base V << 12, IP = 0, IF = 0, the other segments 0 (base 0,
+ *     limit 64 KiB), IDTR base 0 limit 0x3FF, GDTR base 0 limit 0xFFFF,
+ *     CR0 = ET, CR4 = 0, EFER = 0, general registers 0.  The SIPI page
+ *     (below 1 MiB) holds 16-bit code that climbs to protected or long
+ *     mode itself (examples/unicorn/fw/common.inc AP_REAL_MODE_START;
+ *     sipi_realmode.s).  How (the API cannot load a real-mode CS base,
+ *     F5 under "Modes"): each engine owns a private reset page at
+ *     0xFFFFC000-0xFFFFFFFF (not guest RAM, invisible to other CPUs; the
+ *     APIC base and device windows may not be moved there).  At
+ *     creation, before any hook, the engine runs a library trampoline
+ *     there that leaves long mode (9.8.5.4) and drops to real mode
+ *     (9.9.2) with a CS base of 0xFFFF0000, the reset state's; that state
+ *     (CS = F000, IP = FFF0) is kept as a Unicorn context (F7).  A SIPI
+ *     restores it and writes `jmp far V<<8:0000` at 0xFFFFFFF0: the AP's
+ *     first instruction, executed by the guest, loads CS base V << 12
+ *     (it counts as one instruction on the AP's clock).  A further INIT puts the AP
+ *     back to waiting for SIPI in that INIT state.
+ *     Option: config.sipi_64 = true keeps the older convention (the AP
+ *     starts at V << 12 in the 64-bit entry state above, 64-bit code at
+ *     the SIPI page); intc-uc-run --sipi-64.
  *   - INIT sent to the BSP stops the machine (INTC_UC_STOP_UNSUPPORTED):
- *     there is no reset vector in 64-bit mode.
+ *     the BSP starts in the 64-bit entry state, not at a reset vector.
  *
  * ---------------------------------------------------------------------
  * Time.  CPU i has a virtual clock in nanoseconds: insn_ns per retired
@@ -133,11 +153,21 @@
  *     machine (INTC_UC_STOP_UNSUPPORTED, INTC_UC_UNSUP_GATE), as does
  *     delivery with paging on or in virtual-8086 mode
  *     (INTC_UC_UNSUP_MODE).
- *   - Real-address mode (CR0.PE = 0): not delivered (the IVT needs the
- *     engine's CS base loaded, which the API cannot do: fact F5 under
- *     "Modes"); the machine stops (INTC_UC_STOP_UNSUPPORTED,
- *     INTC_UC_UNSUP_MODE).  Firmware keeps IF = 0 in real mode.
- * In both delivered modes TF, NT, RF and VM are cleared (and IF for an
+ *   - Real-address mode (CR0.PE = 0; SDM 20.1.4): the IVT entry at
+ *     IDTR.base + 4 * vector (IP, then CS; beyond IDTR.limit: #GP),
+ *     FLAGS, CS, IP pushed (2 bytes each, no error code) at
+ *     (SS << 4) + SP - 6, IF, TF and AC cleared.  The new CS base is
+ *     loaded by a far jump the guest executes (F5): between slices no
+ *     other CPU runs, so the library writes `jmp far CS:IP` over the 5
+ *     bytes of RAM at the interrupted CS.base + IP (IP 0 if it is within
+ *     5 bytes of the segment's end), runs that one instruction (not
+ *     counted) and puts the original bytes back before anything else
+ *     runs.  Limits: the stack base is SS << 4 and the code base CS << 4
+ *     (what real-mode loads give; an "unreal" SS or CS with another
+ *     hidden base is not seen), a frame that would wrap SP is #SS, the
+ *     5 bytes must be RAM (else INTC_UC_STOP_UNSUPPORTED,
+ *     INTC_UC_UNSUP_MODE).  Tested by uc_realmode_timer.
+ * In both protected-mode deliveries TF, NT, RF and VM are cleared (and IF for an
  * interrupt gate) and RIP is written last.  A delivery that faults
  * raises #GP/#NP/#SS/#TS with the selector or IDT error code (6.13,
  * IDT bit = 2, EXT = 1 for external events and NMI); a fault delivering
@@ -232,8 +262,8 @@
  * loops.
  *
  * Not emulated: SMI (taken and dropped), ExtINT (no 8259: taken and
- * dropped), MOV SS/POP SS interrupt shadows, real-mode delivery, task
- * gates.
+ * dropped), MOV SS/POP SS interrupt shadows, task gates, virtual-8086
+ * mode.
  *
  * ---------------------------------------------------------------------
  * Modes.  What Unicorn 2.0.1 does with x86 operating modes, each fact
@@ -261,11 +291,25 @@
  *       mode; a UC_MODE_32 engine runs 32-bit code (but cannot reach
  *       long mode: design notes).  The library uses UC_MODE_64 engines
  *       only: by F1-F3 they reach every mode through guest code.
- * Conventions that follow: every CPU starts in the 64-bit entry state
- * above; firmware that lives in 32-bit protected mode enters it through
- * its own short trampoline (F2); an AP's SIPI page holds 64-bit code.
- * Starting an AP in real mode at V << 12 would need a guest-executed far
- * jump from a page the library owns (not implemented yet).
+ *   F7  uc_context_save/restore keep the hidden segment state: a
+ *       restored real-mode context whose CS base is 0xFFFF0000 with
+ *       CS = F000 fetches at 0xFFFF0000 + IP (uc_sipi_realmode and every
+ *       SIPI example).
+ *   F8  Setting CR0.PE through the API in real mode, writing CS with a
+ *       GDT in place and clearing PE again does not load the CS base
+ *       either (a one-off experiment while designing real-mode delivery,
+       not part of uc_modes).
+ *   F9  A UC_HOOK_BLOCK address is linear (CS.base + IP), while RIP
+ *       reads and writes are IP (F3): the library converts with CS << 4
+ *       in real mode (0xFFFF0000 on the reset page) and 0 in protected
+ *       and long mode (flat code segments) where it writes RIP back, in
+ *       the INT n look-back, the HLT and #UD checks and the trap module.
+ * Conventions that follow: the BSP starts in the 64-bit entry state
+ * above; APs start in real mode at the SIPI page (F5, F7: a guest-
+ * executed far jump from the engine's reset page); firmware that lives
+ * in 32-bit protected mode enters it through its own short trampoline
+ * (F2); real-mode delivery borrows 5 bytes of RAM for a guest-executed
+ * far jump (F5, F8).
  */
 #ifndef INTC_UC_H
 #define INTC_UC_H
@@ -332,8 +376,9 @@ typedef enum intc_uc_stop {
 
 /* INTC_UC_STOP_UNSUPPORTED codes. */
 enum intc_uc_unsupported {
-    INTC_UC_UNSUP_MODE = 1,  /* delivery in real mode, virtual-8086 mode
-                                or legacy protected mode with paging */
+    INTC_UC_UNSUP_MODE = 1,  /* delivery in virtual-8086 mode, legacy
+                                protected mode with paging, or real mode
+                                with the code outside RAM */
     INTC_UC_UNSUP_BSP_INIT,  /* INIT taken by the BSP */
     INTC_UC_UNSUP_APIC_BASE, /* APIC page moved onto RAM or a device */
     INTC_UC_UNSUP_NOT_HLT,   /* Unicorn stopped with no reason, not at HLT */
@@ -413,6 +458,10 @@ typedef struct intc_uc_config {
     uint32_t insn_ns;      /* virtual ns per instruction, 1..1000000;
                               default 1 */
     uint64_t quantum_ns;   /* longest slice, >= 1; default 10000 */
+    bool sipi_64;          /* false (default): an AP starts in real mode
+                              at the SIPI page, as on hardware; true: in
+                              the 64-bit entry state at V << 12 (the
+                              older convention, "Entry state") */
 
     /* Optional callbacks; user is passed back.  event sees every event
        (libintc's included), console every byte OUT to port 0xE9. */
