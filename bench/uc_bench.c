@@ -171,6 +171,9 @@ static int run_uc(const bcase *bc, uint64_t n, result *r)
     intc_uc_config cfg;
     intc_uc_config_init(&cfg);
     cfg.n_cpus = bc->cpus;
+    /* ucbench.s's SIPI page is 64-bit code (uc.h: sipi_64): the bench
+       measures interrupts and IPIs, not the real-mode climb. */
+    cfg.sipi_64 = true;
     cfg.ram_size = RAM_SIZE;
     cfg.entry = FW_LOAD + 16 * bc->entry;
     intc_err err;
