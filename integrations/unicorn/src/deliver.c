@@ -367,73 +367,68 @@ static bool deliver_real(uc_cpu *c, uint8_t v, uint64_t rip, dfault *f)
     return true;
 }
 
-static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
-                         uint32_t err, uint64_t rip, dfault *f)
+/* The 16-byte gate of vector v in 64-bit mode (6.14.1, figure 6-8) and
+   its checks (6.12.1.1): *type, *sel, *target and *ist; false with the
+   fault. */
+static bool long_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
+                      uc_x86_mmr idtr, unsigned *type, uint16_t *sel,
+                      uint64_t *target, unsigned *ist, dfault *f)
 {
-    /* EXT (6.13): the event is external to the program. */
     uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
     uint32_t idt_err = (uint32_t)v * 8 + 2 + ext;
-
-    if (!(efer(c) & EFER_LMA)) {
-        /* Legacy protected mode: the 8-byte gates of 6.11; real mode
-           (CR0.PE = 0): the IVT (20.1.4). */
-        if (!(reg(c, UC_X86_REG_CR0) & CR0_PE))
-            return deliver_real(c, v, rip, f);
-        return deliver_legacy(c, v, kind, has_err, err, rip, f);
-    }
-    uc_x86_mmr idtr, tr;
-    memset(&idtr, 0, sizeof idtr);
-    memset(&tr, 0, sizeof tr);
-    uc_reg_read(c->uc, UC_X86_REG_IDTR, &idtr);
-    uc_reg_read(c->uc, UC_X86_REG_TR, &tr);
-    uint64_t cs = reg(c, UC_X86_REG_CS) & 0xffff;
-    uint64_t ss = reg(c, UC_X86_REG_SS) & 0xffff;
-    uint64_t rsp = reg(c, UC_X86_REG_RSP);
-    uint64_t rflags = reg(c, UC_X86_REG_RFLAGS);
-    unsigned cpl = (unsigned)(cs & 3);
-
-    /* The gate (6.14.1). */
     if ((uint64_t)v * 16 + 15 > idtr.limit)
         return fail(f, VEC_GP, idt_err);
     uint8_t g[16];
     if (!read_lin(c, idtr.base + (uint64_t)v * 16, g, sizeof g))
         return fail(f, VEC_PF, 0);
-    unsigned type = g[5] & 0x1f, dpl = (g[5] >> 5) & 3;
-    if (type != 0x0e && type != 0x0f)
+    unsigned dpl = (g[5] >> 5) & 3;
+    *type = g[5] & 0x1f;
+    if (*type != 0x0e && *type != 0x0f)
         return fail(f, VEC_GP, idt_err);
     /* INT n, INT3, INTO check the gate's DPL against CPL (6.12.1.1). */
     if (kind == INTC_UC_KIND_SOFTWARE && dpl < cpl)
         return fail(f, VEC_GP, (uint32_t)v * 8 + 2);
     if (!(g[5] & 0x80))
         return fail(f, VEC_NP, idt_err);
-    uint16_t sel = (uint16_t)le(g + 2, 2);
-    uint64_t target = le(g, 2) | (le(g + 6, 2) << 16) | (le(g + 8, 4) << 32);
-    unsigned ist = g[4] & 7;
+    *sel = (uint16_t)le(g + 2, 2);
+    *target = le(g, 2) | (le(g + 6, 2) << 16) | (le(g + 8, 4) << 32);
+    *ist = g[4] & 7;
+    return true;
+}
 
-    /* The target code segment: a present 64-bit code segment of the GDT
-       with DPL <= CPL (6.12.1.1, 6.14.1). */
-    unsigned ncpl = 0;
-    if (!gate_target(c, sel, cpl, ext, true, &ncpl, f))
-        return false;
-    uint32_t sel_err = (sel & 0xfffcu) + ext;
-
-    /* The stack (6.14.4, 6.14.5): RSPn on a privilege change, the IST
-       entry when the gate names one, then aligned to 16 bytes. */
-    uint64_t nrsp = rsp, nss = ss;
+/* The stack of a 64-bit delivery (6.14.4, 6.14.5): RSPn of the 64-bit
+   TSS on a privilege change, the IST entry when the gate names one,
+   then aligned to 16 bytes.  *nrsp and *nss come in as the current RSP
+   and SS; false with the fault. */
+static bool long_stack(uc_cpu *c, unsigned ist, unsigned cpl, unsigned ncpl,
+                       uint32_t ext, uint64_t *nrsp, uint64_t *nss, dfault *f)
+{
     if (ncpl < cpl || ist) {
-        uint64_t off = ist ? 0x24 + 8 * (uint64_t)(ist - 1) : 4 + 8 * (uint64_t)ncpl;
+        uc_x86_mmr tr;
+        memset(&tr, 0, sizeof tr);
+        uc_reg_read(c->uc, UC_X86_REG_TR, &tr);
+        uint64_t off =
+            ist ? 0x24 + 8 * (uint64_t)(ist - 1) : 4 + 8 * (uint64_t)ncpl;
         uint8_t t[8];
         if (off + 7 > tr.limit)
             return fail(f, VEC_TS, ((uint32_t)tr.selector & 0xfffcu) + ext);
         if (!read_lin(c, tr.base + off, t, sizeof t))
             return fail(f, VEC_PF, 0);
-        nrsp = le(t, 8);
+        *nrsp = le(t, 8);
         if (ncpl < cpl)
-            nss = ncpl; /* a null selector with RPL = new CPL */
+            *nss = ncpl; /* a null selector with RPL = new CPL */
     }
-    nrsp &= ~0xfull;
+    *nrsp &= ~0xfull;
+    return true;
+}
 
-    /* The frame: SS, RSP, RFLAGS, CS, RIP [, error code] (figure 6-9). */
+/* Push the 64-bit frame SS, RSP, RFLAGS, CS, RIP [, error code] (figure
+   6-9) below nrsp, whole or not at all: *top is the new RSP; false with
+   the fault. */
+static bool long_push(uc_cpu *c, bool has_err, uint32_t err, uint64_t rip,
+                      uint64_t cs, uint64_t rflags, uint64_t rsp, uint64_t ss,
+                      uint64_t nrsp, uint64_t *top, dfault *f)
+{
     uint64_t frame[6];
     unsigned n = 0;
     if (has_err)
@@ -447,9 +442,42 @@ static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
     for (unsigned i = 0; i < n; i++)
         for (unsigned b = 0; b < 8; b++)
             bytes[i * 8 + b] = (uint8_t)(frame[i] >> (8 * b));
-    uint64_t top = nrsp - 8 * (uint64_t)n;
-    if (!write_lin(c, top, bytes, 8 * (size_t)n))
+    *top = nrsp - 8 * (uint64_t)n;
+    if (!write_lin(c, *top, bytes, 8 * (size_t)n))
         return fail(f, VEC_SS, 0);
+    return true;
+}
+
+/* Delivery in IA-32e mode, 64-bit and compatibility (SDM 6.14). */
+static bool deliver_long(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
+                         uint32_t err, uint64_t rip, dfault *f)
+{
+    /* EXT (6.13): the event is external to the program. */
+    uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
+    uc_x86_mmr idtr;
+    memset(&idtr, 0, sizeof idtr);
+    uc_reg_read(c->uc, UC_X86_REG_IDTR, &idtr);
+    uint64_t cs = reg(c, UC_X86_REG_CS) & 0xffff;
+    uint64_t ss = reg(c, UC_X86_REG_SS) & 0xffff;
+    uint64_t rsp = reg(c, UC_X86_REG_RSP);
+    uint64_t rflags = reg(c, UC_X86_REG_RFLAGS);
+    unsigned cpl = (unsigned)(cs & 3);
+
+    unsigned type = 0, ist = 0;
+    uint16_t sel = 0;
+    uint64_t target = 0;
+    if (!long_gate(c, v, kind, cpl, idtr, &type, &sel, &target, &ist, f))
+        return false;
+    /* The target code segment: a present 64-bit code segment of the GDT
+       with DPL <= CPL (6.12.1.1, 6.14.1). */
+    unsigned ncpl = 0;
+    if (!gate_target(c, sel, cpl, ext, true, &ncpl, f))
+        return false;
+    uint32_t sel_err = (sel & 0xfffcu) + ext;
+    uint64_t nrsp = rsp, nss = ss, top = 0;
+    if (!long_stack(c, ist, cpl, ncpl, ext, &nrsp, &nss, f) ||
+        !long_push(c, has_err, err, rip, cs, rflags, rsp, ss, nrsp, &top, f))
+        return false;
 
     /* Load the new state; RIP last. */
     uint64_t ncs = (sel & 0xfffcu) | ncpl;
@@ -464,6 +492,19 @@ static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
     uc_reg_write(c->uc, UC_X86_REG_RFLAGS, &nfl);
     uc_reg_write(c->uc, UC_X86_REG_RIP, &target);
     return true;
+}
+
+static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
+                         uint32_t err, uint64_t rip, dfault *f)
+{
+    if (!(efer(c) & EFER_LMA)) {
+        /* Legacy protected mode: the 8-byte gates of 6.11; real mode
+           (CR0.PE = 0): the IVT (20.1.4). */
+        if (!(reg(c, UC_X86_REG_CR0) & CR0_PE))
+            return deliver_real(c, v, rip, f);
+        return deliver_legacy(c, v, kind, has_err, err, rip, f);
+    }
+    return deliver_long(c, v, kind, has_err, err, rip, f);
 }
 
 bool intc_uc__deliver(uc_cpu *c, uint8_t vector, unsigned kind, bool has_err,

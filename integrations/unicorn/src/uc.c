@@ -1070,56 +1070,59 @@ static intc_err cpu_init(intc_uc *m, uc_cpu *c, uint32_t i,
     return INTC_OK;
 }
 
-intc_uc *intc_uc_new(const intc_uc_config *cfg, intc_err *err)
+/* The checks of *cfg that come before its libintc configuration (uc.h
+   intc_uc_new): the version, RAM size and timing. */
+static intc_err config_check(const intc_uc_config *cfg)
 {
-    intc_err dummy;
-    if (!err)
-        err = &dummy;
-    *err = INTC_ERR_INVAL;
     if (!cfg)
-        return NULL;
-    if (cfg->version != INTC_UC_CONFIG_VERSION) {
-        *err = INTC_ERR_VERSION;
-        return NULL;
-    }
+        return INTC_ERR_INVAL;
+    if (cfg->version != INTC_UC_CONFIG_VERSION)
+        return INTC_ERR_VERSION;
     if (cfg->ram_size < 0x10000 || cfg->ram_size > INTC_UC_IOAPIC_BASE ||
         (cfg->ram_size & 0xfff) || cfg->insn_ns == 0 ||
         cfg->insn_ns > 1000000 || cfg->quantum_ns == 0)
-        return NULL;
+        return INTC_ERR_INVAL;
+    return INTC_OK;
+}
 
-    intc_machine_config mc;
-    intc_ioapic_config ioc;
+/* The libintc configuration: the caller's cfg->intc, or by default
+   cfg->n_cpus CPUs and one 24-pin IOAPIC described in *ioc, which must
+   outlive *mc. */
+static void machine_config(const intc_uc_config *cfg,
+                           intc_machine_config *mc, intc_ioapic_config *ioc)
+{
     if (cfg->intc) {
-        mc = *cfg->intc;
-    } else {
-        intc_machine_config_init(&mc);
-        mc.n_cpus = cfg->n_cpus;
-        memset(&ioc, 0, sizeof ioc);
-        ioc.id = (uint8_t)(cfg->n_cpus < 16 ? cfg->n_cpus : 0);
-        ioc.version = 0x20;
-        ioc.n_pins = 24;
-        ioc.gsi_base = 0;
-        ioc.source_id = 0xf0f8; /* f0:1f.0, as on Intel chipsets */
-        mc.ioapics = &ioc;
-        mc.n_ioapics = 1;
+        *mc = *cfg->intc;
+        return;
     }
-    if (mc.n_cpus == 0 || mc.n_cpus > INTC_UC_MAX_CPUS ||
-        mc.n_ioapics > 16 || mc.bsp >= mc.n_cpus)
-        return NULL;
+    intc_machine_config_init(mc);
+    mc->n_cpus = cfg->n_cpus;
+    memset(ioc, 0, sizeof *ioc);
+    ioc->id = (uint8_t)(cfg->n_cpus < 16 ? cfg->n_cpus : 0);
+    ioc->version = 0x20;
+    ioc->n_pins = 24;
+    ioc->gsi_base = 0;
+    ioc->source_id = 0xf0f8; /* f0:1f.0, as on Intel chipsets */
+    mc->ioapics = ioc;
+    mc->n_ioapics = 1;
+}
 
+/* The machine with its RAM (zeroed) and tables, no libintc machine and
+   no CPU opened yet; NULL when out of memory. */
+static intc_uc *machine_alloc(const intc_uc_config *cfg,
+                              const intc_machine_config *mc)
+{
     intc_uc *m = calloc(1, sizeof *m);
-    if (!m) {
-        *err = INTC_ERR_NOMEM;
+    if (!m)
         return NULL;
-    }
     m->cfg = *cfg;
     m->cfg.intc = NULL; /* not kept: the caller may free it */
-    m->n_cpus = mc.n_cpus;
-    m->bsp = mc.bsp;
-    m->n_ioapics = mc.n_ioapics;
-    m->iommu_kind = mc.iommu.kind;
-    m->x2apic = mc.x2apic;
-    m->tsc_deadline = mc.tsc_deadline;
+    m->n_cpus = mc->n_cpus;
+    m->bsp = mc->bsp;
+    m->n_ioapics = mc->n_ioapics;
+    m->iommu_kind = mc->iommu.kind;
+    m->x2apic = mc->x2apic;
+    m->tsc_deadline = mc->tsc_deadline;
     m->ram_size = cfg->ram_size;
     m->last_run = m->n_cpus - 1; /* so the BSP's turn comes first */
     m->insn_limit = NO_TIME;
@@ -1131,15 +1134,41 @@ intc_uc *intc_uc_new(const intc_uc_config *cfg, intc_err *err)
     m->mmio_ctx = calloc((size_t)m->n_cpus * UC_MAX_MMIO,
                          sizeof(uc_mmio_ctx));
     if (!m->ram || !m->cpus || !m->ioctx || !m->mmio_ctx) {
-        *err = INTC_ERR_NOMEM;
-        goto fail;
+        intc_uc_free(m);
+        return NULL;
     }
     memset(m->ram, 0, (size_t)m->ram_size);
     for (uint32_t k = 0; k < m->n_ioapics; k++) {
         m->ioctx[k].m = m;
         m->ioctx[k].index = k;
     }
+    return m;
+}
 
+intc_uc *intc_uc_new(const intc_uc_config *cfg, intc_err *err)
+{
+    intc_err dummy;
+    if (!err)
+        err = &dummy;
+    *err = INTC_ERR_INVAL;
+    intc_err ce = config_check(cfg);
+    if (ce != INTC_OK) {
+        *err = ce;
+        return NULL;
+    }
+
+    intc_machine_config mc;
+    intc_ioapic_config ioc;
+    machine_config(cfg, &mc, &ioc);
+    if (mc.n_cpus == 0 || mc.n_cpus > INTC_UC_MAX_CPUS ||
+        mc.n_ioapics > 16 || mc.bsp >= mc.n_cpus)
+        return NULL;
+
+    intc_uc *m = machine_alloc(cfg, &mc);
+    if (!m) {
+        *err = INTC_ERR_NOMEM;
+        return NULL;
+    }
     static const intc_host_ops ops = {
         .version = 2,
         .kick = h_kick,
