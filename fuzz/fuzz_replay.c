@@ -18,37 +18,7 @@
  * fuzz/regressions/fuzz_replay/.
  */
 #include "fuzz_common.h"
-
-static uint32_t crc32_bitwise(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++)
-            c = c >> 1 ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static void fix_crcs(uint8_t *b, size_t len)
-{
-    size_t pos = 16;
-    while (pos <= len && len - pos >= 9) {
-        uint32_t n = rd32(b + pos), c;
-        if (n > len - pos - 9)
-            return;
-        c = crc32_bitwise(b + pos + 4, (size_t)n + 1);
-        for (int i = 0; i < 4; i++)
-            b[pos + 5 + n + i] = (uint8_t)(c >> (8 * i));
-        pos += 9 + (size_t)n;
-    }
-}
+#include "kit_rec.h"
 
 /* The reader (intc_record_next) walks the same bytes: records in order,
    each inside the buffer, until the end record or an error; a recording
@@ -102,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(b, data + 1, len);
     if (data[0] & 1)
-        fix_crcs(b, len);
+        kit_rec_fix_crcs(b, len);
     /* The CONFIG record's CPU count (preamble 16, frame 5). */
     if (len >= 25 && rd32(b + 21) > FZ_MAX_CPUS) {
         free(b);

@@ -5,32 +5,14 @@
  * fields, and a damaged, truncated or foreign recording is refused.
  */
 #include "harness.h"
+#include "kit_rec.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct sink {
-    uint8_t *p;
-    size_t n, cap;
-} sink;
-
-static int sink_write(void *ctx, const void *buf, size_t len)
-{
-    sink *s = ctx;
-
-    if (s->n + len > s->cap) {
-        s->cap = 2 * (s->n + len);
-        s->p = realloc(s->p, s->cap);
-        assert_non_null(s->p);
-    }
-    memcpy(s->p + s->n, buf, len);
-    s->n += len;
-    return 0;
-}
-
 /* Two CPUs (IDs 4 and 9), one IOAPIC with two level pins, one MSI-X
    function; recorded: a TPR write, an MSI, an MSR read, a pin. */
-static void record_small(th_host *h, sink *s)
+static void record_small(th_host *h, kit_sink *s)
 {
     static const uint32_t ids[] = {4, 9};
     static const uint8_t wiring[24] = {[20] = INTC_PIN_LEVEL,
@@ -52,7 +34,7 @@ static void record_small(th_host *h, sink *s)
     m = th_machine(h, &cfg);
     x = intc_msix_new(m, 4, 0x0300, NULL);
     assert_non_null(x);
-    assert_int_equal(intc_machine_record(m, sink_write, s), INTC_OK);
+    assert_int_equal(intc_machine_record(m, kit_sink_write, s), INTC_OK);
     assert_int_equal(intc_lapic_mmio_write(intc_machine_lapic(m, 0),
                                            INTC_LAPIC_TPR, 4, 0x20),
                      INTC_OK);
@@ -72,7 +54,7 @@ static void test_records_in_order(void **state)
     static const unsigned want_ops[] = {
         INTC_RECORD_OP_LAPIC_MMIO_WRITE, INTC_RECORD_OP_MSI_SEND,
         INTC_RECORD_OP_LAPIC_MSR_READ, INTC_RECORD_OP_IOAPIC_SET_IRQ};
-    sink s = {0};
+    kit_sink s = {0};
     intc_record_item it;
     uint32_t ids[2];
     intc_ioapic_config io;
@@ -116,7 +98,7 @@ static void test_records_in_order(void **state)
 
 static void test_call_fields(void **state)
 {
-    sink s = {0};
+    kit_sink s = {0};
     intc_record_item it;
     size_t pos = 0;
 
@@ -169,7 +151,7 @@ static intc_err read_all(const uint8_t *p, size_t n)
 
 static void test_damage_refused(void **state)
 {
-    sink s = {0};
+    kit_sink s = {0};
     intc_record_item it;
     size_t pos = 0;
 
@@ -208,7 +190,7 @@ static void test_inputs(void **state)
     intc_machine *m;
     intc_lapic *l;
     intc_irq irq;
-    sink s = {0};
+    kit_sink s = {0};
     intc_record_item it;
     size_t pos = 0;
     bool clock = false, dma = false, fold = false;
@@ -224,7 +206,7 @@ static void test_inputs(void **state)
     m = th_machine(h, &cfg);
     l = intc_machine_lapic(m, 0);
     h->now = 5000;
-    assert_int_equal(intc_machine_record(m, sink_write, &s), INTC_OK);
+    assert_int_equal(intc_machine_record(m, kit_sink_write, &s), INTC_OK);
     assert_int_equal(intc_lapic_mmio_write(l, INTC_LAPIC_TIMER_ICR, 4, 100),
                      INTC_OK);
     assert_int_equal(intc_iommu_set_table(intc_machine_iommu(m), 0x200000,
@@ -263,7 +245,7 @@ static void test_inputs(void **state)
 /* intc_record_config_arrays checks the item it is given again. */
 static void test_config_item_checked(void **state)
 {
-    sink s = {0};
+    kit_sink s = {0};
     intc_record_item it;
     uint32_t ids[2];
     size_t pos = 0;

@@ -14,30 +14,12 @@
  *    is refused with a documented error and a message or still replays.
  */
 #include "harness.h"
+#include "kit_rec.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define GM 0x100000ull /* guest memory: the IRT */
-
-typedef struct sink {
-    uint8_t *p;
-    size_t n, cap;
-} sink;
-
-static int sink_write(void *ctx, const void *buf, size_t len)
-{
-    sink *s = ctx;
-
-    if (s->n + len > s->cap) {
-        s->cap = 2 * (s->n + len);
-        s->p = realloc(s->p, s->cap);
-        assert_non_null(s->p);
-    }
-    memcpy(s->p + s->n, buf, len);
-    s->n += len;
-    return 0;
-}
 
 static uint8_t *image(intc_machine *m, size_t *len)
 {
@@ -151,11 +133,11 @@ static void every_op(intc_machine *m, th_host *h)
 }
 
 /* Record every_op from the machine's creation on. */
-static void record(th_host *h, sink *s)
+static void record(th_host *h, kit_sink *s)
 {
     intc_machine *m = machine(h);
 
-    assert_int_equal(intc_machine_record(m, sink_write, s), INTC_OK);
+    assert_int_equal(intc_machine_record(m, kit_sink_write, s), INTC_OK);
     every_op(m, h);
     assert_int_equal(intc_machine_record(m, NULL, NULL), INTC_OK);
     intc_machine_free(m);
@@ -164,7 +146,7 @@ static void record(th_host *h, sink *s)
 static void test_every_op_replays(void **state)
 {
     th_host *h = *state;
-    sink s = {0};
+    kit_sink s = {0};
     kit_host *k = kit_host_new(true);
     intc_machine *m = machine(h);
     intc_replay *r;
@@ -173,7 +155,7 @@ static void test_every_op_replays(void **state)
     size_t la, lb;
 
     assert_non_null(k);
-    assert_int_equal(intc_machine_record(m, sink_write, &s), INTC_OK);
+    assert_int_equal(intc_machine_record(m, kit_sink_write, &s), INTC_OK);
     every_op(m, h);
     a = image(m, &la);
     assert_int_equal(intc_machine_record(m, NULL, NULL), INTC_OK);
@@ -192,41 +174,6 @@ static void test_every_op_replays(void **state)
     intc_machine_free(m);
     kit_host_free(k);
     free(s.p);
-}
-
-/* CRC-32 (IEEE) of n bytes, bitwise: the test's own, not the library's. */
-static uint32_t crc32(const uint8_t *p, size_t n)
-{
-    uint32_t c = 0xffffffffu;
-
-    while (n--) {
-        c ^= *p++;
-        for (int k = 0; k < 8; k++)
-            c = c >> 1 ^ (0xedb88320u & (0u - (c & 1u)));
-    }
-    return ~c;
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-/* Recompute the CRC of every record that still frames. */
-static void fix_crcs(uint8_t *b, size_t len)
-{
-    size_t pos = 16;
-
-    while (pos <= len && len - pos >= 9) {
-        uint32_t n = le32(b + pos), c;
-        if (n > len - pos - 9)
-            return;
-        c = crc32(b + pos + 4, (size_t)n + 1);
-        for (int i = 0; i < 4; i++)
-            b[pos + 5 + n + i] = (uint8_t)(c >> (8 * i));
-        pos += 9 + (size_t)n;
-    }
 }
 
 /* Replay buf: a documented outcome, a message with every error, a
@@ -261,7 +208,7 @@ static void replay_checked(const uint8_t *buf, size_t len, size_t at)
 static void test_every_byte_changed(void **state)
 {
     static const uint8_t flips[] = {0x01, 0x80};
-    sink s = {0};
+    kit_sink s = {0};
     uint8_t *b;
 
     record(*state, &s);
@@ -271,7 +218,7 @@ static void test_every_byte_changed(void **state)
         for (size_t f = 0; f < sizeof flips; f++) {
             memcpy(b, s.p, s.n);
             b[i] ^= flips[f];
-            fix_crcs(b, s.n);
+            kit_rec_fix_crcs(b, s.n);
             replay_checked(b, s.n, i);
         }
     free(b);
