@@ -30,16 +30,7 @@ _start:
         mov rbx, LAPIC
         mov dword ptr [rbx + LAPIC_SVR], 0x1ff
 
-        mov dword ptr [rbx + LAPIC_ICR_HI], 0
-        mov dword ptr [rbx + LAPIC_ICR_LO], 0x000c4500
-        lea eax, [rip + ap_entry]
-        shr eax, 12
-        or eax, 0x000c4600
-        mov dword ptr [rbx + LAPIC_ICR_LO], eax
-        mov dword ptr [rbx + LAPIC_ICR_LO], eax
-1:      pause
-        cmp dword ptr [rip + ap_count], NCPU - 1
-        jb 1b
+        START_APS ap_entry, ap_count, "NCPU - 1"
 
         # MSI-X entry i: address 0xFEE00000 | ID i << 12, data vector
         # 0x40 + i (fixed, edge), vector control 0 (unmasked).
