@@ -510,8 +510,16 @@ static intc_err exec_machine(kit_rig *r, const kit_op *op, kit_result *res)
     case KIT_OP_LOAD:
         return kit_load(r->h, op->bytes, op->n_bytes);
     case KIT_OP_POST:
+        /* The host's side of posting (lapic.h): a post that asks for a
+           notification gets it at once, and the notified CPU folds
+           (intc_lapic_sync_pir).  So the fold happens here, not at
+           whatever query comes next: a run's events do not depend on
+           who looks at the machine (the fuzz oracles do, a restored
+           twin does not). */
         v = intc_lapic_post(l, (uint8_t)op->value2, op->value != 0);
         res->value = (uint64_t)(int64_t)v;
+        if (v == 1)
+            return intc_lapic_sync_pir(l, NULL);
         return v < 0 ? (intc_err)v : INTC_OK;
     case KIT_OP_SYNC_PIR: {
         uint64_t pir[4] = {0, 0, 0, 0};
