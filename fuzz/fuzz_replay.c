@@ -74,7 +74,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 1)
         kit_rec_fix_crcs(b, len);
     /* The CONFIG record's CPU count (preamble 16, frame 5). */
-    if (len >= 25 && rd32(b + 21) > FZ_MAX_CPUS) {
+    if (len >= 25 && kit_rec_le32(b + 21) > FZ_MAX_CPUS) {
         free(b);
         return 0;
     }

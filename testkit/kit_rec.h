@@ -41,6 +41,13 @@ static inline int kit_sink_write(void *ctx, const void *buf, size_t len)
     return 0;
 }
 
+/* A little-endian u32 of the format. */
+static inline uint32_t kit_rec_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
 static inline uint32_t kit_rec_crc32(const uint8_t *p, size_t n)
 {
     uint32_t c = 0xffffffffu;
@@ -60,9 +67,7 @@ static inline void kit_rec_fix_crcs(uint8_t *b, size_t len)
     size_t pos = 16;
 
     while (pos <= len && len - pos >= 9) {
-        uint32_t n = (uint32_t)b[pos] | (uint32_t)b[pos + 1] << 8 |
-                     (uint32_t)b[pos + 2] << 16 | (uint32_t)b[pos + 3] << 24;
-        uint32_t c;
+        uint32_t n = kit_rec_le32(b + pos), c;
         if (n > len - pos - 9)
             return;
         c = kit_rec_crc32(b + pos + 4, (size_t)n + 1);
