@@ -1301,10 +1301,7 @@ void mo_yaml_machine(FILE *f, const mo_config *c, bool x2)
 
 static const char *err_word(intc_err e)
 {
-    return e == INTC_ERR_GP            ? "gp"
-           : e == INTC_ERR_NOT_DECODED ? "not_decoded"
-           : e == INTC_ERR_INVAL       ? "inval"
-                                       : NULL;
+    return kit_err_word(e);
 }
 
 /* The step intc-sim can express for what ran: a failed IPI or EOI is the

@@ -325,3 +325,18 @@ void kit_op_set(kit_op *op, unsigned slot, uint64_t v)
     default: break;
     }
 }
+
+/* expect_error words (docs/scenario.md): the errors a step may expect. */
+const char *const kit_err_words[] = {"gp", "not_decoded", "inval",
+                                     "corrupt", "version", NULL};
+const int kit_err_codes[] = {INTC_ERR_GP, INTC_ERR_NOT_DECODED,
+                             INTC_ERR_INVAL, INTC_ERR_CORRUPT,
+                             INTC_ERR_VERSION};
+
+const char *kit_err_word(int err)
+{
+    for (unsigned i = 0; kit_err_words[i]; i++)
+        if (kit_err_codes[i] == err)
+            return kit_err_words[i];
+    return NULL;
+}

@@ -197,6 +197,12 @@ extern const char *const kit_take_words[];
 extern const uint32_t kit_take_codes[];
 extern const char *const kit_lvt_words[];
 extern const uint32_t kit_lvt_codes[];
+/* The errors a step may expect (`expect_error:` words and their
+   intc_err codes, NULL-terminated) and the word of an error (NULL: none
+   can name it). */
+extern const char *const kit_err_words[];
+extern const int kit_err_codes[];
+const char *kit_err_word(int err);
 /* LAPIC register names (KIT_F_REG); NULL if unnamed. */
 const char *kit_reg_name(uint32_t reg);
 bool kit_reg_lookup(const char *name, uint32_t *reg);

@@ -518,10 +518,7 @@ static void call_extra(conv_run *r, const intc_record_item *it,
                op->kind != KIT_OP_POST) {
         snprintf(x, n, ", expect: 0x%" PRIx64, it->out);
     } else if (it->ret != INTC_OK && (res & KIT_RES_ERR)) {
-        const char *w = it->ret == INTC_ERR_GP            ? "gp"
-                        : it->ret == INTC_ERR_NOT_DECODED ? "not_decoded"
-                        : it->ret == INTC_ERR_INVAL       ? "inval"
-                                                          : NULL;
+        const char *w = kit_err_word(it->ret);
         if (w)
             snprintf(x, n, ", expect_error: %s", w);
         else

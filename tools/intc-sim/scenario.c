@@ -612,9 +612,6 @@ static bool get_event_type(pctx *p, const yaml_node_t *n, const char *what,
                 show(n, b, sizeof b));
 }
 
-static const char *const err_words[] = {"gp", "not_decoded", "inval", NULL};
-static const intc_err err_codes[] = {INTC_ERR_GP, INTC_ERR_NOT_DECODED,
-                                     INTC_ERR_INVAL};
 
 static bool opt_expect_error(pctx *p, const mapview *mv, const char *what,
                              int *out)
@@ -624,9 +621,9 @@ static bool opt_expect_error(pctx *p, const mapview *mv, const char *what,
 
     if (!v)
         return true;
-    if (!get_enum(p, v, what, err_words, &i))
+    if (!get_enum(p, v, what, kit_err_words, &i))
         return false;
-    *out = err_codes[i];
+    *out = kit_err_codes[i];
     return true;
 }
 
@@ -2021,12 +2018,13 @@ static bool parse_action(pctx *p, const char *key, yaml_node_t *v,
 }
 
 /* Step keys: the common ones, then every operation's name once. */
-#define FIRST_ACTION_KEY 6u
+#define FIRST_ACTION_KEY 7u
 
 static void step_keys(const char **keys)
 {
     static const char *const common[FIRST_ACTION_KEY] = {
         "name", "at", "after", "cpu",
+        "expect_error", /* of an operation written as a scalar */
         "expect", "vector" /* take's options; expect also an action */};
     unsigned n = 0;
 
@@ -2106,6 +2104,24 @@ static bool step_action(pctx *p, yaml_node_t *n, const mapview *mv,
     return true;
 }
 
+/* `expect_error:` beside an operation written as a scalar that may
+   fail (`{load: "..", expect_error: corrupt}`, docs/scenario.md). */
+static bool scalar_expect_error(pctx *p, const mapview *mv, const char *key,
+                                sim_step *st)
+{
+    if (!mv_get(mv, "expect_error"))
+        return true;
+    for (unsigned k = 0; k < KIT_OP_COUNT_; k++) {
+        const kit_op_info *in = &kit_op_table[k];
+        if (strcmp(in->name, key) == 0 && in->form != KIT_FORM_MAP &&
+            (in->results & KIT_RES_ERR))
+            return opt_expect_error(p, mv, "expect_error",
+                                    &st->expect_error);
+    }
+    return perr(p, mv_key(mv, "expect_error"),
+                "key 'expect_error' does not apply to '%s'", key);
+}
+
 static bool parse_step(pctx *p, yaml_node_t *n, sim_step *st, size_t index)
 {
     sim_scenario *s = p->s;
@@ -2134,7 +2150,8 @@ static bool parse_step(pctx *p, yaml_node_t *n, sim_step *st, size_t index)
         if (!get_u32(p, v, "cpu", 0, s->cfg.n_cpus - 1, &st->cpu))
             return false;
     }
-    if (!step_time(p, &mv, st) || !parse_action(p, key, act, st, &mv))
+    if (!step_time(p, &mv, st) || !parse_action(p, key, act, st, &mv) ||
+        !scalar_expect_error(p, &mv, key, st))
         return false;
     p->now = st->t_end;
     return true;
