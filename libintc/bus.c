@@ -534,15 +534,11 @@ INTC_COLD static intc_err msi_send_rec(intc_machine *m, uint64_t addr,
 {
     intc_delivery res;
     intc_err ret;
-    if (!intc__rec_twin_enter(m))
-        return INTC_ERR_BUSY;
     if (!out)
         out = &res;
-    ret = intc_msi_send(m, addr, data, source_id, out);
-    intc__rec_twin_leave(m);
-    INTC_REC(m, INTC__OP_MSI_SEND, 0, addr, data, source_id, ret,
-             intc__rec_delivery(out));
-    intc__leave(m);
+    INTC_REC_TWIN(m, ret, intc_msi_send(m, addr, data, source_id, out),
+                  INTC__OP_MSI_SEND, 0, addr, data, source_id, ret,
+                  intc__rec_delivery(out));
     return ret;
 }
 

@@ -305,6 +305,19 @@ static inline uint32_t intc__deferred_count(const intc_machine *m)
             intc__rec_call((m), __VA_ARGS__);                               \
     } while (0)
 
+/* The body of a recorded twin: run call (the public function itself)
+   inside the recording frame, record it (INTC_REC's arguments after m)
+   before the deferred callbacks, then leave.  ret receives the result. */
+#define INTC_REC_TWIN(m, ret, call, ...)                                     \
+    do {                                                                    \
+        if (!intc__rec_twin_enter(m))                                       \
+            return INTC_ERR_BUSY;                                           \
+        (ret) = (call);                                                     \
+        intc__rec_twin_leave(m);                                            \
+        INTC_REC((m), __VA_ARGS__);                                         \
+        intc__leave(m);                                                     \
+    } while (0)
+
 #define INTC_EMIT(m, ...)                                                   \
     do {                                                                    \
         if (intc__tracing(m))                                                \

@@ -389,13 +389,9 @@ INTC_COLD static intc_err mmio_read_rec(intc_ioapic *io, uint32_t off,
                                         unsigned size, uint64_t *val)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(io->m))
-        return INTC_ERR_BUSY;
-    ret = intc_ioapic_mmio_read(io, off, size, val);
-    intc__rec_twin_leave(io->m);
-    INTC_REC(io->m, INTC__OP_IOAPIC_MMIO_READ, io->index, off, size, 0, ret,
-             ret ? 0 : *val);
-    intc__leave(io->m);
+    INTC_REC_TWIN(io->m, ret, intc_ioapic_mmio_read(io, off, size, val),
+                  INTC__OP_IOAPIC_MMIO_READ, io->index, off, size, 0, ret,
+                  ret ? 0 : *val);
     return ret;
 }
 
@@ -433,13 +429,9 @@ INTC_COLD static intc_err mmio_write_rec(intc_ioapic *io, uint32_t off,
                                          unsigned size, uint64_t val)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(io->m))
-        return INTC_ERR_BUSY;
-    ret = intc_ioapic_mmio_write(io, off, size, val);
-    intc__rec_twin_leave(io->m);
-    INTC_REC(io->m, INTC__OP_IOAPIC_MMIO_WRITE, io->index, off, size, val,
-             ret, 0);
-    intc__leave(io->m);
+    INTC_REC_TWIN(io->m, ret, intc_ioapic_mmio_write(io, off, size, val),
+                  INTC__OP_IOAPIC_MMIO_WRITE, io->index, off, size, val, ret,
+                  0);
     return ret;
 }
 
@@ -479,13 +471,9 @@ INTC_COLD static intc_err set_irq_source_rec(intc_ioapic *io, uint32_t pin,
                                              unsigned source, bool asserted)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(io->m))
-        return INTC_ERR_BUSY;
-    ret = intc_ioapic_set_irq_source(io, pin, source, asserted);
-    intc__rec_twin_leave(io->m);
-    INTC_REC(io->m, INTC__OP_IOAPIC_SET_IRQ, io->index, pin, source, asserted,
-             ret, 0);
-    intc__leave(io->m);
+    INTC_REC_TWIN(io->m, ret, intc_ioapic_set_irq_source(io, pin, source, asserted),
+                  INTC__OP_IOAPIC_SET_IRQ, io->index, pin, source, asserted,
+                  ret, 0);
     return ret;
 }
 
@@ -533,13 +521,9 @@ intc_err intc_machine_set_gsi(intc_machine *m, uint32_t gsi, bool asserted)
 INTC_COLD static intc_err timer_expired_rec(intc_ioapic *io, uint64_t now_ns)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(io->m))
-        return INTC_ERR_BUSY;
-    ret = intc_ioapic_timer_expired(io, now_ns);
-    intc__rec_twin_leave(io->m);
-    INTC_REC(io->m, INTC__OP_IOAPIC_TIMER_EXPIRED, io->index, now_ns, 0, 0,
-             ret, 0);
-    intc__leave(io->m);
+    INTC_REC_TWIN(io->m, ret, intc_ioapic_timer_expired(io, now_ns),
+                  INTC__OP_IOAPIC_TIMER_EXPIRED, io->index, now_ns, 0, 0, ret,
+                  0);
     return ret;
 }
 

@@ -848,13 +848,9 @@ INTC_COLD static intc_err mmio_read_rec(intc_lapic *l, uint32_t off,
                                         unsigned size, uint64_t *val)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_mmio_read(l, off, size, val);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_MMIO_READ, l->index, off, size, 0, ret,
-             ret ? 0 : *val);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_mmio_read(l, off, size, val),
+                  INTC__OP_LAPIC_MMIO_READ, l->index, off, size, 0, ret,
+                  ret ? 0 : *val);
     return ret;
 }
 
@@ -909,13 +905,8 @@ INTC_COLD static intc_err mmio_write_rec(intc_lapic *l, uint32_t off,
                                          unsigned size, uint64_t val)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_mmio_write(l, off, size, val);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_MMIO_WRITE, l->index, off, size, val, ret,
-             0);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_mmio_write(l, off, size, val),
+                  INTC__OP_LAPIC_MMIO_WRITE, l->index, off, size, val, ret, 0);
     return ret;
 }
 
@@ -1080,13 +1071,9 @@ INTC_COLD static intc_err msr_read_rec(intc_lapic *l, uint32_t msr,
                                        uint64_t *val)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_msr_read(l, msr, val);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_MSR_READ, l->index, msr, 0, 0, ret,
-             ret ? 0 : *val);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_msr_read(l, msr, val),
+                  INTC__OP_LAPIC_MSR_READ, l->index, msr, 0, 0, ret,
+                  ret ? 0 : *val);
     return ret;
 }
 
@@ -1126,12 +1113,8 @@ INTC_COLD static intc_err msr_write_rec(intc_lapic *l, uint32_t msr,
                                         uint64_t val)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_msr_write(l, msr, val);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_MSR_WRITE, l->index, msr, val, 0, ret, 0);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_msr_write(l, msr, val),
+                  INTC__OP_LAPIC_MSR_WRITE, l->index, msr, val, 0, ret, 0);
     return ret;
 }
 
@@ -1232,12 +1215,8 @@ int intc_lapic_ack_peek(const intc_lapic *l)
 INTC_COLD static int ack_rec(intc_lapic *l)
 {
     int ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_ack(l);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_ACK, l->index, 0, 0, 0, ret, 0);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_ack(l),
+                  INTC__OP_LAPIC_ACK, l->index, 0, 0, 0, ret, 0);
     return ret;
 }
 
@@ -1276,13 +1255,9 @@ INTC_COLD static int take_rec(intc_lapic *l, unsigned what,
                               uint8_t *sipi_vector)
 {
     int ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_take(l, what, sipi_vector);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_TAKE, l->index, what, 0, 0, ret,
-             ret == 1 && what == INTC_PEND_SIPI ? l->sipi_vector : 0);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_take(l, what, sipi_vector),
+                  INTC__OP_LAPIC_TAKE, l->index, what, 0, 0, ret,
+                  ret == 1 && what == INTC_PEND_SIPI ? l->sipi_vector : 0);
     return ret;
 }
 
@@ -1332,12 +1307,8 @@ int intc_lapic_take(intc_lapic *l, unsigned what, uint8_t *sipi_vector)
 INTC_COLD static intc_err set_tpr_rec(intc_lapic *l, uint8_t tpr)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_set_tpr(l, tpr);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_SET_TPR, l->index, tpr, 0, 0, ret, 0);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_set_tpr(l, tpr),
+                  INTC__OP_LAPIC_SET_TPR, l->index, tpr, 0, 0, ret, 0);
     return ret;
 }
 
@@ -1363,12 +1334,8 @@ uint8_t intc_lapic_get_tpr(const intc_lapic *l)
 INTC_COLD static intc_err set_lint_rec(intc_lapic *l, unsigned pin, bool level)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_set_lint(l, pin, level);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_SET_LINT, l->index, pin, level, 0, ret, 0);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_set_lint(l, pin, level),
+                  INTC__OP_LAPIC_SET_LINT, l->index, pin, level, 0, ret, 0);
     return ret;
 }
 
@@ -1403,12 +1370,8 @@ intc_err intc_lapic_set_lint(intc_lapic *l, unsigned pin, bool level)
 INTC_COLD static intc_err raise_lvt_rec(intc_lapic *l, unsigned lvt)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_raise_lvt(l, lvt);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_RAISE_LVT, l->index, lvt, 0, 0, ret, 0);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_raise_lvt(l, lvt),
+                  INTC__OP_LAPIC_RAISE_LVT, l->index, lvt, 0, 0, ret, 0);
     return ret;
 }
 
@@ -1431,13 +1394,9 @@ intc_err intc_lapic_raise_lvt(intc_lapic *l, unsigned lvt)
 INTC_COLD static intc_err timer_expired_rec(intc_lapic *l, uint64_t now_ns)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_timer_expired(l, now_ns);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_TIMER_EXPIRED, l->index, now_ns, 0, 0, ret,
-             0);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_timer_expired(l, now_ns),
+                  INTC__OP_LAPIC_TIMER_EXPIRED, l->index, now_ns, 0, 0, ret,
+                  0);
     return ret;
 }
 
@@ -1463,12 +1422,8 @@ uint64_t intc_lapic_timer_deadline(const intc_lapic *l)
 INTC_COLD static intc_err reset_rec(intc_lapic *l, bool init_only)
 {
     intc_err ret;
-    if (!intc__rec_twin_enter(l->m))
-        return INTC_ERR_BUSY;
-    ret = intc_lapic_reset(l, init_only);
-    intc__rec_twin_leave(l->m);
-    INTC_REC(l->m, INTC__OP_LAPIC_RESET, l->index, init_only, 0, 0, ret, 0);
-    intc__leave(l->m);
+    INTC_REC_TWIN(l->m, ret, intc_lapic_reset(l, init_only),
+                  INTC__OP_LAPIC_RESET, l->index, init_only, 0, 0, ret, 0);
     return ret;
 }
 
