@@ -241,10 +241,11 @@ static void print_stop(intc_uc *m, const intc_uc_stop_info *st)
         if (intc_uc_trap_info_get(m, i, &ti) == INTC_OK)
             printf("cpu %u: trap scanned %" PRIu64 " restarts %" PRIu64
                    " emulated %" PRIu64 " native %" PRIu64 " faults %" PRIu64
-                   " cpuid %" PRIu64 " native-hooks msr %d tsc %d\n",
+                   " cpuid %" PRIu64 " native-hooks msr %d tsc %d"
+                   " hidden-state %d\n",
                    i, ti.blocks_scanned, ti.restarts, ti.emulated,
                    ti.native, ti.faults, ti.cpuid, (int)ti.native_msr_hooks,
-                   (int)ti.native_tsc_hooks);
+                   (int)ti.native_tsc_hooks, (int)ti.hidden_state);
     }
 }
 

@@ -349,16 +349,19 @@ static bool deliver_real(uc_cpu *c, uint8_t v, uint64_t rip, dfault *f)
     if (nsp > sp) /* the frame would wrap the 64 KiB stack segment */
         return fail(f, VEC_SS, 0);
     uint16_t nip = (uint16_t)le(e, 2), ncs = (uint16_t)le(e + 2, 2);
-    uint64_t gpa;
-    if (!intc_uc__translate(c, (ss << 4) + nsp, true, &gpa) ||
-        !intc_uc__translate(c, (ss << 4) + nsp + 5, true, &gpa))
+    uint64_t gpa, ssb = ss << 4;
+    /* SS's hidden base (an "unreal" SS keeps a protected-mode base);
+       SS << 4 when it cannot be read (cpustate.c). */
+    (void)intc_uc__state_seg_base(c, UC_SEG_SS, &ssb);
+    if (!intc_uc__translate(c, ssb + nsp, true, &gpa) ||
+        !intc_uc__translate(c, ssb + nsp + 5, true, &gpa))
         return fail(f, VEC_SS, 0);
     /* The jump first (it runs guest code), the frame after. */
     if (!intc_uc__real_far_jump(c, ncs, nip)) {
         f->unsupported = INTC_UC_UNSUP_MODE;
         return false;
     }
-    if (!write_lin(c, (ss << 4) + nsp, bytes, sizeof bytes))
+    if (!write_lin(c, ssb + nsp, bytes, sizeof bytes))
         return fail(f, VEC_SS, 0);
     uint64_t nrsp = (reg(c, UC_X86_REG_RSP) & ~0xffffull) | nsp;
     uint64_t nfl = fl & ~(RFLAGS_IF | RFLAGS_TF | RFLAGS_AC);

@@ -190,6 +190,8 @@ uint64_t intc_uc__sipi_start(uc_cpu *c, uint8_t v)
 uint64_t intc_uc__cs_base(uc_cpu *c, uint64_t lin)
 {
     uint64_t cr0 = 0, cs = 0;
+    if (intc_uc__state_seg_base(c, UC_SEG_CS, &cs))
+        return cs; /* the hidden base itself (cpustate.c) */
     uc_reg_read(c->uc, UC_X86_REG_CR0, &cr0);
     if (cr0 & 1)
         return 0; /* protected and long mode: flat code (uc.h) */

@@ -134,10 +134,14 @@ static void trap_set(uc_engine *uc, int reg, uint64_t v)
 }
 
 /* Hook addresses are linear; RIP is the offset in CS (IP in real mode,
- * uc.h fact F3).  Real mode: CS base = CS << 4 (what a guest far transfer
- * loads); protected and long mode: flat code segments (base 0). */
-static uint64_t trap_lin_to_ip(uc_engine *uc, uint64_t lin)
+ * uc.h fact F3): the host's cs_base op, else in real mode CS << 4 (what a
+ * guest far transfer loads) and in protected and long mode 0 (flat code
+ * segments). */
+static uint64_t trap_lin_to_ip(ucx_trap *t, uint64_t lin)
 {
+    uc_engine *uc = t->uc;
+    if (t->ops.cs_base != NULL)
+        return lin - t->ops.cs_base(t->ctx, t->cpu, lin);
     if (trap_reg(uc, UC_X86_REG_CR0) & TRAP_CR0_PE)
         return lin;
     return lin - ((trap_reg(uc, UC_X86_REG_CS) & 0xFFFFu) << 4);
@@ -455,7 +459,7 @@ static void trap_block_cb(uc_engine *uc, uint64_t address, uint32_t size,
      * block's exit check instead, and the block, already dropped from the
      * cache, is retranslated with its hooks when the host resumes it. */
     if (ucx_trap_block(t, address, size) && !t->stop_noted)
-        trap_set(uc, UC_X86_REG_RIP, trap_lin_to_ip(uc, address));
+        trap_set(uc, UC_X86_REG_RIP, trap_lin_to_ip(t, address));
 }
 
 void ucx_trap_flush(ucx_trap *t)
@@ -514,7 +518,7 @@ static void trap_finish(ucx_trap *t, int r, uint64_t rip, uint32_t len)
         t->st.emulated++;
         /* Unicorn leaves the block before the instruction and goes on at
          * the new RIP: the native instruction never runs. */
-        trap_set(t->uc, UC_X86_REG_RIP, trap_lin_to_ip(t->uc, rip + len));
+        trap_set(t->uc, UC_X86_REG_RIP, trap_lin_to_ip(t, rip + len));
         break;
     case UCX_TRAP_DONE_STOP:
         t->st.emulated++;

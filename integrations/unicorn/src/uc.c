@@ -561,7 +561,12 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *ud)
     c->exc_kind = kind;
     c->exc_has_err =
         kind == INTC_UC_KIND_EXCEPTION && intc_uc__has_error_code(v);
-    c->exc_err = 0;
+    /* The error code Unicorn computed (a #GP's selector, #PF's P/W/U/I
+       bits, SDM 6.13, 4.7) and the end of QEMU's delivery tracking
+       (cpustate.c); 0 when the hidden state is not readable. */
+    uint32_t err = 0;
+    (void)intc_uc__state_exception(c, &err);
+    c->exc_err = c->exc_has_err ? err : 0;
     c->exc_rip = rip;
     c->stop_req |= UC_STOP_EXC;
 }
@@ -672,6 +677,12 @@ static int t_read_code(void *ctx, unsigned cpu, uint64_t va, void *buf,
     return 0;
 }
 
+static uint64_t t_cs_base(void *ctx, unsigned cpu, uint64_t lin)
+{
+    (void)cpu;
+    return intc_uc__cs_base(ctx, lin);
+}
+
 static intc_err trap_attach(uc_cpu *c)
 {
     static const ucx_trap_ops ops = {
@@ -683,6 +694,7 @@ static intc_err trap_attach(uc_cpu *c)
         .cpuid = t_cpuid,
         .fault = t_fault,
         .read_code = t_read_code,
+        .cs_base = t_cs_base,
     };
     /* The block hook is ours (it stops the engine): it calls
        ucx_trap_block itself. */
@@ -997,11 +1009,9 @@ void intc_uc_config_init(intc_uc_config *cfg)
     cfg->quantum_ns = 10000;
 }
 
-/* uc_hook_add() takes its callback as void *: convert without the
-   function-to-object pointer cast ISO C forbids. */
-typedef void (*uc_any_fn)(void);
-_Static_assert(sizeof(void *) == sizeof(uc_any_fn), "function pointer size");
-static void *hook_fn(uc_any_fn f)
+_Static_assert(sizeof(void *) == sizeof(intc_uc__any_fn),
+               "function pointer size");
+void *intc_uc__hook_fn(intc_uc__any_fn f)
 {
     void *p;
     memcpy(&p, &f, sizeof p);
@@ -1025,7 +1035,14 @@ static intc_err cpu_init(intc_uc *m, uc_cpu *c, uint32_t i,
         c->uc = NULL;
         return INTC_ERR_UNSUPPORTED;
     }
-    if (uc_mem_map_ptr(c->uc, 0, m->ram_size, UC_PROT_ALL, m->ram) !=
+    /* Corruption 4 (uc.h): with the exits mechanism on and no exit set,
+       uc_emu_start's `until` is ignored, and the end of every run no
+       longer translates the linear address until - 1 through the
+       guest's paging, which raised a hidden #PF whenever that address
+       was unmapped: CR2 became UINT64_MAX - 1 and QEMU's fault tracking
+       made the guest's next fault a #DF. */
+    if (uc_ctl_exits_enable(c->uc) != UC_ERR_OK ||
+        uc_mem_map_ptr(c->uc, 0, m->ram_size, UC_PROT_ALL, m->ram) !=
         UC_ERR_OK)
         return INTC_ERR_UNSUPPORTED;
     /* The 64-bit entry state, then (hooks not yet attached) the real-mode
@@ -1035,6 +1052,9 @@ static intc_err cpu_init(intc_uc *m, uc_cpu *c, uint32_t i,
         return INTC_ERR_NOMEM;
     }
     uc_context_save(c->uc, c->reset_ctx);
+    intc_err se = intc_uc__state_attach(c);
+    if (se != INTC_OK)
+        return se;
     intc_err re = intc_uc__reset_page_init(c);
     if (re != INTC_OK)
         return re;
@@ -1046,13 +1066,13 @@ static intc_err cpu_init(intc_uc *m, uc_cpu *c, uint32_t i,
                         0x1000, ioapic_read, &ioctx[k], ioapic_write,
                         &ioctx[k]) != UC_ERR_OK)
             return INTC_ERR_UNSUPPORTED;
-    if (uc_hook_add(c->uc, &c->h_block, UC_HOOK_BLOCK, hook_fn((uc_any_fn)on_block), c,
+    if (uc_hook_add(c->uc, &c->h_block, UC_HOOK_BLOCK, intc_uc__hook_fn((intc_uc__any_fn)on_block), c,
                     1, 0) != UC_ERR_OK ||
-        uc_hook_add(c->uc, &c->h_intr, UC_HOOK_INTR, hook_fn((uc_any_fn)on_intr), c, 1,
+        uc_hook_add(c->uc, &c->h_intr, UC_HOOK_INTR, intc_uc__hook_fn((intc_uc__any_fn)on_intr), c, 1,
                     0) != UC_ERR_OK ||
-        uc_hook_add(c->uc, &c->h_out, UC_HOOK_INSN, hook_fn((uc_any_fn)on_out), c, 1, 0,
+        uc_hook_add(c->uc, &c->h_out, UC_HOOK_INSN, intc_uc__hook_fn((intc_uc__any_fn)on_out), c, 1, 0,
                     UC_X86_INS_OUT) != UC_ERR_OK ||
-        uc_hook_add(c->uc, &c->h_in, UC_HOOK_INSN, hook_fn((uc_any_fn)on_in), c, 1, 0,
+        uc_hook_add(c->uc, &c->h_in, UC_HOOK_INSN, intc_uc__hook_fn((intc_uc__any_fn)on_in), c, 1, 0,
                     UC_X86_INS_IN) != UC_ERR_OK)
         return INTC_ERR_UNSUPPORTED;
     /* RDMSR/WRMSR, RDTSC/RDTSCP, MOV CR8 and CPUID (trap.h). */
@@ -1182,6 +1202,7 @@ intc_uc *intc_uc_new(const intc_uc_config *cfg, intc_err *err)
     m->intc = intc_machine_new(&mc, &ops, m, err);
     if (!m->intc)
         goto fail;
+    intc_uc__state_calibrate(&m->state);
     for (uint32_t i = 0; i < m->n_cpus; i++) {
         *err = cpu_init(m, &m->cpus[i], i, m->ioctx);
         if (*err != INTC_OK)
@@ -1205,6 +1226,8 @@ void intc_uc_free(intc_uc *m)
                 uc_context_free(c->reset_ctx);
             if (c->sipi_ctx)
                 uc_context_free(c->sipi_ctx);
+            if (c->state_ctx)
+                uc_context_free(c->state_ctx);
             ucx_trap_detach(c->trap); /* before its engine closes */
             if (c->uc)
                 uc_close(c->uc);
@@ -1319,6 +1342,7 @@ intc_err intc_uc_trap_info_get(intc_uc *m, uint32_t cpu,
     out->cpuid = st.cpuid;
     out->native_msr_hooks = st.native_msr_hooks != 0;
     out->native_tsc_hooks = st.native_tsc_hooks != 0;
+    out->hidden_state = m->cpus[cpu].state_ctx != NULL;
     return INTC_OK;
 }
 

@@ -22,6 +22,18 @@
 #define UC_STOP_MACHINE 0x04u /* the machine stops (m->stop set) */
 #define UC_STOP_REMAP 0x08u   /* the APIC page moves */
 
+/* Offsets into a saved uc_context of the hidden CPU state the register
+   API does not give (cpustate.c); ok false if the calibration failed. */
+typedef struct uc_state_map {
+    bool ok;
+    size_t size;          /* uc_context_size() */
+    size_t seg_base[2];   /* UC_SEG_CS, UC_SEG_SS: the hidden bases */
+    size_t error_code;    /* of the exception being raised */
+    size_t old_exception; /* QEMU's double-fault tracking */
+} uc_state_map;
+#define UC_SEG_CS 0u
+#define UC_SEG_SS 1u
+
 /* Cached facts about one translation block. */
 typedef struct uc_block {
     uint64_t pc;
@@ -38,6 +50,7 @@ typedef struct uc_cpu {
     intc_lapic *lapic;
     uc_context *reset_ctx; /* the 64-bit entry state */
     uc_context *sipi_ctx;  /* the INIT state: real mode (realmode.c) */
+    uc_context *state_ctx; /* scratch for cpustate.c, NULL if off */
     intc_uc_cpu_state state;
 
     uint64_t clock;    /* virtual ns */
@@ -127,6 +140,7 @@ struct intc_uc {
     uint8_t *ram;
     uint64_t ram_size;
     uc_cpu *cpus;
+    uc_state_map state; /* cpustate.c */
 
     uc_cpu *running;      /* the CPU inside uc_emu_start, or NULL */
     uc_cpu *serviced;     /* the CPU being prepared or run */
@@ -150,12 +164,26 @@ struct intc_uc {
     uint32_t n_msixw;
 };
 
-/* uc.c */
+/* uc.c; uc_hook_add() takes its callback as void *: intc_uc__hook_fn
+   converts without the function-to-object pointer cast ISO C forbids. */
+typedef void (*intc_uc__any_fn)(void);
+void *intc_uc__hook_fn(intc_uc__any_fn f);
 void intc_uc__emit(intc_uc *m, uc_cpu *c, intc_uc_event_type type,
                    int32_t vector, uint64_t rip, uint64_t data,
                    uint64_t data2);
 void intc_uc__stop(intc_uc *m, intc_uc_stop reason, uc_cpu *c,
                    uint64_t code);
+
+/* cpustate.c: calibrate the map on a scratch engine (at machine
+   creation; map->ok false if it failed); give cpu c its scratch context;
+   read the error code of the exception Unicorn raises now (from its
+   interrupt hook) and reset QEMU's double-fault tracking; read the
+   hidden base of CS or SS.  The last two return false when the map is
+   off. */
+void intc_uc__state_calibrate(uc_state_map *map);
+intc_err intc_uc__state_attach(uc_cpu *c);
+bool intc_uc__state_exception(uc_cpu *c, uint32_t *err);
+bool intc_uc__state_seg_base(uc_cpu *c, unsigned which, uint64_t *base);
 
 /* realmode.c: the reset page and the real-mode INIT state of cpu c
    (once, before any hook); entering the wait-for-SIPI state; starting

@@ -150,7 +150,7 @@ static int h_fault(void *ctx, unsigned cpu, unsigned vector, uint32_t error,
 }
 
 static const ucx_trap_ops host_ops = {h_rdmsr,     h_wrmsr, h_rdtsc, h_cr8_read,
-                                      h_cr8_write, h_cpuid, h_fault, NULL};
+                                      h_cr8_write, h_cpuid, h_fault, NULL, NULL};
 
 /* ------------------------------------------------------------------ */
 /* Engine helpers                                                      */

@@ -162,9 +162,9 @@
  *     bytes of RAM at the interrupted CS.base + IP (IP 0 if it is within
  *     5 bytes of the segment's end), runs that one instruction (not
  *     counted) and puts the original bytes back before anything else
- *     runs.  Limits: the stack base is SS << 4 and the code base CS << 4
- *     (what real-mode loads give; an "unreal" SS or CS with another
- *     hidden base is not seen), a frame that would wrap SP is #SS, the
+ *     runs.  The stack base and the code base are SS's and CS's hidden
+ *     bases (an "unreal" segment keeps the base it had; see "The hidden
+ *     CPU state").  Limits: a frame that would wrap SP is #SS, the
  *     5 bytes must be RAM (else INTC_UC_STOP_UNSUPPORTED,
  *     INTC_UC_UNSUP_MODE).  Tested by uc_realmode_timer.
  * In both protected-mode deliveries TF, NT, RF and VM are cleared (and IF for an
@@ -176,18 +176,36 @@
  *
  * Exceptions the guest raises in Unicorn (#DE, #BP, INT n, #UD, #GP from
  * IRET or a segment load, #PF...) are delivered through the IDT the same
- * way.  Unicorn does not report their error code: the library pushes 0
- * (and #PF's CR2 is whatever Unicorn set).  INT n (CD ib) is a software
- * interrupt: no error code even for vectors that have one.
+ * way, with the error code Unicorn computed (a #GP, #NP, #SS or #TS
+ * selector error code, SDM 6.13; #PF's P, W/R, U/S, RSVD and I/D bits,
+ * SDM 4.7) and #PF's CR2 as Unicorn set it.  INT n (CD ib) is a
+ * software interrupt: no error code even for vectors that have one.
+ * Tested by uc_exc_codes (examples/unicorn/fw/exc_codes.s).
  *
- * Known Unicorn 2.0.1 limit: Unicorn never resets QEMU's double-fault
- * tracking (QEMU resets it in its own delivery, which Unicorn replaces
- * with its interrupt hook), so after one contributory exception (#DE,
- * #TS, #NP, #SS, #GP) or #PF raised by Unicorn, the next such exception
- * Unicorn raises on that CPU arrives, and is delivered, as #DF(0).
- * Exceptions this library raises itself (delivery faults, #UD, the trap
- * module's #GP) are not affected.
- *
+ * The hidden CPU state.  Unicorn 2.0.1's register API gives neither the
+ * error code of the exception it raises, nor the hidden base of a
+ * segment register, and QEMU's double-fault tracking (which QEMU resets
+ * in its own delivery, replaced by Unicorn's interrupt hook) is never
+ * reset: after one contributory fault or #PF, the next one arrived as
+ * #DF(0).  uc_context_save() copies that state, in a layout that is
+ * Unicorn's build and not an API; so at intc_uc_new() a scratch engine
+ * finds the offsets it needs from values it plants (registers, FS/GS
+ * bases, two #GP with known selectors) and checks each by its effect
+ * (src/cpustate.c; ~1 ms once per machine).  With the map, the interrupt
+ * hook reads the error code and resets the tracking, and the CS and SS
+ * bases are read as loaded.  Should the calibration fail (another
+ * Unicorn build), intc_uc_trap_info_get reports hidden_state = false and
+ * the library falls back to what the register API gives: error code 0,
+ * a second fault as #DF, CS << 4 and SS << 4 in real mode and base 0 in
+ * protected mode.
+ * A fourth silent corruption of Unicorn 2.0.1 (after the three of the
+ * design notes): at the end of every uc_emu_start() it translates the
+ * linear address `until - 1` through the guest's paging to drop the
+ * translation there; when that address is unmapped this raises a #PF
+ * nobody sees, which sets CR2 to until - 1 and arms the double-fault
+ * tracking.  The library turns Unicorn's exits mechanism on with no
+ * exit (uc_ctl_exits_enable), which skips that step; `until` is unused.
+
  * ---------------------------------------------------------------------
  * Instructions Unicorn 2.0.1 cannot hook (the trap module, src/trap.h).
  * Unicorn runs RDMSR/WRMSR of the APIC MSRs as no-ops (reads 0), drops
@@ -300,10 +318,11 @@
  *       either (a one-off experiment while designing real-mode delivery,
        not part of uc_modes).
  *   F9  A UC_HOOK_BLOCK address is linear (CS.base + IP), while RIP
- *       reads and writes are IP (F3): the library converts with CS << 4
- *       in real mode (0xFFFF0000 on the reset page) and 0 in protected
- *       and long mode (flat code segments) where it writes RIP back, in
- *       the INT n look-back, the HLT and #UD checks and the trap module.
+ *       reads and writes are IP (F3): the library converts with the hidden
+ *       CS base (see "The hidden CPU state"; without it: CS << 4 in real
+ *       mode, 0xFFFF0000 on the reset page, 0 in protected and long mode)
+ *       where it writes RIP back, in the INT n look-back, the HLT and #UD
+ *       checks and the trap module.
  * Conventions that follow: the BSP starts in the 64-bit entry state
  * above; APs start in real mode at the SIPI page (F5, F7: a guest-
  * executed far jump from the engine's reset page); firmware that lives
@@ -552,6 +571,8 @@ typedef struct intc_uc_trap_info {
     uint64_t cpuid;          /* CPUID instructions patched */
     bool native_msr_hooks;   /* this Unicorn accepts RDMSR insn hooks */
     bool native_tsc_hooks;   /* this Unicorn accepts RDTSC insn hooks */
+    bool hidden_state;       /* the hidden CPU state is read (error
+                                codes, segment bases; see above) */
 } intc_uc_trap_info;
 
 INTC_API intc_err intc_uc_trap_info_get(intc_uc *m, uint32_t cpu,
