@@ -873,6 +873,16 @@ fail:
     return NULL;
 }
 
+static void trap_free(ucx_trap *t)
+{
+    if (t->oracle != NULL)
+        uc_close(t->oracle);
+    free(t->ranges);
+    free(t->blocks);
+    free(t->buf);
+    free(t);
+}
+
 void ucx_trap_detach(ucx_trap *t)
 {
     unsigned i;
@@ -886,12 +896,13 @@ void ucx_trap_detach(ucx_trap *t)
     for (i = 0; t->ranges != NULL && i <= t->range_mask; i++)
         if (t->ranges[i].used)
             uc_hook_del(t->uc, t->ranges[i].hook);
-    if (t->oracle != NULL)
-        uc_close(t->oracle);
-    free(t->ranges);
-    free(t->blocks);
-    free(t->buf);
-    free(t);
+    trap_free(t);
+}
+
+void ucx_trap_discard(ucx_trap *t)
+{
+    if (t != NULL)
+        trap_free(t);
 }
 
 int ucx_trap_take_stop(ucx_trap *t, uint64_t *rip, int *vector)

@@ -195,6 +195,12 @@ ucx_trap *ucx_trap_attach(uc_engine *uc, unsigned cpu, const ucx_trap_ops *ops,
 /* Remove all hooks and free t; before uc_close(uc). Not from inside a
  * hook. NULL is a no-op. */
 void ucx_trap_detach(ucx_trap *t);
+/* Free the trap of an engine the caller closes next, without deleting
+ * its hooks (uc_close frees them): Unicorn 2.0.1's uc_hook_del drops the
+ * code translated under each hook, translating its linear address
+ * through the guest's paging as the CPU left it, which after wild guest
+ * code can crash inside Unicorn (seen: page_collection_lock). */
+void ucx_trap_discard(ucx_trap *t);
 
 /*
  * The host's block hook calls this (UCX_TRAP_EXTERNAL_BLOCK) with the

@@ -1228,7 +1228,7 @@ void intc_uc_free(intc_uc *m)
                 uc_context_free(c->sipi_ctx);
             if (c->state_ctx)
                 uc_context_free(c->state_ctx);
-            ucx_trap_detach(c->trap); /* before its engine closes */
+            ucx_trap_discard(c->trap); /* its engine closes next */
             if (c->uc)
                 uc_close(c->uc);
             free(c->blocks);
