@@ -15,6 +15,7 @@
 
 #define CR0_PE 1ull
 #define CR0_PG (1ull << 31)
+#define CR4_PSE (1ull << 4)
 #define CR4_PAE (1ull << 5)
 #define EFER_LMA (1ull << 10)
 #define PTE_P 1ull
@@ -54,44 +55,117 @@ static uint64_t efer(uc_cpu *c)
     return msr.value;
 }
 
-static bool ram_u64(const intc_uc *m, uint64_t gpa, uint64_t *out)
+/* An entry of n bytes (4 or 8) of a paging structure at guest physical
+   address gpa, little-endian; false unless it lies wholly in RAM (page
+   tables are guest input: a wild CR3 or entry only fails the walk). */
+static bool ram_entry(const uint8_t *ram, uint64_t ram_size, uint64_t gpa,
+                      unsigned n, uint64_t *out)
 {
-    if (gpa > m->ram_size || m->ram_size - gpa < 8)
+    if (gpa > ram_size || ram_size - gpa < n)
         return false;
     uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | m->ram[gpa + (uint64_t)i];
+    for (unsigned i = n; i-- > 0;)
+        v = (v << 8) | ram[gpa + i];
     *out = v;
     return true;
+}
+
+/* 32-bit paging (SDM vol. 3A 4.3): CR3[31:12] locates the page
+   directory.  The PDE of linear bits 31:22 maps a 4 MiB page when
+   CR4.PSE = 1 and PDE.PS = 1 (table 4-4: physical bits 31:22 from PDE
+   bits 31:22 and, PSE-36, bits 39:32 from PDE bits 20:13), else it
+   locates the page table whose PTE of bits 21:12 maps a 4 KiB page
+   (table 4-6).  4-byte entries; the linear address has 32 bits (higher
+   ones are ignored: an access that wraps past 4 GiB walks from 0). */
+static bool walk_32(const uint8_t *ram, uint64_t ram_size, uint64_t cr3,
+                    bool pse, uint64_t la, uint64_t *pa)
+{
+    uint64_t pde, pte;
+    uint64_t at = (cr3 & 0xfffff000u) + ((la >> 22) & 0x3ff) * 4;
+    if (!ram_entry(ram, ram_size, at, 4, &pde) || !(pde & PTE_P))
+        return false;
+    if (pse && (pde & PTE_PS)) {
+        *pa =
+            (pde & 0xffc00000u) | ((pde & 0x1fe000u) << 19) | (la & 0x3fffffu);
+        return true;
+    }
+    at = (pde & 0xfffff000u) + ((la >> 12) & 0x3ff) * 4;
+    if (!ram_entry(ram, ram_size, at, 4, &pte) || !(pte & PTE_P))
+        return false;
+    *pa = (pte & 0xfffff000u) | (la & 0xfff);
+    return true;
+}
+
+/* PAE paging (SDM 4.4) and 4-level paging (4.5): 8-byte entries, 9
+   linear-address bits a level.  4-level: CR3[51:12] locates the PML4
+   (linear bits 47:39), then the PDPT (38:30; PS: a 1 GiB page), the
+   page directory (29:21; PS: a 2 MiB page) and the page table (20:12;
+   a 4 KiB page).  PAE: CR3[31:5] locates the four PDPTEs of linear bits
+   31:30 (4.4.1; no page size bit there), then the page directory and
+   the page table as above; the linear address has 32 bits.  The PDPTEs
+   are read from memory at each walk, as QEMU does, not kept from the
+   last CR3 load as 4.4.1 says the processor does. */
+static bool walk_64(const uint8_t *ram, uint64_t ram_size, uint64_t cr3,
+                    bool pae, uint64_t la, uint64_t *pa)
+{
+    static const unsigned shift[4] = {39, 30, 21, 12};
+    uint64_t table = pae ? cr3 & 0xffffffe0u : cr3 & PTE_ADDR;
+    if (pae)
+        la &= 0xffffffffu;
+    for (unsigned lvl = pae ? 1 : 0; lvl < 4; lvl++) {
+        uint64_t e;
+        uint64_t at = table + ((la >> shift[lvl]) & 511) * 8;
+        if (!ram_entry(ram, ram_size, at, 8, &e) || !(e & PTE_P))
+            return false;
+        bool big = (e & PTE_PS) && (lvl == 2 || (lvl == 1 && !pae));
+        if (lvl == 3 || big) {
+            uint64_t off = (1ull << shift[lvl]) - 1;
+            *pa = (e & PTE_ADDR & ~off) | (la & off);
+            return true;
+        }
+        table = e & PTE_ADDR;
+    }
+    return false; /* not reached: level 3 ends every walk */
+}
+
+bool intc_uc__walk(const uint8_t *ram, uint64_t ram_size,
+                   const intc_uc_paging *pg, uint64_t la, uint64_t *pa)
+{
+    switch (pg->mode) {
+    case INTC_UC_PAGING_NONE:
+        *pa = la;
+        return true;
+    case INTC_UC_PAGING_32:
+        return walk_32(ram, ram_size, pg->cr3, pg->pse, la, pa);
+    case INTC_UC_PAGING_PAE:
+        return walk_64(ram, ram_size, pg->cr3, true, la, pa);
+    case INTC_UC_PAGING_4LEVEL:
+        return walk_64(ram, ram_size, pg->cr3, false, la, pa);
+    default:
+        return false;
+    }
 }
 
 bool intc_uc__translate(uc_cpu *c, uint64_t la, bool write, uint64_t *gpa)
 {
     (void)write; /* protection bits are not checked (CPL 0 firmware) */
     intc_uc *m = c->m;
-    uint64_t pa = la;
-    uint64_t cr0 = reg(c, UC_X86_REG_CR0);
-    if (cr0 & CR0_PG) {
-        /* 4-level paging (SDM 4.5); 32-bit and PAE paging outside long
-           mode are not walked. */
-        if (!(reg(c, UC_X86_REG_CR4) & CR4_PAE) || !(efer(c) & EFER_LMA))
-            return false;
-        uint64_t e = reg(c, UC_X86_REG_CR3);
-        static const unsigned shift[4] = {39, 30, 21, 12};
-        for (int lvl = 0; lvl < 4; lvl++) {
-            uint64_t idx = (la >> shift[lvl]) & 511;
-            if (!ram_u64(m, (e & PTE_ADDR) + idx * 8, &e) || !(e & PTE_P))
-                return false;
-            if ((lvl == 1 || lvl == 2) && (e & PTE_PS)) {
-                uint64_t size = 1ull << shift[lvl];
-                pa = (e & PTE_ADDR & ~(size - 1)) | (la & (size - 1));
-                goto done;
-            }
-        }
-        pa = (e & PTE_ADDR) | (la & 0xfff);
+    /* The paging mode (SDM 4.1.1, table 4-1) from CR0.PG, CR4.PAE and
+       EFER.LMA, each register read only if the mode needs it. */
+    intc_uc_paging pg = {INTC_UC_PAGING_NONE, false, 0};
+    if (reg(c, UC_X86_REG_CR0) & CR0_PG) {
+        uint64_t cr4 = reg(c, UC_X86_REG_CR4);
+        if (!(cr4 & CR4_PAE))
+            pg.mode = INTC_UC_PAGING_32;
+        else if (efer(c) & EFER_LMA)
+            pg.mode = INTC_UC_PAGING_4LEVEL;
+        else
+            pg.mode = INTC_UC_PAGING_PAE;
+        pg.pse = (cr4 & CR4_PSE) != 0;
+        pg.cr3 = reg(c, UC_X86_REG_CR3);
     }
-done:
-    if (pa >= m->ram_size)
+    uint64_t pa;
+    if (!intc_uc__walk(m->ram, m->ram_size, &pg, la, &pa) || pa >= m->ram_size)
         return false;
     *gpa = pa;
     return true;
@@ -245,8 +319,9 @@ static bool legacy_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
 /* Delivery in legacy protected mode (SDM 6.11, 6.12.1, figure 6-4):
    8-byte gates, a 32-bit frame EFLAGS, CS, EIP [, error code], preceded
    by SS, ESP on a privilege change (from the 32-bit TSS, 7.2.1).  The
-   stack is taken as 32-bit (ESP, SS.B = 1) and paging as off; task
-   gates and 16-bit gates are not emulated. */
+   stack is taken as 32-bit (ESP, SS.B = 1); with paging on, 32-bit or
+   PAE paging is walked (intc_uc__translate); task gates and 16-bit
+   gates are not emulated. */
 static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
                            bool has_err, uint32_t err, uint64_t rip,
                            dfault *f)
@@ -262,8 +337,8 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
     uint32_t esp = (uint32_t)reg(c, UC_X86_REG_RSP);
     uint32_t eflags = (uint32_t)reg(c, UC_X86_REG_RFLAGS);
     unsigned cpl = (unsigned)(cs & 3);
-    if ((reg(c, UC_X86_REG_CR0) & CR0_PG) || (eflags & RFLAGS_VM)) {
-        f->unsupported = INTC_UC_UNSUP_MODE; /* legacy paging, virtual-8086 mode */
+    if (eflags & RFLAGS_VM) {
+        f->unsupported = INTC_UC_UNSUP_MODE; /* virtual-8086 mode */
         return false;
     }
     unsigned type = 0;

@@ -204,8 +204,27 @@ bool intc_uc__real_far_jump(uc_cpu *c, uint16_t sel, uint16_t ip);
 bool intc_uc__deliver(uc_cpu *c, uint8_t vector, unsigned kind,
                       bool has_err, uint32_t err, uint64_t rip);
 /* Translate a linear address through the guest's paging (identity when
-   CR0.PG = 0) to a RAM offset; false if not present or not RAM. */
+   CR0.PG = 0; 32-bit, PAE or 4-level paging otherwise, SDM 4.3-4.5) to a
+   RAM offset; false if not present or not RAM. */
 bool intc_uc__translate(uc_cpu *c, uint64_t la, bool write, uint64_t *gpa);
+/* The paging state a walk depends on (SDM 4.1.1, table 4-1). */
+enum {
+    INTC_UC_PAGING_NONE,  /* CR0.PG = 0: linear = physical */
+    INTC_UC_PAGING_32,    /* CR4.PAE = 0 (4.3) */
+    INTC_UC_PAGING_PAE,   /* CR4.PAE = 1, EFER.LMA = 0 (4.4) */
+    INTC_UC_PAGING_4LEVEL /* EFER.LMA = 1 (4.5) */
+};
+typedef struct intc_uc_paging {
+    unsigned mode; /* INTC_UC_PAGING_* */
+    bool pse;      /* CR4.PSE (4 MiB pages of 32-bit paging) */
+    uint64_t cr3;
+} intc_uc_paging;
+/* The walk itself, on a RAM image of ram_size bytes: the physical
+   address la maps to (not checked against RAM: PSE-36 reaches 1 TiB);
+   false if an entry on the way is not present or not wholly in RAM.
+   Access rights and reserved bits are not checked. */
+bool intc_uc__walk(const uint8_t *ram, uint64_t ram_size,
+                   const intc_uc_paging *pg, uint64_t la, uint64_t *pa);
 /* Whether vector has an error code (SDM table 6-1). */
 bool intc_uc__has_error_code(uint8_t vector);
 

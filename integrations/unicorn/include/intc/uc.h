@@ -62,8 +62,10 @@
  * Firmware must load a GDT with a 64-bit code segment and reload CS (a
  * far return) before its first IRETQ (IRETQ reads the GDT), and load an
  * IDT before it enables interrupts.  It may turn on 4-level paging
- * (PAE + PG); the library walks the guest's page tables (4 KiB, 2 MiB
- * and 1 GiB pages) when it delivers through the IDT.
+ * (PAE + PG), or leave long mode for 32-bit or PAE paging; the library
+ * walks the guest's page tables when it delivers through the IDT
+ * ("Delivery"; but see F10 under "Modes": Unicorn 2.0.1 itself gives
+ * guest accesses physical = linear).
  *   - The bootstrap processor (CPU index bsp of the libintc config)
  *     starts at config.entry.
  *   - Application processors start waiting for SIPI.  INIT then
@@ -147,12 +149,11 @@
  *     code segment in the GDT (present code, L = 0), SS0:ESP0 (SSn:ESPn)
  *     of the 32-bit TSS on a privilege change (7.2.1) with the old SS,
  *     ESP pushed first, then EFLAGS, CS, EIP and the error code, 4 bytes
- *     each, at SS.base + ESP.  Limits: paging must be off (legacy 32-bit
- *     and PAE paging are not walked), the stack is 32-bit (ESP), code
+ *     each, at SS.base + ESP.  Limits: the stack is 32-bit (ESP), code
  *     segments are flat (base 0); a task gate or a 16-bit gate stops the
  *     machine (INTC_UC_STOP_UNSUPPORTED, INTC_UC_UNSUP_GATE), as does
- *     delivery with paging on or in virtual-8086 mode
- *     (INTC_UC_UNSUP_MODE).
+ *     delivery in virtual-8086 mode (INTC_UC_UNSUP_MODE).  Tested by
+ *     uc_pm32 (paging off) and uc_pm32_paging.
  *   - Real-address mode (CR0.PE = 0; SDM 20.1.4): the IVT entry at
  *     IDTR.base + 4 * vector (IP, then CS; beyond IDTR.limit: #GP),
  *     FLAGS, CS, IP pushed (2 bytes each, no error code) at
@@ -167,6 +168,19 @@
  *     CPU state").  Limits: a frame that would wrap SP is #SS, the
  *     5 bytes must be RAM (else INTC_UC_STOP_UNSUPPORTED,
  *     INTC_UC_UNSUP_MODE).  Tested by uc_realmode_timer.
+ * Paging (SDM vol. 3A ch. 4): with CR0.PG = 1 every linear address of a
+ * delivery (IDT, GDT, TSS, the frame) is translated by the paging mode
+ * CR4.PAE and EFER.LMA select (4.1.1): 32-bit paging (4.3: 4 KiB pages,
+ * 4 MiB pages when CR4.PSE = 1 with the PDE's PSE-36 bits 20:13 as
+ * physical bits 39:32), PAE paging (4.4: the four PDPTEs at CR3[31:5],
+ * read from memory at each walk as QEMU does, 2 MiB and 4 KiB pages) or
+ * 4-level paging (4.5: 1 GiB, 2 MiB and 4 KiB pages).  A not-present
+ * entry, an entry outside RAM or a page that is not RAM fails the
+ * access, and the delivery raises #PF(0) for a gate, descriptor or TSS
+ * read and #SS(0) for the frame (simplified: CR2 and the page-fault
+ * error code of 4.7 are not set).  Access rights and reserved bits are
+ * not checked, accessed and dirty bits not set.  Unit-tested by
+ * uc_paging (integrations/unicorn/tests/test_paging.c).
  * In both protected-mode deliveries TF, NT, RF and VM are cleared (and IF for an
  * interrupt gate) and RIP is written last.  A delivery that faults
  * raises #GP/#NP/#SS/#TS with the selector or IDT error code (6.13,
@@ -323,6 +337,17 @@
  *       mode, 0xFFFF0000 on the reset page, 0 in protected and long mode)
  *       where it writes RIP back, in the INT n look-back, the HLT and #UD
  *       checks and the trap module.
+ *   F10 With paging on, Unicorn 2.0.1 walks the guest's page tables for
+ *       the guest's own loads and stores (it sets the accessed and dirty
+ *       bits) but then accesses physical = linear, and a linear address
+ *       outside its memory map (RAM, APIC, IOAPIC, device windows) stops
+ *       the machine (INTC_UC_STOP_UNMAPPED) whatever the tables say.
+ *       Delivery walks the tables as the SDM says, so where the guest
+ *       maps linear != physical the guest and the delivery see different
+ *       bytes: under 2.0.1, firmware must identity-map what its own
+ *       instructions touch (fw/pm32_paging.s reaches its non-identity
+ *       IDT and stack pages through identity aliases of their physical
+ *       pages).
  * Conventions that follow: the BSP starts in the 64-bit entry state
  * above; APs start in real mode at the SIPI page (F5, F7: a guest-
  * executed far jump from the engine's reset page); firmware that lives
@@ -395,9 +420,8 @@ typedef enum intc_uc_stop {
 
 /* INTC_UC_STOP_UNSUPPORTED codes. */
 enum intc_uc_unsupported {
-    INTC_UC_UNSUP_MODE = 1,  /* delivery in virtual-8086 mode, legacy
-                                protected mode with paging, or real mode
-                                with the code outside RAM */
+    INTC_UC_UNSUP_MODE = 1,  /* delivery in virtual-8086 mode, or real
+                                mode with the code outside RAM */
     INTC_UC_UNSUP_BSP_INIT,  /* INIT taken by the BSP */
     INTC_UC_UNSUP_APIC_BASE, /* APIC page moved onto RAM or a device */
     INTC_UC_UNSUP_NOT_HLT,   /* Unicorn stopped with no reason, not at HLT */
