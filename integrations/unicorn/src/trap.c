@@ -517,8 +517,17 @@ static void trap_finish(ucx_trap *t, int r, uint64_t rip, uint32_t len)
     case UCX_TRAP_DONE:
         t->st.emulated++;
         /* Unicorn leaves the block before the instruction and goes on at
-         * the new RIP: the native instruction never runs. */
-        trap_set(t->uc, UC_X86_REG_RIP, trap_lin_to_ip(t, rip + len));
+         * the new RIP: the native instruction never runs.  In protected
+         * and long mode a code hook's RIP reads the instruction's own RIP
+         * [rdmsr_emulated], so the next one is RIP + len whatever CS's
+         * base (no conversion, which costs the host a context save); in
+         * real mode it does not (tested by uc_realmode_timer), so the
+         * linear address is converted. */
+        if (trap_reg(t->uc, UC_X86_REG_CR0) & TRAP_CR0_PE)
+            trap_set(t->uc, UC_X86_REG_RIP,
+                     trap_reg(t->uc, UC_X86_REG_RIP) + len);
+        else
+            trap_set(t->uc, UC_X86_REG_RIP, trap_lin_to_ip(t, rip + len));
         break;
     case UCX_TRAP_DONE_STOP:
         t->st.emulated++;
