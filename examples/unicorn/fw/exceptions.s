@@ -35,9 +35,7 @@ after_int:
         cmp qword ptr [rip + int_ok], 1
         jne fail1
 
-        # (#DE is not tested here: Unicorn 2.0.1 never resets QEMU's
-        # double-fault tracking, so after one contributory exception it
-        # raises the next one - the #GP below - as #DF; see uc.h.)
+        # (#DE followed by #GP, error codes and #PF: exc_codes.s.)
 
         # #UD from UD2.
 ud_at:  ud2

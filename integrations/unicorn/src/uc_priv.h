@@ -188,8 +188,9 @@ bool intc_uc__state_seg_base(uc_cpu *c, unsigned which, uint64_t *base);
 /* realmode.c: the reset page and the real-mode INIT state of cpu c
    (once, before any hook); entering the wait-for-SIPI state; starting
    at SIPI vector v (returns the start address V << 12); the CS base to
-   turn a linear code address lin into IP (real mode: the reset page's
-   0xFFFF0000, else CS << 4; protected and long mode: flat, 0). */
+   turn a linear code address lin into IP (the hidden base, cpustate.c;
+   without the map: in real mode the reset page's 0xFFFF0000, else
+   CS << 4; protected and long mode: flat, 0). */
 intc_err intc_uc__reset_page_init(uc_cpu *c);
 void intc_uc__enter_wait_sipi(uc_cpu *c);
 uint64_t intc_uc__sipi_start(uc_cpu *c, uint8_t v);
