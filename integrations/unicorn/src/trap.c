@@ -134,11 +134,13 @@ static void trap_set(uc_engine *uc, int reg, uint64_t v)
 }
 
 /* Hook addresses are linear; RIP is the offset in CS (IP in real mode,
- * uc.h fact F3).  Real mode: CS base = CS << 4 (what a guest far transfer
- * loads); protected and long mode: flat code segments (base 0). */
+ * uc.h fact F3).  Real and virtual-8086 mode: CS base = CS << 4 (what a
+ * guest far transfer loads); protected and long mode: flat code segments
+ * (base 0). */
 static uint64_t trap_lin_to_ip(uc_engine *uc, uint64_t lin)
 {
-    if (trap_reg(uc, UC_X86_REG_CR0) & TRAP_CR0_PE)
+    if ((trap_reg(uc, UC_X86_REG_CR0) & TRAP_CR0_PE) &&
+        !(trap_reg(uc, UC_X86_REG_EFLAGS) & TRAP_RFLAGS_VM))
         return lin;
     return lin - ((trap_reg(uc, UC_X86_REG_CS) & 0xFFFFu) << 4);
 }
