@@ -224,12 +224,8 @@ static uint64_t le(const uint8_t *b, unsigned n)
     return v;
 }
 
-/* A fault of the delivery itself: vector and error code. */
-typedef struct dfault {
-    uint8_t vector;
-    uint32_t err;
-    unsigned unsupported; /* enum intc_uc_unsupported, 0 if not */
-} dfault;
+/* A fault of the delivery itself: vector and error code (uc_priv.h). */
+typedef intc_uc_fault dfault;
 
 static bool fail(dfault *f, uint8_t v, uint32_t err)
 {
@@ -287,7 +283,8 @@ static bool gate_target(uc_cpu *c, uint16_t sel, unsigned cpl, uint32_t ext,
 }
 
 /* The 8-byte gate of vector v in legacy mode (6.11, figure 6-2) and its
-   checks (6.12.1.1): *type, *sel and *target; false with the fault. */
+   checks (6.12.1.1): *type, *sel and *target (for a task gate, type 5,
+   *sel is the TSS selector, 6.12.2); false with the fault. */
 static bool legacy_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
                         uc_x86_mmr idtr, unsigned *type, uint16_t *sel,
                         uint32_t *target, dfault *f)
@@ -301,11 +298,11 @@ static bool legacy_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
         return fail(f, VEC_PF, 0);
     unsigned dpl = (g[5] >> 5) & 3;
     *type = g[5] & 0x1f;
-    if (*type == 0x05 || *type == 0x06 || *type == 0x07) {
-        f->unsupported = INTC_UC_UNSUP_GATE; /* task, 16-bit gates */
+    if (*type == 0x06 || *type == 0x07) {
+        f->unsupported = INTC_UC_UNSUP_GATE; /* 16-bit gates */
         return false;
     }
-    if (*type != 0x0e && *type != 0x0f)
+    if (*type != 0x05 && *type != 0x0e && *type != 0x0f)
         return fail(f, VEC_GP, idt_err);
     if (kind == INTC_UC_KIND_SOFTWARE && dpl < cpl)
         return fail(f, VEC_GP, (uint32_t)v * 8 + 2);
@@ -320,8 +317,9 @@ static bool legacy_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
    8-byte gates, a 32-bit frame EFLAGS, CS, EIP [, error code], preceded
    by SS, ESP on a privilege change (from the 32-bit TSS, 7.2.1).  The
    stack is taken as 32-bit (ESP, SS.B = 1); with paging on, 32-bit or
-   PAE paging is walked (intc_uc__translate); task gates and 16-bit
-   gates are not emulated. */
+   PAE paging is walked (intc_uc__translate); 16-bit gates are not
+   emulated.  Task gates (6.12.2) and delivery from virtual-8086 mode
+   (20.3.1.1) are task.c's. */
 static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
                            bool has_err, uint32_t err, uint64_t rip,
                            dfault *f)
@@ -336,16 +334,19 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
     uint64_t ss = reg(c, UC_X86_REG_SS) & 0xffff;
     uint32_t esp = (uint32_t)reg(c, UC_X86_REG_RSP);
     uint32_t eflags = (uint32_t)reg(c, UC_X86_REG_RFLAGS);
-    unsigned cpl = (unsigned)(cs & 3);
-    if (eflags & RFLAGS_VM) {
-        f->unsupported = INTC_UC_UNSUP_MODE; /* virtual-8086 mode */
-        return false;
-    }
+    /* CPL is 3 in virtual-8086 mode (SDM 20.2.1). */
+    unsigned cpl = (eflags & RFLAGS_VM) ? 3 : (unsigned)(cs & 3);
     unsigned type = 0;
     uint16_t sel = 0;
     uint32_t target = 0;
     if (!legacy_gate(c, v, kind, cpl, idtr, &type, &sel, &target, f))
         return false;
+    /* Task gates and delivery from virtual-8086 mode: task.c. */
+    if (type == 0x05)
+        return intc_uc__task_gate(c, sel, ext, has_err, err, rip, f);
+    if (eflags & RFLAGS_VM)
+        return intc_uc__deliver_v86(c, type, sel, target, ext, has_err, err,
+                                    rip, f);
     unsigned ncpl = 0;
     if (!gate_target(c, sel, cpl, ext, false, &ncpl, f))
         return false;

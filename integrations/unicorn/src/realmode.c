@@ -189,12 +189,16 @@ uint64_t intc_uc__sipi_start(uc_cpu *c, uint8_t v)
 
 uint64_t intc_uc__cs_base(uc_cpu *c, uint64_t lin)
 {
-    uint64_t cr0 = 0, cs = 0;
+    uint64_t cr0 = 0, cs = 0, fl = 0;
     if (intc_uc__state_seg_base(c, UC_SEG_CS, &cs))
         return cs; /* the hidden base itself (cpustate.c) */
     uc_reg_read(c->uc, UC_X86_REG_CR0, &cr0);
-    if (cr0 & 1)
-        return 0; /* protected and long mode: flat code (uc.h) */
+    if (cr0 & 1) {
+        /* Virtual-8086 mode (EFLAGS.VM, SDM 20.2.1): CS << 4. */
+        uc_reg_read(c->uc, UC_X86_REG_RFLAGS, &fl);
+        if (!(fl & (1u << 17)))
+            return 0; /* protected and long mode: flat code (uc.h) */
+    }
     if (lin >= UC_RESET_PAGE && lin < UC_RESET_PAGE + UC_RESET_SIZE)
         return 0xffff0000u; /* the reset state's CS */
     uc_reg_read(c->uc, UC_X86_REG_CS, &cs);
@@ -233,6 +237,7 @@ bool intc_uc__real_far_jump(uc_cpu *c, uint16_t sel, uint16_t ip)
     uc_ctl(c->uc, rm, lin, lin + 5);
     c->far_jump_at = lin;
     c->far_jump = true;
+    c->far_jump_ran = false;
     uc_err e = uc_emu_start(c->uc, at, UINT64_MAX, 0, 0);
     c->far_jump = false;
     memcpy(m->ram + lin, saved, sizeof saved);

@@ -134,15 +134,16 @@ static void trap_set(uc_engine *uc, int reg, uint64_t v)
 }
 
 /* Hook addresses are linear; RIP is the offset in CS (IP in real mode,
- * uc.h fact F3): the host's cs_base op, else in real mode CS << 4 (what a
- * guest far transfer loads) and in protected and long mode 0 (flat code
- * segments). */
+ * uc.h fact F3): the host's cs_base op, else in real and virtual-8086
+ * mode CS << 4 (what a guest far transfer loads) and in protected and long
+ * mode 0 (flat code segments). */
 static uint64_t trap_lin_to_ip(ucx_trap *t, uint64_t lin)
 {
     uc_engine *uc = t->uc;
     if (t->ops.cs_base != NULL)
         return lin - t->ops.cs_base(t->ctx, t->cpu, lin);
-    if (trap_reg(uc, UC_X86_REG_CR0) & TRAP_CR0_PE)
+    if ((trap_reg(uc, UC_X86_REG_CR0) & TRAP_CR0_PE) &&
+        !(trap_reg(uc, UC_X86_REG_EFLAGS) & TRAP_RFLAGS_VM))
         return lin;
     return lin - ((trap_reg(uc, UC_X86_REG_CS) & 0xFFFFu) << 4);
 }
@@ -521,9 +522,10 @@ static void trap_finish(ucx_trap *t, int r, uint64_t rip, uint32_t len)
          * and long mode a code hook's RIP reads the instruction's own RIP
          * [rdmsr_emulated], so the next one is RIP + len whatever CS's
          * base (no conversion, which costs the host a context save); in
-         * real mode it does not (tested by uc_realmode_timer), so the
-         * linear address is converted. */
-        if (trap_reg(t->uc, UC_X86_REG_CR0) & TRAP_CR0_PE)
+         * real mode it does not (tested by uc_realmode_timer), so there
+         * and in virtual-8086 mode the linear address is converted. */
+        if ((trap_reg(t->uc, UC_X86_REG_CR0) & TRAP_CR0_PE) &&
+            !(trap_reg(t->uc, UC_X86_REG_EFLAGS) & TRAP_RFLAGS_VM))
             trap_set(t->uc, UC_X86_REG_RIP,
                      trap_reg(t->uc, UC_X86_REG_RIP) + len);
         else

@@ -469,9 +469,11 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
     uc_cpu *c = ud;
     intc_uc *m = c->m;
 
-    if (c->far_jump) { /* intc_uc__real_far_jump: one block, uncounted */
-        if (addr != c->far_jump_at)
+    /* intc_uc__real_far_jump, task.c's IRET: one block, uncounted. */
+    if (c->far_jump) {
+        if (addr != c->far_jump_at || c->far_jump_ran)
             uc_emu_stop(uc);
+        c->far_jump_ran = true;
         return;
     }
     if (c->hook_stopped)
@@ -537,6 +539,10 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *ud)
 {
     uc_cpu *c = ud;
     uint64_t rip = 0;
+    if (c->far_jump) { /* inside library-borrowed code: not the guest's */
+        c->far_jump_fault = true;
+        return;
+    }
     uc_reg_read(uc, UC_X86_REG_RIP, &rip);
     /* RIP is IP in real mode (F3); code addresses are linear. */
     uint64_t lin = rip + intc_uc__cs_base(c, c->cur_pc);

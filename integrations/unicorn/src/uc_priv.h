@@ -100,9 +100,13 @@ typedef struct uc_cpu {
 
     /* intc_uc__real_far_jump runs one library far jump at far_jump_at:
        the block hook lets that block run, uncounted, and stops at the
-       next. */
+       next.  task.c runs a borrowed IRET the same way.  far_jump_ran:
+       the block ran once (a second visit stops, even at the same
+       address); far_jump_fault: Unicorn raised an exception inside. */
     bool far_jump;
     uint64_t far_jump_at;
+    bool far_jump_ran;
+    bool far_jump_fault;
 } uc_cpu;
 
 typedef struct uc_mmio {
@@ -190,7 +194,8 @@ bool intc_uc__state_seg_base(uc_cpu *c, unsigned which, uint64_t *base);
    at SIPI vector v (returns the start address V << 12); the CS base to
    turn a linear code address lin into IP (the hidden base, cpustate.c;
    without the map: in real mode the reset page's 0xFFFF0000, else
-   CS << 4; protected and long mode: flat, 0). */
+   CS << 4; virtual-8086 mode: CS << 4; protected and long mode: flat,
+   0). */
 intc_err intc_uc__reset_page_init(uc_cpu *c);
 void intc_uc__enter_wait_sipi(uc_cpu *c);
 uint64_t intc_uc__sipi_start(uc_cpu *c, uint8_t v);
@@ -228,6 +233,27 @@ bool intc_uc__walk(const uint8_t *ram, uint64_t ram_size,
                    const intc_uc_paging *pg, uint64_t la, uint64_t *pa);
 /* Whether vector has an error code (SDM table 6-1). */
 bool intc_uc__has_error_code(uint8_t vector);
+
+/* A fault of a delivery: the vector and error code to deliver instead,
+   or (unsupported != 0) the enum intc_uc_unsupported reason to stop. */
+typedef struct intc_uc_fault {
+    uint8_t vector;
+    uint32_t err;
+    unsigned unsupported;
+} intc_uc_fault;
+
+/* task.c, legacy protected mode.  An interrupt or exception through a
+   task gate whose TSS selector is tss_sel (SDM 6.12.2, 7.3), and one
+   through a 32-bit interrupt (type 0xE) or trap (0xF) gate with target
+   sel:target taken in virtual-8086 mode (20.3.1.1).  ext is the EXT bit
+   of error codes (6.13), rip the return address.  false with the fault
+   in *f. */
+bool intc_uc__task_gate(uc_cpu *c, uint16_t tss_sel, uint32_t ext,
+                        bool has_err, uint32_t err, uint64_t rip,
+                        intc_uc_fault *f);
+bool intc_uc__deliver_v86(uc_cpu *c, unsigned type, uint16_t sel,
+                          uint32_t target, uint32_t ext, bool has_err,
+                          uint32_t err, uint64_t rip, intc_uc_fault *f);
 
 /*
  * ---------------------------------------------------------------------

@@ -97,6 +97,11 @@ gdt:    .quad 0
         .quad 0x00cf9a000000ffff        # 0x20 32-bit code
         .quad 0x00009a010000ffff        # 0x28 16-bit code, base 0x10000
         .quad 0x000092000000ffff        # 0x30 16-bit data
+        .quad 0x0000890500000067        # 0x38 TSS A at 0x50000 (F12)
+        .quad 0x0000890510000067        # 0x40 TSS B at 0x51000
+        .quad 0x00c0920400000fff        # 0x48 data, base 0x40000 (F11)
+        .quad 0x00cff2000000ffff        # 0x50 data, DPL 3
+        .quad 0x00cffa000000ffff        # 0x58 32-bit code, DPL 3
 gdt_end:
 gdt_ptr:
         .word gdt_end - gdt - 1
@@ -109,3 +114,43 @@ sipi:   mov ax, 0x2000
         mov word ptr [0x20], 0x5678
         mov bx, cs
         hlt
+
+# Legacy protected mode facts F11-F14 (test_modes.c legacy_facts): the
+# test reaches stop 2 above on a fresh engine, then runs these pieces by
+# setting RIP; each ends in `hlt` or an interrupt the test hooks.
+        .balign 4096                    # 0x12000
+        .code32
+f_store:                                # F11: where does a DS store go?
+        mov dword ptr [0x100], 0x1234
+        hlt
+        .balign 16
+f_cr0:  mov eax, cr0                    # 0x12010 F11: privileged (CPL 0?)
+        hlt
+        .balign 16
+f_ltr:  mov ax, 0x38                    # 0x12020 TR = TSS A
+        ltr ax
+        hlt
+        .balign 16
+f_iret: iretd                           # 0x12030 F12 (NT set by the test)
+        .balign 16
+f_task: mov edx, 0xaaaa                 # 0x12040 the new task's code
+        hlt
+        .balign 16
+f_v86:  push 0x3000                     # 0x12050 F13: GS, FS, DS, ES,
+        push 0x3000                     # SS, ESP, EFLAGS = ebx, CS, EIP
+        push 0x3000
+        push 0x3000
+        push 0x2000
+        push 0x0f00
+        push ebx
+        push 0x1300
+        push 0
+        iretd
+
+        .balign 4096                    # 0x13000: v86 code, CS = 0x1300
+        .code16
+v86:    mov word ptr [0x10], 0x4242     # DS = 0x3000: linear 0x30010
+        sysenter                        # F14: does nothing
+        int 0x21                        # 0x13008: IOPL 0: #GP; 3: 0x21
+        hlt
+        iret                            # 0x1300b (F13: IRET with NT)

@@ -33,6 +33,29 @@
  *      real translation the default.)  So delivery, which walks the
  *      tables as the SDM says (deliver.c), agrees with the guest's own
  *      accesses only where the guest maps linear = physical.
+ * Legacy protected mode (legacy_facts; task.c rests on these):
+ *  F11 Writing DS, CS or SS through the API in protected mode changes
+ *      the selector only: a DS store still goes to the old base, and CS
+ *      and SS selectors of DPL 3 leave the CPL at 0.
+ *  F12 An IRET executed with EFLAGS.NT = 1 (written through the API) is
+ *      the task switch to the TSS the current TSS's link names (SDM
+ *      7.3): TR, EIP, general registers loaded, CR0.TS set, DR7's
+ *      local enables cleared, the old TSS's busy bit cleared and its
+ *      EIP saved after the IRET.  With a
+ *      link to the current TSS itself the new state is the one the TSS
+ *      held (read before the old state is saved).  TR reads back the
+ *      descriptor's type at bits 8-12 of its flags.
+ *  F13 IRETD at CPL 0 with VM = 1 in the popped EFLAGS enters
+ *      virtual-8086 mode (segment bases selector << 4); there INT n at
+ *      IOPL 0 reaches UC_HOOK_INTR as #GP (13) with RIP at the INT, at
+ *      IOPL 3 as vector n with RIP after it.  After an API write of
+ *      EFLAGS with VM = 0 an IRET with NT = 1 works (F12) and leaves
+ *      the CPL of the new CS.
+ *  F14 SYSENTER in virtual-8086 mode does not leave it (Unicorn 2.0.1
+ *      runs only its instruction hooks there): even with
+ *      IA32_SYSENTER_CS = 0, where the SDM wants #GP(0), the next
+ *      instruction runs.  (And with uc_emu_start's instruction count on,
+ *      it jumps elsewhere.)  So it is no way out of virtual-8086 mode.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,16 +212,22 @@ static void api_modes(uint8_t *ram)
     uc_close(uc);
 }
 
+/* ------------------------------------------------------------------ */
+/* F11-F14: legacy protected mode (modes.s from 0x12000)                */
+
+#define TSS_A 0x50000u
+#define TSS_B 0x51000u
+#define CR0_TS 8u
+
 static uint32_t ram32(const uint8_t *ram, uint32_t a)
 {
-    return (uint32_t)ram[a] | (uint32_t)ram[a + 1] << 8 |
-           (uint32_t)ram[a + 2] << 16 | (uint32_t)ram[a + 3] << 24;
+    return (uint32_t)ram16(ram, a) | (uint32_t)ram16(ram, a + 2) << 16;
 }
 
 static void put32(uint8_t *ram, uint32_t a, uint32_t v)
 {
-    for (unsigned i = 0; i < 4; i++)
-        ram[a + i] = (uint8_t)(v >> (8 * i));
+    for (int i = 0; i < 4; i++)
+        ram[a + (uint32_t)i] = (uint8_t)(v >> (8 * i));
 }
 
 /* F10: 32-bit paging (no PSE) in a UC_MODE_32 engine.  Page directory
@@ -240,6 +269,166 @@ static void paging(uint8_t *ram)
     uc_close(uc);
 }
 
+
+/* A fresh engine in legacy protected mode (stop 2 of modes.s: CPL 0,
+   CS = 0x20, DS = SS = 0x10). */
+static uc_engine *legacy_engine(uint8_t *ram, probe *p)
+{
+    uc_engine *uc = engine(UC_MODE_64, ram, p);
+    uint64_t v = 0x8000;
+    uc_reg_write(uc, UC_X86_REG_RSP, &v);
+    v = 0x10000;
+    uc_reg_write(uc, UC_X86_REG_RIP, &v);
+    step(uc);
+    step(uc);
+    return uc;
+}
+
+/* Run from ip to the piece's HLT or hooked interrupt.  No instruction
+   count: with Unicorn's count hook on, SYSENTER (F14) jumps elsewhere. */
+static uc_err run_at(uc_engine *uc, probe *p, uint64_t ip)
+{
+    p->intno = -1;
+    uc_reg_write(uc, UC_X86_REG_RIP, &ip);
+    return uc_emu_start(uc, ip, UINT64_MAX, 0, 0);
+}
+
+static void wr(uc_engine *uc, int id, uint64_t v)
+{
+    uc_reg_write(uc, id, &v);
+}
+
+/* A 32-bit TSS image (SDM figure 7-2) at a: EIP eip, EAX eax, EFLAGS 2,
+   ESP 0x7000, CS 0x20, SS = DS = ES = 0x10, link link. */
+static void tss_image(uint8_t *ram, uint32_t a, uint32_t link, uint32_t eip,
+                      uint32_t eax)
+{
+    memset(ram + a, 0, 104);
+    put32(ram, a + 0x00, link);
+    put32(ram, a + 0x20, eip);
+    put32(ram, a + 0x24, 2);
+    put32(ram, a + 0x28, eax);
+    put32(ram, a + 0x38, 0x7000);
+    put32(ram, a + 0x48, 0x10);
+    put32(ram, a + 0x4c, 0x20);
+    put32(ram, a + 0x50, 0x10);
+    put32(ram, a + 0x54, 0x10);
+}
+
+static uint32_t gdt_at(uc_engine *uc)
+{
+    uc_x86_mmr g;
+    memset(&g, 0, sizeof g);
+    uc_reg_read(uc, UC_X86_REG_GDTR, &g);
+    return (uint32_t)g.base;
+}
+
+static void facts_segments(uint8_t *ram)
+{
+    probe p = {0, -1};
+    memset(ram + 0x100, 0, 4);
+    memset(ram + 0x40100, 0, 4);
+    uc_engine *uc = legacy_engine(ram, &p);
+    wr(uc, UC_X86_REG_DS, 0x48);
+    run_at(uc, &p, 0x12000);
+    check(ram32(ram, 0x100) == 0x1234 && ram32(ram, 0x40100) == 0 &&
+              rd(uc, UC_X86_REG_DS) == 0x48,
+          "F11", "API write of DS: the selector changes, the base stays");
+    wr(uc, UC_X86_REG_CS, 0x5b);
+    wr(uc, UC_X86_REG_SS, 0x53);
+    run_at(uc, &p, 0x12010);
+    check(p.intno == -1 && rd(uc, UC_X86_REG_CS) == 0x5b &&
+              (uint32_t)rd(uc, UC_X86_REG_RAX) ==
+                  (uint32_t)rd(uc, UC_X86_REG_CR0),
+          "F11", "API writes of DPL 3 CS and SS keep CPL 0");
+    uc_close(uc);
+}
+
+static void facts_iret_nt(uint8_t *ram)
+{
+    probe p = {0, -1};
+    uc_engine *uc = legacy_engine(ram, &p);
+    uint32_t gdt = gdt_at(uc);
+    run_at(uc, &p, 0x12020); /* LTR 0x38 */
+    uc_x86_mmr tr;
+    memset(&tr, 0, sizeof tr);
+    uc_reg_read(uc, UC_X86_REG_TR, &tr);
+    check(tr.selector == 0x38 && ((tr.flags >> 8) & 0x1f) == 0x09,
+          "F12", "TR's flags hold the TSS descriptor's type at bits 8-12");
+    tss_image(ram, TSS_B, 0, 0x12040, 0xbbbb);
+    put32(ram, TSS_A, 0x40);
+    ram[gdt + 0x40 + 5] |= 2; /* B busy, as IRET wants it */
+    wr(uc, UC_X86_REG_RFLAGS, rd(uc, UC_X86_REG_RFLAGS) | 0x4000);
+    wr(uc, UC_X86_REG_DR7, 0x455); /* L0-L3 and a G bit... */
+    run_at(uc, &p, 0x12030);
+    uc_reg_read(uc, UC_X86_REG_TR, &tr);
+    check(rd(uc, UC_X86_REG_DR7) == 0x400, /* ...the L bits go */
+          "F12", "the task switch clears DR7's local enables");
+    check(p.intno == -1 && tr.selector == 0x40 && tr.base == TSS_B &&
+              (uint32_t)rd(uc, UC_X86_REG_RAX) == 0xbbbb &&
+              (uint32_t)rd(uc, UC_X86_REG_RDX) == 0xaaaa &&
+              (rd(uc, UC_X86_REG_CR0) & CR0_TS) &&
+              ram[gdt + 0x38 + 5] == 0x89 &&
+              ram32(ram, TSS_A + 0x20) == 0x12031,
+          "F12", "IRET with NT = 1 switches to the linked task");
+    uc_close(uc);
+
+    ram[gdt + 0x40 + 5] = 0x89;
+    uc = legacy_engine(ram, &p);
+    run_at(uc, &p, 0x12020);
+    tss_image(ram, TSS_A, 0x38, 0x12040, 0xcccc);
+    wr(uc, UC_X86_REG_RFLAGS, rd(uc, UC_X86_REG_RFLAGS) | 0x4000);
+    run_at(uc, &p, 0x12030);
+    uc_reg_read(uc, UC_X86_REG_TR, &tr);
+    check(p.intno == -1 && tr.selector == 0x38 &&
+              (uint32_t)rd(uc, UC_X86_REG_RAX) == 0xcccc &&
+              (uint32_t)rd(uc, UC_X86_REG_RDX) == 0xaaaa,
+          "F12", "a TSS linked to itself: IRET loads what it held");
+    uc_close(uc);
+    ram[gdt + 0x38 + 5] = 0x89;
+}
+
+static void facts_v86(uint8_t *ram)
+{
+    probe p = {0, -1};
+    memset(ram + 0x30010, 0, 2);
+    uc_engine *uc = legacy_engine(ram, &p);
+    wr(uc, UC_X86_REG_RBX, 0x20002); /* VM, IOPL 0 */
+    run_at(uc, &p, 0x12050);
+    check(p.intno == 13 && rd(uc, UC_X86_REG_RIP) == 0x8 &&
+              rd(uc, UC_X86_REG_CS) == 0x1300 &&
+              (rd(uc, UC_X86_REG_RFLAGS) & 0x20000) &&
+              ram16(ram, 0x30010) == 0x4242,
+          "F13", "IRETD to v86; INT n at IOPL 0 is #GP at the INT");
+    check(p.intno == 13 && rd(uc, UC_X86_REG_RIP) == 0x8,
+          "F14", "SYSENTER (IA32_SYSENTER_CS = 0) in v86 mode: no #GP");
+    uc_close(uc);
+
+    uc = legacy_engine(ram, &p);
+    run_at(uc, &p, 0x12020); /* TR = A */
+    wr(uc, UC_X86_REG_RBX, 0x23002); /* VM, IOPL 3 */
+    run_at(uc, &p, 0x12050);
+    check(p.intno == 0x21 && rd(uc, UC_X86_REG_RIP) == 0xa,
+          "F13", "INT n in v86 mode at IOPL 3: vector n, RIP after it");
+    tss_image(ram, TSS_A, 0x38, 0x12010, 0);
+    wr(uc, UC_X86_REG_RFLAGS,
+       (rd(uc, UC_X86_REG_RFLAGS) & ~0x20000ull) | 0x4000);
+    run_at(uc, &p, 0xb); /* the IRET in the v86 code segment */
+    check(p.intno == -1 && rd(uc, UC_X86_REG_CS) == 0x20 &&
+              !(rd(uc, UC_X86_REG_RFLAGS) & 0x20000) &&
+              (uint32_t)rd(uc, UC_X86_REG_RAX) ==
+                  (uint32_t)rd(uc, UC_X86_REG_CR0),
+          "F13", "API VM = 0, then IRET with NT = 1: out of v86 at CPL 0");
+    uc_close(uc);
+}
+
+static void legacy_facts(uint8_t *ram)
+{
+    facts_segments(ram);
+    facts_iret_nt(ram);
+    facts_v86(ram);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -265,6 +454,7 @@ int main(int argc, char **argv)
     long_to_real(ram);
     api_modes(ram);
     paging(ram);
+    legacy_facts(ram);
     free(ram);
     printf("%s\n", failures ? "FAIL" : "PASS");
     return failures ? 1 : 0;

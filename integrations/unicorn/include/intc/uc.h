@@ -145,15 +145,66 @@
  *     10-14, 17, 21).
  *   - Legacy protected mode (CR0.PE = 1, EFER.LMA = 0; 6.11, 6.12.1):
  *     the 8-byte gate at IDTR.base + 8 * vector (32-bit interrupt gate
- *     0xE or trap gate 0xF; same present/limit/DPL checks), the target
- *     code segment in the GDT (present code, L = 0), SS0:ESP0 (SSn:ESPn)
- *     of the 32-bit TSS on a privilege change (7.2.1) with the old SS,
- *     ESP pushed first, then EFLAGS, CS, EIP and the error code, 4 bytes
- *     each, at SS.base + ESP.  Limits: the stack is 32-bit (ESP), code
- *     segments are flat (base 0); a task gate or a 16-bit gate stops the
- *     machine (INTC_UC_STOP_UNSUPPORTED, INTC_UC_UNSUP_GATE), as does
- *     delivery in virtual-8086 mode (INTC_UC_UNSUP_MODE).  Tested by
- *     uc_pm32 (paging off) and uc_pm32_paging.
+ *     0xE, trap gate 0xF or task gate 0x5; same present/limit/DPL
+ *     checks), the target code segment in the GDT (present code, L = 0),
+ *     SS0:ESP0 (SSn:ESPn) of the 32-bit TSS on a privilege change
+ *     (7.2.1) with the old SS, ESP pushed first, then EFLAGS, CS, EIP and
+ *     the error code, 4 bytes each, at SS.base + ESP.
+ *     A task gate (6.12.2) switches tasks as SDM 7.3 says: its TSS
+ *     selector must name an available 32-bit TSS in the GDT (#GP(sel)
+ *     for an LDT selector, one beyond the GDT, a busy TSS or not a TSS;
+ *     #NP(sel) not present; #TS(sel) limit below 67H; #TS(TR) when the
+ *     current TSS is below 67H), the new task's LDT, CS, SS, ES, DS, FS,
+ *     GS and EIP are checked as table 7-1 says (#TS, #NP, #SS with the
+ *     selector; #GP(0) for EIP beyond CS), the current state (general
+ *     and segment registers, EFLAGS, EIP = the return address) is saved
+ *     in the current TSS, the new TSS's link is set to the current TR
+ *     and its descriptor marked busy (the old one stays busy: nested),
+ *     then TR, LDTR, CR3 (only when CR0.PG = 1), EFLAGS with NT set,
+ *     EIP, the general and segment registers (with their descriptors
+ *     and CPL) are loaded, CR0.TS set, DR7's local enables cleared, and
+ *     the error code, if any, pushed on the new task's stack (#SS(0),
+ *     EXT, in the new task when it does not fit).  The guest's IRET with
+ *     NT = 1 is Unicorn's own task switch back (F12).  Every error code
+ *     has EXT for external events and NMI.  Deviation: the checks the
+ *     SDM makes after the switch's commit point (table 7-1 from "the
+ *     registers are loaded": LDT, CS, SS, data segments, EIP) are made
+ *     before it, so such a fault is raised in the interrupted task and
+ *     the switch does not happen.
+ *     From virtual-8086 mode (EFLAGS.VM = 1, CPL 3; 20.3.1.1, figure
+ *     20-5) an interrupt or trap gate must lead to a present
+ *     nonconforming code segment of DPL 0 (#GP(sel), #NP(sel)); SS0
+ *     (null: #TS(0); RPL or DPL not 0, not writable data: #TS(SS0); not
+ *     present: #SS(SS0)) and ESP0 come from the 32-bit TSS (limit below
+ *     9: #TS(TR)); GS, FS, DS, ES, SS, ESP, EFLAGS (VM = 1), CS, EIP and
+ *     the error code are pushed there (#SS(SS0) when they do not fit);
+ *     DS, ES, FS, GS are loaded null, CS:EIP from the gate with CPL 0;
+ *     VM, TF, RF, NT (and IF for an interrupt gate) clear.  The guest's
+ *     IRETD at CPL 0 with VM = 1 in the popped EFLAGS is Unicorn's own
+ *     return to virtual-8086 mode (F13).  In virtual-8086 mode INT n
+ *     with IOPL < 3 is #GP(0) at the INT, delivered so (20.3.3, no VME;
+ *     Unicorn raises it, F13); with IOPL 3, INT n goes through the IDT
+ *     (gate DPL 3, else #GP(vector * 8 + 2)).  A task gate works from
+ *     virtual-8086 mode too (the saved EFLAGS keep VM = 1).
+ *     How, since register writes load no descriptor (F11): the library
+ *     makes the checks and then lets the guest execute one IRET with
+ *     NT = 1 (F12) in the byte of RAM at its CS:EIP, borrowed and put
+ *     back at once (from virtual-8086 mode after an API write of VM = 0,
+ *     F13); the current TSS's link names the new task, or, for delivery
+ *     from virtual-8086 mode, the current TSS itself, written with the
+ *     handler's context; what that IRET changes besides is put back
+ *     (the old TSS's contents and busy bit; for virtual-8086 delivery
+ *     also TR, LDTR, CR0.TS and DR7).  That IRET is not counted.
+ *     Limits: the stack is 32-bit (ESP); a 16-bit gate, a task gate
+ *     naming a 16-bit TSS or interrupting a task whose TR is a 16-bit
+ *     TSS stops the machine (INTC_UC_STOP_UNSUPPORTED,
+ *     INTC_UC_UNSUP_GATE), as do virtual-8086 delivery with a 16-bit TSS
+ *     and a switch that cannot be made (CS:EIP, or TR's descriptor
+ *     slot, not in RAM; Unicorn refusing it half-way where its checks
+ *     are stricter than the SDM's, e.g. a conforming CS with DPL < RPL
+ *     in the new TSS) (INTC_UC_UNSUP_MODE).  Tested by uc_pm32,
+ *     uc_pm32_paging, uc_taskgate and uc_v86 (task switches and
+ *     virtual-8086 delivery with paging on: not tested).
  *   - Real-address mode (CR0.PE = 0; SDM 20.1.4): the IVT entry at
  *     IDTR.base + 4 * vector (IP, then CS; beyond IDTR.limit: #GP),
  *     FLAGS, CS, IP pushed (2 bytes each, no error code) at
@@ -181,8 +232,9 @@
  * error code of 4.7 are not set).  Access rights and reserved bits are
  * not checked, accessed and dirty bits not set.  Unit-tested by
  * uc_paging (integrations/unicorn/tests/test_paging.c).
- * In both protected-mode deliveries TF, NT, RF and VM are cleared (and IF for an
- * interrupt gate) and RIP is written last.  A delivery that faults
+ * In both protected-mode deliveries through interrupt and trap gates TF,
+ * NT, RF and VM are cleared (and IF for an interrupt gate) and RIP is
+ * written last.  A delivery that faults
  * raises #GP/#NP/#SS/#TS with the selector or IDT error code (6.13,
  * IDT bit = 2, EXT = 1 for external events and NMI); a fault delivering
  * that raises #DF; a fault delivering #DF is a triple fault
@@ -294,8 +346,8 @@
  * loops.
  *
  * Not emulated: SMI (taken and dropped), ExtINT (no 8259: taken and
- * dropped), MOV SS/POP SS interrupt shadows, task gates, virtual-8086
- * mode.
+ * dropped), MOV SS/POP SS interrupt shadows, 16-bit tasks and gates, the
+ * virtual-8086 mode extensions (CR4.VME: interrupt redirection, VIF).
  *
  * ---------------------------------------------------------------------
  * Modes.  What Unicorn 2.0.1 does with x86 operating modes, each fact
@@ -348,12 +400,38 @@
  *       instructions touch (fw/pm32_paging.s reaches its non-identity
  *       IDT and stack pages through identity aliases of their physical
  *       pages).
+ *   F11 In protected mode, writing DS, CS or SS through the API changes
+ *       the selector only: the descriptor cache (base, limit, D/B) and
+ *       the CPL stay.  So no delivery that changes CS's descriptor or
+ *       the CPL can be done by register writes.
+ *   F12 An IRET executed with EFLAGS.NT = 1 (NT written through the API)
+ *       is a full task switch (SDM 7.3) to the TSS that the current
+ *       TSS's link names, which must be busy: it reads the whole new TSS
+ *       before it saves the current state (EIP after the IRET) into the
+ *       current TSS, so a TSS linked to itself loads what it held; it
+ *       clears the old descriptor's busy bit, loads TR, LDTR, CR3
+ *       (paging on), EFLAGS, EIP, the general and segment registers with
+ *       descriptors and CPL, sets CR0.TS and clears DR7's local enables
+ *       (L0-L3, SDM 17.2.4).  TR reads back (uc_x86_mmr)
+ *       with the descriptor's type in bits 8-12 of its flags; TR, LDTR
+ *       and GDTR written through the API take selector, base, limit and
+ *       flags as given.
+ *   F13 IRETD at CPL 0 with VM = 1 in the popped EFLAGS enters
+ *       virtual-8086 mode (bases selector << 4); there INT n with
+ *       IOPL < 3 reaches UC_HOOK_INTR as #GP (13) with RIP at the INT,
+ *       with IOPL 3 as vector n with RIP after it.  After an API write of
+ *       EFLAGS with VM = 0 the CPU is in protected mode with the
+ *       virtual-8086 segment caches at CPL 3, where an IRET with NT = 1
+ *       (F12) works.
+ *   F14 SYSENTER does not leave virtual-8086 mode (Unicorn 2.0.1 runs
+ *       its instruction hooks instead): not a way out.
  * Conventions that follow: the BSP starts in the 64-bit entry state
  * above; APs start in real mode at the SIPI page (F5, F7: a guest-
  * executed far jump from the engine's reset page); firmware that lives
  * in 32-bit protected mode enters it through its own short trampoline
  * (F2); real-mode delivery borrows 5 bytes of RAM for a guest-executed
- * far jump (F5, F8).
+ * far jump (F5, F8); task gates and delivery from virtual-8086 mode
+ * borrow 1 byte for a guest-executed IRET with NT = 1 (F11-F13).
  */
 #ifndef INTC_UC_H
 #define INTC_UC_H
@@ -420,12 +498,15 @@ typedef enum intc_uc_stop {
 
 /* INTC_UC_STOP_UNSUPPORTED codes. */
 enum intc_uc_unsupported {
-    INTC_UC_UNSUP_MODE = 1,  /* delivery in virtual-8086 mode, or real
-                                mode with the code outside RAM */
+    INTC_UC_UNSUP_MODE = 1,  /* real mode with the code outside RAM; a
+                                task switch or virtual-8086 delivery
+                                that could not be completed (uc.h,
+                                legacy protected mode) */
     INTC_UC_UNSUP_BSP_INIT,  /* INIT taken by the BSP */
     INTC_UC_UNSUP_APIC_BASE, /* APIC page moved onto RAM or a device */
     INTC_UC_UNSUP_NOT_HLT,   /* Unicorn stopped with no reason, not at HLT */
-    INTC_UC_UNSUP_GATE       /* a task gate or 16-bit gate in the IDT */
+    INTC_UC_UNSUP_GATE       /* a 16-bit gate in the IDT, a task gate to
+                                or from a 16-bit TSS */
 };
 
 typedef struct intc_uc_stop_info {
