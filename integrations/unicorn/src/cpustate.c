@@ -184,7 +184,154 @@ static bool cal_segs(uc_engine *uc, uc_context *ctx, size_t size,
     size_t es = fs_off - SEG_FS * stride;
     map->seg_base[0] = es + SEG_CS * stride;
     map->seg_base[1] = es + SEG_SS * stride;
+    map->seg_base[2] = es + SEG_DS * stride;
+    map->seg_base[3] = es + SEG_ES * stride;
     return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Loading CS and SS with their descriptors                            */
+
+/* A segment cache (QEMU's): the selector 8 bytes before the base, the
+   limit 8 after it, the flags (the descriptor's high dword) 12 after;
+   the hidden flags word (hflags: CPL and the code/stack size bits the
+   translator keys on) 8 bytes before ES's cache, after cc_op and df.
+   Bits of hflags (QEMU's layout, checked by cal_far below): */
+#define HF_CPL 3u
+#define HF_CS32 (1u << 4)
+#define HF_SS32 (1u << 5)
+#define HF_ADDSEG (1u << 6)
+#define HF_PE (1u << 7)
+#define HF_LMA (1u << 14)
+#define HF_CS64 (1u << 15)
+#define SEL_BEFORE_BASE 8u
+#define LIMIT_AFTER_BASE 8u
+#define FLAGS_AFTER_BASE 12u
+#define HFLAGS_BEFORE_ES 8u
+#define D_B (1u << 22) /* descriptor high dword: D/B, L, DPL */
+#define D_L (1u << 21)
+
+static size_t hflags_off(const uc_state_map *map)
+{
+    return map->seg_base[3] - SEL_BEFORE_BASE - HFLAGS_BEFORE_ES;
+}
+
+static void put_u32(uc_context *ctx, size_t off, uint32_t v)
+{
+    memcpy((uint8_t *)ctx + off, &v, 4);
+}
+
+static void put_seg(uc_context *ctx, size_t base_off, const intc_uc_seg *sg)
+{
+    put_u32(ctx, base_off - SEL_BEFORE_BASE, sg->sel);
+    memcpy((uint8_t *)ctx + base_off, &sg->base, 8);
+    put_u32(ctx, base_off + LIMIT_AFTER_BASE, sg->limit);
+    put_u32(ctx, base_off + FLAGS_AFTER_BASE, sg->flags);
+}
+
+/* The hidden flags after loading cs and ss at CPL cpl: the code and
+   stack sizes (a 64-bit CS under EFER.LMA, else CS.D and SS.B; SDM
+   3.4.5, 5.2.1), and whether the translator must add segment bases
+   (not in 64-bit mode; always outside flat 32-bit protected mode; else
+   when DS, ES or SS has a base). */
+static uint32_t new_hflags(uint32_t hf, const intc_uc_seg *cs,
+                           const intc_uc_seg *ss, unsigned cpl,
+                           uint64_t ds_es_base, bool vm)
+{
+    hf = (hf & ~(HF_CPL | HF_CS32 | HF_SS32 | HF_ADDSEG | HF_CS64)) | cpl;
+    if ((hf & HF_LMA) && (cs->flags & D_L))
+        return hf | HF_CS64 | HF_CS32 | HF_SS32;
+    if (cs->flags & D_B)
+        hf |= HF_CS32;
+    if (ss->flags & D_B)
+        hf |= HF_SS32;
+    if (!(hf & HF_PE) || vm || !(hf & HF_CS32) || (ds_es_base | ss->base))
+        hf |= HF_ADDSEG;
+    return hf;
+}
+
+bool intc_uc__state_load_cs_ss(uc_cpu *c, const intc_uc_seg *cs,
+                               const intc_uc_seg *ss, unsigned cpl)
+{
+    const uc_state_map *map = &c->m->state;
+    if (!c->state_ctx || !map->seg_load ||
+        uc_context_save(c->uc, c->state_ctx) != UC_ERR_OK)
+        return false;
+    uc_context *x = c->state_ctx;
+    uint64_t ds = 0, es = 0, fl = 0;
+    uint32_t hf = 0;
+    intc_uc_seg keep;
+    memcpy(&ds, (uint8_t *)x + map->seg_base[2], 8);
+    memcpy(&es, (uint8_t *)x + map->seg_base[3], 8);
+    memcpy(&hf, (uint8_t *)x + hflags_off(map), 4);
+    uc_reg_read(c->uc, UC_X86_REG_RFLAGS, &fl);
+    if (!ss) { /* SS stays: its cache decides the stack size */
+        memset(&keep, 0, sizeof keep);
+        memcpy(&keep.base, (uint8_t *)x + map->seg_base[1], 8);
+        memcpy(&keep.flags,
+               (uint8_t *)x + map->seg_base[1] + FLAGS_AFTER_BASE, 4);
+        ss = &keep;
+    } else {
+        put_seg(x, map->seg_base[1], ss);
+    }
+    put_seg(x, map->seg_base[0], cs);
+    put_u32(x, hflags_off(map),
+            new_hflags(hf, cs, ss, cpl & 3u, ds | es, (fl >> 17) & 1));
+    return uc_context_restore(c->uc, x) == UC_ERR_OK;
+}
+
+/* Check the cache layout and the hidden flags by their effect: a far
+   return (48 CB) to a 64-bit code segment of limit 0x5ABC, then one to
+   a 32-bit code segment (compatibility mode); Unicorn's own loads must
+   leave what put_seg and new_hflags would write. */
+#define CAL_GDT 0x1800u
+#define CAL_FAR 0x1c00u
+static bool cal_far_state(uc_engine *uc, uc_context *ctx, size_t size,
+                          const uc_state_map *map, uint16_t sel,
+                          uint32_t limit, uint32_t hi, uint32_t want_hf)
+{
+    uint32_t v[3], hf;
+    if (uc_context_save(uc, ctx) != UC_ERR_OK ||
+        !u32_at(ctx, size, map->seg_base[0] - SEL_BEFORE_BASE, &v[0]) ||
+        !u32_at(ctx, size, map->seg_base[0] + LIMIT_AFTER_BASE, &v[1]) ||
+        !u32_at(ctx, size, map->seg_base[0] + FLAGS_AFTER_BASE, &v[2]) ||
+        !u32_at(ctx, size, hflags_off(map), &hf))
+        return false;
+    return v[0] == sel && v[1] == limit && v[2] == hi &&
+           (hf & (HF_CPL | HF_CS32 | HF_CS64 | HF_LMA | HF_PE)) == want_hf;
+}
+
+static bool cal_far(uc_engine *uc, uc_context *ctx, size_t size,
+                    const uc_state_map *map)
+{
+    static const uint8_t gdt[24] = {
+        0, 0, 0, 0, 0, 0, 0, 0,
+        0xbc, 0x5a, 0, 0, 0, 0x9a, 0x20, 0, /* 0x08: 64-bit code */
+        0xff, 0xff, 0, 0, 0, 0x9a, 0xcf, 0}; /* 0x10: 32-bit code */
+    /* push 0x08; push CAL_FAR+9; retfq; (at +9) hlt */
+    static const uint8_t far64[] = {
+        0x6a, 0x08, 0x68, (CAL_FAR + 9) & 0xff, CAL_FAR >> 8, 0, 0,
+        0x48, 0xcb, 0xf4};
+    /* push 0x10; push CAL_FAR+0x29; retfq; (at +0x29) hlt */
+    static const uint8_t far32[] = {
+        0x6a, 0x10, 0x68, (CAL_FAR + 0x29) & 0xff, CAL_FAR >> 8, 0, 0,
+        0x48, 0xcb, 0xf4};
+    uc_x86_mmr gdtr = {0, CAL_GDT, sizeof gdt - 1, 0};
+    uint64_t sp = 0x800;
+    if (uc_mem_write(uc, CAL_GDT, gdt, sizeof gdt) != UC_ERR_OK ||
+        uc_mem_write(uc, CAL_FAR, far64, sizeof far64) != UC_ERR_OK ||
+        uc_mem_write(uc, CAL_FAR + 0x20, far32, sizeof far32) != UC_ERR_OK ||
+        uc_mem_write(uc, CAL_FAR + 0x29, far64 + 9, 1) != UC_ERR_OK ||
+        uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr) != UC_ERR_OK ||
+        uc_reg_write(uc, UC_X86_REG_RSP, &sp) != UC_ERR_OK ||
+        uc_emu_start(uc, CAL_FAR, CAL_FAR + 10, 0, 4) != UC_ERR_OK ||
+        !cal_far_state(uc, ctx, size, map, 0x08, 0x5abc, 0x00209a00,
+                       HF_CS32 | HF_CS64 | HF_LMA | HF_PE) ||
+        uc_emu_start(uc, CAL_FAR + 0x20, CAL_FAR + 0x2a, 0, 4) !=
+            UC_ERR_OK)
+        return false;
+    return cal_far_state(uc, ctx, size, map, 0x10, 0xffffffffu,
+                         0x00cf9a00, HF_CS32 | HF_LMA | HF_PE);
 }
 
 /* #GP(CAL_SEL1) then #GP(CAL_SEL2): `mov ds, ax` with selectors beyond
@@ -228,6 +375,8 @@ void intc_uc__state_calibrate(uc_state_map *map)
               cal_regs(uc, ctx, size, &data) &&
               cal_segs(uc, ctx, size, data, map) &&
               cal_errors(uc, ctx, size, map);
+    /* Last: it leaves the engine in compatibility mode. */
+    map->seg_load = ok && cal_far(uc, ctx, size, map);
     if (ctx)
         uc_context_free(ctx);
     uc_close(uc);

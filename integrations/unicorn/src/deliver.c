@@ -254,7 +254,8 @@ static uint32_t gdt_base(uc_cpu *c, uint64_t sel)
 /* The target code segment of a gate: present code of the GDT with
    DPL <= CPL (6.12.1.1).  Sets *ncpl; false with the fault in f. */
 static bool gate_target(uc_cpu *c, uint16_t sel, unsigned cpl, uint32_t ext,
-                        bool want_long, unsigned *ncpl, dfault *f)
+                        bool want_long, unsigned *ncpl, uint64_t *cdesc,
+                        dfault *f)
 {
     uc_x86_mmr gdtr;
     memset(&gdtr, 0, sizeof gdtr);
@@ -279,6 +280,54 @@ static bool gate_target(uc_cpu *c, uint16_t sel, unsigned cpl, uint32_t ext,
     if (want_long ? (!l || db) : l)
         return fail(f, VEC_GP, sel_err);
     *ncpl = ((desc >> 42) & 1) ? cpl : cdpl; /* conforming keeps CPL */
+    *cdesc = desc;
+    return true;
+}
+
+/* A descriptor as the segment cache a load leaves (SDM 3.4.5): base,
+   limit scaled by G, and (as QEMU keeps it) the high dword as flags. */
+static intc_uc_seg seg_cache(uint16_t sel, uint64_t d)
+{
+    intc_uc_seg sg;
+    sg.sel = sel;
+    sg.base = ((d >> 16) & 0xffffffu) | (((d >> 56) & 0xff) << 24);
+    sg.limit = (uint32_t)((d & 0xffff) | ((d >> 32) & 0xf0000));
+    if ((d >> 55) & 1) /* G: 4 KiB units */
+        sg.limit = (sg.limit << 12) | 0xfff;
+    sg.flags = (uint32_t)(d >> 32);
+    return sg;
+}
+
+/* Load CS (descriptor cdesc) and, when ss is given, SS at CPL ncpl
+   (6.12.1: the gate's code segment, the new stack).  Unicorn's register
+   writes change selectors only (uc.h F11): with the hidden-state map the
+   caches and CPL are written whole (cpustate.c); without it, only the
+   selectors (uc.h "The hidden CPU state"). */
+static bool load_cs_ss(uc_cpu *c, uint16_t ncs, uint64_t cdesc,
+                       const intc_uc_seg *ss, unsigned ncpl)
+{
+    intc_uc_seg cs = seg_cache(ncs, cdesc);
+    if (intc_uc__state_load_cs_ss(c, &cs, ss, ncpl))
+        return true;
+    uint64_t v = ncs;
+    if (uc_reg_write(c->uc, UC_X86_REG_CS, &v) != UC_ERR_OK)
+        return false;
+    v = ss ? ss->sel : 0;
+    return !ss || uc_reg_write(c->uc, UC_X86_REG_SS, &v) == UC_ERR_OK;
+}
+
+/* SS = sel from the GDT (the TSS's SSn on a privilege change in legacy
+   mode); false if its descriptor is not readable. */
+static bool gdt_ss(uc_cpu *c, uint16_t sel, intc_uc_seg *out)
+{
+    uc_x86_mmr gdtr;
+    memset(&gdtr, 0, sizeof gdtr);
+    uc_reg_read(c->uc, UC_X86_REG_GDTR, &gdtr);
+    uint8_t d[8];
+    if ((sel & 4) || (uint64_t)(sel | 7) > gdtr.limit ||
+        !read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d))
+        return false;
+    *out = seg_cache(sel, le(d, 8));
     return true;
 }
 
@@ -348,7 +397,8 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
         return intc_uc__deliver_v86(c, type, sel, target, ext, has_err, err,
                                     rip, f);
     unsigned ncpl = 0;
-    if (!gate_target(c, sel, cpl, ext, false, &ncpl, f))
+    uint64_t cdesc = 0;
+    if (!gate_target(c, sel, cpl, ext, false, &ncpl, &cdesc, f))
         return false;
 
     /* The stack: SSn:ESPn of the 32-bit TSS on a privilege change. */
@@ -381,12 +431,14 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
     if (!write_lin(c, (uint64_t)gdt_base(c, nss) + top, bytes, 4 * (size_t)n))
         return fail(f, VEC_SS, 0);
 
-    /* New state, EIP last; the SS load sets QEMU's CPL, so CS first. */
+    /* New state, EIP last: CS and SS with their descriptors. */
     uint64_t ncs = (sel & 0xfffcu) | ncpl;
-    if (ncs != cs && uc_reg_write(c->uc, UC_X86_REG_CS, &ncs) != UC_ERR_OK)
-        return fail(f, VEC_GP, (sel & 0xfffcu) + ext);
-    if (nss != ss && uc_reg_write(c->uc, UC_X86_REG_SS, &nss) != UC_ERR_OK)
+    intc_uc_seg nssc;
+    if (nss != ss && !gdt_ss(c, (uint16_t)nss, &nssc))
         return fail(f, VEC_TS, ((uint32_t)nss & 0xfffcu) + ext);
+    if (ncs != cs && !load_cs_ss(c, (uint16_t)ncs, cdesc,
+                                 nss != ss ? &nssc : NULL, ncpl))
+        return fail(f, VEC_GP, (sel & 0xfffcu) + ext);
     uint64_t nfl = eflags & ~(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
     if (type == 0x0e) /* interrupt gate (6.12.1.3) */
         nfl &= ~RFLAGS_IF;
@@ -550,7 +602,8 @@ static bool deliver_long(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
     /* The target code segment: a present 64-bit code segment of the GDT
        with DPL <= CPL (6.12.1.1, 6.14.1). */
     unsigned ncpl = 0;
-    if (!gate_target(c, sel, cpl, ext, true, &ncpl, f))
+    uint64_t cdesc = 0;
+    if (!gate_target(c, sel, cpl, ext, true, &ncpl, &cdesc, f))
         return false;
     uint32_t sel_err = (sel & 0xfffcu) + ext;
     uint64_t nrsp = rsp, nss = ss, top = 0;
@@ -558,12 +611,15 @@ static bool deliver_long(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
         !long_push(c, has_err, err, rip, cs, rflags, rsp, ss, nrsp, &top, f))
         return false;
 
-    /* Load the new state; RIP last. */
+    /* Load the new state, RIP last: CS with its descriptor; on a
+       privilege change SS = a null selector with RPL = the new CPL
+       (6.14.4). */
     uint64_t ncs = (sel & 0xfffcu) | ncpl;
-    if (ncs != cs && uc_reg_write(c->uc, UC_X86_REG_CS, &ncs) != UC_ERR_OK)
+    const intc_uc_seg nullss = {(uint16_t)nss, 0, 0, (uint32_t)ncpl << 13};
+    if (ncs != cs &&
+        !load_cs_ss(c, (uint16_t)ncs, cdesc, nss != ss ? &nullss : NULL,
+                    ncpl))
         return fail(f, VEC_GP, sel_err);
-    if (nss != ss && uc_reg_write(c->uc, UC_X86_REG_SS, &nss) != UC_ERR_OK)
-        return fail(f, VEC_SS, 0);
     uint64_t nfl = rflags & ~(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
     if (type == 0x0e) /* interrupt gate: IF cleared (6.12.1.3) */
         nfl &= ~RFLAGS_IF;

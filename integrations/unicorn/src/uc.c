@@ -1348,7 +1348,7 @@ intc_err intc_uc_trap_info_get(intc_uc *m, uint32_t cpu,
     out->cpuid = st.cpuid;
     out->native_msr_hooks = st.native_msr_hooks != 0;
     out->native_tsc_hooks = st.native_tsc_hooks != 0;
-    out->hidden_state = m->cpus[cpu].state_ctx != NULL;
+    out->hidden_state = m->cpus[cpu].state_ctx != NULL && m->state.seg_load;
     return INTC_OK;
 }
 

@@ -27,7 +27,8 @@
 typedef struct uc_state_map {
     bool ok;
     size_t size;          /* uc_context_size() */
-    size_t seg_base[2];   /* UC_SEG_CS, UC_SEG_SS: the hidden bases */
+    size_t seg_base[4];   /* CS, SS, DS, ES caches: their bases */
+    bool seg_load;        /* intc_uc__state_load_cs_ss works */
     size_t error_code;    /* of the exception being raised */
     size_t old_exception; /* QEMU's double-fault tracking */
 } uc_state_map;
@@ -188,6 +189,18 @@ void intc_uc__state_calibrate(uc_state_map *map);
 intc_err intc_uc__state_attach(uc_cpu *c);
 bool intc_uc__state_exception(uc_cpu *c, uint32_t *err);
 bool intc_uc__state_seg_base(uc_cpu *c, unsigned which, uint64_t *base);
+/* Load CS and SS as a descriptor load does (selector, base, expanded
+   limit, the descriptor's high dword as flags) and make cpl the CPL,
+   with the code and stack sizes that follow (ss NULL: SS stays); false
+   (nothing changed) when the map is off.  Registers written through the API after it. */
+typedef struct intc_uc_seg {
+    uint16_t sel;
+    uint64_t base;
+    uint32_t limit;
+    uint32_t flags;
+} intc_uc_seg;
+bool intc_uc__state_load_cs_ss(uc_cpu *c, const intc_uc_seg *cs,
+                               const intc_uc_seg *ss, unsigned cpl);
 
 /* realmode.c: the reset page and the real-mode INIT state of cpu c
    (once, before any hook); entering the wait-for-SIPI state; starting

@@ -258,12 +258,20 @@
  * finds the offsets it needs from values it plants (registers, FS/GS
  * bases, two #GP with known selectors) and checks each by its effect
  * (src/cpustate.c; ~1 ms once per machine).  With the map, the interrupt
- * hook reads the error code and resets the tracking, and the CS and SS
- * bases are read as loaded.  Should the calibration fail (another
+ * hook reads the error code and resets the tracking, the CS and SS
+ * bases are read as loaded, and a delivery that changes CS (a privilege
+ * change, e.g. from CPL 3 to a CPL 0 handler, or from compatibility mode
+ * to a 64-bit handler) loads CS and SS with their descriptors and the
+ * new CPL, as the processor does (6.12.1; Unicorn's register writes
+ * change the selector only, F11): the segment caches and QEMU's hidden
+ * flags (CPL, code and stack size) are written in the saved context,
+ * whose layout a far return in the calibration checks.  Tested by
+ * uc_ring3 and uc_pm32_ring3.  Should the calibration fail (another
  * Unicorn build), intc_uc_trap_info_get reports hidden_state = false and
  * the library falls back to what the register API gives: error code 0,
- * a second fault as #DF, CS << 4 and SS << 4 in real mode and base 0 in
- * protected mode.
+ * a second fault as #DF, CS << 4 and SS << 4 in real mode, base 0 in
+ * protected mode, and selector-only CS and SS writes (the handler keeps
+ * the interrupted code's CPL and code size).
  * A fourth silent corruption of Unicorn 2.0.1 (after the three of the
  * design notes): at the end of every uc_emu_start() it translates the
  * linear address `until - 1` through the guest's paging to drop the
