@@ -9,13 +9,20 @@
 #   3. #PF with CR2 and the error code (SDM 4.7: P, W/R, U/S bits): a
 #      read and a write of a not-present page (0, 2), a write to a
 #      read-only page with CR0.WP = 1 (3);
-#   4. #GP after #PF, and #GP after #DE (no error code): #GP each time.
-# Every handler checks the return RIP is the faulting instruction.
+#   4. #GP after #PF, and #GP after #DE (no error code): #GP each time;
+#   5. faults of the delivery itself (SDM 6.15, table 6-5), the new stack
+#      (IST1) on a not-present page: INT n then #PF (benign, then #PF:
+#      the #PF is delivered, CR2 = the first push, SS at top - 8, error
+#      code 2: a supervisor write, 4.7, 6.14.2), #GP then #PF (delivered
+#      serially: #PF), #PF then #PF (#DF, error code 0).
+# Every handler checks the return RIP is the faulting instruction (for
+# a fault delivering INT n: the INT n, which did not complete).
         .include "common.inc"
         .set PT4K, 0x90000              # 4 KiB page table for 2..4 MiB
         .set NOTP, 0x200000             # not present
         .set ROPG, 0x201000             # present, read-only
         .set SEL_NP, 0x18               # gdt_tss slot: not-present data
+        .set TSS, 0x3000                # part 5: IST1 in NOTP
 
 # Run `insn` expecting exception vec with error code err (-1: none) and
 # the return RIP at insn; failure exit n otherwise.
@@ -110,9 +117,35 @@ _start:
         EXPECT 9, 13, 0x98, mov ds, cx
         mov ax, SEL_DATA
         mov ds, ax
+
+        # 5. A TSS whose IST1 is the top of the not-present page NOTP
+        #    (its 16-byte descriptor replaces the not-present one).
+        mov qword ptr [TSS + 0x24], NOTP + 0x1000
+        lea rax, [rip + gdt_tss]
+        mov qword ptr [rax], 0
+        mov qword ptr [rax + 8], 0
+        mov word ptr [rax], 0x67
+        mov word ptr [rax + 2], TSS & 0xffff
+        mov byte ptr [rax + 4], (TSS >> 16) & 0xff
+        mov byte ptr [rax + 5], 0x89
+        mov ax, 0x18
+        ltr ax
+        GATE 0x32, unexpected
+        mov byte ptr [IDT_BASE + 0x32 * 16 + 4], 1   # IST1
+        EXPECT 10, 14, 2, int 0x32
+        EXPECT_CR2 10, (NOTP+0x1000-8)
+        mov byte ptr [IDT_BASE + 13 * 16 + 4], 1     # #GP on IST1
+        mov ecx, 0xa0
+        EXPECT 11, 14, 2, mov ds, cx
+        EXPECT_CR2 11, (NOTP+0x1000-8)
+        mov byte ptr [IDT_BASE + 13 * 16 + 4], 0
+        mov byte ptr [IDT_BASE + 14 * 16 + 4], 1     # #PF on IST1
+        mov rbx, NOTP
+        EXPECT 12, 8, 0, mov eax, [rbx]
+        mov byte ptr [IDT_BASE + 14 * 16 + 4], 0
         REPORT_PASS
 
-        FAIL_EXITS 1, 2, 3, 4, 5, 6, 7, 8, 9
+        FAIL_EXITS 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
 
 # Handlers: record the vector, the error code (-1 if none), CR2 and the
 # return RIP, then resume at [resume].
@@ -134,7 +167,8 @@ no_err: push rax
         mov [rsp + 8], rax
         pop rax
         iretq
-df_isr: EXIT 0xbadd                                  # never a #DF here
+df_isr: mov qword ptr [rip + vec_seen], 8          # part 5 only
+        jmp with_err
 
         .include "lib.inc"
 hello:  .asciz "exc_codes: #GP/#NP/#PF error codes, CR2, no false #DF\n"

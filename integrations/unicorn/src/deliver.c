@@ -146,9 +146,12 @@ bool intc_uc__walk(const uint8_t *ram, uint64_t ram_size,
     }
 }
 
-bool intc_uc__translate(uc_cpu *c, uint64_t la, bool write, uint64_t *gpa)
+/* Why a translation failed: the walk (a not-present entry, or a paging
+   structure outside RAM), or the page it reaches is not RAM. */
+enum { XL_OK, XL_NOT_PRESENT, XL_NOT_RAM };
+
+static int xlate(uc_cpu *c, uint64_t la, uint64_t *gpa)
 {
-    (void)write; /* protection bits are not checked (CPL 0 firmware) */
     intc_uc *m = c->m;
     /* The paging mode (SDM 4.1.1, table 4-1) from CR0.PG, CR4.PAE and
        EFER.LMA, each register read only if the mode needs it. */
@@ -165,10 +168,62 @@ bool intc_uc__translate(uc_cpu *c, uint64_t la, bool write, uint64_t *gpa)
         pg.cr3 = reg(c, UC_X86_REG_CR3);
     }
     uint64_t pa;
-    if (!intc_uc__walk(m->ram, m->ram_size, &pg, la, &pa) || pa >= m->ram_size)
-        return false;
+    if (!intc_uc__walk(m->ram, m->ram_size, &pg, la, &pa))
+        return XL_NOT_PRESENT;
+    if (pa >= m->ram_size)
+        return XL_NOT_RAM;
     *gpa = pa;
-    return true;
+    return XL_OK;
+}
+
+bool intc_uc__translate(uc_cpu *c, uint64_t la, bool write, uint64_t *gpa)
+{
+    (void)write; /* protection bits are not checked (CPL 0 firmware) */
+    return xlate(c, la, gpa) == XL_OK;
+}
+
+/* A fault of the delivery itself: vector and error code (uc_priv.h). */
+typedef intc_uc_fault dfault;
+
+static bool fail(dfault *f, uint8_t v, uint32_t err)
+{
+    f->vector = v;
+    f->err = err;
+    f->unsupported = 0;
+    f->has_cr2 = false;
+    f->unmapped = 0;
+    return false;
+}
+
+/* An access of the delivery (to the IDT, GDT, TSS or the new stack)
+   that failed at la: a #PF with CR2 = la (SDM 4.7: P = 0, W/R as the
+   access, U/S = 0, since the processor's accesses to these structures
+   are supervisor-mode accesses whatever the CPL, 4.6), or, when the page
+   is not RAM, the stop a guest access to it would be (uc.h memory map). */
+static bool lin_fail(dfault *f, int why, uint64_t la, bool write)
+{
+    if (!f)
+        return false;
+    fail(f, VEC_PF, write ? 2u : 0u);
+    if (why == XL_NOT_RAM) {
+        f->unmapped = write ? UC_ERR_WRITE_UNMAPPED : UC_ERR_READ_UNMAPPED;
+        return false;
+    }
+    f->has_cr2 = true;
+    f->cr2 = la;
+    return false;
+}
+
+bool intc_uc__lin_fault(uc_cpu *c, uint64_t la, size_t n, bool write,
+                        intc_uc_fault *f)
+{
+    uint64_t gpa;
+    for (uint64_t a = la; a < la + n; a = (a | 0xfff) + 1) {
+        int why = xlate(c, a, &gpa);
+        if (why != XL_OK)
+            return lin_fail(f, why, a, write);
+    }
+    return lin_fail(f, XL_NOT_PRESENT, la, write); /* not reached */
 }
 
 /* Linear ranges are translated a 4 KiB page at a time: every byte of a
@@ -182,14 +237,16 @@ static size_t page_left(uint64_t la, size_t n)
     return k < n ? k : n;
 }
 
-static bool read_lin(uc_cpu *c, uint64_t la, void *buf, size_t n)
+static bool read_lin(uc_cpu *c, uint64_t la, void *buf, size_t n,
+                     dfault *f)
 {
     uint8_t *p = buf;
     while (n) {
         uint64_t gpa;
         size_t k = page_left(la, n);
-        if (!intc_uc__translate(c, la, false, &gpa))
-            return false;
+        int why = xlate(c, la, &gpa);
+        if (why != XL_OK)
+            return lin_fail(f, why, la, false);
         memcpy(p, c->m->ram + gpa, k);
         p += k;
         la += k;
@@ -198,18 +255,35 @@ static bool read_lin(uc_cpu *c, uint64_t la, void *buf, size_t n)
     return true;
 }
 
-static bool write_lin(uc_cpu *c, uint64_t la, const void *buf, size_t n)
+/* The first push of a frame to fault: the processor pushes from the top
+   down, slot bytes at a time, so CR2 is the highest slot's address that
+   does not translate (SDM 6.14.2 order SS, RSP, RFLAGS, CS, RIP, error
+   code; 4.7). */
+static bool push_fail(uc_cpu *c, uint64_t la, size_t n, unsigned slot,
+                      dfault *f)
+{
+    uint64_t gpa;
+    for (uint64_t a = la + n - slot;; a -= slot) {
+        int why = xlate(c, a, &gpa);
+        if (why == XL_OK)
+            why = xlate(c, a + slot - 1, &gpa);
+        if (why != XL_OK || a <= la)
+            return lin_fail(f, why == XL_OK ? XL_NOT_PRESENT : why, a, true);
+    }
+}
+
+/* Write a frame of n bytes (pushes of slot bytes) at la, whole or not at
+   all; false with the fault of its first push that fails. */
+static bool write_lin(uc_cpu *c, uint64_t la, const void *buf, size_t n,
+                      unsigned slot, dfault *f)
 {
     const uint8_t *p = buf;
     uint64_t gpa[2];
-    if (n > 64)
-        return false;
-    /* Translate everything first: a frame is written whole or not at
-       all.  64 bytes span at most two pages. */
+    /* 64 bytes (the largest frame) span at most two pages. */
     size_t k = page_left(la, n);
-    if (!intc_uc__translate(c, la, true, &gpa[0]) ||
-        (k < n && !intc_uc__translate(c, la + k, true, &gpa[1])))
-        return false;
+    if (xlate(c, la, &gpa[0]) != XL_OK ||
+        (k < n && xlate(c, la + k, &gpa[1]) != XL_OK))
+        return push_fail(c, la, n, slot, f);
     memcpy(c->m->ram + gpa[0], p, k);
     if (k < n)
         memcpy(c->m->ram + gpa[1], p + k, n - k);
@@ -224,16 +298,6 @@ static uint64_t le(const uint8_t *b, unsigned n)
     return v;
 }
 
-/* A fault of the delivery itself: vector and error code (uc_priv.h). */
-typedef intc_uc_fault dfault;
-
-static bool fail(dfault *f, uint8_t v, uint32_t err)
-{
-    f->vector = v;
-    f->err = err;
-    f->unsupported = 0;
-    return false;
-}
 
 /* The base of the segment selector sel names in the GDT, as loaded
    (0 for a null selector, an LDT selector or one the GDT does not hold:
@@ -246,7 +310,7 @@ static uint32_t gdt_base(uc_cpu *c, uint64_t sel)
     uc_reg_read(c->uc, UC_X86_REG_GDTR, &gdtr);
     uint8_t d[8];
     if ((sel & 0xfffc) == 0 || (sel & 4) || (sel | 7) > gdtr.limit ||
-        !read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d))
+        !read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d, NULL))
         return 0;
     return (uint32_t)(le(d + 2, 3) | (le(d + 7, 1) << 24));
 }
@@ -266,8 +330,8 @@ static bool gate_target(uc_cpu *c, uint16_t sel, unsigned cpl, uint32_t ext,
     if ((sel & 4) || (uint64_t)(sel | 7) > gdtr.limit) /* no LDT */
         return fail(f, VEC_GP, sel_err);
     uint8_t d[8];
-    if (!read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d))
-        return fail(f, VEC_PF, 0);
+    if (!read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d, f))
+        return false;
     uint64_t desc = le(d, 8);
     bool s_code = ((desc >> 44) & 1) && ((desc >> 43) & 1);
     unsigned cdpl = (unsigned)((desc >> 45) & 3);
@@ -317,15 +381,18 @@ static bool load_cs_ss(uc_cpu *c, uint16_t ncs, uint64_t cdesc,
 }
 
 /* SS = sel from the GDT (the TSS's SSn on a privilege change in legacy
-   mode); false if its descriptor is not readable. */
-static bool gdt_ss(uc_cpu *c, uint16_t sel, intc_uc_seg *out)
+   mode); false with #TS(sel) when the GDT does not hold it, or the fault
+   of reading it. */
+static bool gdt_ss(uc_cpu *c, uint16_t sel, uint32_t ext, intc_uc_seg *out,
+                   dfault *f)
 {
     uc_x86_mmr gdtr;
     memset(&gdtr, 0, sizeof gdtr);
     uc_reg_read(c->uc, UC_X86_REG_GDTR, &gdtr);
     uint8_t d[8];
-    if ((sel & 4) || (uint64_t)(sel | 7) > gdtr.limit ||
-        !read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d))
+    if ((sel & 4) || (uint64_t)(sel | 7) > gdtr.limit)
+        return fail(f, VEC_TS, (sel & 0xfffcu) + ext);
+    if (!read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d, f))
         return false;
     *out = seg_cache(sel, le(d, 8));
     return true;
@@ -343,8 +410,8 @@ static bool legacy_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
     if ((uint64_t)v * 8 + 7 > idtr.limit)
         return fail(f, VEC_GP, idt_err);
     uint8_t g[8];
-    if (!read_lin(c, idtr.base + (uint64_t)v * 8, g, sizeof g))
-        return fail(f, VEC_PF, 0);
+    if (!read_lin(c, idtr.base + (uint64_t)v * 8, g, sizeof g, f))
+        return false;
     unsigned dpl = (g[5] >> 5) & 3;
     *type = g[5] & 0x1f;
     if (*type == 0x06 || *type == 0x07) {
@@ -416,8 +483,8 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
         uint64_t off = 4 + 8 * (uint64_t)ncpl;
         if (off + 5 > tr.limit)
             return fail(f, VEC_TS, ((uint32_t)tr.selector & 0xfffcu) + ext);
-        if (!read_lin(c, tr.base + off, t, 6))
-            return fail(f, VEC_PF, 0);
+        if (!read_lin(c, tr.base + off, t, 6, f))
+            return false;
         nesp = (uint32_t)le(t, 4);
         nss = le(t + 4, 2);
         frame[n++] = esp;
@@ -428,14 +495,15 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
         for (unsigned b = 0; b < 4; b++)
             bytes[i * 4 + b] = (uint8_t)(frame[i] >> (8 * b));
     uint32_t top = nesp - 4 * n;
-    if (!write_lin(c, (uint64_t)gdt_base(c, nss) + top, bytes, 4 * (size_t)n))
-        return fail(f, VEC_SS, 0);
+    if (!write_lin(c, (uint64_t)gdt_base(c, nss) + top, bytes, 4 * (size_t)n,
+                   4, f))
+        return false;
 
     /* New state, EIP last: CS and SS with their descriptors. */
     uint64_t ncs = (sel & 0xfffcu) | ncpl;
     intc_uc_seg nssc;
-    if (nss != ss && !gdt_ss(c, (uint16_t)nss, &nssc))
-        return fail(f, VEC_TS, ((uint32_t)nss & 0xfffcu) + ext);
+    if (nss != ss && !gdt_ss(c, (uint16_t)nss, ext, &nssc, f))
+        return false;
     if (ncs != cs && !load_cs_ss(c, (uint16_t)ncs, cdesc,
                                  nss != ss ? &nssc : NULL, ncpl))
         return fail(f, VEC_GP, (sel & 0xfffcu) + ext);
@@ -463,8 +531,8 @@ static bool deliver_real(uc_cpu *c, uint8_t v, uint64_t rip, dfault *f)
     if ((uint64_t)v * 4 + 3 > idtr.limit)
         return fail(f, VEC_GP, 0);
     uint8_t e[4];
-    if (!read_lin(c, idtr.base + (uint64_t)v * 4, e, sizeof e))
-        return fail(f, VEC_GP, 0);
+    if (!read_lin(c, idtr.base + (uint64_t)v * 4, e, sizeof e, f))
+        return false; /* not RAM (no paging in real mode): a stop */
     uint64_t cs = reg(c, UC_X86_REG_CS) & 0xffff;
     uint64_t ss = reg(c, UC_X86_REG_SS) & 0xffff;
     uint16_t sp = (uint16_t)reg(c, UC_X86_REG_RSP);
@@ -481,16 +549,17 @@ static bool deliver_real(uc_cpu *c, uint8_t v, uint64_t rip, dfault *f)
     /* SS's hidden base (an "unreal" SS keeps a protected-mode base);
        SS << 4 when it cannot be read (cpustate.c). */
     (void)intc_uc__state_seg_base(c, UC_SEG_SS, &ssb);
-    if (!intc_uc__translate(c, ssb + nsp, true, &gpa) ||
-        !intc_uc__translate(c, ssb + nsp + 5, true, &gpa))
-        return fail(f, VEC_SS, 0);
+    if (xlate(c, ssb + nsp, &gpa) != XL_OK)
+        return lin_fail(f, XL_NOT_RAM, ssb + nsp, true);
+    if (xlate(c, ssb + nsp + 5, &gpa) != XL_OK)
+        return lin_fail(f, XL_NOT_RAM, ssb + nsp + 5, true);
     /* The jump first (it runs guest code), the frame after. */
     if (!intc_uc__real_far_jump(c, ncs, nip)) {
         f->unsupported = INTC_UC_UNSUP_MODE;
         return false;
     }
-    if (!write_lin(c, ssb + nsp, bytes, sizeof bytes))
-        return fail(f, VEC_SS, 0);
+    if (!write_lin(c, ssb + nsp, bytes, sizeof bytes, 2, f))
+        return false;
     uint64_t nrsp = (reg(c, UC_X86_REG_RSP) & ~0xffffull) | nsp;
     uint64_t nfl = fl & ~(RFLAGS_IF | RFLAGS_TF | RFLAGS_AC);
     uc_reg_write(c->uc, UC_X86_REG_RSP, &nrsp);
@@ -510,8 +579,8 @@ static bool long_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
     if ((uint64_t)v * 16 + 15 > idtr.limit)
         return fail(f, VEC_GP, idt_err);
     uint8_t g[16];
-    if (!read_lin(c, idtr.base + (uint64_t)v * 16, g, sizeof g))
-        return fail(f, VEC_PF, 0);
+    if (!read_lin(c, idtr.base + (uint64_t)v * 16, g, sizeof g, f))
+        return false;
     unsigned dpl = (g[5] >> 5) & 3;
     *type = g[5] & 0x1f;
     if (*type != 0x0e && *type != 0x0f)
@@ -543,8 +612,8 @@ static bool long_stack(uc_cpu *c, unsigned ist, unsigned cpl, unsigned ncpl,
         uint8_t t[8];
         if (off + 7 > tr.limit)
             return fail(f, VEC_TS, ((uint32_t)tr.selector & 0xfffcu) + ext);
-        if (!read_lin(c, tr.base + off, t, sizeof t))
-            return fail(f, VEC_PF, 0);
+        if (!read_lin(c, tr.base + off, t, sizeof t, f))
+            return false;
         *nrsp = le(t, 8);
         if (ncpl < cpl)
             *nss = ncpl; /* a null selector with RPL = new CPL */
@@ -574,8 +643,8 @@ static bool long_push(uc_cpu *c, bool has_err, uint32_t err, uint64_t rip,
         for (unsigned b = 0; b < 8; b++)
             bytes[i * 8 + b] = (uint8_t)(frame[i] >> (8 * b));
     *top = nrsp - 8 * (uint64_t)n;
-    if (!write_lin(c, *top, bytes, 8 * (size_t)n))
-        return fail(f, VEC_SS, 0);
+    if (!write_lin(c, *top, bytes, 8 * (size_t)n, 8, f))
+        return false;
     return true;
 }
 
@@ -642,15 +711,41 @@ static bool deliver_once(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
     return deliver_long(c, v, kind, has_err, err, rip, f);
 }
 
+/* The class of an event for double faults (SDM 6.15, table 6-4):
+   contributory exceptions (#DE, #TS, #NP, #SS, #GP), page faults, and
+   the rest, benign (interrupts, NMI, INT n and the other exceptions). */
+enum { EV_BENIGN, EV_CONTRIBUTORY, EV_PAGE_FAULT };
+
+static unsigned ev_class(uint8_t v, unsigned kind)
+{
+    if (kind != INTC_UC_KIND_EXCEPTION)
+        return EV_BENIGN;
+    if (v == 0 || (v >= VEC_TS && v <= VEC_GP))
+        return EV_CONTRIBUTORY;
+    return v == VEC_PF ? EV_PAGE_FAULT : EV_BENIGN;
+}
+
+/* A fault f while delivering vector v: f itself (handled serially), or
+   #DF when table 6-5 says so (contributory then contributory; #PF then
+   contributory or #PF). */
+static bool makes_df(uint8_t v, unsigned kind, const dfault *f)
+{
+    unsigned first = ev_class(v, kind);
+    unsigned second = ev_class(f->vector, INTC_UC_KIND_EXCEPTION);
+    if (first == EV_CONTRIBUTORY)
+        return second == EV_CONTRIBUTORY;
+    return first == EV_PAGE_FAULT && second != EV_BENIGN;
+}
+
 bool intc_uc__deliver(uc_cpu *c, uint8_t vector, unsigned kind, bool has_err,
                       uint32_t err, uint64_t rip)
 {
     intc_uc *m = c->m;
     uint8_t v = vector;
-    /* Escalation (6.15, table 6-5, simplified): a fault delivering the
-       event is delivered instead; a fault delivering that is #DF; a
-       fault delivering #DF is a triple fault (shutdown). */
-    for (int depth = 0; depth < 3; depth++) {
+    /* Each fault of a delivery is delivered in its place, or #DF (table
+       6-5); a fault delivering #DF is a triple fault (shutdown).  Every
+       step delivers an exception, so this ends. */
+    for (int depth = 0; depth < 8; depth++) {
         dfault f;
         memset(&f, 0, sizeof f);
         if (deliver_once(c, v, kind, has_err, err, rip, &f)) {
@@ -664,16 +759,26 @@ bool intc_uc__deliver(uc_cpu *c, uint8_t vector, unsigned kind, bool has_err,
             intc_uc__stop(m, INTC_UC_STOP_UNSUPPORTED, c, f.unsupported);
             return false;
         }
-        if (v == VEC_DF)
+        if (f.unmapped) {
+            intc_uc__stop(m, INTC_UC_STOP_UNMAPPED, c, (uint64_t)f.unmapped);
+            return false;
+        }
+        if (v == VEC_DF && kind == INTC_UC_KIND_EXCEPTION)
             break;
-        if (depth == 0) {
-            v = f.vector;
-            err = f.err;
-        } else {
+        if (f.has_cr2) /* the #PF's address (SDM 4.7) */
+            uc_reg_write(c->uc, UC_X86_REG_CR2, &f.cr2);
+        /* A fault delivering INT n returns to the INT n (it did not
+           complete; SDM 6.12.1.1, 6.5). */
+        if (kind == INTC_UC_KIND_SOFTWARE)
+            rip -= c->exc_ilen;
+        if (makes_df(v, kind, &f)) {
             v = VEC_DF;
             err = 0;
+        } else {
+            v = f.vector;
+            err = f.err;
         }
-        has_err = true;
+        has_err = intc_uc__has_error_code(v);
         kind = INTC_UC_KIND_EXCEPTION;
     }
     intc_uc__stop(m, INTC_UC_STOP_TRIPLE_FAULT, c, vector);

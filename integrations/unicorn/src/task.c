@@ -151,6 +151,16 @@ typedef struct span {
     size_t n0, n;
 } span;
 
+static bool span_at(uc_cpu *c, uint64_t la, size_t n, span *s);
+
+/* The fault of a span that did not translate: a #PF with CR2, or the
+   stop for memory that is not RAM (deliver.c, uc.h "Delivery"). */
+static bool span_fault(uc_cpu *c, uint64_t la, size_t n, bool write,
+                       intc_uc_fault *f)
+{
+    return intc_uc__lin_fault(c, la, n, write, f);
+}
+
 static bool span_at(uc_cpu *c, uint64_t la, size_t n, span *s)
 {
     size_t k = 0x1000 - (size_t)(la & 0xfff);
@@ -345,9 +355,9 @@ static bool new_tss(uc_cpu *c, task *t, intc_uc_fault *f)
     uint32_t e = (t->sel & 0xfffcu) | t->ext;
     if ((t->sel & 4) || (uint64_t)(t->sel | 7u) > t->gdt.limit)
         return fault(f, VEC_GP, e);
-    if (!span_at(c, (t->gdt.base + (t->sel & 0xfff8u)) & 0xffffffffu, 8,
-                 &t->new_slot))
-        return fault(f, VEC_PF, 0);
+    uint64_t slot = (t->gdt.base + (t->sel & 0xfff8u)) & 0xffffffffu;
+    if (!span_at(c, slot, 8, &t->new_slot))
+        return span_fault(c, slot, 8, false, f);
     span_read(c, &t->new_slot, t->new_desc);
     uint64_t d = get32(t->new_desc) | (uint64_t)get32(t->new_desc + 4) << 32;
     if (d_type(d) == DT_TSS16) /* a 16-bit task: not emulated */
@@ -359,7 +369,7 @@ static bool new_tss(uc_cpu *c, task *t, intc_uc_fault *f)
     if (d_limit(d) < TSS_SIZE - 1)
         return fault(f, VEC_TS, e);
     if (!span_at(c, d_base(d), TSS_SIZE, &t->new_tss))
-        return fault(f, VEC_PF, 0);
+        return span_fault(c, d_base(d), TSS_SIZE, false, f);
     span_read(c, &t->new_tss, t->new_img);
     return true;
 }
@@ -381,7 +391,7 @@ static bool old_tss(uc_cpu *c, task *t, intc_uc_fault *f)
                  &t->old_slot))
         return unsupported(f, INTC_UC_UNSUP_MODE);
     if (!span_at(c, t->tr.base, TSS_SIZE, &t->old_tss))
-        return fault(f, VEC_PF, 0);
+        return span_fault(c, t->tr.base, TSS_SIZE, true, f);
     span_read(c, &t->old_slot, t->old_desc);
     span_read(c, &t->old_tss, t->old_img);
     return true;
@@ -583,7 +593,7 @@ static bool v86_stack(uc_cpu *c, dtable gdt, dtable ldt, uint32_t ext,
     span s;
     uint8_t b[6];
     if (!span_at(c, tr.base + TSS_ESP0, sizeof b, &s))
-        return fault(f, VEC_PF, 0);
+        return span_fault(c, tr.base + TSS_ESP0, sizeof b, false, f);
     span_read(c, &s, b);
     uint32_t esp0 = get32(b);
     uint64_t d = 0;

@@ -557,8 +557,13 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *ud)
         ib[0] = c->m->ram[gpa];
         ib[1] = c->m->ram[gpa + 1];
     }
-    if ((ib[0] == 0xcd && ib[1] == v) || (ib[1] == 0xcc && v == 3) ||
-        (ib[1] == 0xce && v == 4) || (ib[1] == 0xf1 && v == 1))
+    c->exc_ilen = 0;
+    if (ib[0] == 0xcd && ib[1] == v)
+        c->exc_ilen = 2;
+    else if ((ib[1] == 0xcc && v == 3) || (ib[1] == 0xce && v == 4) ||
+             (ib[1] == 0xf1 && v == 1))
+        c->exc_ilen = 1;
+    if (c->exc_ilen)
         kind = INTC_UC_KIND_SOFTWARE;
     else
         uncount_tail(c, lin); /* a fault: the rest did not run */

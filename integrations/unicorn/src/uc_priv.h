@@ -84,6 +84,8 @@ typedef struct uc_cpu {
     uint32_t exc_err;
     unsigned exc_kind; /* enum intc_uc_kind */
     uint64_t exc_rip;  /* its return address */
+    uint8_t exc_ilen;  /* INT n/INT3/INTO/INT1: the instruction's length
+                          (a fault of its delivery returns to it) */
 
     uint64_t apic_page;  /* where the LAPIC page is mapped */
     uint64_t apic_base;  /* IA32_APIC_BASE as libintc last said */
@@ -247,13 +249,24 @@ bool intc_uc__walk(const uint8_t *ram, uint64_t ram_size,
 /* Whether vector has an error code (SDM table 6-1). */
 bool intc_uc__has_error_code(uint8_t vector);
 
-/* A fault of a delivery: the vector and error code to deliver instead,
-   or (unsupported != 0) the enum intc_uc_unsupported reason to stop. */
+/* A fault of a delivery: the vector and error code to deliver instead
+   (with CR2 for a #PF when has_cr2), or (unsupported != 0) the enum
+   intc_uc_unsupported reason to stop, or (unmapped != 0) the uc_err of
+   an access to memory that is not RAM (INTC_UC_STOP_UNMAPPED). */
 typedef struct intc_uc_fault {
     uint8_t vector;
     uint32_t err;
     unsigned unsupported;
+    bool has_cr2;
+    uint64_t cr2;
+    int unmapped;
 } intc_uc_fault;
+
+/* deliver.c: the fault of a delivery's access to [la, la + n) that does
+   not translate (a #PF with CR2 = its first address that does not, or
+   the stop for memory that is not RAM); always false. */
+bool intc_uc__lin_fault(uc_cpu *c, uint64_t la, size_t n, bool write,
+                        intc_uc_fault *f);
 
 /* task.c, legacy protected mode.  An interrupt or exception through a
    task gate whose TSS selector is tss_sel (SDM 6.12.2, 7.3), and one

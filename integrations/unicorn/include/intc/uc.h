@@ -225,20 +225,27 @@
  * 4 MiB pages when CR4.PSE = 1 with the PDE's PSE-36 bits 20:13 as
  * physical bits 39:32), PAE paging (4.4: the four PDPTEs at CR3[31:5],
  * read from memory at each walk as QEMU does, 2 MiB and 4 KiB pages) or
- * 4-level paging (4.5: 1 GiB, 2 MiB and 4 KiB pages).  A not-present
- * entry, an entry outside RAM or a page that is not RAM fails the
- * access, and the delivery raises #PF(0) for a gate, descriptor or TSS
- * read and #SS(0) for the frame (simplified: CR2 and the page-fault
- * error code of 4.7 are not set).  Access rights and reserved bits are
- * not checked, accessed and dirty bits not set.  Unit-tested by
- * uc_paging (integrations/unicorn/tests/test_paging.c).
+ * 4-level paging (4.5: 1 GiB, 2 MiB and 4 KiB pages).  Access rights
+ * and reserved bits are not checked, accessed and dirty bits not set.
+ * Unit-tested by uc_paging (integrations/unicorn/tests/test_paging.c).
  * In both protected-mode deliveries through interrupt and trap gates TF,
  * NT, RF and VM are cleared (and IF for an interrupt gate) and RIP is
- * written last.  A delivery that faults
- * raises #GP/#NP/#SS/#TS with the selector or IDT error code (6.13,
- * IDT bit = 2, EXT = 1 for external events and NMI); a fault delivering
- * that raises #DF; a fault delivering #DF is a triple fault
- * (INTC_UC_STOP_TRIPLE_FAULT).
+ * written last.  A delivery that faults raises #GP/#NP/#SS/#TS with the
+ * selector or IDT error code (6.13, IDT bit = 2, EXT = 1 for external
+ * events and NMI), or #PF when a linear address of the IDT, GDT, TSS or
+ * new stack does not translate: CR2 = that address (for the frame, the
+ * first push that faults, pushing from the top: SS at top - 8 in IA-32e
+ * mode), error code W/R as the access, U/S = 0 (the processor's own
+ * accesses are supervisor accesses, 4.6) and P = 0 (4.7); a page that
+ * translates to memory that is not RAM stops the machine
+ * (INTC_UC_STOP_UNMAPPED, as a guest access would).  The fault is
+ * delivered in place of the event, or #DF (error code 0) where table
+ * 6-5 says so (contributory then contributory, #PF then contributory or
+ * #PF; an interrupt, NMI or INT n is benign), with the return address
+ * of the event, except that a fault delivering INT n, INT3, INTO or
+ * INT1 returns to that instruction (it did not complete).  A fault
+ * delivering #DF is a triple fault (INTC_UC_STOP_TRIPLE_FAULT).  Tested
+ * by uc_exc_codes part 5.
  *
  * Exceptions the guest raises in Unicorn (#DE, #BP, INT n, #UD, #GP from
  * IRET or a segment load, #PF...) are delivered through the IDT the same
