@@ -84,6 +84,8 @@ typedef struct uc_cpu {
     uint32_t exc_err;
     unsigned exc_kind; /* enum intc_uc_kind */
     uint64_t exc_rip;  /* its return address */
+    uint64_t cs_base_last; /* CS base read at the last slice end */
+    bool cs_base_valid;
     uint8_t exc_ilen;  /* INT n/INT3/INTO/INT1: the instruction's length
                           (a fault of its delivery returns to it) */
 
