@@ -855,6 +855,46 @@ static uint64_t ready_time(uc_cpu *c)
     return NO_TIME;
 }
 
+/* After a stop of the block hook (corruption 3; linear to (R)IP): RIP
+   may be stale.  When it already is the stop address under the CS base
+   last read, it is right (a stale RIP would have to differ from the
+   block's by exactly a change of base); else read the base (a context
+   save) and write RIP. */
+static void stop_rip(uc_cpu *c)
+{
+    uint64_t now = cpu_rip(c);
+    if (!c->cs_base_valid || c->stop_pc - now != c->cs_base_last) {
+        c->cs_base_last = intc_uc__cs_base(c, c->stop_pc);
+        c->cs_base_valid = true;
+        uint64_t ip = c->stop_pc - c->cs_base_last;
+        uc_reg_write(c->uc, UC_X86_REG_RIP, &ip);
+    }
+}
+
+/* No stop of ours: Unicorn returns like this only at HLT, which ends
+   the last block run ([cur_pc, cur_end), linear); else look before RIP
+   through CS's base (a context save). */
+static void halted(uc_cpu *c)
+{
+    intc_uc *m = c->m;
+    uint64_t now = cpu_rip(c), gpa;
+    bool hlt = c->cur_end >= 1 &&
+               intc_uc__translate(c, c->cur_end - 1, false, &gpa) &&
+               m->ram[gpa] == 0xf4;
+    if (!hlt) {
+        uint64_t lin = now + intc_uc__cs_base(c, c->cur_pc);
+        hlt = lin >= 1 && intc_uc__translate(c, lin - 1, false, &gpa) &&
+              m->ram[gpa] == 0xf4;
+    }
+    if (hlt) {
+        c->state = INTC_UC_CPU_HALTED;
+        c->after_sti = c->sti_cand = false;
+        intc_uc__emit(m, c, INTC_UC_EV_HALT, -1, now, 0, 0);
+    } else {
+        intc_uc__stop(m, INTC_UC_STOP_UNSUPPORTED, c, INTC_UC_UNSUP_NOT_HLT);
+    }
+}
+
 static void run_slice(uc_cpu *c)
 {
     intc_uc *m = c->m;
@@ -885,44 +925,15 @@ static void run_slice(uc_cpu *c)
     uint64_t trap_rip = 0;
     int trap_vector = -1;
     bool trapped = ucx_trap_take_stop(c->trap, &trap_rip, &trap_vector);
-    if (c->hook_stopped) { /* corruption 3; linear to (R)IP */
-        /* RIP may be stale: when it already is the stop address under
-           the CS base last read, it is right (a stale RIP would have to
-           differ from the block's by exactly a change of base); else
-           read the base (a context save) and write RIP. */
-        uint64_t now = cpu_rip(c);
-        if (!c->cs_base_valid || c->stop_pc - now != c->cs_base_last) {
-            c->cs_base_last = intc_uc__cs_base(c, c->stop_pc);
-            c->cs_base_valid = true;
-            uint64_t ip = c->stop_pc - c->cs_base_last;
-            uc_reg_write(c->uc, UC_X86_REG_RIP, &ip);
-        }
+    if (c->hook_stopped) {
+        stop_rip(c);
     } else if (trapped) {
         uint64_t ip = trap_rip - intc_uc__cs_base(c, trap_rip);
         uc_reg_write(c->uc, UC_X86_REG_RIP, &ip);
         uncount_tail(c, trap_rip);
     }
     if (e == UC_ERR_OK && !c->hook_stopped && !trapped) {
-        /* No stop of ours: Unicorn returns like this only at HLT, which
-           ends the last block run ([cur_pc, cur_end), linear); else
-           look before RIP through CS's base (a context save). */
-        uint64_t now = cpu_rip(c), gpa;
-        bool hlt = c->cur_end >= 1 &&
-                   intc_uc__translate(c, c->cur_end - 1, false, &gpa) &&
-                   m->ram[gpa] == 0xf4;
-        if (!hlt) {
-            uint64_t lin = now + intc_uc__cs_base(c, c->cur_pc);
-            hlt = lin >= 1 && intc_uc__translate(c, lin - 1, false, &gpa) &&
-                  m->ram[gpa] == 0xf4;
-        }
-        if (hlt) {
-            c->state = INTC_UC_CPU_HALTED;
-            c->after_sti = c->sti_cand = false;
-            intc_uc__emit(m, c, INTC_UC_EV_HALT, -1, now, 0, 0);
-        } else {
-            intc_uc__stop(m, INTC_UC_STOP_UNSUPPORTED, c,
-                          INTC_UC_UNSUP_NOT_HLT);
-        }
+        halted(c);
     } else if (e == UC_ERR_INSN_INVALID) {
         /* #UD: Unicorn stops at the faulting instruction. */
         uint64_t at = cpu_rip(c);
