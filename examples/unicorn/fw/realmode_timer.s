@@ -4,7 +4,8 @@
 # x2APIC MSRs: the xAPIC page at 0xFEE00000 is out of real mode's reach)
 # and 0x41 (INT n), enables interrupts and halts.  Each handler checks
 # the 16-bit frame (IP, CS, FLAGS with IF = 1) and that IF is 0 inside;
-# after TICKS ticks and one INT 0x41 the AP exits.
+# after TICKS ticks and one INT 0x41 the AP exits.  Its stack starts at
+# SP = 0 (the top of the segment), as real-mode code often has it.
         .include "common.inc"
         .set TICKS, 20
         .set X2_EOI, 0x80b
@@ -40,8 +41,9 @@ rm_entry:                               # CS = V << 8, IP = 0, IF = 0
         mov ds, ax
         xor ax, ax
         mov es, ax
-        mov ss, ax
-        mov sp, 0x7000
+        mov ax, 0x7000                  # SS:SP = 7000:0000, the top of
+        mov ss, ax                      # the segment: each push wraps to
+        xor sp, sp                      # FFFE first (SDM 20.1.1)
         mov word ptr es:[0x40 * 4], offset tick - rm_entry
         mov word ptr es:[0x40 * 4 + 2], cs
         mov word ptr es:[0x41 * 4], offset soft - rm_entry

@@ -301,17 +301,30 @@ static bool cal_far_state(uc_engine *uc, uc_context *ctx, size_t size,
            (hf & (HF_CPL | HF_CS32 | HF_CS64 | HF_LMA | HF_PE)) == want_hf;
 }
 
+/* SS's cache after the IRETQ of cal_far: the data descriptor 0x18. */
+static bool cal_ss_state(uc_context *ctx, size_t size, const uc_state_map *map)
+{
+    uint32_t v[3];
+    size_t at = map->seg_base[1];
+    return u32_at(ctx, size, at - SEL_BEFORE_BASE, &v[0]) &&
+           u32_at(ctx, size, at + LIMIT_AFTER_BASE, &v[1]) &&
+           u32_at(ctx, size, at + FLAGS_AFTER_BASE, &v[2]) && v[0] == 0x18 &&
+           v[1] == 0xffffffffu && v[2] == 0x00cf9300;
+}
+
 static bool cal_far(uc_engine *uc, uc_context *ctx, size_t size,
                     const uc_state_map *map)
 {
-    static const uint8_t gdt[24] = {
+    static const uint8_t gdt[32] = {
         0, 0, 0, 0, 0, 0, 0, 0,
-        0xbc, 0x5a, 0, 0, 0, 0x9a, 0x20, 0, /* 0x08: 64-bit code */
-        0xff, 0xff, 0, 0, 0, 0x9a, 0xcf, 0}; /* 0x10: 32-bit code */
-    /* push 0x08; push CAL_FAR+9; retfq; (at +9) hlt */
+        0xbc, 0x5a, 0, 0, 0, 0x9b, 0x20, 0,  /* 0x08: 64-bit code */
+        0xff, 0xff, 0, 0, 0, 0x9b, 0xcf, 0,  /* 0x10: 32-bit code */
+        0xff, 0xff, 0, 0, 0, 0x93, 0xcf, 0}; /* 0x18: data */
+    /* push 0x18 (SS); push 0x800 (RSP); push 2 (RFLAGS); push 0x08
+       (CS); push CAL_FAR+18 (RIP); iretq; (at +18) hlt */
     static const uint8_t far64[] = {
-        0x6a, 0x08, 0x68, (CAL_FAR + 9) & 0xff, CAL_FAR >> 8, 0, 0,
-        0x48, 0xcb, 0xf4};
+        0x6a, 0x18, 0x68, 0x00, 0x08, 0, 0, 0x6a, 0x02, 0x6a, 0x08,
+        0x68, (CAL_FAR + 18) & 0xff, CAL_FAR >> 8, 0, 0, 0x48, 0xcf, 0xf4};
     /* push 0x10; push CAL_FAR+0x29; retfq; (at +0x29) hlt */
     static const uint8_t far32[] = {
         0x6a, 0x10, 0x68, (CAL_FAR + 0x29) & 0xff, CAL_FAR >> 8, 0, 0,
@@ -321,17 +334,18 @@ static bool cal_far(uc_engine *uc, uc_context *ctx, size_t size,
     if (uc_mem_write(uc, CAL_GDT, gdt, sizeof gdt) != UC_ERR_OK ||
         uc_mem_write(uc, CAL_FAR, far64, sizeof far64) != UC_ERR_OK ||
         uc_mem_write(uc, CAL_FAR + 0x20, far32, sizeof far32) != UC_ERR_OK ||
-        uc_mem_write(uc, CAL_FAR + 0x29, far64 + 9, 1) != UC_ERR_OK ||
+        uc_mem_write(uc, CAL_FAR + 0x29, far64 + 18, 1) != UC_ERR_OK ||
         uc_reg_write(uc, UC_X86_REG_GDTR, &gdtr) != UC_ERR_OK ||
         uc_reg_write(uc, UC_X86_REG_RSP, &sp) != UC_ERR_OK ||
-        uc_emu_start(uc, CAL_FAR, CAL_FAR + 10, 0, 4) != UC_ERR_OK ||
-        !cal_far_state(uc, ctx, size, map, 0x08, 0x5abc, 0x00209a00,
+        uc_emu_start(uc, CAL_FAR, CAL_FAR + 19, 0, 7) != UC_ERR_OK ||
+        !cal_far_state(uc, ctx, size, map, 0x08, 0x5abc, 0x00209b00,
                        HF_CS32 | HF_CS64 | HF_LMA | HF_PE) ||
+        !cal_ss_state(ctx, size, map) ||
         uc_emu_start(uc, CAL_FAR + 0x20, CAL_FAR + 0x2a, 0, 4) !=
             UC_ERR_OK)
         return false;
     return cal_far_state(uc, ctx, size, map, 0x10, 0xffffffffu,
-                         0x00cf9a00, HF_CS32 | HF_LMA | HF_PE);
+                         0x00cf9b00, HF_CS32 | HF_LMA | HF_PE);
 }
 
 /* #GP(CAL_SEL1) then #GP(CAL_SEL2): `mov ds, ax` with selectors beyond
@@ -375,8 +389,10 @@ void intc_uc__state_calibrate(uc_state_map *map)
               cal_regs(uc, ctx, size, &data) &&
               cal_segs(uc, ctx, size, data, map) &&
               cal_errors(uc, ctx, size, map);
-    /* Last: it leaves the engine in compatibility mode. */
-    map->seg_load = ok && cal_far(uc, ctx, size, map);
+    /* Last: it leaves the engine in compatibility mode.  All or
+       nothing: a map with one unchecked part is not used at all. */
+    ok = ok && cal_far(uc, ctx, size, map);
+    map->seg_load = ok;
     if (ctx)
         uc_context_free(ctx);
     uc_close(uc);
@@ -392,7 +408,7 @@ intc_err intc_uc__state_attach(uc_cpu *c)
     if (!c->m->state.ok)
         return INTC_OK;
     if (uc_context_size(c->uc) != c->m->state.size)
-        return INTC_ERR_UNSUPPORTED; /* one library, one layout */
+        return INTC_OK; /* not the layout calibrated: the fallback */
     if (uc_context_alloc(c->uc, &c->state_ctx) != UC_ERR_OK) {
         c->state_ctx = NULL;
         return INTC_ERR_NOMEM;

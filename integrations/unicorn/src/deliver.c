@@ -380,21 +380,70 @@ static bool load_cs_ss(uc_cpu *c, uint16_t ncs, uint64_t cdesc,
     return !ss || uc_reg_write(c->uc, UC_X86_REG_SS, &v) == UC_ERR_OK;
 }
 
-/* SS = sel from the GDT (the TSS's SSn on a privilege change in legacy
-   mode); false with #TS(sel) when the GDT does not hold it, or the fault
-   of reading it. */
-static bool gdt_ss(uc_cpu *c, uint16_t sel, uint32_t ext, intc_uc_seg *out,
-                   dfault *f)
+/* The new stack segment of a privilege change in legacy mode: SSn from
+   the TSS, checked as SDM 6.12.1.1 (interrupt procedures, "stack switch")
+   and table 7-1 say: a null selector is #TS(EXT); one the GDT or LDT
+   does not hold, RPL or DPL not the new CPL, or not a writable data
+   segment is #TS(selector + EXT); not present, #SS(selector + EXT).
+   *out: its cache. */
+static bool new_stack_seg(uc_cpu *c, uint16_t sel, unsigned ncpl,
+                          uint32_t ext, intc_uc_seg *out, dfault *f)
 {
-    uc_x86_mmr gdtr;
-    memset(&gdtr, 0, sizeof gdtr);
-    uc_reg_read(c->uc, UC_X86_REG_GDTR, &gdtr);
+    uint32_t e = (sel & 0xfffcu) + ext;
+    if ((sel & 0xfffc) == 0)
+        return fail(f, VEC_TS, ext);
+    uc_x86_mmr t;
+    memset(&t, 0, sizeof t);
+    uc_reg_read(c->uc, (sel & 4) ? UC_X86_REG_LDTR : UC_X86_REG_GDTR, &t);
     uint8_t d[8];
-    if ((sel & 4) || (uint64_t)(sel | 7) > gdtr.limit)
-        return fail(f, VEC_TS, (sel & 0xfffcu) + ext);
-    if (!read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d, f))
+    if ((uint64_t)(sel | 7) > t.limit)
+        return fail(f, VEC_TS, e);
+    if (!read_lin(c, t.base + (sel & 0xfff8u), d, sizeof d, f))
         return false;
-    *out = seg_cache(sel, le(d, 8));
+    uint64_t desc = le(d, 8);
+    unsigned dpl = (unsigned)((desc >> 45) & 3);
+    unsigned type = (unsigned)((desc >> 40) & 0x1f); /* S and type */
+    /* S = 1, data (bit 3 clear), writable (bit 1). */
+    if ((sel & 3) != ncpl || dpl != ncpl || (type & 0x1a) != 0x12)
+        return fail(f, VEC_TS, e);
+    if (!((desc >> 47) & 1))
+        return fail(f, VEC_SS, e);
+    *out = seg_cache(sel, desc);
+    return true;
+}
+
+/* The stack of a legacy-mode delivery (6.12.1): on a privilege change
+   SSn:ESPn of the 32-bit TSS (7.2.1; a 16-bit TSS is not emulated) with
+   its checks; else the current stack, at SS's hidden base (the GDT
+   descriptor's when the hidden state is not readable).  *ssc is set on
+   a privilege change only. */
+static bool legacy_stack(uc_cpu *c, unsigned cpl, unsigned ncpl,
+                         uint32_t ext, uint32_t *esp, uint64_t *ss,
+                         uint64_t *base, intc_uc_seg *ssc, dfault *f)
+{
+    if (ncpl >= cpl) {
+        *base = gdt_base(c, *ss);
+        (void)intc_uc__state_seg_base(c, UC_SEG_SS, base);
+        return true;
+    }
+    uc_x86_mmr tr;
+    memset(&tr, 0, sizeof tr);
+    uc_reg_read(c->uc, UC_X86_REG_TR, &tr);
+    if (!((tr.flags >> 8) & 8)) { /* TR's type (F12): a 16-bit TSS */
+        f->unsupported = INTC_UC_UNSUP_GATE;
+        return false;
+    }
+    uint8_t t[8];
+    uint64_t off = 4 + 8 * (uint64_t)ncpl;
+    if (off + 5 > tr.limit)
+        return fail(f, VEC_TS, ((uint32_t)tr.selector & 0xfffcu) + ext);
+    if (!read_lin(c, tr.base + off, t, 6, f))
+        return false;
+    *esp = (uint32_t)le(t, 4);
+    *ss = le(t + 4, 2);
+    if (!new_stack_seg(c, (uint16_t)*ss, ncpl, ext, ssc, f))
+        return false;
+    *base = ssc->base;
     return true;
 }
 
@@ -441,11 +490,9 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
                            dfault *f)
 {
     uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
-    uc_x86_mmr idtr, tr;
+    uc_x86_mmr idtr;
     memset(&idtr, 0, sizeof idtr);
-    memset(&tr, 0, sizeof tr);
     uc_reg_read(c->uc, UC_X86_REG_IDTR, &idtr);
-    uc_reg_read(c->uc, UC_X86_REG_TR, &tr);
     uint64_t cs = reg(c, UC_X86_REG_CS) & 0xffff;
     uint64_t ss = reg(c, UC_X86_REG_SS) & 0xffff;
     uint32_t esp = (uint32_t)reg(c, UC_X86_REG_RSP);
@@ -468,9 +515,12 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
     if (!gate_target(c, sel, cpl, ext, false, &ncpl, &cdesc, f))
         return false;
 
-    /* The stack: SSn:ESPn of the 32-bit TSS on a privilege change. */
+    /* The stack, checked before anything is written (6.12.1). */
     uint32_t nesp = esp;
-    uint64_t nss = ss;
+    uint64_t nss = ss, sbase = 0;
+    intc_uc_seg nssc;
+    if (!legacy_stack(c, cpl, ncpl, ext, &nesp, &nss, &sbase, &nssc, f))
+        return false;
     uint32_t frame[7];
     unsigned n = 0;
     if (has_err)
@@ -479,14 +529,6 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
     frame[n++] = (uint32_t)cs;
     frame[n++] = eflags;
     if (ncpl < cpl) {
-        uint8_t t[8];
-        uint64_t off = 4 + 8 * (uint64_t)ncpl;
-        if (off + 5 > tr.limit)
-            return fail(f, VEC_TS, ((uint32_t)tr.selector & 0xfffcu) + ext);
-        if (!read_lin(c, tr.base + off, t, 6, f))
-            return false;
-        nesp = (uint32_t)le(t, 4);
-        nss = le(t + 4, 2);
         frame[n++] = esp;
         frame[n++] = (uint32_t)ss;
     }
@@ -495,17 +537,13 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
         for (unsigned b = 0; b < 4; b++)
             bytes[i * 4 + b] = (uint8_t)(frame[i] >> (8 * b));
     uint32_t top = nesp - 4 * n;
-    if (!write_lin(c, (uint64_t)gdt_base(c, nss) + top, bytes, 4 * (size_t)n,
-                   4, f))
+    if (!write_lin(c, sbase + top, bytes, 4 * (size_t)n, 4, f))
         return false;
 
     /* New state, EIP last: CS and SS with their descriptors. */
     uint64_t ncs = (sel & 0xfffcu) | ncpl;
-    intc_uc_seg nssc;
-    if (nss != ss && !gdt_ss(c, (uint16_t)nss, ext, &nssc, f))
-        return false;
     if (ncs != cs && !load_cs_ss(c, (uint16_t)ncs, cdesc,
-                                 nss != ss ? &nssc : NULL, ncpl))
+                                 ncpl < cpl ? &nssc : NULL, ncpl))
         return fail(f, VEC_GP, (sel & 0xfffcu) + ext);
     uint64_t nfl = eflags & ~(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
     if (type == 0x0e) /* interrupt gate (6.12.1.3) */
@@ -537,29 +575,34 @@ static bool deliver_real(uc_cpu *c, uint8_t v, uint64_t rip, dfault *f)
     uint64_t ss = reg(c, UC_X86_REG_SS) & 0xffff;
     uint16_t sp = (uint16_t)reg(c, UC_X86_REG_RSP);
     uint64_t fl = reg(c, UC_X86_REG_RFLAGS);
-    const uint16_t frame[3] = {(uint16_t)rip, (uint16_t)cs, (uint16_t)fl};
-    uint8_t bytes[6];
-    for (unsigned i = 0; i < 6; i++)
-        bytes[i] = (uint8_t)(frame[i / 2] >> (8 * (i % 2)));
-    uint16_t nsp = (uint16_t)(sp - 6);
-    if (nsp > sp) /* the frame would wrap the 64 KiB stack segment */
-        return fail(f, VEC_SS, 0);
-    uint16_t nip = (uint16_t)le(e, 2), ncs = (uint16_t)le(e + 2, 2);
-    uint64_t gpa, ssb = ss << 4;
+    /* FLAGS, CS, IP pushed at SP - 2, - 4, - 6, each offset modulo
+       64 KiB (real-mode addressing wraps in the segment: SP = 0 is a
+       stack at the top of it); only a push that straddles offset FFFF
+       faults (#SS). */
+    const uint16_t frame[3] = {(uint16_t)fl, (uint16_t)cs, (uint16_t)rip};
+    uint16_t off[3];
+    uint64_t gpa[3][2], ssb = ss << 4;
     /* SS's hidden base (an "unreal" SS keeps a protected-mode base);
        SS << 4 when it cannot be read (cpustate.c). */
     (void)intc_uc__state_seg_base(c, UC_SEG_SS, &ssb);
-    if (xlate(c, ssb + nsp, &gpa) != XL_OK)
-        return lin_fail(f, XL_NOT_RAM, ssb + nsp, true);
-    if (xlate(c, ssb + nsp + 5, &gpa) != XL_OK)
-        return lin_fail(f, XL_NOT_RAM, ssb + nsp + 5, true);
+    for (unsigned i = 0; i < 3; i++) {
+        off[i] = (uint16_t)(sp - 2 * (i + 1));
+        if (off[i] == 0xffff)
+            return fail(f, VEC_SS, 0);
+        for (unsigned b = 0; b < 2; b++)
+            if (xlate(c, ssb + off[i] + b, &gpa[i][b]) != XL_OK)
+                return lin_fail(f, XL_NOT_RAM, ssb + off[i] + b, true);
+    }
+    uint16_t nip = (uint16_t)le(e, 2), ncs = (uint16_t)le(e + 2, 2);
     /* The jump first (it runs guest code), the frame after. */
     if (!intc_uc__real_far_jump(c, ncs, nip)) {
         f->unsupported = INTC_UC_UNSUP_MODE;
         return false;
     }
-    if (!write_lin(c, ssb + nsp, bytes, sizeof bytes, 2, f))
-        return false;
+    for (unsigned i = 0; i < 3; i++)
+        for (unsigned b = 0; b < 2; b++)
+            c->m->ram[gpa[i][b]] = (uint8_t)(frame[i] >> (8 * b));
+    uint16_t nsp = off[2];
     uint64_t nrsp = (reg(c, UC_X86_REG_RSP) & ~0xffffull) | nsp;
     uint64_t nfl = fl & ~(RFLAGS_IF | RFLAGS_TF | RFLAGS_AC);
     uc_reg_write(c->uc, UC_X86_REG_RSP, &nrsp);

@@ -215,11 +215,57 @@ uint64_t intc_uc__cs_base(uc_cpu *c, uint64_t lin)
  * original bytes back before anything else runs.  Returns false when it
  * did not reach sel:ip.
  */
+/* Drop Unicorn's translations of [lin, lin + n) in the state the CPU
+   had when the code there was borrowed (pre): Unicorn 2.0.1 translates
+   lin through the CPU's current paging and privilege to find the code,
+   and a fault there (a page the borrowed instruction's new state may not
+   execute) escapes to a stale jump buffer: a host crash.  Then the
+   state after (post) is put back, with QEMU's TLB flushed (a CR3 write)
+   so that no entry filled under pre survives. */
+static void drop_code_in(uc_cpu *c, uint64_t lin, size_t n)
+{
+    uc_control_type rm = (uc_control_type)(UC_CTL_TB_REMOVE_CACHE |
+                                           (2u << 26) | (1u << 30));
+    uc_context_save(c->uc, c->guard_post);
+    uc_context_restore(c->uc, c->guard_pre);
+    uc_ctl(c->uc, rm, lin, lin + n);
+    uc_context_restore(c->uc, c->guard_post);
+    uint64_t cr3 = 0;
+    uc_reg_read(c->uc, UC_X86_REG_CR3, &cr3);
+    uc_reg_write(c->uc, UC_X86_REG_CR3, &cr3);
+}
+
+bool intc_uc__run_borrowed(uc_cpu *c, uint64_t lin, uint64_t gpa,
+                           uint64_t ip, const uint8_t *code, size_t n)
+{
+    intc_uc *m = c->m;
+    uint8_t saved[8];
+    uc_control_type rm = (uc_control_type)(UC_CTL_TB_REMOVE_CACHE |
+                                           (2u << 26) | (1u << 30));
+    if (n > sizeof saved || gpa > m->ram_size || m->ram_size - gpa < n)
+        return false;
+    memcpy(saved, m->ram + gpa, n);
+    memcpy(m->ram + gpa, code, n);
+    uc_ctl(c->uc, rm, lin, lin + n); /* stale code there, if any */
+    uc_context_save(c->uc, c->guard_pre);
+    c->far_jump_at = lin;
+    c->far_jump = true;
+    c->far_jump_ran = false;
+    c->far_jump_fault = false;
+    uc_err e = uc_emu_start(c->uc, ip, UINT64_MAX, 0, 0);
+    c->far_jump = false;
+    /* The block hook noted its stop to the trap module: clear it (and
+       any instruction the trap stopped at, which did not run). */
+    (void)ucx_trap_take_stop(c->trap, NULL, NULL);
+    memcpy(m->ram + gpa, saved, n);
+    drop_code_in(c, lin, n);
+    return e == UC_ERR_OK && !c->far_jump_fault;
+}
+
 bool intc_uc__real_far_jump(uc_cpu *c, uint16_t sel, uint16_t ip)
 {
     intc_uc *m = c->m;
-    uint64_t cs = 0, at = 0;
-    uc_reg_read(c->uc, UC_X86_REG_CS, &cs);
+    uint64_t at = 0;
     uc_reg_read(c->uc, UC_X86_REG_RIP, &at);
     uint64_t base = intc_uc__cs_base(c, 0);
     if (at > 0xfffb)
@@ -227,23 +273,12 @@ bool intc_uc__real_far_jump(uc_cpu *c, uint16_t sel, uint16_t ip)
     uint64_t lin = base + at;
     if (lin + 5 > m->ram_size)
         return false;
-    uint8_t saved[5];
     const uint8_t jmp[5] = {0xea, (uint8_t)ip, (uint8_t)(ip >> 8),
                             (uint8_t)sel, (uint8_t)(sel >> 8)};
-    memcpy(saved, m->ram + lin, sizeof saved);
-    memcpy(m->ram + lin, jmp, sizeof jmp);
-    uc_control_type rm = (uc_control_type)(UC_CTL_TB_REMOVE_CACHE |
-                                           (2u << 26) | (1u << 30));
-    uc_ctl(c->uc, rm, lin, lin + 5);
-    c->far_jump_at = lin;
-    c->far_jump = true;
-    c->far_jump_ran = false;
-    uc_err e = uc_emu_start(c->uc, at, UINT64_MAX, 0, 0);
-    c->far_jump = false;
-    memcpy(m->ram + lin, saved, sizeof saved);
-    uc_ctl(c->uc, rm, lin, lin + 5);
+    /* Real mode: no paging, linear = physical. */
+    bool ok = intc_uc__run_borrowed(c, lin, lin, at, jmp, sizeof jmp);
     uint64_t now = 0, want = ip;
     uc_reg_read(c->uc, UC_X86_REG_CS, &now);
     uc_reg_write(c->uc, UC_X86_REG_RIP, &want);
-    return e == UC_ERR_OK && (now & 0xffff) == sel;
+    return ok && (now & 0xffff) == sel;
 }

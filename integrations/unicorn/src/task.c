@@ -295,42 +295,19 @@ static bool site_here(uc_cpu *c, site *s)
     return intc_uc__translate(c, s->lin, true, &s->gpa);
 }
 
-static void drop_code(uc_cpu *c, uint64_t lin)
-{
-    uc_control_type rm =
-        (uc_control_type)(UC_CTL_TB_REMOVE_CACHE | (2u << 26) | (1u << 30));
-    uc_ctl(c->uc, rm, lin, lin + 1);
-}
-
 /* Execute one IRET (CF) at s with EFLAGS.NT = 1 (F12), VM, TF and RF
    clear (F13; no debug trap after it): the block hook lets that one
-   block run, uncounted, and stops at the next (uc.c).  The byte is put
-   back and its translation dropped, as the old task sees it (its CR3).
-   false if Unicorn raised an exception inside. */
+   block run, uncounted, and stops at the next (uc.c); the byte is put
+   back and its translation dropped as the old task sees it
+   (intc_uc__run_borrowed).  false if Unicorn raised an exception
+   inside. */
 static bool run_iret(uc_cpu *c, const site *s)
 {
-    intc_uc *m = c->m;
-    uint64_t cr3 = reg(c, UC_X86_REG_CR3);
+    static const uint8_t iret = 0xcf;
     uint64_t fl = reg(c, UC_X86_REG_RFLAGS);
-    uint8_t saved = m->ram[s->gpa];
-    m->ram[s->gpa] = 0xcf;
-    drop_code(c, s->lin);
     set_reg(c, UC_X86_REG_RFLAGS,
             (fl & ~(uint64_t)(FL_VM | FL_TF | FL_RF)) | FL_NT);
-    c->far_jump_at = s->lin;
-    c->far_jump = true;
-    c->far_jump_ran = false;
-    c->far_jump_fault = false;
-    (void)uc_emu_start(c->uc, s->ip, UINT64_MAX, 0, 0);
-    c->far_jump = false;
-    m->ram[s->gpa] = saved;
-    uint64_t now = reg(c, UC_X86_REG_CR3);
-    if (now != cr3)
-        set_reg(c, UC_X86_REG_CR3, cr3);
-    drop_code(c, s->lin);
-    if (now != cr3)
-        set_reg(c, UC_X86_REG_CR3, now);
-    return !c->far_jump_fault;
+    return intc_uc__run_borrowed(c, s->lin, s->gpa, s->ip, &iret, 1);
 }
 
 /* ------------------------------------------------------------------ */

@@ -141,8 +141,9 @@ typedef struct ucx_trap_ops {
                      size_t len);
     /* The base of CS now (the hidden one: a real-mode CS left over from
      * protected mode keeps its descriptor's base), to turn the linear
-     * address lin of a hook into RIP. NULL: CS << 4 in real mode, 0 in
-     * protected and long mode (flat code segments). */
+     * address lin of a hook into RIP. NULL: CS << 4 in real and
+     * virtual-8086 mode, 0 in protected and long mode (flat code
+     * segments). */
     uint64_t (*cs_base)(void *ctx, unsigned cpu, uint64_t lin);
 } ucx_trap_ops;
 

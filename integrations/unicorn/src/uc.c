@@ -2,8 +2,7 @@
  * libintc-uc — the machine: Unicorn engines, shared RAM, libintc inside,
  * the hooks, the deterministic scheduler.  See include/intc/uc.h.
  *
- * Unicorn 2.0.1 facts this file designs around (docs: the design notes
- * on Unicorn; each was reproduced):
+ * Unicorn 2.0.1 facts this file designs around (each was reproduced):
  *  1. RIP read inside UC_HOOK_BLOCK is stale for chained blocks: the
  *     hook's address argument is the truth.
  *  2. Writing RIP and calling uc_emu_stop() in the same hook loses the
@@ -471,8 +470,10 @@ static void on_block(uc_engine *uc, uint64_t addr, uint32_t size, void *ud)
 
     /* intc_uc__real_far_jump, task.c's IRET: one block, uncounted. */
     if (c->far_jump) {
-        if (addr != c->far_jump_at || c->far_jump_ran)
+        if (addr != c->far_jump_at || c->far_jump_ran) {
+            ucx_trap_note_stop(c->trap); /* the trap must not undo it */
             uc_emu_stop(uc);
+        }
         c->far_jump_ran = true;
         return;
     }
@@ -1090,6 +1091,14 @@ static intc_err cpu_init(intc_uc *m, uc_cpu *c, uint32_t i,
         c->reset_ctx = NULL;
         return INTC_ERR_NOMEM;
     }
+    if (uc_context_alloc(c->uc, &c->guard_pre) != UC_ERR_OK) {
+        c->guard_pre = NULL;
+        return INTC_ERR_NOMEM;
+    }
+    if (uc_context_alloc(c->uc, &c->guard_post) != UC_ERR_OK) {
+        c->guard_post = NULL;
+        return INTC_ERR_NOMEM;
+    }
     uc_context_save(c->uc, c->reset_ctx);
     intc_err se = intc_uc__state_attach(c);
     if (se != INTC_OK)
@@ -1267,6 +1276,10 @@ void intc_uc_free(intc_uc *m)
                 uc_context_free(c->sipi_ctx);
             if (c->state_ctx)
                 uc_context_free(c->state_ctx);
+            if (c->guard_pre)
+                uc_context_free(c->guard_pre);
+            if (c->guard_post)
+                uc_context_free(c->guard_post);
             ucx_trap_discard(c->trap); /* its engine closes next */
             if (c->uc)
                 uc_close(c->uc);

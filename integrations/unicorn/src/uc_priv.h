@@ -52,6 +52,7 @@ typedef struct uc_cpu {
     uc_context *reset_ctx; /* the 64-bit entry state */
     uc_context *sipi_ctx;  /* the INIT state: real mode (realmode.c) */
     uc_context *state_ctx; /* scratch for cpustate.c, NULL if off */
+    uc_context *guard_pre, *guard_post; /* intc_uc__run_borrowed */
     intc_uc_cpu_state state;
 
     uint64_t clock;    /* virtual ns */
@@ -220,6 +221,14 @@ uint64_t intc_uc__cs_base(uc_cpu *c, uint64_t lin);
 /* Between slices, in real mode: make the guest execute jmp far sel:ip
    (realmode.c); false if it could not. */
 bool intc_uc__real_far_jump(uc_cpu *c, uint16_t sel, uint16_t ip);
+/* Between slices: let the guest execute the n (<= 8) bytes of code at
+   linear lin (RAM at gpa, ip its (R)IP) once, in its current state:
+   the bytes are borrowed and put back, the block hook stops at the
+   next block (uncounted), Unicorn's translations of them are dropped in
+   the state before (a drop in the state after could fault: a host
+   crash).  false if Unicorn raised an exception inside. */
+bool intc_uc__run_borrowed(uc_cpu *c, uint64_t lin, uint64_t gpa,
+                           uint64_t ip, const uint8_t *code, size_t n);
 
 /* deliver.c: deliver vector through the IDT of CPU c (between slices),
    escalating faults of the delivery itself to #DF and a triple fault.

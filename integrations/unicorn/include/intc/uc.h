@@ -148,8 +148,13 @@
  *     0xE, trap gate 0xF or task gate 0x5; same present/limit/DPL
  *     checks), the target code segment in the GDT (present code, L = 0),
  *     SS0:ESP0 (SSn:ESPn) of the 32-bit TSS on a privilege change
- *     (7.2.1) with the old SS, ESP pushed first, then EFLAGS, CS, EIP and
- *     the error code, 4 bytes each, at SS.base + ESP.
+ *     (7.2.1; a 16-bit TSS stops the machine, INTC_UC_UNSUP_GATE), the
+ *     new SS checked first (null: #TS(EXT); not in the GDT or LDT, RPL
+ *     or DPL not the new CPL, not writable data: #TS(SS); not present:
+ *     #SS(SS)), with the old SS, ESP pushed first, then EFLAGS, CS, EIP
+ *     and the error code, 4 bytes each, at SS.base + ESP (the hidden
+ *     base without a privilege change).  Not checked: the stack
+ *     segment's limit and EIP against the new CS limit.
  *     A task gate (6.12.2) switches tasks as SDM 7.3 says: its TSS
  *     selector must name an available 32-bit TSS in the GDT (#GP(sel)
  *     for an LDT selector, one beyond the GDT, a busy TSS or not a TSS;
@@ -207,8 +212,10 @@
  *     virtual-8086 delivery with paging on: not tested).
  *   - Real-address mode (CR0.PE = 0; SDM 20.1.4): the IVT entry at
  *     IDTR.base + 4 * vector (IP, then CS; beyond IDTR.limit: #GP),
- *     FLAGS, CS, IP pushed (2 bytes each, no error code) at
- *     (SS << 4) + SP - 6, IF, TF and AC cleared.  The new CS base is
+ *     FLAGS, CS, IP pushed (2 bytes each, no error code) at SS.base +
+ *     SP - 2, - 4, - 6, offsets modulo 64 KiB (SP = 0 is the top of the
+ *     segment; a push straddling offset FFFF is #SS(0)), IF, TF and AC
+ *     cleared.  The new CS base is
  *     loaded by a far jump the guest executes (F5): between slices no
  *     other CPU runs, so the library writes `jmp far CS:IP` over the 5
  *     bytes of RAM at the interrupted CS.base + IP (IP 0 if it is within
@@ -216,9 +223,9 @@
  *     counted) and puts the original bytes back before anything else
  *     runs.  The stack base and the code base are SS's and CS's hidden
  *     bases (an "unreal" segment keeps the base it had; see "The hidden
- *     CPU state").  Limits: a frame that would wrap SP is #SS, the
- *     5 bytes must be RAM (else INTC_UC_STOP_UNSUPPORTED,
- *     INTC_UC_UNSUP_MODE).  Tested by uc_realmode_timer.
+ *     CPU state").  Limits: the 5 bytes must be RAM (else
+ *     INTC_UC_STOP_UNSUPPORTED, INTC_UC_UNSUP_MODE).  Tested by
+ *     uc_realmode_timer.
  * Paging (SDM vol. 3A ch. 4): with CR0.PG = 1 every linear address of a
  * delivery (IDT, GDT, TSS, the frame) is translated by the paging mode
  * CR4.PAE and EFER.LMA select (4.1.1): 32-bit paging (4.3: 4 KiB pages,
@@ -279,8 +286,8 @@
  * a second fault as #DF, CS << 4 and SS << 4 in real mode, base 0 in
  * protected mode, and selector-only CS and SS writes (the handler keeps
  * the interrupted code's CPL and code size).
- * A fourth silent corruption of Unicorn 2.0.1 (after the three of the
- * design notes): at the end of every uc_emu_start() it translates the
+ * A fourth silent corruption of Unicorn 2.0.1 (after the three src/uc.c
+ * lists at its top): at the end of every uc_emu_start() it translates the
  * linear address `until - 1` through the guest's paging to drop the
  * translation there; when that address is unmapped this raises a #PF
  * nobody sees, which sets CR2 to until - 1 and arms the double-fault
@@ -388,7 +395,7 @@
  *       engine; only a far transfer executed by the guest loads both.
  *   F6  A UC_MODE_16 engine loads CS << 4 on a CS write and runs real
  *       mode; a UC_MODE_32 engine runs 32-bit code (but cannot reach
- *       long mode: design notes).  The library uses UC_MODE_64 engines
+ *       long mode by guest code, as the firmware here needs).  The library uses UC_MODE_64 engines
  *       only: by F1-F3 they reach every mode through guest code.
  *   F7  uc_context_save/restore keep the hidden segment state: a
  *       restored real-mode context whose CS base is 0xFFFF0000 with
