@@ -181,9 +181,7 @@ uint64_t intc_uc__sipi_start(uc_cpu *c, uint8_t v)
     const uint8_t jmp[5] = {0xea, 0, 0, (uint8_t)sel, (uint8_t)(sel >> 8)};
     put(c->uc, RESET_VECTOR, jmp, sizeof jmp);
     /* Unicorn does not see uc_mem_write: drop the old jump's block. */
-    uc_ctl(c->uc, (uc_control_type)(UC_CTL_TB_REMOVE_CACHE | (2u << 26) |
-                                     (1u << 30)),
-           (uint64_t)TOP, (uint64_t)UC_RESET_PAGE + UC_RESET_SIZE);
+    intc_uc__tb_remove(c->uc, TOP, UC_RESET_PAGE + UC_RESET_SIZE);
     return start;
 }
 
@@ -224,11 +222,9 @@ uint64_t intc_uc__cs_base(uc_cpu *c, uint64_t lin)
    so that no entry filled under pre survives. */
 static void drop_code_in(uc_cpu *c, uint64_t lin, size_t n)
 {
-    uc_control_type rm = (uc_control_type)(UC_CTL_TB_REMOVE_CACHE |
-                                           (2u << 26) | (1u << 30));
     uc_context_save(c->uc, c->guard_post);
     uc_context_restore(c->uc, c->guard_pre);
-    uc_ctl(c->uc, rm, lin, lin + n);
+    intc_uc__tb_remove(c->uc, lin, lin + n);
     uc_context_restore(c->uc, c->guard_post);
     uint64_t cr3 = 0;
     uc_reg_read(c->uc, UC_X86_REG_CR3, &cr3);
@@ -240,13 +236,11 @@ bool intc_uc__run_borrowed(uc_cpu *c, uint64_t lin, uint64_t gpa,
 {
     intc_uc *m = c->m;
     uint8_t saved[8];
-    uc_control_type rm = (uc_control_type)(UC_CTL_TB_REMOVE_CACHE |
-                                           (2u << 26) | (1u << 30));
     if (n > sizeof saved || gpa > m->ram_size || m->ram_size - gpa < n)
         return false;
     memcpy(saved, m->ram + gpa, n);
     memcpy(m->ram + gpa, code, n);
-    uc_ctl(c->uc, rm, lin, lin + n); /* stale code there, if any */
+    intc_uc__tb_remove(c->uc, lin, lin + n); /* stale code there */
     uc_context_save(c->uc, c->guard_pre);
     c->far_jump_at = lin;
     c->far_jump = true;

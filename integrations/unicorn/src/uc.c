@@ -355,7 +355,7 @@ static uc_err tb_request(uc_engine *uc, uint64_t pc, uc_tb *tb)
     return uc_ctl(uc, ctl_word(UC_CTL_TB_REQUEST_CACHE, 2, 3u), pc, tb);
 }
 
-static uc_err tb_remove(uc_engine *uc, uint64_t begin, uint64_t end)
+uc_err intc_uc__tb_remove(uc_engine *uc, uint64_t begin, uint64_t end)
 {
     return uc_ctl(uc, ctl_word(UC_CTL_TB_REMOVE_CACHE, 2, 1u), begin, end);
 }
@@ -368,7 +368,7 @@ static void forget_blocks(uc_cpu *c)
        2.0.1 it touches the engine's whole 1 GiB code buffer (1 GiB of
        RSS per engine, seconds of page faults); removing by range costs
        ~0.1 ms per 16 MiB and leaves RSS alone (measured). */
-    tb_remove(c->uc, 0, c->m->ram_size);
+    intc_uc__tb_remove(c->uc, 0, c->m->ram_size);
 }
 
 static const uc_block *block_info(uc_cpu *c, uint64_t pc, uint32_t size)

@@ -207,6 +207,9 @@ typedef struct intc_uc_seg {
 bool intc_uc__state_load_cs_ss(uc_cpu *c, const intc_uc_seg *cs,
                                const intc_uc_seg *ss, unsigned cpl);
 
+/* uc.c: drop Unicorn's translations of the linear range [begin, end). */
+uc_err intc_uc__tb_remove(uc_engine *uc, uint64_t begin, uint64_t end);
+
 /* realmode.c: the reset page and the real-mode INIT state of cpu c
    (once, before any hook); entering the wait-for-SIPI state; starting
    at SIPI vector v (returns the start address V << 12); the CS base to
