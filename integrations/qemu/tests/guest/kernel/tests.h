@@ -1,0 +1,35 @@
+/* Shared by the test files: timeouts, the count checks and the IPI
+   helpers (t_ipi.c), and each file's table of tests. */
+#ifndef GUEST_TESTS_H
+#define GUEST_TESTS_H
+
+#include "kernel.h"
+
+/* How long a delivery may take (TCG on a loaded host is slow), and how
+   long to watch for deliveries that must not come. */
+#define WAIT_MS 1000
+#define SETTLE_MS 30
+
+/* Wait until every CPU i took vector v want[i] times, then SETTLE_MS for
+   extra ones; fail "what: vector v taken [...] expected [...]". */
+int expect_counts(unsigned v, const uint32_t *want, const char *what);
+void expect_counts_soft(unsigned v, const uint32_t *want, const char *what); /* EXPECT */
+void want_mask(uint32_t *want, uint32_t mask);
+/* reset_counts, send_ipi(dest, icr), expect the CPUs in cpu_mask to take
+   vector icr & 0xff once each and nobody else. */
+int ipi_expect(uint32_t dest, uint32_t icr, uint32_t cpu_mask, const char *what);
+/* After a self IPI of vector v sent with IF = 0: IRR, then STI, taken
+   once, ISR set and TMR clear in the handler (handlers[v] must be
+   h_observe), PPR = its class, cleared by EOI. */
+int check_self_delivery(unsigned v, const char *how);
+extern void h_observe_handler(struct frame *f, struct cpu *c);
+int lowest_priority_rounds(int (*send)(uint32_t mask, unsigned v), const char *how);
+
+extern const struct test ipi_tests[];
+extern const struct test apic_tests[];
+extern const struct test timer_tests[];
+extern const struct test x2apic_tests[];
+extern const struct test ioapic_tests[];
+extern const struct test msi_tests[];
+
+#endif
