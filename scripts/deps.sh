@@ -47,6 +47,18 @@ INTC_UNICORN_PACKAGES=(libunicorn-dev)
 # shellcheck disable=SC2034
 INTC_FUZZ_PACKAGES=(clang libclang-rt-14-dev llvm zip unzip)
 
+# QEMU 7.2 with libintc (integrations/qemu/build.sh): QEMU's build
+# dependencies for x86_64-softmmu without default features plus slirp and
+# libfdt (required by the target: microvm);
+# dpkg-dev (dpkg --compare-versions, for apt-get source), patch, rsync (the
+# incremental work tree); seabios (bios-256k.bin) and qemu-system-data
+# (multiboot_dma.bin, linuxboot_dma.bin, kvmvapic.bin) for running it,
+# since the dfsg source installs no firmware.
+# shellcheck disable=SC2034
+INTC_QEMU_PACKAGES=(meson python3 libglib2.0-dev libpixman-1-dev zlib1g-dev
+    libslirp-dev libfdt-dev dpkg-dev xz-utils patch rsync seabios
+    qemu-system-data)
+
 intc_jobs()
 {
     nproc 2>/dev/null || echo 2

@@ -1,0 +1,40 @@
+/*
+ * libintc inside QEMU 7.2, when meson found no libintc.pc: the patched
+ * tree still builds, x-libintc exists on q35 and refuses "on".  Every hook
+ * a later patch adds gets a body here too (unreachable: libintc_qemu_on
+ * stays false).
+ *
+ * Copied into QEMU's tree as hw/i386/libintc-qemu-stub.c by
+ * integrations/qemu/build.sh.
+ */
+#include "qemu/osdep.h"
+#include "qapi/error.h"
+#include "qom/object.h"
+#include "hw/i386/libintc-qemu.h"
+
+bool libintc_qemu_on;
+
+static bool lq_get_on(Object *obj, Error **errp)
+{
+    return false;
+}
+
+static void lq_set_on(Object *obj, bool value, Error **errp)
+{
+    if (value) {
+        error_setg(errp, "x-libintc=on: this QEMU was built without libintc "
+                   "(meson found no libintc.pc; see "
+                   "integrations/qemu/build.sh)");
+    }
+}
+
+void libintc_qemu_machine_class_init(ObjectClass *oc)
+{
+    object_class_property_add_bool(oc, "x-libintc", lq_get_on, lq_set_on);
+    object_class_property_set_description(oc, "x-libintc",
+        "Use libintc for the interrupt controllers (not built in)");
+}
+
+void libintc_qemu_machine_init(MachineState *ms)
+{
+}

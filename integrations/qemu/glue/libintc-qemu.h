@@ -1,0 +1,125 @@
+/*
+ * libintc inside QEMU 7.2: the functions QEMU's own files call (the hooks
+ * of integrations/qemu/patches/) and the rules the glue keeps.
+ *
+ * Copied into QEMU's tree as include/hw/i386/libintc-qemu.h by
+ * integrations/qemu/build.sh.  Included only by per-target x86 files.
+ *
+ * With -M q35,x-libintc=on every CPU's Local APIC, the IOAPIC and the
+ * delivery of MSI/MSI-X writes are libintc's (one intc_machine per QEMU
+ * process); with x-libintc=off (the default) QEMU runs its own models and
+ * every hook below is a no-op or is not reached.
+ *
+ * State of the series: patch 0001 adds the property and the checks made at
+ * machine creation (libintc_qemu_machine_class_init,
+ * libintc_qemu_machine_init).  Until the Local APIC and IOAPIC are hooked
+ * in, x-libintc=on stops QEMU with an error once the machine is created
+ * rather than run QEMU's own models under the libintc name.  The other
+ * functions declared here are the hooks of the patches to come; each is
+ * defined (in the glue and in the stub) by the patch that calls it.
+ *
+ * Locking: the big QEMU lock (BQL) serialises libintc.
+ *   libintc is not thread-safe (include/intc/common.h): every call into it,
+ *   and every read or write of glue state, happens with the BQL held.
+ *   - QEMU already holds the BQL on these paths: MMIO dispatch, from a vCPU
+ *     (TCG io_readx/io_writex take it) or from a device doing DMA or an MSI
+ *     write; main-loop timer callbacks (the QEMUTimers of the LAPIC timers
+ *     and of the IOAPIC storm throttle); interrupt handling in the vCPU loop
+ *     (cpu_handle_interrupt, hence x86_cpu_exec_interrupt and the INTA in
+ *     cpu_get_pic_interrupt; cpu_handle_halt); CR8 writes; machine reset,
+ *     savevm/loadvm, the monitor and qtest.
+ *   - QEMU does not hold it in RDMSR/WRMSR (helper_rdmsr/helper_wrmsr) nor
+ *     in a CR8 read (helper_read_crN): the glue takes it there and drops it
+ *     before returning.
+ *   - RDTSC (libintc_qemu_tsc) takes no lock and touches no libintc state:
+ *     the guest TSC is computed from QEMU_CLOCK_VIRTUAL with libintc's
+ *     formula, so RDTSC-heavy guests do not serialise on the BQL under
+ *     MTTCG.
+ *   - The same holds under MTTCG and under round-robin TCG: both run guest
+ *     code without the BQL.  Devices running in an -object iothread would
+ *     send MSIs without it: not supported with x-libintc=on (the glue
+ *     asserts that the BQL is held).
+ *
+ * vCPU threads:
+ *   - A CPU's own APIC registers (xAPIC MMIO with current_cpu set, x2APIC
+ *     MSRs, TPR/CR8, INTA, INIT and SIPI consumption) are accessed on that
+ *     CPU's vCPU thread.
+ *   - Another CPU is only ever told to look at its APIC, through
+ *     cpu_interrupt()/cpu_reset_interrupt() (which need the BQL, held by
+ *     every caller of libintc); its vCPU thread then acts on its own APIC.
+ *     CPU_INTERRUPT_HARD mirrors libintc's "an interrupt is deliverable"
+ *     exactly, so the CPU loop never asks for a vector that is not there.
+ *   - A CPU's CPUX86State is written by the glue only from that CPU's
+ *     thread, or while every vCPU is stopped (reset, loadvm).
+ *   - libintc's kick, eoi and apic_base_changed callbacks run deferred, at
+ *     the end of the outermost libintc call, and may call libintc again;
+ *     timer_arm, now_ns and the DMA callbacks must not (INTC_ERR_BUSY).
+ *
+ * Guest errors are architecture (#GP from libintc is raised as #GP in the
+ * guest); a configuration libintc cannot serve is refused when the machine
+ * is created, with error_setg(&error_fatal, ...) like QEMU's other option
+ * checks.
+ */
+#ifndef HW_I386_LIBINTC_QEMU_H
+#define HW_I386_LIBINTC_QEMU_H
+
+#include "exec/memattrs.h"
+#include "cpu.h"
+
+typedef struct IntelIOMMUState IntelIOMMUState;
+
+/* -M q35,x-libintc=on; read-only once the machine is initialised. */
+extern bool libintc_qemu_on;
+
+#define TYPE_LIBINTC_APIC   "libintc-apic"
+#define TYPE_LIBINTC_IOAPIC "libintc-ioapic"
+
+/* --- Patch 0001: machine property and creation checks -------------------- */
+
+/*
+ * pc_q35.c, once per q35 machine class: adds the bool property
+ * "x-libintc".  It can be set until the machine is initialised.
+ */
+void libintc_qemu_machine_class_init(ObjectClass *oc);
+
+/*
+ * pc_q35.c, first thing in the board's init: with x-libintc=on, refuses
+ * (error_fatal) an accelerator other than TCG or qtest, CPU hotplug
+ * (-smp maxcpus != cpus) and, once the devices exist, amd-iommu.
+ */
+void libintc_qemu_machine_init(MachineState *ms);
+
+/* --- Later patches (declared for the series' shape; not yet defined) ---- */
+
+/* x86.c cpu_get_pic_interrupt (INTA): the vector to deliver, or -1. */
+int libintc_qemu_get_pic_interrupt(X86CPU *cpu);
+/* x86.c cpu_get_tsc: the guest TSC from QEMU_CLOCK_VIRTUAL; lock-free. */
+uint64_t libintc_qemu_tsc(CPUX86State *env);
+
+/* misc_helper.c helper_rdmsr/helper_wrmsr: 0x1B, 0x6E0, 0x800-0x8FF. */
+enum {
+    LIBINTC_QEMU_MSR_DONE,      /* handled; *val read or written */
+    LIBINTC_QEMU_MSR_NOT_MINE,  /* not an APIC MSR now: QEMU's own path */
+    LIBINTC_QEMU_MSR_GP,        /* the helper raises #GP(0) */
+};
+int libintc_qemu_msr(CPUX86State *env, uint32_t msr, bool write,
+                     uint64_t *val);
+
+/* hw/intc/apic.c free functions, each called before the APIC() cast. */
+void libintc_qemu_apic_deliver_pic_intr(DeviceState *dev, int level);
+int libintc_qemu_apic_accept_pic_intr(DeviceState *dev);
+int libintc_qemu_apic_get_highest_priority_irr(DeviceState *dev);
+void libintc_qemu_apic_poll_irq(DeviceState *dev);
+void libintc_qemu_apic_sipi(DeviceState *dev);
+int libintc_qemu_apic_get_interrupt(DeviceState *dev);
+uint64_t libintc_qemu_apic_get_base(DeviceState *dev);
+
+/* target/i386/cpu-dump.c: "info lapic" from libintc's registers. */
+void libintc_qemu_dump_lapic(X86CPU *cpu, int flags);
+
+/* intel_iommu.c: the IRTA/IRE state, and a remappable interrupt write. */
+void libintc_qemu_vtd_set_table(IntelIOMMUState *s);
+MemTxResult libintc_qemu_vtd_ir_write(uint64_t addr, uint32_t data,
+                                      uint16_t sid);
+
+#endif
