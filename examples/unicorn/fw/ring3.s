@@ -9,6 +9,8 @@
 #      0x81 to a 64-bit handler, which must run as 64-bit code (it
 #      executes a REX-prefixed instruction whose meaning differs in
 #      32-bit mode) and return by IRETQ to compatibility mode.
+#   3. INT1 (F1, ICEBP) at CPL 3 through a DPL 0 gate: a #DB trap, with
+#      no gate DPL check (SDM 6.12.1.1), the return RIP after it.
 # The user code then makes a final INT 0x82 to end the test at CPL 0.
         .include "common.inc"
         .set TSS, 0x3000
@@ -37,6 +39,7 @@ _start:
         GATE 0x81, int81_isr
         GATE 0x82, done_isr
         GATE 13, gp_isr
+        GATE 1, db_isr                  # DPL 0
         mov byte ptr [IDT_BASE + 0x80 * 16 + 5], 0xee  # DPL 3
         mov byte ptr [IDT_BASE + 0x82 * 16 + 5], 0xee
         PUTS hello
@@ -86,6 +89,8 @@ back64:
 user:   mov r12, USER_STACK
 1:      cmp qword ptr [rip + ticks], 5
         jb 1b
+        .byte 0xf1                      # INT1
+after_icebp:
         mov r13, rsp
         int 0x80
 after80:
@@ -147,12 +152,23 @@ int81_isr:
         xor eax, eax
 1:      iretq
 
+db_isr:
+        lea rax, [rip + after_icebp]
+        cmp [rsp], rax
+        jne 1f
+        cmp qword ptr [rsp + 8], SEL_UCODE
+        jne 1f
+        mov qword ptr [rip + icebp_ok], 1
+1:      iretq
+
 done_isr:
         mov rax, cr0
         mov ax, cs
         test ax, 3
         jnz 1f
         cmp qword ptr [rip + int80_ok], 1
+        jne 2f
+        cmp qword ptr [rip + icebp_ok], 1
         jne 2f
         cmp qword ptr [rip + bad], 0
         jne 3f
@@ -185,5 +201,6 @@ pass:   .asciz "ring3: pass\n"
 DATA:
 ticks:  .quad 0
 int80_ok: .quad 0
+icebp_ok: .quad 0
 bad:    .quad 0
         .balign 4096

@@ -561,13 +561,14 @@ static void on_intr(uc_engine *uc, uint32_t intno, void *ud)
     c->exc_ilen = 0;
     if (ib[0] == 0xcd && ib[1] == v)
         c->exc_ilen = 2;
-    else if ((ib[1] == 0xcc && v == 3) || (ib[1] == 0xce && v == 4) ||
-             (ib[1] == 0xf1 && v == 1))
+    else if ((ib[1] == 0xcc && v == 3) || (ib[1] == 0xce && v == 4))
         c->exc_ilen = 1;
     if (c->exc_ilen)
         kind = INTC_UC_KIND_SOFTWARE;
-    else
+    else if (!(ib[1] == 0xf1 && v == 1))
         uncount_tail(c, lin); /* a fault: the rest did not run */
+    /* INT1 (F1) is a #DB trap after it, not a software interrupt: no
+       gate DPL check (SDM 6.12.1.1), benign for table 6-5. */
     c->exc_pending = true;
     c->exc_vector = v;
     c->exc_kind = kind;
@@ -936,15 +937,20 @@ static void run_slice(uc_cpu *c)
     if (e == UC_ERR_OK && !c->hook_stopped && !trapped) {
         halted(c);
     } else if (e == UC_ERR_INSN_INVALID) {
-        /* #UD: Unicorn stops at the faulting instruction. */
-        uint64_t at = cpu_rip(c);
-        uncount_tail(c, at + intc_uc__cs_base(c, c->cur_pc));
+        /* #UD: Unicorn stops at the faulting instruction.  Unicorn 2.0.1
+           also stops so at INT1 (F1), which is a #DB trap after it (SDM
+           vol 2 INT1; 6.12.1.1: no gate DPL check). */
+        uint64_t at = cpu_rip(c), gpa;
+        uint64_t lin = at + intc_uc__cs_base(c, c->cur_pc);
+        bool int1 = intc_uc__translate(c, lin, false, &gpa) &&
+                    m->ram[gpa] == 0xf1;
+        uncount_tail(c, int1 ? lin + 1 : lin);
         c->exc_pending = true;
-        c->exc_vector = 6;
+        c->exc_vector = int1 ? 1 : 6;
         c->exc_kind = INTC_UC_KIND_EXCEPTION;
         c->exc_has_err = false;
         c->exc_err = 0;
-        c->exc_rip = at;
+        c->exc_rip = int1 ? at + 1 : at;
     } else if (e == UC_ERR_READ_UNMAPPED || e == UC_ERR_WRITE_UNMAPPED ||
                e == UC_ERR_FETCH_UNMAPPED || e == UC_ERR_READ_PROT ||
                e == UC_ERR_WRITE_PROT || e == UC_ERR_FETCH_PROT) {

@@ -249,8 +249,8 @@
  * delivered in place of the event, or #DF (error code 0) where table
  * 6-5 says so (contributory then contributory, #PF then contributory or
  * #PF; an interrupt, NMI or INT n is benign), with the return address
- * of the event, except that a fault delivering INT n, INT3, INTO or
- * INT1 returns to that instruction (it did not complete).  A fault
+ * of the event, except that a fault delivering INT n, INT3 or INTO
+ * returns to that instruction (it did not complete).  A fault
  * delivering #DF is a triple fault (INTC_UC_STOP_TRIPLE_FAULT).  Tested
  * by uc_exc_codes part 5.
  *
@@ -258,8 +258,10 @@
  * IRET or a segment load, #PF...) are delivered through the IDT the same
  * way, with the error code Unicorn computed (a #GP, #NP, #SS or #TS
  * selector error code, SDM 6.13; #PF's P, W/R, U/S, RSVD and I/D bits,
- * SDM 4.7) and #PF's CR2 as Unicorn set it.  INT n (CD ib) is a
- * software interrupt: no error code even for vectors that have one.
+ * SDM 4.7) and #PF's CR2 as Unicorn set it.  INT n (CD ib), INT3 and
+ * INTO are software interrupts: no error code even for vectors that
+ * have one, and the gate's DPL is checked.  INT1 (F1) is a #DB trap
+ * after it, delivered as an exception (no DPL check, SDM 6.12.1.1).
  * Tested by uc_exc_codes (examples/unicorn/fw/exc_codes.s).
  *
  * The hidden CPU state.  Unicorn 2.0.1's register API gives neither the
@@ -572,7 +574,7 @@ enum intc_uc_kind {
     INTC_UC_KIND_EXTERNAL = 0, /* from the Local APIC (INTR) */
     INTC_UC_KIND_NMI = 1,
     INTC_UC_KIND_EXCEPTION = 2, /* raised by an instruction or delivery */
-    INTC_UC_KIND_SOFTWARE = 3   /* INT n, INT3, INTO, INT1 */
+    INTC_UC_KIND_SOFTWARE = 3   /* INT n, INT3, INTO */
 };
 
 typedef struct intc_uc_event {
