@@ -14,7 +14,8 @@
 #      (IST1) on a not-present page: INT n then #PF (benign, then #PF:
 #      the #PF is delivered, CR2 = the first push, SS at top - 8, error
 #      code 2: a supervisor write, 4.7, 6.14.2), #GP then #PF (delivered
-#      serially: #PF), #PF then #PF (#DF, error code 0).
+#      serially: #PF), #PF then #PF (#DF, error code 0); an IST pointer
+#      that is not canonical: #SS(0) (6.14.4).
 # Every handler checks the return RIP is the faulting instruction (for
 # a fault delivering INT n: the INT n, which did not complete).
         .include "common.inc"
@@ -54,6 +55,7 @@ _start:
         GATE 0, de_isr
         GATE 8, df_isr
         GATE 11, np_isr
+        GATE 12, ss_isr
         GATE 13, gp_isr
         GATE 14, pf_isr
         PUTS hello
@@ -143,15 +145,20 @@ _start:
         mov rbx, NOTP
         EXPECT 12, 8, 0, mov eax, [rbx]
         mov byte ptr [IDT_BASE + 14 * 16 + 4], 0
+        mov rax, 0x0000800000000000                  # not canonical
+        mov [TSS + 0x24], rax
+        EXPECT 13, 12, 0, int 0x32
         REPORT_PASS
 
-        FAIL_EXITS 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12
+        FAIL_EXITS 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
 
 # Handlers: record the vector, the error code (-1 if none), CR2 and the
 # return RIP, then resume at [resume].
 de_isr: mov qword ptr [rip + vec_seen], 0
         jmp no_err
 np_isr: mov qword ptr [rip + vec_seen], 11
+        jmp with_err
+ss_isr: mov qword ptr [rip + vec_seen], 12
         jmp with_err
 gp_isr: mov qword ptr [rip + vec_seen], 13
         jmp with_err

@@ -639,6 +639,13 @@ static bool long_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
     return true;
 }
 
+/* A 48-bit linear address sign-extended to 64 bits (SDM 3.3.7.1). */
+static bool canonical(uint64_t la)
+{
+    uint64_t top = la >> 47;
+    return top == 0 || top == 0x1ffff;
+}
+
 /* The stack of a 64-bit delivery (6.14.4, 6.14.5): RSPn of the 64-bit
    TSS on a privilege change, the IST entry when the gate names one,
    then aligned to 16 bytes.  *nrsp and *nss come in as the current RSP
@@ -660,6 +667,8 @@ static bool long_stack(uc_cpu *c, unsigned ist, unsigned cpl, unsigned ncpl,
         *nrsp = le(t, 8);
         if (ncpl < cpl)
             *nss = ncpl; /* a null selector with RPL = new CPL */
+        if (!canonical(*nrsp)) /* 6.14.4: #SS(EXT) */
+            return fail(f, VEC_SS, ext);
     }
     *nrsp &= ~0xfull;
     return true;
@@ -718,6 +727,8 @@ static bool deliver_long(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
     if (!gate_target(c, sel, cpl, ext, true, &ncpl, &cdesc, f))
         return false;
     uint32_t sel_err = (sel & 0xfffcu) + ext;
+    if (!canonical(target)) /* 6.14.1: #GP(EXT) */
+        return fail(f, VEC_GP, ext);
     uint64_t nrsp = rsp, nss = ss, top = 0;
     if (!long_stack(c, ist, cpl, ncpl, ext, &nrsp, &nss, f) ||
         !long_push(c, has_err, err, rip, cs, rflags, rsp, ss, nrsp, &top, f))

@@ -140,7 +140,9 @@
  *     gate 0xE or trap gate 0xF, present, within the limit; software
  *     INT n also checks gate DPL >= CPL), the target code segment in
  *     the GDT (present 64-bit code), TSS.RSPn on a privilege change and
- *     TSS.IST[n] when the gate names one, RSP aligned to 16, push SS,
+ *     TSS.IST[n] when the gate names one (not canonical: #SS(EXT); a
+ *     target RIP that is not canonical: #GP(EXT); 6.14.4, 6.14.1),
+ *     RSP aligned to 16, push SS,
  *     RSP, RFLAGS, CS, RIP and the error code if the vector has one (8,
  *     10-14, 17, 21).
  *   - Legacy protected mode (CR0.PE = 1, EFER.LMA = 0; 6.11, 6.12.1):
