@@ -133,6 +133,8 @@ static bool fault(intc_uc_fault *f, uint8_t v, uint32_t err)
     f->vector = v;
     f->err = err;
     f->unsupported = 0;
+    f->has_cr2 = false;
+    f->unmapped = 0;
     return false;
 }
 
@@ -215,16 +217,20 @@ static dtable table_of(uc_cpu *c, int id)
     return t;
 }
 
-/* The descriptor sel names, in ldt when its TI bit is set; false if it
-   lies beyond the table's limit or outside RAM. */
-static bool desc(uc_cpu *c, dtable gdt, dtable ldt, uint32_t sel, uint64_t *d)
+/* The descriptor sel names, in ldt when its TI bit is set; false with
+   vec(err) if it lies beyond the table's limit, or with the #PF (CR2)
+   or stop of an entry whose address does not translate. */
+static bool desc(uc_cpu *c, dtable gdt, dtable ldt, uint32_t sel, uint64_t *d,
+                 intc_uc_fault *f, uint8_t vec, uint32_t err)
 {
     dtable t = (sel & 4) ? ldt : gdt;
     span s;
     uint8_t b[8];
-    if ((uint64_t)(sel | 7u) > t.limit ||
-        !span_at(c, (t.base + (sel & 0xfff8u)) & 0xffffffffu, 8, &s))
-        return false;
+    if ((uint64_t)(sel | 7u) > t.limit)
+        return fault(f, vec, err);
+    uint64_t la = (t.base + (sel & 0xfff8u)) & 0xffffffffu;
+    if (!span_at(c, la, 8, &s))
+        return span_fault(c, la, 8, false, f);
     span_read(c, &s, b);
     *d = get32(b) | (uint64_t)get32(b + 4) << 32;
     return true;
@@ -388,8 +394,8 @@ static bool task_seg(uc_cpu *c, dtable gdt, dtable ldt, unsigned r,
     *d = 0;
     if ((sel & 0xfffc) == 0)
         return (r != S_CS && r != S_SS) || fault(f, VEC_TS, e);
-    if (!desc(c, gdt, ldt, sel, d))
-        return fault(f, VEC_TS, e);
+    if (!desc(c, gdt, ldt, sel, d, f, VEC_TS, e))
+        return false;
     unsigned t = d_type(*d), dpl = d_dpl(*d);
     bool conforming = is_code(*d) && (t & 4), ok;
     if (r == S_CS)
@@ -418,9 +424,13 @@ static bool new_state(uc_cpu *c, const task *t, intc_uc_fault *f)
     dtable none = {0, 0}, ldt = none;
     uint64_t d = 0, cs = 0;
     if (ldt_sel & 0xfffc) {
-        if ((ldt_sel & 4) || !desc(c, t->gdt, none, ldt_sel, &d) ||
-            d_type(d) != DT_LDT || !d_present(d))
-            return fault(f, VEC_TS, (ldt_sel & 0xfffcu) | t->ext);
+        uint32_t le_ = (ldt_sel & 0xfffcu) | t->ext;
+        if (ldt_sel & 4)
+            return fault(f, VEC_TS, le_);
+        if (!desc(c, t->gdt, none, ldt_sel, &d, f, VEC_TS, le_))
+            return false;
+        if (d_type(d) != DT_LDT || !d_present(d))
+            return fault(f, VEC_TS, le_);
         ldt.base = d_base(d);
         ldt.limit = d_limit(d);
     } else if (ldt_sel & 4) {
@@ -497,14 +507,15 @@ static bool push_err(uc_cpu *c, uint32_t err, uint32_t ext, intc_uc_fault *f)
         if (esp > 0xfffc)
             return fault(f, VEC_SS, ext);
     } else {
-        if (!desc(c, table_of(c, UC_X86_REG_GDTR), table_of(c, UC_X86_REG_LDTR),
-                  sel, &d) ||
-            !stack_fits(d, esp, 4))
+        if (!desc(c, table_of(c, UC_X86_REG_GDTR),
+                  table_of(c, UC_X86_REG_LDTR), sel, &d, f, VEC_SS, ext))
+            return false;
+        if (!stack_fits(d, esp, 4))
             return fault(f, VEC_SS, ext);
         base = d_base(d);
     }
     if (!span_at(c, (base + esp) & 0xffffffffu, 4, &s))
-        return fault(f, VEC_SS, ext);
+        return span_fault(c, (base + esp) & 0xffffffffu, 4, true, f);
     put32(b, err);
     span_write(c, &s, b);
     set_reg(c, UC_X86_REG_RSP, esp);
@@ -544,7 +555,9 @@ static bool v86_code(uc_cpu *c, dtable gdt, dtable ldt, uint32_t sel,
     uint32_t e = (sel & 0xfffcu) | ext;
     if ((sel & 0xfffc) == 0)
         return fault(f, VEC_GP, ext);
-    if (!desc(c, gdt, ldt, sel, d) || !is_code(*d))
+    if (!desc(c, gdt, ldt, sel, d, f, VEC_GP, e))
+        return false;
+    if (!is_code(*d))
         return fault(f, VEC_GP, e);
     if (!d_present(*d))
         return fault(f, VEC_NP, e);
@@ -578,15 +591,20 @@ static bool v86_stack(uc_cpu *c, dtable gdt, dtable ldt, uint32_t ext,
     uint32_t e = (*ss0 & 0xfffcu) | ext;
     if ((*ss0 & 0xfffc) == 0)
         return fault(f, VEC_TS, ext);
-    if ((*ss0 & 3) != 0 || !desc(c, gdt, ldt, *ss0, &d) || d_dpl(d) != 0 ||
-        !is_data(d) || !(d_type(d) & 2))
+    if ((*ss0 & 3) != 0)
+        return fault(f, VEC_TS, e);
+    if (!desc(c, gdt, ldt, *ss0, &d, f, VEC_TS, e))
+        return false;
+    if (d_dpl(d) != 0 || !is_data(d) || !(d_type(d) & 2))
         return fault(f, VEC_TS, e);
     if (!d_present(d))
         return fault(f, VEC_SS, e);
     *top = esp0 - n;
-    if (!stack_fits(d, *top, n) ||
-        !span_at(c, ((uint64_t)d_base(d) + *top) & 0xffffffffu, n, frame))
+    if (!stack_fits(d, *top, n))
         return fault(f, VEC_SS, e);
+    uint64_t la = ((uint64_t)d_base(d) + *top) & 0xffffffffu;
+    if (!span_at(c, la, n, frame))
+        return span_fault(c, la, n, true, f);
     return true;
 }
 
