@@ -804,6 +804,13 @@ bool intc_uc__deliver(uc_cpu *c, uint8_t vector, unsigned kind, bool has_err,
         memset(&f, 0, sizeof f);
         if (deliver_once(c, v, kind, has_err, err, rip, &f)) {
             c->delivered++;
+            /* A delivery takes time: one instruction's on the CPU's
+               clock and in the run's instruction budget (not in the
+               CPU's retired count), so that a guest caught in a fault
+               loop (each handler faulting at once) still sees time
+               pass and the run's limits end it. */
+            c->clock += m->cfg.insn_ns;
+            m->insns_total++;
             c->after_sti = c->sti_cand = false;
             intc_uc__emit(m, c, INTC_UC_EV_DELIVER, v, rip, kind,
                           has_err ? err : 0);
