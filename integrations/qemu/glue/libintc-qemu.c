@@ -393,6 +393,22 @@ static LibintcApicState *lq_cpu_access(hwaddr off, unsigned size,
     return cpu->apic_state ? LIBINTC_APIC(cpu->apic_state) : NULL;
 }
 
+/*
+ * A message QEMU's own models made: its IOAPIC (ioapic_entry_parse, or
+ * VT-d's remapping of it, vtd_generate_msi_message) writes a
+ * level-triggered message with the level bit (14) clear, which libintc
+ * drops as a de-assert; QEMU's APIC ignores the bit.  Mark it asserted.
+ * Only these writes are unspecified (or remapped) and level: PCI MSIs
+ * are edge.
+ */
+static void lq_qemu_msi(uint64_t addr, uint32_t data)
+{
+    if (data & (1u << 15)) {
+        data |= 1u << 14;
+    }
+    intc_msi_send(lq.m, addr, data, 0xffff, NULL);
+}
+
 static MemTxResult lq_mem_read(void *opaque, hwaddr off, uint64_t *data,
                                unsigned size, MemTxAttrs attrs)
 {
@@ -438,17 +454,12 @@ static MemTxResult lq_mem_write(void *opaque, hwaddr off, uint64_t data,
 
     assert(qemu_mutex_iothread_locked());
     if (!a) {
-        /*
-         * QEMU's IOAPIC (ioapic_entry_parse) writes a level-triggered
-         * message with the level bit (14) clear, which libintc drops as a
-         * de-assert: mark it asserted, as QEMU's APIC reads it.  Only its
-         * writes are unspecified and level; PCI MSIs are edge.
-         */
-        if (attrs.unspecified && (data & (1u << 15))) {
-            data |= 1u << 14;
+        if (attrs.unspecified) {
+            lq_qemu_msi(APIC_DEFAULT_ADDRESS + off, data);
+        } else {
+            intc_msi_send(lq.m, APIC_DEFAULT_ADDRESS + off, data,
+                          attrs.requester_id, NULL);
         }
-        intc_msi_send(lq.m, APIC_DEFAULT_ADDRESS + off, data,
-                      attrs.unspecified ? 0xffff : attrs.requester_id, NULL);
         return MEMTX_OK;
     }
     if (off == 0xb0 && size == 4) {
@@ -585,7 +596,7 @@ static void lq_apic_init_reset(APICCommonState *s)
 /* After VT-d remapping (intel_iommu.c): the remapped message. */
 static void lq_apic_send_msi(MSIMessage *msi)
 {
-    intc_msi_send(lq.m, msi->address, msi->data, 0xffff, NULL);
+    lq_qemu_msi(msi->address, msi->data);
 }
 
 /* Cold reset (x86_cpu_after_reset, machine reset): RESET. */
