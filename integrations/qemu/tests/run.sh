@@ -17,7 +17,8 @@
 #   - with LIBINTC_QEMU_PARTIAL=lapic in the environment (libintc's Local
 #     APICs, QEMU's IOAPIC) the kernel boots on 1 and 4 CPUs (SeaBIOS
 #     brings the APs up with INIT-SIPI through libintc) and reads the
-#     LAPIC version 0x00050014 from libintc.
+#     LAPIC version 0x00050014 from libintc; without a kernel, SeaBIOS
+#     finds its 4 CPUs again after each of two monitor system_resets.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -122,7 +123,44 @@ boots lapic q35,x-libintc=on
 boots lapic-smp4 q35,x-libintc=on -smp 4
 refused lapic-hotplug 'does not support CPU hotplug' \
     -M q35,x-libintc=on -accel tcg -smp 2,maxcpus=4
+
+# resets NAME ARGS...: without a kernel, SeaBIOS (its log on the debug
+# console) finds the 4 CPUs at power-on and again after each of two
+# system_reset commands of the monitor; then quit.
+resets()
+{
+    local name=$1 log=$tmp/$1.debugcon n i
+    shift
+    : >"$log"
+    mkfifo "$tmp/$name.mon"
+    env "${run_env[@]}" timeout 120 "$qemu" -L /usr/share/seabios \
+        -L /usr/share/qemu -nodefaults -display none -smp 4 "$@" \
+        -chardev "file,id=dbg,path=$log" \
+        -device isa-debugcon,iobase=0x402,chardev=dbg \
+        -monitor stdio <"$tmp/$name.mon" >"$tmp/$name.out" 2>&1 &
+    exec 8>"$tmp/$name.mon"
+    for n in 1 2 3; do
+        for i in $(seq 600); do
+            [ "$(grep -c 'Found 4 cpu(s)' "$log")" -ge "$n" ] && break
+            sleep 0.1
+        done
+        [ "$n" -lt 3 ] && echo system_reset >&8
+    done
+    echo quit >&8
+    exec 8>&-
+    rc=0
+    wait $! || rc=$?
+    n=$(grep -c 'Found 4 cpu(s)' "$log")
+    if [ "$rc" -ne 0 ] || [ "$n" -ne 3 ]; then
+        fail "$name: $*: wanted status 0 and SeaBIOS finding 4 CPUs 3 times, got status $rc, $n times"
+        sed 's/^/    | /' "$tmp/$name.out"
+    else
+        echo "ok: $name: $*: SeaBIOS finds 4 CPUs at power-on and after 2 resets"
+    fi
+}
+resets lapic-reset -M q35,x-libintc=on -accel tcg
 run_env=()
+resets stock-reset -M q35 -accel tcg
 
 if [ "$fails" -ne 0 ]; then
     echo "$fails check(s) failed"
