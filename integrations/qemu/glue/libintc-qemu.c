@@ -23,6 +23,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "exec/address-spaces.h"
+#include "migration/blocker.h"
 #include "hw/core/cpu.h"
 #include "hw/i386/apic_internal.h"
 #include "hw/i386/ioapic.h"
@@ -163,6 +164,8 @@ typedef struct LibintcApicState {
 
 #define LIBINTC_APIC(obj) \
     OBJECT_CHECK(LibintcApicState, (obj), TYPE_LIBINTC_APIC)
+
+static Error *lq_migration_blocker;
 
 /* The one libintc machine of the process, created at the first realize. */
 static struct {
@@ -369,7 +372,15 @@ static bool lq_machine_create(X86CPU *cpu, Error **errp)
         return false;
     }
     qemu_register_reset(lq_reset, NULL);
-    return true;
+    /*
+     * The apic-common VMState holds the unused shadows, not libintc's
+     * registers: refuse savevm and migration rather than restore a
+     * machine whose APICs lost their state (until the libintc section).
+     */
+    error_setg(&lq_migration_blocker, "x-libintc=on: libintc's interrupt "
+               "controller state is not saved yet (integrations/qemu, "
+               "issue 14)");
+    return migrate_add_blocker(lq_migration_blocker, errp) == 0;
 }
 
 /* --- the 0xFEE00000 region: xAPIC registers and MSI writes --- */
