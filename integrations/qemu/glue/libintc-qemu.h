@@ -35,7 +35,9 @@
  *     savevm/loadvm, the monitor and qtest.
  *   - QEMU does not hold it in RDMSR/WRMSR (helper_rdmsr/helper_wrmsr) nor
  *     in a CR8 read (helper_read_crN): the glue takes it there and drops it
- *     before returning.
+ *     before returning (since patch 0002: WRMSR IA32_APIC_BASE reaches the
+ *     class's set_base, a CR8 read its get_tpr; both take it if not held).
+ *   - The glue's 0xFEE00000 region ops assert that it is held.
  *   - RDTSC (libintc_qemu_tsc) takes no lock and touches no libintc state:
  *     the guest TSC is computed from QEMU_CLOCK_VIRTUAL with libintc's
  *     formula, so RDTSC-heavy guests do not serialise on the BQL under
