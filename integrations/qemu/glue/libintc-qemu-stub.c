@@ -38,3 +38,39 @@ void libintc_qemu_machine_class_init(ObjectClass *oc)
 void libintc_qemu_machine_init(MachineState *ms)
 {
 }
+
+/* The hooks of patch 0002: never reached (libintc_qemu_on stays false). */
+int libintc_qemu_get_pic_interrupt(X86CPU *cpu)
+{
+    g_assert_not_reached();
+}
+
+void libintc_qemu_apic_deliver_pic_intr(DeviceState *dev, int level)
+{
+    g_assert_not_reached();
+}
+
+int libintc_qemu_apic_accept_pic_intr(DeviceState *dev)
+{
+    g_assert_not_reached();
+}
+
+int libintc_qemu_apic_get_highest_priority_irr(DeviceState *dev)
+{
+    g_assert_not_reached();
+}
+
+void libintc_qemu_apic_poll_irq(DeviceState *dev)
+{
+    g_assert_not_reached();
+}
+
+void libintc_qemu_apic_sipi(DeviceState *dev)
+{
+    g_assert_not_reached();
+}
+
+int libintc_qemu_apic_get_interrupt(DeviceState *dev)
+{
+    g_assert_not_reached();
+}

@@ -12,11 +12,16 @@
  *
  * State of the series: patch 0001 adds the property and the checks made at
  * machine creation (libintc_qemu_machine_class_init,
- * libintc_qemu_machine_init).  Until the Local APIC and IOAPIC are hooked
- * in, x-libintc=on stops QEMU with an error once the machine is created
- * rather than run QEMU's own models under the libintc name.  The other
- * functions declared here are the hooks of the patches to come; each is
- * defined (in the glue and in the stub) by the patch that calls it.
+ * libintc_qemu_machine_init).  Patch 0002 makes every CPU's Local APIC a
+ * libintc-apic (apic_get_class), xAPIC mode only, with the 0xFEE00000
+ * region (register accesses and MSI writes), the INTA hook and the
+ * prologues of hw/intc/apic.c's free functions.  The IOAPIC is still
+ * QEMU's, so x-libintc=on refuses once the machine is created unless
+ * LIBINTC_QEMU_PARTIAL=lapic is in the environment (then QEMU's IOAPIC
+ * sends its messages to libintc as MSI writes, and level EOIs are
+ * forwarded to it); it never runs QEMU's own Local APIC under the libintc
+ * name.  The functions under "later patches" are declared for the shape
+ * of the series; each is defined by the patch that calls it.
  *
  * Locking: the big QEMU lock (BQL) serialises libintc.
  *   libintc is not thread-safe (include/intc/common.h): every call into it,
@@ -30,7 +35,9 @@
  *     savevm/loadvm, the monitor and qtest.
  *   - QEMU does not hold it in RDMSR/WRMSR (helper_rdmsr/helper_wrmsr) nor
  *     in a CR8 read (helper_read_crN): the glue takes it there and drops it
- *     before returning.
+ *     before returning (since patch 0002: WRMSR IA32_APIC_BASE reaches the
+ *     class's set_base, a CR8 read its get_tpr; both take it if not held).
+ *   - The glue's 0xFEE00000 region ops assert that it is held.
  *   - RDTSC (libintc_qemu_tsc) takes no lock and touches no libintc state:
  *     the guest TSC is computed from QEMU_CLOCK_VIRTUAL with libintc's
  *     formula, so RDTSC-heavy guests do not serialise on the BQL under
@@ -89,10 +96,27 @@ void libintc_qemu_machine_class_init(ObjectClass *oc);
  */
 void libintc_qemu_machine_init(MachineState *ms);
 
+/* --- Patch 0002: the Local APICs --------------------------------------- */
+
+/*
+ * x86.c cpu_get_pic_interrupt (INTA), for a CPU with an APIC: the vector
+ * to deliver, or -1 (seg_helper.c then delivers nothing).
+ */
+int libintc_qemu_get_pic_interrupt(X86CPU *cpu);
+
+/*
+ * hw/intc/apic.c free functions, each called before the APIC() cast when
+ * x-libintc=on (dev is a libintc-apic, or NULL: stock's results for NULL).
+ */
+void libintc_qemu_apic_deliver_pic_intr(DeviceState *dev, int level);
+int libintc_qemu_apic_accept_pic_intr(DeviceState *dev);
+int libintc_qemu_apic_get_highest_priority_irr(DeviceState *dev);
+void libintc_qemu_apic_poll_irq(DeviceState *dev);
+void libintc_qemu_apic_sipi(DeviceState *dev);
+int libintc_qemu_apic_get_interrupt(DeviceState *dev);
+
 /* --- Later patches (declared for the series' shape; not yet defined) ---- */
 
-/* x86.c cpu_get_pic_interrupt (INTA): the vector to deliver, or -1. */
-int libintc_qemu_get_pic_interrupt(X86CPU *cpu);
 /* x86.c cpu_get_tsc: the guest TSC from QEMU_CLOCK_VIRTUAL; lock-free. */
 uint64_t libintc_qemu_tsc(CPUX86State *env);
 
@@ -105,13 +129,7 @@ enum {
 int libintc_qemu_msr(CPUX86State *env, uint32_t msr, bool write,
                      uint64_t *val);
 
-/* hw/intc/apic.c free functions, each called before the APIC() cast. */
-void libintc_qemu_apic_deliver_pic_intr(DeviceState *dev, int level);
-int libintc_qemu_apic_accept_pic_intr(DeviceState *dev);
-int libintc_qemu_apic_get_highest_priority_irr(DeviceState *dev);
-void libintc_qemu_apic_poll_irq(DeviceState *dev);
-void libintc_qemu_apic_sipi(DeviceState *dev);
-int libintc_qemu_apic_get_interrupt(DeviceState *dev);
+/* hw/intc/apic_common.c cpu_get_apic_base (optional). */
 uint64_t libintc_qemu_apic_get_base(DeviceState *dev);
 
 /* target/i386/cpu-dump.c: "info lapic" from libintc's registers. */
