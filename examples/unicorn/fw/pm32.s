@@ -8,49 +8,16 @@
 #   3. LAPIC timer ticks through an interrupt gate (IF clear inside),
 #      woken from `sti; hlt`.
         .include "common.inc"
+        .include "legacy.inc"
         .set IDT32, 0x1000              # 256 gates of 8 bytes
-        .set PML4, 0x70000
-        .set PDPT, 0x71000
-        .set PD, 0x72000
         .set SEL_C32, 0x18
 
         .code64
         .globl _start
 _start:
-        mov esp, STACKS + 0x1000
-        lgdt [gdt32_ptr]
-        mov dword ptr [PML4], PDPT + 3  # identity map of the first 2 MiB
-        mov dword ptr [PDPT], PD + 3
-        mov dword ptr [PD], 0x83
-        mov eax, PML4
-        mov cr3, rax
-        mov rax, cr4
-        or eax, 0x20                    # PAE
-        mov cr4, rax
-        mov rax, cr0
-        bts eax, 31                     # PG: long mode with paging
-        mov cr0, rax
-        push SEL_C32                    # compatibility mode
-        lea rax, [rip + compat]
-        push rax
-        retfq
-
+        LEAVE_LONG_MODE gdt32_ptr, SEL_C32, legacy
         .code32
-compat: mov eax, cr0
-        btr eax, 31                     # PG off: EFER.LMA clears
-        mov cr0, eax
-        mov ecx, 0xc0000080
-        rdmsr
-        btr eax, 8                      # EFER.LME off
-        wrmsr
-        xor eax, eax
-        mov cr4, eax
-        ljmp SEL_C32, offset legacy     # legacy 32-bit protected mode
-legacy: mov ax, SEL_DATA
-        mov ds, ax
-        mov es, ax
-        mov ss, ax
-        mov esp, STACKS + 0x1000
+legacy:
         call idt32_defaults
         mov eax, 0x30
         mov edx, offset int30_isr
@@ -163,12 +130,7 @@ idt32_defaults:
         jb 1b
         ret
 
-puts32: lodsb
-        test al, al
-        jz 2f
-        out PORT_CONSOLE, al
-        jmp puts32
-2:      ret
+        LEGACY_SUBROUTINES               # puts32
 
 hello:  .asciz "pm32: legacy protected mode\n"
 pass:   .asciz "pm32: pass\n"

@@ -31,6 +31,7 @@
 # or writes its frame to the wrong one: the checks see it.  Exit
 # 0xbad1-3: checks 1-3.
         .include "common.inc"
+        .include "legacy.inc"
         .set PD32, 0x70000              # 32-bit paging structures
         .set PT32_HI, 0x71000
         .set PT32_APIC, 0x72000
@@ -39,9 +40,6 @@
         .set PAE_PD3, 0x75000
         .set PAE_PT_HI, 0x76000
         .set PAE_PT_APIC, 0x77000
-        .set PML4, 0x78000              # the way out of long mode
-        .set PDPT64, 0x79000
-        .set PD64, 0x7a000
         .set IDT_LIN, 0x400000          # linear: IDT, two stack pages
         .set STK_LO, 0x401000
         .set STK_HI, 0x402000
@@ -58,40 +56,9 @@
         .code64
         .globl _start
 _start:
-        mov esp, STACKS + 0x1000
-        lgdt [gdt32_ptr]
-        mov dword ptr [PML4], PDPT64 + 3 # identity map of the first 2 MiB
-        mov dword ptr [PDPT64], PD64 + 3
-        mov dword ptr [PD64], 0x83
-        mov eax, PML4
-        mov cr3, rax
-        mov rax, cr4
-        or eax, 0x20                    # PAE
-        mov cr4, rax
-        mov rax, cr0
-        bts eax, 31                     # PG: long mode with paging
-        mov cr0, rax
-        push SEL_C32                    # compatibility mode
-        lea rax, [rip + compat]
-        push rax
-        retfq
-
+        LEAVE_LONG_MODE gdt32_ptr, SEL_C32, legacy
         .code32
-compat: mov eax, cr0
-        btr eax, 31                     # PG off: EFER.LMA clears
-        mov cr0, eax
-        mov ecx, 0xc0000080
-        rdmsr
-        btr eax, 8                      # EFER.LME off
-        wrmsr
-        xor eax, eax
-        mov cr4, eax
-        ljmp SEL_C32, offset legacy     # legacy 32-bit protected mode
-legacy: mov ax, SEL_DATA
-        mov ds, ax
-        mov es, ax
-        mov ss, ax
-        mov esp, STACKS + 0x1000        # identity-mapped in A and B
+legacy:                                 # ESP in STACKS: identity in A, B
         mov esi, offset hello
         call puts32
         mov edi, PD32                   # clear the paging structures
@@ -360,12 +327,7 @@ idt32_build:
         call set_gate32
         ret
 
-puts32: lodsb
-        test al, al
-        jz 2f
-        out PORT_CONSOLE, al
-        jmp puts32
-2:      ret
+        LEGACY_SUBROUTINES               # puts32
 
 hello:  .asciz "pm32_paging: legacy protected mode\n"
 pass_a: .asciz "pm32_paging: 32-bit paging pass\n"

@@ -20,13 +20,7 @@ _start:
         lea rsi, [rip + hello]
         call puts
         mov rbx, LAPIC
-        mov dword ptr [rbx + LAPIC_ICR_HI], 0
-        mov dword ptr [rbx + LAPIC_ICR_LO], 0x000c4500
-        lea eax, [rip + rm_entry]
-        shr eax, 12
-        or eax, 0x000c4600
-        mov dword ptr [rbx + LAPIC_ICR_LO], eax
-        mov dword ptr [rbx + LAPIC_ICR_LO], eax
+        INIT_SIPI_SIPI rm_entry
 1:      hlt                             # IF = 0: for good
         jmp 1b
 

@@ -185,15 +185,6 @@ bool intc_uc__translate(uc_cpu *c, uint64_t la, bool write, uint64_t *gpa)
 /* A fault of the delivery itself: vector and error code (uc_priv.h). */
 typedef intc_uc_fault dfault;
 
-static bool fail(dfault *f, uint8_t v, uint32_t err)
-{
-    f->vector = v;
-    f->err = err;
-    f->unsupported = 0;
-    f->has_cr2 = false;
-    f->unmapped = 0;
-    return false;
-}
 
 /* An access of the delivery (to the IDT, GDT, TSS or the new stack)
    that failed at la: a #PF with CR2 = la (SDM 4.7: P = 0, W/R as the
@@ -204,7 +195,7 @@ static bool lin_fail(dfault *f, int why, uint64_t la, bool write)
 {
     if (!f)
         return false;
-    fail(f, VEC_PF, write ? 2u : 0u);
+    intc_uc__fault(f, VEC_PF, write ? 2u : 0u);
     if (why == XL_NOT_RAM) {
         f->unmapped = write ? UC_ERR_WRITE_UNMAPPED : UC_ERR_READ_UNMAPPED;
         return false;
@@ -326,9 +317,9 @@ static bool gate_target(uc_cpu *c, uint16_t sel, unsigned cpl, uint32_t ext,
     uc_reg_read(c->uc, UC_X86_REG_GDTR, &gdtr);
     uint32_t sel_err = (sel & 0xfffcu) + ext;
     if ((sel & 0xfffc) == 0)
-        return fail(f, VEC_GP, ext);
+        return intc_uc__fault(f, VEC_GP, ext);
     if ((sel & 4) || (uint64_t)(sel | 7) > gdtr.limit) /* no LDT */
-        return fail(f, VEC_GP, sel_err);
+        return intc_uc__fault(f, VEC_GP, sel_err);
     uint8_t d[8];
     if (!read_lin(c, gdtr.base + (sel & 0xfff8u), d, sizeof d, f))
         return false;
@@ -336,13 +327,13 @@ static bool gate_target(uc_cpu *c, uint16_t sel, unsigned cpl, uint32_t ext,
     bool s_code = ((desc >> 44) & 1) && ((desc >> 43) & 1);
     unsigned cdpl = (unsigned)((desc >> 45) & 3);
     if (!s_code || cdpl > cpl)
-        return fail(f, VEC_GP, sel_err);
+        return intc_uc__fault(f, VEC_GP, sel_err);
     if (!((desc >> 47) & 1))
-        return fail(f, VEC_NP, sel_err);
+        return intc_uc__fault(f, VEC_NP, sel_err);
     /* 64-bit mode wants L = 1, D = 0 (6.14.1); legacy mode L = 0. */
     bool l = (desc >> 53) & 1, db = (desc >> 54) & 1;
     if (want_long ? (!l || db) : l)
-        return fail(f, VEC_GP, sel_err);
+        return intc_uc__fault(f, VEC_GP, sel_err);
     *ncpl = ((desc >> 42) & 1) ? cpl : cdpl; /* conforming keeps CPL */
     *cdesc = desc;
     return true;
@@ -391,13 +382,13 @@ static bool new_stack_seg(uc_cpu *c, uint16_t sel, unsigned ncpl,
 {
     uint32_t e = (sel & 0xfffcu) + ext;
     if ((sel & 0xfffc) == 0)
-        return fail(f, VEC_TS, ext);
+        return intc_uc__fault(f, VEC_TS, ext);
     uc_x86_mmr t;
     memset(&t, 0, sizeof t);
     uc_reg_read(c->uc, (sel & 4) ? UC_X86_REG_LDTR : UC_X86_REG_GDTR, &t);
     uint8_t d[8];
     if ((uint64_t)(sel | 7) > t.limit)
-        return fail(f, VEC_TS, e);
+        return intc_uc__fault(f, VEC_TS, e);
     if (!read_lin(c, t.base + (sel & 0xfff8u), d, sizeof d, f))
         return false;
     uint64_t desc = le(d, 8);
@@ -405,9 +396,9 @@ static bool new_stack_seg(uc_cpu *c, uint16_t sel, unsigned ncpl,
     unsigned type = (unsigned)((desc >> 40) & 0x1f); /* S and type */
     /* S = 1, data (bit 3 clear), writable (bit 1). */
     if ((sel & 3) != ncpl || dpl != ncpl || (type & 0x1a) != 0x12)
-        return fail(f, VEC_TS, e);
+        return intc_uc__fault(f, VEC_TS, e);
     if (!((desc >> 47) & 1))
-        return fail(f, VEC_SS, e);
+        return intc_uc__fault(f, VEC_SS, e);
     *out = seg_cache(sel, desc);
     return true;
 }
@@ -436,7 +427,8 @@ static bool legacy_stack(uc_cpu *c, unsigned cpl, unsigned ncpl,
     uint8_t t[8];
     uint64_t off = 4 + 8 * (uint64_t)ncpl;
     if (off + 5 > tr.limit)
-        return fail(f, VEC_TS, ((uint32_t)tr.selector & 0xfffcu) + ext);
+        return intc_uc__fault(f, VEC_TS,
+                              ((uint32_t)tr.selector & 0xfffcu) + ext);
     if (!read_lin(c, tr.base + off, t, 6, f))
         return false;
     *esp = (uint32_t)le(t, 4);
@@ -447,32 +439,46 @@ static bool legacy_stack(uc_cpu *c, unsigned cpl, unsigned ncpl,
     return true;
 }
 
-/* The 8-byte gate of vector v in legacy mode (6.11, figure 6-2) and its
-   checks (6.12.1.1): *type, *sel and *target (for a task gate, type 5,
-   *sel is the TSS selector, 6.12.2); false with the fault. */
+/* The gate of vector v, size bytes (8 in legacy mode, figure 6-2; 16 in
+   IA-32e mode, 6.14.1) into g, with the checks both modes make
+   (6.12.1.1): within the IDT's limit (else #GP(IDT)), a 32-bit or 64-bit
+   interrupt (0xE) or trap (0xF) gate or, in legacy mode, a task gate (5)
+   (else #GP(IDT); a 16-bit gate in legacy mode stops the machine), DPL
+   >= CPL for INT n, INT3 and INTO (else #GP(IDT) without EXT), present
+   (else #NP(IDT)).  false with the fault. */
+static bool idt_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
+                     uc_x86_mmr idtr, unsigned size, uint8_t *g, dfault *f)
+{
+    uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
+    uint32_t idt_err = (uint32_t)v * 8 + 2 + ext;
+    if ((uint64_t)v * size + size - 1 > idtr.limit)
+        return intc_uc__fault(f, VEC_GP, idt_err);
+    if (!read_lin(c, idtr.base + (uint64_t)v * size, g, size, f))
+        return false;
+    unsigned dpl = (g[5] >> 5) & 3, type = g[5] & 0x1f;
+    if (size == 8 && (type == 0x06 || type == 0x07)) {
+        f->unsupported = INTC_UC_UNSUP_GATE; /* 16-bit gates */
+        return false;
+    }
+    if (type != 0x0e && type != 0x0f && (size != 8 || type != 0x05))
+        return intc_uc__fault(f, VEC_GP, idt_err);
+    if (kind == INTC_UC_KIND_SOFTWARE && dpl < cpl)
+        return intc_uc__fault(f, VEC_GP, (uint32_t)v * 8 + 2);
+    if (!(g[5] & 0x80))
+        return intc_uc__fault(f, VEC_NP, idt_err);
+    return true;
+}
+
+/* The 8-byte gate of vector v in legacy mode: *type, *sel and *target
+   (for a task gate, type 5, *sel is the TSS selector, 6.12.2). */
 static bool legacy_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
                         uc_x86_mmr idtr, unsigned *type, uint16_t *sel,
                         uint32_t *target, dfault *f)
 {
-    uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
-    uint32_t idt_err = (uint32_t)v * 8 + 2 + ext;
-    if ((uint64_t)v * 8 + 7 > idtr.limit)
-        return fail(f, VEC_GP, idt_err);
     uint8_t g[8];
-    if (!read_lin(c, idtr.base + (uint64_t)v * 8, g, sizeof g, f))
+    if (!idt_gate(c, v, kind, cpl, idtr, sizeof g, g, f))
         return false;
-    unsigned dpl = (g[5] >> 5) & 3;
     *type = g[5] & 0x1f;
-    if (*type == 0x06 || *type == 0x07) {
-        f->unsupported = INTC_UC_UNSUP_GATE; /* 16-bit gates */
-        return false;
-    }
-    if (*type != 0x05 && *type != 0x0e && *type != 0x0f)
-        return fail(f, VEC_GP, idt_err);
-    if (kind == INTC_UC_KIND_SOFTWARE && dpl < cpl)
-        return fail(f, VEC_GP, (uint32_t)v * 8 + 2);
-    if (!(g[5] & 0x80))
-        return fail(f, VEC_NP, idt_err);
     *sel = (uint16_t)le(g + 2, 2);
     *target = (uint32_t)(le(g, 2) | (le(g + 6, 2) << 16));
     return true;
@@ -544,7 +550,7 @@ static bool deliver_legacy(uc_cpu *c, uint8_t v, unsigned kind,
     uint64_t ncs = (sel & 0xfffcu) | ncpl;
     if (ncs != cs && !load_cs_ss(c, (uint16_t)ncs, cdesc,
                                  ncpl < cpl ? &nssc : NULL, ncpl))
-        return fail(f, VEC_GP, (sel & 0xfffcu) + ext);
+        return intc_uc__fault(f, VEC_GP, (sel & 0xfffcu) + ext);
     uint64_t nfl = eflags & ~(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
     if (type == 0x0e) /* interrupt gate (6.12.1.3) */
         nfl &= ~RFLAGS_IF;
@@ -567,7 +573,7 @@ static bool deliver_real(uc_cpu *c, uint8_t v, uint64_t rip, dfault *f)
     memset(&idtr, 0, sizeof idtr);
     uc_reg_read(c->uc, UC_X86_REG_IDTR, &idtr);
     if ((uint64_t)v * 4 + 3 > idtr.limit)
-        return fail(f, VEC_GP, 0);
+        return intc_uc__fault(f, VEC_GP, 0);
     uint8_t e[4];
     if (!read_lin(c, idtr.base + (uint64_t)v * 4, e, sizeof e, f))
         return false; /* not RAM (no paging in real mode): a stop */
@@ -588,7 +594,7 @@ static bool deliver_real(uc_cpu *c, uint8_t v, uint64_t rip, dfault *f)
     for (unsigned i = 0; i < 3; i++) {
         off[i] = (uint16_t)(sp - 2 * (i + 1));
         if (off[i] == 0xffff)
-            return fail(f, VEC_SS, 0);
+            return intc_uc__fault(f, VEC_SS, 0);
         for (unsigned b = 0; b < 2; b++)
             if (xlate(c, ssb + off[i] + b, &gpa[i][b]) != XL_OK)
                 return lin_fail(f, XL_NOT_RAM, ssb + off[i] + b, true);
@@ -610,29 +616,16 @@ static bool deliver_real(uc_cpu *c, uint8_t v, uint64_t rip, dfault *f)
     return true;
 }
 
-/* The 16-byte gate of vector v in 64-bit mode (6.14.1, figure 6-8) and
-   its checks (6.12.1.1): *type, *sel, *target and *ist; false with the
-   fault. */
+/* The 16-byte gate of vector v in 64-bit mode (6.14.1, figure 6-8):
+   *type, *sel, *target and *ist. */
 static bool long_gate(uc_cpu *c, uint8_t v, unsigned kind, unsigned cpl,
                       uc_x86_mmr idtr, unsigned *type, uint16_t *sel,
                       uint64_t *target, unsigned *ist, dfault *f)
 {
-    uint32_t ext = kind == INTC_UC_KIND_EXTERNAL || kind == INTC_UC_KIND_NMI;
-    uint32_t idt_err = (uint32_t)v * 8 + 2 + ext;
-    if ((uint64_t)v * 16 + 15 > idtr.limit)
-        return fail(f, VEC_GP, idt_err);
     uint8_t g[16];
-    if (!read_lin(c, idtr.base + (uint64_t)v * 16, g, sizeof g, f))
+    if (!idt_gate(c, v, kind, cpl, idtr, sizeof g, g, f))
         return false;
-    unsigned dpl = (g[5] >> 5) & 3;
     *type = g[5] & 0x1f;
-    if (*type != 0x0e && *type != 0x0f)
-        return fail(f, VEC_GP, idt_err);
-    /* INT n, INT3, INTO check the gate's DPL against CPL (6.12.1.1). */
-    if (kind == INTC_UC_KIND_SOFTWARE && dpl < cpl)
-        return fail(f, VEC_GP, (uint32_t)v * 8 + 2);
-    if (!(g[5] & 0x80))
-        return fail(f, VEC_NP, idt_err);
     *sel = (uint16_t)le(g + 2, 2);
     *target = le(g, 2) | (le(g + 6, 2) << 16) | (le(g + 8, 4) << 32);
     *ist = g[4] & 7;
@@ -661,14 +654,15 @@ static bool long_stack(uc_cpu *c, unsigned ist, unsigned cpl, unsigned ncpl,
             ist ? 0x24 + 8 * (uint64_t)(ist - 1) : 4 + 8 * (uint64_t)ncpl;
         uint8_t t[8];
         if (off + 7 > tr.limit)
-            return fail(f, VEC_TS, ((uint32_t)tr.selector & 0xfffcu) + ext);
+            return intc_uc__fault(f, VEC_TS,
+                              ((uint32_t)tr.selector & 0xfffcu) + ext);
         if (!read_lin(c, tr.base + off, t, sizeof t, f))
             return false;
         *nrsp = le(t, 8);
         if (ncpl < cpl)
             *nss = ncpl; /* a null selector with RPL = new CPL */
         if (!canonical(*nrsp)) /* 6.14.4: #SS(EXT) */
-            return fail(f, VEC_SS, ext);
+            return intc_uc__fault(f, VEC_SS, ext);
     }
     *nrsp &= ~0xfull;
     return true;
@@ -728,7 +722,7 @@ static bool deliver_long(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
         return false;
     uint32_t sel_err = (sel & 0xfffcu) + ext;
     if (!canonical(target)) /* 6.14.1: #GP(EXT) */
-        return fail(f, VEC_GP, ext);
+        return intc_uc__fault(f, VEC_GP, ext);
     uint64_t nrsp = rsp, nss = ss, top = 0;
     if (!long_stack(c, ist, cpl, ncpl, ext, &nrsp, &nss, f) ||
         !long_push(c, has_err, err, rip, cs, rflags, rsp, ss, nrsp, &top, f))
@@ -742,7 +736,7 @@ static bool deliver_long(uc_cpu *c, uint8_t v, unsigned kind, bool has_err,
     if (ncs != cs &&
         !load_cs_ss(c, (uint16_t)ncs, cdesc, nss != ss ? &nullss : NULL,
                     ncpl))
-        return fail(f, VEC_GP, sel_err);
+        return intc_uc__fault(f, VEC_GP, sel_err);
     uint64_t nfl = rflags & ~(RFLAGS_TF | RFLAGS_NT | RFLAGS_RF | RFLAGS_VM);
     if (type == 0x0e) /* interrupt gate: IF cleared (6.12.1.3) */
         nfl &= ~RFLAGS_IF;

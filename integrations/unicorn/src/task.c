@@ -128,15 +128,6 @@ static void put32(uint8_t *b, uint32_t v)
     put16(b + 2, v >> 16);
 }
 
-static bool fault(intc_uc_fault *f, uint8_t v, uint32_t err)
-{
-    f->vector = v;
-    f->err = err;
-    f->unsupported = 0;
-    f->has_cr2 = false;
-    f->unmapped = 0;
-    return false;
-}
 
 static bool unsupported(intc_uc_fault *f, unsigned why)
 {
@@ -227,7 +218,7 @@ static bool desc(uc_cpu *c, dtable gdt, dtable ldt, uint32_t sel, uint64_t *d,
     span s;
     uint8_t b[8];
     if ((uint64_t)(sel | 7u) > t.limit)
-        return fault(f, vec, err);
+        return intc_uc__fault(f, vec, err);
     uint64_t la = (t.base + (sel & 0xfff8u)) & 0xffffffffu;
     if (!span_at(c, la, 8, &s))
         return span_fault(c, la, 8, false, f);
@@ -337,7 +328,7 @@ static bool new_tss(uc_cpu *c, task *t, intc_uc_fault *f)
 {
     uint32_t e = (t->sel & 0xfffcu) | t->ext;
     if ((t->sel & 4) || (uint64_t)(t->sel | 7u) > t->gdt.limit)
-        return fault(f, VEC_GP, e);
+        return intc_uc__fault(f, VEC_GP, e);
     uint64_t slot = (t->gdt.base + (t->sel & 0xfff8u)) & 0xffffffffu;
     if (!span_at(c, slot, 8, &t->new_slot))
         return span_fault(c, slot, 8, false, f);
@@ -346,11 +337,11 @@ static bool new_tss(uc_cpu *c, task *t, intc_uc_fault *f)
     if (d_type(d) == DT_TSS16) /* a 16-bit task: not emulated */
         return unsupported(f, INTC_UC_UNSUP_GATE);
     if (d_type(d) != DT_TSS32) /* busy, or not a TSS */
-        return fault(f, VEC_GP, e);
+        return intc_uc__fault(f, VEC_GP, e);
     if (!d_present(d))
-        return fault(f, VEC_NP, e);
+        return intc_uc__fault(f, VEC_NP, e);
     if (d_limit(d) < TSS_SIZE - 1)
-        return fault(f, VEC_TS, e);
+        return intc_uc__fault(f, VEC_TS, e);
     if (!span_at(c, d_base(d), TSS_SIZE, &t->new_tss))
         return span_fault(c, d_base(d), TSS_SIZE, false, f);
     span_read(c, &t->new_tss, t->new_img);
@@ -366,7 +357,7 @@ static bool old_tss(uc_cpu *c, task *t, intc_uc_fault *f)
     uc_reg_read(c->uc, UC_X86_REG_TR, &t->tr);
     uint32_t s = t->tr.selector;
     if (t->tr.limit < TSS_SIZE - 1) /* a null TR too */
-        return fault(f, VEC_TS, (s & 0xfffcu) | t->ext);
+        return intc_uc__fault(f, VEC_TS, (s & 0xfffcu) | t->ext);
     if (!((t->tr.flags >> 8) & 8)) /* TR's type (F12): a 16-bit TSS */
         return unsupported(f, INTC_UC_UNSUP_GATE);
     if ((s & 4) || (uint64_t)(s | 7u) > t->gdt.limit ||
@@ -393,7 +384,7 @@ static bool task_seg(uc_cpu *c, dtable gdt, dtable ldt, unsigned r,
     unsigned rpl = sel & 3;
     *d = 0;
     if ((sel & 0xfffc) == 0)
-        return (r != S_CS && r != S_SS) || fault(f, VEC_TS, e);
+        return (r != S_CS && r != S_SS) || intc_uc__fault(f, VEC_TS, e);
     if (!desc(c, gdt, ldt, sel, d, f, VEC_TS, e))
         return false;
     unsigned t = d_type(*d), dpl = d_dpl(*d);
@@ -406,9 +397,9 @@ static bool task_seg(uc_cpu *c, dtable gdt, dtable ldt, unsigned r,
         ok = (is_data(*d) || (is_code(*d) && (t & 2))) &&
              (conforming || (dpl >= cpl && dpl >= rpl));
     if (!ok)
-        return fault(f, VEC_TS, e);
+        return intc_uc__fault(f, VEC_TS, e);
     if (!d_present(*d))
-        return fault(f, r == S_SS ? VEC_SS : VEC_NP, e);
+        return intc_uc__fault(f, r == S_SS ? VEC_SS : VEC_NP, e);
     return true;
 }
 
@@ -426,19 +417,19 @@ static bool new_state(uc_cpu *c, const task *t, intc_uc_fault *f)
     if (ldt_sel & 0xfffc) {
         uint32_t le_ = (ldt_sel & 0xfffcu) | t->ext;
         if (ldt_sel & 4)
-            return fault(f, VEC_TS, le_);
+            return intc_uc__fault(f, VEC_TS, le_);
         if (!desc(c, t->gdt, none, ldt_sel, &d, f, VEC_TS, le_))
             return false;
         if (d_type(d) != DT_LDT || !d_present(d))
-            return fault(f, VEC_TS, le_);
+            return intc_uc__fault(f, VEC_TS, le_);
         ldt.base = d_base(d);
         ldt.limit = d_limit(d);
     } else if (ldt_sel & 4) {
-        return fault(f, VEC_TS, t->ext);
+        return intc_uc__fault(f, VEC_TS, t->ext);
     }
     uint32_t eip = get32(n + TSS_EIP);
     if (get32(n + TSS_EFLAGS) & FL_VM)
-        return eip <= 0xffff || fault(f, VEC_GP, t->ext);
+        return eip <= 0xffff || intc_uc__fault(f, VEC_GP, t->ext);
     static const unsigned order[S_COUNT] = {S_CS, S_SS, S_ES, S_DS, S_FS, S_GS};
     unsigned cpl = get16(n + TSS_SEG + 4 * S_CS) & 3;
     for (unsigned i = 0; i < S_COUNT; i++) {
@@ -447,7 +438,7 @@ static bool new_state(uc_cpu *c, const task *t, intc_uc_fault *f)
                       t->ext, r == S_CS ? &cs : &d, f))
             return false;
     }
-    return eip <= d_limit(cs) || fault(f, VEC_GP, t->ext);
+    return eip <= d_limit(cs) || intc_uc__fault(f, VEC_GP, t->ext);
 }
 
 /* The old task's state as the switch leaves it in its TSS (7.3 step 8;
@@ -505,13 +496,13 @@ static bool push_err(uc_cpu *c, uint32_t err, uint32_t ext, intc_uc_fault *f)
     if (reg(c, UC_X86_REG_RFLAGS) & FL_VM) { /* 64 KiB at SS << 4 */
         base = (uint64_t)sel << 4;
         if (esp > 0xfffc)
-            return fault(f, VEC_SS, ext);
+            return intc_uc__fault(f, VEC_SS, ext);
     } else {
         if (!desc(c, table_of(c, UC_X86_REG_GDTR),
                   table_of(c, UC_X86_REG_LDTR), sel, &d, f, VEC_SS, ext))
             return false;
         if (!stack_fits(d, esp, 4))
-            return fault(f, VEC_SS, ext);
+            return intc_uc__fault(f, VEC_SS, ext);
         base = d_base(d);
     }
     if (!span_at(c, (base + esp) & 0xffffffffu, 4, &s))
@@ -554,15 +545,15 @@ static bool v86_code(uc_cpu *c, dtable gdt, dtable ldt, uint32_t sel,
 {
     uint32_t e = (sel & 0xfffcu) | ext;
     if ((sel & 0xfffc) == 0)
-        return fault(f, VEC_GP, ext);
+        return intc_uc__fault(f, VEC_GP, ext);
     if (!desc(c, gdt, ldt, sel, d, f, VEC_GP, e))
         return false;
     if (!is_code(*d))
-        return fault(f, VEC_GP, e);
+        return intc_uc__fault(f, VEC_GP, e);
     if (!d_present(*d))
-        return fault(f, VEC_NP, e);
+        return intc_uc__fault(f, VEC_NP, e);
     if ((d_type(*d) & 4) || d_dpl(*d) != 0)
-        return fault(f, VEC_GP, e);
+        return intc_uc__fault(f, VEC_GP, e);
     return true;
 }
 
@@ -577,7 +568,7 @@ static bool v86_stack(uc_cpu *c, dtable gdt, dtable ldt, uint32_t ext,
     memset(&tr, 0, sizeof tr);
     uc_reg_read(c->uc, UC_X86_REG_TR, &tr);
     if (tr.limit < 9)
-        return fault(f, VEC_TS, (tr.selector & 0xfffcu) | ext);
+        return intc_uc__fault(f, VEC_TS, (tr.selector & 0xfffcu) | ext);
     if (!((tr.flags >> 8) & 8)) /* a 16-bit TSS (F12) */
         return unsupported(f, INTC_UC_UNSUP_MODE);
     span s;
@@ -590,18 +581,18 @@ static bool v86_stack(uc_cpu *c, dtable gdt, dtable ldt, uint32_t ext,
     *ss0 = get16(b + 4);
     uint32_t e = (*ss0 & 0xfffcu) | ext;
     if ((*ss0 & 0xfffc) == 0)
-        return fault(f, VEC_TS, ext);
+        return intc_uc__fault(f, VEC_TS, ext);
     if ((*ss0 & 3) != 0)
-        return fault(f, VEC_TS, e);
+        return intc_uc__fault(f, VEC_TS, e);
     if (!desc(c, gdt, ldt, *ss0, &d, f, VEC_TS, e))
         return false;
     if (d_dpl(d) != 0 || !is_data(d) || !(d_type(d) & 2))
-        return fault(f, VEC_TS, e);
+        return intc_uc__fault(f, VEC_TS, e);
     if (!d_present(d))
-        return fault(f, VEC_SS, e);
+        return intc_uc__fault(f, VEC_SS, e);
     *top = esp0 - n;
     if (!stack_fits(d, *top, n))
-        return fault(f, VEC_SS, e);
+        return intc_uc__fault(f, VEC_SS, e);
     uint64_t la = ((uint64_t)d_base(d) + *top) & 0xffffffffu;
     if (!span_at(c, la, n, frame))
         return span_fault(c, la, n, true, f);
@@ -728,7 +719,7 @@ bool intc_uc__deliver_v86(uc_cpu *c, unsigned type, uint16_t sel,
         !v86_stack(c, gdt, ldt, ext, n, &ss0, &top, &room, f))
         return false;
     if (target > d_limit(cd))
-        return fault(f, VEC_GP, ext);
+        return intc_uc__fault(f, VEC_GP, ext);
     if (!site_here(c, &s))
         return unsupported(f, INTC_UC_UNSUP_MODE);
     v86_image(c, img, type, sel, target, ss0, top);

@@ -1064,6 +1064,23 @@ void *intc_uc__hook_fn(intc_uc__any_fn f)
     return p;
 }
 
+/* The CPU's hooks: blocks (the scheduler), exceptions, OUT and IN. */
+static bool add_hooks(uc_cpu *c)
+{
+    void *blk = intc_uc__hook_fn((intc_uc__any_fn)on_block);
+    void *intr = intc_uc__hook_fn((intc_uc__any_fn)on_intr);
+    void *out = intc_uc__hook_fn((intc_uc__any_fn)on_out);
+    void *in = intc_uc__hook_fn((intc_uc__any_fn)on_in);
+    return uc_hook_add(c->uc, &c->h_block, UC_HOOK_BLOCK, blk, c, 1, 0) ==
+               UC_ERR_OK &&
+           uc_hook_add(c->uc, &c->h_intr, UC_HOOK_INTR, intr, c, 1, 0) ==
+               UC_ERR_OK &&
+           uc_hook_add(c->uc, &c->h_out, UC_HOOK_INSN, out, c, 1, 0,
+                       UC_X86_INS_OUT) == UC_ERR_OK &&
+           uc_hook_add(c->uc, &c->h_in, UC_HOOK_INSN, in, c, 1, 0,
+                       UC_X86_INS_IN) == UC_ERR_OK;
+}
+
 static intc_err cpu_init(intc_uc *m, uc_cpu *c, uint32_t i,
                          uc_ioapic_ctx *ioctx)
 {
@@ -1120,14 +1137,7 @@ static intc_err cpu_init(intc_uc *m, uc_cpu *c, uint32_t i,
                         0x1000, ioapic_read, &ioctx[k], ioapic_write,
                         &ioctx[k]) != UC_ERR_OK)
             return INTC_ERR_UNSUPPORTED;
-    if (uc_hook_add(c->uc, &c->h_block, UC_HOOK_BLOCK, intc_uc__hook_fn((intc_uc__any_fn)on_block), c,
-                    1, 0) != UC_ERR_OK ||
-        uc_hook_add(c->uc, &c->h_intr, UC_HOOK_INTR, intc_uc__hook_fn((intc_uc__any_fn)on_intr), c, 1,
-                    0) != UC_ERR_OK ||
-        uc_hook_add(c->uc, &c->h_out, UC_HOOK_INSN, intc_uc__hook_fn((intc_uc__any_fn)on_out), c, 1, 0,
-                    UC_X86_INS_OUT) != UC_ERR_OK ||
-        uc_hook_add(c->uc, &c->h_in, UC_HOOK_INSN, intc_uc__hook_fn((intc_uc__any_fn)on_in), c, 1, 0,
-                    UC_X86_INS_IN) != UC_ERR_OK)
+    if (!add_hooks(c))
         return INTC_ERR_UNSUPPORTED;
     /* RDMSR/WRMSR, RDTSC/RDTSCP, MOV CR8 and CPUID (trap.h). */
     intc_err te = trap_attach(c);

@@ -276,6 +276,17 @@ typedef struct intc_uc_fault {
     int unmapped;
 } intc_uc_fault;
 
+/* Set *f to the fault v(err); always false (deliver.c, task.c). */
+static inline bool intc_uc__fault(intc_uc_fault *f, uint8_t v, uint32_t err)
+{
+    f->vector = v;
+    f->err = err;
+    f->unsupported = 0;
+    f->has_cr2 = false;
+    f->unmapped = 0;
+    return false;
+}
+
 /* deliver.c: the fault of a delivery's access to [la, la + n) that does
    not translate (a #PF with CR2 = its first address that does not, or
    the stop for memory that is not RAM); always false. */
