@@ -74,3 +74,26 @@ int libintc_qemu_apic_get_interrupt(DeviceState *dev)
 {
     g_assert_not_reached();
 }
+
+/* The hooks of patches 0003-0005: never reached either. */
+uint64_t libintc_qemu_tsc(CPUX86State *env)
+{
+    g_assert_not_reached();
+}
+
+int libintc_qemu_msr(CPUX86State *env, uint32_t msr, bool write,
+                     uint64_t *val)
+{
+    g_assert_not_reached();
+}
+
+/* Called by intel_iommu.c whether or not x-libintc is on: nothing to do. */
+void libintc_qemu_vtd_set_table(IntelIOMMUState *s)
+{
+}
+
+MemTxResult libintc_qemu_vtd_ir_write(uint64_t addr, uint32_t data,
+                                      uint16_t sid)
+{
+    g_assert_not_reached();
+}

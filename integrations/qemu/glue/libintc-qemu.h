@@ -10,18 +10,23 @@
  * process); with x-libintc=off (the default) QEMU runs its own models and
  * every hook below is a no-op or is not reached.
  *
- * State of the series: patch 0001 adds the property and the checks made at
- * machine creation (libintc_qemu_machine_class_init,
- * libintc_qemu_machine_init).  Patch 0002 makes every CPU's Local APIC a
- * libintc-apic (apic_get_class), xAPIC mode only, with the 0xFEE00000
- * region (register accesses and MSI writes), the INTA hook and the
- * prologues of hw/intc/apic.c's free functions.  The IOAPIC is still
- * QEMU's, so x-libintc=on refuses once the machine is created unless
- * LIBINTC_QEMU_PARTIAL=lapic is in the environment (then QEMU's IOAPIC
- * sends its messages to libintc as MSI writes, and level EOIs are
- * forwarded to it); it never runs QEMU's own Local APIC under the libintc
- * name.  The functions under "later patches" are declared for the shape
- * of the series; each is defined by the patch that calls it.
+ * The series: 0001 adds the property and the checks made at machine
+ * creation; 0002 makes every CPU's Local APIC a libintc-apic
+ * (apic_get_class) with the 0xFEE00000 region (register accesses and
+ * MSI writes), the INTA hook and the prologues of hw/intc/apic.c's free
+ * functions; 0003 hooks the APIC MSRs (IA32_APIC_BASE, TSC_DEADLINE,
+ * x2APIC), lets TCG keep CPUID's x2APIC and TSC-deadline bits and gives
+ * RDTSC the guest TSC libintc's timer compares with; 0004 makes the
+ * IOAPIC a libintc-ioapic; 0005 hands VT-d's interrupt remapping to
+ * libintc's engine.  The glue's files: libintc-qemu.c (property, machine,
+ * host callbacks, reset, VMState, MSR/TSC/VT-d hooks),
+ * libintc-qemu-apic.c, libintc-qemu-ioapic.c, libintc-qemu-int.h (what
+ * they share).
+ *
+ * Snapshots: one VMState section, "libintc", holds intc_machine_save's
+ * image, registered after every CPU's section so that it loads last; the
+ * apic-common sections of the libintc-apic objects carry unused shadows.
+ * A stock QEMU refuses the section: no migration between the two.
  *
  * Locking: the big QEMU lock (BQL) serialises libintc.
  *   libintc is not thread-safe (include/intc/common.h): every call into it,
@@ -35,8 +40,8 @@
  *     savevm/loadvm, the monitor and qtest.
  *   - QEMU does not hold it in RDMSR/WRMSR (helper_rdmsr/helper_wrmsr) nor
  *     in a CR8 read (helper_read_crN): the glue takes it there and drops it
- *     before returning (since patch 0002: WRMSR IA32_APIC_BASE reaches the
- *     class's set_base, a CR8 read its get_tpr; both take it if not held).
+ *     before returning (libintc_qemu_msr; a CR8 read reaches the class's
+ *     get_tpr, which takes it if not held).
  *   - The glue's 0xFEE00000 region ops assert that it is held.
  *   - RDTSC (libintc_qemu_tsc) takes no lock and touches no libintc state:
  *     the guest TSC is computed from QEMU_CLOCK_VIRTUAL with libintc's
@@ -115,7 +120,7 @@ void libintc_qemu_apic_poll_irq(DeviceState *dev);
 void libintc_qemu_apic_sipi(DeviceState *dev);
 int libintc_qemu_apic_get_interrupt(DeviceState *dev);
 
-/* --- Later patches (declared for the series' shape; not yet defined) ---- */
+/* --- Patch 0003: MSRs, TSC (and CPUID, which needs no glue) ------------ */
 
 /* x86.c cpu_get_tsc: the guest TSC from QEMU_CLOCK_VIRTUAL; lock-free. */
 uint64_t libintc_qemu_tsc(CPUX86State *env);
@@ -129,13 +134,14 @@ enum {
 int libintc_qemu_msr(CPUX86State *env, uint32_t msr, bool write,
                      uint64_t *val);
 
-/* hw/intc/apic_common.c cpu_get_apic_base (optional). */
-uint64_t libintc_qemu_apic_get_base(DeviceState *dev);
+/* --- Patch 0004: the IOAPIC needs no function (x86.c picks the type) --- */
 
-/* target/i386/cpu-dump.c: "info lapic" from libintc's registers. */
-void libintc_qemu_dump_lapic(X86CPU *cpu, int flags);
+/* --- Patch 0005: VT-d interrupt remapping ------------------------------- */
 
-/* intel_iommu.c: the IRTA/IRE state, and a remappable interrupt write. */
+/*
+ * intel_iommu.c: the IRTA/IRE state (called also without x-libintc: a
+ * no-op then), and an interrupt write with its source ID.
+ */
 void libintc_qemu_vtd_set_table(IntelIOMMUState *s);
 MemTxResult libintc_qemu_vtd_ir_write(uint64_t addr, uint32_t data,
                                       uint16_t sid);

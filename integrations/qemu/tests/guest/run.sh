@@ -21,8 +21,9 @@
 #       host kernel's APIC emulation, a reference for the tests themselves)
 #   TEST  run only these (default: every test the kernel lists)
 #
-# Every run: -M MACHINE -smp NCPU -cpu CPU -accel ACCEL -m 256 -nographic
-# -no-reboot -kernel K -append 'test=NAME ncpu=N require=...' with
+# Every run: -L /usr/share/seabios -L /usr/share/qemu (Debian's firmware:
+# integrations/qemu/build.sh's QEMU has none of its own) -M MACHINE
+# -smp NCPU -cpu CPU -accel ACCEL -m 256 -nographic -no-reboot -kernel K -append 'test=NAME ncpu=N require=...' with
 # isa-debug-exit (iobase 0xf4), pc-testdev, edu and e1000e (without its
 # option ROM: no iPXE; -nic none: no
 # default NIC).  Exit status: 0 if no test FAILed, 1 otherwise, 77 if the
@@ -73,8 +74,10 @@ boot() {
     local lock=()
     [ -n "${INTC_QEMU_LOCK:-}" ] && lock=(flock "$INTC_QEMU_LOCK")
     # shellcheck disable=SC2086
-    "${lock[@]}" timeout -k 5 "$tmo" "$qemu" -M "$machine" -smp "$ncpu" -cpu "$cpu" \
-        -accel "$accel" -m 256 -nographic -no-reboot -nic none \
+    "${lock[@]}" timeout -k 5 "$tmo" "$qemu" \
+        -L /usr/share/seabios -L /usr/share/qemu \
+        -M "$machine" -smp "$ncpu" -cpu "$cpu" -accel "$accel" -m 256 \
+        -nographic -no-reboot -nic none \
         -kernel "$kernel" -append "test=$1 ncpu=$ncpu require=$require" \
         -device isa-debug-exit,iobase=0xf4,iosize=4 -device pc-testdev \
         -device edu -device e1000e,romfile= $extra </dev/null >"$2" 2>"$2.stderr"

@@ -70,11 +70,17 @@ static int t_apic_sw_disable(void)
     EXPECT(!unmasked[0], "LVT %s not masked by the software disable", unmasked);
     EXPECT(!settable[0], "LVT %s unmasked by a write while software-disabled", settable);
 
-    /* 11.4.7.2: pending interrupts in IRR are held. */
-    sti();
-    delay_ms(SETTLE_MS);
-    EXPECT(me->cnt[0x62] == 0, "interrupt pending in IRR delivered while software-disabled");
+    /* 11.4.7.2: "Pending interrupts in the IRR and ISR registers are
+       held and require masking or handling by the CPU": the disable
+       clears no IRR bit, and the CPU still takes a held interrupt unless
+       software masks it (IF), as KVM does (kvm_apic_has_interrupt looks
+       at the global enable only).  An earlier version of this test
+       expected the interrupt to stay in IRR until the re-enable, which
+       the text does not say. */
     EXPECT(apic_irr(0x62), "pending interrupt lost from IRR by the software disable");
+    sti();
+    EXPECT(wait_ge(&me->cnt[0x62], 1, WAIT_MS),
+           "interrupt held in IRR not handled by the CPU (IF=1) while software-disabled");
 
     /* No fixed interrupt reaches the processor while disabled (held or
        refused: 11.4.7.2 leaves which to the implementation). */
@@ -88,9 +94,8 @@ static int t_apic_sw_disable(void)
     EXPECT(wait_ge(&me->nmi, 1, WAIT_MS), "NMI IPI not delivered to a software-disabled APIC");
 
     /* 11.4.3: re-enabled "at any time by setting the APIC software
-       enable/disable flag"; the held interrupt is then delivered. */
+       enable/disable flag". */
     apic_write(APIC_SVR, 0x100 | VEC_SPURIOUS);
-    EXPECT(wait_ge(&me->cnt[0x62], 1, WAIT_MS), "held interrupt not delivered after re-enable");
     for (unsigned k = 0; k < sizeof lvts / sizeof lvts[0]; k++)
         if (maxlvt >= lvts[k].min_maxlvt)
             apic_write(lvts[k].off, LVT_MASKED);
