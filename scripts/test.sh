@@ -8,6 +8,10 @@
 #                     their seed corpora and regression inputs and fuzz
 #                     briefly (ctest label "fuzz", fuzz/CMakeLists.txt).
 #                     INTC_SKIP_FUZZ=1 skips it.
+# Before them, integrations/qemu/build.sh builds Debian's QEMU 7.2 with
+# libintc inside (or finds it cached outside the clone, keyed by its
+# inputs), which the ctest label "qemu" boots; INTC_SKIP_QEMU=1 skips the
+# build, and those tests then skip.
 # Stops at the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +25,11 @@ fi
 
 jobs=$(intc_jobs)
 
+if [ "${INTC_SKIP_QEMU:-0}" != 1 ]; then
+    echo "=== integrations/qemu: build (or reuse) QEMU with libintc"
+    integrations/qemu/build.sh
+fi
+
 build_and_test()
 {
     local dir=$1
@@ -31,8 +40,11 @@ build_and_test()
     echo "=== $dir: build"
     cmake --build "$dir" --parallel "$jobs"
     echo "=== $dir: test"
-    ctest --test-dir "$dir" --output-on-failure --parallel "$jobs"
+    ctest --test-dir "$dir" --output-on-failure --parallel "$jobs" \
+        "${ctest_args[@]}"
 }
+
+ctest_args=()
 
 build_and_test build/werror -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
@@ -40,6 +52,8 @@ san_cc=${INTC_SANITIZE_CC:-}
 if [ -z "$san_cc" ]; then
     if command -v clang >/dev/null; then san_cc=clang; else san_cc=gcc; fi
 fi
+# The QEMU tests boot the same QEMU binary in both builds: once is enough.
+ctest_args=(-LE '^qemu$')
 build_and_test build/sanitize -DCMAKE_BUILD_TYPE=Debug -DINTC_SANITIZE=ON \
     -DCMAKE_C_COMPILER="$san_cc"
 

@@ -5,7 +5,8 @@
 #   run.sh [-q QEMU] [-M MACHINE] [-c CPU] [-n NCPU] [-k KERNEL] [-o DIR]
 #          [-t SECONDS] [-a 'EXTRA QEMU ARGS'] [TEST...]
 #
-#   -q  the QEMU binary (default /usr/bin/qemu-system-x86_64, Debian's)
+#   -q  the QEMU binary (default /usr/bin/qemu-system-x86_64, Debian's;
+#       "libintc": what integrations/qemu/build.sh built for this tree)
 #   -M  the machine (default q35; libintc's: q35,x-libintc=on)
 #   -c  the CPU model (default max,+x2apic,+tsc-deadline).  The features
 #       named with + here are passed to the kernel as require=..., so a
@@ -56,6 +57,12 @@ while getopts "q:M:c:n:k:o:t:a:A:h" opt; do
 done
 shift $((OPTIND - 1))
 
+# -q libintc: the QEMU integrations/qemu/build.sh built for this tree
+# (ctest's default); skipped (77) when there is none.
+if [ "$qemu" = libintc ]; then
+    qemu=$("$here/../../build.sh" --print) ||
+        { echo "SKIP: no QEMU built for this tree (build.sh)"; exit 77; }
+fi
 [ -x "$qemu" ] || { echo "run.sh: no QEMU at $qemu" >&2; exit 2; }
 work=${work:-$(mktemp -d "${TMPDIR:-/tmp}/intc-guest.XXXXXX")}
 mkdir -p "$work"
