@@ -8,6 +8,7 @@
  * integrations/qemu/build.sh.
  */
 #include "qemu/osdep.h"
+#include "qemu/qemu-print.h"
 #include "qapi/error.h"
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
@@ -376,4 +377,90 @@ int libintc_qemu_apic_get_interrupt(DeviceState *dev)
     return dev ? libintc_qemu_get_pic_interrupt(
                      LIBINTC_APIC(dev)->parent_obj.cpu)
                : -1;
+}
+
+/* --- patch 0006: "info lapic" (target/i386/cpu-dump.c) --- */
+
+/*
+ * Register off (the xAPIC offset) as the CPU would read it now: through
+ * the xAPIC page or the x2APIC MSR; 0 where it reads nothing (disabled,
+ * write-only).  A read of the current count may deliver an expiry that
+ * was due: the same catch-up the guest's own read would make.
+ */
+static uint64_t lq_dump_reg(intc_lapic *l, bool x2apic, uint32_t off)
+{
+    uint64_t v = 0;
+
+    if (x2apic) {
+        intc_lapic_msr_read(l, 0x800 + off / 16, &v);
+    } else if (intc_lapic_mmio_read(l, off, 4, &v) != INTC_OK) {
+        v = 0;
+    }
+    return v;
+}
+
+/* The vectors set in the 8 registers from base (ISR, TMR, IRR). */
+static void lq_dump_vectors(intc_lapic *l, bool x2apic, const char *name,
+                            uint32_t base)
+{
+    bool none = true;
+    unsigned r, b;
+
+    qemu_printf("%s\t", name);
+    for (r = 0; r < 8; r++) {
+        uint32_t w = lq_dump_reg(l, x2apic, base + r * 0x10);
+
+        for (b = 0; b < 32; b++) {
+            if (w & (1u << b)) {
+                qemu_printf("%u ", r * 32 + b);
+                none = false;
+            }
+        }
+    }
+    qemu_printf("%s\n", none ? "(none)" : "");
+}
+
+/*
+ * The monitor's "info lapic" (BQL held): libintc's registers of the
+ * CPU's APIC, read as the CPU would read them (QEMU's own dump would
+ * show apic-common's unused fields).
+ */
+void libintc_qemu_dump_lapic(X86CPU *cpu, int flags)
+{
+    static const struct { const char *name; uint32_t off; } regs[] = {
+        { "ID", 0x20 }, { "VER", 0x30 }, { "TPR", 0x80 }, { "PPR", 0xa0 },
+        { "LDR", 0xd0 }, { "DFR", 0xe0 }, { "SVR", 0xf0 }, { "ESR", 0x280 },
+        { "LVTT", 0x320 }, { "LVTTHMR", 0x330 }, { "LVTPC", 0x340 },
+        { "LVT0", 0x350 }, { "LVT1", 0x360 }, { "LVTERR", 0x370 },
+        { "TMICT", 0x380 }, { "TMCCT", 0x390 }, { "TDCR", 0x3e0 },
+    };
+    intc_lapic *l = libintc_qemu_lapic(LIBINTC_APIC(cpu->apic_state));
+    uint64_t base = 0, icr = 0, deadline = 0;
+    bool x2apic;
+    unsigned i;
+
+    intc_lapic_msr_read(l, 0x1b, &base);
+    x2apic = (base & MSR_IA32_APICBASE_ENABLE) &&
+             (base & MSR_IA32_APICBASE_EXTD);
+    intc_lapic_msr_read(l, 0x6e0, &deadline);
+    qemu_printf("libintc local APIC of CPU %u: IA32_APIC_BASE 0x%016" PRIx64
+                " (%s)\n", CPU(cpu)->cpu_index, base,
+                !(base & MSR_IA32_APICBASE_ENABLE) ? "disabled"
+                : x2apic ? "x2APIC" : "xAPIC");
+    for (i = 0; i < ARRAY_SIZE(regs); i++) {
+        qemu_printf("%s 0x%08" PRIx64 "%s", regs[i].name,
+                    lq_dump_reg(l, x2apic, regs[i].off),
+                    i % 4 == 3 || i + 1 == ARRAY_SIZE(regs) ? "\n" : "  ");
+    }
+    if (x2apic) {
+        intc_lapic_msr_read(l, 0x830, &icr);
+    } else {
+        icr = lq_dump_reg(l, false, 0x300) |
+              lq_dump_reg(l, false, 0x310) << 32;
+    }
+    qemu_printf("ICR 0x%016" PRIx64 "  TSC_DEADLINE 0x%016" PRIx64 "\n",
+                icr, deadline);
+    lq_dump_vectors(l, x2apic, "ISR", 0x100);
+    lq_dump_vectors(l, x2apic, "TMR", 0x180);
+    lq_dump_vectors(l, x2apic, "IRR", 0x200);
 }

@@ -97,3 +97,8 @@ MemTxResult libintc_qemu_vtd_ir_write(uint64_t addr, uint32_t data,
 {
     g_assert_not_reached();
 }
+
+void libintc_qemu_dump_lapic(X86CPU *cpu, int flags)
+{
+    g_assert_not_reached();
+}

@@ -146,4 +146,9 @@ void libintc_qemu_vtd_set_table(IntelIOMMUState *s);
 MemTxResult libintc_qemu_vtd_ir_write(uint64_t addr, uint32_t data,
                                       uint16_t sid);
 
+/* --- Patch 0006: the monitor's "info lapic" ----------------------------- */
+
+/* target/i386/cpu-dump.c: libintc's registers of the CPU's APIC. */
+void libintc_qemu_dump_lapic(X86CPU *cpu, int flags);
+
 #endif

@@ -19,8 +19,9 @@
 #   - without a kernel, SeaBIOS finds its 4 CPUs again after each of two
 #     monitor system_resets (stock and libintc);
 #   - savevm of a libintc machine succeeds and a fresh QEMU started with
-#     -loadvm of it runs on (the Linux boot test, tests/linux, checks that
-#     a guest resumed from it continues).
+#     -loadvm of it runs on, its monitor's info lapic showing libintc's
+#     BSP (the Linux boot test, tests/linux, checks that a guest resumed
+#     from it continues).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -162,13 +163,16 @@ snap=(-M q35,x-libintc=on -accel tcg -smp 4
 { sleep 2; printf '%s\n' 'savevm s1' 'info snapshots' quit; } |
     timeout 120 "$qemu" "${base[@]}" "${snap[@]}" -monitor stdio \
         >"$tmp/savevm.out" 2>&1 || true
-{ sleep 2; printf '%s\n' 'info status' quit; } |
+{ sleep 2; printf '%s\n' 'info status' 'info lapic' quit; } |
     timeout 120 "$qemu" "${base[@]}" "${snap[@]}" -loadvm s1 \
         -monitor stdio >"$tmp/loadvm.out" 2>&1 || true
 if grep -q ' s1 ' "$tmp/savevm.out" &&
     grep -q 'VM status: running' "$tmp/loadvm.out" &&
+    grep -q 'libintc local APIC of CPU 0: IA32_APIC_BASE 0x0*fee00900 (xAPIC)' \
+        "$tmp/loadvm.out" &&
     ! grep -qi 'error' "$tmp/savevm.out" "$tmp/loadvm.out"; then
-    echo "ok: savevm: saved, and a fresh QEMU runs on from -loadvm"
+    echo "ok: savevm: saved, and a fresh QEMU runs on from -loadvm;" \
+        "info lapic shows libintc's BSP"
 else
     fail "savevm/loadvm of an x-libintc=on machine"
     sed 's/^/    | /' "$tmp/savevm.out" "$tmp/loadvm.out"
