@@ -59,6 +59,14 @@ INTC_QEMU_PACKAGES=(meson python3 libglib2.0-dev libpixman-1-dev zlib1g-dev
     libslirp-dev libfdt-dev dpkg-dev xz-utils patch rsync seabios
     qemu-system-data)
 
+# The Linux boot test (integrations/qemu/tests/linux): gcc and the static
+# libc for its workload, objcopy (binutils) to read the kernel modules'
+# dependencies, qemu-img (qemu-utils) for its qcow2 disk, Debian's stock
+# qemu-system-x86 for the comparison table.  The kernel and busybox-static
+# are downloaded with apt-get download, not installed.
+# shellcheck disable=SC2034
+INTC_LINUX_PACKAGES=(gcc libc6-dev binutils qemu-utils qemu-system-x86)
+
 intc_jobs()
 {
     nproc 2>/dev/null || echo 2
