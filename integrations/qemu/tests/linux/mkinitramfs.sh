@@ -35,9 +35,10 @@ repo=$(cd "$here/../../../.." && pwd)
 
 cache=${INTC_LINUX_CACHE:-${INTC_QEMU_CACHE:-/var/cache/libintc-qemu}/linux}
 # The modules the guest loads; their dependencies are added.  Debian
-# builds virtio, virtio-pci and both drivers as modules (CONFIG_VIRTIO=m,
-# CONFIG_VIRTIO_PCI=m, CONFIG_VIRTIO_BLK=m, CONFIG_VIRTIO_NET=m).
-modules=(virtio_pci virtio_blk virtio_net)
+# builds virtio, virtio-pci and the drivers as modules (CONFIG_VIRTIO=m,
+# CONFIG_VIRTIO_PCI=m, CONFIG_VIRTIO_BLK=m, CONFIG_VIRTIO_NET=m,
+# CONFIG_HW_RANDOM_VIRTIO=m; its rng core is built in).
+modules=(virtio_pci virtio_blk virtio_net virtio_rng)
 keep=3
 
 say() { echo "linux/mkinitramfs.sh: $*" >&2; }
@@ -123,13 +124,15 @@ add_module()
 {
     local name=$1 ko dep
     case " $order " in *" $name "*) return 0 ;; esac
-    ko=$(find "$kdir/lib/modules/$krel" -name "$name.ko" | head -n 1)
+    # Module names use '_' where some file names have '-' (virtio-rng.ko).
+    ko=$(find "$kdir/lib/modules/$krel" \( -name "$name.ko" -o \
+        -name "${name//_/-}.ko" \) | head -n 1)
     [ -n "$ko" ] || die "module $name not in $kpkg (built in? compressed?)"
     for dep in $(modinfo_depends "$ko"); do
         add_module "$dep"
     done
     order="$order $name"
-    cp "$ko" "$root/lib/modules/"
+    cp "$ko" "$root/lib/modules/$name.ko"
 }
 
 prune()
