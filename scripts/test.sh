@@ -28,6 +28,10 @@ jobs=$(intc_jobs)
 if [ "${INTC_SKIP_QEMU:-0}" != 1 ]; then
     echo "=== integrations/qemu: build (or reuse) QEMU with libintc"
     integrations/qemu/build.sh
+    # What the qemu tests run besides it (qemu-img, Debian's stock QEMU
+    # for the comparison, the Linux test's workload compiler): installed
+    # here, not from inside a test running beside others.
+    intc_need_packages "${INTC_LINUX_PACKAGES[@]}"
 fi
 
 build_and_test()
