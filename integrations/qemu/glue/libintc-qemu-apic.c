@@ -139,6 +139,15 @@ static void lq_apic_realize(DeviceState *dev, Error **errp)
     LibintcQemu *q = &libintc_qemu;
     uint32_t i;
 
+    /*
+     * libintc's CPUs are fixed at creation: a CPU plugged later (after
+     * another was unplugged) would find an APIC in whatever state the
+     * old one left.
+     */
+    if (DEVICE(s->cpu)->hotplugged) {
+        error_setg(errp, "x-libintc=on does not support CPU hotplug");
+        return;
+    }
     if (!q->m && !libintc_qemu_machine_create(s->cpu, errp)) {
         return;
     }
@@ -165,12 +174,22 @@ static void lq_apic_realize(DeviceState *dev, Error **errp)
     msi_nonbroken = true;
 }
 
+/*
+ * A CPU unplugged (the guest ejected it): its libintc APIC stays in the
+ * machine, so it is reset and globally disabled, which makes it accept
+ * no interrupt (11.4.3) instead of collecting them for a CPU that is
+ * gone.
+ */
 static void lq_apic_unrealize(DeviceState *dev)
 {
     LibintcApicState *a = LIBINTC_APIC(dev);
+    intc_lapic *l = libintc_qemu_lapic(a);
 
     timer_free(a->timer);
+    a->timer = NULL;
     libintc_qemu.cpus[a->index] = NULL;
+    intc_lapic_reset(l, false);
+    intc_lapic_msr_write(l, 0x1b, APIC_DEFAULT_ADDRESS);
 }
 
 /*
@@ -238,13 +257,36 @@ static void lq_apic_init_reset(APICCommonState *s)
 }
 
 /*
- * An IOMMU model's remapped message (apic_get_class()->send_msi): QEMU's
- * VT-d no longer remaps under x-libintc=on (libintc_qemu_vtd_ir_write)
- * and AMD-Vi is refused, so only a message with no source ID arrives.
+ * apic_get_class()->send_msi: under x-libintc=on only QEMU's VT-d calls
+ * it (AMD-Vi is refused, and VT-d remapping is libintc's,
+ * libintc_qemu_vtd_ir_write), for the interrupts the remapping hardware
+ * itself generates: fault events and invalidation completion events
+ * (vtd_generate_interrupt).  Those are never remapped (VT-d 5.1.6), so
+ * they bypass libintc's engine: decoded as a compatibility-format
+ * message (SDM 11.11.1; with EIM the upper address register, bits 63:40
+ * here, holds destination bits 31:8) and delivered as they are.  An
+ * address outside 0xFEExxxxx is no interrupt (an ordinary write, which
+ * the fault event registers cannot make): dropped.
  */
 static void lq_apic_send_msi(MSIMessage *msi)
 {
-    intc_msi_send(libintc_qemu.m, msi->address, msi->data, 0xffff, NULL);
+    uint64_t a = msi->address;
+    uint32_t d = msi->data;
+    intc_irq irq = {
+        .dest = (uint32_t)(a >> 12 & 0xff) |
+                (uint32_t)(a >> 32 & 0xffffff00),
+        .vector = d & 0xff,
+        .dm = d >> 8 & 7,
+        .logical = a & (1u << 2),
+        .level = d & (1u << 15),
+        .rh = a & (1u << 3),
+    };
+
+    if ((a & 0xfff00000u) != APIC_DEFAULT_ADDRESS || (d >> 16)) {
+        return;
+    }
+    irq.x2apic = irq.dest > 0xff;
+    intc_irq_deliver(libintc_qemu.m, &irq, NULL);
 }
 
 /* Cold reset (x86_cpu_after_reset, machine reset): RESET. */

@@ -33,6 +33,9 @@
 #include "migration/vmstate.h"
 #include "hw/core/cpu.h"
 #include "sysemu/reset.h"
+#include "sysemu/cpu-timers.h"
+#include "hw/rtc/mc146818rtc.h"
+#include "qemu/host-utils.h"
 #include "hw/i386/libintc-qemu-int.h"
 
 bool libintc_qemu_on;
@@ -173,6 +176,18 @@ static const VMStateDescription lq_vmstate = {
 
 /* --- machine creation: checks, devices, section --- */
 
+static bool lq_rtc_slews(void)
+{
+    Object *rtc = object_resolve_path_type("", TYPE_MC146818_RTC, NULL);
+    g_autofree char *policy = NULL;
+
+    /* A qdev enum property: its value reads as the enum's name. */
+    if (rtc) {
+        policy = object_property_get_str(rtc, "lost_tick_policy", NULL);
+    }
+    return policy && !strcmp(policy, "slew");
+}
+
 /* VT-d interrupt entry cache invalidation (QI IEC, SIRTP). */
 static void lq_iec_notify(void *opaque, bool global, uint32_t index,
                           uint32_t mask)
@@ -204,6 +219,15 @@ static void lq_machine_done(Notifier *n, void *opaque)
         error_setg(&error_fatal, "x-libintc=on: no CPU has a Local APIC, "
                    "so there is no libintc machine");
     }
+    /*
+     * The RTC's slew policy counts the deliveries of its interrupt
+     * through QEMU's APIC (apic_get_irq_delivered), which libintc does not
+     * report: every tick would count as lost and be re-injected.
+     */
+    if (lq_rtc_slews()) {
+        error_setg(&error_fatal, "x-libintc=on does not support -rtc "
+                   "driftfix=slew (lost_tick_policy=slew)");
+    }
     if (iommu) {
         x86_iommu_iec_register_notifier(iommu, lq_iec_notify, NULL);
     }
@@ -231,6 +255,15 @@ void libintc_qemu_machine_init(MachineState *ms)
     if (!tcg_enabled() && !qtest_enabled()) {
         error_setg(&error_fatal, "x-libintc=on needs -accel tcg (or qtest), "
                    "not %s", current_accel_name());
+    }
+    /*
+     * Under -icount the virtual clock may only be read by an instruction
+     * TCG marks as I/O; RDMSR/WRMSR are not, and the APIC MSRs read it
+     * (TSC-deadline, the x2APIC timer registers): QEMU would exit with
+     * "Bad icount read".
+     */
+    if (icount_enabled()) {
+        error_setg(&error_fatal, "x-libintc=on does not support -icount");
     }
     /*
      * libintc's set of CPUs and APIC IDs is fixed when its machine is
@@ -469,9 +502,12 @@ bool libintc_qemu_machine_create(X86CPU *cpu, Error **errp)
  */
 uint64_t libintc_qemu_tsc(CPUX86State *env)
 {
-    unsigned __int128 t = qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL);
+    uint64_t lo, hi;
 
-    return (uint64_t)(t * libintc_qemu.tsc_hz / NANOSECONDS_PER_SECOND);
+    mulu64(&lo, &hi, qemu_clock_get_ns(QEMU_CLOCK_VIRTUAL),
+           libintc_qemu.tsc_hz);
+    divu128(&lo, &hi, NANOSECONDS_PER_SECOND);
+    return lo;
 }
 
 /*
@@ -487,6 +523,17 @@ int libintc_qemu_msr(CPUX86State *env, uint32_t msr, bool write,
     LibintcApicState *a;
     intc_err e;
 
+    /*
+     * IA32_TIME_STAMP_COUNTER reads what RDTSC reads (stock TCG reads 0);
+     * a write is ignored, as stock TCG ignores it, so the TSC and the
+     * TSC-deadline timer stay on one clock.
+     */
+    if (msr == 0x10) {
+        if (!write) {
+            *val = libintc_qemu_tsc(env) + env->tsc_offset;
+        }
+        return LIBINTC_QEMU_MSR_DONE;
+    }
     if (!cpu->apic_state ||
         (msr != 0x1b && msr != 0x6e0 && (msr < 0x800 || msr > 0x8ff))) {
         return LIBINTC_QEMU_MSR_NOT_MINE;
@@ -527,7 +574,11 @@ void libintc_qemu_vtd_set_table(IntelIOMMUState *s)
     if (!libintc_qemu_on || !libintc_qemu.m) {
         return;
     }
-    irta = s->intr_root | (s->intr_eime ? INTC_VTD_IRTA_EIME : 0) |
+    /* IRTA.EIME means nothing on a unit without ECAP.EIM (QEMU offers
+       EIM only with eim=on, or x-buggy-eim=on under TCG). */
+    irta = s->intr_root |
+           (s->intr_eime && s->intr_eim == ON_OFF_AUTO_ON ?
+            INTC_VTD_IRTA_EIME : 0) |
            (s->intr_size ? ctz32(s->intr_size) - 1 : 0);
     intc_iommu_set_table(intc_machine_iommu(libintc_qemu.m), irta,
                          s->intr_enabled, false);
