@@ -52,6 +52,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 guest=$here/integrations/qemu/tests/guest
+die() { echo "qemu_cost.sh: $*" >&2; exit 2; }
 
 qemu=
 ref=
@@ -75,18 +76,18 @@ done
 shift $((OPTIND - 1))
 read -r n1 n2 <<<"$counts"
 [ -n "${n2:-}" ] && [ "$n2" -gt "$n1" ] ||
-    { echo "qemu_cost.sh: -n needs two counts, the second larger" >&2; exit 2; }
+    die "-n needs two counts, the second larger"
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] ||
     cases=(bench_ipi bench_ipi_x2apic bench_msi bench_msi_x2apic)
 
-command -v valgrind >/dev/null || { echo "qemu_cost.sh: no valgrind" >&2; exit 2; }
+command -v valgrind >/dev/null || die "no valgrind"
 if [ -z "$qemu" ]; then
     qemu=$("$here/integrations/qemu/build.sh" --print) ||
-        { echo "qemu_cost.sh: no QEMU built for this tree (build.sh)" >&2; exit 2; }
+        die "no QEMU built for this tree (build.sh)"
 fi
-[ -x "$qemu" ] || { echo "qemu_cost.sh: no QEMU at $qemu" >&2; exit 2; }
-[ -z "$ref" ] || [ -x "$ref" ] || { echo "qemu_cost.sh: no QEMU at $ref" >&2; exit 2; }
+[ -x "$qemu" ] || die "no QEMU at $qemu"
+[ -z "$ref" ] || [ -x "$ref" ] || die "no QEMU at $ref"
 lock=()
 [ -n "${INTC_QEMU_LOCK:-}" ] && lock=(flock "$INTC_QEMU_LOCK")
 work=${work:-$(mktemp -d "${TMPDIR:-/tmp}/intc-qcost.XXXXXX")}
@@ -107,13 +108,15 @@ if [ -n "$ref" ]; then
 fi
 
 echo "\$ bench/qemu_cost.sh -n '$n1 $n2' -R $reps${*:+ $*}"
-echo "libintc $(git -C "$here" describe --always --dirty 2>/dev/null || echo '?')," \
+rev=$(git -C "$here" describe --always --dirty 2>/dev/null || echo '?')
+echo "libintc $rev," \
     "$(date -u '+%Y-%m-%d %H:%M UTC'), $(valgrind --version)"
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 for c in "${cols[@]}"; do
     q=${col_qemu[$c]}
-    echo "$c: $q -M ${col_machine[$c]}" \
-        "($("$q" --version | head -1); sha1 $(sha1sum "$q" | cut -c1-12))"
+    printf '%-8s %s -M %s\n%-8s %s, sha1 %s\n' "$c" "$q" "${col_machine[$c]}" \
+        '' "$("$q" --version | head -1 | sed 's/^QEMU emulator version/QEMU/')"\
+        "$(sha1sum "$q" | cut -c1-12)"
 done
 echo
 
@@ -134,7 +137,8 @@ measure() {
         -device isa-debug-exit,iobase=0xf4,iosize=4 -device pc-testdev \
         -device edu </dev/null >"$out.log" 2>&1 || rc=$?
     # isa-debug-exit: 0x600d -> status 27 (PASS or SKIP).
-    if [ $rc -ne 27 ] || ! tr -d '\r' <"$out.log" | grep -q "^PASS $case\$"; then
+    if [ $rc -ne 27 ] ||
+        ! tr -d '\r' <"$out.log" | grep -q "^PASS $case\$"; then
         echo "qemu_cost.sh: $col $case n=$n: no PASS (status $rc):" >&2
         tr -d '\r' <"$out.log" | grep -E '^(FAIL|SKIP|BENCH)|rror' >&2 || true
         return 1
@@ -148,8 +152,10 @@ measure() {
 }
 
 # Per round trip from the two counts' figures.
-per() { awk -v a="$1" -v b="$2" -v d=$((n2 - n1)) \
-    'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.0f", (b - a) / d }'; }
+per() {
+    awk -v a="$1" -v b="$2" -v d=$((n2 - n1)) 'BEGIN {
+        if (a == "-" || b == "-") print "-"; else printf "%.0f", (b - a) / d }'
+}
 
 # libintc over stock for $1's field $2 (1 whole run, 2 loop only): the
 # ratio of the means over the runs; "-" when a figure is missing.
@@ -161,13 +167,18 @@ ratio() {
     done
     awk -v s="$s" -v l="$l" 'BEGIN {
         ns = split(s, a); nl = split(l, b); x = y = 0
-        for (i = 1; i <= ns; i++) { if (a[i] == "-") { print "-"; exit } x += a[i] }
-        for (i = 1; i <= nl; i++) { if (b[i] == "-") { print "-"; exit } y += b[i] }
+        for (i = 1; i <= ns; i++) { if (a[i] == "-") { print "-"; exit }
+                                    x += a[i] }
+        for (i = 1; i <= nl; i++) { if (b[i] == "-") { print "-"; exit }
+                                    y += b[i] }
         printf "%.2f", (y / nl) / (x / ns) }'
 }
 
 declare -A res
 failed=0
+echo "callgrind Ir of each run: the whole run, the loop between the markers"
+printf '%-16s %-7s %3s %12s %11s %12s %11s\n' case column run \
+    "n=$n1" "loop" "n=$n2" "loop"
 for case in "${cases[@]}"; do
     for col in "${cols[@]}"; do
         [[ $case == *x2apic && $col != libintc ]] && continue
@@ -177,9 +188,8 @@ for case in "${cases[@]}"; do
             read -r t1 l1 <<<"$r1"
             read -r t2 l2 <<<"$r2"
             res[$case.$col.$rep]="$(per "$t1" "$t2") $(per "$l1" "$l2")"
-            printf '%-18s %-8s run %s: n=%-6s total %12s loop %11s;' \
-                "$case" "$col" "$rep" "$n1" "$t1" "$l1"
-            printf ' n=%-6s total %12s loop %11s\n' "$n2" "$t2" "$l2"
+            printf '%-16s %-7s %3s %12s %11s %12s %11s\n' \
+                "$case" "$col" "$rep" "$t1" "$l1" "$t2" "$l2"
         done
     done
 done
@@ -198,7 +208,8 @@ for case in "${cases[@]}"; do
         done
         printf '%-18s %-8s %-24s %-24s\n' "$case" "$col" "$w" "$l"
     done
-    if [ -n "${res[$case.stock.1]:-}" ] && [ -n "${res[$case.libintc.1]:-}" ]; then
+    if [ -n "${res[$case.stock.1]:-}" ] &&
+        [ -n "${res[$case.libintc.1]:-}" ]; then
         printf '%-18s %-8s %-24s %-24s\n' "$case" "ratio" \
             "$(ratio "$case" 1)" "$(ratio "$case" 2)"
     fi
@@ -223,7 +234,8 @@ for case in "${cases[@]}"; do
         done
         [ -n "$f" ] || continue
         r=${f%.cg.2}
-        echo "$case, $col: loop instructions per round trip (n=$n2, run ${r##*.})"
+        echo "$case, $col: loop instructions per round trip" \
+            "(n=$n2, run ${r##*.})"
         python3 - "$f" "$((n2))" <<'PY'
 import os, sys
 path, n = sys.argv[1], int(sys.argv[2])
