@@ -192,6 +192,10 @@ typedef void (*handler_fn)(struct frame *f, struct cpu *c);
 extern handler_fn volatile handlers[256];
 void count_and_eoi(struct frame *f, struct cpu *c);
 void reset_counts(void); /* every CPU's cnt/order/nmi/gp */
+/* Point IDT gate v (64-bit interrupt gate, DPL 0) at fn instead of the
+   common stub; every CPU loads the one IDT, so all see the change.  For
+   bench.c's handlers, which bypass isr_c. */
+void idt_set(unsigned v, uintptr_t fn);
 
 /* Run fn(arg) on CPU index i (the BSP runs it directly); waits up to
    timeout_ms for it.  Returns its result; RES_FAIL with "cpu i: call
@@ -286,6 +290,15 @@ struct test {
 };
 /* Each tests file's table ends with {0, 0}; tests.c lists the tables. */
 extern const struct test *const test_groups[];
+/* bench.c's loops (bench_*): found by test=NAME, not listed by
+   test=list; bench/qemu_cost.sh runs them. */
+extern const struct test bench_entries[];
+
+/* The multiboot command line, and the value of "key=" in it. */
+extern const char *cmdline;
+bool cmdline_get(const char *cl, const char *key, char *out, size_t n);
+/* key=DECIMAL as a number; dflt if absent or not a number. */
+unsigned long cmdline_uint(const char *key, unsigned long dflt);
 
 /* Helpers shared by the tests. */
 void set_tpr_all(const uint8_t *tpr); /* TPR of CPU i = tpr[i] */

@@ -26,38 +26,55 @@ static int find_dev(uint16_t ven, uint16_t dev, const char *name, unsigned *bdf)
 
 /* ---- edu: MSI --------------------------------------------------------------- */
 
+int edu_open(struct edu *e)
+{
+    TRY(find_dev(0x1234, 0x11e8, "edu", &e->bdf));
+    e->bar = pci_bar(e->bdf, 0);
+    CHECK(e->bar && e->bar < 0x100000000ull, "edu BAR0 %lx not below 4 GiB", e->bar);
+    e->cap = pci_find_cap(e->bdf, 0x05);
+    CHECK(e->cap, "edu has no MSI capability");
+    /* edu's identification register: 0x010000ed (version 1.0). */
+    CHECK((mmio_read32(e->bar) & 0xff) == 0xed, "edu identification reads %x",
+          mmio_read32(e->bar));
+    e->ctl = pci_read16(e->bdf, e->cap + 2);
+    return RES_PASS;
+}
+
+void edu_msi_route(const struct edu *e, uint32_t dest, unsigned v)
+{
+    bool a64 = e->ctl & 0x80; /* 64-bit address capable */
+    pci_write32(e->bdf, e->cap + 4, MSI_ADDR(dest));
+    if (a64)
+        pci_write32(e->bdf, e->cap + 8, 0);
+    /* Fixed, edge (11.11.2). */
+    pci_write16(e->bdf, e->cap + (a64 ? 0xc : 0x8), (uint16_t)v);
+    pci_write16(e->bdf, e->cap + 2, (uint16_t)((e->ctl & ~0x70u) | 1)); /* enable, 1 vector */
+}
+
+void edu_msi_off(const struct edu *e)
+{
+    pci_write16(e->bdf, e->cap + 2, (uint16_t)(e->ctl & ~1u));
+}
+
 static int t_msi_edu(void)
 {
-    unsigned bdf;
-    TRY(find_dev(0x1234, 0x11e8, "edu", &bdf));
-    uint64_t bar = pci_bar(bdf, 0);
-    CHECK(bar && bar < 0x100000000ull, "edu BAR0 %lx not below 4 GiB", bar);
-    unsigned cap = pci_find_cap(bdf, 0x05);
-    CHECK(cap, "edu has no MSI capability");
-    /* edu's identification register: 0x010000ed (version 1.0). */
-    CHECK((mmio_read32(bar) & 0xff) == 0xed, "edu identification reads %x", mmio_read32(bar));
-    uint16_t ctl = pci_read16(bdf, cap + 2);
-    unsigned data_off = (ctl & 0x80) ? 0xc : 0x8; /* 64-bit address capable */
+    struct edu e;
+    TRY(edu_open(&e));
 
     char what[64];
     for (unsigned i = ncpus; i-- > 0;) {
         unsigned v = 0xb0 + i;
-        pci_write32(bdf, cap + 4, MSI_ADDR(cpus[i].apic_id));
-        if (ctl & 0x80)
-            pci_write32(bdf, cap + 8, 0);
-        /* Fixed, edge (11.11.2). */
-        pci_write16(bdf, cap + data_off, (uint16_t)v);
-        pci_write16(bdf, cap + 2, (uint16_t)((ctl & ~0x70u) | 1)); /* enable, 1 vector */
+        edu_msi_route(&e, cpus[i].apic_id, v);
         reset_counts();
-        mmio_write32(bar + 0x60, 1);
+        mmio_write32(e.bar + EDU_RAISE, 1);
         uint32_t want[MAX_CPUS];
         want_mask(want, 1u << i);
         snprintk(what, sizeof what, "edu MSI to APIC ID %u", cpus[i].apic_id);
         int r = expect_counts(v, want, what);
-        mmio_write32(bar + 0x64, 1);
+        mmio_write32(e.bar + EDU_ACK, 1);
         TRY(r);
     }
-    pci_write16(bdf, cap + 2, (uint16_t)(ctl & ~1u));
+    edu_msi_off(&e);
     return RES_PASS;
 }
 

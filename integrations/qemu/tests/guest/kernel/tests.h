@@ -25,6 +25,23 @@ int check_self_delivery(unsigned v, const char *how);
 extern void h_observe_handler(struct frame *f, struct cpu *c);
 int lowest_priority_rounds(int (*send)(uint32_t mask, unsigned v), const char *how);
 
+/* The edu device (t_msi.c; hw/misc/edu.c): found on bus 0 with memory
+   decoding and bus mastering on, BAR0 below 4 GiB, its MSI capability.
+   A write to BAR0 + EDU_RAISE raises its interrupt (msi_notify() with
+   MSI enabled), + EDU_ACK clears the status bits written. */
+struct edu {
+    unsigned bdf, cap;
+    uint16_t ctl; /* MSI message control as found */
+    uint64_t bar;
+};
+#define EDU_RAISE 0x60
+#define EDU_ACK 0x64
+int edu_open(struct edu *e);
+/* MSI to APIC ID dest (physical, RH = 0), data = vector v (fixed, edge),
+   enabled with 1 vector; edu_msi_off disables it again. */
+void edu_msi_route(const struct edu *e, uint32_t dest, unsigned v);
+void edu_msi_off(const struct edu *e);
+
 extern const struct test ipi_tests[];
 extern const struct test apic_tests[];
 extern const struct test timer_tests[];
