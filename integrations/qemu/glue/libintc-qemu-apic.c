@@ -38,11 +38,17 @@ void libintc_qemu_sync(LibintcApicState *a)
     intc_lapic *l = libintc_qemu_lapic(a);
     unsigned p = intc_lapic_pending(l);
 
-    if ((p & INTC_PEND_NMI) && intc_lapic_take(l, INTC_PEND_NMI, NULL) == 1) {
-        cpu_interrupt(cs, CPU_INTERRUPT_NMI);
-    }
-    if ((p & INTC_PEND_SMI) && intc_lapic_take(l, INTC_PEND_SMI, NULL) == 1) {
-        cpu_interrupt(cs, CPU_INTERRUPT_SMI);
+    if (p & (INTC_PEND_NMI | INTC_PEND_SMI)) {
+        if ((p & INTC_PEND_NMI) &&
+            intc_lapic_take(l, INTC_PEND_NMI, NULL) == 1) {
+            cpu_interrupt(cs, CPU_INTERRUPT_NMI);
+        }
+        if ((p & INTC_PEND_SMI) &&
+            intc_lapic_take(l, INTC_PEND_SMI, NULL) == 1) {
+            cpu_interrupt(cs, CPU_INTERRUPT_SMI);
+        }
+        /* A take may change the rest (lapic.h): read it again. */
+        p = intc_lapic_pending(l);
     }
     if (p & INTC_PEND_INIT) {
         lq_raise(cs, CPU_INTERRUPT_INIT);
@@ -50,8 +56,6 @@ void libintc_qemu_sync(LibintcApicState *a)
     if (p & INTC_PEND_SIPI) {
         lq_raise(cs, CPU_INTERRUPT_SIPI);
     }
-    /* The takes above may have changed the rest: read it again. */
-    p = intc_lapic_pending(l);
     if (p & (INTC_PEND_INTR | INTC_PEND_EXTINT)) {
         lq_raise(cs, CPU_INTERRUPT_HARD);
     } else if (cs->interrupt_request & CPU_INTERRUPT_HARD) {
