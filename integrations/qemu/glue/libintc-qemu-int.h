@@ -42,6 +42,15 @@ typedef struct LibintcQemu {
     LibintcApicState **cpus;    /* libintc CPU index -> its APIC, realized */
     uint64_t tsc_hz;
     QEMUTimer *ioapic_timer;    /* the IOAPIC's storm throttle */
+    IntelIOMMUState *vtd;       /* the intel-iommu, if any */
+    /* Remapping faults waiting for QEMU's fault recording registers. */
+    struct {
+        uint16_t sid;
+        uint8_t reason;
+        uint32_t index;
+    } faults[32];
+    unsigned n_faults;
+    QEMUBH *fault_bh;
 } LibintcQemu;
 
 extern LibintcQemu libintc_qemu;

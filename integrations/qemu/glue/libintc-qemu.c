@@ -62,12 +62,48 @@ static void lq_set_on(Object *obj, bool value, Error **errp)
     libintc_qemu_on = value;
 }
 
+/*
+ * x-libintc-record=FILE: libintc's recorder (include/intc/record.h) on
+ * from the machine's creation to QEMU's exit.  FILE gets the recording
+ * (intc-sim --replay FILE runs it again), FILE.events the events the
+ * machine emitted (intc-sim --events's format) and FILE.image its final
+ * snapshot (intc-sim --final-image's), so a replay can be compared with
+ * the run.
+ */
+static struct {
+    char *path;
+    FILE *rec, *events;
+    Notifier exit;
+} lq_record;
+
+static char *lq_get_record(Object *obj, Error **errp)
+{
+    return g_strdup(lq_record.path ? lq_record.path : "");
+}
+
+static void lq_set_record(Object *obj, const char *value, Error **errp)
+{
+    if (phase_check(PHASE_MACHINE_INITIALIZED)) {
+        error_setg(errp, "x-libintc-record cannot change once the machine "
+                   "is initialised");
+        return;
+    }
+    g_free(lq_record.path);
+    lq_record.path = *value ? g_strdup(value) : NULL;
+}
+
 void libintc_qemu_machine_class_init(ObjectClass *oc)
 {
     object_class_property_add_bool(oc, "x-libintc", lq_get_on, lq_set_on);
     object_class_property_set_description(oc, "x-libintc",
         "Use libintc for every Local APIC, the IOAPIC and MSI delivery "
         "(experimental; TCG only)");
+    object_class_property_add_str(oc, "x-libintc-record", lq_get_record,
+                                  lq_set_record);
+    object_class_property_set_description(oc, "x-libintc-record",
+        "With x-libintc=on: record libintc's inputs into this file "
+        "(intc-sim --replay), its events into FILE.events and its final "
+        "snapshot into FILE.image");
 }
 
 LibintcApicState *libintc_qemu_cpu(uint32_t index)
@@ -230,6 +266,7 @@ static void lq_machine_done(Notifier *n, void *opaque)
     }
     if (iommu) {
         x86_iommu_iec_register_notifier(iommu, lq_iec_notify, NULL);
+        libintc_qemu.vtd = INTEL_IOMMU_DEVICE(iommu);
     }
     vmstate_register(NULL, 0, &lq_vmstate, &lq_image);
 }
@@ -239,6 +276,9 @@ static Notifier lq_machine_done_notifier = { .notify = lq_machine_done };
 void libintc_qemu_machine_init(MachineState *ms)
 {
     if (!libintc_qemu_on) {
+        if (lq_record.path) {
+            error_setg(&error_fatal, "x-libintc-record needs x-libintc=on");
+        }
         return;
     }
     if (!INTC_VERSION_CHECK()) {
@@ -373,6 +413,57 @@ static void lq_apic_base_changed(void *host, uint32_t cpu, uint64_t base)
     }
 }
 
+/*
+ * libintc's remapping faults go to QEMU's VT-d fault recording registers
+ * (the ones the guest reads), with their fault event interrupt.  The
+ * event callback is restricted (it may run in the middle of an operation
+ * and must not call libintc), and recording a fault may raise that
+ * interrupt, which is delivered through libintc: so the fault is queued
+ * here and recorded by a bottom half, in the main loop, soon after.  A
+ * full queue drops the fault, as a unit whose fault recording registers
+ * are all pending does (VT-d primary fault overflow).
+ */
+static void lq_fault_bh(void *opaque)
+{
+    LibintcQemu *q = &libintc_qemu;
+    unsigned i;
+
+    for (i = 0; i < q->n_faults && q->vtd; i++) {
+        libintc_qemu_vtd_record_fault(q->vtd, q->faults[i].sid,
+                                      q->faults[i].index,
+                                      q->faults[i].reason);
+    }
+    q->n_faults = 0;
+}
+
+/*
+ * Every event: written to FILE.events while recording (intc-sim's
+ * --events line), and INTC_EV_IR_FAULT (pin = source ID, data = reason,
+ * data2 = index) queued for QEMU's VT-d fault recording.
+ */
+static void lq_event(void *host, const intc_event *ev)
+{
+    LibintcQemu *q = &libintc_qemu;
+
+    if (lq_record.events) {
+        fprintf(lq_record.events, "%s cpu=%" PRIu32 " vector=%" PRId32
+                " unit=%" PRIu32 " pin=%" PRIu32 " data=0x%" PRIx64
+                " data2=0x%" PRIx64 "\n", intc_event_name(ev->type),
+                ev->cpu, ev->vector, ev->unit, ev->pin, ev->data,
+                ev->data2);
+    }
+    if (ev->type != INTC_EV_IR_FAULT || !q->vtd) {
+        return;
+    }
+    if (q->n_faults < ARRAY_SIZE(q->faults)) {
+        q->faults[q->n_faults].sid = ev->pin;
+        q->faults[q->n_faults].reason = ev->data & 0xff;
+        q->faults[q->n_faults].index = ev->data2;
+        q->n_faults++;
+    }
+    qemu_bh_schedule(q->fault_bh);
+}
+
 static const intc_host_ops lq_ops = {
     .version = INTC_HOST_OPS_VERSION,
     .kick = lq_kick,
@@ -382,7 +473,69 @@ static const intc_host_ops lq_ops = {
     .dma_write = lq_dma_write,
     .ioapic_timer_arm = lq_ioapic_timer_arm,
     .apic_base_changed = lq_apic_base_changed,
+    .event = lq_event,
 };
+
+/* The recorder's sink: a restricted callback, it only writes. */
+static int lq_record_write(void *ctx, const void *buf, size_t len)
+{
+    return fwrite(buf, 1, len, ctx) == len ? 0 : -1;
+}
+
+/*
+ * QEMU exits (main loop left, BQL held, no vCPU runs guest code any
+ * more): the final image, then the recording's end record.
+ */
+static void lq_record_stop(Notifier *n, void *opaque)
+{
+    g_autofree char *image = g_strdup_printf("%s.image", lq_record.path);
+    g_autofree uint8_t *buf = NULL;
+    size_t need = 0;
+    intc_err e;
+    FILE *f;
+
+    intc_machine_save(libintc_qemu.m, NULL, 0, &need);
+    buf = g_malloc(need);
+    e = intc_machine_save(libintc_qemu.m, buf, need, &need);
+    f = fopen(image, "wb");
+    if (e != INTC_OK || !f || fwrite(buf, 1, need, f) != need) {
+        error_report("x-libintc-record: %s: not written", image);
+    }
+    if (f) {
+        fclose(f);
+    }
+    e = intc_machine_record(libintc_qemu.m, NULL, NULL);
+    if (e != INTC_OK || fclose(lq_record.rec) != 0 ||
+        fclose(lq_record.events) != 0) {
+        error_report("x-libintc-record: %s: the recording is incomplete "
+                     "(%s)", lq_record.path, intc_strerror(e));
+    }
+    lq_record.rec = lq_record.events = NULL;
+}
+
+/* At the machine's creation: the recording starts before any guest code. */
+static bool lq_record_start(Error **errp)
+{
+    g_autofree char *events = g_strdup_printf("%s.events", lq_record.path);
+    intc_err e;
+
+    lq_record.rec = fopen(lq_record.path, "wb");
+    lq_record.events = fopen(events, "w");
+    if (!lq_record.rec || !lq_record.events) {
+        error_setg_errno(errp, errno, "x-libintc-record: cannot write %s",
+                         lq_record.rec ? events : lq_record.path);
+        return false;
+    }
+    e = intc_machine_record(libintc_qemu.m, lq_record_write, lq_record.rec);
+    if (e != INTC_OK) {
+        error_setg(errp, "x-libintc-record: %s: %s", lq_record.path,
+                   intc_strerror(e));
+        return false;
+    }
+    lq_record.exit.notify = lq_record_stop;
+    qemu_add_exit_notifier(&lq_record.exit);
+    return true;
+}
 
 /* Machine reset (handler registered at creation): every model to RESET. */
 static void lq_reset(void *opaque)
@@ -487,8 +640,9 @@ bool libintc_qemu_machine_create(X86CPU *cpu, Error **errp)
     }
     q->ioapic_timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, lq_ioapic_timer_cb,
                                    NULL);
+    q->fault_bh = qemu_bh_new(lq_fault_bh, NULL);
     qemu_register_reset(lq_reset, NULL);
-    return true;
+    return !lq_record.path || lq_record_start(errp);
 }
 
 /* --- patch 0003: TSC and MSRs --- */
@@ -588,8 +742,7 @@ void libintc_qemu_vtd_set_table(IntelIOMMUState *s)
  * A device's write to 0xFEExxxxx behind VT-d (vtd_mem_ir_write), with its
  * requester ID (X86_IOMMU_SID_INVALID when it has none): libintc remaps
  * it (or passes it through while remapping is off) and delivers it.
- * Faults are recorded in libintc's VT-d state; QEMU's fault registers do
- * not see them (issue 15).
+ * A fault reaches QEMU's fault recording registers through lq_event.
  */
 MemTxResult libintc_qemu_vtd_ir_write(uint64_t addr, uint32_t data,
                                       uint16_t sid)

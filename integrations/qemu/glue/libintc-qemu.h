@@ -151,4 +151,15 @@ MemTxResult libintc_qemu_vtd_ir_write(uint64_t addr, uint32_t data,
 /* target/i386/cpu-dump.c: libintc's registers of the CPU's APIC. */
 void libintc_qemu_dump_lapic(X86CPU *cpu, int flags);
 
+/* --- Patch 0007: VT-d fault records for libintc's remapping faults ------- */
+
+/*
+ * Defined in intel_iommu.c (the patch): records a remapping fault of
+ * requester sid, interrupt index and fault reason (0x20-0x26) in QEMU's
+ * VT-d fault recording registers, with the fault event it implies.  The
+ * glue calls it from a bottom half, outside libintc.
+ */
+void libintc_qemu_vtd_record_fault(IntelIOMMUState *s, uint16_t sid,
+                                   uint32_t index, unsigned reason);
+
 #endif

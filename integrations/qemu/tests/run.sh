@@ -14,9 +14,9 @@
 #     delivery): the same kernel boots on 1 and 4 CPUs (SeaBIOS brings the
 #     APs up with INIT-SIPI through libintc) and reads the LAPIC version
 #     0x00050014 from libintc, also with an intel-iommu doing interrupt
-#     remapping; maxcpus != cpus, amd-iommu, -icount and -rtc
-#     driftfix=slew are refused with their own errors; -M pc has no
-#     x-libintc;
+#     remapping; maxcpus != cpus, amd-iommu, -icount, -rtc
+#     driftfix=slew and x-libintc-record without x-libintc=on are
+#     refused with their own errors; -M pc has no x-libintc;
 #   - without a kernel, SeaBIOS finds its 4 CPUs again after each of two
 #     monitor system_resets (stock and libintc);
 #   - savevm of a libintc machine succeeds and a fresh QEMU started with
@@ -123,6 +123,8 @@ refused icount 'does not support -icount' \
     -M q35,x-libintc=on -accel tcg -icount shift=0
 refused rtc-slew 'does not support -rtc driftfix=slew' \
     -M q35,x-libintc=on -accel tcg -rtc driftfix=slew
+refused record-off 'x-libintc-record needs x-libintc=on' \
+    -M q35,x-libintc-record=/dev/null -accel tcg
 
 # resets NAME ARGS...: without a kernel, SeaBIOS (its log on the debug
 # console) finds the 4 CPUs at power-on and again after each of two

@@ -11,6 +11,10 @@
 #   savevm  one boot, saved over the monitor half-way through the
 #           workload (stop, savevm, quit), then a fresh QEMU with the same
 #           options and -loadvm finishes it; the checks read both logs
+#   record  one boot with libintc's recorder on (x-libintc-record=FILE,
+#           the QEMU under test only), then `intc-sim --replay FILE`
+#           (-R) must reproduce it: the same event stream and the same
+#           final snapshot as the boot wrote (FILE.events, FILE.image)
 #
 # for the QEMU under test (libintc's) and for Debian's stock QEMU, whose
 # tables are for comparison only: its TCG offers neither x2APIC nor
@@ -18,7 +22,7 @@
 #
 #   run.sh [-q QEMU|none] [-M MACHINE] [-s STOCK|none] [-S MACHINE]
 #          [-c CPU] [-n NCPU] [-i IOMMU|none] [-a 'ARGS'] [-A ACCEL]
-#          [-r RUNS] [-w SECONDS] [-t SECONDS] [-o DIR]
+#          [-r RUNS] [-R INTC_SIM] [-w SECONDS] [-t SECONDS] [-o DIR]
 #
 #   -q  the QEMU under test (default: INTC_QEMU_BINARY, else what
 #       integrations/qemu/build.sh --print reports; none built: exit 77;
@@ -35,7 +39,8 @@
 #       what lets eim=on through without KVM; "none" for no IOMMU)
 #   -a  extra QEMU arguments, both QEMUs (word-split)
 #   -A  accelerator (default tcg)
-#   -r  the runs, comma-separated (default plain,savevm)
+#   -r  the runs, comma-separated (default plain,savevm; also record)
+#   -R  the intc-sim binary the record run replays with
 #   -w  the workload's duration in guest seconds (default 4)
 #   -t  timeout of each QEMU process in seconds (default 240)
 #   -o  work directory: per run a directory with the serial logs, QEMU's
@@ -73,6 +78,7 @@ iommu=intel-iommu,intremap=on,x-buggy-eim=on
 extra=
 accel=tcg
 runs=plain,savevm
+intc_sim=
 secs=4
 tmo=240
 work=
@@ -84,7 +90,7 @@ usage()
     sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
 }
 
-while getopts "q:M:s:S:c:n:i:a:A:r:w:t:o:h" opt; do
+while getopts "q:M:s:S:c:n:i:a:A:r:R:w:t:o:h" opt; do
     case $opt in
     q) qemu=$OPTARG ;;
     M) machine=$OPTARG ;;
@@ -96,6 +102,7 @@ while getopts "q:M:s:S:c:n:i:a:A:r:w:t:o:h" opt; do
     a) extra=$OPTARG ;;
     A) accel=$OPTARG ;;
     r) runs=$OPTARG ;;
+    R) intc_sim=$OPTARG ;;
     w) secs=$OPTARG ;;
     t) tmo=$OPTARG ;;
     o) work=$OPTARG ;;
@@ -124,7 +131,14 @@ if [ "$qemu" != none ] && ! [ -x "$qemu" ]; then
 fi
 IFS=, read -r -a kinds <<<"$runs"
 for k in "${kinds[@]}"; do
-    case $k in plain | savevm) ;; *) echo "run.sh: no run '$k'" >&2; exit 2 ;;
+    case $k in
+    plain | savevm) ;;
+    record)
+        [ -x "$intc_sim" ] || {
+            echo "run.sh: the record run needs -R INTC_SIM" >&2
+            exit 2
+        } ;;
+    *) echo "run.sh: no run '$k'" >&2; exit 2 ;;
     esac
 done
 
@@ -235,6 +249,43 @@ run_plain()
     wait_qemu "$d"
     rc_last=$qrc
     tr -d '\r' <"$d/serial-1.log" >"$d/serial.txt"
+}
+
+# run_record BIN MACHINE DIR: a plain run with the recorder on, then the
+# replay (its output in DIR/replay.out, its status in $rc_replay).
+run_record()
+{
+    local d=$3 t0
+    run_plain "$1" "$2,x-libintc-record=$d/boot.intcrec" "$d"
+    t0=$(date +%s%N)
+    rc_replay=0
+    "$intc_sim" --replay "$d/boot.intcrec" --trace=none \
+        --events="$d/replay.events" --final-image="$d/replay.image" \
+        >"$d/replay.out" 2>&1 || rc_replay=$?
+    replay_ms=$((($(date +%s%N) - t0) / 1000000))
+}
+
+# check_replay DIR: the replay ran the whole recording (intc-sim exit 0:
+# every recorded result matched) and gave the boot's own event stream and
+# final snapshot, byte for byte.
+check_replay()
+{
+    local d=$1 n
+    n=$(wc -l <"$d/boot.intcrec.events" 2>/dev/null || echo 0)
+    if [ "$rc_replay" -eq 0 ] &&
+        cmp -s "$d/boot.intcrec.events" "$d/replay.events" &&
+        cmp -s "$d/boot.intcrec.image" "$d/replay.image"; then
+        result replay PASS "recording $(du -k "$d/boot.intcrec" |
+            cut -f1) KiB, $n events, final image" \
+            "$(stat -c %s "$d/replay.image") bytes: all identical in the" \
+            "replay (${replay_ms} ms)"
+    else
+        result replay FAIL "intc-sim --replay exit $rc_replay; events" \
+            "$(cmp -s "$d/boot.intcrec.events" "$d/replay.events" &&
+                echo same || echo differ), image $(cmp -s \
+                "$d/boot.intcrec.image" "$d/replay.image" && echo same ||
+                echo differs): $(tail -n 1 "$d/replay.out" | cut -c1-120)"
+    fi
 }
 
 # run_savevm BIN MACHINE DIR: boot, save half-way through the workload,
@@ -569,17 +620,22 @@ one()
     case $kind in
     plain) run_plain "$bin" "$m" "$d" ;;
     savevm) run_savevm "$bin" "$m" "$d" ;;
+    record) run_record "$bin" "$m" "$d" ;;
     esac
     evaluate "$kind" "$d"
+    if [ "$kind" = record ]; then
+        check_replay "$d"
+    fi
     read -r qs np < <(cat "$d"/time-* 2>/dev/null | awk '{ s += $1; n++ }
         END { printf "%.1f %d\n", s / 1000, n }')
     echo "# $role $kind: QEMU ran $qs s ($np process(es)), $((SECONDS -
         t0)) s with the lock waits; logs in $d"
     summary+=("$role $kind $qs $failed $d")
-    # The qcow2 (90 MiB with a snapshot) is kept only where a check of
-    # the QEMU under test failed, for a look at it.
+    # The qcow2 (90 MiB with a snapshot) and a recording (tens of MiB)
+    # are kept only where a check of the QEMU under test failed, for a
+    # look at them.
     if [ "$role" = stock ] || [ "$failed" = 0 ]; then
-        rm -f "$d/disk.qcow2"
+        rm -f "$d/disk.qcow2" "$d"/boot.intcrec* "$d"/replay.*
     fi
     if [ "$role" = libintc ] && [ "$failed" = 1 ]; then status=1; fi
 }
@@ -601,7 +657,9 @@ for k in "${kinds[@]}"; do
     [ "$qemu" = none ] || one libintc "$qemu" "$machine" "$k"
 done
 for k in "${kinds[@]}"; do
-    [ "$stock" = none ] || one stock "$stock" "$stock_machine" "$k"
+    # Stock QEMU has no recorder.
+    [ "$stock" = none ] || [ "$k" = record ] ||
+        one stock "$stock" "$stock_machine" "$k"
 done
 
 # Both tables side by side: one column per run.
