@@ -2,7 +2,12 @@
  * rec2seed: a libintc recording (docs/recording.md) as a fuzz_machine
  * input, so the fuzzers start from traffic a real host generated:
  *
- *   rec2seed RECORDING SEED
+ *   rec2seed [--skip=N] RECORDING SEED
+ *
+ * --skip=N leaves out the recording's first N operations and starts the
+ * seed at the next one: a cut from the middle of a long run (a Linux
+ * boot's IPI storm rather than its firmware's start-up), applied to a
+ * machine fresh from RESET.
  *
  * The recording is converted to the test kit's operations
  * (testkit/rec_conv.h, the converter behind intc-sim --to-yaml) and each
@@ -34,6 +39,7 @@ typedef struct seed {
     uint8_t *out;
     size_t len;
     unsigned kept, dropped;
+    uint64_t skip, seen;
 } seed;
 
 static uint8_t *read_file(const char *path, size_t *len)
@@ -122,6 +128,8 @@ static void on_op(void *ctx, const kit_op *in, const char *extra)
     size_t n;
 
     (void)extra;
+    if (s->seen++ < s->skip)
+        return;
     if (uses_device(&op) && !msix_index(s->c, op.unit, &op.unit)) {
         s->dropped++;
         return;
@@ -136,10 +144,10 @@ static void on_op(void *ctx, const kit_op *in, const char *extra)
 }
 
 static int convert(const char *in, const uint8_t *buf, size_t len,
-                   const char *out_path)
+                   const char *out_path, uint64_t skip)
 {
     kit_conv c;
-    seed s = {.c = &c};
+    seed s = {.c = &c, .skip = skip};
     kit_conv_out out = {.ctx = &s, .op = on_op};
     intc_err e = kit_conv_open(&c, buf, len);
     int rc = 2;
@@ -156,8 +164,9 @@ static int convert(const char *in, const uint8_t *buf, size_t len,
     else if (!write_file(out_path, s.out, s.len))
         fprintf(stderr, "rec2seed: %s: write error\n", out_path);
     else {
-        printf("%s: %u operations kept, %u left out (of %" PRIu64
-               " calls), %zu bytes\n", out_path, s.kept, s.dropped,
+        printf("%s: %" PRIu64 " operations skipped, %u kept, %u left "
+               "out (of %" PRIu64 " calls), %zu bytes\n", out_path,
+               s.seen < s.skip ? s.seen : s.skip, s.kept, s.dropped,
                c.n_calls, s.len);
         rc = 0;
     }
@@ -169,11 +178,22 @@ static int convert(const char *in, const uint8_t *buf, size_t len,
 int main(int argc, char **argv)
 {
     size_t len = 0;
+    uint64_t skip = 0;
     uint8_t *buf;
+    char *end;
     int rc;
 
+    if (argc == 4 && strncmp(argv[1], "--skip=", 7) == 0) {
+        skip = strtoull(argv[1] + 7, &end, 10);
+        if (argv[1][7] == '\0' || *end != '\0') {
+            fprintf(stderr, "rec2seed: %s: not a count\n", argv[1]);
+            return 2;
+        }
+        argv++;
+        argc--;
+    }
     if (argc != 3) {
-        fprintf(stderr, "usage: rec2seed RECORDING SEED\n");
+        fprintf(stderr, "usage: rec2seed [--skip=N] RECORDING SEED\n");
         return 2;
     }
     buf = read_file(argv[1], &len);
@@ -181,7 +201,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "rec2seed: %s: cannot read it\n", argv[1]);
         return 2;
     }
-    rc = convert(argv[1], buf, len, argv[2]);
+    rc = convert(argv[1], buf, len, argv[2], skip);
     free(buf);
     return rc;
 }
