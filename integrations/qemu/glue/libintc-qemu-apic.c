@@ -163,6 +163,7 @@ static void lq_apic_realize(DeviceState *dev, Error **errp)
         return;
     }
     a->index = i;
+    a->lint0 = -1;
     a->timer = timer_new_ns(QEMU_CLOCK_VIRTUAL, lq_timer_cb, a);
     q->cpus[i] = a;
     /* Mapped by x86_cpu_apic_realize for the first APIC only, as stock. */
@@ -361,7 +362,12 @@ int libintc_qemu_get_pic_interrupt(X86CPU *cpu)
     return v;
 }
 
-/* The 8259's INTR, wired to every CPU's LINT0 (pic_irq_request). */
+/*
+ * The 8259's INTR, wired to every CPU's LINT0 (pic_irq_request).  QEMU
+ * passes the 8259's output on to every CPU whenever the 8259 re-evaluates
+ * it, changed or not (each edge of a serial line, say); only a change is
+ * an input of the APIC, so repeats stop here.
+ */
 void libintc_qemu_apic_deliver_pic_intr(DeviceState *dev, int level)
 {
     LibintcApicState *a;
@@ -370,6 +376,11 @@ void libintc_qemu_apic_deliver_pic_intr(DeviceState *dev, int level)
         return;
     }
     a = LIBINTC_APIC(dev);
+    level = !!level;
+    if (a->lint0 == level) {
+        return;
+    }
+    a->lint0 = level;
     intc_lapic_set_lint(libintc_qemu_lapic(a), 0, level);
     libintc_qemu_sync(a);
 }

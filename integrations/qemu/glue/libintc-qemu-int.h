@@ -25,6 +25,8 @@ typedef struct LibintcApicState {
     APICCommonState parent_obj;
     uint32_t index;
     QEMUTimer *timer;
+    int lint0;                  /* the 8259's INTR as last passed on; -1:
+                                   not known (creation, loadvm) */
 } LibintcApicState;
 
 #define LIBINTC_APIC(obj) \

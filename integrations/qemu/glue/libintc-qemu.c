@@ -191,6 +191,11 @@ static int lq_post_load(void *opaque, int version_id)
                      intc_machine_errmsg(libintc_qemu.m));
     }
     lq_image_free(im);
+    for (uint32_t i = 0; i < libintc_qemu.n_cpus; i++) {
+        if (libintc_qemu.cpus[i]) {
+            libintc_qemu.cpus[i]->lint0 = -1;   /* the image's, now */
+        }
+    }
     lq_sync_all();
     return e == INTC_OK ? 0 : -EINVAL;
 }
