@@ -164,10 +164,13 @@ static int convert(const char *in, const uint8_t *buf, size_t len,
     else if (!write_file(out_path, s.out, s.len))
         fprintf(stderr, "rec2seed: %s: write error\n", out_path);
     else {
-        printf("%s: %" PRIu64 " operations skipped, %u kept, %u left "
-               "out (of %" PRIu64 " calls), %zu bytes\n", out_path,
-               s.seen < s.skip ? s.seen : s.skip, s.kept, s.dropped,
+        printf("%s: %u operations kept, %u left out (of %" PRIu64
+               " calls), %zu bytes", out_path, s.kept, s.dropped,
                c.n_calls, s.len);
+        if (s.skip)
+            printf("; the first %" PRIu64 " skipped",
+                   s.seen < s.skip ? s.seen : s.skip);
+        printf("\n");
         rc = 0;
     }
     free(s.out);

@@ -222,9 +222,18 @@ static void exec_run(kit_rig *r, const kit_op *op, kit_result *res)
 
 /* ---- the groups of operations ---- */
 
+/*
+ * now + d, stopping short of UINT64_MAX - 1: libintc arms a timer whose
+ * expiry lies beyond the clock at UINT64_MAX - 1 ("saturated", never due,
+ * lapic_timer.c), so a clock that reached it would fire that timer for
+ * ever.  intc-sim refuses such an advance outright ("virtual time
+ * overflows"); the fuzzers' raw operations may ask for one.
+ */
 static uint64_t later(uint64_t now, uint64_t d)
 {
-    return d > UINT64_MAX - 1 - now ? UINT64_MAX - 1 : now + d;
+    if (now >= UINT64_MAX - 2)
+        return now;
+    return d > UINT64_MAX - 2 - now ? UINT64_MAX - 2 : now + d;
 }
 
 static uint64_t icr_low(const kit_op *op)
