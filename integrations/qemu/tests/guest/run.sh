@@ -20,6 +20,9 @@
 #   -a  extra QEMU arguments (word-split)
 #   -A  the accelerator (default tcg; kvm runs the kernel against the
 #       host kernel's APIC emulation, a reference for the tests themselves)
+#   -I  the VT-d unit the ir_* tests get (default
+#       intel-iommu,intremap=on,x-buggy-eim=on; none: no unit, the ir_*
+#       tests then SKIP)
 #   TEST  run only these (default: every test the kernel lists)
 #
 # Every run: -L /usr/share/seabios -L /usr/share/qemu (Debian's firmware:
@@ -27,8 +30,13 @@
 # -smp NCPU -cpu CPU -accel ACCEL -m 256 -nographic -no-reboot -kernel K -append 'test=NAME ncpu=N require=...' with
 # isa-debug-exit (iobase 0xf4), pc-testdev, edu and e1000e (without its
 # option ROM: no iPXE; -nic none: no
-# default NIC).  Exit status: 0 if no test FAILed, 1 otherwise, 77 if the
-# only test named SKIPped, 2 if nothing could run.
+# default NIC).  The ir_* tests (kernel/t_ir.c, VT-d interrupt
+# remapping) also get -device IOMMU (-I) before the other devices
+# (a PCI device takes its bus-master address space from the IOMMU when
+# it is realized) and iommu=vtd on the command line (the unit missing is
+# then a FAIL); the other tests run without it.  Exit status: 0 if no
+# test FAILed, 1 otherwise, 77 if the only test named SKIPped, 2 if
+# nothing could run.
 # Set INTC_QEMU_LOCK=FILE to hold flock FILE around each QEMU run.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +49,8 @@ work=
 tmo=60
 extra=
 accel=tcg
-while getopts "q:M:c:n:k:o:t:a:A:h" opt; do
+iommu=intel-iommu,intremap=on,x-buggy-eim=on
+while getopts "q:M:c:n:k:o:t:a:A:I:h" opt; do
     case $opt in
     q) qemu=$OPTARG ;;
     M) machine=$OPTARG ;;
@@ -52,6 +61,7 @@ while getopts "q:M:c:n:k:o:t:a:A:h" opt; do
     t) tmo=$OPTARG ;;
     a) extra=$OPTARG ;;
     A) accel=$OPTARG ;;
+    I) iommu=$OPTARG ;;
     *) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 2 ;;
     esac
 done
@@ -78,14 +88,18 @@ require=$(IFS=,; echo "${req[*]:-none}")
 
 # One boot of the kernel with test=$1; serial output to $2.
 boot() {
-    local lock=()
+    local lock=() unit=() append="test=$1 ncpu=$ncpu require=$require"
     [ -n "${INTC_QEMU_LOCK:-}" ] && lock=(flock "$INTC_QEMU_LOCK")
+    if [[ $1 == ir_* ]] && [ "$iommu" != none ]; then
+        unit=(-device "$iommu")
+        append+=" iommu=vtd"
+    fi
     # shellcheck disable=SC2086
     "${lock[@]}" timeout -k 5 "$tmo" "$qemu" \
         -L /usr/share/seabios -L /usr/share/qemu \
         -M "$machine" -smp "$ncpu" -cpu "$cpu" -accel "$accel" -m 256 \
-        -nographic -no-reboot -nic none \
-        -kernel "$kernel" -append "test=$1 ncpu=$ncpu require=$require" \
+        -nographic -no-reboot -nic none "${unit[@]}" \
+        -kernel "$kernel" -append "$append" \
         -device isa-debug-exit,iobase=0xf4,iosize=4 -device pc-testdev \
         -device edu -device e1000e,romfile= $extra </dev/null >"$2" 2>"$2.stderr"
 }
@@ -99,7 +113,7 @@ else
 fi
 
 echo "# QEMU: $qemu ($("$qemu" --version | head -1))"
-echo "# -M $machine -smp $ncpu -cpu $cpu -accel $accel; kernel require=$require"
+echo "# -M $machine -smp $ncpu -cpu $cpu -accel $accel; kernel require=$require; ir_* tests: -device $iommu"
 printf '%-24s | %-4s | %s\n' test result reason
 printf '%-24s-|-%-4s-|-%s\n' "------------------------" "----" "------"
 : >"$work/results.txt"

@@ -40,15 +40,20 @@ int edu_open(struct edu *e)
     return RES_PASS;
 }
 
-void edu_msi_route(const struct edu *e, uint32_t dest, unsigned v)
+void edu_msi_set(const struct edu *e, uint32_t addr, uint16_t data)
 {
     bool a64 = e->ctl & 0x80; /* 64-bit address capable */
-    pci_write32(e->bdf, e->cap + 4, MSI_ADDR(dest));
+    pci_write32(e->bdf, e->cap + 4, addr);
     if (a64)
         pci_write32(e->bdf, e->cap + 8, 0);
-    /* Fixed, edge (11.11.2). */
-    pci_write16(e->bdf, e->cap + (a64 ? 0xc : 0x8), (uint16_t)v);
+    pci_write16(e->bdf, e->cap + (a64 ? 0xc : 0x8), data);
     pci_write16(e->bdf, e->cap + 2, (uint16_t)((e->ctl & ~0x70u) | 1)); /* enable, 1 vector */
+}
+
+void edu_msi_route(const struct edu *e, uint32_t dest, unsigned v)
+{
+    /* Fixed, edge (11.11.2). */
+    edu_msi_set(e, MSI_ADDR(dest), (uint16_t)v);
 }
 
 void edu_msi_off(const struct edu *e)

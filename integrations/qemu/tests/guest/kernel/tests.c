@@ -2,5 +2,6 @@
 #include "tests.h"
 
 const struct test *const test_groups[] = {
-    ipi_tests, apic_tests, timer_tests, x2apic_tests, ioapic_tests, msi_tests, 0,
+    ipi_tests, apic_tests, timer_tests, x2apic_tests, ioapic_tests, msi_tests,
+    ir_tests, 0,
 };

@@ -41,6 +41,9 @@ int edu_open(struct edu *e);
    enabled with 1 vector; edu_msi_off disables it again. */
 void edu_msi_route(const struct edu *e, uint32_t dest, unsigned v);
 void edu_msi_off(const struct edu *e);
+/* Any message: address bits 31:0 (bits 63:32 zero), data; enabled with 1
+   vector (t_ir.c sends remappable and compatibility formats). */
+void edu_msi_set(const struct edu *e, uint32_t addr, uint16_t data);
 
 extern const struct test ipi_tests[];
 extern const struct test apic_tests[];
@@ -48,5 +51,6 @@ extern const struct test timer_tests[];
 extern const struct test x2apic_tests[];
 extern const struct test ioapic_tests[];
 extern const struct test msi_tests[];
+extern const struct test ir_tests[];
 
 #endif
