@@ -358,6 +358,20 @@ static int ir_setup(void)
     return RES_PASS;
 }
 
+/* For bench.c's bench_msi_ir: the unit set up as for the tests, IRTE 0
+   remapping edu's MSIs (source-id verified) to CPU 0's vector v, edu's
+   MSI address in remappable format naming it.  *e: edu, ready to raise. */
+static uint32_t ir_addr(unsigned handle, bool shv);
+
+int ir_bench_prepare(struct edu *e, unsigned v)
+{
+    TRY(ir_setup());
+    TRY(irte_remap(0, 0, v, IRTE_SID(u.edu.bdf, SQ_ALL, SVT_SID)));
+    edu_msi_set(&u.edu, ir_addr(0, false), 0);
+    *e = u.edu;
+    return RES_PASS;
+}
+
 /* ---- sending ------------------------------------------------------------------ */
 
 /* 5.1.2.2 / 5.1.5.2: a remappable-format MSI address: 0xfee, handle[14:0]

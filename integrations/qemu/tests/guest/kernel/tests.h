@@ -44,6 +44,9 @@ void edu_msi_off(const struct edu *e);
 /* Any message: address bits 31:0 (bits 63:32 zero), data; enabled with 1
    vector (t_ir.c sends remappable and compatibility formats). */
 void edu_msi_set(const struct edu *e, uint32_t addr, uint16_t data);
+/* t_ir.c: VT-d remapping set up, IRTE 0 sending edu's MSIs to CPU 0's
+   vector v (bench.c's bench_msi_ir). */
+int ir_bench_prepare(struct edu *e, unsigned v);
 
 extern const struct test ipi_tests[];
 extern const struct test apic_tests[];
