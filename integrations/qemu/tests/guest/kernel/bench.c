@@ -162,15 +162,21 @@ static int ipi_loop(bool x2)
     return bench_report(x2 ? "ipi-x2apic" : "ipi-xapic", n, pongs);
 }
 
-static int msi_loop(bool x2)
+/* ir: through VT-d interrupt remapping, edu set up by t_ir.c. */
+static int msi_loop(bool x2, bool ir)
 {
     uint32_t n = (uint32_t)cmdline_uint("n", BENCH_N_DEFAULT);
     struct edu e;
-    TRY(edu_open(&e));
-    TRY(bench_setup(x2));
+    if (ir) {
+        TRY(ir_bench_prepare(&e, BENCH_MSI));
+    } else {
+        TRY(edu_open(&e));
+        TRY(bench_setup(x2));
+    }
     edu_bar = e.bar;
     idt_set(BENCH_MSI, (uintptr_t)h_msi);
-    edu_msi_route(&e, cpus[0].apic_id, BENCH_MSI);
+    if (!ir)
+        edu_msi_route(&e, cpus[0].apic_id, BENCH_MSI);
     mfence();
 
     cli();
@@ -182,35 +188,15 @@ static int msi_loop(bool x2)
     bench_mark(2);
     sti();
     edu_msi_off(&e);
-    return bench_report(x2 ? "msi-x2apic" : "msi-xapic", n, msis);
-}
-
-/* The MSI loop through VT-d remapping: edu is set up by t_ir.c. */
-static int bench_msi_ir(void)
-{
-    uint32_t n = (uint32_t)cmdline_uint("n", BENCH_N_DEFAULT);
-    struct edu e;
-    TRY(ir_bench_prepare(&e, BENCH_MSI));
-    edu_bar = e.bar;
-    idt_set(BENCH_MSI, (uintptr_t)h_msi);
-    mfence();
-
-    cli();
-    bench_mark(1);
-    for (uint32_t i = 1; i <= n; i++) {
-        mmio_write32(edu_bar + EDU_RAISE, 1);
-        wait_count(&msis, i);
-    }
-    bench_mark(2);
-    sti();
-    edu_msi_off(&e);
-    return bench_report("msi-remapped", n, msis);
+    return bench_report(ir ? "msi-remapped" : x2 ? "msi-x2apic" : "msi-xapic",
+                        n, msis);
 }
 
 static int bench_ipi(void) { return ipi_loop(false); }
 static int bench_ipi_x2apic(void) { return ipi_loop(true); }
-static int bench_msi(void) { return msi_loop(false); }
-static int bench_msi_x2apic(void) { return msi_loop(true); }
+static int bench_msi(void) { return msi_loop(false, false); }
+static int bench_msi_x2apic(void) { return msi_loop(true, false); }
+static int bench_msi_ir(void) { return msi_loop(false, true); }
 
 const struct test bench_entries[] = {
     {"bench_ipi", bench_ipi},
