@@ -44,6 +44,8 @@ typedef struct LibintcQemu {
     LibintcApicState **cpus;    /* libintc CPU index -> its APIC, realized */
     uint64_t tsc_hz;
     QEMUTimer *ioapic_timer;    /* the IOAPIC's storm throttle */
+    unsigned iommu_kind;        /* INTC_IOMMU_VTD or _AMDVI: chosen at
+                                   machine init from -device */
     IntelIOMMUState *vtd;       /* the intel-iommu, if any */
     /* Remapping faults waiting for QEMU's fault recording registers. */
     struct {

@@ -102,3 +102,18 @@ void libintc_qemu_dump_lapic(X86CPU *cpu, int flags)
 {
     g_assert_not_reached();
 }
+
+/* Called by amd_iommu.c whether or not x-libintc is on: nothing to do. */
+void libintc_qemu_amdvi_regs(AMDVIState *s)
+{
+}
+
+void libintc_qemu_amdvi_invalidate(AMDVIState *s, uint32_t devid)
+{
+}
+
+MemTxResult libintc_qemu_amdvi_ir_write(uint64_t addr, uint32_t data,
+                                        uint16_t sid)
+{
+    g_assert_not_reached();
+}

@@ -17,6 +17,8 @@
 #include "hw/qdev-core.h"
 #include "hw/i386/x86-iommu.h"
 #include "hw/i386/amd_iommu.h"
+#include "qemu/config-file.h"
+#include "qemu/option.h"
 #include "hw/i386/intel_iommu.h"
 #include "hw/i386/ioapic.h"
 #include "hw/pci/pci.h"
@@ -246,15 +248,20 @@ static void lq_iec_notify(void *opaque, bool global, uint32_t index,
 static void lq_machine_done(Notifier *n, void *opaque)
 {
     X86IOMMUState *iommu = x86_iommu_get_default();
+    bool amd = iommu &&
+               object_dynamic_cast(OBJECT(iommu), TYPE_AMD_IOMMU_DEVICE);
 
     /*
-     * libintc remaps with its VT-d engine only, and QEMU's AMD-Vi would
-     * remap MSI writes before libintc saw them.
+     * libintc's engine kind was chosen at machine init from the
+     * key=value -device options (lq_iommu_kind); a JSON -device is not
+     * visible there.
      */
-    if (iommu && object_dynamic_cast(OBJECT(iommu), TYPE_AMD_IOMMU_DEVICE)) {
-        error_setg(&error_fatal, "x-libintc=on does not support amd-iommu; "
-                   "use -device intel-iommu,intremap=on for interrupt "
-                   "remapping");
+    if (amd != (libintc_qemu.iommu_kind == INTC_IOMMU_AMDVI)) {
+        error_setg(&error_fatal, "x-libintc=on: the %s was not found among "
+                   "the -device options when the machine was created "
+                   "(give it as -device %s,... rather than as JSON)",
+                   amd ? "amd-iommu" : "intel-iommu",
+                   amd ? "amd-iommu" : "intel-iommu");
     }
     if (!libintc_qemu.m) {
         error_setg(&error_fatal, "x-libintc=on: no CPU has a Local APIC, "
@@ -269,7 +276,7 @@ static void lq_machine_done(Notifier *n, void *opaque)
         error_setg(&error_fatal, "x-libintc=on does not support -rtc "
                    "driftfix=slew (lost_tick_policy=slew)");
     }
-    if (iommu) {
+    if (iommu && !amd) {
         x86_iommu_iec_register_notifier(iommu, lq_iec_notify, NULL);
         libintc_qemu.vtd = INTEL_IOMMU_DEVICE(iommu);
     }
@@ -277,6 +284,29 @@ static void lq_machine_done(Notifier *n, void *opaque)
 }
 
 static Notifier lq_machine_done_notifier = { .notify = lq_machine_done };
+
+/* qemu_opts_foreach over -device: an amd-iommu among them? */
+static int lq_find_amdvi(void *opaque, QemuOpts *opts, Error **errp)
+{
+    const char *driver = qemu_opt_get(opts, "driver");
+    ObjectClass *oc = driver ? object_class_by_name(driver) : NULL;
+
+    return oc && object_class_dynamic_cast(oc, TYPE_AMD_IOMMU_DEVICE);
+}
+
+/*
+ * libintc's IOMMU kind is part of its machine's configuration, which is
+ * made at the first CPU, before any -device exists: VT-d unless an
+ * amd-iommu is on the command line.  With neither, the VT-d engine is a
+ * pass-through (and the snapshot's fingerprint does not depend on it).
+ */
+static unsigned lq_iommu_kind(void)
+{
+    QemuOptsList *devices = qemu_find_opts("device");
+
+    return devices && qemu_opts_foreach(devices, lq_find_amdvi, NULL, NULL)
+           ? INTC_IOMMU_AMDVI : INTC_IOMMU_VTD;
+}
 
 void libintc_qemu_machine_init(MachineState *ms)
 {
@@ -319,6 +349,7 @@ void libintc_qemu_machine_init(MachineState *ms)
                    "hotplug: -smp maxcpus (%u) must equal cpus (%u)",
                    ms->smp.max_cpus, ms->smp.cpus);
     }
+    libintc_qemu.iommu_kind = lq_iommu_kind();
     qemu_add_machine_init_done_notifier(&lq_machine_done_notifier);
 }
 
@@ -573,8 +604,10 @@ static void lq_ioapic_config(intc_ioapic_config *io, uint8_t *wiring)
         .version = 0x20,
         .n_pins = IOAPIC_NUM_PINS,
         .gsi_base = 0,
-        .source_id = PCI_BUILD_BDF(Q35_PSEUDO_BUS_PLATFORM,
-                                   Q35_PSEUDO_DEVFN_IOAPIC),
+        .source_id = libintc_qemu.iommu_kind == INTC_IOMMU_AMDVI
+                     ? 0x00a0   /* 00:14.0, the IVRS's IOAPIC (AMD-Vi) */
+                     : PCI_BUILD_BDF(Q35_PSEUDO_BUS_PLATFORM,
+                                     Q35_PSEUDO_DEVFN_IOAPIC),
         .pin_wiring = wiring,
     };
 }
@@ -604,9 +637,11 @@ static void lq_machine_config(intc_machine_config *cfg, X86CPU *cpu)
     /* QEMU's IOAPIC gives up on a storm for 10 ms after 10000 in a row. */
     cfg->storm_threshold = 10000;
     cfg->storm_throttle_ns = 10 * SCALE_MS;
-    cfg->iommu.kind = INTC_IOMMU_VTD;
+    cfg->iommu.kind = libintc_qemu.iommu_kind;
     cfg->iommu.x2apic = true;
-    cfg->iommu.posted = false;
+    /* AMD-Vi: GAEn (128-bit IRTEs, which Linux uses) is writable only
+       with posted support; QEMU's EFR offers GA but no guest mode. */
+    cfg->iommu.posted = libintc_qemu.iommu_kind == INTC_IOMMU_AMDVI;
 }
 
 /*
@@ -751,6 +786,52 @@ void libintc_qemu_vtd_set_table(IntelIOMMUState *s)
  */
 MemTxResult libintc_qemu_vtd_ir_write(uint64_t addr, uint32_t data,
                                       uint16_t sid)
+{
+    assert(qemu_mutex_iothread_locked());
+    intc_msi_send(libintc_qemu.m, addr, data, sid, NULL);
+    return MEMTX_OK;
+}
+
+/* --- patch 0008: AMD-Vi interrupt remapping by libintc's engine --- */
+
+#define LQ_AMDVI_CTL_IR (1ull << 0 | 1ull << 17 | 1ull << 50 | 1ull << 51)
+
+/*
+ * The device table base and the control bits remapping depends on
+ * (IOMMUEn, GAEn, XTEn, IntCapXTEn), written into libintc's AMD-Vi
+ * registers; never CmdBufEn nor EventLogEn: QEMU keeps the command
+ * buffer and the event log.  With intremap=off QEMU remaps nothing, so
+ * the engine stays off.
+ */
+void libintc_qemu_amdvi_regs(AMDVIState *s)
+{
+    intc_iommu *u;
+    uint64_t ctl;
+
+    if (!libintc_qemu_on || !libintc_qemu.m) {
+        return;
+    }
+    u = intc_machine_iommu(libintc_qemu.m);
+    ctl = x86_iommu_ir_supported(X86_IOMMU_DEVICE(s))
+          ? ldq_le_p(&s->mmior[AMDVI_MMIO_CONTROL]) & LQ_AMDVI_CTL_IR : 0;
+    intc_iommu_mmio_write(u, INTC_AMDVI_CONTROL, 8,
+                          ctl & ~(uint64_t)1);      /* off: the table moves */
+    intc_iommu_mmio_write(u, INTC_AMDVI_DEVTAB, 8,
+                          ldq_le_p(&s->mmior[AMDVI_MMIO_DEVICE_TABLE]));
+    intc_iommu_mmio_write(u, INTC_AMDVI_CONTROL, 8, ctl);
+}
+
+/* INVALIDATE_INTERRUPT_TABLE / _DEVTAB_ENTRY (devid), INVALIDATE_ALL. */
+void libintc_qemu_amdvi_invalidate(AMDVIState *s, uint32_t devid)
+{
+    if (libintc_qemu_on && libintc_qemu.m) {
+        intc_iommu_invalidate(intc_machine_iommu(libintc_qemu.m), devid, 0);
+    }
+}
+
+/* A device's write to 0xFEExxxxx behind AMD-Vi, with its device ID. */
+MemTxResult libintc_qemu_amdvi_ir_write(uint64_t addr, uint32_t data,
+                                        uint16_t sid)
 {
     assert(qemu_mutex_iothread_locked());
     intc_msi_send(libintc_qemu.m, addr, data, sid, NULL);

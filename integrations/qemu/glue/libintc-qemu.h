@@ -79,6 +79,7 @@
 #include "cpu.h"
 
 typedef struct IntelIOMMUState IntelIOMMUState;
+typedef struct AMDVIState AMDVIState;
 
 /* -M q35,x-libintc=on; read-only once the machine is initialised. */
 extern bool libintc_qemu_on;
@@ -161,5 +162,18 @@ void libintc_qemu_dump_lapic(X86CPU *cpu, int flags);
  */
 void libintc_qemu_vtd_record_fault(IntelIOMMUState *s, uint16_t sid,
                                    uint32_t index, unsigned reason);
+
+/* --- Patch 0008: AMD-Vi interrupt remapping by libintc's engine -------- */
+
+/*
+ * amd_iommu.c, with -device amd-iommu,intremap=on: the device table base
+ * or the control register changed (a no-op without x-libintc); an
+ * interrupt-table, device-table-entry (devid) or all (UINT32_MAX)
+ * invalidation; an interrupt write with its source (device) ID.
+ */
+void libintc_qemu_amdvi_regs(AMDVIState *s);
+void libintc_qemu_amdvi_invalidate(AMDVIState *s, uint32_t devid);
+MemTxResult libintc_qemu_amdvi_ir_write(uint64_t addr, uint32_t data,
+                                        uint16_t sid);
 
 #endif

@@ -13,8 +13,10 @@
 #   - -M q35,x-libintc=on (libintc's Local APICs, IOAPIC and MSI
 #     delivery): the same kernel boots on 1 and 4 CPUs (SeaBIOS brings the
 #     APs up with INIT-SIPI through libintc) and reads the LAPIC version
-#     0x00050014 from libintc, also with an intel-iommu doing interrupt
-#     remapping; maxcpus != cpus, amd-iommu, -icount, -rtc
+#     0x00050014 from libintc, also with an intel-iommu or an amd-iommu
+#     doing interrupt remapping; maxcpus != cpus, an amd-iommu given as
+#     JSON (libintc's IOMMU kind is chosen from -device before the
+#     devices exist), -icount, -rtc
 #     driftfix=slew and x-libintc-record without x-libintc=on are
 #     refused with their own errors; -M pc has no x-libintc;
 #   - without a kernel, SeaBIOS finds its 4 CPUs again after each of two
@@ -114,10 +116,11 @@ boots libintc q35,x-libintc=on
 boots libintc-smp4 q35,x-libintc=on -smp 4
 boots libintc-vtd q35,x-libintc=on -smp 4 \
     -device intel-iommu,intremap=on,x-buggy-eim=on
+boots libintc-amdvi q35,x-libintc=on -smp 4 -device amd-iommu,intremap=on
 refused hotplug 'does not support CPU hotplug: -smp maxcpus (4) must equal cpus (2)' \
     -M q35,x-libintc=on -accel tcg -smp 2,maxcpus=4
-refused amd-iommu 'does not support amd-iommu' \
-    -M q35,x-libintc=on -accel tcg -device amd-iommu
+refused amdvi-json 'the amd-iommu was not found among the -device options' \
+    -M q35,x-libintc=on -accel tcg -device '{"driver":"amd-iommu"}'
 refused pc "x-libintc' not found" -M pc,x-libintc=on -accel tcg
 refused icount 'does not support -icount' \
     -M q35,x-libintc=on -accel tcg -icount shift=0
