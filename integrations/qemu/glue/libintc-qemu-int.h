@@ -46,6 +46,8 @@ typedef struct LibintcQemu {
     QEMUTimer *ioapic_timer;    /* the IOAPIC's storm throttle */
     unsigned iommu_kind;        /* INTC_IOMMU_VTD or _AMDVI: chosen at
                                    machine init from -device */
+    bool iommu_seen;            /* ... where an IOMMU was found */
+    intc_host_ops ops;          /* the machine's host callbacks */
     IntelIOMMUState *vtd;       /* the intel-iommu, if any */
     /* Remapping faults waiting for QEMU's fault recording registers. */
     struct {

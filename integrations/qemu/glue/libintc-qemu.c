@@ -252,11 +252,12 @@ static void lq_machine_done(Notifier *n, void *opaque)
                object_dynamic_cast(OBJECT(iommu), TYPE_AMD_IOMMU_DEVICE);
 
     /*
-     * libintc's engine kind was chosen at machine init from the
-     * key=value -device options (lq_iommu_kind); a JSON -device is not
-     * visible there.
+     * libintc's engine kind, and whether the glue takes its events, were
+     * chosen at machine init from the key=value -device options
+     * (lq_iommu_scan); a JSON -device is not visible there.
      */
-    if (amd != (libintc_qemu.iommu_kind == INTC_IOMMU_AMDVI)) {
+    if (!!iommu != libintc_qemu.iommu_seen ||
+        amd != (libintc_qemu.iommu_kind == INTC_IOMMU_AMDVI)) {
         error_setg(&error_fatal, "x-libintc=on: the %s was not found among "
                    "the -device options when the machine was created "
                    "(give it as -device %s,... rather than as JSON)",
@@ -285,13 +286,19 @@ static void lq_machine_done(Notifier *n, void *opaque)
 
 static Notifier lq_machine_done_notifier = { .notify = lq_machine_done };
 
-/* qemu_opts_foreach over -device: an amd-iommu among them? */
-static int lq_find_amdvi(void *opaque, QemuOpts *opts, Error **errp)
+enum { LQ_IOMMU_VTD = 1, LQ_IOMMU_AMDVI };
+
+/* qemu_opts_foreach over -device: the IOMMU among them (0: none). */
+static int lq_find_iommu(void *opaque, QemuOpts *opts, Error **errp)
 {
     const char *driver = qemu_opt_get(opts, "driver");
     ObjectClass *oc = driver ? object_class_by_name(driver) : NULL;
 
-    return oc && object_class_dynamic_cast(oc, TYPE_AMD_IOMMU_DEVICE);
+    if (oc && object_class_dynamic_cast(oc, TYPE_AMD_IOMMU_DEVICE)) {
+        return LQ_IOMMU_AMDVI;
+    }
+    return oc && object_class_dynamic_cast(oc, TYPE_INTEL_IOMMU_DEVICE)
+           ? LQ_IOMMU_VTD : 0;
 }
 
 /*
@@ -299,13 +306,19 @@ static int lq_find_amdvi(void *opaque, QemuOpts *opts, Error **errp)
  * made at the first CPU, before any -device exists: VT-d unless an
  * amd-iommu is on the command line.  With neither, the VT-d engine is a
  * pass-through (and the snapshot's fingerprint does not depend on it).
+ * Whether an IOMMU is there also decides whether the glue takes
+ * libintc's events (lq_machine_ops).
  */
-static unsigned lq_iommu_kind(void)
+static void lq_iommu_scan(void)
 {
     QemuOptsList *devices = qemu_find_opts("device");
+    int found = devices ? qemu_opts_foreach(devices, lq_find_iommu, NULL,
+                                            NULL)
+                        : 0;
 
-    return devices && qemu_opts_foreach(devices, lq_find_amdvi, NULL, NULL)
-           ? INTC_IOMMU_AMDVI : INTC_IOMMU_VTD;
+    libintc_qemu.iommu_seen = found != 0;
+    libintc_qemu.iommu_kind = found == LQ_IOMMU_AMDVI ? INTC_IOMMU_AMDVI
+                                                      : INTC_IOMMU_VTD;
 }
 
 void libintc_qemu_machine_init(MachineState *ms)
@@ -349,7 +362,7 @@ void libintc_qemu_machine_init(MachineState *ms)
                    "hotplug: -smp maxcpus (%u) must equal cpus (%u)",
                    ms->smp.max_cpus, ms->smp.cpus);
     }
-    libintc_qemu.iommu_kind = lq_iommu_kind();
+    lq_iommu_scan();
     qemu_add_machine_init_done_notifier(&lq_machine_done_notifier);
 }
 
@@ -500,17 +513,27 @@ static void lq_event(void *host, const intc_event *ev)
     qemu_bh_schedule(q->fault_bh);
 }
 
-static const intc_host_ops lq_ops = {
-    .version = INTC_HOST_OPS_VERSION,
-    .kick = lq_kick,
-    .now_ns = lq_now_ns,
-    .timer_arm = lq_timer_arm,
-    .dma_read = lq_dma_read,
-    .dma_write = lq_dma_write,
-    .ioapic_timer_arm = lq_ioapic_timer_arm,
-    .apic_base_changed = lq_apic_base_changed,
-    .event = lq_event,
-};
+/*
+ * The host callbacks.  The event callback only where something takes
+ * events (an IOMMU's fault recording, the recorder's FILE.events): with
+ * one installed libintc describes every delivery, acceptance and EOI,
+ * which costs some 400 host instructions per IPI round trip
+ * (docs/performance.md).
+ */
+static void lq_machine_ops(intc_host_ops *ops)
+{
+    *ops = (intc_host_ops) {
+        .version = INTC_HOST_OPS_VERSION,
+        .kick = lq_kick,
+        .now_ns = lq_now_ns,
+        .timer_arm = lq_timer_arm,
+        .dma_read = lq_dma_read,
+        .dma_write = lq_dma_write,
+        .ioapic_timer_arm = lq_ioapic_timer_arm,
+        .apic_base_changed = lq_apic_base_changed,
+        .event = libintc_qemu.iommu_seen || lq_record.path ? lq_event : NULL,
+    };
+}
 
 /* The recorder's sink: a restricted callback, it only writes. */
 static int lq_record_write(void *ctx, const void *buf, size_t len)
@@ -670,9 +693,10 @@ bool libintc_qemu_machine_create(X86CPU *cpu, Error **errp)
                                  : NANOSECONDS_PER_SECOND;
     lq_machine_config(&cfg, cpu);
     lq_ioapic_config(&io, wiring);
+    lq_machine_ops(&q->ops);
     cfg.ioapics = &io;
     cfg.n_ioapics = 1;
-    q->m = intc_machine_new(&cfg, &lq_ops, NULL, &err);
+    q->m = intc_machine_new(&cfg, &q->ops, NULL, &err);
     if (!q->m) {
         error_setg(errp, "x-libintc=on: libintc refused the machine "
                    "(%u CPUs): %s", q->n_cpus, intc_strerror(err));

@@ -14,8 +14,9 @@
 #     delivery): the same kernel boots on 1 and 4 CPUs (SeaBIOS brings the
 #     APs up with INIT-SIPI through libintc) and reads the LAPIC version
 #     0x00050014 from libintc, also with an intel-iommu or an amd-iommu
-#     doing interrupt remapping; maxcpus != cpus, an amd-iommu given as
-#     JSON (libintc's IOMMU kind is chosen from -device before the
+#     doing interrupt remapping; maxcpus != cpus, an amd-iommu or an
+#     intel-iommu given as JSON (libintc's IOMMU kind, and whether the
+#     glue takes libintc's events, are chosen from -device before the
 #     devices exist), -icount, -rtc
 #     driftfix=slew and x-libintc-record without x-libintc=on are
 #     refused with their own errors; -M pc has no x-libintc;
@@ -121,6 +122,8 @@ refused hotplug 'does not support CPU hotplug: -smp maxcpus (4) must equal cpus 
     -M q35,x-libintc=on -accel tcg -smp 2,maxcpus=4
 refused amdvi-json 'the amd-iommu was not found among the -device options' \
     -M q35,x-libintc=on -accel tcg -device '{"driver":"amd-iommu"}'
+refused vtd-json 'the intel-iommu was not found among the -device options' \
+    -M q35,x-libintc=on -accel tcg -device '{"driver":"intel-iommu"}'
 refused pc "x-libintc' not found" -M pc,x-libintc=on -accel tcg
 refused icount 'does not support -icount' \
     -M q35,x-libintc=on -accel tcg -icount shift=0
