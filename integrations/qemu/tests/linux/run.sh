@@ -225,10 +225,35 @@ start_qemu()
     cpid=$!
 }
 
-# wait_qemu DIR: wait for QEMU's end; its exit status in $qrc.
+# watch_lockup DIR N: if the guest's console (serial-N.log) reports a
+# lockup or an RCU stall, the monitor writes every CPU's registers and
+# Local APIC state (info lapic: libintc's under x-libintc) into
+# monitor-N.log and QEMU quits, so a hang fails within seconds of the
+# guest's report, with the state to look at; DIR/lockup-N marks it.
+# Returns 0 if it did.
+watch_lockup()
+{
+    local d=$1 n=$2 i cmds="info registers -a"
+    [ ! -e "$d/lockup-$n" ] || return 0
+    grep -qsE 'soft lockup|rcu_.*stall|self-detected stall|hung_task' \
+        "$d/serial-$n.log" || return 1
+    for ((i = 0; i < ncpu; i++)); do
+        cmds+=$'\n'"info lapic $i"
+    done
+    # Opened read-write: a FIFO whose reader is gone never blocks so.
+    printf '%s\nquit\n' "$cmds" 1<>"$d/mon.in"
+    : >"$d/lockup-$n"
+}
+
+# wait_qemu DIR [N]: wait for QEMU's end, watching its console N
+# (default 1) for a lockup; its exit status in $qrc.
 wait_qemu()
 {
-    local d=$1
+    local d=$1 n=${2:-1}
+    while kill -0 "$qpid" 2>/dev/null; do
+        watch_lockup "$d" "$n" || true
+        sleep 0.3
+    done
     qrc=0
     wait "$qpid" || qrc=$?
     # Let cat copy what QEMU left in the pipe, then end it.
@@ -307,6 +332,7 @@ run_savevm()
             save_note="saved"
             break
         fi
+        watch_lockup "$d" 1 && break
         sleep 0.2
     done
     wait_qemu "$d"
@@ -318,7 +344,7 @@ run_savevm()
     if [ -n "$save_note" ] && [ "$rc_save" -eq 0 ] &&
         grep -qw "$snap" "$d/snapshots.txt"; then
         start_qemu "$bin" "$d" 2 -loadvm "$snap"
-        wait_qemu "$d"
+        wait_qemu "$d" 2
         rc_last=$qrc
     fi
     tr -d '\r' <"$d/serial-1.log" >"$d/serial.txt"
@@ -497,6 +523,13 @@ evaluate()
         result boot FAIL "Linux ${rel:-not started}: no 'LB: done';" \
             "QEMU exit $rc_last; last line: $(grep -v '^$' "$txt" |
                 tail -n 1 | cut -c1-80)"
+        local lk
+        for lk in "$d"/lockup-*; do
+            [ -e "$lk" ] || continue
+            echo "# the guest reported a lockup (serial-${lk##*-}.log);" \
+                "the monitor's dump (monitor-${lk##*-}.log):"
+            tr -d '\r' <"$d/monitor-${lk##*-}.log" | sed 's/^/#   /'
+        done
     fi
 
     # x2APIC: Linux 6.1's __x2apic_enable prints "x2apic enabled" once
