@@ -11,14 +11,14 @@
 # depends on and busybox-static are fetched with `apt-get download` (not
 # installed) and unpacked with `dpkg-deb -x`; the virtio modules the test
 # needs, with the modules they depend on (read from each module's
-# .modinfo section), are copied in dependency order; ipistorm.c is built
-# static; init, dhcp-script, busybox and its applet links make up the
-# rest; busybox's own cpio writes the archive (newc, owner root).  The
-# kernel's built-in initramfs provides /dev/console.
+# .modinfo section), are copied in dependency order; ipistorm.c and
+# irfault.c are built static; init, dhcp-script, busybox and its applet
+# links make up the rest; busybox's own cpio writes the archive (newc,
+# owner root).  The kernel's built-in initramfs provides /dev/console.
 #
 # The result is keyed by the sha256 of the two package versions, this
-# script, init, dhcp-script, ipistorm.c and the compiler's version, so a
-# later run reuses it without network.
+# script, init, dhcp-script, ipistorm.c, irfault.c and the compiler's
+# version, so a later run reuses it without network.
 #
 # Environment:
 #   INTC_LINUX_CACHE  cache directory (default $INTC_QEMU_CACHE/linux,
@@ -107,7 +107,8 @@ compute_key()
     {
         echo "kernel $kpkg $kver"
         echo "busybox $bver"
-        (cd "$here" && sha256sum mkinitramfs.sh init dhcp-script ipistorm.c)
+        (cd "$here" && sha256sum mkinitramfs.sh init dhcp-script \
+            ipistorm.c irfault.c)
         gcc --version | head -n 1
     } | sha256sum | cut -c1-20
 }
@@ -172,6 +173,8 @@ build()
     install -m 755 "$here/dhcp-script" "$root/bin/dhcp-script"
     gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -pthread \
         -o "$root/bin/ipistorm" "$here/ipistorm.c"
+    gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static \
+        -o "$root/bin/irfault" "$here/irfault.c"
 
     order=""
     for m in "${modules[@]}"; do

@@ -3,8 +3,9 @@
 # Debian's own kernel with a busybox initramfs of ours (mkinitramfs.sh),
 # 4 CPUs under TCG, x2APIC and TSC-deadline asked for, VT-d interrupt
 # remapping, a virtio-net and a virtio-blk device.  The guest's /init
-# (init) does network and disk I/O and runs an IPI-heavy workload
-# (ipistorm.c), printing what it saw on the serial console; this script
+# (init) does network and disk I/O, runs an IPI-heavy workload
+# (ipistorm.c) and makes edu send an MSI the IOMMU must fault
+# (irfault.c), printing what it saw on the serial console; this script
 # reads the serial log and evaluates the checks, one table per run:
 #
 #   plain   one boot, run to the guest's poweroff
@@ -54,7 +55,9 @@
 # inside QEMU, restrict=on keeps the guest from reaching anything else), a
 # virtio-blk-pci on a new qcow2 image (qcow2, so savevm can store the VM
 # in it), a virtio-rng-pci with vectors=0 (PCI INTx: a level-triggered
-# IO-APIC line), a monitor on a pipe chardev (DIR/mon.in, DIR/mon.out), the
+# IO-APIC line), QEMU's edu device (00:04.0: its MSI, forged by the
+# guest's irfault, is the remapping fault the ir_fault check looks for), a
+# monitor on a pipe chardev (DIR/mon.in, DIR/mon.out), the
 # serial console in a file, and -L /usr/share/seabios -L /usr/share/qemu
 # (Debian's firmware; integrations/qemu's build installs none).
 #
@@ -196,7 +199,7 @@ qemu_args()
         -device virtio-net-pci,netdev=lbnet,romfile=
         -drive "file=$d/disk.qcow2,if=none,id=lbdisk,format=qcow2"
         -device virtio-blk-pci,drive=lbdisk
-        -device virtio-rng-pci,vectors=0
+        -device virtio-rng-pci,vectors=0 -device edu
         -chardev "pipe,id=lbmon,path=$d/mon"
         -mon chardev=lbmon,mode=readline)
     # shellcheck disable=SC2206  # -a is word-split on purpose
@@ -481,6 +484,71 @@ check_msix()
     fi
 }
 
+# check_ir_fault: the guest's irfault made edu send an MSI the IOMMU must
+# block, and the kernel's fault handler named edu's source id, the
+# interrupt index and the reason.  VT-d: Linux 6.1's dmar_fault prints
+# "DRHD: handling fault status reg %x" and dmar_fault_do_one "[INTR-REMAP]
+# Request device [%02x:%02x.%d] fault index 0x%llx [fault reason 0x%02x]
+# %s" (both "DMAR: ", both in this kernel's image).  AMD-Vi: its event log
+# handler prints "Event logged [IO_PAGE_FAULT device=%04x:%02x:%02x.%x
+# ...]", or the same after the device's name without "device=" (dev_err),
+# with no interrupt index; a fault the unit logs appears so.  n/a (INFO)
+# with -i none.
+check_ir_fault()
+{
+    local sent bdf kind index reason dm line="" drhd evrow="" irq chip name
+    local said
+    if [ "$iommu" = none ]; then
+        result ir_fault INFO "n/a: no IOMMU (-i none)"
+        return
+    fi
+    # "irfault: sent edu BDF iommu KIND index 0xN reason R (...)"
+    sent=$(grep -E '^irfault: sent edu ' "$txt" | tail -n 1 || true)
+    if [ -z "$sent" ]; then
+        result ir_fault FAIL "irfault sent nothing: $(grep -E \
+            '^irfault: (FAIL|no IOMMU)|^LB: irfault exit' "$txt" |
+            tr '\n' ' ' | cut -c1-120)"
+        return
+    fi
+    read -r _ _ _ bdf _ kind _ index _ reason _ <<<"$sent"
+    dm=$(section dmesg)
+    case $kind in
+    vt-d)
+        # The source id as Linux prints it: bus:dev.fn, no domain.
+        line=$(echo "$dm" | grep -F "DMAR: [INTR-REMAP] Request device \
+[${bdf#*:}] fault index $index [fault reason $reason]" | tail -n 1 ||
+            true)
+        drhd=$(echo "$dm" | grep -oE 'DRHD: handling fault status reg.*' |
+            tail -n 1 || true)
+        # The fault event's row (chip DMAR-MSI) after the workload.
+        while read -r irq chip name; do
+            evrow="$evrow; $chip $name $(total "$irq" interrupts-after) ->"
+            evrow="$evrow $(total "$irq" interrupts-final)"
+        done < <(section interrupts-final | irqs_by_chip '^DMAR-MSI$')
+        line=${line:+${drhd:+$drhd; }${line#*DMAR: }$evrow}
+        ;;
+    amd-vi)
+        line=$(echo "$dm" | grep -F "AMD-Vi: Event logged [$reason" |
+            grep -E "($bdf: AMD-Vi|device=$bdf )" | tail -n 1 || true)
+        line=${line:+${line#*\] }}
+        ;;
+    esac
+    if [ -n "$line" ]; then
+        result ir_fault PASS "edu $bdf index $index: $line"
+    else
+        # Stock QEMU 7.2 drops the request with a line on its stderr
+        # ("vtd_irte_get: detected non-present IRTE ...", AMD-Vi: "failed
+        # to remap interrupt from devid 0x28") and records no fault:
+        # shown when there is one.
+        said=$(cat "${txt%/*}"/qemu-*.out 2>/dev/null | tr -d '\r' |
+            grep -m1 -iE 'irte|remap' | cut -c1-90 || true)
+        result ir_fault FAIL "edu $bdf, $kind index $index reason" \
+            "$reason: no such fault message in dmesg ($(echo "$dm" |
+                grep -cE 'INTR-REMAP|DRHD: handling|AMD-Vi: Event' ||
+                true) IOMMU fault lines)${said:+; QEMU: $said}"
+    fi
+}
+
 # evaluate KIND DIR: the table of one run.
 evaluate()
 {
@@ -592,6 +660,7 @@ evaluate()
 
     check_msix virtio_net
     check_msix virtio_blk
+    check_ir_fault
     check_counts LOC
     check_counts CAL
     check_counts TLB
