@@ -837,3 +837,82 @@ MemTxResult libintc_qemu_amdvi_ir_write(uint64_t addr, uint32_t data,
     intc_msi_send(libintc_qemu.m, addr, data, sid, NULL);
     return MEMTX_OK;
 }
+
+/* --- patch 0009: AMD-Vi XT (32-bit destinations) --- */
+
+#define LQ_AMDVI_EFR_XTSUP (1ull << 2)      /* 3.4.6 Extended Feature */
+#define LQ_AMDVI_CTL_INTCAPXT (1ull << 51)  /* 3.4.4 Control IntCapXTEn */
+#define LQ_AMDVI_XT_GEN_INT 0x170           /* XT general interrupt ctl */
+#define LQ_IVHD_10H_LEN 24                  /* IVRS 5.2.2.2 headers */
+#define LQ_IVHD_11H_LEN 40
+
+/*
+ * XTSup (3.4.6): libintc's engine takes 32-bit destinations from GA
+ * (128-bit) IRTEs once XTEn is set, and the glue sends the IOMMU's own
+ * interrupt from the XT register.  Only with remapping: XT means
+ * nothing without it.
+ */
+uint64_t libintc_qemu_amdvi_efr(AMDVIState *s)
+{
+    return libintc_qemu_on && x86_iommu_ir_supported(X86_IOMMU_DEVICE(s))
+           ? LQ_AMDVI_EFR_XTSUP : 0;
+}
+
+/*
+ * IVRS (5.2.2.2): after the type 10h IVHD QEMU wrote at table->data[start]
+ * (to the end of the table), the same IOMMU as a type 11h IVHD: the 24
+ * header bytes with IOMMU Attributes (no performance counters, no
+ * MSI numbers: 0) where 10h has its feature reporting, then the EFR
+ * image (the MMIO EFR, XTSup and GASup included) and 8 reserved bytes,
+ * then the same device entries.  Linux reads XT support only from the
+ * EFR image of a type 11h/40h IVHD, and takes an IOMMU's last IVHD of
+ * the highest type it knows; older software keeps using the 10h one.
+ */
+void libintc_qemu_amdvi_ivhd(GArray *table, guint start)
+{
+    AMDVIState *s;
+    guint len = table->len - start;
+    g_autofree uint8_t *ivhd = NULL;
+    uint8_t head[LQ_IVHD_11H_LEN] = { 0 };
+
+    if (!libintc_qemu_on || len < LQ_IVHD_10H_LEN) {
+        return;
+    }
+    s = AMD_IOMMU_DEVICE(x86_iommu_get_default());
+    ivhd = g_memdup2(table->data + start, len);
+    memcpy(head, ivhd, 20);          /* type, flags ... IOMMU info */
+    head[0] = 0x11;
+    stw_le_p(head + 2, len + LQ_IVHD_11H_LEN - LQ_IVHD_10H_LEN);
+    stq_le_p(head + 24, ldq_le_p(&s->mmior[AMDVI_MMIO_EXT_FEATURES]));
+    g_array_append_vals(table, head, sizeof(head));
+    g_array_append_vals(table, ivhd + LQ_IVHD_10H_LEN,
+                        len - LQ_IVHD_10H_LEN);
+}
+
+/*
+ * The IOMMU's own interrupt (event log, completion wait).  With
+ * IntCapXTEn (3.4.4) it is no MSI: the XT IOMMU General Interrupt Control
+ * register (MMIO 0x170: bit 2 logical, bits 31:8 destination 23:0, 39:32
+ * vector, 63:56 destination 31:24) names an x2APIC destination, and the
+ * interrupt is delivered as it is, never remapped.  Choice: a register
+ * of 0 (what Linux writes to mask it) sends nothing.  False: QEMU sends
+ * its MSI (which, as any device's, libintc's engine sees).
+ */
+bool libintc_qemu_amdvi_xt_interrupt(AMDVIState *s)
+{
+    uint64_t r;
+    intc_irq irq = { .dm = 0 /* fixed */, .x2apic = true };
+
+    if (!libintc_qemu_on ||
+        !(ldq_le_p(&s->mmior[AMDVI_MMIO_CONTROL]) & LQ_AMDVI_CTL_INTCAPXT)) {
+        return false;
+    }
+    r = ldq_le_p(&s->mmior[LQ_AMDVI_XT_GEN_INT]);
+    irq.logical = r & (1u << 2);
+    irq.dest = (uint32_t)(r >> 8 & 0xffffff) | (uint32_t)(r >> 56) << 24;
+    irq.vector = r >> 32 & 0xff;
+    if (r) {
+        intc_irq_deliver(libintc_qemu.m, &irq, NULL);
+    }
+    return true;
+}

@@ -176,4 +176,19 @@ void libintc_qemu_amdvi_invalidate(AMDVIState *s, uint32_t devid);
 MemTxResult libintc_qemu_amdvi_ir_write(uint64_t addr, uint32_t data,
                                         uint16_t sid);
 
+/* --- Patch 0009: AMD-Vi XT (32-bit destinations) under libintc -------- */
+
+/*
+ * amd_iommu.c amdvi_init: the EFR bits added to QEMU's (XTSup with
+ * x-libintc=on and intremap=on, else 0; called also without x-libintc).
+ * acpi-build.c build_amd_iommu: the type 10h IVHD written at
+ * table->data[start] is followed by its type 11h twin (x-libintc=on;
+ * else nothing).  amdvi_generate_msi_interrupt: true if the IOMMU's own
+ * interrupt went out through the XT register (IntCapXTEn), false for
+ * QEMU's MSI.
+ */
+uint64_t libintc_qemu_amdvi_efr(AMDVIState *s);
+void libintc_qemu_amdvi_ivhd(GArray *table, guint start);
+bool libintc_qemu_amdvi_xt_interrupt(AMDVIState *s);
+
 #endif
