@@ -131,3 +131,8 @@ bool libintc_qemu_amdvi_xt_interrupt(AMDVIState *s)
 {
     return false;
 }
+
+bool libintc_qemu_amdvi_log_event(AMDVIState *s, const uint64_t *evt)
+{
+    g_assert_not_reached();
+}

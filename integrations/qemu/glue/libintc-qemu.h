@@ -191,4 +191,16 @@ uint64_t libintc_qemu_amdvi_efr(AMDVIState *s);
 void libintc_qemu_amdvi_ivhd(GArray *table, guint start);
 bool libintc_qemu_amdvi_xt_interrupt(AMDVIState *s);
 
+/* --- Patch 0010: AMD-Vi event log, libintc's remapping faults in it --- */
+
+/*
+ * amd_iommu.c amdvi_log_event, x-libintc=on: writes the entry evt[2]
+ * into the guest's event log; true if the IOMMU's interrupt is due
+ * (the caller sends it).  Defined in amd_iommu.c (the patch): logs the
+ * entry evt[2] through amdvi_log_event, the interrupt included; the
+ * glue calls it from a bottom half, outside libintc.
+ */
+bool libintc_qemu_amdvi_log_event(AMDVIState *s, const uint64_t *evt);
+void libintc_qemu_amdvi_record_fault(AMDVIState *s, uint64_t *evt);
+
 #endif
