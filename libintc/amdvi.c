@@ -204,22 +204,26 @@ static bool log_event(intc_iommu *u, uint64_t q0, uint64_t q1)
 }
 
 /* An interrupt request that is not delivered: block it, log the event
-   (unless suppressed) and tell the host. */
+   (unless suppressed) and tell the host: INTC_EV_IR_FAULT's data has the
+   entry's bits 63:48 (code, I, RW, RZ) and whether it was suppressed, so
+   a host with its own event log writes the same entry. */
 static void fault(intc_iommu *u, intc_irq *out, unsigned code, uint16_t sid,
                   uint32_t index, uint64_t flags, uint64_t ev_addr,
                   bool suppressed)
 {
     bool recorded = false;
+    uint64_t q0 = (uint64_t)code << 60 | flags | EV_I | EV_RW | sid;
     out->fault = code;
     out->blocked = true;
     out->index = index;
     if (!suppressed)
-        recorded = log_event(u,
-                             (uint64_t)code << 60 | flags | EV_I | EV_RW | sid,
-                             ev_addr);
+        recorded = log_event(u, q0, ev_addr);
     if (intc__tracing(u->m))
         intc__emit_unit(u->m, INTC_EV_IR_FAULT, INTC_NO_CPU, -1, 0, sid,
-                       code | (uint64_t)recorded << 8, index);
+                       code | (uint64_t)recorded << 8 |
+                           (uint64_t)suppressed << 9 |
+                           (q0 & 0xffff000000000000ull),
+                       index);
 }
 
 /* ---- remapping (2.2.5) ---- */

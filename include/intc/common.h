@@ -207,7 +207,9 @@ typedef struct intc_msix intc_msix;
        an interrupt was remapped through an IRTE and delivered */           \
     X(IR_REMAPPED, "ir_remapped")                                           \
     /* pin=source-id data=reason | recorded << 8 data2=index: blocked by   \
-       interrupt remapping (recorded=0 when FPD or overflow suppressed it) */ \
+       interrupt remapping (recorded=0 when FPD or overflow suppressed it); \
+       AMD-Vi also sets data bit 9 when DTE.IG or IRTE.SupIOPF suppressed  \
+       the event, and bits 63:48 to the event log entry's (code, flags) */ \
     X(IR_FAULT, "ir_fault")                                                 \
     /* pin=source-id vector=posted vector data=descriptor address          \
        data2=1 if a notification event was sent */                          \

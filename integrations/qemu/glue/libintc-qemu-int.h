@@ -49,11 +49,20 @@ typedef struct LibintcQemu {
     bool iommu_seen;            /* ... where an IOMMU was found */
     intc_host_ops ops;          /* the machine's host callbacks */
     IntelIOMMUState *vtd;       /* the intel-iommu, if any */
-    /* Remapping faults waiting for QEMU's fault recording registers. */
+    AMDVIState *amdvi;          /* the amd-iommu, if any */
+    /* AMD-Vi: the interrupt message being remapped (an event log entry's
+       address): a device's write while in_msi, else the IOAPIC's. */
+    bool in_msi;
+    uint64_t msi_addr;
+    uint64_t ioapic_addr;
+    /* Remapping faults waiting for QEMU's fault recording registers
+       (VT-d) or event log (AMD-Vi: info = the entry's bits 63:48). */
     struct {
         uint16_t sid;
         uint8_t reason;
+        uint16_t info;
         uint32_t index;
+        uint64_t addr;
     } faults[32];
     unsigned n_faults;
     QEMUBH *fault_bh;

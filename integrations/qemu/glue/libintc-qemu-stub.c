@@ -117,3 +117,22 @@ MemTxResult libintc_qemu_amdvi_ir_write(uint64_t addr, uint32_t data,
 {
     g_assert_not_reached();
 }
+
+uint64_t libintc_qemu_amdvi_efr(AMDVIState *s)
+{
+    return 0;
+}
+
+void libintc_qemu_amdvi_ivhd(GArray *table, guint start)
+{
+}
+
+bool libintc_qemu_amdvi_xt_interrupt(AMDVIState *s)
+{
+    return false;
+}
+
+bool libintc_qemu_amdvi_log_event(AMDVIState *s, const uint64_t *evt)
+{
+    g_assert_not_reached();
+}

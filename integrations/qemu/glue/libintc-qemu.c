@@ -32,6 +32,7 @@
 #include "qemu/main-loop.h"
 #include "qemu/timer.h"
 #include "exec/address-spaces.h"
+#include "sysemu/dma.h"
 #include "migration/vmstate.h"
 #include "hw/core/cpu.h"
 #include "sysemu/reset.h"
@@ -281,6 +282,9 @@ static void lq_machine_done(Notifier *n, void *opaque)
         x86_iommu_iec_register_notifier(iommu, lq_iec_notify, NULL);
         libintc_qemu.vtd = INTEL_IOMMU_DEVICE(iommu);
     }
+    if (amd) {
+        libintc_qemu.amdvi = AMD_IOMMU_DEVICE(iommu);
+    }
     vmstate_register(NULL, 0, &lq_vmstate, &lq_image);
 }
 
@@ -477,23 +481,73 @@ static void lq_fault_bh(void *opaque)
     LibintcQemu *q = &libintc_qemu;
     unsigned i;
 
-    for (i = 0; i < q->n_faults && q->vtd; i++) {
-        libintc_qemu_vtd_record_fault(q->vtd, q->faults[i].sid,
-                                      q->faults[i].index,
-                                      q->faults[i].reason);
+    for (i = 0; i < q->n_faults; i++) {
+        if (q->vtd) {
+            libintc_qemu_vtd_record_fault(q->vtd, q->faults[i].sid,
+                                          q->faults[i].index,
+                                          q->faults[i].reason);
+        } else if (q->amdvi) {
+            /* 2.5: device ID 15:0, code and flags 63:48; the address */
+            uint64_t evt[2] = {
+                (uint64_t)q->faults[i].info << 48 | q->faults[i].sid,
+                q->faults[i].addr,
+            };
+            libintc_qemu_amdvi_record_fault(q->amdvi, evt);
+        }
     }
     q->n_faults = 0;
 }
 
 /*
- * Every event: written to FILE.events while recording (intc-sim's
- * --events line), and INTC_EV_IR_FAULT (pin = source ID, data = reason,
- * data2 = index) queued for QEMU's VT-d fault recording.
+ * AMD-Vi: the address of the event log entry libintc's engine would
+ * write (amdvi.c): the interrupt message's, or for DEV_TAB_HW_ERROR the
+ * unreadable device table entry's.  (PAGE_TAB_HW_ERROR names the IRTE
+ * there; here the message's: the glue does not read the DTE.)
  */
-static void lq_event(void *host, const intc_event *ev)
+static uint64_t lq_amdvi_fault_addr(const intc_event *ev)
+{
+    LibintcQemu *q = &libintc_qemu;
+    uint64_t devtab;
+
+    if ((ev->data & 0xff) == 3) {       /* DEV_TAB_HW_ERROR (2.5) */
+        devtab = ldq_le_p(&q->amdvi->mmior[AMDVI_MMIO_DEVICE_TABLE]);
+        return (devtab & 0x000ffffffffff000ull) + 32ull * ev->pin;
+    }
+    return q->in_msi ? q->msi_addr : q->ioapic_addr;
+}
+
+/*
+ * INTC_EV_IR_FAULT (pin = source ID, data = reason | recorded << 8, for
+ * AMD-Vi | suppressed << 9 | entry bits 63:48, data2 = index), queued;
+ * AMD-Vi's DTE.IG and IRTE.SupIOPF suppress the entry (2.2.2, 2.2.5).
+ */
+static void lq_queue_fault(const intc_event *ev)
 {
     LibintcQemu *q = &libintc_qemu;
 
+    if ((!q->vtd && !q->amdvi) || (q->amdvi && (ev->data & (1u << 9)))) {
+        return;
+    }
+    if (q->n_faults < ARRAY_SIZE(q->faults)) {
+        q->faults[q->n_faults].sid = ev->pin;
+        q->faults[q->n_faults].reason = ev->data & 0xff;
+        q->faults[q->n_faults].index = ev->data2;
+        q->faults[q->n_faults].info = ev->data >> 48;
+        q->faults[q->n_faults].addr = q->amdvi ? lq_amdvi_fault_addr(ev) : 0;
+        q->n_faults++;
+    }
+    qemu_bh_schedule(q->fault_bh);
+}
+
+/*
+ * Every event: written to FILE.events while recording (intc-sim's
+ * --events line); INTC_EV_IR_FAULT queued for QEMU's VT-d fault
+ * recording or AMD-Vi event log; an IOAPIC message's address kept (an
+ * IOAPIC of version 0x20: destination 63:56, logical bit 11), which an
+ * AMD-Vi fault of that message logs.
+ */
+static void lq_event(void *host, const intc_event *ev)
+{
     if (lq_record.events) {
         fprintf(lq_record.events, "%s cpu=%" PRIu32 " vector=%" PRId32
                 " unit=%" PRIu32 " pin=%" PRIu32 " data=0x%" PRIx64
@@ -501,16 +555,13 @@ static void lq_event(void *host, const intc_event *ev)
                 ev->cpu, ev->vector, ev->unit, ev->pin, ev->data,
                 ev->data2);
     }
-    if (ev->type != INTC_EV_IR_FAULT || !q->vtd) {
-        return;
+    if (ev->type == INTC_EV_IOAPIC_SEND) {
+        libintc_qemu.ioapic_addr = APIC_DEFAULT_ADDRESS |
+                                   (ev->data >> 56) << 12 |
+                                   (ev->data >> 11 & 1) << 2;
+    } else if (ev->type == INTC_EV_IR_FAULT) {
+        lq_queue_fault(ev);
     }
-    if (q->n_faults < ARRAY_SIZE(q->faults)) {
-        q->faults[q->n_faults].sid = ev->pin;
-        q->faults[q->n_faults].reason = ev->data & 0xff;
-        q->faults[q->n_faults].index = ev->data2;
-        q->n_faults++;
-    }
-    qemu_bh_schedule(q->fault_bh);
 }
 
 /*
@@ -853,11 +904,151 @@ void libintc_qemu_amdvi_invalidate(AMDVIState *s, uint32_t devid)
     }
 }
 
-/* A device's write to 0xFEExxxxx behind AMD-Vi, with its device ID. */
+/*
+ * A device's write to 0xFEExxxxx behind AMD-Vi, with its device ID (its
+ * address is what an event log entry of its fault names).
+ */
 MemTxResult libintc_qemu_amdvi_ir_write(uint64_t addr, uint32_t data,
                                         uint16_t sid)
 {
     assert(qemu_mutex_iothread_locked());
+    libintc_qemu.in_msi = true;
+    libintc_qemu.msi_addr = addr;
     intc_msi_send(libintc_qemu.m, addr, data, sid, NULL);
+    libintc_qemu.in_msi = false;
     return MEMTX_OK;
+}
+
+/* --- patch 0009: AMD-Vi XT (32-bit destinations) --- */
+
+#define LQ_AMDVI_EFR_XTSUP (1ull << 2)      /* 3.4.6 Extended Feature */
+#define LQ_AMDVI_CTL_INTCAPXT (1ull << 51)  /* 3.4.4 Control IntCapXTEn */
+#define LQ_AMDVI_XT_GEN_INT 0x170           /* XT general interrupt ctl */
+#define LQ_IVHD_10H_LEN 24                  /* IVRS 5.2.2.2 headers */
+#define LQ_IVHD_11H_LEN 40
+
+/*
+ * XTSup (3.4.6): libintc's engine takes 32-bit destinations from GA
+ * (128-bit) IRTEs once XTEn is set, and the glue sends the IOMMU's own
+ * interrupt from the XT register.  Only with remapping: XT means
+ * nothing without it.
+ */
+uint64_t libintc_qemu_amdvi_efr(AMDVIState *s)
+{
+    return libintc_qemu_on && x86_iommu_ir_supported(X86_IOMMU_DEVICE(s))
+           ? LQ_AMDVI_EFR_XTSUP : 0;
+}
+
+/*
+ * IVRS (5.2.2.2): after the type 10h IVHD QEMU wrote at table->data[start]
+ * (to the end of the table), the same IOMMU as a type 11h IVHD: the 24
+ * header bytes with IOMMU Attributes (no performance counters, no
+ * MSI numbers: 0) where 10h has its feature reporting, then the EFR
+ * image (the MMIO EFR, XTSup and GASup included) and 8 reserved bytes,
+ * then the same device entries.  Linux reads XT support only from the
+ * EFR image of a type 11h/40h IVHD, and takes an IOMMU's last IVHD of
+ * the highest type it knows; older software keeps using the 10h one.
+ */
+void libintc_qemu_amdvi_ivhd(GArray *table, guint start)
+{
+    AMDVIState *s;
+    guint len = table->len - start;
+    g_autofree uint8_t *ivhd = NULL;
+    uint8_t head[LQ_IVHD_11H_LEN] = { 0 };
+
+    if (!libintc_qemu_on || len < LQ_IVHD_10H_LEN) {
+        return;
+    }
+    s = AMD_IOMMU_DEVICE(x86_iommu_get_default());
+    ivhd = g_memdup2(table->data + start, len);
+    memcpy(head, ivhd, 20);          /* type, flags ... IOMMU info */
+    head[0] = 0x11;
+    stw_le_p(head + 2, len + LQ_IVHD_11H_LEN - LQ_IVHD_10H_LEN);
+    stq_le_p(head + 24, ldq_le_p(&s->mmior[AMDVI_MMIO_EXT_FEATURES]));
+    g_array_append_vals(table, head, sizeof(head));
+    g_array_append_vals(table, ivhd + LQ_IVHD_10H_LEN,
+                        len - LQ_IVHD_10H_LEN);
+}
+
+/*
+ * The IOMMU's own interrupt (event log, completion wait).  With
+ * IntCapXTEn (3.4.4) it is no MSI: the XT IOMMU General Interrupt Control
+ * register (MMIO 0x170: bit 2 logical, bits 31:8 destination 23:0, 39:32
+ * vector, 63:56 destination 31:24) names an x2APIC destination, and the
+ * interrupt is delivered as it is, never remapped.  Choice: a register
+ * of 0 (what Linux writes to mask it) sends nothing.  False: QEMU sends
+ * its MSI (which, as any device's, libintc's engine sees).
+ */
+bool libintc_qemu_amdvi_xt_interrupt(AMDVIState *s)
+{
+    uint64_t r;
+    intc_irq irq = { .dm = 0 /* fixed */, .x2apic = true };
+
+    if (!libintc_qemu_on ||
+        !(ldq_le_p(&s->mmior[AMDVI_MMIO_CONTROL]) & LQ_AMDVI_CTL_INTCAPXT)) {
+        return false;
+    }
+    r = ldq_le_p(&s->mmior[LQ_AMDVI_XT_GEN_INT]);
+    irq.logical = r & (1u << 2);
+    irq.dest = (uint32_t)(r >> 8 & 0xffffff) | (uint32_t)(r >> 56) << 24;
+    irq.vector = r >> 32 & 0xff;
+    if (r) {
+        intc_irq_deliver(libintc_qemu.m, &irq, NULL);
+    }
+    return true;
+}
+
+/* --- patch 0010: AMD-Vi event log --- */
+
+#define LQ_AMDVI_ST_EVT_OVF (1ull << 0)     /* 3.4.12 Status */
+#define LQ_AMDVI_ST_EVT_INT (1ull << 1)
+#define LQ_AMDVI_ST_EVT_RUN (1ull << 3)
+#define LQ_AMDVI_CTL_EVT_INT_EN (1ull << 3) /* 3.4.4 Control EventIntEn */
+#define LQ_AMDVI_EVENT_LEN 16
+
+/*
+ * Set status bits; the IOMMU's interrupt is due if EventIntEn is set and
+ * one of them was clear (an edge, as libintc's own AMD-Vi does it).
+ */
+static bool lq_amdvi_status(AMDVIState *s, uint64_t set, uint64_t clear)
+{
+    uint64_t st = ldq_le_p(&s->mmior[AMDVI_MMIO_STATUS]);
+
+    stq_le_p(&s->mmior[AMDVI_MMIO_STATUS], (st | set) & ~clear);
+    return (ldq_le_p(&s->mmior[AMDVI_MMIO_CONTROL]) &
+            LQ_AMDVI_CTL_EVT_INT_EN) && (~st & set);
+}
+
+/*
+ * QEMU's event log, under x-libintc=on (2.5, 3.4.12): a ring of
+ * 2^EventLen 16-byte entries (s->evtlog_len) at the base, written at the
+ * tail, which wraps to 0 at the end and which the guest reads in the
+ * tail register.  A full log (tail + 16 == head, modulo its size)
+ * discards the entry, sets EventOverflow and stops logging (EventLogRun
+ * clear) until software clears it and writes EventLogEn again.  An
+ * entry written sets EventLogInt.  (Stock sets the completion-wait bit
+ * instead, never wraps, compares a byte offset with the entry count, and
+ * never updates the tail register.)
+ */
+bool libintc_qemu_amdvi_log_event(AMDVIState *s, const uint64_t *evt)
+{
+    uint64_t size = (uint64_t)s->evtlog_len * LQ_AMDVI_EVENT_LEN;
+    uint64_t st = ldq_le_p(&s->mmior[AMDVI_MMIO_STATUS]);
+    uint64_t tail = s->evtlog_tail % MAX(size, 1);
+    uint64_t le[2] = { cpu_to_le64(evt[0]), cpu_to_le64(evt[1]) };
+
+    if (!s->evtlog_enabled || !size || (st & LQ_AMDVI_ST_EVT_OVF) ||
+        !(st & LQ_AMDVI_ST_EVT_RUN)) {
+        return false;
+    }
+    if ((tail + LQ_AMDVI_EVENT_LEN) % size == s->evtlog_head % size) {
+        return lq_amdvi_status(s, LQ_AMDVI_ST_EVT_OVF, LQ_AMDVI_ST_EVT_RUN);
+    }
+    if (dma_memory_write(&address_space_memory, s->evtlog + tail, le,
+                         sizeof(le), MEMTXATTRS_UNSPECIFIED) != MEMTX_OK) {
+        return false;
+    }
+    s->evtlog_tail = (tail + LQ_AMDVI_EVENT_LEN) % size;
+    stq_le_p(&s->mmior[AMDVI_MMIO_EVENT_TAIL], s->evtlog_tail);
+    return lq_amdvi_status(s, LQ_AMDVI_ST_EVT_INT, 0);
 }

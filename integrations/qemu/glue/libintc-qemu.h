@@ -176,4 +176,31 @@ void libintc_qemu_amdvi_invalidate(AMDVIState *s, uint32_t devid);
 MemTxResult libintc_qemu_amdvi_ir_write(uint64_t addr, uint32_t data,
                                         uint16_t sid);
 
+/* --- Patch 0009: AMD-Vi XT (32-bit destinations) under libintc -------- */
+
+/*
+ * amd_iommu.c amdvi_init: the EFR bits added to QEMU's (XTSup with
+ * x-libintc=on and intremap=on, else 0; called also without x-libintc).
+ * acpi-build.c build_amd_iommu: the type 10h IVHD written at
+ * table->data[start] is followed by its type 11h twin (x-libintc=on;
+ * else nothing).  amdvi_generate_msi_interrupt: true if the IOMMU's own
+ * interrupt went out through the XT register (IntCapXTEn), false for
+ * QEMU's MSI.
+ */
+uint64_t libintc_qemu_amdvi_efr(AMDVIState *s);
+void libintc_qemu_amdvi_ivhd(GArray *table, guint start);
+bool libintc_qemu_amdvi_xt_interrupt(AMDVIState *s);
+
+/* --- Patch 0010: AMD-Vi event log, libintc's remapping faults in it --- */
+
+/*
+ * amd_iommu.c amdvi_log_event, x-libintc=on: writes the entry evt[2]
+ * into the guest's event log; true if the IOMMU's interrupt is due
+ * (the caller sends it).  Defined in amd_iommu.c (the patch): logs the
+ * entry evt[2] through amdvi_log_event, the interrupt included; the
+ * glue calls it from a bottom half, outside libintc.
+ */
+bool libintc_qemu_amdvi_log_event(AMDVIState *s, const uint64_t *evt);
+void libintc_qemu_amdvi_record_fault(AMDVIState *s, uint64_t *evt);
+
 #endif

@@ -34,7 +34,8 @@
 # remapping) also get -device IOMMU (-I) before the other devices
 # (a PCI device takes its bus-master address space from the IOMMU when
 # it is realized) and iommu=vtd on the command line (the unit missing is
-# then a FAIL); the other tests run without it.  Exit status: 0 if no
+# then a FAIL); the amdvi_* tests get -device amd-iommu,intremap=on and
+# iommu=amdvi; the other tests run without either.  Exit status: 0 if no
 # test FAILed, 1 otherwise, 77 if the only test named SKIPped, 2 if
 # nothing could run.
 # Set INTC_QEMU_LOCK=FILE to hold flock FILE around each QEMU run.
@@ -93,6 +94,9 @@ boot() {
     if [[ $1 == ir_* ]] && [ "$iommu" != none ]; then
         unit=(-device "$iommu")
         append+=" iommu=vtd"
+    elif [[ $1 == amdvi_* ]]; then
+        unit=(-device amd-iommu,intremap=on)
+        append+=" iommu=amdvi"
     fi
     # shellcheck disable=SC2086
     "${lock[@]}" timeout -k 5 "$tmo" "$qemu" \

@@ -604,14 +604,17 @@ evaluate()
     # it sets IA32_APIC_BASE.EXTD; default_setup_apic_routing then names
     # the x2APIC driver it switched to ("cluster x2apic" or "physical
     # x2apic").  Both strings are in this kernel's image.
-    local dm routing irline
+    local dm routing irline amd='AMD-Vi: (Interrupt remapping|X2APIC) enabled'
     dm=$(section dmesg)
     routing=$(echo "$dm" |
         grep -oE 'Switched APIC routing (from .* )?to [^.]*' | tail -n 1 ||
         true)
+    # The remapping unit's line: VT-d's "Enabled IRQ remapping in x2apic
+    # mode"; AMD-Vi's "Interrupt remapping enabled", then "X2APIC
+    # enabled" with XT (both kept).
     irline=$(echo "$dm" |
-        grep -oE 'Enabled IRQ remapping in [a-z0-9]+ mode' | tail -n 1 ||
-        true)
+        grep -oE 'Enabled IRQ remapping in [a-z0-9]+ mode|'"$amd" |
+        tail -n 2 | paste -sd, - | sed 's/,/, /' || true)
     if echo "$dm" | grep -qE '\] x2apic enabled$' &&
         echo "$routing" | grep -qE 'to (cluster|physical) x2apic$'; then
         result x2apic PASS "x2apic enabled; $routing; ${irline:-no IR}"

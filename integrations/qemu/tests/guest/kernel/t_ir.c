@@ -724,6 +724,112 @@ static int t_ir_ioapic(void)
     return soft_result();
 }
 
+/* ---- AMD-Vi: a remapping fault in the event log ---------------------------
+
+   "AMD x.y" is the AMD I/O Virtualization Technology (IOMMU)
+   Specification (pub. 48882): 2.2.2 the device table entry, 2.2.5.1 the
+   32-bit IRTE, 2.5 the event log (2.5.3 IO_PAGE_FAULT), 3.4 the MMIO
+   registers (3.4.4 control, 3.4.6 EFR, 3.4.12 status, 0170h the XT
+   general interrupt control), 5.2 IVRS.  run.sh boots amdvi_* tests with
+   -device amd-iommu,intremap=on and iommu=amdvi on the command line.
+   The unit's interrupt goes out through the XT register (IntCapXTEn), to
+   CPU 0 at VEC_FAULT; the edu device's DTE remaps through a 16-entry
+   table of 32-bit IRTEs (GAEn = 0); nothing else is set up (no command
+   buffer: the entries are written before the first message, so no cache
+   holds them). */
+
+#define AMD_DEVTAB 0x0000
+#define AMD_EVTLOG 0x0010
+#define AMD_CONTROL 0x0018
+#define AMD_EFR 0x0030
+#define AMD_XT_GEN_INT 0x0170
+#define AMD_EVT_HEAD 0x2010
+#define AMD_EVT_TAIL 0x2018
+#define AMD_STATUS 0x2020
+#define AMD_EFR_XTSUP (1ull << 2)
+#define AMD_CTL (1ull << 0 | 1ull << 2 | 1ull << 3 | 1ull << 51) /* IOMMUEn,
+    EventLogEn, EventIntEn, IntCapXTEn */
+#define AMD_ST_EVT_INT (1u << 1)
+#define AMD_ST_COMWAIT_INT (1u << 2)
+#define AMD_IO_PAGE_FAULT 2ull
+
+static uint64_t amd_devtab[256 * 4] __attribute__((aligned(4096))); /* 2 pages */
+static uint64_t amd_evtlog[2 * 256] __attribute__((aligned(4096)));
+static uint32_t amd_irt[16] __attribute__((aligned(128)));
+
+/* The first IVHD of the IVRS table (5.2.2): its register base. */
+static bool ivrs_find(void)
+{
+    const uint8_t *t = acpi_table("IVRS");
+    if (!t || le(t + 4, 4) < 48 + 24 || (t[48] != 0x10 && t[48] != 0x11) ||
+        le(t + 48 + 12, 4))
+        return false;
+    u.base = le(t + 48 + 8, 4);
+    return true;
+}
+
+static int amd_setup(void)
+{
+    char val[24];
+    bool asked = cmdline_get(cmdline, "iommu", val, sizeof val);
+    TRY(need_feature(ivrs_find(), asked, "AMD-Vi unit (ACPI IVRS table)"));
+    TRY(edu_open(&u.edu));
+    uint64_t efr = rd64(AMD_EFR);
+    printk("amdvi: unit at %lx, EFR %lx, edu %02x:%02x.%u\n", (uint64_t)u.base, efr,
+           u.edu.bdf >> 8, u.edu.bdf >> 3 & 0x1f, u.edu.bdf & 7);
+    CHECK(efr & AMD_EFR_XTSUP, "EFR.XTSup clear: no XT general interrupt control (EFR %lx)",
+          efr);
+    /* DTE qword 2 (2.2.2): IV, IntTabLen 4 (16 entries), the table,
+       IntCtl 10b (remapped). */
+    amd_devtab[4 * u.edu.bdf + 2] = 1 | 4u << 1 | (uintptr_t)amd_irt | 2ull << 60;
+    amd_irt[3] = 1 | cpus[1 % ncpus].apic_id << 8 | 0x63u << 16; /* RemapEn */
+    mfence();
+    wr64(AMD_XT_GEN_INT, (uint64_t)cpus[0].apic_id << 8 | (uint64_t)VEC_FAULT << 32);
+    wr64(AMD_DEVTAB, (uintptr_t)amd_devtab | 1); /* Size 1: 2 pages */
+    wr64(AMD_EVTLOG, (uintptr_t)amd_evtlog | 8ull << 56); /* 256 entries */
+    wr64(AMD_EVT_HEAD, 0);
+    wr64(AMD_EVT_TAIL, 0);
+    wr(AMD_STATUS, AMD_ST_EVT_INT | AMD_ST_COMWAIT_INT | 1); /* RW1C */
+    wr64(AMD_CONTROL, AMD_CTL);
+    return RES_PASS;
+}
+
+/* A legitimate message (IRTE 3) is remapped; a forged one (IRTE 5, RemapEn
+   clear: 2.2.5.1) is blocked and logged as IO_PAGE_FAULT with I = 1 and
+   the edu's device ID (2.5.3), the tail moves by one entry, EventLogInt
+   (not ComWaitInt) is set and the unit's interrupt arrives once. */
+static int t_amdvi_fault(void)
+{
+    TRY(amd_setup());
+    unsigned cpu = 1 % ncpus;
+    edu_send(0xfee00000u, 3);
+    expect_irqs("edu MSI, IRTE 3", (int)cpu, 0x63, 0);
+    CHECK(rd(AMD_EVT_TAIL) == 0, "an event logged for a remapped message (tail %x)",
+          rd(AMD_EVT_TAIL));
+    edu_send(0xfee00000u, 5);
+    expect_irqs("edu MSI, IRTE 5 (RemapEn 0)", -1, 0, 1);
+    uint64_t q0 = amd_evtlog[0], q1 = amd_evtlog[1];
+    uint32_t st = rd(AMD_STATUS);
+    printk("amdvi: event %lx %lx, tail %x, status %x\n", q0, q1, rd(AMD_EVT_TAIL), st);
+    EXPECT(rd(AMD_EVT_TAIL) == 16, "tail %x, expected 0x10 (one entry)", rd(AMD_EVT_TAIL));
+    EXPECT(q0 >> 60 == AMD_IO_PAGE_FAULT, "event code %lx, expected IO_PAGE_FAULT (2)",
+          q0 >> 60);
+    EXPECT((q0 & 0xffff) == u.edu.bdf, "device ID %lx, expected edu's %x", q0 & 0xffff,
+          u.edu.bdf);
+    EXPECT(q0 >> 51 & 1, "I (interrupt request) clear in %lx", q0);
+    EXPECT(q1 == 0xfee00000u, "address %lx, expected the message's fee00000", q1);
+    EXPECT(st & AMD_ST_EVT_INT, "EventLogInt clear (status %x)", st);
+    EXPECT(!(st & AMD_ST_COMWAIT_INT), "ComWaitInt set for an event (status %x)", st);
+    wr(AMD_STATUS, AMD_ST_EVT_INT);
+    EXPECT(!(rd(AMD_STATUS) & AMD_ST_EVT_INT), "EventLogInt not cleared by writing 1");
+    return soft_result();
+}
+
+const struct test amdvi_tests[] = {
+    {"amdvi_fault", t_amdvi_fault},
+    {0, 0},
+};
+
 const struct test ir_tests[] = {
     {"ir_remap", t_ir_remap},
     {"ir_fault_sid", t_ir_fault_sid},

@@ -3,5 +3,5 @@
 
 const struct test *const test_groups[] = {
     ipi_tests, apic_tests, timer_tests, x2apic_tests, ioapic_tests, msi_tests,
-    ir_tests, 0,
+    ir_tests, amdvi_tests, 0,
 };

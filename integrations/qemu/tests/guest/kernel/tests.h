@@ -55,5 +55,6 @@ extern const struct test x2apic_tests[];
 extern const struct test ioapic_tests[];
 extern const struct test msi_tests[];
 extern const struct test ir_tests[];
+extern const struct test amdvi_tests[];
 
 #endif
