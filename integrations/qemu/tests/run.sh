@@ -14,7 +14,8 @@
 #     delivery): the same kernel boots on 1 and 4 CPUs (SeaBIOS brings the
 #     APs up with INIT-SIPI through libintc) and reads the LAPIC version
 #     0x00050014 from libintc, also with an intel-iommu or an amd-iommu
-#     doing interrupt remapping; maxcpus != cpus, an amd-iommu or an
+#     doing interrupt remapping (the intel-iommu with eim=on, which
+#     stock QEMU refuses under TCG, also checked); maxcpus != cpus, an amd-iommu or an
 #     intel-iommu given as JSON (libintc's IOMMU kind, and whether the
 #     glue takes libintc's events, are chosen from -device before the
 #     devices exist), -icount, -rtc
@@ -116,7 +117,7 @@ boots stock-off q35,x-libintc=off
 boots libintc q35,x-libintc=on
 boots libintc-smp4 q35,x-libintc=on -smp 4
 boots libintc-vtd q35,x-libintc=on -smp 4 \
-    -device intel-iommu,intremap=on,x-buggy-eim=on
+    -device intel-iommu,intremap=on,eim=on
 boots libintc-amdvi q35,x-libintc=on -smp 4 -device amd-iommu,intremap=on
 refused hotplug 'does not support CPU hotplug: -smp maxcpus (4) must equal cpus (2)' \
     -M q35,x-libintc=on -accel tcg -smp 2,maxcpus=4
@@ -125,6 +126,8 @@ refused amdvi-json 'the amd-iommu was not found among the -device options' \
 refused vtd-json 'the intel-iommu was not found among the -device options' \
     -M q35,x-libintc=on -accel tcg -device '{"driver":"intel-iommu"}'
 refused pc "x-libintc' not found" -M pc,x-libintc=on -accel tcg
+refused stock-eim 'eim=on requires accel=kvm,kernel-irqchip=split' \
+    -M q35 -accel tcg -device intel-iommu,intremap=on,eim=on
 refused icount 'does not support -icount' \
     -M q35,x-libintc=on -accel tcg -icount shift=0
 refused rtc-slew 'does not support -rtc driftfix=slew' \

@@ -34,10 +34,13 @@
 #   -S  the stock machine (default q35)
 #   -c  CPU model, both QEMUs (default max,+x2apic,+tsc-deadline)
 #   -n  CPUs (default 4)
-#   -i  the IOMMU device, both QEMUs (default
-#       intel-iommu,intremap=on,x-buggy-eim=on: Linux enables x2APIC on
-#       TCG only with interrupt remapping in EIM mode, and x-buggy-eim is
-#       what lets eim=on through without KVM; "none" for no IOMMU)
+#   -i  the IOMMU device (default intel-iommu,intremap=on,eim=on:
+#       Linux enables x2APIC only with interrupt remapping in EIM mode;
+#       "none" for no IOMMU).  The stock QEMU gets the same device with
+#       eim=on replaced by x-buggy-eim=on: under TCG it refuses eim=on
+#       ("eim=on requires accel=kvm,kernel-irqchip=split"; the libintc
+#       QEMU accepts it, patch 0011), and x-buggy-eim=on is its switch
+#       that lets EIM through anyway
 #   -a  extra QEMU arguments, both QEMUs (word-split)
 #   -A  accelerator (default tcg)
 #   -r  the runs, comma-separated (default plain,savevm; also record)
@@ -77,7 +80,7 @@ stock=/usr/bin/qemu-system-x86_64
 stock_machine=q35
 cpu=max,+x2apic,+tsc-deadline
 ncpu=4
-iommu=intel-iommu,intremap=on,x-buggy-eim=on
+iommu=intel-iommu,intremap=on,eim=on
 extra=
 accel=tcg
 runs=plain,savevm
@@ -187,11 +190,15 @@ setup_run()
 # only the serial log file differs.
 qemu_args()
 {
-    local m=$1 d=$2
+    local m=$1 d=$2 dev
     qargs=(-L /usr/share/seabios -L /usr/share/qemu -nodefaults
         -display none -no-reboot -M "$m" -accel "$accel" -smp "$ncpu"
         -cpu "$cpu" -m "$mem")
-    [ "$iommu" = none ] || qargs+=(-device "$iommu")
+    dev=$iommu
+    # Stock QEMU refuses eim=on under TCG: its x-buggy-eim=on instead.
+    [ "$bin_role" != stock ] ||
+        dev=$(sed -E 's/(^|,)eim=on(,|$)/\1x-buggy-eim=on\2/' <<<"$dev")
+    [ "$dev" = none ] || qargs+=(-device "$dev")
     # shellcheck disable=SC2054  # the commas are QEMU's
     qargs+=(-kernel "$guest/vmlinuz" -initrd "$guest/initramfs.cpio"
         -append "console=ttyS0 panic=-1 lb.secs=$secs"
@@ -718,6 +725,7 @@ status=0
 one()
 {
     local role=$1 bin=$2 m=$3 kind=$4 d t0 qs np
+    bin_role=$role
     d=$work/$role-$kind
     t0=$SECONDS
     echo
@@ -756,6 +764,7 @@ if [ "$stock" != none ]; then
     echo "# stock: $stock ($(ver "$stock")) -M $stock_machine"
 fi
 echo "# both: -smp $ncpu -cpu $cpu -accel $accel -device $iommu" \
+    "(stock: eim=on as x-buggy-eim=on)" \
     "${extra:+$extra }; workload $secs s"
 
 for k in "${kinds[@]}"; do
