@@ -22,7 +22,10 @@
 #   -o  work directory for the callgrind files and logs (default: new)
 #   CASE  bench_ipi, bench_ipi_x2apic, bench_msi, bench_msi_x2apic,
 #       bench_msi_ir (the MSI through VT-d interrupt remapping: QEMU
-#       gets -device intel-iommu,intremap=on,x-buggy-eim=on)
+#       gets -device intel-iommu,intremap=on,x-buggy-eim=on, the kernel
+#       iommu=vtd), bench_msi_ir_amd (the MSI through AMD-Vi interrupt
+#       remapping, 32-bit IRTEs, no XT: QEMU gets -device
+#       amd-iommu,intremap=on, the kernel iommu=amdvi)
 #       (default all; the x2APIC ones run on the libintc column only:
 #       stock TCG has no x2APIC)
 #
@@ -36,8 +39,9 @@
 #       -device isa-debug-exit,iobase=0xf4,iosize=4 -device pc-testdev
 #       -device edu
 #
-# and takes two counts of host instructions (callgrind's Ir, every
-# thread, JIT-compiled guest code included): the whole run, and the
+# (the remapped cases with their IOMMU after -nic none) and takes two
+# counts of host instructions (callgrind's Ir, every thread,
+# JIT-compiled guest code included): the whole run, and the
 # loop alone (the kernel marks its start and end by writes to
 # pc-testdev's port 0xe0, which reach QEMU's test_ioport_write; a binary
 # without symbols, like Debian's, gives the whole run only).  The cost
@@ -82,7 +86,7 @@ read -r n1 n2 <<<"$counts"
 cases=("$@")
 [ ${#cases[@]} -gt 0 ] ||
     cases=(bench_ipi bench_ipi_x2apic bench_msi bench_msi_x2apic
-        bench_msi_ir)
+        bench_msi_ir bench_msi_ir_amd)
 
 command -v valgrind >/dev/null || die "no valgrind"
 if [ -z "$qemu" ]; then
@@ -130,12 +134,17 @@ measure() {
     local out=$work/$col.$case.$n.$rep
     rm -f "$out".cg*
     local rc=0 ir=() append="test=$case ncpu=2 n=$n"
-    # The remapped case: a VT-d unit doing interrupt remapping, ahead of
-    # the PCI devices; the kernel is told to expect it.
-    if [ "$case" = bench_msi_ir ]; then
+    # The remapped cases: a VT-d or AMD-Vi unit doing interrupt
+    # remapping, ahead of the PCI devices; the kernel is told to expect
+    # it (the unit missing is then a FAIL, not a SKIP).
+    case $case in
+    bench_msi_ir)
         ir=(-device intel-iommu,intremap=on,x-buggy-eim=on)
-        append="$append iommu=vtd"
-    fi
+        append="$append iommu=vtd" ;;
+    bench_msi_ir_amd)
+        ir=(-device amd-iommu,intremap=on)
+        append="$append iommu=amdvi" ;;
+    esac
     "${lock[@]}" timeout -k 5 900 valgrind --tool=callgrind \
         --compress-strings=no --compress-pos=no \
         --callgrind-out-file="$out.cg" --dump-before=test_ioport_write \

@@ -736,7 +736,9 @@ static int t_ir_ioapic(void)
    CPU 0 at VEC_FAULT; the edu device's DTE remaps through a 16-entry
    table of 32-bit IRTEs (GAEn = 0); nothing else is set up (no command
    buffer: the entries are written before the first message, so no cache
-   holds them). */
+   holds them).  bench.c's bench_msi_ir_amd takes the same unit, DTE and
+   table with the unit's own interrupt and event log left off
+   (amd_bench_prepare). */
 
 #define AMD_DEVTAB 0x0000
 #define AMD_EVTLOG 0x0010
@@ -747,8 +749,13 @@ static int t_ir_ioapic(void)
 #define AMD_EVT_TAIL 0x2018
 #define AMD_STATUS 0x2020
 #define AMD_EFR_XTSUP (1ull << 2)
-#define AMD_CTL (1ull << 0 | 1ull << 2 | 1ull << 3 | 1ull << 51) /* IOMMUEn,
+#define AMD_CTL_IOMMU_EN (1ull << 0)
+#define AMD_CTL (AMD_CTL_IOMMU_EN | 1ull << 2 | 1ull << 3 | 1ull << 51) /* and
     EventLogEn, EventIntEn, IntCapXTEn */
+/* 32-bit IRTE (2.2.5.1): RemapEn bit 0, IntType 4:2 (000b fixed), DM bit 6
+   (0 physical), Destination 15:8, Vector 23:16. */
+#define AMD_IRTE_REMAP_EN 1u
+#define AMD_IRTE(dest, v) (AMD_IRTE_REMAP_EN | (dest) << 8 | (v) << 16)
 #define AMD_ST_EVT_INT (1u << 1)
 #define AMD_ST_COMWAIT_INT (1u << 2)
 #define AMD_IO_PAGE_FAULT 2ull
@@ -768,21 +775,37 @@ static bool ivrs_find(void)
     return true;
 }
 
-static int amd_setup(void)
+/* The unit (FAIL without it when the command line says iommu=) and edu. */
+static int amd_open(void)
 {
     char val[24];
     bool asked = cmdline_get(cmdline, "iommu", val, sizeof val);
     TRY(need_feature(ivrs_find(), asked, "AMD-Vi unit (ACPI IVRS table)"));
     TRY(edu_open(&u.edu));
+    return RES_PASS;
+}
+
+/* edu's DTE, qword 2 (2.2.2): IV, IntTabLen 4 (16 entries), the table,
+   IntCtl 10b (remapped).  V (qword 0 bit 0) stays clear: it validates
+   the DMA-translation fields of qwords 0-1, IV the interrupt fields of
+   qword 2, so remapping needs IV alone; so do both QEMUs (stock 7.2's
+   amdvi_int_remap_msi reads IV and IntCtl, never V; checked with
+   -trace 'amdvi_ir_*': data 0 -> 0x4063 for bench_msi_ir_amd). */
+static void amd_dte_remap(void)
+{
+    amd_devtab[4 * u.edu.bdf + 2] = 1 | 4u << 1 | (uintptr_t)amd_irt | 2ull << 60;
+}
+
+static int amd_setup(void)
+{
+    TRY(amd_open());
     uint64_t efr = rd64(AMD_EFR);
     printk("amdvi: unit at %lx, EFR %lx, edu %02x:%02x.%u\n", (uint64_t)u.base, efr,
            u.edu.bdf >> 8, u.edu.bdf >> 3 & 0x1f, u.edu.bdf & 7);
     CHECK(efr & AMD_EFR_XTSUP, "EFR.XTSup clear: no XT general interrupt control (EFR %lx)",
           efr);
-    /* DTE qword 2 (2.2.2): IV, IntTabLen 4 (16 entries), the table,
-       IntCtl 10b (remapped). */
-    amd_devtab[4 * u.edu.bdf + 2] = 1 | 4u << 1 | (uintptr_t)amd_irt | 2ull << 60;
-    amd_irt[3] = 1 | cpus[1 % ncpus].apic_id << 8 | 0x63u << 16; /* RemapEn */
+    amd_dte_remap();
+    amd_irt[3] = AMD_IRTE(cpus[1 % ncpus].apic_id, 0x63u);
     mfence();
     wr64(AMD_XT_GEN_INT, (uint64_t)cpus[0].apic_id << 8 | (uint64_t)VEC_FAULT << 32);
     wr64(AMD_DEVTAB, (uintptr_t)amd_devtab | 1); /* Size 1: 2 pages */
@@ -791,6 +814,32 @@ static int amd_setup(void)
     wr64(AMD_EVT_TAIL, 0);
     wr(AMD_STATUS, AMD_ST_EVT_INT | AMD_ST_COMWAIT_INT | 1); /* RW1C */
     wr64(AMD_CONTROL, AMD_CTL);
+    return RES_PASS;
+}
+
+/* For bench.c's bench_msi_ir_amd: edu's DTE remapping through the table,
+   IRTE 0 (32-bit, 2.2.5.1: RemapEn, fixed, physical) to CPU 0's APIC ID
+   with vector v, the unit enabled with IOMMUEn alone (3.4.4): no XT (the
+   destination is an 8-bit xAPIC ID), GAEn clear (32-bit IRTEs), no event
+   log, no command buffer (the entries are written before the unit is
+   enabled, so no cache holds an older copy).  edu's MSI: address
+   0xfee00000, data 0: the IRTE index in bits 10:0 (2.2.5; stock QEMU
+   also takes bits 10:8 for the message type, 000b fixed, before it
+   looks the entry up).  Stock QEMU 7.2 remaps this as it is
+   (-device amd-iommu,intremap=on, no XT support needed).  *e: edu,
+   ready to raise. */
+int amd_bench_prepare(struct edu *e, unsigned v)
+{
+    TRY(amd_open());
+    printk("amdvi: unit at %lx, EFR %lx, edu %02x:%02x.%u\n", (uint64_t)u.base,
+           rd64(AMD_EFR), u.edu.bdf >> 8, u.edu.bdf >> 3 & 0x1f, u.edu.bdf & 7);
+    amd_dte_remap();
+    amd_irt[0] = AMD_IRTE(cpus[0].apic_id, v);
+    mfence();
+    wr64(AMD_DEVTAB, (uintptr_t)amd_devtab | 1); /* Size 1: 2 pages */
+    wr64(AMD_CONTROL, AMD_CTL_IOMMU_EN);
+    edu_msi_set(&u.edu, 0xfee00000u, 0);
+    *e = u.edu;
     return RES_PASS;
 }
 

@@ -47,6 +47,8 @@ void edu_msi_set(const struct edu *e, uint32_t addr, uint16_t data);
 /* t_ir.c: VT-d remapping set up, IRTE 0 sending edu's MSIs to CPU 0's
    vector v (bench.c's bench_msi_ir). */
 int ir_bench_prepare(struct edu *e, unsigned v);
+/* The same through AMD-Vi: edu's DTE, 32-bit IRTE 0 (bench_msi_ir_amd). */
+int amd_bench_prepare(struct edu *e, unsigned v);
 
 extern const struct test ipi_tests[];
 extern const struct test apic_tests[];
