@@ -81,6 +81,11 @@ class _Host:
         self.error: BaseException | None = None
         self.depth = 0
         self.last_now: dict[int, int] = {}
+        # CPUs in x2APIC mode, from apic_base_changed (always installed),
+        # so a register access needs no recorded RDMSR to pick MMIO or
+        # MSR.  Every CPU starts in xAPIC mode (machine.h).
+        self.x2apic: set[int] = set()
+        self.tracks_mode = True
 
     def fail(self, exc: BaseException, where: str) -> None:
         """Keep the first exception raised in a callback."""
@@ -94,7 +99,8 @@ class _Host:
         ops = ffi.new("intc_host_ops *")
         ops.version = _ffi.HOST_OPS_VERSION
         for name, tramp in _TRAMPOLINES.items():
-            if self.callbacks.get(name) is not None:
+            if self.callbacks.get(name) is not None or \
+                    name == "apic_base_changed":
                 setattr(ops, name, tramp)
         return ops
 
@@ -213,8 +219,14 @@ def _ioapic_timer_arm(host: Any, ioapic: int, deadline: int) -> None:
 @ffi.callback("void(void *, uint32_t, uint64_t)")
 def _apic_base_changed(host: Any, cpu: int, apic_base: int) -> None:
     h = _host(host)
+    if apic_base & APIC_BASE_EN and apic_base & APIC_BASE_EXTD:
+        h.x2apic.add(cpu)
+    else:
+        h.x2apic.discard(cpu)
     try:
-        h.callbacks["apic_base_changed"](cpu, apic_base)
+        user = h.callbacks["apic_base_changed"]
+        if user is not None:
+            user(cpu, apic_base)
     except BaseException as exc:  # noqa: B902
         h.fail(exc, "apic_base_changed")
 
@@ -302,6 +314,9 @@ class Lapic:
     @property
     def x2apic_mode(self) -> bool:
         """IA32_APIC_BASE.EN and EXTD set (SDM 11.12.1)."""
+        if self._machine._host.tracks_mode:
+            self._machine._ptr_or_raise()
+            return self.cpu in self._machine._host.x2apic
         base = self.apic_base
         return bool(base & APIC_BASE_EN and base & APIC_BASE_EXTD)
 
@@ -1218,6 +1233,9 @@ class Replay:
         lib = _lib()
         kw = dict(locals())
         self._host = _Host({name: kw.get(name) for name in _TRAMPOLINES})
+        # The replayer calls apic_base_changed only if the recorded host
+        # had it: register accessors read IA32_APIC_BASE instead.
+        self._host.tracks_mode = False
         self._ops = self._host.ops()
         self._data = bytes(recording)
         self._buf = ffi.from_buffer(self._data)
