@@ -40,6 +40,14 @@ INTC_BUILD_PACKAGES=(build-essential binutils cmake ninja-build pkg-config
 # shellcheck disable=SC2034
 INTC_UNICORN_PACKAGES=(libunicorn-dev)
 
+# The Python package intc (bindings/python; -DINTC_BUILD_PYTHON=AUTO
+# builds it when /usr/bin/python3 has cffi) and its tests: cffi, pytest;
+# python3-venv and python3-setuptools for the offline pip install that
+# the python.install test (and README.md "Python") does.
+# shellcheck disable=SC2034
+INTC_PYTHON_PACKAGES=(python3 python3-cffi python3-pytest python3-venv
+    python3-setuptools)
+
 # The fuzz build (scripts/test.sh, -DINTC_FUZZ=ON): clang with the
 # libFuzzer and sanitizer runtimes, llvm-symbolizer for readable reports;
 # zip/unzip for the seed corpus zips of fuzz/build.sh, which the ctest

@@ -64,3 +64,15 @@ def test_one_exception_class_per_code(repo: Path) -> None:
 def test_unknown_code_is_base_class() -> None:
     exc = intc.errors.error_for(-99)
     assert type(exc) is intc.IntcError and exc.code == -99
+
+
+def test_pyproject_version_is_the_headers(repo: Path) -> None:
+    text = (repo / "bindings/python/pyproject.toml").read_text()
+    version = re.search(r'^version = "(\d+)\.(\d+)\.\d+"', text, re.M)
+    assert version is not None
+    assert (int(version[1]), int(version[2])) == intc.BINDING_VERSION
+    header = (repo / "include/intc/common.h").read_text()
+    major = re.search(r"INTC_VERSION_MAJOR (\d+)", header)
+    minor = re.search(r"INTC_VERSION_MINOR (\d+)", header)
+    assert major and minor
+    assert (int(major[1]), int(minor[1])) == intc.BINDING_VERSION
