@@ -34,6 +34,12 @@ intc_need_packages()
 INTC_BUILD_PACKAGES=(build-essential binutils cmake ninja-build pkg-config
     libyaml-dev)
 
+# The tests beyond the build: the timeline checker
+# (tests/sim/check_timeline.py) runs on Debian's python3, standard
+# library only, and renders the SVG timelines with rsvg-convert.
+# shellcheck disable=SC2034
+INTC_TEST_PACKAGES=(python3 librsvg2-bin)
+
 # libintc-uc (integrations/unicorn, -DINTC_BUILD_UNICORN=AUTO builds it
 # when found): Unicorn 2 and the assembler/linker of its example firmware
 # (binutils, above).

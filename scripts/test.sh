@@ -18,7 +18,8 @@ cd "$(dirname "$0")/.."
 . scripts/deps.sh
 
 intc_need_packages "${INTC_BUILD_PACKAGES[@]}" libcmocka-dev \
-    "${INTC_UNICORN_PACKAGES[@]}" "${INTC_PYTHON_PACKAGES[@]}"
+    "${INTC_UNICORN_PACKAGES[@]}" "${INTC_PYTHON_PACKAGES[@]}" \
+    "${INTC_TEST_PACKAGES[@]}"
 if [ "${INTC_SKIP_FUZZ:-0}" != 1 ]; then
     intc_need_packages "${INTC_FUZZ_PACKAGES[@]}"
 fi

@@ -4,7 +4,10 @@
  *
  *   intc-sim [--trace=text|json|none] [--vcd=FILE] [--save-at=STEP:FILE]
  *            [--resume=FILE] [--record=FILE] [--events=FILE]
- *            [--final-image=FILE] [--quiet] FILE.yaml
+ *            [--final-image=FILE] [--perfetto=FILE] [--svg=FILE]
+ *            [--quiet] FILE.yaml
+ *   (--trace=perfetto FILE is --perfetto=FILE --trace=none; --svg FILE
+ *   is --svg=FILE; docs/traces.md)
  *   intc-sim --replay FILE [--trace=text|none] [--events=FILE]
  *            [--final-image=FILE] [--to-yaml=FILE]
  *
@@ -25,8 +28,10 @@ static void usage(FILE *f)
             "usage: intc-sim [--trace=text|json|none] [--vcd=FILE]\n"
             "                [--save-at=STEP:FILE] [--resume=FILE] "
             "[--record=FILE]\n"
-            "                [--events=FILE] [--final-image=FILE] [--quiet]"
-            " FILE.yaml\n"
+            "                [--events=FILE] [--final-image=FILE]\n"
+            "                [--perfetto=FILE | --trace=perfetto FILE] "
+            "[--svg=FILE] [--quiet]\n"
+            "                FILE.yaml\n"
             "       intc-sim --replay FILE [--trace=text|none] "
             "[--events=FILE]\n"
             "                [--final-image=FILE] [--to-yaml=FILE]\n"
@@ -50,6 +55,7 @@ typedef struct sim_cli {
     sim_options o;
     const char *file, *save_spec;
     bool replay;
+    bool trace_none; /* --trace=perfetto FILE */
 } sim_cli;
 
 static bool set_trace(sim_options *o, const char *v)
@@ -75,6 +81,18 @@ static bool path_opt(const char *arg, const char *name, const char **slot)
     return v != NULL;
 }
 
+/* --trace=perfetto FILE: the trace goes to FILE, none to stdout. */
+static int perfetto_arg(sim_cli *c, int argc, char **argv, int *i)
+{
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "intc-sim: --trace=perfetto FILE\n");
+        return SIM_EXIT_MALFORMED;
+    }
+    c->o.perfetto_path = argv[++*i];
+    c->trace_none = true;
+    return -1;
+}
+
 /* One argument at argv[*i]; -1 to go on, else an exit code. */
 static int parse_arg(sim_cli *c, int argc, char **argv, int *i)
 {
@@ -90,10 +108,17 @@ static int parse_arg(sim_cli *c, int argc, char **argv, int *i)
         return SIM_EXIT_OK;
     }
     if ((v = opt_value(a, "--trace"))) {
+        if (strcmp(v, "perfetto") == 0)
+            return perfetto_arg(c, argc, argv, i);
         if (set_trace(o, v))
             return -1;
-        fprintf(stderr, "intc-sim: --trace: text, json or none\n");
+        fprintf(stderr, "intc-sim: --trace: text, json, none or "
+                        "perfetto FILE\n");
         return SIM_EXIT_MALFORMED;
+    }
+    if (strcmp(a, "--svg") == 0 && *i + 1 < argc) {
+        o->svg_path = argv[++*i];
+        return -1;
     }
     if (path_opt(a, "--vcd", &o->vcd_path) ||
         path_opt(a, "--save-at", &c->save_spec) ||
@@ -101,7 +126,9 @@ static int parse_arg(sim_cli *c, int argc, char **argv, int *i)
         path_opt(a, "--record", &o->record_path) ||
         path_opt(a, "--events", &o->events_path) ||
         path_opt(a, "--final-image", &o->final_image) ||
-        path_opt(a, "--to-yaml", &o->to_yaml))
+        path_opt(a, "--to-yaml", &o->to_yaml) ||
+        path_opt(a, "--perfetto", &o->perfetto_path) ||
+        path_opt(a, "--svg", &o->svg_path))
         return -1;
     if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
         o->quiet = true;
@@ -141,17 +168,19 @@ static int check_cli(sim_cli *c)
         usage(stderr);
         return SIM_EXIT_MALFORMED;
     }
-    if (o->quiet)
+    if (o->quiet || c->trace_none)
         o->trace = TRACE_NONE;
     if (empty(o->vcd_path) || empty(o->resume_path) ||
         empty(o->record_path) || empty(o->events_path) ||
         empty(o->final_image) || empty(o->to_yaml) ||
+        empty(o->perfetto_path) || empty(o->svg_path) ||
         !*c->file) {
         fprintf(stderr, "intc-sim: empty file name\n");
         return SIM_EXIT_MALFORMED;
     }
     if (c->replay && (o->vcd_path || c->save_spec || o->resume_path ||
-                      o->record_path || o->trace == TRACE_JSON)) {
+                      o->record_path || o->trace == TRACE_JSON ||
+                      o->perfetto_path || o->svg_path)) {
         fprintf(stderr, "intc-sim: --replay takes --trace=text|none, "
                         "--events, --final-image, --to-yaml\n");
         return SIM_EXIT_MALFORMED;

@@ -411,6 +411,8 @@ static void on_fired(void *ctx, bool ioapic, uint32_t index)
     (void)index;
     if (h->vcd)
         sim_vcd_sample(h->vcd, h->k->now);
+    if (h->tl)
+        tl_sample_machine(h->tl, h->k->now, h->rig.m);
 }
 
 void sim_events_line(FILE *f, const intc_event *ev)
@@ -450,6 +452,8 @@ static void on_event(void *ctx, const intc_event *ev)
 
     if (h->events)
         sim_events_line(h->events, ev);
+    if (h->tl)
+        tl_event(h->tl, h->k->now, ev);
 }
 
 static int nomem(void)
@@ -535,12 +539,53 @@ static FILE *open_out(const char *path, const char *mode)
     return f;
 }
 
+/* --perfetto and --svg: the timeline, from the first step run on. */
+static int start_timeline(sim_host *h)
+{
+    const sim_scenario *s = h->s;
+
+    if (!h->o->perfetto_path && !h->o->svg_path)
+        return SIM_EXIT_OK;
+    h->tl = tl_new(s->cfg.n_cpus, 0);
+    if (!h->tl || !tl_set_title(h->tl, s->title ? s->title : s->file))
+        return nomem();
+    tl_sample_machine(h->tl, h->k->now, h->rig.m);
+    return SIM_EXIT_OK;
+}
+
+/* Write the timeline files; false (said) on error. */
+static bool end_timeline(sim_host *h)
+{
+    const sim_options *o = h->o;
+    bool ok = true;
+
+    if (!h->tl)
+        return true;
+    if (o->perfetto_path && !tl_save_perfetto(h->tl, o->perfetto_path)) {
+        fprintf(stderr, "intc-sim: %s: %s\n", o->perfetto_path,
+                strerror(errno));
+        ok = false;
+    }
+    if (o->svg_path && !tl_save_svg(h->tl, o->svg_path)) {
+        fprintf(stderr, "intc-sim: %s: %s\n", o->svg_path, strerror(errno));
+        ok = false;
+    }
+    if (tl_dropped(h->tl))
+        fprintf(stderr, "intc-sim: timeline full: %" PRIu64 " events left "
+                        "out\n", tl_dropped(h->tl));
+    tl_free(h->tl);
+    h->tl = NULL;
+    return ok;
+}
+
 /* --events and --record: from the first step run on (after --resume). */
 static int start_outputs(sim_host *h)
 {
     const sim_options *o = h->o;
     intc_err e;
 
+    if (start_timeline(h) != SIM_EXIT_OK)
+        return SIM_EXIT_HOST;
     if (o->events_path && !(h->events = open_out(o->events_path, "w")))
         return SIM_EXIT_HOST;
     if (!o->record_path)
@@ -576,6 +621,8 @@ static int end_outputs(sim_host *h, int rc)
         if (!ok)
             fprintf(stderr, "intc-sim: %s: write error\n", o->record_path);
     }
+    if (!end_timeline(h))
+        ok = false;
     if (h->events) {
         if (fclose(h->events) != 0) {
             fprintf(stderr, "intc-sim: %s: write error\n", o->events_path);
@@ -652,6 +699,8 @@ static int run_step(sim_host *h, size_t i)
     }
     if (h->vcd)
         sim_vcd_sample(h->vcd, h->k->now);
+    if (h->tl)
+        tl_sample_machine(h->tl, h->k->now, h->rig.m);
     sim_trace_step(stdout, h->o->trace, i, st, st->t_action, d.s ? d.s : "",
                    h->k->log, h->k->n_log, h->k->n_log_lost);
     if (f.len || f.truncated) {

@@ -17,6 +17,7 @@
 #include <intc/intc.h>
 
 #include "op.h"
+#include "timeline.h"
 
 /* Exit codes (docs/scenario.md). */
 #define SIM_EXIT_OK 0
@@ -263,6 +264,8 @@ typedef struct sim_options {
     const char *events_path; /* --events: every event, one per line */
     const char *final_image; /* --final-image: the machine's image */
     const char *to_yaml;     /* --replay: the recording as a scenario */
+    const char *perfetto_path; /* --perfetto, --trace=perfetto FILE */
+    const char *svg_path;      /* --svg: the SVG timeline */
 } sim_options;
 
 /* Build the machine, run the steps, check expectations.  Returns an exit
@@ -308,6 +311,7 @@ typedef struct sim_host {
     FILE *out;
     FILE *events; /* --events */
     FILE *rec;    /* --record */
+    tl_trace *tl; /* --perfetto, --svg (tools/timeline) */
 } sim_host;
 
 #if defined(__GNUC__)
