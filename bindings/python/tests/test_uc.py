@@ -309,6 +309,38 @@ def test_map_mmio_errors() -> None:
         m.map_iommu()                             # no IOMMU configured
 
 
+def test_msix_table_mapped() -> None:
+    """An MSI-X table of the libintc machine mapped into guest MMIO: the
+    guest programs entry 1 and unmasks it; the device model (Python)
+    raises it with Msix.notify, the CPU takes it through its IDT and reads
+    the entry back through the window."""
+    events: list[UcEvent] = []
+    with UcMachine(event=events.append) as m:
+        msix = m.intc.msix(4, source_id=0x0100)
+        m.map_msix(0xFEB00000, 0x1000, msix, pba_off=0x800)
+        with pytest.raises(ValueError):
+            with intc.Machine() as other:
+                m.map_msix(0xFEB01000, 0x1000, other.msix(1), 0x800)
+        # The handler reads entry 1's data through the window and exits
+        # with it: mov eax, [0xFEB00018]; out 0xF4, eax.
+        handler = (b"\xA1\x18\x00\xB0\xFE\x00\x00\x00\x00\xE7\xF4"
+                   b"\xF4\xEB\xFD")
+        idle_firmware(m, [0x45], handler)
+        assert m.run().reason == "all_halted"
+        m.lapics[0].svr = 0x1FF
+        # Program entry 1 (address, data, vector control: unmasked) as a
+        # driver would; the guest sees the same table.
+        msix.table_write(0x10, 0xFEE00000)
+        msix.table_write(0x18, 0x45)
+        msix.table_write(0x1C, 0)
+        msix.set_control(enable=True)
+        msix.notify(1)
+        stop = m.run()
+        assert stop.reason == "exit" and stop.code == 0x45
+        [d] = deliveries(events, 0x45, cpu=0)
+        assert d.kind == DeliveryKind.EXTERNAL
+
+
 # --- exceptions raised inside callbacks ---
 
 class FailingDev(PyDev):
