@@ -511,11 +511,12 @@ class UcMachine:
         cannot run again: InvalidArgument.  ``last_stop`` keeps the
         result, also when a callback's exception is re-raised from
         here."""
+        ptr = self._p()
         info = ffi.new("intc_uc_stop_info *")
         rc = 0
         try:
-            rc = self._host.call(_uc().intc_uc_run, self._p(),
-                                 max_insns or 0, max_ns or 0, info)
+            rc = self._host.call(_uc().intc_uc_run, ptr, max_insns or 0,
+                                 max_ns or 0, info)
         finally:
             if rc != -6:  # INTC_ERR_BUSY: nothing ran, info untouched
                 self.last_stop = _stop(info)

@@ -423,6 +423,26 @@ def test_exception_in_event_callback(uc_firmware: Firmware) -> None:
         m.intc.check()
 
 
+def test_exception_in_event_between_runs() -> None:
+    # A libintc call from Python between runs makes an event whose
+    # callback raises: re-raised from that call, the IPI delivered all
+    # the same, and the next run is not stopped by it.
+    def event(ev: UcEvent) -> None:
+        if ev.intc is not None and ev.intc.type == "irr_set":
+            raise Boom("irr_set")
+
+    with UcMachine(event=event) as m:
+        m.load(DEFAULT_ENTRY, SPIN)
+        bsp = m.lapics[0]
+        bsp.svr = 0x1FF
+        with pytest.raises(Boom) as exc:
+            bsp.self_ipi(0x40)
+        assert "raised in the event callback" in exc.value.__notes__
+        assert bsp.irr == {0x40}
+        assert m.run(max_insns=1000).reason == "insn_limit"
+        m.intc.check()
+
+
 def test_busy_from_callback() -> None:
     # From a callback, load() (and run(), close()) are refused: Busy,
     # re-raised from the run; the machine carries on afterwards.
