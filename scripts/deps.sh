@@ -49,7 +49,8 @@ INTC_UNICORN_PACKAGES=(libunicorn-dev)
 # The Python package intc (bindings/python; -DINTC_BUILD_PYTHON=AUTO
 # builds it when /usr/bin/python3 has cffi) and its tests: cffi, pytest;
 # python3-venv and python3-setuptools for the offline pip install that
-# the python.install test (and README.md "Python") does.
+# the python.install test (and README.md "Python") does.  intc.uc and its
+# tests (python.uc) use libintc-uc and binutils, listed above.
 # shellcheck disable=SC2034
 INTC_PYTHON_PACKAGES=(python3 python3-cffi python3-pytest python3-venv
     python3-setuptools)

@@ -11,6 +11,8 @@
 #    system: README.md "Python"); that package finds the library through
 #    pkg-config (PKG_CONFIG_PATH names the scratch prefix's .pc; an
 #    install into /usr/local needs none).
+# Each also checks intc.uc (libintc-uc, found the same ways) when that
+# library was built and installed.
 set -euo pipefail
 python=$1 build=$2 scratch=$3 sitedir=$4 src=$5
 
@@ -39,6 +41,16 @@ with intc.Machine(cpus=2) as m:
     m.lapics[0].icr = 1 << 56 | 0x40
     assert m.lapics[1].irr == {0x40}
 print("cmake --install: ok:", pkg, "->", first)
+
+# libintc-uc, when built: the same way, from the prefix.
+from intc import uc
+if _ffi._recorded_path("UC_LIBRARY"):
+    first = Path(_ffi.uc_candidates()[0])
+    assert first.is_relative_to(prefix) and first.exists(), first
+    with uc.UcMachine() as m:
+        m.load(uc.DEFAULT_ENTRY, b"\xB8\x0D\x60\0\0\xE7\xF4\xF4\xEB\xFD")
+        assert m.run(max_insns=100).passed
+    print("cmake --install: intc.uc ok ->", first)
 PY
 
 cp -r "$src" "$scratch/src"
@@ -65,4 +77,11 @@ assert (pkg / "py.typed").exists()
 with intc.Machine() as m:
     assert m.lapics[0].svr == 0xFF
 print("pip install: ok:", pkg, "->", _ffi.candidates())
+
+from intc import uc
+if list(Path(sys.argv[1], "prefix").rglob("libintc-uc.pc")):
+    with uc.UcMachine() as m:
+        m.load(uc.DEFAULT_ENTRY, b"\xB8\x0D\x60\0\0\xE7\xF4\xF4\xEB\xFD")
+        assert m.run(max_insns=100).passed
+    print("pip install: intc.uc ok ->", _ffi.uc_candidates())
 PY

@@ -9,8 +9,11 @@
 
 The objects (Machine, Lapic, Ioapic, Msix, Msi, Iommu, Recorder, Replay)
 are in ``intc.machine``, the plain values in ``intc.types`` and the
-exceptions in ``intc.errors``; all are re-exported here.  The C headers
-(include/intc/*.h) are the reference for every call's behaviour.
+exceptions in ``intc.errors``; all are re-exported here.  ``intc.uc``
+(imported on its own) drives libintc-uc: Unicorn x86-64 CPUs around a
+libintc machine, with device models written in Python.  The C headers
+(include/intc/*.h, integrations/unicorn/include/intc/uc.h) are the
+reference for every call's behaviour.
 """
 
 from ._ffi import (BINDING_VERSION, LibraryNotFound, LibraryVersionError,

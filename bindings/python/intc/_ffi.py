@@ -14,6 +14,12 @@ Where the library comes from, first match wins:
    ``/usr/local``);
 3. ``pkg-config --variable=libdir libintc``: an installed ``libintc.pc``.
 
+libintc-uc (the Unicorn glue, ``include/intc/uc.h``; ``UC_CDEF`` and
+``uc_library()``, used by ``intc.uc``) is found the same way: ``_config``'s
+``UC_LIBRARY``, its SONAME (``libintc-uc.so.0.2``), then
+``pkg-config --variable=libdir libintc-uc``.  It is opened after libintc,
+whose SONAME it needs and then finds already loaded.
+
 A library whose version the binding was not written for is refused with
 ``LibraryVersionError`` (``BINDING_VERSION`` and the rule of
 ``INTC_VERSION_COMPATIBLE`` in ``common.h``).
@@ -38,6 +44,9 @@ HOST_OPS_VERSION = 2
 MACHINE_CONFIG_VERSION = 1
 # The SONAME of that ABI (CMakeLists.txt: libintc.so.0.MINOR for 0.x).
 SONAME = "libintc.so.%d.%d" % BINDING_VERSION
+# libintc-uc is versioned with libintc (uc.h).
+UC_SONAME = "libintc-uc.so.%d.%d" % BINDING_VERSION
+UC_CONFIG_VERSION = 1
 
 CDEF = """
 typedef int intc_err;
@@ -253,8 +262,108 @@ const char *intc_replay_errmsg(const intc_replay *r);
 void intc_replay_free(intc_replay *r);
 """
 
+# include/intc/uc.h (libintc-uc).  Its enums are int-sized: declared int.
+UC_CDEF = """
+unsigned intc_uc_version(void);
+typedef struct intc_uc intc_uc;
+
+typedef struct intc_uc_stop_info {
+    int reason;
+    uint32_t cpu;
+    uint64_t code;
+    uint64_t rip;
+    uint64_t time_ns;
+    uint64_t insns;
+} intc_uc_stop_info;
+
+typedef struct intc_uc_event {
+    int type;
+    uint32_t cpu;
+    uint64_t time_ns;
+    uint64_t insns;
+    int32_t vector;
+    uint64_t rip;
+    uint64_t data;
+    uint64_t data2;
+    intc_event intc;
+} intc_uc_event;
+
+typedef struct intc_uc_config {
+    unsigned version;
+    const intc_machine_config *intc;
+    uint32_t n_cpus;
+    uint64_t ram_size;
+    uint64_t entry;
+    uint32_t insn_ns;
+    uint64_t quantum_ns;
+    bool sipi_64;
+    void (*event)(void *user, const intc_uc_event *ev);
+    void (*console)(void *user, uint32_t cpu, uint8_t byte);
+    void *user;
+} intc_uc_config;
+
+void intc_uc_config_init(intc_uc_config *cfg);
+intc_uc *intc_uc_new(const intc_uc_config *cfg, intc_err *err);
+void intc_uc_free(intc_uc *m);
+intc_err intc_uc_load(intc_uc *m, uint64_t gpa, const void *data,
+                      size_t len);
+intc_err intc_uc_read(intc_uc *m, uint64_t gpa, void *buf, size_t len);
+intc_err intc_uc_run(intc_uc *m, uint64_t max_insns, uint64_t max_ns,
+                     intc_uc_stop_info *info);
+void intc_uc_request_stop(intc_uc *m);
+
+typedef struct intc_uc_cpu_info {
+    int state;
+    uint64_t rip;
+    uint64_t time_ns;
+    uint64_t insns;
+    uint64_t delivered;
+    uint64_t deadline_ns;
+} intc_uc_cpu_info;
+intc_err intc_uc_cpu_info_get(intc_uc *m, uint32_t cpu,
+                              intc_uc_cpu_info *out);
+
+typedef struct intc_uc_trap_info {
+    uint64_t blocks_scanned;
+    uint64_t restarts;
+    uint64_t hooks_live;
+    uint64_t emulated;
+    uint64_t native;
+    uint64_t faults;
+    uint64_t cpuid;
+    bool native_msr_hooks;
+    bool native_tsc_hooks;
+    bool hidden_state;
+} intc_uc_trap_info;
+intc_err intc_uc_trap_info_get(intc_uc *m, uint32_t cpu,
+                               intc_uc_trap_info *out);
+
+intc_machine *intc_uc_intc(intc_uc *m);
+uint32_t intc_uc_cpu_count(const intc_uc *m);
+
+typedef struct intc_uc_mmio_ops {
+    uint64_t (*read)(void *opaque, uint32_t cpu, uint64_t off,
+                     unsigned size);
+    void (*write)(void *opaque, uint32_t cpu, uint64_t off, unsigned size,
+                  uint64_t val);
+} intc_uc_mmio_ops;
+intc_err intc_uc_map_mmio(intc_uc *m, uint64_t gpa, uint64_t size,
+                          const intc_uc_mmio_ops *ops, void *opaque);
+intc_err intc_uc_set_gsi(intc_uc *m, uint32_t gsi, bool asserted);
+intc_err intc_uc_msi_send(intc_uc *m, uint64_t addr, uint32_t data,
+                          uint16_t source_id);
+intc_err intc_uc_map_msix(intc_uc *m, uint64_t gpa, uint64_t size,
+                          intc_msix *x, uint64_t pba_off);
+intc_err intc_uc_map_iommu(intc_uc *m, uint64_t gpa);
+intc_err intc_uc_dma_write(intc_uc *m, uint16_t source_id, uint64_t gpa,
+                           const void *buf, size_t len);
+const char *intc_uc_stop_name(int reason);
+const char *intc_uc_event_name(int type);
+"""
+
 ffi = cffi.FFI()
 ffi.cdef(CDEF)
+ffi.cdef(UC_CDEF)
 
 
 class LibraryNotFound(ImportError):
@@ -292,23 +401,26 @@ def check_version(lib_hex: int, what: str = "libintc") -> None:
             % (what, have, BINDING_VERSION[0], BINDING_VERSION[1]))
 
 
-def _recorded_path() -> str | None:
-    """The LIBRARY path in intc/_config.py, written at install time."""
+def _recorded_path(name: str = "LIBRARY") -> str | None:
+    """The path ``name`` (LIBRARY, UC_LIBRARY) in intc/_config.py, written
+    at install time."""
     try:
         config = importlib.import_module(__package__ + "._config")
     except ImportError:
         return None
-    path = getattr(config, "LIBRARY", None)
+    path = getattr(config, name, None)
     return str(path) if path else None
 
 
-def _pkg_config_path() -> str | None:
-    """SONAME under ``pkg-config --variable=libdir libintc``, if any."""
+def _pkg_config_path(package: str = "libintc",
+                     soname: str = SONAME) -> str | None:
+    """``soname`` under ``pkg-config --variable=libdir package``, if
+    any."""
     exe = shutil.which("pkg-config")
     if exe is None:
         return None
     try:
-        out = subprocess.run([exe, "--variable=libdir", "libintc"],
+        out = subprocess.run([exe, "--variable=libdir", package],
                              capture_output=True, text=True, timeout=10,
                              check=False)
     except (OSError, subprocess.SubprocessError):
@@ -316,7 +428,7 @@ def _pkg_config_path() -> str | None:
     libdir = out.stdout.strip()
     if out.returncode != 0 or not libdir:
         return None
-    candidate = Path(libdir) / SONAME
+    candidate = Path(libdir) / soname
     return str(candidate) if candidate.exists() else None
 
 
@@ -346,3 +458,30 @@ def library() -> Any:
         "libintc shared library not found; tried:\n  " + "\n  ".join(tried)
         + "\n(install libintc with cmake --install, then run ldconfig, or "
         "reinstall the binding with cmake --install)")
+
+
+def uc_candidates() -> list[str]:
+    """The places tried for libintc-uc, in order (as ``candidates()``)."""
+    found = [_recorded_path("UC_LIBRARY"), UC_SONAME,
+             _pkg_config_path("libintc-uc", UC_SONAME)]
+    return [c for c in found if c]
+
+
+@functools.lru_cache(maxsize=None)
+def uc_library() -> Any:
+    """The libintc-uc shared library, opened (and version-checked) once,
+    after libintc (``library()``)."""
+    library()
+    tried = []
+    for path in uc_candidates():
+        try:
+            lib = ffi.dlopen(path)
+        except OSError as exc:
+            tried.append("%s: %s" % (path, exc))
+            continue
+        check_version(lib.intc_uc_version(), "libintc-uc at %s" % path)
+        return lib
+    raise LibraryNotFound(
+        "libintc-uc shared library not found (the Unicorn integration: "
+        "built when libunicorn-dev is installed); tried:\n  "
+        + "\n  ".join(tried))

@@ -980,15 +980,17 @@ class Machine:
         if ptr == ffi.NULL:
             raise _error(err[0], "intc_machine_new")
         self._ptr: Any = ptr
-        self._owner: Replay | None = None
+        self._owner: object | None = None
         self._setup(iommu.kind if iommu is not None else IommuKind.NONE)
 
     @classmethod
-    def _view(cls, ptr: Any, host: _Host, owner: Replay) -> Machine:
-        """A Machine over a machine someone else owns (a replayer's)."""
+    def _view(cls, ptr: Any, host: _Host, owner: object,
+              kind: IommuKind = IommuKind.NONE) -> Machine:
+        """A Machine over a machine someone else owns (a replayer's, an
+        intc.uc.UcMachine's): close() leaves it alone."""
         self = cls.__new__(cls)
         self._host, self._ptr, self._owner = host, ptr, owner
-        self._setup()
+        self._setup(kind)
         return self
 
     def _setup(self, kind: IommuKind = IommuKind.NONE) -> None:

@@ -2,17 +2,20 @@
 
 ctest runs them with PYTHONPATH pointing at the package staged in the
 build tree (its intc/_config.py names the built libintc.so) and passes
-``--intc-sim`` (the built tool) and ``--repo`` (the source tree).
+``--intc-sim`` (the built tool), ``--repo`` (the source tree) and, when
+libintc-uc is built, ``--uc-firmware`` (the directory of the assembled
+tests/fw/*.s images).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 
 import intc
+import intc.uc
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -21,6 +24,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--repo", default=str(Path(__file__).resolve()
                                           .parents[3]),
                      help="the libintc source tree")
+    parser.addoption("--uc-firmware", default=None,
+                     help="directory of the assembled tests/fw images")
 
 
 @pytest.fixture
@@ -36,6 +41,27 @@ def intc_sim(request: pytest.FixtureRequest) -> str:
     if not sim:
         pytest.skip("--intc-sim not given")
     return str(sim)
+
+
+@pytest.fixture
+def uc() -> None:
+    """Skips unless libintc-uc (built where Unicorn is) can be loaded."""
+    if not intc.uc.available():
+        pytest.skip("libintc-uc not built (libunicorn-dev missing)")
+
+
+@pytest.fixture
+def uc_firmware(request: pytest.FixtureRequest,
+                uc: None) -> Callable[[str], bytes]:
+    """firmware(name): the image assembled from tests/fw/<name>.s (skips
+    when --uc-firmware is not given)."""
+    where = request.config.getoption("--uc-firmware")
+    if not where:
+        pytest.skip("--uc-firmware not given")
+
+    def firmware(name: str) -> bytes:
+        return (Path(where) / (name + ".bin")).read_bytes()
+    return firmware
 
 
 class Clock:
