@@ -1,7 +1,8 @@
 """Perfetto traces and SVG timelines of a Machine's interrupt traffic.
 
-``Timeline`` is the C library libintc-timeline (include/intc/timeline.h;
-docs/traces.md says what the files show) through cffi in ABI mode.  It
+``Timeline`` is the C library libintc-timeline (its header:
+tools/timeline/include/intc/timeline.h; docs/traces.md says what the
+files show) through cffi in ABI mode.  It
 sees a machine's events through the machine's ``event`` callback and
 reads IRR, ISR and PPR when the host calls ``sample()``:
 
