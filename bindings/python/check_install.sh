@@ -40,6 +40,11 @@ with intc.Machine(cpus=2) as m:
     m.lapics[1].svr = 0x1FF
     m.lapics[0].icr = 1 << 56 | 0x40
     assert m.lapics[1].irr == {0x40}
+from intc import timeline
+tl_first = Path(timeline.candidates()[0])
+assert tl_first.is_relative_to(prefix) and tl_first.exists(), tl_first
+with intc.Timeline(cpus=1) as tl:
+    assert tl.dropped == 0
 print("cmake --install: ok:", pkg, "->", first)
 
 # libintc-uc, when built: the same way, from the prefix.
@@ -76,6 +81,8 @@ assert not (pkg / "_config.py").exists()
 assert (pkg / "py.typed").exists()
 with intc.Machine() as m:
     assert m.lapics[0].svr == 0xFF
+with intc.Timeline(cpus=1) as tl:
+    assert tl.dropped == 0
 print("pip install: ok:", pkg, "->", _ffi.candidates())
 
 from intc import uc

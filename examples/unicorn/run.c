@@ -24,6 +24,12 @@
  *                     config's sipi_64), not in real mode as on hardware
  *   --twice           run twice on fresh machines and require the same
  *                     event stream, bit for bit (determinism)
+ *   --perfetto FILE   write the (first) run's Chrome/Perfetto trace-event
+ *                     JSON (docs/traces.md) through libintc-timeline
+ *   --svg FILE        write its SVG timeline
+ *   --events-file FILE  write its libintc events, one a line, as
+ *                     intc-sim --events does (for tests/sim/
+ *                     check_timeline.py)
  * Every machine has the test device (testdev.h) and one 24-pin IOAPIC
  * whose pins 16-23 are wired as PCI INTx (level, active low).
  * Exit status 0 on pass, 1 on failure, 2 on bad usage.
@@ -34,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <intc/timeline.h>
 #include <intc/uc.h>
 
 #include "kit_file.h"
@@ -50,6 +57,7 @@ typedef struct opts {
     const char *want[MAX_EXPECT], *refuse[MAX_EXPECT];
     unsigned n_want, n_refuse;
     const char *image;
+    const char *perfetto, *svg, *events_path;
 } opts;
 
 /* The event stream of one run, as fixed-layout records, and how many
@@ -61,6 +69,13 @@ typedef struct stream {
     int oom;
     uint64_t n_intc[INTC_EV_COUNT_];
     uint64_t n_uc[INTC_UC_EV_COUNT_];
+    /* --perfetto, --svg: the timeline, fed with libintc's events and
+       sampled (IRR, ISR, PPR) at deliveries, HLTs and the run's end;
+       --events-file: the events, one a line. */
+    intc_timeline *tl;
+    intc_uc *m;
+    FILE *evf;
+    int ev_err;
 } stream;
 
 static void put(stream *s, uint64_t v)
@@ -80,9 +95,32 @@ static void put(stream *s, uint64_t v)
     s->w[s->n++] = v;
 }
 
+/* The timeline and the events file of one event.  Sampling reads the
+   APIC registers through libintc, so only at the machine's own events
+   that are not raised inside a libintc call (a delivery, a HLT). */
+static void draw_event(stream *s, const intc_uc_event *ev)
+{
+    if (ev->type == INTC_UC_EV_INTC) {
+        intc_timeline_event(s->tl, ev->time_ns, &ev->intc);
+        if (s->evf &&
+            fprintf(s->evf,
+                    "%s cpu=%" PRIu32 " vector=%" PRId32 " unit=%" PRIu32
+                    " pin=%" PRIu32 " data=0x%" PRIx64 " data2=0x%" PRIx64
+                    "\n",
+                    intc_event_name(ev->intc.type), ev->intc.cpu,
+                    ev->intc.vector, ev->intc.unit, ev->intc.pin,
+                    ev->intc.data, ev->intc.data2) < 0)
+            s->ev_err = 1;
+    } else if (s->m && (ev->type == INTC_UC_EV_DELIVER ||
+                        ev->type == INTC_UC_EV_HALT)) {
+        intc_timeline_sample(s->tl, ev->time_ns, intc_uc_intc(s->m));
+    }
+}
+
 static void on_event(void *user, const intc_uc_event *ev)
 {
     stream *s = user;
+    draw_event(s, ev);
     if (ev->type == INTC_UC_EV_INTC && ev->intc.type < INTC_EV_COUNT_)
         s->n_intc[ev->intc.type]++;
     else if (ev->type < INTC_UC_EV_COUNT_)
@@ -264,13 +302,16 @@ static int run_once(const opts *o, const unsigned char *img, size_t len,
         return 1;
     }
     intc_uc_stop_info st;
+    s->m = m;
     err = intc_uc_run(m, o->max_insns, o->max_ns, &st);
+    s->m = NULL;
     if (err != INTC_OK) {
         fprintf(stderr, "intc_uc_run: %s\n", intc_strerror(err));
         intc_uc_free(m);
         return 1;
     }
     print_stop(m, &st);
+    intc_timeline_sample(s->tl, st.time_ns, intc_uc_intc(m));
     printf("device: events %u zero-status reads %u\n", dev.events,
            dev.zero_reads);
     intc_uc_free(m);
@@ -293,6 +334,50 @@ static uint64_t fnv(const stream *s)
     return h;
 }
 
+/* --perfetto, --svg, --events-file: set up s; false (said) on error. */
+static bool open_outputs(const opts *o, stream *s)
+{
+    if (o->perfetto || o->svg) {
+        s->tl = intc_timeline_new(o->cpus, 0);
+        if (!s->tl || !intc_timeline_set_title(s->tl, o->image)) {
+            fprintf(stderr, "intc_timeline_new: out of memory\n");
+            return false;
+        }
+    }
+    if (o->events_path && !(s->evf = fopen(o->events_path, "w"))) {
+        fprintf(stderr, "%s: %s\n", o->events_path, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+/* Write the timeline's files, close the events file, free s's outputs
+   (also after a failed run: a picture for the bug report); 0, or 1 when
+   a file could not be written (said). */
+static int close_outputs(const opts *o, stream *s)
+{
+    int rc = 0;
+    if (o->perfetto && !intc_timeline_save_perfetto(s->tl, o->perfetto)) {
+        fprintf(stderr, "%s: %s\n", o->perfetto, strerror(errno));
+        rc = 1;
+    }
+    if (o->svg && !intc_timeline_save_svg(s->tl, o->svg)) {
+        fprintf(stderr, "%s: %s\n", o->svg, strerror(errno));
+        rc = 1;
+    }
+    if (s->tl && intc_timeline_dropped(s->tl))
+        fprintf(stderr, "timeline: %" PRIu64 " events left out (full)\n",
+                intc_timeline_dropped(s->tl));
+    if (s->evf && (fclose(s->evf) != 0 || s->ev_err)) {
+        fprintf(stderr, "%s: write error\n", o->events_path);
+        rc = 1;
+    }
+    intc_timeline_free(s->tl);
+    s->tl = NULL;
+    s->evf = NULL;
+    return rc;
+}
+
 /* Options taking a word rather than a number. */
 static int parse_word(opts *o, const char *a, const char *v)
 {
@@ -300,6 +385,12 @@ static int parse_word(opts *o, const char *a, const char *v)
         o->want[o->n_want++] = v;
     else if (!strcmp(a, "--expect-no-event") && o->n_refuse < MAX_EXPECT)
         o->refuse[o->n_refuse++] = v;
+    else if (!strcmp(a, "--perfetto"))
+        o->perfetto = v;
+    else if (!strcmp(a, "--svg"))
+        o->svg = v;
+    else if (!strcmp(a, "--events-file"))
+        o->events_path = v;
     else if (!strcmp(a, "--iommu") && !strcmp(v, "none"))
         o->iommu = INTC_IOMMU_NONE;
     else if (!strcmp(a, "--iommu") && !strcmp(v, "vtd"))
@@ -386,7 +477,14 @@ int main(int argc, char **argv)
         return 2;
     }
     stream s1 = {.trace = o.trace}, s2 = {0};
+    if (!open_outputs(&o, &s1)) {
+        close_outputs(&o, &s1);
+        free(img);
+        return 1;
+    }
     int rc = run_once(&o, img, len, &s1);
+    if (close_outputs(&o, &s1))
+        rc = 1;
     printf("events: %zu records, hash %016" PRIx64 "\n", s1.n, fnv(&s1));
     if (!rc && o.twice) {
         rc = run_once(&o, img, len, &s2);

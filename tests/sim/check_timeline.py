@@ -2,6 +2,7 @@
 """Check intc-sim's timeline outputs (docs/traces.md) on one scenario.
 
 check_timeline.py SIM SCENARIO WORKDIR [--rsvg RSVG] [--expect-svg FILE]
+check_timeline.py --uc RUNNER IMAGE CPUS WORKDIR [--rsvg RSVG]
 
 Runs the scenario three ways: with the text trace (for the CPU count),
 with --events (the events the library reported) and with
@@ -19,6 +20,11 @@ with --events (the events the library reported) and with
     ir_fault event;
   - the SVG: well-formed XML with an <svg> root, rendered to a non-empty
     PNG by rsvg-convert; with --expect-svg, byte-equal to that file.
+
+With --uc, the same checks on a Unicorn run instead: RUNNER (intc-uc-run)
+runs the firmware IMAGE on CPUS CPUs with --perfetto, --svg and
+--events-file (its libintc events in intc-sim's --events form).  The
+Python binding's test imports check_perfetto() and check_svg().
 
 Standard library only; exits 1 with the reasons on failure.
 """
@@ -210,14 +216,38 @@ def check_svg(path, rsvg, expect):
                                     ", matches " + expect if expect else ""))
 
 
+def report():
+    for e in errors[:40]:
+        print("FAIL:", e)
+    sys.exit(1 if errors else 0)
+
+
+def main_uc(args, opts):
+    runner, image, cpus, work = args
+    os.makedirs(work, exist_ok=True)
+    ev_path = os.path.join(work, "events.txt")
+    js, svg = os.path.join(work, "trace.json"), os.path.join(work, "t.svg")
+    run([runner, "--cpus", cpus, "--perfetto", js, "--svg", svg,
+         "--events-file", ev_path, image])
+    check_perfetto(js, int(cpus), read_events(ev_path))
+    check_svg(svg, opts.get("--rsvg"), None)
+    report()
+
+
 def main():
     args = sys.argv[1:]
     opts = {}
-    while len(args) > 3:
+    uc = bool(args) and args[0] == "--uc"
+    if uc:
+        args = args[1:]
+    n = 4 if uc else 3
+    while len(args) > n:
         opts[args[-2]] = args[-1]
         args = args[:-2]
-    if len(args) != 3:
+    if len(args) != n:
         sys.exit(__doc__)
+    if uc:
+        main_uc(args, opts)
     sim, scenario, work = args
     os.makedirs(work, exist_ok=True)
     head = run([sim, scenario]).splitlines()[0]
@@ -230,9 +260,7 @@ def main():
     run([sim, "--trace=perfetto", js, "--svg", svg, scenario])
     check_perfetto(js, int(m.group(1)), read_events(ev_path))
     check_svg(svg, opts.get("--rsvg"), opts.get("--expect-svg"))
-    for e in errors[:40]:
-        print("FAIL:", e)
-    sys.exit(1 if errors else 0)
+    report()
 
 
 if __name__ == "__main__":

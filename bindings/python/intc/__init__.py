@@ -9,9 +9,10 @@
 
 The objects (Machine, Lapic, Ioapic, Msix, Msi, Iommu, Recorder, Replay)
 are in ``intc.machine``, the plain values in ``intc.types`` and the
-exceptions in ``intc.errors``; all are re-exported here.  ``intc.uc``
-(imported on its own) drives libintc-uc: Unicorn x86-64 CPUs around a
-libintc machine, with device models written in Python.  The C headers
+exceptions in ``intc.errors``, the Perfetto/SVG writer ``Timeline`` in
+``intc.timeline``; all are re-exported here.  ``intc.uc`` (imported on
+its own) drives libintc-uc: Unicorn x86-64 CPUs around a libintc
+machine, with device models written in Python.  The C headers
 (include/intc/*.h, integrations/unicorn/include/intc/uc.h) are the
 reference for every call's behaviour.
 """
@@ -27,6 +28,7 @@ from .machine import (AmdViIommu, Ioapic, Iommu, Lapic, Machine, Msi, Msix,
 from .types import (PIN_ACTIVE_LOW, PIN_LEVEL, Delivery, DeliveryStatus,
                     Event, IoapicConfig, IommuConfig, IommuKind, Irq, Lvt,
                     Pending, Reg, ack_spurious, is_spurious)
+from .timeline import Timeline
 
 __version__ = "%d.%d.0" % BINDING_VERSION
 
@@ -47,4 +49,5 @@ __all__ = [
     "PIN_ACTIVE_LOW", "PIN_LEVEL", "Delivery", "DeliveryStatus", "Event",
     "IoapicConfig", "IommuConfig", "IommuKind", "Irq", "Lvt", "Pending",
     "Reg", "ack_spurious", "is_spurious", "library_version",
+    "Timeline",
 ]
