@@ -31,21 +31,25 @@ _start:
         cli
         mov dword ptr [rbx + LAPIC_TMICT], 0
 
-        # Ping-pong with APIC ID 1; poll for each answer with interrupts
-        # on (not sti; hlt: with two CPUs the answer can be taken between
-        # the STI and the HLT, and the HLT then waits for ever; see the
-        # report of the tl-hosts branch).
+        # Ping-pong with APIC ID 1, waiting for each answer the race-free
+        # way: check with interrupts off, then STI; HLT.  STI from IF = 0
+        # holds interrupts off until after the HLT (the STI shadow, SDM
+        # 6.8.3), so an answer that arrives after the check wakes the HLT
+        # instead of being taken before it.  (STI with IF already 1 has
+        # no shadow: a loop "sti; hlt; cmp; je" with interrupts left on
+        # can take the answer before the HLT and then sleep for ever.)
         mov r12d, PINGS
-        sti
 2:      mov r14d, dword ptr [rip + pongs]
         mov dword ptr [rbx + LAPIC_ICR_HI], 1 << 24
         mov dword ptr [rbx + LAPIC_ICR_LO], 0x52
-3:      pause
+3:      cli
         cmp dword ptr [rip + pongs], r14d
-        je 3b
-        dec r12d
+        jne 4f
+        sti
+        hlt
+        jmp 3b
+4:      dec r12d
         jnz 2b
-        cli
         cmp dword ptr [rip + pings], PINGS
         jne fail1
         REPORT_PASS
