@@ -28,8 +28,9 @@
 # Recipe (the same as fuzz/CMakeLists.txt): every fuzz/fuzz_<name>.c is
 # linked with the library and the test kit (testkit/) and, when present,
 # fuzz/<name>_ops.c (e.g. the whole-machine target fuzz_machine.c +
-# machine_ops.c).  fuzz_scenario
-# also compiles tools/intc-sim/{scenario,run,step,save,trace}.c with the tight
+# machine_ops.c).  fuzz_scenario also compiles
+# tools/intc-sim/{scenario,run,step,save,trace}.c and the timeline writer
+# run.c uses (tools/timeline/{timeline,perfetto,svg}.c) with the tight
 # SIM_MAX_* bounds and needs libyaml (pkg-config yaml-0.1); it is skipped
 # with a message when libyaml is missing.  fuzz_uc_firmware also links
 # libintc-uc and Unicorn (below).
@@ -199,10 +200,13 @@ for src in "$SRC_DIR"/fuzz/fuzz_*.c; do
             "$SRC_DIR/tools/intc-sim/run.c"
             "$SRC_DIR/tools/intc-sim/step.c"
             "$SRC_DIR/tools/intc-sim/save.c"
-            "$SRC_DIR/tools/intc-sim/trace.c")
+            "$SRC_DIR/tools/intc-sim/trace.c"
+            "$SRC_DIR/tools/timeline/timeline.c"
+            "$SRC_DIR/tools/timeline/perfetto.c"
+            "$SRC_DIR/tools/timeline/svg.c")
         # shellcheck disable=SC2206
-        extra_flags+=(-I"$SRC_DIR/tools/intc-sim" "${sim_defs[@]}"
-            $yaml_cflags)
+        extra_flags+=(-I"$SRC_DIR/tools/intc-sim" -I"$SRC_DIR/tools/timeline"
+            "${sim_defs[@]}" $yaml_cflags)
         # shellcheck disable=SC2206
         libs+=($yaml_libs)
     fi
