@@ -23,6 +23,7 @@ import functools
 from typing import IO, Any, Callable, Iterator, Sequence
 
 from . import _ffi
+from ._closable import Closable
 from .errors import Busy, IntcError, error_for
 from .types import (APIC_BASE_EN, APIC_BASE_EXTD, MSR_APIC_BASE,
                     MSR_TSC_DEADLINE, MSR_X2APIC_FIRST, NO_CPU, UINT64_MAX,
@@ -262,7 +263,35 @@ class _Register:
         obj.write(self.off, value)
 
 
-class Lapic:
+class _Part:
+    """A part of a Machine (a Local APIC, an IOAPIC, an MSI or MSI-X
+    function, the IOMMU): its C handle, usable while the machine is open
+    (and, for what can be freed, until it is), and calls that raise the
+    library's errors, named by ``_where``."""
+
+    _freed = "freed"
+
+    def __init__(self, machine: Machine, ptr: Any):
+        self._machine = machine
+        self._ptr = ptr
+
+    def _where(self, what: str) -> str:
+        return what
+
+    def _p(self) -> Any:
+        self._machine._ptr_or_raise()
+        if self._ptr is None:
+            raise ValueError(self._freed)
+        return self._ptr
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> int:
+        rc = self._machine._host.call(fn, self._p(), *args)
+        if rc < 0:
+            raise _error(rc, self._where(what))
+        return rc
+
+
+class Lapic(_Part):
     """The Local APIC of one CPU (lapic.h; SDM vol. 3A ch. 11).
 
     Register properties (``tpr``, ``ppr``, ``svr``, ``icr``, ``irr``...)
@@ -271,19 +300,8 @@ class Lapic:
     (x2APIC: DFR, ICR high...).  ``irr``, ``isr`` and ``tmr`` are the
     256-bit registers as sets of vectors."""
 
-    def __init__(self, machine: Machine, ptr: Any):
-        self._machine = machine
-        self._ptr = ptr
-
-    def _p(self) -> Any:
-        self._machine._ptr_or_raise()
-        return self._ptr
-
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> int:
-        rc = self._machine._host.call(fn, self._p(), *args)
-        if rc < 0:
-            raise _error(rc, "%s (cpu %d)" % (what, self.cpu))
-        return rc
+    def _where(self, what: str) -> str:
+        return "%s (cpu %d)" % (what, self.cpu)
 
     def __repr__(self) -> str:
         return "<intc.Lapic cpu=%d id=%#x>" % (self.cpu, self.initial_id)
@@ -527,23 +545,15 @@ class Lapic:
         self._call("sync_pir", _lib().intc_lapic_sync_pir, arg)
 
 
-class Ioapic:
+class Ioapic(_Part):
     """One I/O APIC (ioapic.h; 82093AA datasheet)."""
 
     def __init__(self, machine: Machine, ptr: Any, index: int):
-        self._machine = machine
-        self._ptr = ptr
+        super().__init__(machine, ptr)
         self.index = index
 
-    def _p(self) -> Any:
-        self._machine._ptr_or_raise()
-        return self._ptr
-
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> int:
-        rc = self._machine._host.call(fn, self._p(), *args)
-        if rc < 0:
-            raise _error(rc, "%s (ioapic %d)" % (what, self.index))
-        return rc
+    def _where(self, what: str) -> str:
+        return "%s (ioapic %d)" % (what, self.index)
 
     def __repr__(self) -> str:
         return "<intc.Ioapic %d gsi %d..%d>" % (
@@ -617,25 +627,17 @@ class Ioapic:
         return int(_lib().intc_ioapic_gsi_base(self._p()))
 
 
-class Msix:
+class Msix(_Part):
     """A function's MSI-X table and PBA (msi.h; PCIe 7.7.2)."""
 
+    _freed = "MSI-X device is freed"
+
     def __init__(self, machine: Machine, ptr: Any, nvec: int):
-        self._machine = machine
-        self._ptr = ptr
+        super().__init__(machine, ptr)
         self.nvec = nvec
 
-    def _p(self) -> Any:
-        self._machine._ptr_or_raise()
-        if self._ptr is None:
-            raise ValueError("MSI-X device is freed")
-        return self._ptr
-
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> int:
-        rc = self._machine._host.call(fn, self._p(), *args)
-        if rc < 0:
-            raise _error(rc, "msix " + what)
-        return rc
+    def _where(self, what: str) -> str:
+        return "msix " + what
 
     def table_read(self, off: int, size: int = 4) -> int:
         """Read the table at ``off`` (16 bytes an entry)."""
@@ -697,24 +699,13 @@ class Msix:
         self._ptr = None
 
 
-class Msi:
+class Msi(_Part):
     """An MSI capability (msi.h; PCI 3.0 6.8.1)."""
 
-    def __init__(self, machine: Machine, ptr: Any):
-        self._machine = machine
-        self._ptr = ptr
+    _freed = "MSI capability is freed"
 
-    def _p(self) -> Any:
-        self._machine._ptr_or_raise()
-        if self._ptr is None:
-            raise ValueError("MSI capability is freed")
-        return self._ptr
-
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> int:
-        rc = self._machine._host.call(fn, self._p(), *args)
-        if rc < 0:
-            raise _error(rc, "msi " + what)
-        return rc
+    def _where(self, what: str) -> str:
+        return "msi " + what
 
     @property
     def size(self) -> int:
@@ -752,26 +743,15 @@ class Msi:
         self._ptr = None
 
 
-class Iommu:
+class Iommu(_Part):
     """The machine's IOMMU: register front-end and remapping engine
     (iommu.h).  ``VtdIommu`` and ``AmdViIommu`` add the registers by
     name."""
 
     kind = IommuKind.NONE
 
-    def __init__(self, machine: Machine, ptr: Any):
-        self._machine = machine
-        self._ptr = ptr
-
-    def _p(self) -> Any:
-        self._machine._ptr_or_raise()
-        return self._ptr
-
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any) -> int:
-        rc = self._machine._host.call(fn, self._p(), *args)
-        if rc < 0:
-            raise _error(rc, "iommu " + what)
-        return rc
+    def _where(self, what: str) -> str:
+        return "iommu " + what
 
     def mmio_read(self, off: int, size: int = 4) -> int:
         """Read the unit's MMIO registers."""
@@ -918,7 +898,7 @@ def _config(cfg: Any, kw: dict[str, Any], keep: list[Any]) -> None:
                 setattr(cfg.iommu, field, getattr(iommu, key))
 
 
-class Machine:
+class Machine(Closable):
     """One emulated system's interrupt fabric (machine.h).
 
     Configuration keywords are intc_machine_config's members; None (the
@@ -1033,17 +1013,6 @@ class Machine:
         _lib().intc_machine_free(self._ptr)
         self._ptr = None
 
-    def __enter__(self) -> Machine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass
 
     def __repr__(self) -> str:
         if self._ptr is None:
@@ -1218,7 +1187,7 @@ class Recorder:
         self.stop()
 
 
-class Replay:
+class Replay(Closable):
     """A replayer over a recording (record.h): rebuilds the machine and
     re-issues the recorded calls, checking every result.  Callbacks are
     forwarded as for Machine (``event``, ``kick``, ``timer_arm``...); they
@@ -1299,14 +1268,3 @@ class Replay:
             _lib().intc_replay_free(self._ptr)
             self._ptr = None
 
-    def __enter__(self) -> Replay:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001
-            pass

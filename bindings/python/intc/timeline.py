@@ -45,6 +45,7 @@ from typing import Any, Callable
 import cffi
 
 from . import _ffi
+from ._closable import Closable
 from .errors import Busy
 from .machine import Machine
 from .types import NO_CPU, Event
@@ -121,7 +122,7 @@ def _event_types() -> dict[str, int]:
     return names
 
 
-class Timeline:
+class Timeline(Closable):
     """A trace of one machine of ``cpus`` CPUs (each gets its track).
 
     ``clock()`` gives the host's virtual time in ns for each event and
@@ -227,17 +228,6 @@ class Timeline:
             self._lib.intc_timeline_free(self._ptr)
             self._ptr = None
 
-    def __enter__(self) -> Timeline:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass
 
 
 __all__ = ["Timeline", "SONAME", "DEFAULT_MAX_ITEMS", "candidates",

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 from . import _ffi
+from ._closable import Closable
 from .errors import Busy, InvalidArgument
 from .machine import (Ioapic, Machine, Msix, _config, _error, _event,
                       _Host, _Lapics)
@@ -317,7 +318,7 @@ def default_ioapic(cpus: int = 1) -> IoapicConfig:
                         gsi_base=0, source_id=0xF0F8)
 
 
-class UcMachine:
+class UcMachine(Closable):
     """A machine of Unicorn x86-64 CPUs with libintc's interrupt fabric
     (uc.h intc_uc).
 
@@ -445,17 +446,6 @@ class UcMachine:
         self._ptr = None
         self._intc._ptr = None
 
-    def __enter__(self) -> UcMachine:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass
 
     def __repr__(self) -> str:
         if self._ptr is None:
