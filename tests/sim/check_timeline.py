@@ -6,7 +6,7 @@ check_timeline.py --uc RUNNER IMAGE CPUS WORKDIR [--rsvg RSVG]
 
 Runs the scenario three ways: with the text trace (for the CPU count),
 with --events (the events the library reported) and with
---trace=perfetto FILE --svg FILE, then checks
+--trace=perfetto FILE --svg FILE --record=FILE, then checks
 
   - the Perfetto file against the trace-event format: an object with
     traceEvents and displayTimeUnit "ns"; every event has ph, name, pid,
@@ -21,6 +21,8 @@ with --events (the events the library reported) and with
   - the SVG: well-formed XML with an <svg> root, rendered to a non-empty
     PNG by rsvg-convert; with --expect-svg, byte-equal to that file.
 
+and the same checks (tracks, slices, flows, SVG) on the recording
+replayed with --perfetto and --svg, against the replay's own events.
 With --uc, the same checks on a Unicorn run instead: RUNNER (intc-uc-run)
 runs the firmware IMAGE on CPUS CPUs with --perfetto, --svg and
 --events-file (its libintc events in intc-sim's --events form).  The
@@ -257,10 +259,26 @@ def main():
     ev_path = os.path.join(work, "events.txt")
     run([sim, "--trace=none", "--events=" + ev_path, scenario])
     js, svg = os.path.join(work, "trace.json"), os.path.join(work, "t.svg")
-    run([sim, "--trace=perfetto", js, "--svg", svg, scenario])
+    rec = os.path.join(work, "run.intcrec")
+    run([sim, "--trace=perfetto", js, "--svg", svg, "--record=" + rec,
+         scenario])
     check_perfetto(js, int(m.group(1)), read_events(ev_path))
     check_svg(svg, opts.get("--rsvg"), opts.get("--expect-svg"))
+    check_replay(sim, rec, work, int(m.group(1)), opts.get("--rsvg"))
     report()
+
+
+def check_replay(sim, rec, work, n_cpus, rsvg):
+    """The same run's recording replayed with --perfetto and --svg: the
+    same checks against the replay's own events (the replay samples no
+    registers, so it has no counters)."""
+    ev_path = os.path.join(work, "replay-events.txt")
+    js = os.path.join(work, "replay.json")
+    svg = os.path.join(work, "replay.svg")
+    run([sim, "--replay", rec, "--trace=none", "--events=" + ev_path,
+         "--perfetto=" + js, "--svg=" + svg])
+    check_perfetto(js, n_cpus, read_events(ev_path))
+    check_svg(svg, rsvg, None)
 
 
 if __name__ == "__main__":

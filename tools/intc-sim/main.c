@@ -9,7 +9,8 @@
  *   (--trace=perfetto FILE is --perfetto=FILE --trace=none; --svg FILE
  *   is --svg=FILE; docs/traces.md)
  *   intc-sim --replay FILE [--trace=text|none] [--events=FILE]
- *            [--final-image=FILE] [--to-yaml=FILE]
+ *            [--final-image=FILE] [--to-yaml=FILE] [--perfetto=FILE]
+ *            [--svg=FILE]
  *
  * (fuzz/rec2seed turns a recording into a fuzz_machine input.)
  *
@@ -34,7 +35,8 @@ static void usage(FILE *f)
             "                FILE.yaml\n"
             "       intc-sim --replay FILE [--trace=text|none] "
             "[--events=FILE]\n"
-            "                [--final-image=FILE] [--to-yaml=FILE]\n"
+            "                [--final-image=FILE] [--to-yaml=FILE] "
+            "[--perfetto=FILE] [--svg=FILE]\n"
             "Runs a libintc scenario (see docs/scenario.md) or replays a "
             "recording\n(docs/recording.md).  Exit status: 0 pass, 1 an "
             "expectation failed or the\nreplay diverged, 2 malformed input,"
@@ -179,10 +181,10 @@ static int check_cli(sim_cli *c)
         return SIM_EXIT_MALFORMED;
     }
     if (c->replay && (o->vcd_path || c->save_spec || o->resume_path ||
-                      o->record_path || o->trace == TRACE_JSON ||
-                      o->perfetto_path || o->svg_path)) {
+                      o->record_path || o->trace == TRACE_JSON)) {
         fprintf(stderr, "intc-sim: --replay takes --trace=text|none, "
-                        "--events, --final-image, --to-yaml\n");
+                        "--events, --final-image, --to-yaml, --perfetto, "
+                        "--svg\n");
         return SIM_EXIT_MALFORMED;
     }
     if (!c->replay && o->to_yaml) {

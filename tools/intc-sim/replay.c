@@ -65,6 +65,12 @@ typedef struct rp_ctx {
     const sim_options *o;
     FILE *events;
     uint64_t index; /* the call being replayed */
+    /* --perfetto, --svg: the timeline, stamped with the recording's
+       clock as far as read (rp_clock) */
+    tl_trace *tl;
+    const uint8_t *buf;
+    size_t len, pos; /* the records read for the clock so far */
+    uint64_t now;
 } rp_ctx;
 
 static void rp_event(void *ctx, const intc_event *ev)
@@ -72,6 +78,8 @@ static void rp_event(void *ctx, const intc_event *ev)
     rp_ctx *c = ctx;
     char buf[256];
 
+    if (c->tl)
+        tl_event(c->tl, c->now, ev);
     if (c->events)
         sim_events_line(c->events, ev);
     if (c->o->trace != TRACE_TEXT)
@@ -81,6 +89,54 @@ static void rp_event(void *ctx, const intc_event *ev)
 }
 
 /* Step to the end; the exit code. */
+/*
+ * The recording's clock up to offset end: the latest now_ns result
+ * (CLOCK records) or time argument (the timer expiries) read so far.  A
+ * replay has no clock of its own: a call's events are stamped with the
+ * time its call record carries, or the latest time before it; the
+ * timeline keeps their order (docs/traces.md).
+ */
+static void rp_clock(rp_ctx *c, size_t end)
+{
+    intc_record_item it;
+
+    while (c->pos < end && c->pos < c->len &&
+           intc_record_next(c->buf, c->len, &c->pos, &it) == INTC_OK) {
+        uint64_t t = c->now;
+        if (it.type == INTC_RECORD_CLOCK)
+            t = it.value;
+        else if (it.type == INTC_RECORD_CALL &&
+                 (it.op == INTC_RECORD_OP_LAPIC_TIMER_EXPIRED ||
+                  it.op == INTC_RECORD_OP_IOAPIC_TIMER_EXPIRED))
+            t = it.a0;
+        if (t > c->now && t != UINT64_MAX)
+            c->now = t;
+    }
+}
+
+/* Before a step: its call record's time; after it: the clock it read.
+   The registers are not sampled: reading them would be calls the
+   recording does not have (the replay would diverge), so a replay's
+   timeline has the events (slices, arrows, faults) without the IRR,
+   ISR and PPR counters. */
+static void rp_timeline(intc_replay *r, rp_ctx *c, bool after)
+{
+    size_t off = 0;
+    intc_record_item it;
+    size_t next;
+
+    if (!c->tl)
+        return;
+    intc_replay_position(r, &off);
+    if (!after) {
+        next = off;
+        if (intc_record_next(c->buf, c->len, &next, &it) == INTC_OK)
+            rp_clock(c, next);
+        return;
+    }
+    rp_clock(c, off);
+}
+
 static int rp_steps(intc_replay *r, rp_ctx *c, const char *path)
 {
     for (;;) {
@@ -90,9 +146,11 @@ static int rp_steps(intc_replay *r, rp_ctx *c, const char *path)
 
         if (c->o->trace == TRACE_TEXT)
             printf("[record %" PRIu64 " @%zu]\n", idx, off);
+        rp_timeline(r, c, false);
         st = intc_replay_step(r);
         if (st == 0)
             return SIM_EXIT_OK;
+        rp_timeline(r, c, true);
         if (st == 1)
             continue;
         fprintf(stderr, "intc-sim: %s: %s: %s\n", path,
@@ -167,7 +225,20 @@ int sim_replay(const char *path, const sim_options *o)
         rc = e == INTC_ERR_NOMEM ? SIM_EXIT_HOST : SIM_EXIT_MALFORMED;
         goto out;
     }
+    if (o->perfetto_path || o->svg_path) {
+        c.tl = tl_new(intc_machine_cpu_count(intc_replay_machine(r)), 0);
+        c.buf = buf;
+        c.len = len;
+        if (!c.tl || !tl_set_title(c.tl, path)) {
+            fprintf(stderr, "intc-sim: out of memory\n");
+            rc = SIM_EXIT_HOST;
+            goto out;
+        }
+    }
     rc = rp_steps(r, &c, path);
+    if (!sim_save_timeline(c.tl, o) && rc == SIM_EXIT_OK)
+        rc = SIM_EXIT_HOST;
+    c.tl = NULL;
     if (rc == SIM_EXIT_OK && o->to_yaml)
         rc = to_yaml(path, buf, len, o->to_yaml);
     if (rc == SIM_EXIT_OK && o->final_image &&
@@ -177,6 +248,7 @@ int sim_replay(const char *path, const sim_options *o)
         printf("replayed %" PRIu64 " records of %s\n",
                intc_replay_position(r, NULL), path);
 out:
+    tl_free(c.tl);
     if (c.events && fclose(c.events) != 0 && rc == SIM_EXIT_OK)
         rc = SIM_EXIT_HOST;
     intc_replay_free(r);

@@ -553,29 +553,36 @@ static int start_timeline(sim_host *h)
     return SIM_EXIT_OK;
 }
 
-/* Write the timeline files; false (said) on error. */
-static bool end_timeline(sim_host *h)
+/* Write the timeline files of options o and free t; false (said) on
+   error.  NULL t: nothing to write. */
+bool sim_save_timeline(tl_trace *t, const sim_options *o)
 {
-    const sim_options *o = h->o;
     bool ok = true;
 
-    if (!h->tl)
+    if (!t)
         return true;
-    if (o->perfetto_path && !tl_save_perfetto(h->tl, o->perfetto_path)) {
+    if (o->perfetto_path && !tl_save_perfetto(t, o->perfetto_path)) {
         fprintf(stderr, "intc-sim: %s: %s\n", o->perfetto_path,
                 strerror(errno));
         ok = false;
     }
-    if (o->svg_path && !tl_save_svg(h->tl, o->svg_path)) {
+    if (o->svg_path && !tl_save_svg(t, o->svg_path)) {
         fprintf(stderr, "intc-sim: %s: %s\n", o->svg_path, strerror(errno));
         ok = false;
     }
-    if (tl_dropped(h->tl))
+    if (tl_dropped(t))
         fprintf(stderr, "intc-sim: timeline full: %" PRIu64 " events left "
-                        "out\n", tl_dropped(h->tl));
-    tl_free(h->tl);
-    h->tl = NULL;
+                        "out\n", tl_dropped(t));
+    tl_free(t);
     return ok;
+}
+
+static bool end_timeline(sim_host *h)
+{
+    tl_trace *t = h->tl;
+
+    h->tl = NULL;
+    return sim_save_timeline(t, h->o);
 }
 
 /* --events and --record: from the first step run on (after --resume). */

@@ -272,6 +272,10 @@ typedef struct sim_options {
    code. */
 int sim_run(const sim_scenario *s, const sim_options *o);
 
+/* Write --perfetto/--svg of options o from t, free t; false (said) on
+   error (run.c). */
+bool sim_save_timeline(tl_trace *t, const sim_options *o);
+
 /* replay.c: --replay FILE (docs/recording.md); an exit code. */
 int sim_replay(const char *path, const sim_options *o);
 /* One line per event with every field (--events files). */
