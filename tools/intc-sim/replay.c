@@ -122,19 +122,12 @@ static void rp_clock(rp_ctx *c, size_t end)
 static void rp_timeline(intc_replay *r, rp_ctx *c, bool after)
 {
     size_t off = 0;
-    intc_record_item it;
-    size_t next;
 
     if (!c->tl)
         return;
     intc_replay_position(r, &off);
-    if (!after) {
-        next = off;
-        if (intc_record_next(c->buf, c->len, &next, &it) == INTC_OK)
-            rp_clock(c, next);
-        return;
-    }
-    rp_clock(c, off);
+    /* Before: only the record at off (the call); after: up to off. */
+    rp_clock(c, after ? off : off + 1);
 }
 
 static int rp_steps(intc_replay *r, rp_ctx *c, const char *path)
